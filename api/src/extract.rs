@@ -1,0 +1,169 @@
+//! Extractors whose rejections are `ApiError`s: a JSON body that reports the field at fault,
+//! and the authenticated caller.
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A JSON body. Unlike axum's `Json`, errors name the field (`photo`, `fields.grade`) and say
+/// what was wrong in one stable shape.
+pub struct ApiJson<T> {
+    pub value: T,
+    /// The raw body, for idempotency hashing.
+    pub raw: Bytes,
+}
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = AppState::from_ref(state).config.limits.max_body_bytes;
+        let raw = Bytes::from_request(req, state).await.map_err(|e| match e {
+            e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge { limit }
+            }
+            other => ApiError::BadRequest {
+                code: "unreadable_body",
+                message: other.body_text(),
+                field: None,
+            },
+        })?;
+        let value = parse_json(&raw)?;
+        Ok(ApiJson { value, raw })
+    }
+}
+
+/// Deserialises with the path of the failing field; maps serde's messages to our codes.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::BadRequest {
+                    code: "malformed_json",
+                    message: format!("the body is not valid JSON: {message}"),
+                    field: None,
+                }
+            }
+            _ => {
+                // serde reports a missing field at its parent's path; name the field itself.
+                if let Some(missing) = message
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.split('`').next())
+                {
+                    let field = if path == "." {
+                        missing.to_owned()
+                    } else {
+                        format!("{path}.{missing}")
+                    };
+                    return ApiError::invalid_with_code(
+                        "missing_field",
+                        field.clone(),
+                        format!("`{field}` is required"),
+                    );
+                }
+                let field = if path == "." { None } else { Some(path) };
+                let message = strip_position(&message);
+                match field {
+                    Some(field) => ApiError::invalid_with_code(
+                        "invalid_type",
+                        field.clone(),
+                        format!("`{field}`: {message}"),
+                    ),
+                    None => ApiError::Invalid {
+                        code: "invalid_body",
+                        message,
+                        field: None,
+                    },
+                }
+            }
+        }
+    })
+}
+
+/// serde_json appends " at line 1 column 42"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The authenticated caller: every `/v1` endpoint but public ones takes one.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub is_admin: bool,
+}
+
+impl Caller {
+    /// The owner filter for queries: admins see every owner's jobs.
+    pub fn owner_filter(&self) -> Option<&str> {
+        (!self.is_admin).then_some(self.key_id.as_str())
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this endpoint needs an admin key"))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(
+                "missing `Authorization: Bearer <api key>` header",
+            ))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be `Bearer <api key>`",
+            ))?;
+        state.auth.authenticate(&state.db, secret).await
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP API: accepts jobs, answers their status from the jobs table, serves their files.
+//! It never renders or sends anything itself.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use shared::config::Config;
+use shared::db::Db;
+use shared::queue::Queue;
+use shared::storage::Storage;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub queue: Queue,
+    pub storage: Storage,
+    pub auth: auth::KeyCache,
+    /// `public_base_url` without a trailing slash, for links.
+    pub base_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, db: Db, queue: Queue) -> Self {
+        Self {
+            storage: Storage::new(&config.data_dir),
+            base_url: config.public_base_url().into(),
+            auth: auth::KeyCache::default(),
+            config,
+            db,
+            queue,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.max_body_bytes;
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/ready", get(routes::health::ready))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
+        .route("/v1/certificates", post(routes::certificates::submit))
+        .route("/v1/jobs", get(routes::jobs::list))
+        .route(
+            "/v1/jobs/{id}",
+            get(routes::jobs::get).delete(routes::jobs::cancel),
+        )
+        .route("/v1/jobs/{id}/file", get(routes::jobs::file))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest {
+                code: "method_not_allowed",
+                message: "this method is not allowed on this path".into(),
+                field: None,
+            }
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                ApiError::Internal("a handler panicked".into()).into_response()
+            },
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,336 @@
+//! `/v1/jobs`: status, listing, the produced file, cancellation. Answers come from the job row
+//! (the system of record), never from queue internals.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor};
+use shared::domain::{JobId, JobKind, JobStatus};
+use shared::jobs::FileResult;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Caller;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Links {
+    /// This job's status.
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// The produced file, once the job succeeded.
+    pub file: String,
+}
+
+/// What a submission answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmittedView {
+    pub id: String,
+    #[schema(value_type = String, example = "queued")]
+    pub status: String,
+    pub links: Links,
+}
+
+impl SubmittedView {
+    pub fn new(job: &JobView) -> Self {
+        Self {
+            id: job.id.clone(),
+            status: job.status.clone(),
+            links: job.links.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobResultView {
+    /// URL of the produced file.
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub pages: u32,
+}
+
+/// A job as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    /// `certificate`, `report`, `email` or `maintenance`.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+    pub status: String,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// When a `failed` job runs again.
+    pub run_at: Option<String>,
+    pub progress: Option<String>,
+    pub error: Option<JobErrorView>,
+    pub result: Option<JobResultView>,
+    pub links: Links,
+}
+
+impl JobView {
+    pub fn from_row(job: &JobRow, base_url: &str) -> Self {
+        let self_ = format!("{base_url}/v1/jobs/{}", job.id);
+        let links = Links {
+            file: format!("{self_}/file"),
+            self_,
+        };
+        let result = job
+            .result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok())
+            .map(|r| JobResultView {
+                file: links.file.clone(),
+                bytes: r.bytes,
+                sha256: r.sha256,
+                pages: r.pages,
+            });
+        let error = match (&job.error_code, &job.error_message) {
+            (Some(code), message) => Some(JobErrorView {
+                code: code.clone(),
+                message: message.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        JobView {
+            id: job.id.to_string(),
+            kind: job.kind.to_string(),
+            status: job.status.to_string(),
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            created_at: job.created_at.to_rfc3339(),
+            started_at: job.started_at.map(|t| t.to_rfc3339()),
+            finished_at: job.finished_at.map(|t| t.to_rfc3339()),
+            run_at: (job.status == JobStatus::Failed).then(|| job.run_at.to_rfc3339()),
+            progress: job.progress.clone(),
+            error,
+            result,
+            links,
+        }
+    }
+}
+
+pub(crate) fn parse_id(raw: &str) -> Result<JobId, ApiError> {
+    // Anything that is not one of our ids cannot name a job: 404, like an unknown id.
+    raw.parse().map_err(|_| ApiError::NotFound("job"))
+}
+
+async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, ApiError> {
+    let id = parse_id(raw)?;
+    // Another owner's job is "not found", never "forbidden": ids must not be probeable.
+    state
+        .db
+        .get_job(id, caller.owner_filter())
+        .await?
+        .ok_or(ApiError::NotFound("job"))
+}
+
+/// A job's status.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let job = find(&state, &caller, &id).await?;
+    Ok(Json(JobView::from_row(&job, &state.base_url)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only jobs in this status.
+    pub status: Option<String>,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn bad_query(field: &str, message: String) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message,
+        field: Some(field.to_owned()),
+    }
+}
+
+/// The caller's jobs (every job for admin keys), newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<JobPage>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| s.parse::<JobStatus>().map_err(|e| bad_query("status", e)))
+        .transpose()?;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|s| s.parse::<JobKind>().map_err(|e| bad_query("kind", e)))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(bad_query("limit", "limit must be between 1 and 200".into()));
+    }
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            ListCursor::decode(c)
+                .ok_or_else(|| bad_query("cursor", "not a cursor this API returned".into()))
+        })
+        .transpose()?;
+    let filter = JobFilter {
+        owner_id: caller.owner_filter().map(str::to_owned),
+        status,
+        kind,
+    };
+    // One row more than asked tells whether there is a next page.
+    let mut rows = state
+        .db
+        .list_jobs(&filter, cursor.as_ref(), limit + 1)
+        .await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|j| {
+            ListCursor {
+                created_at: j.created_at.millis(),
+                id: j.id.to_string(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(Json(JobPage {
+        jobs: rows
+            .iter()
+            .map(|j| JobView::from_row(j, &state.base_url))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// The PDF a job produced. `ETag` is its sha256; `If-None-Match` answers 304.
+#[utoipa::path(get, path = "/v1/jobs/{id}/file", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 304, description = "Not modified"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let job = find(&state, &caller, &id).await?;
+    let result = job
+        .result
+        .as_ref()
+        .filter(|_| job.status == JobStatus::Succeeded)
+        .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok())
+        .ok_or_else(|| ApiError::Conflict {
+            code: "not_ready",
+            message: format!(
+                "the job is {}; its file exists once it has succeeded",
+                job.status
+            ),
+        })?;
+    let etag = format!("\"{}\"", result.sha256);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let path = state
+        .storage
+        .resolve(&result.file)
+        .ok_or_else(|| ApiError::Internal(format!("row {} records an unsafe path", job.id)))?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening {}: {e}", path.display())))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_LENGTH, result.bytes.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.pdf\"", job.id),
+            ),
+            (header::ETAG, etag),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=0, must-revalidate".to_owned(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Cancel a job that has not started (or is waiting for a retry).
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Cancelled", body = JobView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Running or finished", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let id = parse_id(&id)?;
+    match state.db.cancel_job(id, caller.owner_filter()).await? {
+        CancelOutcome::Cancelled(job) => {
+            let _ = state.storage.remove_inputs(id).await;
+            Ok(Json(JobView::from_row(&job, &state.base_url)))
+        }
+        CancelOutcome::NotFound => Err(ApiError::NotFound("job")),
+        CancelOutcome::NotCancellable(status) => Err(ApiError::Conflict {
+            code: "not_cancellable",
+            message: match status {
+                JobStatus::Running => {
+                    "the job is running; only queued jobs can be cancelled".to_owned()
+                }
+                other => format!("the job is already {other}"),
+            },
+        }),
+    }
+}

@@ -1,0 +1,164 @@
+//! Composes the roles into a running application: connects the database and queue once and
+//! starts the requested roles on one shutdown token. Tests start it on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use shared::config::{Config, Secret};
+use shared::db::Db;
+use shared::queue::Queue;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Which roles this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+    pub scheduler: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        api: true,
+        worker: true,
+        scheduler: true,
+    };
+    pub const API: Roles = Roles {
+        api: true,
+        worker: false,
+        scheduler: false,
+    };
+    pub const WORKER: Roles = Roles {
+        api: false,
+        worker: true,
+        scheduler: false,
+    };
+    pub const SCHEDULER: Roles = Roles {
+        api: false,
+        worker: false,
+        scheduler: true,
+    };
+}
+
+pub struct App {
+    /// Where the API listens (its real port when bound to port 0).
+    pub addr: Option<SocketAddr>,
+    pub db: Db,
+    pub queue: Queue,
+    /// The admin key created on first start of an empty database, if this start created it.
+    pub first_admin_key: Option<Secret<String>>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<(Db, Queue)> {
+    let db = Db::connect(config)
+        .await
+        .context("connecting to the database")?;
+    let queue = match &config.redis_url {
+        Some(url) => Queue::redis(url.expose(), &config.redis_namespace).await,
+        None => {
+            tokio::fs::create_dir_all(&config.data_dir)
+                .await
+                .with_context(|| format!("creating {}", config.data_dir.display()))?;
+            Queue::sqlite(&config.data_dir.join("queue.db")).await
+        }
+    }
+    .context("connecting to the queue")?;
+    Ok((db, queue))
+}
+
+impl App {
+    /// Starts `roles`. With `migrate`, applies migrations first, and on an empty database
+    /// creates the first admin key (returned in `first_admin_key`).
+    pub async fn start(config: Config, roles: Roles, migrate: bool) -> anyhow::Result<App> {
+        let config = Arc::new(config);
+        let (db, queue) = connect(&config).await?;
+        if migrate {
+            db.migrate().await?;
+        } else {
+            db.ensure_migrated().await?;
+        }
+        let first_admin_key = if migrate && db.count_keys().await? == 0 {
+            Some(db.create_key("admin", true).await?.secret)
+        } else {
+            None
+        };
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut addr = None;
+        if roles.api {
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("binding {}", config.bind))?;
+            let mut api_config = (*config).clone();
+            let local = listener.local_addr()?;
+            addr = Some(local);
+            // Port 0 (tests): links must name the real port.
+            if api_config.public_base_url.is_none() {
+                api_config.public_base_url = Some(format!("http://{local}"));
+            }
+            let state = api::AppState::new(Arc::new(api_config), db.clone(), queue.clone());
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                (
+                    "api",
+                    api::serve(listener, state, token).await.map_err(Into::into),
+                )
+            });
+            tracing::info!(%local, "api listening");
+        }
+        if roles.worker {
+            let (config, db, queue, token) =
+                (config.clone(), db.clone(), queue.clone(), shutdown.clone());
+            tasks.spawn(async move { ("worker", worker::run(config, db, queue, token).await) });
+        }
+        if roles.scheduler {
+            let (config, db, queue, token) =
+                (config.clone(), db.clone(), queue.clone(), shutdown.clone());
+            tasks.spawn(
+                async move { ("scheduler", scheduler::run(&config, db, queue, token).await) },
+            );
+        }
+        Ok(App {
+            addr,
+            db,
+            queue,
+            first_admin_key,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until a role stops or `shutdown` is cancelled; then stops the rest. An error from
+    /// any role is returned (the process exits non-zero so its supervisor restarts it).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let (role, outcome) = joined.context("a role panicked")?;
+            if let Err(e) = outcome {
+                tracing::error!(role, error = %format!("{e:#}"), "role failed; shutting down");
+                if result.is_ok() {
+                    result = Err(e.context(format!("{role} failed")));
+                }
+            } else if !self.shutdown.is_cancelled() {
+                tracing::warn!(role, "role stopped; shutting down");
+            }
+            self.shutdown.cancel();
+        }
+        self.db.close().await;
+        result
+    }
+
+    /// Stops every role and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}

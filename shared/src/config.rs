@@ -1,0 +1,467 @@
+//! One typed configuration for every role: built-in defaults, then an optional TOML file
+//! (`--config` or `QUIRE_CONFIG`), then `QUIRE_*` environment variables (`DATABASE_URL` and
+//! `REDIS_URL` are accepted too). Nested settings use `__` in variable names, e.g.
+//! `QUIRE_QUEUES__CERTIFICATES__CONCURRENCY=4`.
+//!
+//! Invalid settings stop start-up with an error that names the setting and what it accepts.
+//! Secrets are wrapped in [`Secret`] so they never reach a log line or an error message.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::QueueName;
+
+/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    /// The one door to the value; grep for it to audit where secrets go.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, outputs and mail live.
+    pub data_dir: PathBuf,
+    /// Address the API listens on.
+    pub bind: SocketAddr,
+    /// `postgres://…` for production; unset means SQLite at `DATA_DIR/app.db`.
+    pub database_url: Option<Secret<String>>,
+    /// Pool size of the SQL database.
+    pub database_max_connections: u32,
+    /// `redis://…` for production queues; unset means the SQLite queue in `DATA_DIR`.
+    pub redis_url: Option<Secret<String>>,
+    /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
+    pub redis_namespace: String,
+    /// Base URL clients reach the API at; used in links. Defaults to `http://{bind}`.
+    pub public_base_url: Option<String>,
+    /// `text` or `json` log lines. The level comes from `RUST_LOG` (default `info`).
+    pub log_format: LogFormat,
+    pub limits: Limits,
+    pub queues: Queues,
+    pub retry: Retry,
+    pub rescue: Rescue,
+    /// Seconds a worker waits for running jobs on shutdown before releasing them.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest decoded image (photo) accepted, in bytes.
+    pub max_image_bytes: usize,
+    /// Longest name (recipient, course, issuer), in characters.
+    pub max_name_chars: usize,
+}
+
+/// Per-queue settings; one entry per queue, all present after defaults are applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queues {
+    pub certificates: QueueSettings,
+    pub reports: QueueSettings,
+    pub emails: QueueSettings,
+    pub maintenance: QueueSettings,
+}
+
+impl Queues {
+    pub fn get(&self, queue: QueueName) -> &QueueSettings {
+        match queue {
+            QueueName::Certificates => &self.certificates,
+            QueueName::Reports => &self.reports,
+            QueueName::Emails => &self.emails,
+            QueueName::Maintenance => &self.maintenance,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Jobs of this queue one worker process runs at once.
+    pub concurrency: usize,
+    /// Attempts before a job is `dead`.
+    pub max_attempts: u32,
+    /// Longest one attempt may run before it is recorded as failed.
+    pub timeout_secs: u64,
+}
+
+impl QueueSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// Exponential backoff with full jitter: attempt n waits a random time up to
+/// `min(base * 2^(n-1), max)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub base_ms: u64,
+    pub max_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rescue {
+    /// How often the scheduler's `rescue` schedule runs, in seconds.
+    pub interval_secs: u64,
+    /// A `queued` job whose run time passed this long ago without being claimed is pushed
+    /// to its queue again (its message was lost, e.g. Redis lost its data).
+    pub stale_after_secs: u64,
+    /// How long a claimed job's lease lasts without a heartbeat before it is rescued.
+    pub lease_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let queue = |concurrency, max_attempts, timeout_secs| QueueSettings {
+            concurrency,
+            max_attempts,
+            timeout_secs,
+        };
+        Config {
+            data_dir: PathBuf::from("./data"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            database_max_connections: 16,
+            redis_url: None,
+            redis_namespace: "quire".into(),
+            public_base_url: None,
+            log_format: LogFormat::Text,
+            limits: Limits {
+                max_body_bytes: 10 * 1024 * 1024,
+                max_image_bytes: 2 * 1024 * 1024,
+                max_name_chars: 200,
+            },
+            queues: Queues {
+                // Rendering is CPU-bound: one render per core. Emails wait on the network.
+                certificates: queue(cores, 5, 60),
+                reports: queue(cores.div_ceil(2), 3, 300),
+                emails: queue(8, 8, 60),
+                maintenance: queue(2, 3, 600),
+            },
+            retry: Retry {
+                base_ms: 1_000,
+                max_secs: 600,
+            },
+            rescue: Rescue {
+                interval_secs: 10,
+                stale_after_secs: 30,
+                lease_secs: 60,
+            },
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Which database and queue a configuration selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_file = std::env::var_os("QUIRE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = &file {
+            if !file.exists() {
+                return Err(ConfigError(format!(
+                    "config file `{}` does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(
+                Env::prefixed("QUIRE_")
+                    .ignore(&["CONFIG"])
+                    .split("__")
+                    .map(|k| k.as_str().to_ascii_lowercase().into()),
+            );
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            // figment names the key path and what it expected; never echo values (secrets).
+            let key = e.path.join(".");
+            let setting = if key.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "setting `{key}` (env QUIRE_{}): ",
+                    key.replace('.', "__").to_ascii_uppercase()
+                )
+            };
+            ConfigError(format!("{setting}{}", describe_figment_kind(&e.kind)))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: schemes, ranges, contradictions.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad =
+            |setting: &str, msg: &str| Err(ConfigError(format!("setting `{setting}`: {msg}")));
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+            {
+                return bad(
+                    "database_url (DATABASE_URL)",
+                    "must start with postgres://, postgresql:// or sqlite:",
+                );
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            let url = url.expose();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return bad(
+                    "redis_url (REDIS_URL)",
+                    "must start with redis:// or rediss://",
+                );
+            }
+        }
+        if self.redis_namespace.is_empty()
+            || !self
+                .redis_namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return bad(
+                "redis_namespace",
+                "must be non-empty and contain only letters, digits, '-' and '_'",
+            );
+        }
+        if self.database_max_connections == 0 {
+            return bad("database_max_connections", "must be at least 1");
+        }
+        if let Some(base) = &self.public_base_url
+            && !(base.starts_with("http://") || base.starts_with("https://"))
+        {
+            return bad("public_base_url", "must start with http:// or https://");
+        }
+        for queue in QueueName::ALL {
+            let q = self.queues.get(queue);
+            let name = format!("queues.{queue}");
+            if q.concurrency == 0 || q.concurrency > 1024 {
+                return bad(&format!("{name}.concurrency"), "must be between 1 and 1024");
+            }
+            if q.max_attempts == 0 || q.max_attempts > 100 {
+                return bad(&format!("{name}.max_attempts"), "must be between 1 and 100");
+            }
+            if q.timeout_secs == 0 {
+                return bad(&format!("{name}.timeout_secs"), "must be at least 1");
+            }
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return bad("limits.max_body_bytes", "must be at least 1024");
+        }
+        if self.limits.max_image_bytes == 0
+            || self.limits.max_image_bytes > self.limits.max_body_bytes
+        {
+            return bad(
+                "limits.max_image_bytes",
+                "must be at least 1 and not more than limits.max_body_bytes",
+            );
+        }
+        if !(1..=10_000).contains(&self.limits.max_name_chars) {
+            return bad("limits.max_name_chars", "must be between 1 and 10000");
+        }
+        if self.retry.base_ms == 0 || self.retry.max_secs == 0 {
+            return bad("retry", "base_ms and max_secs must be at least 1");
+        }
+        if self.rescue.interval_secs == 0 || self.rescue.lease_secs < 5 {
+            return bad(
+                "rescue",
+                "interval_secs must be at least 1 and lease_secs at least 5",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn database_backend(&self) -> DatabaseBackend {
+        match &self.database_url {
+            Some(url) if !url.expose().starts_with("sqlite:") => DatabaseBackend::Postgres,
+            _ => DatabaseBackend::Sqlite,
+        }
+    }
+
+    /// The database URL to connect to, with the embedded default filled in.
+    pub fn database_url(&self) -> Secret<String> {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("app.db").display()
+            )),
+        }
+    }
+
+    pub fn public_base_url(&self) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn outputs_dir(&self) -> PathBuf {
+        self.data_dir.join("outputs")
+    }
+
+    /// Human-readable summary for the start-up log line; contains no secrets.
+    pub fn describe(&self) -> String {
+        format!(
+            "database={} queue={} data_dir={}",
+            match self.database_backend() {
+                DatabaseBackend::Sqlite => "sqlite",
+                DatabaseBackend::Postgres => "postgres",
+            },
+            if self.redis_url.is_some() {
+                "redis"
+            } else {
+                "sqlite"
+            },
+            self.data_dir.display()
+        )
+    }
+
+    /// Every setting with its default, for `--help` and the README.
+    pub fn settings_help() -> &'static str {
+        SETTINGS_HELP
+    }
+}
+
+fn describe_figment_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::UnknownVariant(_, expected) => format!("accepted values: {}", expected.join(", ")),
+        Kind::UnknownField(field, _) => format!("unknown setting `{field}`"),
+        Kind::MissingField(field) => format!("missing setting `{field}`"),
+        other => other.to_string(),
+    }
+}
+
+const SETTINGS_HELP: &str = "\
+Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
+  QUIRE_DATA_DIR                  ./data            data directory (SQLite, outputs, mail)
+  QUIRE_BIND                      127.0.0.1:8080    API listen address
+  DATABASE_URL / QUIRE_DATABASE_URL  (unset)        postgres://… ; unset = SQLite in DATA_DIR
+  QUIRE_DATABASE_MAX_CONNECTIONS  16                SQL pool size
+  REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue
+  QUIRE_REDIS_NAMESPACE           quire             prefix of every Redis key
+  QUIRE_PUBLIC_BASE_URL           http://{bind}     base URL used in links
+  QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
+  QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
+  QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image
+  QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
+  QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
+                                  per queue: certificates, reports, emails, maintenance
+  QUIRE_RETRY__BASE_MS            1000              first retry delay (exponential, jittered)
+  QUIRE_RETRY__MAX_SECS           600               longest retry delay
+  QUIRE_RESCUE__INTERVAL_SECS     10                how often lost messages are re-pushed
+  QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
+  QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
+  QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_deployment() {
+        let c = load("").unwrap();
+        assert_eq!(c.database_backend(), DatabaseBackend::Sqlite);
+        assert!(c.redis_url.is_none());
+        assert!(c.database_url().expose().ends_with("app.db?mode=rwc"));
+    }
+
+    #[test]
+    fn postgres_url_selects_postgres() {
+        let c = load("database_url = 'postgres://u:pw@h/db'").unwrap();
+        assert_eq!(c.database_backend(), DatabaseBackend::Postgres);
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting_and_hide_secrets() {
+        let e = load("database_url = 'mysql://u:hunter2@h/db'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database_url"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = load("log_format = 'xml'").unwrap_err().to_string();
+        assert!(e.contains("log_format") && e.contains("text"), "{e}");
+        let e = load("[queues.certificates]\nconcurrency = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("queues.certificates.concurrency"), "{e}");
+        let e = load("bind = 'not an address'").unwrap_err().to_string();
+        assert!(e.contains("bind"), "{e}");
+        let e = load("colour = 'blue'").unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2".to_string());
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+}

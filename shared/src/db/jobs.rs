@@ -1,0 +1,525 @@
+//! Job rows: insert (idempotent), read, list (keyset), cancel, and the worker's conditional
+//! writes. Every write a worker makes after claiming is fenced by the lease token it was
+//! given, so a stale worker can never overwrite a newer attempt.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Db, DbError};
+use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
+
+/// Columns every read returns, in `JobRow::from_row` order.
+const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
+     result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at";
+
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub queue: QueueName,
+    pub owner_id: String,
+    pub status: JobStatus,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    pub run_at: Timestamp,
+    pub payload: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub progress: Option<String>,
+    pub lease_token: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+impl JobRow {
+    fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
+        let corrupt =
+            |what: &str, e: &dyn std::fmt::Display| DbError::Corrupt(format!("{what}: {e}"));
+        let text = |name: &str| {
+            row.try_get::<String, _>(name)
+                .map_err(|e| corrupt(name, &e))
+        };
+        let opt_text = |name: &str| {
+            row.try_get::<Option<String>, _>(name)
+                .map_err(|e| corrupt(name, &e))
+        };
+        let int = |name: &str| row.try_get::<i64, _>(name).map_err(|e| corrupt(name, &e));
+        let opt_int = |name: &str| {
+            row.try_get::<Option<i64>, _>(name)
+                .map_err(|e| corrupt(name, &e))
+        };
+        let json = |s: String| serde_json::from_str(&s).map_err(|e| corrupt("json", &e));
+        Ok(JobRow {
+            id: text("id")?.parse().map_err(|e| corrupt("id", &e))?,
+            kind: text("kind")?
+                .parse()
+                .map_err(|e: String| corrupt("kind", &e))?,
+            queue: text("queue")?
+                .parse()
+                .map_err(|e: String| corrupt("queue", &e))?,
+            owner_id: text("owner_id")?,
+            status: text("status")?
+                .parse()
+                .map_err(|e: String| corrupt("status", &e))?,
+            attempt: int("attempt")?,
+            max_attempts: int("max_attempts")?,
+            run_at: Timestamp::from_millis(int("run_at")?),
+            payload: json(text("payload")?)?,
+            result: opt_text("result")?.map(json).transpose()?,
+            error_code: opt_text("error_code")?,
+            error_message: opt_text("error_message")?,
+            progress: opt_text("progress")?,
+            lease_token: opt_text("lease_token")?,
+            created_at: Timestamp::from_millis(int("created_at")?),
+            started_at: opt_int("started_at")?.map(Timestamp::from_millis),
+            finished_at: opt_int("finished_at")?.map(Timestamp::from_millis),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub owner_id: String,
+    pub max_attempts: u32,
+    pub run_at: Timestamp,
+    pub payload: serde_json::Value,
+    /// With `request_hash`: a second insert with the same key returns the first job.
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum InsertOutcome {
+    Inserted(JobRow),
+    /// Same owner, same idempotency key, same request: the original job.
+    Existing(JobRow),
+    /// Same owner and key but a different request.
+    KeyConflict,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    /// `None` lists every owner's jobs (admin).
+    pub owner_id: Option<String>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
+}
+
+/// Position after the last row of a page: listings are newest first, by (created_at, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl ListCursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.created_at, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<ListCursor> {
+        let (at, id) = s.split_once('_')?;
+        let id: JobId = id.parse().ok()?;
+        Some(ListCursor {
+            created_at: at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub enum CancelOutcome {
+    Cancelled(JobRow),
+    NotFound,
+    /// The job is running or finished; carries its current status.
+    NotCancellable(JobStatus),
+}
+
+/// A job a worker has claimed for one attempt.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub job: JobRow,
+    pub lease_token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Recorded as `failed`; a message must be pushed for `run_at`.
+    WillRetry,
+    /// Recorded as `dead`: no attempts left or a permanent error.
+    Dead,
+    /// The lease was lost (rescued, cancelled): this attempt's result is discarded.
+    Stale,
+}
+
+/// A job waiting in the database whose queue message should exist.
+#[derive(Debug, Clone)]
+pub struct WaitingJob {
+    pub id: JobId,
+    pub queue: QueueName,
+    pub run_at: Timestamp,
+}
+
+impl Db {
+    pub async fn insert_job(&self, job: &NewJob) -> Result<InsertOutcome, DbError> {
+        let now = Timestamp::now().millis();
+        let payload = job.payload.to_string();
+        let insert = format!(
+            "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
+             payload, idempotency_key, request_hash, pushed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $10, $10) \
+             {} RETURNING {COLUMNS}",
+            if job.idempotency_key.is_some() {
+                "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+            } else {
+                ""
+            }
+        );
+        let row = sqlx::query(AssertSqlSafe(insert))
+            .bind(job.id.to_string())
+            .bind(job.kind.as_str())
+            .bind(job.kind.queue().as_str())
+            .bind(&job.owner_id)
+            .bind(i64::from(job.max_attempts))
+            .bind(job.run_at.millis())
+            .bind(payload)
+            .bind(job.idempotency_key.clone())
+            .bind(job.request_hash.clone())
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = row {
+            return Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?));
+        }
+        // The key was used before by this owner.
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, request_hash FROM jobs WHERE owner_id = $1 AND idempotency_key = $2"
+        )))
+        .bind(&job.owner_id)
+        .bind(job.idempotency_key.clone())
+        .fetch_one(self.pool())
+        .await?;
+        let hash: Option<String> = existing.try_get("request_hash").map_err(DbError::from)?;
+        if hash == job.request_hash {
+            Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
+        } else {
+            Ok(InsertOutcome::KeyConflict)
+        }
+    }
+
+    /// Removes a job that was never acknowledged to anyone (its queue push failed).
+    pub async fn delete_unacknowledged_job(&self, id: JobId) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND status = 'queued' AND attempt = 0")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// One job, if it exists and (when `owner_id` is given) belongs to that owner.
+    pub async fn get_job(
+        &self,
+        id: JobId,
+        owner_id: Option<&str>,
+    ) -> Result<Option<JobRow>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE id = $1 AND ($2 IS NULL OR owner_id = $2)"
+        )))
+        .bind(id.to_string())
+        .bind(owner_id.map(str::to_owned))
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(JobRow::from_row).transpose()
+    }
+
+    /// One page, newest first, after `cursor`; a single indexed query.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        cursor: Option<&ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<JobRow>, DbError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.owner_id.is_some() {
+            sql += &format!(" AND owner_id = {}", next());
+        }
+        if filter.status.is_some() {
+            sql += &format!(" AND status = {}", next());
+        }
+        if filter.kind.is_some() {
+            sql += &format!(" AND kind = {}", next());
+        }
+        if cursor.is_some() {
+            let (a, b) = (next(), next());
+            sql += &format!(" AND (created_at < {a} OR (created_at = {a} AND id < {b}))");
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", next());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(owner) = &filter.owner_id {
+            query = query.bind(owner.clone());
+        }
+        if let Some(status) = filter.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(kind) = filter.kind {
+            query = query.bind(kind.as_str());
+        }
+        if let Some(c) = cursor {
+            query = query.bind(c.created_at).bind(c.id.clone());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.iter().map(JobRow::from_row).collect()
+    }
+
+    /// Cancels a job no worker holds (`queued`, or `failed` and waiting for a retry).
+    pub async fn cancel_job(
+        &self,
+        id: JobId,
+        owner_id: Option<&str>,
+    ) -> Result<CancelOutcome, DbError> {
+        let now = Timestamp::now().millis();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'cancelled', finished_at = $3, updated_at = $3 \
+             WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) AND status IN ('queued', 'failed') \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(owner_id.map(str::to_owned))
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = row {
+            return Ok(CancelOutcome::Cancelled(JobRow::from_row(&row)?));
+        }
+        Ok(match self.get_job(id, owner_id).await? {
+            None => CancelOutcome::NotFound,
+            Some(job) => CancelOutcome::NotCancellable(job.status),
+        })
+    }
+
+    /// Takes a waiting job for one attempt: `running`, attempt + 1, a fresh lease. `None` when
+    /// the job is not waiting (already taken, finished, cancelled, or unknown): the message
+    /// that led here was a duplicate and is dropped.
+    pub async fn claim_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<Option<Claimed>, DbError> {
+        let now = Timestamp::now().millis();
+        let token = uuid::Uuid::new_v4().to_string();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = $2, \
+             lease_expires_at = $3, worker = $4, started_at = $5, updated_at = $5, \
+             progress = NULL \
+             WHERE id = $1 AND status IN ('queued', 'failed') AND run_at <= $5 \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(token.clone())
+        .bind(now + lease_ms)
+        .bind(worker.to_owned())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(Claimed {
+                job: JobRow::from_row(&row)?,
+                lease_token: token,
+            })
+        })
+        .transpose()
+    }
+
+    /// Extends a running attempt's lease; false when the lease is no longer ours.
+    pub async fn extend_lease(
+        &self,
+        id: JobId,
+        token: &str,
+        lease_ms: i64,
+    ) -> Result<bool, DbError> {
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(now + lease_ms)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records progress of a running attempt (e.g. `rendering`).
+    pub async fn set_progress(
+        &self,
+        id: JobId,
+        token: &str,
+        progress: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET progress = $3 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(progress.to_owned())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records success; false when the lease was lost and the result must be discarded.
+    pub async fn complete_job(
+        &self,
+        id: JobId,
+        token: &str,
+        result: &serde_json::Value,
+    ) -> Result<bool, DbError> {
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'succeeded', result = $3, finished_at = $4, updated_at = $4, \
+             lease_token = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL, \
+             progress = NULL \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(result.to_string())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: `failed` with a new run time when `retry_at` is given,
+    /// otherwise `dead`. The error is kept either way.
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        token: &str,
+        code: &str,
+        message: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<FailOutcome, DbError> {
+        let now = Timestamp::now().millis();
+        let (status, outcome) = match retry_at {
+            Some(_) => ("failed", FailOutcome::WillRetry),
+            None => ("dead", FailOutcome::Dead),
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $3, error_code = $4, error_message = $5, \
+             run_at = COALESCE($6, run_at), pushed_at = $7, updated_at = $7, \
+             finished_at = CASE WHEN $3 = 'dead' THEN $7 ELSE NULL END, \
+             lease_token = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(status)
+        .bind(code.to_owned())
+        .bind(message.to_owned())
+        .bind(retry_at.map(|t| t.millis()))
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(if done.rows_affected() == 1 {
+            outcome
+        } else {
+            FailOutcome::Stale
+        })
+    }
+
+    /// Waiting jobs due since before `stale_before` whose message was last pushed before it:
+    /// their message may be lost. The rescuer pushes them again (a duplicate is harmless:
+    /// only one claim can succeed).
+    pub async fn stale_waiting_jobs(
+        &self,
+        stale_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WaitingJob>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, queue, run_at FROM jobs WHERE status IN ('queued', 'failed') \
+             AND run_at <= $1 AND (pushed_at IS NULL OR pushed_at <= $1) \
+             ORDER BY run_at LIMIT $2",
+        )
+        .bind(stale_before.millis())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(waiting_from_row).collect()
+    }
+
+    /// Running jobs whose lease expired (their worker died or hung): the attempt counts, and
+    /// the job becomes `failed` (to retry now) or `dead` when no attempts are left.
+    /// Returns those to retry.
+    pub async fn expire_leases(&self, limit: u32) -> Result<Vec<WaitingJob>, DbError> {
+        let now = Timestamp::now().millis();
+        let rows = sqlx::query(
+            "UPDATE jobs SET \
+               status = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END, \
+               finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
+               error_code = 'lease_expired', \
+               error_message = 'the worker running this attempt stopped answering', \
+               lease_token = NULL, lease_expires_at = NULL, run_at = $1, pushed_at = $1, \
+               updated_at = $1 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < $1 \
+                          LIMIT $2) AND status = 'running' \
+             RETURNING id, queue, run_at, status",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut retry = Vec::new();
+        for row in &rows {
+            let status: String = row.try_get("status").map_err(DbError::from)?;
+            if status == "failed" {
+                retry.push(waiting_from_row(row)?);
+            }
+        }
+        Ok(retry)
+    }
+
+    /// Notes that these jobs' messages were just pushed.
+    pub async fn mark_pushed(&self, ids: &[JobId]) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = Timestamp::now().millis();
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE jobs SET pushed_at = $1 WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+}
+
+fn waiting_from_row(row: &AnyRow) -> Result<WaitingJob, DbError> {
+    let id: String = row.try_get("id").map_err(DbError::from)?;
+    let queue: String = row.try_get("queue").map_err(DbError::from)?;
+    let run_at: i64 = row.try_get("run_at").map_err(DbError::from)?;
+    Ok(WaitingJob {
+        id: id
+            .parse()
+            .map_err(|e| DbError::Corrupt(format!("id: {e}")))?,
+        queue: queue.parse().map_err(DbError::Corrupt)?,
+        run_at: Timestamp::from_millis(run_at),
+    })
+}

@@ -1,0 +1,173 @@
+//! The SQL database: the system of record for jobs and keys. All SQL lives here, behind
+//! functions named for what they do. One SQL text serves both dialects through sqlx's `Any`
+//! driver: placeholders are `$N` (SQLite accepts them too), times are Unix milliseconds and
+//! integers are BIGINT.
+
+mod jobs;
+mod keys;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{Config, DatabaseBackend};
+
+pub use jobs::{
+    CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
+    WaitingJob,
+};
+pub use keys::{ApiKey, NewApiKey, hash_key};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached: callers answer 503 and retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(e.to_string()),
+            // PostgreSQL shutting down or refusing connections (class 08 / 57P0x).
+            sqlx::Error::Database(ref d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
+            // SQLite busy/locked beyond busy_timeout.
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c == "5" || c == "6") => {
+                DbError::Unavailable(e.to_string())
+            }
+            other => DbError::Other(other.to_string()),
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: DatabaseBackend,
+}
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+impl Db {
+    pub async fn connect(config: &Config) -> Result<Db, DbError> {
+        install_default_drivers();
+        let backend = config.database_backend();
+        if backend == DatabaseBackend::Sqlite && config.database_url.is_none() {
+            tokio::fs::create_dir_all(&config.data_dir)
+                .await
+                .map_err(|e| DbError::Other(format!("cannot create data directory: {e}")))?;
+        }
+        let options = AnyPoolOptions::new()
+            .max_connections(config.database_max_connections)
+            // Short acquire timeout: when the database is down, requests answer 503 quickly.
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == DatabaseBackend::Sqlite {
+                        // WAL lets readers run beside the one writer; NORMAL is durable in WAL
+                        // across process crashes; busy_timeout queues writers instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options
+            .connect(config.database_url().expose())
+            .await
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| DbError::Other(format!("migration failed: {e}")))
+    }
+
+    /// Fails unless every migration this build knows has been applied: the production roles
+    /// do not migrate by themselves (`quire migrate` does, once, before a rollout).
+    pub async fn ensure_migrated(&self) -> Result<(), DbError> {
+        let migrator = self.migrator();
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        let pending = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if pending > 0 {
+            return Err(DbError::Other(format!(
+                "{pending} migration(s) not applied; run `quire migrate` first"
+            )));
+        }
+        Ok(())
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            DatabaseBackend::Postgres => &POSTGRES_MIGRATIONS,
+            DatabaseBackend::Sqlite => &SQLITE_MIGRATIONS,
+        }
+    }
+
+    /// For `/ready`: one round trip, bounded in time.
+    pub async fn check(&self) -> Result<(), DbError> {
+        match tokio::time::timeout(Duration::from_secs(2), self.pool.execute("SELECT 1")).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(DbError::Unavailable("timed out".into())),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+impl DbError {
+    /// Connection errors can quote the URL; keep only the kind of failure.
+    fn redacted(self) -> Self {
+        let scrub = |m: String| {
+            if m.contains("://") {
+                "cannot connect (check DATABASE_URL)".to_owned()
+            } else {
+                m
+            }
+        };
+        match self {
+            DbError::Unavailable(m) => DbError::Unavailable(scrub(m)),
+            DbError::Other(m) => DbError::Other(scrub(m)),
+            c => c,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+use std::fmt;
+
+use serde::Serialize;
+
+/// Text a user gave us, trimmed, non-empty, at most `MAX` characters and free of control
+/// characters. Parsed once at the edge; afterwards it is trusted to be printable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct BoundedText<const MAX: usize>(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters (got {got})")]
+    TooLong { max: usize, got: usize },
+    #[error("must not contain control characters")]
+    Control,
+}
+
+impl<const MAX: usize> BoundedText<MAX> {
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(TextError::Empty);
+        }
+        let got = trimmed.chars().count();
+        if got > MAX {
+            return Err(TextError::TooLong { max: MAX, got });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(TextError::Control);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl<const MAX: usize> fmt::Display for BoundedText<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_bounds() {
+        assert_eq!(BoundedText::<5>::parse("  Zoë ").unwrap().as_str(), "Zoë");
+        assert_eq!(BoundedText::<5>::parse("   "), Err(TextError::Empty));
+        assert_eq!(
+            BoundedText::<3>::parse("abcd"),
+            Err(TextError::TooLong { max: 3, got: 4 })
+        );
+        assert_eq!(BoundedText::<9>::parse("a\u{7}b"), Err(TextError::Control));
+    }
+}

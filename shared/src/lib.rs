@@ -1,0 +1,10 @@
+//! The crate every role shares: configuration, domain types, job payloads, database, queues,
+//! file storage and telemetry. It knows nothing of HTTP.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod jobs;
+pub mod queue;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,927 @@
+//! The job queue. Every message is only a job id ([`JobMessage`]): the row in SQL is the system
+//! of record and holds everything else, so the queue is a wake-up list, not a store.
+//!
+//! Two backends behind one type, [`Queue`]:
+//! - **Redis** (production) through apalis-redis 1.0, namespaced so that several deployments
+//!   (or parallel tests) can share one Redis;
+//! - **SQLite** (embedded default) through apalis-sqlite 1.0, in a file of its own
+//!   (`DATA_DIR/queue.db`), never the application database: apalis-sqlite creates a table
+//!   `Jobs` (SQLite names are case-insensitive, so it *is* our `jobs` table) and records its
+//!   migrations in sqlx's default `_sqlx_migrations` table, where our own migrator would see
+//!   them as unknown versions and refuse to run. [`Queue::sqlite`] refuses such a file.
+//!
+//! Facts about apalis 1.0.0 that shape this module (verified in its source):
+//! - apalis-redis puts *every* push in the scheduled sorted set (`run_at` is forced to at least
+//!   "now"), so its "available" pub/sub notification is never sent for pushes, and a task becomes
+//!   visible only when a worker runs `fetch_next`, which happens on a heartbeat or a poll tick.
+//!   We therefore publish our own wake-up message after each push (`{ns}:{queue}:wake`) and
+//!   consumers subscribe to it; a slow idle poll remains as a safety net and to promote
+//!   delayed tasks. SQLite consumers in the same process are woken directly after the commit.
+//! - `run_at` has a resolution of one second on both backends (`TaskBuilder::run_after`
+//!   truncates); delays are rounded *up* here so a task never runs early.
+//! - A task id that already exists is silently skipped by the Redis push script (`HSETNX`) and
+//!   is a primary-key violation in SQLite, and apalis keeps finished tasks until they are
+//!   vacuumed. Our retry flow pushes the same job again while its previous message is still in
+//!   flight, so the apalis task id cannot be the job id: each push gets a fresh ULID (SQLite
+//!   requires task ids to be ULIDs) and the job id travels in the message.
+//! - apalis never deletes finished tasks on its own and its Redis `vacuum` also deletes tasks
+//!   scheduled for retry; [`Queue::purge_completed`] removes only completed ones.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis::prelude::{PollSnapshot, PollStrategy, PollWith, Task, TaskBuilder, TaskId};
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use futures::StreamExt;
+use futures::task::AtomicWaker;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::domain::{JobId, QueueName};
+
+/// How often a worker tells the backend it is alive.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// Heartbeats a worker may miss before another worker of the same queue re-queues its tasks
+/// (apalis-redis's `Config::default()` says 10 despite its docs saying 2: always set it).
+pub const MISSED_HEARTBEATS: usize = 3;
+/// Idle poll when no wake-up arrives: promotes delayed tasks and covers lost notifications.
+const REDIS_IDLE_POLL: Duration = Duration::from_millis(500);
+/// SQLite wake-ups reach only consumers in the pushing process; others rely on this poll.
+const SQLITE_IDLE_POLL: Duration = Duration::from_millis(250);
+/// Per-command timeout on the Redis connection (redis-rs defaults to 500 ms, which a busy
+/// server can exceed; a failed heartbeat or fetch kills the apalis worker).
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Upper bound for opening a queue (connect, migrate).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bound for one push: callers answer 503 rather than hang.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Upper bound for the readiness probe.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Tasks per Redis push script call.
+const PUSH_CHUNK: usize = 500;
+/// Completed tasks removed per purge step.
+const PURGE_CHUNK: usize = 1000;
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The message on every queue: only the job id; the row in SQL holds everything else.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobMessage {
+    pub job_id: JobId,
+}
+
+/// A queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The backend cannot be reached right now (connection refused or dropped, timeout, busy):
+    /// callers answer 503 and the rescuer re-pushes later.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (bad configuration, unexpected reply).
+    #[error("queue error: {0}")]
+    Other(String),
+}
+
+/// Handle on the job queue, cheap to clone, shared by the API, the scheduler and the workers.
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    signals: Signals,
+}
+
+enum Backend {
+    Redis(RedisBackend),
+    Sqlite(SqliteBackend),
+}
+
+struct RedisBackend {
+    client: redis::Client,
+    conn: ConnectionManager,
+    namespace: String,
+    /// The URL with its password replaced, for messages.
+    redacted_url: String,
+    /// Password spellings to scrub from any error text.
+    secrets: Vec<String>,
+}
+
+struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner.backend {
+            Backend::Redis(r) => f
+                .debug_struct("Queue")
+                .field("backend", &"redis")
+                .field("url", &r.redacted_url)
+                .field("namespace", &r.namespace)
+                .finish(),
+            Backend::Sqlite(_) => f.debug_struct("Queue").field("backend", &"sqlite").finish(),
+        }
+    }
+}
+
+impl Queue {
+    /// Production: Redis. `namespace` prefixes every key and queue name (`"{namespace}:{queue}"`);
+    /// tests use a random one so parallel tests never see each other's jobs.
+    pub async fn redis(url: &str, namespace: &str) -> Result<Queue, QueueError> {
+        if namespace.is_empty()
+            || !namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        {
+            return Err(QueueError::Other(format!(
+                "invalid queue namespace `{namespace}`: use letters, digits, `-`, `_`, `.`, `:`"
+            )));
+        }
+        let redacted_url = redact_url(url);
+        let mut secrets: Vec<String> = url_password(url).into_iter().collect();
+        let client = redis::Client::open(url).map_err(|e| {
+            QueueError::Other(scrub(
+                format!("invalid Redis URL {redacted_url}: {e}"),
+                &secrets,
+            ))
+        })?;
+        if let Some(p) = client.get_connection_info().redis_settings().password() {
+            secrets.push(p.to_owned());
+        }
+        secrets.retain(|s| !s.is_empty());
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+            .set_number_of_retries(3);
+        let conn = match tokio::time::timeout(
+            OPEN_TIMEOUT,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(QueueError::Unavailable(format!(
+                    "timed out connecting to Redis at {redacted_url}"
+                )));
+            }
+            Ok(Err(e)) => {
+                return Err(redis_error(
+                    &e,
+                    &format!("connecting to Redis at {redacted_url}"),
+                    &secrets,
+                ));
+            }
+            Ok(Ok(conn)) => conn,
+        };
+        Ok(Queue {
+            inner: Arc::new(Inner {
+                backend: Backend::Redis(RedisBackend {
+                    client,
+                    conn,
+                    namespace: namespace.to_owned(),
+                    redacted_url,
+                    secrets,
+                }),
+                signals: Signals::default(),
+            }),
+        })
+    }
+
+    /// Embedded default: apalis-sqlite in the SQLite file at `path` (created if missing, WAL,
+    /// 5 s busy timeout). The file must be the queue's own (e.g. `DATA_DIR/queue.db`): a file
+    /// that already holds our application tables or migrations is refused (see module docs).
+    pub async fn sqlite(path: &Path) -> Result<Queue, QueueError> {
+        match tokio::time::timeout(OPEN_TIMEOUT, open_sqlite(path)).await {
+            Ok(result) => result,
+            Err(_) => Err(QueueError::Unavailable(format!(
+                "timed out opening the queue database {}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Push one id; `delay` = run no earlier than now + delay (retries with backoff).
+    /// The delay has a resolution of one second and is rounded up.
+    pub async fn push(
+        &self,
+        queue: QueueName,
+        job_id: JobId,
+        delay: Option<Duration>,
+    ) -> Result<(), QueueError> {
+        let run_at = delay.filter(|d| !d.is_zero()).map(run_at_after);
+        let task = build_task(job_id, run_at)?;
+        self.push_tasks(queue, vec![task]).await
+    }
+
+    /// Push many ids at once (bulk submissions, the rescuer). One round trip per 500 ids on
+    /// Redis, one transaction on SQLite. On error some ids may already have been pushed;
+    /// pushing them again is harmless (the worker's claim on the row de-duplicates).
+    pub async fn push_many(&self, queue: QueueName, job_ids: &[JobId]) -> Result<(), QueueError> {
+        if job_ids.is_empty() {
+            return Ok(());
+        }
+        let tasks = job_ids
+            .iter()
+            .map(|id| build_task(*id, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        match &self.inner.backend {
+            Backend::Redis(_) => {
+                let mut tasks = tasks;
+                while !tasks.is_empty() {
+                    let rest = tasks.split_off(tasks.len().min(PUSH_CHUNK));
+                    self.push_tasks(queue, tasks).await?;
+                    tasks = rest;
+                }
+                Ok(())
+            }
+            Backend::Sqlite(_) => self.push_tasks(queue, tasks).await,
+        }
+    }
+
+    /// Cheap liveness check for `/ready` (`PING` on Redis, `SELECT 1` on SQLite), 1 s timeout.
+    pub async fn check(&self) -> Result<(), QueueError> {
+        match &self.inner.backend {
+            Backend::Redis(r) => {
+                let mut conn = r.conn.clone();
+                let cmd = redis::cmd("PING");
+                let ping = cmd.query_async::<String>(&mut conn);
+                match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+                    Err(_) => Err(QueueError::Unavailable("Redis PING timed out".into())),
+                    Ok(Err(e)) => Err(redis_error(&e, "Redis PING", &r.secrets)),
+                    Ok(Ok(_)) => Ok(()),
+                }
+            }
+            Backend::Sqlite(s) => {
+                let select = sqlx::query("SELECT 1").execute(&s.pool);
+                match tokio::time::timeout(CHECK_TIMEOUT, select).await {
+                    Err(_) => Err(QueueError::Unavailable(
+                        "queue database check timed out".into(),
+                    )),
+                    Ok(Err(e)) => Err(sqlx_error(&e, "queue database check")),
+                    Ok(Ok(_)) => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// `"redis"` or `"sqlite"`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.inner.backend {
+            Backend::Redis(_) => "redis",
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Deletes the apalis records of tasks that completed (apalis keeps them forever), and on
+    /// SQLite the rows of workers gone for a day. Returns the number of tasks removed.
+    /// Consumers call this periodically; it never touches pending, scheduled or running tasks.
+    pub async fn purge_completed(&self, queue: QueueName) -> Result<u64, QueueError> {
+        match &self.inner.backend {
+            Backend::Redis(r) => {
+                let config = r.apalis_config(queue);
+                let script = redis::Script::new(PURGE_DONE_LUA);
+                let mut total = 0u64;
+                loop {
+                    let mut conn = r.conn.clone();
+                    let removed: u64 = script
+                        .key(config.done_jobs_set())
+                        .key(config.job_data_hash())
+                        .key(config.job_meta_hash())
+                        .arg(PURGE_CHUNK)
+                        .invoke_async(&mut conn)
+                        .await
+                        .map_err(|e| redis_error(&e, "purging completed tasks", &r.secrets))?;
+                    total += removed;
+                    if removed < PURGE_CHUNK as u64 {
+                        return Ok(total);
+                    }
+                }
+            }
+            Backend::Sqlite(s) => {
+                let done = sqlx::query("DELETE FROM Jobs WHERE job_type = ?1 AND status = 'Done'")
+                    .bind(queue.as_str())
+                    .execute(&s.pool)
+                    .await
+                    .map_err(|e| sqlx_error(&e, "purging completed tasks"))?;
+                sqlx::query(
+                    "DELETE FROM Workers WHERE worker_type = ?1 \
+                     AND last_seen < strftime('%s', 'now') - 86400 \
+                     AND NOT EXISTS (SELECT 1 FROM Jobs WHERE Jobs.lock_by = Workers.id)",
+                )
+                .bind(queue.as_str())
+                .execute(&s.pool)
+                .await
+                .map_err(|e| sqlx_error(&e, "purging old workers"))?;
+                Ok(done.rows_affected())
+            }
+        }
+    }
+
+    /// The apalis backend a consumer of `queue` runs on, already configured: one task per fetch,
+    /// explicit heartbeat, no apalis-side locking, woken by pushes and by a slow idle poll.
+    /// Meant for `worker::consumer`; nothing else should need apalis types.
+    pub fn consumer_backend(&self, queue: QueueName) -> ConsumerBackend {
+        let signal = self.inner.signals.subscribe(queue);
+        match &self.inner.backend {
+            Backend::Redis(r) => {
+                let conn = SignalConn {
+                    inner: r.conn.clone(),
+                    signal: signal.clone(),
+                };
+                let storage = RedisStorage::new(conn).with_config(r.apalis_config(queue));
+                ConsumerBackend::Redis(PollWith::new(
+                    storage,
+                    WakeStrategy::new(signal, REDIS_IDLE_POLL),
+                ))
+            }
+            Backend::Sqlite(s) => {
+                let config = apalis_sqlite::Config::default()
+                    .queue(queue.as_str())
+                    .batch_size(1)
+                    .heartbeat_interval(HEARTBEAT_INTERVAL)
+                    .missed_heartbeats(MISSED_HEARTBEATS)
+                    .lock_tasks(false)
+                    .persist_results(true);
+                let storage = SqliteStorage::new(&s.pool).with_config(config);
+                ConsumerBackend::Sqlite(PollWith::new(
+                    storage,
+                    WakeStrategy::new(signal, SQLITE_IDLE_POLL),
+                ))
+            }
+        }
+    }
+
+    /// Forwards push notifications from other processes to this process's consumers of
+    /// `queues`. Runs until dropped (consumers spawn it and abort it on shutdown); reconnects
+    /// on its own. On SQLite there is nothing to listen to and it just waits.
+    pub async fn listen_for_pushes(&self, queues: Vec<QueueName>) {
+        let Backend::Redis(r) = &self.inner.backend else {
+            return std::future::pending().await;
+        };
+        let channels: HashMap<String, QueueName> =
+            queues.iter().map(|q| (r.wake_channel(*q), *q)).collect();
+        let mut failures = 0u32;
+        loop {
+            match self.relay_wakeups(r, &channels).await {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    if failures <= 3 || failures.is_power_of_two() {
+                        tracing::warn!(error = %e, "queue wake-up subscription failed; retrying");
+                    }
+                }
+            }
+            // Whatever was pushed while we were not subscribed is found by the next fetch.
+            for q in &queues {
+                self.inner.signals.notify(*q);
+            }
+            tokio::time::sleep(Duration::from_millis(
+                500 * u64::from(failures.clamp(1, 10)),
+            ))
+            .await;
+        }
+    }
+
+    /// One subscription's life: subscribe, relay messages, ping every 15 s; returns when the
+    /// connection is lost.
+    async fn relay_wakeups(
+        &self,
+        r: &RedisBackend,
+        channels: &HashMap<String, QueueName>,
+    ) -> Result<(), QueueError> {
+        let what = "subscribing to queue wake-ups";
+        let pubsub = tokio::time::timeout(OPEN_TIMEOUT, r.client.get_async_pubsub())
+            .await
+            .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
+            .map_err(|e| redis_error(&e, what, &r.secrets))?;
+        let (mut sink, mut stream) = pubsub.split();
+        for channel in channels.keys() {
+            tokio::time::timeout(OPEN_TIMEOUT, sink.subscribe(channel))
+                .await
+                .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
+                .map_err(|e| redis_error(&e, what, &r.secrets))?;
+        }
+        tracing::debug!(channels = channels.len(), "subscribed to queue wake-ups");
+        // Pushes made before the subscription was in place.
+        for q in channels.values() {
+            self.inner.signals.notify(*q);
+        }
+        let mut ping = tokio::time::interval(Duration::from_secs(15));
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => {
+                        if let Some(q) = channels.get(msg.get_channel_name()) {
+                            self.inner.signals.notify(*q);
+                        }
+                    }
+                    None => return Err(QueueError::Unavailable("wake-up connection closed".into())),
+                },
+                _ = ping.tick() => {
+                    match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(redis_error(&e, "pinging the wake-up connection", &r.secrets)),
+                        Err(_) => return Err(QueueError::Unavailable("wake-up connection ping timed out".into())),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn push_tasks(
+        &self,
+        queue: QueueName,
+        tasks: Vec<Task<Vec<u8>>>,
+    ) -> Result<(), QueueError> {
+        match &self.inner.backend {
+            Backend::Redis(r) => {
+                let config = r.apalis_config(queue);
+                let mut conn = r.conn.clone();
+                let pushed = tokio::time::timeout(
+                    PUSH_TIMEOUT,
+                    apalis_redis::queries::push_tasks(&mut conn, &config, &tasks),
+                )
+                .await
+                .map_err(|_| QueueError::Unavailable("Redis push timed out".into()))?
+                .map_err(|e| apalis_redis_error(&e, "pushing to Redis", &r.secrets))?;
+                let (enqueued, scheduled) = pushed;
+                if (enqueued + scheduled) as usize != tasks.len() {
+                    return Err(QueueError::Other(format!(
+                        "Redis accepted {} of {} tasks pushed to `{queue}`",
+                        enqueued + scheduled,
+                        tasks.len()
+                    )));
+                }
+                // apalis-redis sends no notification for pushes: wake consumers ourselves. The
+                // tasks are stored already, so a failure here only delays their pickup until
+                // the next idle poll; it must not make the caller push them again.
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(r.wake_channel(queue)).arg(1);
+                let publish = cmd.query_async::<i64>(&mut conn);
+                match tokio::time::timeout(PUSH_TIMEOUT, publish).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(
+                        error = %scrub(e.to_string(), &r.secrets),
+                        queue = %queue,
+                        "wake-up publish failed; consumers will find the job on their next poll"
+                    ),
+                    Err(_) => tracing::warn!(queue = %queue, "wake-up publish timed out"),
+                }
+                Ok(())
+            }
+            Backend::Sqlite(s) => {
+                let insert = async {
+                    let mut tx = s.pool.begin().await?;
+                    apalis_sqlite::queries::push_tasks(&mut *tx, queue.as_str(), &tasks)
+                        .await
+                        .map_err(|e| match e {
+                            apalis_sqlite::Error::Database(e) => e,
+                            other => sqlx::Error::Protocol(other.to_string()),
+                        })?;
+                    tx.commit().await
+                };
+                tokio::time::timeout(PUSH_TIMEOUT, insert)
+                    .await
+                    .map_err(|_| QueueError::Unavailable("queue database push timed out".into()))?
+                    .map_err(|e| sqlx_error(&e, "pushing to the queue database"))?;
+                self.inner.signals.notify(queue);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The apalis backend for one consumer, as built by [`Queue::consumer_backend`].
+pub enum ConsumerBackend {
+    Redis(PollWith<RedisStorage<serde_json::Value, SignalConn>, WakeStrategy>),
+    Sqlite(PollWith<SqliteStorage<serde_json::Value>, WakeStrategy>),
+}
+
+impl RedisBackend {
+    fn queue_name(&self, queue: QueueName) -> String {
+        format!("{}:{}", self.namespace, queue.as_str())
+    }
+
+    fn wake_channel(&self, queue: QueueName) -> String {
+        format!("{}:wake", self.queue_name(queue))
+    }
+
+    fn apalis_config(&self, queue: QueueName) -> apalis_redis::Config {
+        apalis_redis::Config::default()
+            .queue(self.queue_name(queue))
+            // One task per fetch: a busy worker never hoards tasks another worker could run.
+            .batch_size(1)
+            .heartbeat_interval(HEARTBEAT_INTERVAL)
+            .missed_heartbeats(MISSED_HEARTBEATS)
+            // Ownership is the worker's inflight set already; the extra "lock" round trip per
+            // task only sets a status we never read (and does an O(queue length) LREM).
+            .lock_tasks(false)
+            // Required: without the completion event a task stays in the worker's inflight set
+            // and is re-queued as an orphan when the worker goes away.
+            .persist_results(true)
+            .emit_events(false)
+    }
+}
+
+const PURGE_DONE_LUA: &str = r"
+local ids = redis.call('SPOP', KEYS[1], ARGV[1])
+for _, id in ipairs(ids) do
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('DEL', KEYS[3] .. ':' .. id)
+end
+return #ids
+";
+
+async fn open_sqlite(path: &Path) -> Result<Queue, QueueError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| QueueError::Other(format!("creating directory {}: {e}", dir.display())))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| sqlx_error(&e, &format!("opening {}", path.display())))?;
+    let migrator = SqliteStorage::<()>::migrations();
+    ensure_queue_file(&pool, path, &migrator).await?;
+    migrator.run(&pool).await.map_err(|e| {
+        QueueError::Other(format!(
+            "migrating the queue database {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Queue {
+        inner: Arc::new(Inner {
+            backend: Backend::Sqlite(SqliteBackend { pool }),
+            signals: Signals::default(),
+        }),
+    })
+}
+
+/// Refuses a file that holds anything but apalis-sqlite's own tables (see module docs).
+async fn ensure_queue_file(
+    pool: &SqlitePool,
+    path: &Path,
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<(), QueueError> {
+    let refuse = |why: String| {
+        QueueError::Other(format!(
+            "{} cannot hold the apalis-sqlite queue: {why}; give the queue a file of its own \
+             (e.g. DATA_DIR/queue.db)",
+            path.display()
+        ))
+    };
+    let jobs_sql: Option<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = 'jobs'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| sqlx_error(&e, "inspecting the queue database"))?;
+    if let Some(sql) = jobs_sql
+        && !sql.contains("job_type")
+    {
+        return Err(refuse(
+            "it already has an application `jobs` table, the same table as apalis's `Jobs` \
+             because SQLite names are case-insensitive"
+                .into(),
+        ));
+    }
+    let has_migrations: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| sqlx_error(&e, "inspecting the queue database"))?;
+    if has_migrations != 0 {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| sqlx_error(&e, "inspecting the queue database"))?;
+        let known: HashSet<i64> = migrator.iter().map(|m| m.version).collect();
+        if let Some(v) = applied.iter().find(|v| !known.contains(v)) {
+            return Err(refuse(format!(
+                "its `_sqlx_migrations` table records migration {v}, which is not apalis's"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn build_task(job_id: JobId, run_at: Option<u64>) -> Result<Task<Vec<u8>>, QueueError> {
+    let args = serde_json::to_vec(&JobMessage { job_id })
+        .map_err(|e| QueueError::Other(format!("encoding a queue message: {e}")))?;
+    let mut builder = TaskBuilder::new(args).task_id(TaskId::from_ulid(ulid::Ulid::generate()));
+    if let Some(at) = run_at {
+        builder = builder.run_at_timestamp(at);
+    }
+    Ok(builder.build())
+}
+
+/// Unix time in whole seconds no earlier than now + `delay` (apalis compares whole seconds).
+fn run_at_after(delay: Duration) -> u64 {
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(delay);
+    at.as_secs() + u64::from(at.subsec_nanos() > 0)
+}
+
+fn redis_error(e: &redis::RedisError, what: &str, secrets: &[String]) -> QueueError {
+    let message = scrub(format!("{what}: {e}"), secrets);
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::ReadOnly
+            )
+        );
+    if transient {
+        QueueError::Unavailable(message)
+    } else {
+        QueueError::Other(message)
+    }
+}
+
+fn apalis_redis_error(e: &apalis_redis::Error, what: &str, secrets: &[String]) -> QueueError {
+    match e {
+        apalis_redis::Error::Database(e) => redis_error(e, what, secrets),
+        other => QueueError::Other(scrub(format!("{what}: {other}"), secrets)),
+    }
+}
+
+fn sqlx_error(e: &sqlx::Error, what: &str) -> QueueError {
+    let message = format!("{what}: {e}");
+    let transient = match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with or without extended codes.
+            db.code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+        }
+        _ => false,
+    };
+    if transient {
+        QueueError::Unavailable(message)
+    } else {
+        QueueError::Other(message)
+    }
+}
+
+/// The password part of a URL's user info, as written (possibly percent-encoded).
+fn url_password(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    Some(password.to_owned())
+}
+
+/// The URL with any password replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // Not a URL we can take apart: show nothing of it rather than risk a secret.
+        return "<unparsable URL>".into();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let userinfo = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => userinfo.to_owned(),
+    };
+    format!("{scheme}://{userinfo}@{host}{tail}")
+}
+
+fn scrub(mut message: String, secrets: &[String]) -> String {
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        message = message.replace(s.as_str(), "***");
+    }
+    message
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wake-ups
+
+/// A consumer's wake-up flag. `notify` counts a push (`generation`) and raises `pending`;
+/// the poll strategy lowers `pending` when it lets the worker fetch.
+#[derive(Default)]
+struct Signal {
+    pending: AtomicBool,
+    generation: AtomicU64,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    fn notify(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.redeliver();
+    }
+
+    fn redeliver(&self) {
+        self.pending.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
+
+/// The wake-up flags of this process's consumers, per queue.
+#[derive(Default)]
+struct Signals {
+    by_queue: Mutex<HashMap<QueueName, Vec<Weak<Signal>>>>,
+}
+
+impl Signals {
+    fn subscribe(&self, queue: QueueName) -> Arc<Signal> {
+        let signal = Arc::new(Signal::default());
+        let mut map = self.by_queue.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.entry(queue).or_default();
+        list.retain(|s| s.strong_count() > 0);
+        list.push(Arc::downgrade(&signal));
+        signal
+    }
+
+    fn notify(&self, queue: QueueName) {
+        let live: Vec<Arc<Signal>> = {
+            let map = self.by_queue.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&queue)
+                .map(|l| l.iter().filter_map(Weak::upgrade).collect())
+                .unwrap_or_default()
+        };
+        for signal in live {
+            signal.notify();
+        }
+    }
+}
+
+/// apalis poll strategy: let the worker fetch when a push was signalled, or every
+/// `idle_poll` otherwise (delayed tasks, notifications lost while disconnected, pushes by
+/// processes that cannot signal us).
+pub struct WakeStrategy {
+    signal: Arc<Signal>,
+    idle_poll: Duration,
+    tick: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl WakeStrategy {
+    fn new(signal: Arc<Signal>, idle_poll: Duration) -> Self {
+        Self {
+            signal,
+            idle_poll,
+            tick: Box::pin(tokio::time::sleep(idle_poll)),
+        }
+    }
+
+    fn rearm(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle_poll;
+        self.tick.as_mut().reset(next);
+    }
+}
+
+impl PollStrategy for WakeStrategy {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        self.signal.waker.register(cx.waker());
+        if self.signal.pending.swap(false, Ordering::SeqCst) {
+            self.rearm();
+            return Poll::Ready(Some(()));
+        }
+        if self.tick.as_mut().poll(cx).is_ready() {
+            self.rearm();
+            return Poll::Ready(Some(()));
+        }
+        Poll::Pending
+    }
+}
+
+/// The Redis connection of one consumer. apalis's `PollWith` lets the strategy's wake-up go
+/// to whatever state the backend is in: a wake-up that arrives while a fetch is in flight is
+/// consumed, the fetch (sent before the push) comes back empty and the task would wait for
+/// the idle poll. So any command that overlaps a wake-up re-raises it when it completes,
+/// which makes the worker fetch once more.
+#[derive(Clone)]
+pub struct SignalConn {
+    inner: ConnectionManager,
+    signal: Arc<Signal>,
+}
+
+impl ConnectionLike for SignalConn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        let signal = self.signal.clone();
+        let before = signal.generation();
+        let request = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let reply = request.await;
+            if signal.generation() != before {
+                signal.redeliver();
+            }
+            reply
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        let signal = self.signal.clone();
+        let before = signal.generation();
+        let request = self.inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let reply = request.await;
+            if signal.generation() != before {
+                signal.redeliver();
+            }
+            reply
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("redis://:hunter2@localhost:6379/0"),
+            "redis://:***@localhost:6379/0"
+        );
+        assert_eq!(
+            redact_url("rediss://user:p%40ss@host/1?protocol=resp3"),
+            "rediss://user:***@host/1?protocol=resp3"
+        );
+        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+        assert_eq!(
+            url_password("redis://:hunter2@h").as_deref(),
+            Some("hunter2")
+        );
+        assert_eq!(url_password("redis://user@h"), None);
+        assert_eq!(
+            scrub("auth hunter2 failed".into(), &["hunter2".into()]),
+            "auth *** failed"
+        );
+    }
+
+    #[test]
+    fn delays_round_up_to_whole_seconds() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let at = run_at_after(Duration::from_millis(1500)) as f64;
+        assert!(at >= now + 1.5, "{at} < {now} + 1.5");
+        assert!(at < now + 2.6);
+    }
+
+    #[test]
+    fn message_is_only_the_job_id() {
+        let id = JobId::new();
+        let json = serde_json::to_value(JobMessage { job_id: id }).unwrap();
+        assert_eq!(json, serde_json::json!({ "job_id": id.to_string() }));
+    }
+}

@@ -1,0 +1,178 @@
+//! Runs one queue message: claim the row, run the handler under a timeout with a heartbeating
+//! lease, record the outcome with writes fenced by the lease token, and schedule the retry.
+//! Whatever happens (error, timeout, panic), the row ends in a true state; apalis is always
+//! told the message succeeded, because retries are ours.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use shared::db::{Claimed, DbError, FailOutcome};
+use shared::domain::{JobId, JobStatus, Timestamp};
+use tracing::Instrument;
+
+use crate::jobs::{self, JobContext, JobError};
+use crate::retry::backoff;
+
+/// How long a claim keeps being retried while the database is unreachable before the
+/// message is dropped (the row stays waiting; the rescuer pushes it again).
+const CLAIM_PATIENCE: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Executor {
+    pub ctx: JobContext,
+    /// This process's unique worker name, recorded on claimed rows.
+    pub worker_name: String,
+}
+
+impl Executor {
+    pub async fn execute(&self, id: JobId) {
+        let Some(claimed) = self.claim(id).await else {
+            return;
+        };
+        let job = &claimed.job;
+        let span =
+            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
+        self.run_claimed(claimed.clone()).instrument(span).await;
+    }
+
+    /// Claims the job, retrying while the database is down. `None`: nothing to run (a
+    /// duplicate message, a cancelled job, or a message that arrived early and was re-pushed).
+    async fn claim(&self, id: JobId) -> Option<Claimed> {
+        let lease_ms = self.ctx.config.rescue.lease_secs as i64 * 1000;
+        let started = tokio::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.ctx.db.claim_job(id, &self.worker_name, lease_ms).await {
+                Ok(Some(claimed)) => return Some(claimed),
+                Ok(None) => {
+                    self.requeue_if_early(id).await;
+                    return None;
+                }
+                Err(e) if started.elapsed() < CLAIM_PATIENCE => {
+                    tracing::warn!(job_id = %id, error = %e, "claim failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(job_id = %id, error = %e, "claim failed; leaving the job to the rescuer");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A message that arrives before its job's `run_at` (clock skew, a duplicate of a retry
+    /// message) is put back with the remaining delay rather than run early.
+    async fn requeue_if_early(&self, id: JobId) {
+        let Ok(Some(job)) = self.ctx.db.get_job(id, None).await else {
+            return;
+        };
+        let now = Timestamp::now();
+        if matches!(job.status, JobStatus::Queued | JobStatus::Failed) && job.run_at > now {
+            let delay = Duration::from_millis((job.run_at.millis() - now.millis()) as u64);
+            if let Err(e) = self.ctx.queue.push(job.queue, id, Some(delay)).await {
+                tracing::warn!(job_id = %id, error = %e, "could not re-push an early message; the rescuer will");
+            }
+        }
+    }
+
+    async fn run_claimed(&self, claimed: Claimed) {
+        let job = &claimed.job;
+        let settings = self.ctx.config.queues.get(job.queue);
+        let heartbeat = self.spawn_heartbeat(&claimed);
+        let work = AssertUnwindSafe(jobs::dispatch(&self.ctx, &claimed)).catch_unwind();
+        let outcome = match tokio::time::timeout(settings.timeout(), work).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(JobError::retryable("panicked", panic_message(&panic))),
+            Err(_) => Err(JobError::retryable(
+                "timeout",
+                format!("the attempt ran longer than {} s", settings.timeout_secs),
+            )),
+        };
+        heartbeat.abort();
+        if let Err(e) = self.record(&claimed, outcome).await {
+            // The lease will expire and the rescuer will run the job again.
+            tracing::error!(error = %e, "could not record the outcome");
+        }
+    }
+
+    /// Extends the lease while the job runs, so only a dead or hung worker loses it.
+    fn spawn_heartbeat(&self, claimed: &Claimed) -> tokio::task::JoinHandle<()> {
+        let db = self.ctx.db.clone();
+        let id = claimed.job.id;
+        let token = claimed.lease_token.clone();
+        let lease_ms = self.ctx.config.rescue.lease_secs as i64 * 1000;
+        let every = Duration::from_millis((lease_ms / 3) as u64);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match db.extend_lease(id, &token, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job_id = %id, "lease lost; this attempt's result will be discarded");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job_id = %id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    }
+
+    async fn record(
+        &self,
+        claimed: &Claimed,
+        outcome: Result<serde_json::Value, JobError>,
+    ) -> Result<(), DbError> {
+        let job = &claimed.job;
+        let token = &claimed.lease_token;
+        match outcome {
+            Ok(result) => {
+                if self.ctx.db.complete_job(job.id, token, &result).await? {
+                    tracing::info!("job succeeded");
+                    let _ = self.ctx.storage.remove_inputs(job.id).await;
+                } else {
+                    tracing::warn!("lease lost before completion; result discarded");
+                }
+            }
+            Err(err) => {
+                let retry_at = (err.retryable && job.attempt < job.max_attempts).then(|| {
+                    let delay = backoff(&self.ctx.config.retry, job.attempt);
+                    (
+                        Timestamp::now().plus_millis(delay.as_millis() as i64),
+                        delay,
+                    )
+                });
+                let fenced = self
+                    .ctx
+                    .db
+                    .fail_job(job.id, token, err.code, &err.message, retry_at.map(|r| r.0))
+                    .await?;
+                match (fenced, retry_at) {
+                    (FailOutcome::WillRetry, Some((_, delay))) => {
+                        tracing::warn!(code = err.code, error = %err.message, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
+                        if let Err(e) = self.ctx.queue.push(job.queue, job.id, Some(delay)).await {
+                            tracing::warn!(error = %e, "retry push failed; the rescuer will push it");
+                        }
+                    }
+                    (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
+                        tracing::error!(code = err.code, error = %err.message, "job is dead");
+                    }
+                    (FailOutcome::Stale, _) => {
+                        tracing::warn!("lease lost before the failure was recorded; discarded");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("the handler panicked: {detail}")
+}

@@ -1,0 +1,66 @@
+//! `maintenance`: work the scheduler enqueues. `rescue` finds jobs whose queue message was
+//! lost (Redis lost its data, a push failed after the row was written) or whose worker died
+//! holding them, and pushes their ids again. Duplicated messages are harmless: only one claim
+//! of a waiting job can succeed.
+
+use std::collections::HashMap;
+
+use shared::db::{Claimed, WaitingJob};
+use shared::domain::{JobId, QueueName, Timestamp};
+use shared::jobs::{MaintenancePayload, MaintenanceTask};
+
+use super::{JobContext, JobError};
+
+/// Most ids one rescue pass handles; the next tick takes the rest.
+const RESCUE_BATCH: u32 = 1_000;
+
+pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
+    let payload: MaintenancePayload = serde_json::from_value(claimed.job.payload.clone())
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
+    match payload.task {
+        MaintenanceTask::Rescue => rescue(ctx).await,
+    }
+}
+
+pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+    let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
+    let expired = ctx.db.expire_leases(RESCUE_BATCH).await.map_err(db_err)?;
+    let stale_before =
+        Timestamp::now().plus_millis(-(ctx.config.rescue.stale_after_secs as i64 * 1000));
+    let stale = ctx
+        .db
+        .stale_waiting_jobs(stale_before, RESCUE_BATCH)
+        .await
+        .map_err(db_err)?;
+    let pushed = push_all(ctx, expired.iter().chain(stale.iter())).await?;
+    if pushed > 0 {
+        tracing::info!(expired = expired.len(), stale = stale.len(), "rescued jobs");
+    }
+    Ok(serde_json::json!({
+        "expired_leases": expired.len(),
+        "repushed": stale.len(),
+    }))
+}
+
+async fn push_all<'a>(
+    ctx: &JobContext,
+    jobs: impl Iterator<Item = &'a WaitingJob>,
+) -> Result<usize, JobError> {
+    let mut by_queue: HashMap<QueueName, Vec<JobId>> = HashMap::new();
+    for job in jobs {
+        by_queue.entry(job.queue).or_default().push(job.id);
+    }
+    let mut total = 0;
+    for (queue, ids) in by_queue {
+        ctx.queue
+            .push_many(queue, &ids)
+            .await
+            .map_err(|e| JobError::retryable("queue", e.to_string()))?;
+        ctx.db
+            .mark_pushed(&ids)
+            .await
+            .map_err(|e| JobError::retryable("database", e.to_string()))?;
+        total += ids.len();
+    }
+    Ok(total)
+}
