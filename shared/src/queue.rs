@@ -105,7 +105,7 @@ struct Inner {
 }
 
 enum Backend {
-    Redis(RedisBackend),
+    Redis(Box<RedisBackend>),
     Sqlite(SqliteBackend),
 }
 
@@ -188,13 +188,13 @@ impl Queue {
         };
         Ok(Queue {
             inner: Arc::new(Inner {
-                backend: Backend::Redis(RedisBackend {
+                backend: Backend::Redis(Box::new(RedisBackend {
                     client,
                     conn,
                     namespace: namespace.to_owned(),
                     redacted_url,
                     secrets,
-                }),
+                })),
                 signals: Signals::default(),
             }),
         })

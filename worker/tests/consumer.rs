@@ -451,3 +451,69 @@ async fn a_dead_consumer_makes_run_fail() {
     println!("run failed as expected: {text}");
     fx.finish().await;
 }
+
+/// Pushes arriving at random moments relative to the worker's own fetches (a producer that
+/// does not wait for the previous job), the case where a wake-up can race an empty fetch.
+async fn paced_latency(kind: Kind) {
+    let _serial = SERIAL.lock().await;
+    let fx = Fixture::new(kind).await;
+    let name = QueueName::Certificates;
+    let mut consumer = start(&fx.queue, name, 1);
+    let warm = JobId::new();
+    fx.queue.push(name, warm, None).await.unwrap();
+    assert_eq!(consumer.recv(Duration::from_secs(10)).await.0, warm);
+
+    let count = 500;
+    let producer = {
+        let queue = fx.queue.clone();
+        tokio::spawn(async move {
+            let mut pushed = HashMap::new();
+            let mut pace = tokio::time::interval(Duration::from_micros(1500));
+            for _ in 0..count {
+                pace.tick().await;
+                // A jitter of up to 1 ms so that pushes fall anywhere in the worker's cycle.
+                let jitter = rand::random::<u64>() % 1000;
+                tokio::time::sleep(Duration::from_micros(jitter)).await;
+                let id = JobId::new();
+                pushed.insert(id, Instant::now());
+                queue.push(name, id, None).await.unwrap();
+            }
+            pushed
+        })
+    };
+    let mut started = HashMap::new();
+    for _ in 0..count {
+        let (id, at) = consumer.recv(Duration::from_secs(10)).await;
+        started.insert(id, at);
+    }
+    let pushed = producer.await.unwrap();
+    let mut latencies: Vec<Duration> = pushed
+        .iter()
+        .map(|(id, at)| started[id].duration_since(*at))
+        .collect();
+    latencies.sort();
+    let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
+    let max = *latencies.last().unwrap();
+    println!(
+        "{kind:?} paced producer, {count} jobs: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
+    assert!(
+        p99 < Duration::from_millis(200),
+        "p99 {p99:?} is over 200 ms"
+    );
+    consumer.stop().await;
+    fx.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_pickup_latency_with_a_paced_producer() {
+    paced_latency(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pickup_latency_with_a_paced_producer() {
+    paced_latency(Kind::Sqlite).await;
+}

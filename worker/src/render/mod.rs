@@ -179,7 +179,7 @@ impl Engine {
     /// Builds an engine from templates given as (name, [(virtual path, bytes)])
     /// and extra font files. Tests use it to run templates that are not built in.
     fn from_parts(
-        templates: Vec<(String, Vec<(String, &'static [u8])>)>,
+        templates: Vec<(String, TemplateFiles)>,
         extra_fonts: Vec<&'static [u8]>,
     ) -> Result<Engine, RenderError> {
         let mut fonts = FontStore::new();
@@ -301,7 +301,7 @@ impl Drop for EvictOnDrop {
 }
 
 /// Parses a template's `.typ` files once; every render reuses the sources.
-fn load_template(name: &str, files: Vec<(String, &'static [u8])>) -> Result<Template, RenderError> {
+fn load_template(name: &str, files: TemplateFiles) -> Result<Template, RenderError> {
     let invalid = |reason: String| RenderError::InvalidTemplate {
         name: name.to_owned(),
         reason,
@@ -340,9 +340,12 @@ fn dir_name(dir: &Dir<'_>) -> String {
         .unwrap_or_default()
 }
 
+/// A template's files as (virtual path, contents), e.g. ("/main.typ", ..).
+type TemplateFiles = Vec<(String, &'static [u8])>;
+
 /// All files below `dir`, with their virtual paths relative to it ("/main.typ").
-fn embedded_files(dir: &'static Dir<'static>) -> Vec<(String, &'static [u8])> {
-    fn walk(base: &Path, dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) {
+fn embedded_files(dir: &'static Dir<'static>) -> TemplateFiles {
+    fn walk(base: &Path, dir: &'static Dir<'static>, out: &mut TemplateFiles) {
         for file in dir.files() {
             let relative = file.path().strip_prefix(base).unwrap_or(file.path());
             let hidden = relative

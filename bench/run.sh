@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Benchmarks quire in both deployments and prints the figures.
+#
+#   bench/run.sh                      # release build, both deployments, full sizes
+#   DEPLOYMENTS=embedded bench/run.sh # only one deployment
+#   PROFILE=debug SKIP_BUILD=1 SERIAL_JOBS=20 BURST_JOBS=100 SUBMIT_JOBS=500 bench/run.sh
+#
+# Deployments:
+#   embedded    `quire run` (API + worker + scheduler in one process) on SQLite in a fresh
+#               temporary QUIRE_DATA_DIR.
+#   production  a fresh PostgreSQL database (127.0.0.1:5432, user postgres) and a fresh Redis
+#               namespace (127.0.0.1:6379); `quire migrate`, then `quire api`, `quire worker`
+#               and `quire scheduler` as separate processes.
+#
+# Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo; burst 2000 jobs C=32
+# without photo; submit-only 10000 jobs C=64. Peak RSS is the worker's (embedded: the single
+# process), reset before each run. Every server is stopped on exit; the database and the
+# Redis keys created here are removed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROFILE="${PROFILE:-release}"
+DEPLOYMENTS="${DEPLOYMENTS:-embedded production}"
+SERIAL_JOBS="${SERIAL_JOBS:-200}"
+BURST_JOBS="${BURST_JOBS:-2000}"
+BURST_CONCURRENCY="${BURST_CONCURRENCY:-32}"
+SUBMIT_JOBS="${SUBMIT_JOBS:-10000}"
+SUBMIT_CONCURRENCY="${SUBMIT_CONCURRENCY:-64}"
+WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+PG_USER="${PG_USER:-postgres}"
+REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+
+QUIRE="$ROOT/target/$PROFILE/quire"
+BENCH="$ROOT/target/$PROFILE/bench"
+STAMP="$(date +%Y%m%d%H%M%S)_$$"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")"
+RESULTS="$WORK/results.jsonl"
+
+PIDS=()          # servers started by this script
+DATABASES=()     # PostgreSQL databases created by this script
+NAMESPACES=()    # Redis namespaces used by this script
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# Stops the servers: SIGTERM, then SIGKILL after 15 s (bounded).
+stop_servers() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 150); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "bench/run.sh: $pid did not stop in 15 s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_servers
+    local db ns
+    for db in "${DATABASES[@]}"; do
+        dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$db" 2>/dev/null || true
+    done
+    if command -v redis-cli >/dev/null; then
+        for ns in "${NAMESPACES[@]}"; do
+            timeout 60 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --scan --pattern "$ns*" \
+                | timeout 60 xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" DEL >/dev/null \
+                || true
+        done
+    fi
+    if [[ $status -ne 0 ]]; then
+        echo "bench/run.sh: failed (exit $status); logs, data and results kept in $WORK" >&2
+    else
+        # The PDFs and photos of the runs; logs and results stay.
+        rm -rf "$WORK/embedded-data" "$WORK/production-data"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A TCP port nothing listens on (bounded number of tries).
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "bench/run.sh: no free port found" >&2
+    return 1
+}
+
+# Waits (at most 60 s) until $1/ready answers 200 while process $2 lives.
+wait_ready() {
+    local url="$1" pid="$2" logfile="$3"
+    for _ in $(seq 1 600); do
+        if curl -fsS -o /dev/null --max-time 2 "$url/ready" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench/run.sh: the server exited; its log ($logfile):" >&2
+            tail -n 30 "$logfile" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "bench/run.sh: $url/ready did not answer 200 within 60 s; log ($logfile):" >&2
+    tail -n 30 "$logfile" >&2
+    return 1
+}
+
+# Runs one bench; the table goes to the terminal, the JSON line into $RESULTS.
+# Usage: run_bench LABEL URL KEY RSS_PID BENCH_ARGS...
+run_bench() {
+    local label="$1" url="$2" key="$3" rss_pid="$4"
+    shift 4
+    log "$label: bench $*"
+    local out
+    out="$WORK/bench-$label-$(date +%s%N).out"
+    if ! BENCH_KEY="$key" "$BENCH" --url "$url" --label "$label" --json \
+        --rss-pid "$rss_pid" --reset-peak-rss --timeout-secs "$WAIT_TIMEOUT_SECS" "$@" >"$out"; then
+        echo "bench/run.sh: bench failed ($label $*)" >&2
+        cat "$out" >&2
+        return 1
+    fi
+    # All but the JSON line to the terminal; the JSON line to the results.
+    sed '$d' "$out"
+    tail -n 1 "$out" >>"$RESULTS"
+}
+
+run_suite() {
+    local label="$1" url="$2" key="$3" rss_pid="$4"
+    run_bench "$label" "$url" "$key" "$rss_pid" --mode serial --jobs "$SERIAL_JOBS"
+    run_bench "$label" "$url" "$key" "$rss_pid" --mode burst --jobs "$BURST_JOBS" \
+        --concurrency "$BURST_CONCURRENCY" --photo
+    run_bench "$label" "$url" "$key" "$rss_pid" --mode burst --jobs "$BURST_JOBS" \
+        --concurrency "$BURST_CONCURRENCY"
+    run_bench "$label" "$url" "$key" "$rss_pid" --mode submit-only --jobs "$SUBMIT_JOBS" \
+        --concurrency "$SUBMIT_CONCURRENCY"
+}
+
+# The key printed alone on the last line of `quire keys create`.
+create_key() {
+    local key
+    key="$("$@" keys create --name bench | tail -n 1)"
+    [[ "$key" =~ ^[A-Za-z0-9_-]+$ ]] || {
+        echo "bench/run.sh: could not create a key (got: $key)" >&2
+        return 1
+    }
+    echo "$key"
+}
+
+# Servers shut down quickly; nothing inherited points them elsewhere.
+CLEAN_ENV=(env -u DATABASE_URL -u REDIS_URL -u QUIRE_DATABASE_URL -u QUIRE_REDIS_URL
+    -u QUIRE_CONFIG -u QUIRE_DATA_DIR -u QUIRE_BIND -u QUIRE_REDIS_NAMESPACE
+    -u QUIRE_PUBLIC_BASE_URL QUIRE_SHUTDOWN_GRACE_SECS=5)
+
+embedded() {
+    local port url data pid key
+    port="$(free_port)"
+    url="http://127.0.0.1:$port"
+    data="$WORK/embedded-data"
+    mkdir -p "$data"
+    local run_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$data" QUIRE_BIND="127.0.0.1:$port")
+    log "embedded: quire run on $url (data in $data)"
+    "${run_env[@]}" "$QUIRE" run >"$WORK/embedded.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_ready "$url" "$pid" "$WORK/embedded.log"
+    key="$(create_key "${run_env[@]}" "$QUIRE")"
+    run_suite embedded "$url" "$key" "$pid"
+    stop_servers
+}
+
+production() {
+    local port url db ns pid_api pid_worker pid_scheduler key
+    command -v createdb >/dev/null || {
+        echo "bench/run.sh: createdb (PostgreSQL client) is needed for the production deployment" >&2
+        return 1
+    }
+    port="$(free_port)"
+    url="http://127.0.0.1:$port"
+    db="quire_bench_$STAMP"
+    ns="quire_bench_$STAMP"
+    createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
+    DATABASES+=("$db")
+    NAMESPACES+=("$ns")
+    local prod_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data"
+        DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
+        REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/?protocol=resp3"
+        QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port")
+    log "production: database $db, Redis namespace $ns, API on $url"
+    "${prod_env[@]}" "$QUIRE" migrate >"$WORK/production-migrate.log" 2>&1 || {
+        cat "$WORK/production-migrate.log" >&2
+        return 1
+    }
+    "${prod_env[@]}" "$QUIRE" api >"$WORK/production-api.log" 2>&1 &
+    pid_api=$!
+    PIDS+=("$pid_api")
+    "${prod_env[@]}" "$QUIRE" worker >"$WORK/production-worker.log" 2>&1 &
+    pid_worker=$!
+    PIDS+=("$pid_worker")
+    "${prod_env[@]}" "$QUIRE" scheduler >"$WORK/production-scheduler.log" 2>&1 &
+    pid_scheduler=$!
+    PIDS+=("$pid_scheduler")
+    wait_ready "$url" "$pid_api" "$WORK/production-api.log"
+    kill -0 "$pid_worker" 2>/dev/null || {
+        tail -n 30 "$WORK/production-worker.log" >&2
+        return 1
+    }
+    key="$(create_key "${prod_env[@]}" "$QUIRE")"
+    run_suite production "$url" "$key" "$pid_worker"
+    stop_servers
+}
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    log "building quire and bench ($PROFILE)"
+    case "$PROFILE" in
+        release) (cd "$ROOT" && cargo build --release -p quire -p bench) ;;
+        debug) (cd "$ROOT" && cargo build -p quire -p bench) ;;
+        *) (cd "$ROOT" && cargo build --profile "$PROFILE" -p quire -p bench) ;;
+    esac
+fi
+[[ -x "$QUIRE" && -x "$BENCH" ]] || {
+    echo "bench/run.sh: $QUIRE or $BENCH missing (build them, or unset SKIP_BUILD)" >&2
+    exit 1
+}
+command -v curl >/dev/null || {
+    echo "bench/run.sh: curl is needed" >&2
+    exit 1
+}
+
+: >"$RESULTS"
+for deployment in $DEPLOYMENTS; do
+    case "$deployment" in
+        embedded) embedded ;;
+        production) production ;;
+        *)
+            echo "bench/run.sh: unknown deployment $deployment (embedded, production)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+log "results ($RESULTS)"
+"$BENCH" --summarize "$RESULTS"
+echo
+echo "JSON lines: $RESULTS; server logs: $WORK"

@@ -1,0 +1,200 @@
+//! The few API calls the bench makes, over one shared connection pool.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+/// The body of `POST /v1/certificates`.
+#[derive(Debug, Serialize)]
+pub struct CertificateRequest<'a> {
+    pub recipient_name: &'a str,
+    pub course_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Submitted {
+    id: String,
+}
+
+/// A job as listed or fetched: the fields the bench uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub status: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl Job {
+    /// `succeeded`, `dead` and `cancelled` never change again.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "dead" | "cancelled")
+    }
+
+    pub fn created(&self) -> anyhow::Result<OffsetDateTime> {
+        parse_time(&self.created_at)
+    }
+
+    pub fn started(&self) -> anyhow::Result<Option<OffsetDateTime>> {
+        self.started_at.as_deref().map(parse_time).transpose()
+    }
+
+    pub fn finished(&self) -> anyhow::Result<Option<OffsetDateTime>> {
+        self.finished_at.as_deref().map(parse_time).transpose()
+    }
+}
+
+pub fn parse_time(raw: &str) -> anyhow::Result<OffsetDateTime> {
+    OffsetDateTime::parse(raw, &Rfc3339).with_context(|| format!("not an RFC 3339 time: {raw:?}"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub jobs: Vec<Job>,
+    pub next_cursor: Option<String>,
+}
+
+/// What one submission got.
+#[derive(Debug)]
+pub enum Submission {
+    /// 2xx: the job's id.
+    Accepted(String),
+    /// Any other status, or no answer: a short reason (`HTTP 503`, `transport`, ...).
+    Rejected(String),
+}
+
+impl Api {
+    pub fn new(url: &str, key: &str, pool: usize, timeout: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            client,
+            base: url.trim_end_matches('/').to_owned(),
+            auth: format!("Bearer {key}"),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Fails with a clear message unless the API is ready and the key is accepted.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        let ready = self
+            .client
+            .get(format!("{}/ready", self.base))
+            .send()
+            .await
+            .with_context(|| format!("the API at {} does not answer", self.base))?;
+        anyhow::ensure!(
+            ready.status().is_success(),
+            "{}/ready answers {}: {}",
+            self.base,
+            ready.status(),
+            ready.text().await.unwrap_or_default()
+        );
+        let probe = self
+            .client
+            .get(format!("{}/v1/jobs?limit=1", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            probe.status().is_success(),
+            "the key is not accepted: GET /v1/jobs answers {}: {}",
+            probe.status(),
+            probe.text().await.unwrap_or_default()
+        );
+        Ok(())
+    }
+
+    /// `POST /v1/certificates` with a prepared JSON body. Never fails: a failure is a
+    /// `Rejected` outcome the caller counts.
+    pub async fn submit(&self, body: Vec<u8>) -> Submission {
+        let sent = self
+            .client
+            .post(format!("{}/v1/certificates", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Submission::Rejected("timeout".into()),
+            Err(_) => return Submission::Rejected("transport".into()),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            // Drain the body so the connection can be reused.
+            let _ = response.bytes().await;
+            return Submission::Rejected(format!("HTTP {}", status.as_u16()));
+        }
+        match response.json::<Submitted>().await {
+            Ok(s) => Submission::Accepted(s.id),
+            Err(_) => Submission::Rejected("bad response body".into()),
+        }
+    }
+
+    /// `GET /v1/jobs/{id}`.
+    pub async fn job(&self, id: &str) -> anyhow::Result<Job> {
+        let response = self
+            .client
+            .get(format!("{}/v1/jobs/{id}", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .with_context(|| format!("GET /v1/jobs/{id}"))?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "GET /v1/jobs/{id} answers {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET /v1/jobs/{id}: unexpected body"))
+    }
+
+    /// One page of `GET /v1/jobs` (newest first, 200 rows).
+    pub async fn page(&self, cursor: Option<&str>) -> anyhow::Result<Page> {
+        let mut request = self
+            .client
+            .get(format!("{}/v1/jobs", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .query(&[("limit", "200")]);
+        if let Some(cursor) = cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let response = request.send().await.context("GET /v1/jobs")?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "GET /v1/jobs answers {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response
+            .json()
+            .await
+            .context("GET /v1/jobs: unexpected body")
+    }
+}

@@ -1,0 +1,461 @@
+//! The three modes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use time::OffsetDateTime;
+use tokio::task::JoinSet;
+
+use crate::api::{Api, CertificateRequest, Job, Submission};
+use crate::photo::{self, Photo};
+use crate::report::Report;
+use crate::stats::{Latencies, rate};
+use crate::{Args, Mode, rss};
+
+/// Most pages one scan of the listing reads (200 rows each): a bound, never reached in practice.
+const MAX_PAGES: usize = 100_000;
+/// Consecutive failed polls tolerated before giving up.
+const MAX_POLL_FAILURES: u32 = 20;
+/// How often progress is printed on stderr while waiting.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn run(args: &Args) -> anyhow::Result<Report> {
+    let key = args
+        .key
+        .as_deref()
+        .context("--key (or BENCH_KEY) is required")?;
+    let concurrency = usize::try_from(args.concurrency).context("--concurrency")?;
+    let api = Api::new(
+        &args.url,
+        key,
+        concurrency.max(4),
+        Duration::from_secs(args.request_timeout_secs),
+    )?;
+    api.preflight().await?;
+    let photo = if args.photo {
+        Some(Arc::new(photo::generate().context("generating the photo")?))
+    } else {
+        None
+    };
+    if args.reset_peak_rss {
+        for pid in &args.rss_pids {
+            if let Err(e) = rss::reset_peak(*pid) {
+                eprintln!("bench: warning: cannot reset the peak RSS of {pid}: {e:#}");
+            }
+        }
+    }
+    let mut report = Report {
+        label: args.label.clone(),
+        mode: args.mode,
+        url: api.base().to_owned(),
+        jobs: args.jobs,
+        concurrency: if args.mode == Mode::Serial {
+            1
+        } else {
+            args.concurrency
+        },
+        photo: args.photo,
+        photo_bytes: photo.as_ref().map(|p| p.bytes as u64),
+        submitted: 0,
+        errors: 0,
+        submit_errors: 0,
+        job_errors: 0,
+        submit_error_kinds: BTreeMap::new(),
+        final_statuses: BTreeMap::new(),
+        submit_wall_s: 0.0,
+        submit_per_s: None,
+        submit_p50_ms: None,
+        submit_p99_ms: None,
+        submit_max_ms: None,
+        e2e_wall_s: None,
+        e2e_per_s: None,
+        e2e_p50_ms: None,
+        e2e_p99_ms: None,
+        e2e_max_ms: None,
+        queue_wait_p50_ms: None,
+        queue_wait_p99_ms: None,
+        run_p50_ms: None,
+        run_p99_ms: None,
+        backlog_at_end: None,
+        peak_rss_mb: None,
+        rss: Vec::new(),
+    };
+    match args.mode {
+        Mode::Burst | Mode::SubmitOnly => burst(args, &api, photo, &mut report).await?,
+        Mode::Serial => serial(args, &api, photo.as_deref(), &mut report).await?,
+    }
+    for pid in &args.rss_pids {
+        match rss::sample(*pid) {
+            Ok(s) => report.rss.push(s),
+            Err(e) => eprintln!("bench: warning: {e:#}"),
+        }
+    }
+    report.peak_rss_mb = report.rss.iter().map(|s| s.peak_mb).reduce(f64::max);
+    report.errors = report.submit_errors + report.job_errors;
+    Ok(report)
+}
+
+/// The JSON body of job `i`.
+fn body(i: u64, photo: Option<&Photo>) -> Vec<u8> {
+    let recipient = format!("Bench Recipient {i}");
+    let request = CertificateRequest {
+        recipient_name: &recipient,
+        course_name: "Load Testing for Backend Engineers",
+        photo: photo.map(|p| p.base64.as_str()),
+    };
+    serde_json::to_vec(&request).expect("a struct of strings serializes")
+}
+
+/// What one client task did.
+#[derive(Default)]
+struct ClientTally {
+    ids: Vec<String>,
+    latencies: Latencies,
+    errors: BTreeMap<String, u64>,
+}
+
+async fn burst(
+    args: &Args,
+    api: &Api,
+    photo: Option<Arc<Photo>>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let jobs = args.jobs;
+    let next = Arc::new(AtomicU64::new(0));
+    let first_submission = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let mut clients = JoinSet::new();
+    for _ in 0..args.concurrency.min(jobs) {
+        let (api, next, photo) = (api.clone(), next.clone(), photo.clone());
+        clients.spawn(async move {
+            let mut tally = ClientTally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs {
+                    break;
+                }
+                let body = body(i, photo.as_deref());
+                let sent = Instant::now();
+                let outcome = api.submit(body).await;
+                let took = sent.elapsed();
+                match outcome {
+                    Submission::Accepted(id) => {
+                        tally.latencies.record(took);
+                        tally.ids.push(id);
+                    }
+                    Submission::Rejected(why) => *tally.errors.entry(why).or_default() += 1,
+                }
+            }
+            tally
+        });
+    }
+    let mut ids = Vec::new();
+    let mut latencies = Latencies::new();
+    while let Some(tally) = clients.join_next().await {
+        let tally = tally.context("a client task panicked")?;
+        ids.extend(tally.ids);
+        latencies.merge(&tally.latencies);
+        for (why, n) in tally.errors {
+            *report.submit_error_kinds.entry(why).or_default() += n;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    report.submitted = ids.len() as u64;
+    report.submit_errors = report.submit_error_kinds.values().sum();
+    report.submit_wall_s = wall;
+    report.submit_per_s = rate(report.submitted, wall);
+    report.set_submit(latencies.summary());
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tracker = Tracker::new(&ids, first_submission);
+    if args.mode == Mode::SubmitOnly {
+        // One look at where the jobs stand, for the backlog figure.
+        tracker.scan(api, tracker.floor).await?;
+        report.backlog_at_end = Some(tracker.pending());
+        let picked_up = tracker.picked_up();
+        if args.no_worker_expected && picked_up > 0 {
+            eprintln!(
+                "bench: warning: {picked_up} jobs were already picked up by a worker although \
+                 --no-worker-expected was given"
+            );
+        }
+        return Ok(());
+    }
+    tracker
+        .wait(
+            api,
+            args.poll_interval(),
+            Duration::from_secs(args.timeout_secs),
+        )
+        .await?;
+    job_figures(report, tracker.finals.values(), first_submission)
+}
+
+async fn serial(
+    args: &Args,
+    api: &Api,
+    photo: Option<&Photo>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let poll = args.poll_interval();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let first_submission = OffsetDateTime::now_utc();
+    let mut latencies = Latencies::new();
+    let mut finals = Vec::new();
+    let mut last_progress = Instant::now();
+    for i in 0..args.jobs {
+        let sent = Instant::now();
+        let outcome = api.submit(body(i, photo)).await;
+        let took = sent.elapsed();
+        let id = match outcome {
+            Submission::Accepted(id) => id,
+            Submission::Rejected(why) => {
+                *report.submit_error_kinds.entry(why).or_default() += 1;
+                continue;
+            }
+        };
+        latencies.record(took);
+        report.submitted += 1;
+        let mut failures = 0;
+        loop {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "timed out after {} s (--timeout-secs) waiting for job {id} ({} of {} done)",
+                args.timeout_secs,
+                finals.len(),
+                args.jobs
+            );
+            match api.job(&id).await {
+                Ok(job) if job.is_final() => {
+                    finals.push(job);
+                    break;
+                }
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    anyhow::ensure!(failures < MAX_POLL_FAILURES, "polling job {id}: {e:#}");
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            eprintln!("bench: serial: {} of {} done", finals.len(), args.jobs);
+            last_progress = Instant::now();
+        }
+    }
+    report.submit_errors = report.submit_error_kinds.values().sum();
+    report.submit_wall_s = started.elapsed().as_secs_f64();
+    report.set_submit(latencies.summary());
+    job_figures(report, finals.iter(), first_submission)
+}
+
+/// Timings of the final jobs, from their rows.
+fn job_figures<'a>(
+    report: &mut Report,
+    jobs: impl Iterator<Item = &'a Job>,
+    first_submission: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let (mut e2e, mut wait, mut run) = (Latencies::new(), Latencies::new(), Latencies::new());
+    let mut first = first_submission;
+    let mut last: Option<OffsetDateTime> = None;
+    let mut succeeded = 0u64;
+    for job in jobs {
+        *report.final_statuses.entry(job.status.clone()).or_default() += 1;
+        let created = job.created()?;
+        first = first.min(created);
+        if job.status != "succeeded" {
+            report.job_errors += 1;
+            continue;
+        }
+        succeeded += 1;
+        let finished = job
+            .finished()?
+            .with_context(|| format!("job {} succeeded without finished_at", job.id))?;
+        last = Some(last.map_or(finished, |l| l.max(finished)));
+        e2e.record_span(finished - created);
+        if let Some(started) = job.started()? {
+            wait.record_span(started - created);
+            run.record_span(finished - started);
+        }
+    }
+    if let Some(last) = last {
+        let span = (last - first).as_seconds_f64();
+        report.e2e_wall_s = Some(span);
+        report.e2e_per_s = rate(succeeded, span);
+    }
+    report.set_e2e(e2e.summary());
+    report.set_queue_wait(wait.summary());
+    report.set_run(run.summary());
+    Ok(())
+}
+
+/// Follows a set of jobs through the listing (newest first) until all are final. A final
+/// row never changes, so each scan stops at the oldest job still pending: the scans shrink
+/// as the jobs finish.
+struct Tracker {
+    ours: HashSet<String>,
+    created: HashMap<String, OffsetDateTime>,
+    status: HashMap<String, String>,
+    finals: HashMap<String, Job>,
+    /// Before every job of ours (they were created after the first submission).
+    floor: OffsetDateTime,
+}
+
+impl Tracker {
+    fn new(ids: &[String], first_submission: OffsetDateTime) -> Self {
+        Self {
+            ours: ids.iter().cloned().collect(),
+            created: HashMap::new(),
+            status: HashMap::new(),
+            finals: HashMap::new(),
+            floor: first_submission - time::Duration::seconds(5),
+        }
+    }
+
+    fn pending(&self) -> u64 {
+        (self.ours.len() - self.finals.len()) as u64
+    }
+
+    /// Jobs seen in any status but `queued`.
+    fn picked_up(&self) -> u64 {
+        self.status.values().filter(|s| *s != "queued").count() as u64
+    }
+
+    fn observe(&mut self, job: &Job) -> anyhow::Result<()> {
+        if !self.ours.contains(&job.id) || self.finals.contains_key(&job.id) {
+            return Ok(());
+        }
+        if !self.created.contains_key(&job.id) {
+            self.created.insert(job.id.clone(), job.created()?);
+        }
+        self.status.insert(job.id.clone(), job.status.clone());
+        if job.is_final() {
+            self.finals.insert(job.id.clone(), job.clone());
+        }
+        Ok(())
+    }
+
+    /// Reads the listing from the newest row down to `boundary` (rows created before it are
+    /// not needed).
+    async fn scan(&mut self, api: &Api, boundary: OffsetDateTime) -> anyhow::Result<()> {
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = api.page(cursor.as_deref()).await?;
+            for job in &page.jobs {
+                self.observe(job)?;
+            }
+            let past = match page.jobs.last() {
+                Some(job) => job.created()? < boundary,
+                None => true,
+            };
+            match page.next_cursor {
+                Some(next) if !past && !self.done() => cursor = Some(next),
+                _ => return Ok(()),
+            }
+        }
+        anyhow::bail!("the job listing has more than {MAX_PAGES} pages")
+    }
+
+    fn done(&self) -> bool {
+        self.finals.len() == self.ours.len()
+    }
+
+    /// Where the next scan may stop: the oldest job still pending, once every job was seen.
+    fn boundary(&self) -> OffsetDateTime {
+        if self.created.len() < self.ours.len() {
+            return self.floor;
+        }
+        self.created
+            .iter()
+            .filter(|(id, _)| !self.finals.contains_key(*id))
+            .map(|(_, t)| *t)
+            .min()
+            .unwrap_or(self.floor)
+    }
+
+    /// Whether the newest job of ours on the first page is final (or none is there). Until
+    /// it is, reading further would mostly find pending jobs: one page per poll suffices.
+    async fn head_done(&mut self, api: &Api) -> anyhow::Result<bool> {
+        let page = api.page(None).await?;
+        for job in &page.jobs {
+            self.observe(job)?;
+        }
+        Ok(page
+            .jobs
+            .iter()
+            .find(|j| self.ours.contains(&j.id))
+            .is_none_or(Job::is_final))
+    }
+
+    async fn wait(&mut self, api: &Api, poll: Duration, timeout: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut last_progress = Instant::now();
+        let mut head_done = false;
+        let mut failures = 0;
+        while !self.done() {
+            let round = if head_done {
+                self.scan(api, self.boundary()).await
+            } else {
+                self.head_done(api).await.map(|d| head_done = d)
+            };
+            match round {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    anyhow::ensure!(
+                        failures < MAX_POLL_FAILURES,
+                        "polling the job listing failed {failures} times in a row: {e:#}"
+                    );
+                    eprintln!("bench: warning: polling the job listing: {e:#}");
+                }
+            }
+            if self.done() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "timed out after {} s (--timeout-secs) waiting for the jobs: {} of {} final; \
+                     the others were last seen as {}",
+                    timeout.as_secs(),
+                    self.finals.len(),
+                    self.ours.len(),
+                    self.pending_statuses()
+                );
+            }
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                eprintln!(
+                    "bench: waiting: {} of {} final after {:.0} s",
+                    self.finals.len(),
+                    self.ours.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                last_progress = Instant::now();
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// `queued 12, running 2, unseen 1`.
+    fn pending_statuses(&self) -> String {
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+        for id in &self.ours {
+            if self.finals.contains_key(id) {
+                continue;
+            }
+            let status = self.status.get(id).map_or("unseen", String::as_str);
+            *counts.entry(status).or_default() += 1;
+        }
+        counts
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Makes sure the services the test suite talks to are available, and says what it did:
+#   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`;
+#   - Redis at 127.0.0.1:6379;
+#   - `pdftotext` (poppler-utils), which tests may use to read PDFs back.
+# Already up -> does nothing (well under a second). Installed but stopped -> starts them.
+# Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
+# starts them. Waits (bounded) until both answer; on failure says which service and why, and
+# exits non-zero. Never skips silently. Safe to run any number of times.
+#
+# Overridable (for testing this script beside the real services): TEST_SERVICES_WAIT_SECS (30),
+# TEST_SERVICES_PG_PORT (5432), TEST_SERVICES_REDIS_PORT (6379).
+set -euo pipefail
+
+PG_HOST=127.0.0.1
+PG_PORT=${TEST_SERVICES_PG_PORT:-5432}
+PG_USER=postgres
+PG_DB="test"
+REDIS_HOST=127.0.0.1
+REDIS_PORT=${TEST_SERVICES_REDIS_PORT:-6379}
+WAIT_SECS=${TEST_SERVICES_WAIT_SECS:-30}
+REDIS_DIR=/var/lib/redis
+REDIS_LOG=/var/log/redis/ci.log
+HBA_MARKER="# added by quire deploy/test-services.sh"
+
+log() { echo "test-services: $*"; }
+fail() {
+    echo "test-services: ERROR: $*" >&2
+    exit 1
+}
+
+# Root runs commands directly; anyone else needs passwordless sudo for installs and starts.
+if [[ $(id -u) -eq 0 ]]; then
+    AS_ROOT=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    AS_ROOT=(sudo -n)
+else
+    AS_ROOT=(__not_root__)
+fi
+as_root() {
+    if [[ ${AS_ROOT[0]:-} == __not_root__ ]]; then
+        fail "need root (or passwordless sudo) to run: $*"
+    fi
+    "${AS_ROOT[@]}" "$@"
+}
+# Runs a command as the OS user `postgres` (peer/trust auth on the local socket).
+# (From /, which user postgres can always enter.)
+as_postgres() (
+    cd /
+    if [[ $(id -un) == postgres ]]; then
+        "$@"
+    elif [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        as_root runuser -u postgres -- "$@"
+    fi
+)
+
+# --- probes -------------------------------------------------------------------------------
+
+tcp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+
+pg_up() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -t 2 >/dev/null 2>&1
+    else
+        tcp_open "$PG_HOST" "$PG_PORT"
+    fi
+}
+
+redis_up() {
+    if command -v redis-cli >/dev/null 2>&1; then
+        [[ $(timeout 3 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
+    else
+        # No client: speak the protocol over bash's /dev/tcp.
+        # shellcheck disable=SC2016 # expanded by the inner bash
+        timeout 3 bash -c '
+            exec 3<>"/dev/tcp/$1/$2" || exit 1
+            printf "PING\r\n" >&3
+            IFS= read -r -t 2 reply <&3 || exit 1
+            [[ $reply == "+PONG"* ]]' _ "$REDIS_HOST" "$REDIS_PORT" 2>/dev/null
+    fi
+}
+
+# psql over TCP as `postgres` with no password; prints psql's error on failure.
+pg_tcp_query() {
+    local db=$1 sql=$2
+    PGCONNECT_TIMEOUT=5 psql -X -w -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$db" \
+        -v ON_ERROR_STOP=1 -tAc "$sql" 2>&1
+}
+
+pg_test_db_ok() {
+    command -v psql >/dev/null 2>&1 && pg_tcp_query "$PG_DB" 'select 1' >/dev/null 2>&1
+}
+
+wait_for() { # name probe
+    local name=$1 probe=$2 deadline=$((SECONDS + WAIT_SECS))
+    until "$probe"; do
+        if ((SECONDS >= deadline)); then
+            return 1
+        fi
+        sleep 0.3
+    done
+    log "$name answers"
+}
+
+# --- fast path ------------------------------------------------------------------------------
+
+if pg_up && redis_up && pg_test_db_ok && command -v pdftotext >/dev/null 2>&1; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext present: nothing to do"
+    exit 0
+fi
+
+# --- install what is missing ------------------------------------------------------------------
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || fail "cannot install $*: apt-get not found (not a Debian machine?)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ((APT_UPDATED == 0)); then
+        log "apt-get update"
+        as_root apt-get -o DPkg::Lock::Timeout=120 update -qq ||
+            fail "apt-get update failed (needed to install $*)"
+        APT_UPDATED=1
+    fi
+    log "apt-get install -y $*"
+    as_root apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "$@" ||
+        fail "apt-get install $* failed"
+}
+
+pg_installed() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && command -v pg_ctlcluster >/dev/null 2>&1; }
+redis_installed() { command -v redis-server >/dev/null 2>&1; }
+
+missing=()
+if ! pg_up && ! pg_installed; then
+    log "PostgreSQL is not installed"
+    missing+=(postgresql)
+elif ! command -v psql >/dev/null 2>&1; then
+    log "psql (PostgreSQL client) is not installed"
+    missing+=(postgresql-client)
+fi
+if ! redis_up && ! redis_installed; then
+    log "Redis is not installed"
+    missing+=(redis-server)
+fi
+if ! command -v pdftotext >/dev/null 2>&1; then
+    log "pdftotext is not installed"
+    missing+=(poppler-utils)
+fi
+if ((${#missing[@]} > 0)); then
+    apt_install "${missing[@]}"
+fi
+command -v pdftotext >/dev/null 2>&1 || fail "pdftotext still missing after installing poppler-utils"
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+# The cluster (VERSION NAME) that listens on $PG_PORT, if any.
+pg_cluster() {
+    command -v pg_lsclusters >/dev/null 2>&1 || return 1
+    pg_lsclusters -h 2>/dev/null | awk -v port="$PG_PORT" '$3 == port { print $1, $2; exit }'
+}
+
+ensure_pg_running() {
+    if pg_up; then
+        return 0
+    fi
+    pg_installed || fail "PostgreSQL: not answering at $PG_HOST:$PG_PORT and not installed"
+    local cluster ver name
+    cluster=$(pg_cluster || true)
+    if [[ -z $cluster ]]; then
+        # shellcheck disable=SC2012 # version directories: plain names
+        ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+        name=main
+        [[ -e /etc/postgresql/$ver/$name ]] && name="port$PG_PORT"
+        log "PostgreSQL: no cluster on port $PG_PORT, creating $ver/$name"
+        as_root pg_createcluster --port "$PG_PORT" "$ver" "$name" >/dev/null ||
+            fail "PostgreSQL: pg_createcluster --port $PG_PORT $ver $name failed"
+        cluster="$ver $name"
+    fi
+    read -r ver name <<<"$cluster"
+    log "PostgreSQL: starting cluster $ver/$name"
+    local out
+    if ! out=$(as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start 2>&1); then
+        # "already running" is fine: it may still be coming up.
+        if ! grep -qi 'already running' <<<"$out"; then
+            echo "$out" >&2
+            tail -n 20 "/var/log/postgresql/postgresql-$ver-$name.log" >&2 2>/dev/null || true
+            fail "PostgreSQL: pg_ctlcluster $ver $name start failed (see above)"
+        fi
+    fi
+    if ! wait_for "PostgreSQL ($PG_HOST:$PG_PORT)" pg_up; then
+        tail -n 20 "/var/log/postgresql/postgresql-$ver-$name.log" >&2 2>/dev/null || true
+        fail "PostgreSQL: started cluster $ver/$name but nothing answers at $PG_HOST:$PG_PORT after ${WAIT_SECS}s"
+    fi
+}
+
+# Password-less TCP login for `postgres` on loopback: trust lines at the top of pg_hba.conf
+# (first match wins), added only when such a login fails, then a reload.
+ensure_pg_trust() {
+    local out
+    if out=$(pg_tcp_query postgres 'select 1'); then
+        return 0
+    fi
+    if ! grep -qiE 'password|authentication|no pg_hba.conf entry' <<<"$out"; then
+        fail "PostgreSQL: cannot connect as $PG_USER to $PG_HOST:$PG_PORT: $out"
+    fi
+    local hba
+    hba=$(as_postgres psql -X -p "$PG_PORT" -tAc 'show hba_file' 2>/dev/null) ||
+        fail "PostgreSQL: password-less login over TCP refused ($out) and cannot read hba_file over the local socket"
+    if as_root grep -qF "$HBA_MARKER" "$hba"; then
+        fail "PostgreSQL: $hba already has trust lines for loopback but login still fails: $out"
+    fi
+    log "PostgreSQL: adding trust auth for 127.0.0.1/32 and ::1/128 to $hba"
+    as_root sed -i "1i $HBA_MARKER\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust" "$hba" ||
+        fail "PostgreSQL: cannot edit $hba"
+    as_postgres psql -X -p "$PG_PORT" -tAc 'select pg_reload_conf()' >/dev/null ||
+        fail "PostgreSQL: cannot reload the configuration after editing $hba"
+    local deadline=$((SECONDS + 10))
+    until out=$(pg_tcp_query postgres 'select 1'); do
+        ((SECONDS < deadline)) || fail "PostgreSQL: login as $PG_USER over TCP still fails after enabling trust: $out"
+        sleep 0.3
+    done
+}
+
+ensure_pg_db() {
+    local out
+    out=$(pg_tcp_query postgres "select 1 from pg_database where datname = '$PG_DB'") ||
+        fail "PostgreSQL: cannot query pg_database: $out"
+    if [[ $out != 1 ]]; then
+        log "PostgreSQL: creating database $PG_DB"
+        out=$(pg_tcp_query postgres "create database \"$PG_DB\"") ||
+            grep -q 'already exists' <<<"$out" ||
+            fail "PostgreSQL: cannot create database $PG_DB: $out"
+    fi
+    out=$(pg_tcp_query "$PG_DB" 'select 1') ||
+        fail "PostgreSQL: cannot connect to database $PG_DB as $PG_USER over TCP: $out"
+}
+
+# --- Redis ------------------------------------------------------------------------------------------
+
+ensure_redis_running() {
+    if redis_up; then
+        return 0
+    fi
+    redis_installed || fail "Redis: not answering at $REDIS_HOST:$REDIS_PORT and not installed"
+    if tcp_open "$REDIS_HOST" "$REDIS_PORT"; then
+        fail "Redis: something listens on $REDIS_HOST:$REDIS_PORT but does not answer PING (still loading, or password-protected?)"
+    fi
+    log "Redis: starting redis-server on $REDIS_HOST:$REDIS_PORT (no persistence)"
+    as_root mkdir -p "$REDIS_DIR" "$(dirname "$REDIS_LOG")"
+    local out
+    if ! out=$(as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" \
+        --save "" --appendonly no --dir "$REDIS_DIR" --logfile "$REDIS_LOG" 2>&1); then
+        echo "$out" >&2
+        tail -n 20 "$REDIS_LOG" >&2 2>/dev/null || true
+        fail "Redis: redis-server failed to start (see above)"
+    fi
+    if ! wait_for "Redis ($REDIS_HOST:$REDIS_PORT)" redis_up; then
+        tail -n 20 "$REDIS_LOG" >&2 2>/dev/null || true
+        fail "Redis: started redis-server but nothing answers PING at $REDIS_HOST:$REDIS_PORT after ${WAIT_SECS}s (log: $REDIS_LOG)"
+    fi
+}
+
+ensure_pg_running
+ensure_pg_trust
+ensure_pg_db
+ensure_redis_running
+
+pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"
+redis_up || fail "Redis: stopped answering at $REDIS_HOST:$REDIS_PORT"
+log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext)"

@@ -1,0 +1,294 @@
+//! The whole job lifecycle over HTTP, on both deployments.
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::db::NewJob;
+use shared::domain::{JobId, JobKind, Timestamp};
+
+use crate::helpers::*;
+use quire::Roles;
+
+/// Submit with a photo, poll to `succeeded`, download the PDF and read the name in it.
+async fn lifecycle(app: &TestApp) {
+    let key = app.new_key("alice").await;
+    let mut body = certificate("Zoë Ångström-Núñez");
+    body["photo"] = json!(b64(&jpeg_photo()));
+    let response = app.submit(&key, &body).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let submitted: Value = response.json().await.unwrap();
+    let id = submitted["id"].as_str().unwrap();
+    assert_eq!(submitted["status"], "queued");
+    assert_eq!(location, app.url(&format!("/v1/jobs/{id}")));
+    assert_eq!(submitted["links"]["self"], location);
+
+    let job = app.wait_for(&key, id, &["succeeded", "dead"]).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["kind"], "certificate");
+    assert_eq!(job["attempt"], 1);
+    assert!(job["started_at"].is_string() && job["finished_at"].is_string());
+    assert!(job["error"].is_null());
+    let result = &job["result"];
+    assert_eq!(result["pages"], 1);
+
+    let response = app.get(&key, &format!("/v1/jobs/{id}/file")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/pdf");
+    assert!(
+        response.headers()[CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let etag = response.headers()[ETAG].to_str().unwrap().to_owned();
+    let pdf = response.bytes().await.unwrap();
+    let digest = hex::encode(Sha256::digest(&pdf));
+    assert_eq!(result["sha256"], digest.as_str());
+    assert_eq!(result["bytes"], pdf.len());
+    assert_eq!(etag, format!("\"{digest}\""));
+    assert!(pdf.starts_with(b"%PDF"));
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("Zoë Ångström-Núñez"),
+        "name missing from PDF text: {text}"
+    );
+    assert!(text.contains("Advanced Typesetting"), "{text}");
+
+    let cached = app
+        .client
+        .get(app.url(&format!("/v1/jobs/{id}/file")))
+        .bearer_auth(&key)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    // Finished jobs cannot be cancelled.
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/jobs/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "not_cancellable");
+
+    // The listing shows it.
+    let page: Value = app.get(&key, "/v1/jobs").await.json().await.unwrap();
+    assert_eq!(page["jobs"][0]["id"], id);
+}
+
+#[tokio::test]
+async fn embedded_lifecycle() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    lifecycle(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn production_lifecycle_with_separate_api_and_worker() {
+    let app = TestApp::spawn_with(
+        Backend::Production,
+        &[Roles::API, Roles::WORKER, Roles::SCHEDULER],
+        |_| {},
+    )
+    .await;
+    lifecycle(&app).await;
+    app.stop().await;
+}
+
+/// Without a worker the job stays queued; cancelling it means no worker ever runs it.
+async fn cancel_queued(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
+    let key = app.new_key("bob").await;
+    let cancelled = app.submit_ok(&key, &certificate("Cancel Me")).await;
+    let kept = app.submit_ok(&key, &certificate("Keep Me")).await;
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/jobs/{cancelled}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["status"], "cancelled");
+    // Cancelling twice: already cancelled.
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/jobs/{cancelled}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    app.add(Roles::WORKER).await;
+    app.wait_for(&key, &kept, &["succeeded"]).await;
+    let job = app.job(&key, &cancelled).await;
+    assert_eq!(job["status"], "cancelled");
+    assert_eq!(job["attempt"], 0, "a cancelled job never ran: {job}");
+    let response = app.get(&key, &format!("/v1/jobs/{cancelled}/file")).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_cancel_queued() {
+    cancel_queued(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_cancel_queued() {
+    cancel_queued(Backend::Production).await;
+}
+
+/// Keyset pagination newest first, with filters, done by the database.
+async fn pagination(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
+    let key = app.new_key("carol").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(
+            app.submit_ok(&key, &certificate(&format!("Person {i}")))
+                .await,
+        );
+    }
+    ids.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/jobs?limit=3&cursor={c}"),
+            None => "/v1/jobs?limit=3".to_owned(),
+        };
+        let page: Value = app.get(&key, &path).await.json().await.unwrap();
+        let jobs = page["jobs"].as_array().unwrap();
+        assert!(jobs.len() <= 3);
+        seen.extend(jobs.iter().map(|j| j["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+
+    let page: Value = app
+        .get(&key, "/v1/jobs?status=queued&kind=certificate&limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 7);
+    let page: Value = app
+        .get(&key, "/v1/jobs?status=succeeded")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 0);
+
+    for (query, field) in [
+        ("status=done", "status"),
+        ("kind=poster", "kind"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("cursor=nonsense", "cursor"),
+    ] {
+        let (status, error) = error_of(app.get(&key, &format!("/v1/jobs?{query}")).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(error["field"], field, "{query}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_pagination() {
+    pagination(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_pagination() {
+    pagination(Backend::Production).await;
+}
+
+/// A row whose queue message never arrived (lost by Redis, or a crash between insert and
+/// push) is found by the scheduler's rescue job and run.
+async fn lost_message_is_rescued(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.new_key("dave").await;
+    // Learn the key's owner id through a normal submission.
+    let first = app.submit_ok(&key, &certificate("First")).await;
+    let owner = app
+        .db
+        .get_job(first.parse().unwrap(), None)
+        .await
+        .unwrap()
+        .unwrap()
+        .owner_id;
+    let id = JobId::new();
+    let payload = json!({
+        "template": "classic", "recipient_name": "Lost Message", "course_name": "Recovery",
+        "issued_on": "2026-11-21", "issuer_name": null, "verification_code": "AAAA-BBBB-CCCC",
+    });
+    app.db
+        .insert_job(&NewJob {
+            id,
+            kind: JobKind::Certificate,
+            owner_id: owner,
+            max_attempts: 3,
+            run_at: Timestamp::now().plus_millis(-60_000),
+            payload,
+            idempotency_key: None,
+            request_hash: None,
+        })
+        .await
+        .unwrap();
+    // Never pushed: only the rescuer can make it run.
+    let job = app
+        .wait_for(&key, &id.to_string(), &["succeeded", "dead"])
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_lost_message_is_rescued() {
+    lost_message_is_rescued(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_lost_message_is_rescued() {
+    lost_message_is_rescued(Backend::Production).await;
+}
+
+/// Jobs and health endpoints answer even with many concurrent submissions; every job completes.
+#[tokio::test]
+async fn production_concurrent_burst_completes() {
+    let app = TestApp::spawn_with(
+        Backend::Production,
+        &[Roles::API, Roles::WORKER, Roles::WORKER],
+        |_| {},
+    )
+    .await;
+    let key = app.new_key("erin").await;
+    let submissions = (0..60).map(|i| {
+        let (app, key) = (&app, &key);
+        async move {
+            app.submit_ok(key, &certificate(&format!("Burst {i}")))
+                .await
+        }
+    });
+    let ids = futures::future::join_all(submissions).await;
+    for id in &ids {
+        let job = app.wait_for(&key, id, &["succeeded", "dead"]).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["attempt"], 1, "ran once: {job}");
+    }
+    app.stop().await;
+}

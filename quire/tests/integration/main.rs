@@ -1,0 +1,12 @@
+//! One integration-test binary (one link of typst instead of many). Each test starts the real
+//! application on port 0 against a fresh database: a temporary SQLite data directory for the
+//! embedded default, or a new PostgreSQL database and a random Redis namespace for production.
+//! Tests wait on job state, never on fixed sleeps.
+
+mod auth;
+mod cli;
+mod helpers;
+mod lifecycle;
+mod openapi;
+mod outage;
+mod validation;
