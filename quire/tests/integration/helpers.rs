@@ -46,10 +46,12 @@ pub async fn fresh_postgres() -> String {
 }
 
 pub fn base_config(dir: &TempDir) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.database_max_connections = 8;
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_max_connections: 8,
+        ..Config::default()
+    };
     config.rescue.interval_secs = 1;
     config.rescue.stale_after_secs = 2;
     config.retry.base_ms = 50;

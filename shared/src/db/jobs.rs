@@ -133,7 +133,7 @@ impl ListCursor {
 
 #[derive(Debug)]
 pub enum CancelOutcome {
-    Cancelled(JobRow),
+    Cancelled(Box<JobRow>),
     NotFound,
     /// The job is running or finished; carries its current status.
     NotCancellable(JobStatus),
@@ -298,7 +298,7 @@ impl Db {
         .fetch_optional(self.pool())
         .await?;
         if let Some(row) = row {
-            return Ok(CancelOutcome::Cancelled(JobRow::from_row(&row)?));
+            return Ok(CancelOutcome::Cancelled(Box::new(JobRow::from_row(&row)?)));
         }
         Ok(match self.get_job(id, owner_id).await? {
             None => CancelOutcome::NotFound,
