@@ -8,6 +8,7 @@ pub mod render;
 pub mod retry;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use shared::config::Config;
@@ -31,7 +32,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Fonts and templates load once per process; the first render is then warm.
     let engine = Arc::new(tokio::task::spawn_blocking(Engine::new).await??);
-    let name = worker_name();
+    let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
     let executor = Executor {
         ctx: JobContext {
@@ -47,22 +48,41 @@ pub async fn run(
         let executor = executor.clone();
         async move { executor.execute(id).await }.boxed()
     });
-    let queues = QueueName::ALL
+    let queues: Vec<_> = QueueName::ALL
         .into_iter()
         .map(|q| (q, config.queues.get(q).concurrency))
         .collect();
-    consumer::run(queue, queues, handler, &name, shutdown).await
+    // apalis stops a consumer for good when its backend fails (a Redis restart or timeout).
+    // Restart them, backing off while the backend is still away, so a worker resumes by
+    // itself when the service returns. Jobs are not lost meanwhile: they wait in the table.
+    let mut backoff = RESTART_MIN;
+    loop {
+        let started = tokio::time::Instant::now();
+        match consumer::run(
+            queue.clone(),
+            queues.clone(),
+            handler.clone(),
+            "quire",
+            shutdown.clone(),
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) if shutdown.is_cancelled() => return Err(e),
+            Err(e) => {
+                if started.elapsed() > RESTART_MAX * 2 {
+                    backoff = RESTART_MIN;
+                }
+                tracing::error!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "queue consumers died; restarting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(RESTART_MAX);
+            }
+        }
+    }
 }
 
-/// Unique per process start (DESIGN.md 3: a fixed name cannot restart within apalis's
-/// orphan threshold): host, pid and a random suffix.
-fn worker_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let suffix: u32 = rand::random();
-    format!("{host}-{}-{suffix:08x}", std::process::id())
-}
+const RESTART_MIN: Duration = Duration::from_millis(250);
+const RESTART_MAX: Duration = Duration::from_secs(10);
