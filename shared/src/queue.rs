@@ -16,7 +16,15 @@
 //!   visible only when a worker runs `fetch_next`, which happens on a heartbeat or a poll tick.
 //!   We therefore publish our own wake-up message after each push (`{ns}:{queue}:wake`) and
 //!   consumers subscribe to it; a slow idle poll remains as a safety net and to promote
-//!   delayed tasks. SQLite consumers in the same process are woken directly after the commit.
+//!   delayed tasks. SQLite consumers in the same process are woken directly after the commit
+//!   (consumers in other processes sharing the file rely on the 250 ms idle poll).
+//! - apalis's `PollWith` lets a wake-up be consumed while a fetch is already in flight; if that
+//!   fetch ran before the push it comes back empty and the wake-up is lost until the idle poll.
+//!   Each consumer's backend connection (Redis) or one-connection pool (SQLite) therefore
+//!   re-raises a wake-up that arrived while one of its operations was in flight.
+//! - A task that cannot be decoded into the worker's argument type kills the apalis worker
+//!   (`DurableBackend` turns the codec error into a backend error): consumers decode into
+//!   `serde_json::Value` and parse [`JobMessage`] themselves.
 //! - `run_at` has a resolution of one second on both backends (`TaskBuilder::run_after`
 //!   truncates); delays are rounded *up* here so a task never runs early.
 //! - A task id that already exists is silently skipped by the Redis push script (`HSETNX`) and
@@ -106,7 +114,7 @@ struct Inner {
 
 enum Backend {
     Redis(Box<RedisBackend>),
-    Sqlite(SqliteBackend),
+    Sqlite(Box<SqliteBackend>),
 }
 
 struct RedisBackend {
@@ -607,7 +615,7 @@ async fn open_sqlite(path: &Path) -> Result<Queue, QueueError> {
     })?;
     Ok(Queue {
         inner: Arc::new(Inner {
-            backend: Backend::Sqlite(SqliteBackend { pool, options }),
+            backend: Backend::Sqlite(Box::new(SqliteBackend { pool, options })),
             signals: Signals::default(),
         }),
     })
