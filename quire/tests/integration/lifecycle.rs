@@ -292,3 +292,52 @@ async fn production_concurrent_burst_completes() {
     }
     app.stop().await;
 }
+
+/// Same Idempotency-Key and body: the original job (200, same id); other body: 409.
+async fn idempotent_submissions(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
+    let key = app.new_key("frank").await;
+    let send = |body: Value, idem: &'static str| {
+        app.client
+            .post(app.url("/v1/certificates"))
+            .bearer_auth(&key)
+            .header("idempotency-key", idem)
+            .json(&body)
+            .send()
+    };
+    let first = send(certificate("Once Only"), "order-42").await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(certificate("Once Only"), "order-42").await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let (status, error) =
+        error_of(send(certificate("Someone Else"), "order-42").await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "idempotency_conflict");
+    // Keys are per owner: another key may use the same value.
+    let other = app.new_key("grace").await;
+    let response = app
+        .client
+        .post(app.url("/v1/certificates"))
+        .bearer_auth(&other)
+        .header("idempotency-key", "order-42")
+        .json(&certificate("Once Only"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.count_jobs(&key).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_idempotent_submissions() {
+    idempotent_submissions(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_idempotent_submissions() {
+    idempotent_submissions(Backend::Production).await;
+}
