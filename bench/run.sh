@@ -13,7 +13,8 @@
 #               and `quire scheduler` as separate processes.
 #
 # Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo; burst 2000 jobs C=32
-# without photo; submit-only 10000 jobs C=64. Peak RSS is the worker's (embedded: the single
+# without photo; submit-only 10000 jobs C=64; production also: submit-only 10000 jobs C=32
+# against the API alone (worker and scheduler stopped). Peak RSS is the worker's (embedded: the single
 # process), reset before each run. Every server is stopped on exit; the database and the
 # Redis keys created here are removed.
 set -euo pipefail
@@ -26,6 +27,7 @@ BURST_JOBS="${BURST_JOBS:-2000}"
 BURST_CONCURRENCY="${BURST_CONCURRENCY:-32}"
 SUBMIT_JOBS="${SUBMIT_JOBS:-10000}"
 SUBMIT_CONCURRENCY="${SUBMIT_CONCURRENCY:-64}"
+INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-32}"
 WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
@@ -226,6 +228,12 @@ production() {
     }
     key="$(create_key "${prod_env[@]}" "$QUIRE")"
     run_suite production "$url" "$key" "$pid_worker"
+    # Ingestion alone: the API with no worker rendering on the same cores (what one API
+    # process accepts when workers run elsewhere, as in production).
+    kill "$pid_worker" "$pid_scheduler" 2>/dev/null || true
+    wait "$pid_worker" "$pid_scheduler" 2>/dev/null || true
+    run_bench production-api "$url" "$key" "$pid_api" --mode submit-only --jobs "$SUBMIT_JOBS" \
+        --concurrency "$INGEST_CONCURRENCY" --no-worker-expected
     stop_servers
 }
 
