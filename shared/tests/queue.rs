@@ -1,4 +1,4 @@
-//! `shared::queue::Queue` against real backends: Redis at `REDIS_URL` (default
+//! `shared::queue::Queue` against real backends: Redis at `QUIRE_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`; these tests fail, never skip, when it is not reachable) and SQLite
 //! in temporary directories. Consumption is tested in `worker/tests/consumer.rs`.
 
@@ -9,7 +9,7 @@ use shared::domain::{JobId, QueueName};
 use shared::queue::{Queue, QueueError};
 
 fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("QUIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 fn temp_dir() -> PathBuf {

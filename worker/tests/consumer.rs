@@ -1,4 +1,4 @@
-//! The queue consumer against real backends: Redis at `REDIS_URL` (default
+//! The queue consumer against real backends: Redis at `QUIRE_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`, a random namespace per test) and SQLite in a temporary directory.
 //! The Redis tests fail, never skip, when Redis is not reachable.
 //!
@@ -22,7 +22,7 @@ use worker::consumer::{self, Handler};
 static SERIAL: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
 
 fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("QUIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 #[derive(Clone, Copy, Debug)]
