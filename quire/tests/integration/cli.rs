@@ -171,3 +171,95 @@ fn help_describes_every_subcommand() {
         .unwrap();
     assert!(String::from_utf8(out.stdout).unwrap().contains("QUIRE_"));
 }
+
+/// The newcomer's path, as a real process: `quire run` with nothing configured prints an admin
+/// key, serves a certificate end to end, and stops cleanly on SIGTERM.
+#[tokio::test]
+async fn quire_run_with_no_configuration_serves_and_stops_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::from(quire(dir.path()))
+        .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The key is printed on stdout before the process serves.
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("qk_")) {
+                return key.to_owned();
+            }
+        }
+        panic!("quire run exited without printing a key");
+    })
+    .await
+    .expect("key printed");
+    assert!(dir.path().join("app.db").exists() && dir.path().join("queue.db").exists());
+
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let submitted: serde_json::Value = client
+        .post(format!("{base}/v1/certificates"))
+        .bearer_auth(&key)
+        .json(&certificate("Newcomer Nadia"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_url = submitted["links"]["self"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job: serde_json::Value = client
+            .get(&job_url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["status"] == "succeeded" {
+            break;
+        }
+        assert!(
+            job["status"] != "dead" && tokio::time::Instant::now() < deadline,
+            "{job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let pdf = client
+        .get(format!("{job_url}/file"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(pdf_text(&pdf).contains("Newcomer Nadia"));
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(40), child.wait())
+        .await
+        .expect("stops within the grace period")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+}
