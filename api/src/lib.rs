@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::jobs::get).delete(routes::jobs::cancel),
         )
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
+        .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest {

@@ -13,7 +13,7 @@ use crate::routes::{certificates, health, jobs};
     info(title = "quire", description = "Document generation jobs: submit, poll, download."),
     paths(
         certificates::submit,
-        jobs::get, jobs::list, jobs::file, jobs::cancel,
+        jobs::get, jobs::list, jobs::file, jobs::cancel, jobs::retry,
         health::health, health::ready,
         openapi_json,
     ),

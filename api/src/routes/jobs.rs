@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor};
+use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor, RetryOutcome};
 use shared::domain::{JobId, JobKind, JobStatus};
 use shared::jobs::FileResult;
 use utoipa::{IntoParams, ToSchema};
@@ -331,6 +331,40 @@ pub async fn cancel(
                 }
                 other => format!("the job is already {other}"),
             },
+        }),
+    }
+}
+
+/// Run a `dead` or `failed` job again now, with the queue's `max_attempts` more attempts.
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Queued again", body = JobView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Not dead or failed", body = ErrorBody),
+        (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let job = find(&state, &caller, &id).await?;
+    let extra = state.config.queues.get(job.queue).max_attempts;
+    match state
+        .db
+        .retry_job(job.id, caller.owner_filter(), extra)
+        .await?
+    {
+        RetryOutcome::Requeued(job) => {
+            if let Err(e) = state.queue.push(job.queue, job.id, None).await {
+                // The row says `queued`: the rescuer pushes it when the queue is back.
+                tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+            }
+            Ok(Json(JobView::from_row(&job, &state.base_url)))
+        }
+        RetryOutcome::NotFound => Err(ApiError::NotFound("job")),
+        RetryOutcome::NotRetryable(status) => Err(ApiError::Conflict {
+            code: "not_retryable",
+            message: format!("the job is {status}; only dead or failed jobs can be retried"),
         }),
     }
 }

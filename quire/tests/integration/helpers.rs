@@ -140,6 +140,21 @@ impl TestApp {
         self.apps.push(app);
     }
 
+    /// Pushes a job id inserted directly into the database.
+    pub async fn queue_push(&self, id: shared::domain::JobId) {
+        let row = self
+            .db
+            .get_job(id, None)
+            .await
+            .unwrap()
+            .expect("row exists");
+        self.apps[0]
+            .queue
+            .push(row.queue, id, None)
+            .await
+            .expect("push");
+    }
+
     pub async fn stop(self) {
         for app in self.apps {
             app.stop().await.expect("clean stop");

@@ -341,3 +341,91 @@ async fn embedded_idempotent_submissions() {
 async fn production_idempotent_submissions() {
     idempotent_submissions(Backend::Production).await;
 }
+
+/// A job that fails permanently ends `dead` at once with its error kept; `retry` re-queues it
+/// with fresh attempts; only dead or failed jobs can be retried, and only by their owner.
+async fn dead_jobs_keep_their_error_and_can_be_retried(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.new_key("henry").await;
+    let ok = app.submit_ok(&key, &certificate("Fine")).await;
+    app.wait_for(&key, &ok, &["succeeded"]).await;
+    let owner = app
+        .db
+        .get_job(ok.parse().unwrap(), None)
+        .await
+        .unwrap()
+        .unwrap()
+        .owner_id;
+    // A template that no longer exists: a permanent error, no retries.
+    let id = JobId::new();
+    app.db
+        .insert_job(&NewJob {
+            id,
+            kind: JobKind::Certificate,
+            owner_id: owner,
+            max_attempts: 5,
+            run_at: Timestamp::now(),
+            payload: json!({
+                "template": "retired", "recipient_name": "Dead End", "course_name": "Errors",
+                "issued_on": "2026-11-21", "issuer_name": null, "verification_code": "DDDD-EEEE-FFFF",
+            }),
+            idempotency_key: None,
+            request_hash: None,
+        })
+        .await
+        .unwrap();
+    app.queue_push(id).await;
+    let id = id.to_string();
+    let job = app.wait_for(&key, &id, &["dead", "succeeded"]).await;
+    assert_eq!(job["status"], "dead", "{job}");
+    assert_eq!(job["attempt"], 1, "permanent errors are not retried: {job}");
+    assert_eq!(job["error"]["code"], "unknown_template", "{job}");
+    assert!(job["finished_at"].is_string());
+
+    let retry = |key: String, id: String| {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v1/jobs/{id}/retry"));
+        async move { client.post(url).bearer_auth(key).send().await.unwrap() }
+    };
+    // Another owner cannot; a succeeded job cannot be retried.
+    let other = app.new_key("ivy").await;
+    assert_eq!(
+        retry(other, id.clone()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, error) = error_of(retry(key.clone(), ok.clone()).await).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_retryable"))
+    );
+
+    let response = retry(key.clone(), id.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let requeued: Value = response.json().await.unwrap();
+    assert!(requeued["error"].is_null(), "{requeued}");
+    assert_eq!(requeued["max_attempts"], 1 + 5);
+    // It runs again (and, the template still missing, dies again after one more attempt).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let job = app.job(&key, &id).await;
+        if job["status"] == "dead" && job["attempt"] == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never ran again: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_dead_jobs_keep_their_error_and_can_be_retried() {
+    dead_jobs_keep_their_error_and_can_be_retried(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_dead_jobs_keep_their_error_and_can_be_retried() {
+    dead_jobs_keep_their_error_and_can_be_retried(Backend::Production).await;
+}

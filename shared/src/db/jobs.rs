@@ -139,6 +139,14 @@ pub enum CancelOutcome {
     NotCancellable(JobStatus),
 }
 
+#[derive(Debug)]
+pub enum RetryOutcome {
+    Requeued(Box<JobRow>),
+    NotFound,
+    /// Only `dead` and `failed` jobs can be retried; carries the current status.
+    NotRetryable(JobStatus),
+}
+
 /// A job a worker has claimed for one attempt.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -303,6 +311,37 @@ impl Db {
         Ok(match self.get_job(id, owner_id).await? {
             None => CancelOutcome::NotFound,
             Some(job) => CancelOutcome::NotCancellable(job.status),
+        })
+    }
+
+    /// Puts a `dead` or `failed` job back in the queue now, with `extra_attempts` more
+    /// attempts than it has used. The last error is cleared; the attempt count is kept.
+    pub async fn retry_job(
+        &self,
+        id: JobId,
+        owner_id: Option<&str>,
+        extra_attempts: u32,
+    ) -> Result<RetryOutcome, DbError> {
+        let now = Timestamp::now().millis();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'queued', run_at = $3, max_attempts = attempt + $4, \
+             error_code = NULL, error_message = NULL, finished_at = NULL, pushed_at = $3, \
+             updated_at = $3 \
+             WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) AND status IN ('dead', 'failed') \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(owner_id.map(str::to_owned))
+        .bind(now)
+        .bind(i64::from(extra_attempts))
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = row {
+            return Ok(RetryOutcome::Requeued(Box::new(JobRow::from_row(&row)?)));
+        }
+        Ok(match self.get_job(id, owner_id).await? {
+            None => RetryOutcome::NotFound,
+            Some(job) => RetryOutcome::NotRetryable(job.status),
         })
     }
 

@@ -15,7 +15,7 @@ use crate::config::{Config, DatabaseBackend};
 
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
-    WaitingJob,
+    RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, NewApiKey, hash_key};
 
