@@ -94,6 +94,8 @@ pub async fn enqueue_tick(
         payload: serde_json::to_value(&payload)?,
         idempotency_key: Some(format!("schedule:{}:{tick}", schedule.name)),
         request_hash: Some("schedule".to_owned()),
+        // A tick's identity never expires: it is what makes it run once.
+        idempotency_window: None,
     };
     match db.insert_job(&job).await? {
         InsertOutcome::Inserted(row) => {

@@ -69,6 +69,8 @@ pub struct Config {
     pub rescue: Rescue,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
+    /// How long an `Idempotency-Key` is remembered, in seconds.
+    pub idempotency_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +189,7 @@ impl Default for Config {
                 lease_secs: 60,
             },
             shutdown_grace_secs: 30,
+            idempotency_window_secs: 24 * 60 * 60,
         }
     }
 }
@@ -414,7 +417,8 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_RESCUE__INTERVAL_SECS     10                how often lost messages are re-pushed
   QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
   QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
-  QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM";
+  QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
+  QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
 #[cfg(test)]
 mod tests {

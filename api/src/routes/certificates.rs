@@ -268,6 +268,9 @@ pub async fn submit(
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         idempotency_key,
         request_hash,
+        idempotency_window: Some(std::time::Duration::from_secs(
+            state.config.idempotency_window_secs,
+        )),
     };
     enqueue(&state, new).await
 }

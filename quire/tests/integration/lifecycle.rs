@@ -246,6 +246,7 @@ async fn lost_message_is_rescued(backend: Backend) {
             payload,
             idempotency_key: None,
             request_hash: None,
+            idempotency_window: None,
         })
         .await
         .unwrap();
@@ -332,6 +333,32 @@ async fn idempotent_submissions(backend: Backend) {
     app.stop().await;
 }
 
+/// After the window, the same key makes a new job.
+#[tokio::test]
+async fn idempotency_keys_expire_after_their_window() {
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
+        c.idempotency_window_secs = 0
+    })
+    .await;
+    let key = app.new_key("judy").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url("/v1/certificates"))
+            .bearer_auth(&key)
+            .header("idempotency-key", "nightly")
+            .json(&certificate("Again"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        ids.push(response.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert_ne!(ids[0], ids[1]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn embedded_idempotent_submissions() {
     idempotent_submissions(Backend::Embedded).await;
@@ -371,6 +398,7 @@ async fn dead_jobs_keep_their_error_and_can_be_retried(backend: Backend) {
             }),
             idempotency_key: None,
             request_hash: None,
+            idempotency_window: None,
         })
         .await
         .unwrap();

@@ -90,6 +90,9 @@ pub struct NewJob {
     /// With `request_hash`: a second insert with the same key returns the first job.
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
+    /// How long the key is remembered; `None` is forever (schedule ticks). An older job
+    /// holding the key gives it up, and the insert makes a new job.
+    pub idempotency_window: Option<std::time::Duration>,
 }
 
 #[derive(Debug)]
@@ -175,6 +178,17 @@ pub struct WaitingJob {
 impl Db {
     pub async fn insert_job(&self, job: &NewJob) -> Result<InsertOutcome, DbError> {
         let now = Timestamp::now().millis();
+        if let (Some(key), Some(window)) = (&job.idempotency_key, job.idempotency_window) {
+            sqlx::query(
+                "UPDATE jobs SET idempotency_key = NULL \
+                 WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
+            )
+            .bind(job.owner_id.clone())
+            .bind(key.clone())
+            .bind(now - window.as_millis() as i64)
+            .execute(self.pool())
+            .await?;
+        }
         let payload = job.payload.to_string();
         let insert = format!(
             "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
@@ -209,8 +223,10 @@ impl Db {
         )))
         .bind(&job.owner_id)
         .bind(job.idempotency_key.clone())
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_optional(self.pool())
+        .await?
+        // The holder was withdrawn meanwhile (its push failed): the client may simply retry.
+        .ok_or_else(|| DbError::Unavailable("a concurrent request holds this key".into()))?;
         let hash: Option<String> = existing.try_get("request_hash").map_err(DbError::from)?;
         if hash == job.request_hash {
             Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
