@@ -3,7 +3,9 @@
 //! Whatever happens (error, timeout, panic), the row ends in a true state; apalis is always
 //! told the message succeeded, because retries are ours.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -23,9 +25,19 @@ pub struct Executor {
     pub ctx: JobContext,
     /// This process's unique worker name, recorded on claimed rows.
     pub worker_name: String,
+    /// Attempts running in this process (job id -> lease token), to release on shutdown.
+    running: Arc<Mutex<HashMap<JobId, String>>>,
 }
 
 impl Executor {
+    pub fn new(ctx: JobContext, worker_name: String) -> Self {
+        Self {
+            ctx,
+            worker_name,
+            running: Arc::default(),
+        }
+    }
+
     pub async fn execute(&self, id: JobId) {
         let Some(claimed) = self.claim(id).await else {
             return;
@@ -33,7 +45,49 @@ impl Executor {
         let job = &claimed.job;
         let span =
             tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
-        self.run_claimed(claimed.clone()).instrument(span).await;
+        self.lock_running()
+            .insert(job.id, claimed.lease_token.clone());
+        let id = job.id;
+        self.run_claimed(claimed).instrument(span).await;
+        self.lock_running().remove(&id);
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, String>> {
+        // A poisoned map is still a valid map: the panic happened elsewhere.
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Shutdown ran out of grace: give every attempt still running back to the queue, so
+    /// another worker takes it at once instead of after its lease expires. Their late results,
+    /// if any, are rejected by the fencing token. Returns how many were released.
+    pub async fn release_running(&self) -> usize {
+        let running: Vec<(JobId, String)> = self.lock_running().drain().collect();
+        let mut released = 0;
+        for (id, token) in running {
+            match self.ctx.db.release_job(id, &token).await {
+                Ok(true) => {
+                    released += 1;
+                    if let Ok(Some(job)) = self.ctx.db.get_job(id, None).await
+                        && let Err(e) = self.ctx.queue.push(job.queue, id, None).await
+                    {
+                        tracing::warn!(job_id = %id, error = %e, "released job not pushed; the rescuer will");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(job_id = %id, error = %e, "could not release; its lease will expire")
+                }
+            }
+        }
+        released
+    }
+
+    /// Claims `id` and registers it as running without running it: for tests of release.
+    #[doc(hidden)]
+    pub async fn claim_for_test(&self, id: JobId) -> Option<Claimed> {
+        let claimed = self.claim(id).await?;
+        self.lock_running().insert(id, claimed.lease_token.clone());
+        Some(claimed)
     }
 
     /// Claims the job, retrying while the database is down. `None`: nothing to run (a

@@ -34,27 +34,56 @@ pub async fn run(
     let engine = Arc::new(tokio::task::spawn_blocking(Engine::new).await??);
     let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
-    let executor = Executor {
-        ctx: JobContext {
+    let executor = Executor::new(
+        JobContext {
             storage: Storage::new(&config.data_dir),
             config: config.clone(),
             db,
             queue: queue.clone(),
             engine,
         },
-        worker_name: name.clone(),
-    };
+        name.clone(),
+    );
+    let handling = executor.clone();
     let handler: consumer::Handler = Arc::new(move |id| {
-        let executor = executor.clone();
+        let executor = handling.clone();
         async move { executor.execute(id).await }.boxed()
     });
     let queues: Vec<_> = QueueName::ALL
         .into_iter()
         .map(|q| (q, config.queues.get(q).concurrency))
         .collect();
-    // apalis stops a consumer for good when its backend fails (a Redis restart or timeout).
-    // Restart them, backing off while the backend is still away, so a worker resumes by
-    // itself when the service returns. Jobs are not lost meanwhile: they wait in the table.
+    let consume = consume(queue, queues, handler, shutdown.clone());
+    tokio::pin!(consume);
+    tokio::select! {
+        result = &mut consume => return result,
+        _ = shutdown.cancelled() => {}
+    }
+    // Shutdown: the consumers take no new jobs; running ones get the grace period to finish.
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    match tokio::time::timeout(grace, consume).await {
+        Ok(result) => result,
+        Err(_) => {
+            let released = executor.release_running().await;
+            tracing::warn!(
+                released,
+                "grace period over; released running jobs to other workers"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Runs the consumers until shutdown. apalis stops a consumer for good when its backend fails
+/// (a Redis restart or timeout): restart them, backing off while the backend is still away,
+/// so a worker resumes by itself when the service returns. Jobs are not lost meanwhile: they
+/// wait in the table.
+async fn consume(
+    queue: Queue,
+    queues: Vec<(QueueName, usize)>,
+    handler: consumer::Handler,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut backoff = RESTART_MIN;
     loop {
         let started = tokio::time::Instant::now();

@@ -457,3 +457,64 @@ async fn embedded_dead_jobs_keep_their_error_and_can_be_retried() {
 async fn production_dead_jobs_keep_their_error_and_can_be_retried() {
     dead_jobs_keep_their_error_and_can_be_retried(Backend::Production).await;
 }
+
+/// A worker whose grace period runs out gives its running jobs back: the row is `queued`
+/// again without the attempt counted, another worker runs it at once, and the released
+/// attempt's late result is rejected by the fencing token.
+async fn shutdown_releases_running_jobs(backend: Backend) {
+    use std::sync::Arc;
+    use worker::executor::Executor;
+    use worker::jobs::JobContext;
+
+    let mut app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
+    let key = app.new_key("kim").await;
+    let id = app.submit_ok(&key, &certificate("Handed Over")).await;
+    let job_id: JobId = id.parse().unwrap();
+    let engine = Arc::new(worker::render::Engine::new().unwrap());
+    let stopping = Executor::new(
+        JobContext {
+            config: Arc::new(app.config.clone()),
+            db: app.db.clone(),
+            queue: app.apps[0].queue.clone(),
+            storage: shared::storage::Storage::new(app.dir.path()),
+            engine,
+        },
+        "stopping-worker".into(),
+    );
+    let claimed = stopping.claim_for_test(job_id).await.expect("claimed");
+    assert_eq!(app.job(&key, &id).await["status"], "running");
+
+    assert_eq!(stopping.release_running().await, 1);
+    let job = app.job(&key, &id).await;
+    assert_eq!(
+        (job["status"].as_str(), job["attempt"].as_i64()),
+        (Some("queued"), Some(0)),
+        "{job}"
+    );
+
+    app.add(Roles::WORKER).await;
+    let job = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        job["attempt"], 1,
+        "the released attempt was not counted: {job}"
+    );
+    let late = app
+        .db
+        .complete_job(job_id, &claimed.lease_token, &json!({"file": "stale"}))
+        .await
+        .unwrap();
+    assert!(!late, "a released attempt's result must be rejected");
+    assert_eq!(app.job(&key, &id).await["result"]["pages"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_shutdown_releases_running_jobs() {
+    shutdown_releases_running_jobs(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_shutdown_releases_running_jobs() {
+    shutdown_releases_running_jobs(Backend::Production).await;
+}

@@ -416,6 +416,23 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Gives a running attempt back (graceful shutdown ran out of time): `queued` again at
+    /// once, the attempt not counted. False when the lease is no longer ours.
+    pub async fn release_job(&self, id: JobId, token: &str) -> Result<bool, DbError> {
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempt = attempt - 1, lease_token = NULL, \
+             lease_expires_at = NULL, worker = NULL, run_at = $3, pushed_at = $3, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records progress of a running attempt (e.g. `rendering`).
     pub async fn set_progress(
         &self,
