@@ -34,11 +34,17 @@ pub struct AppState {
     pub auth: auth::KeyCache,
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
+    pub readiness: routes::health::Readiness,
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>, db: Db, queue: Queue) -> Self {
         Self {
+            readiness: routes::health::Readiness {
+                db: db.clone(),
+                queue: queue.clone(),
+                consuming: None,
+            },
             storage: Storage::new(&config.data_dir),
             base_url: config.public_base_url().into(),
             auth: auth::KeyCache::default(),
@@ -47,6 +53,35 @@ impl AppState {
             queue,
         }
     }
+}
+
+impl AppState {
+    /// In a process that also runs a worker, `/ready` reports its consumers too.
+    pub fn with_consuming(mut self, consuming: Option<Arc<std::sync::atomic::AtomicBool>>) -> Self {
+        self.readiness.consuming = consuming;
+        self
+    }
+}
+
+/// `/health` and `/ready` alone, for processes that serve no API (`quire worker`,
+/// `quire scheduler`) so their supervisor can probe them.
+pub fn health_router(readiness: routes::health::Readiness) -> Router {
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/ready", get(routes::health::ready))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .with_state(readiness)
+}
+
+/// Serves `health_router` until `shutdown` is cancelled.
+pub async fn serve_health(
+    listener: TcpListener,
+    readiness: routes::health::Readiness,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, health_router(readiness))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
 use shared::config::{Config, Secret};
@@ -45,6 +46,8 @@ impl Roles {
 pub struct App {
     /// Where the API listens (its real port when bound to port 0).
     pub addr: Option<SocketAddr>,
+    /// Where a process without the API answers `/health` and `/ready` (`health_bind`).
+    pub health_addr: Option<SocketAddr>,
     pub db: Db,
     pub queue: Queue,
     /// The admin key created on first start of an empty database, if this start created it.
@@ -89,6 +92,9 @@ impl App {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut addr = None;
+        let mut health_addr = None;
+        // True while this process's queue consumers run: `/ready` reports it.
+        let consuming = roles.worker.then(|| Arc::new(AtomicBool::new(false)));
         if roles.api {
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
@@ -100,7 +106,8 @@ impl App {
             if api_config.public_base_url.is_none() {
                 api_config.public_base_url = Some(format!("http://{local}"));
             }
-            let state = api::AppState::new(Arc::new(api_config), db.clone(), queue.clone());
+            let state = api::AppState::new(Arc::new(api_config), db.clone(), queue.clone())
+                .with_consuming(consuming.clone());
             let token = shutdown.clone();
             tasks.spawn(async move {
                 (
@@ -109,11 +116,31 @@ impl App {
                 )
             });
             tracing::info!(%local, "api listening");
+        } else if let Some(bind) = config.health_bind {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding health_bind {bind}"))?;
+            let local = listener.local_addr()?;
+            health_addr = Some(local);
+            let readiness = api::routes::health::Readiness {
+                db: db.clone(),
+                queue: queue.clone(),
+                consuming: consuming.clone(),
+            };
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                let served = api::serve_health(listener, readiness, token).await;
+                ("health", served.map_err(Into::into))
+            });
+            tracing::info!(%local, "health endpoints listening");
         }
-        if roles.worker {
+        if let Some(consuming) = consuming {
             let (config, db, queue, token) =
                 (config.clone(), db.clone(), queue.clone(), shutdown.clone());
-            tasks.spawn(async move { ("worker", worker::run(config, db, queue, token).await) });
+            tasks.spawn(async move {
+                let ran = worker::run(config, db, queue, consuming, token).await;
+                ("worker", ran)
+            });
         }
         if roles.scheduler {
             let (config, db, queue, token) =
@@ -124,6 +151,7 @@ impl App {
         }
         Ok(App {
             addr,
+            health_addr,
             db,
             queue,
             first_admin_key,

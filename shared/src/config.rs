@@ -51,6 +51,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the API listens on.
     pub bind: SocketAddr,
+    /// Where `quire worker` and `quire scheduler` answer `/health` and `/ready`; unset: nowhere.
+    pub health_bind: Option<SocketAddr>,
     /// `postgres://…` for production; unset means SQLite at `DATA_DIR/app.db`.
     pub database_url: Option<Secret<String>>,
     /// Pool size of the SQL database.
@@ -161,6 +163,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            health_bind: None,
             database_url: None,
             database_max_connections: 16,
             redis_url: None,
@@ -401,6 +404,7 @@ const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DATA_DIR                  ./data            data directory (SQLite, outputs, mail)
   QUIRE_BIND                      127.0.0.1:8080    API listen address
+  QUIRE_HEALTH_BIND               (unset)           /health and /ready of `quire worker|scheduler`
   DATABASE_URL / QUIRE_DATABASE_URL  (unset)        postgres://… ; unset = SQLite in DATA_DIR
   QUIRE_DATABASE_MAX_CONNECTIONS  16                SQL pool size
   REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue

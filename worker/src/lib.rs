@@ -8,6 +8,7 @@ pub mod render;
 pub mod retry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -24,10 +25,12 @@ use crate::render::Engine;
 
 /// Runs every queue's consumers until `shutdown` is cancelled. Returns an error if the
 /// consumers die, so the process exits non-zero and its supervisor restarts it.
+/// `consuming` is true while the queue consumers run: what readiness reports for a worker.
 pub async fn run(
     config: Arc<Config>,
     db: Db,
     queue: Queue,
+    consuming: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Fonts and templates load once per process; the first render is then warm.
@@ -53,13 +56,14 @@ pub async fn run(
         .into_iter()
         .map(|q| (q, config.queues.get(q).concurrency))
         .collect();
-    let consume = consume(queue, queues, handler, shutdown.clone());
+    let consume = consume(queue, queues, handler, consuming.clone(), shutdown.clone());
     tokio::pin!(consume);
     tokio::select! {
         result = &mut consume => return result,
         _ = shutdown.cancelled() => {}
     }
     // Shutdown: the consumers take no new jobs; running ones get the grace period to finish.
+    consuming.store(false, Ordering::SeqCst);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     match tokio::time::timeout(grace, consume).await {
         Ok(result) => result,
@@ -82,20 +86,23 @@ async fn consume(
     queue: Queue,
     queues: Vec<(QueueName, usize)>,
     handler: consumer::Handler,
+    consuming: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut backoff = RESTART_MIN;
     loop {
         let started = tokio::time::Instant::now();
-        match consumer::run(
+        consuming.store(true, Ordering::SeqCst);
+        let outcome = consumer::run(
             queue.clone(),
             queues.clone(),
             handler.clone(),
             "quire",
             shutdown.clone(),
         )
-        .await
-        {
+        .await;
+        consuming.store(false, Ordering::SeqCst);
+        match outcome {
             Ok(()) => return Ok(()),
             Err(e) if shutdown.is_cancelled() => return Err(e),
             Err(e) => {

@@ -1,12 +1,33 @@
 //! `/health` (the process answers) and `/ready` (its dependencies answer).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use shared::db::Db;
+use shared::queue::Queue;
 use utoipa::ToSchema;
 
 use crate::AppState;
+
+/// What `/ready` checks: the database, the queue and, in a process that runs a worker,
+/// whether its queue consumers are running ("consuming", not merely "alive").
+#[derive(Clone)]
+pub struct Readiness {
+    pub db: Db,
+    pub queue: Queue,
+    /// Set by the worker while its consumers run; `None` in a process without a worker.
+    pub consuming: Option<Arc<AtomicBool>>,
+}
+
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        state.readiness.clone()
+    }
+}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
@@ -25,10 +46,11 @@ pub async fn health() -> Json<Health> {
     })
 }
 
-/// Readiness: the database and the queue answer; 503 names what is down.
+/// Readiness: the database and the queue answer (and a worker's consumers run); 503 names
+/// what is down: `database`, `queue`, `consumers`.
 #[utoipa::path(get, path = "/ready", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
     let (db, queue) = tokio::join!(state.db.check(), state.queue.check());
     let mut down = Vec::new();
     if let Err(e) = db {
@@ -38,6 +60,13 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
     if let Err(e) = queue {
         tracing::warn!(error = %e, "readiness: queue down");
         down.push("queue".to_owned());
+    }
+    if state
+        .consuming
+        .as_ref()
+        .is_some_and(|c| !c.load(Ordering::SeqCst))
+    {
+        down.push("consumers".to_owned());
     }
     let status = if down.is_empty() {
         StatusCode::OK

@@ -105,3 +105,81 @@ async fn postgres_outage_gives_503_and_recovers() {
     assert_eq!(app.count_jobs(&key).await, 2);
     app.stop().await;
 }
+
+/// Waits until `/ready` at `url` answers `status` with `down` containing `must_list`.
+async fn wait_ready(
+    client: &reqwest::Client,
+    url: &str,
+    status: StatusCode,
+    must_list: Option<&str>,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = client.get(url).send().await {
+            let got = response.status();
+            let body: Value = response.json().await.unwrap_or_default();
+            let listed = must_list.is_none_or(|m| {
+                body["down"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|x| x == m))
+            });
+            if got == status && listed {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/ready never became {status} listing {must_list:?}: {got} {body}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A standalone worker's `/ready` means "consuming": it says `consumers` when Redis killed
+/// them, and ready again once they are restarted and jobs flow.
+#[tokio::test]
+async fn worker_readiness_means_consuming() {
+    let proxy = Proxy::start(&host_port(&test_redis_url())).await;
+    let mut app = TestApp::spawn_with(Backend::Production, &[Roles::API], |c| {
+        c.redis_url = Some(Secret::new(format!("redis://{}", proxy.addr)));
+        c.health_bind = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    app.add(Roles::WORKER).await;
+    let health = app
+        .apps
+        .last()
+        .unwrap()
+        .health_addr
+        .expect("worker serves health");
+    let ready = format!("http://{health}/ready");
+    wait_ready(&app.client, &ready, StatusCode::OK, None).await;
+    let no_api = app
+        .client
+        .get(format!("http://{health}/v1/jobs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_api.status(),
+        StatusCode::NOT_FOUND,
+        "the worker serves no API"
+    );
+
+    proxy.set_down(true);
+    wait_ready(
+        &app.client,
+        &ready,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some("consumers"),
+    )
+    .await;
+    proxy.set_down(false);
+    wait_ready(&app.client, &ready, StatusCode::OK, None).await;
+
+    let key = app.new_key("ops").await;
+    let id = submit_when_back(&app, &key, "After Restart").await;
+    let job = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
