@@ -121,7 +121,7 @@ impl TestApp {
             apps.push(app);
         }
         let db = apps[0].db.clone();
-        TestApp {
+        let app = TestApp {
             base: base.expect("one app runs the API"),
             admin: admin.expect("admin key created"),
             client: reqwest::Client::new(),
@@ -129,6 +129,26 @@ impl TestApp {
             config,
             apps,
             dir,
+        };
+        app.wait_until_ready().await;
+        app
+    }
+
+    /// Waits for `/ready` (a process with a worker is ready once its consumers run), as a
+    /// deployment's readiness probe would before sending traffic.
+    pub async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self.client.get(self.url("/ready")).send().await.unwrap();
+            if response.status() == StatusCode::OK {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never ready: {}",
+                response.text().await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
