@@ -160,6 +160,43 @@ impl TestApp {
         self.apps.push(app);
     }
 
+    /// Inserts a certificate job row for `key`'s owner directly, without pushing its id: a
+    /// job whose queue message was lost, or one whose payload the API would not accept.
+    pub async fn insert_certificate_row(
+        &self,
+        key: &str,
+        template: &str,
+        run_at: shared::domain::Timestamp,
+    ) -> shared::domain::JobId {
+        // Learn the key's owner id through a normal submission.
+        let first = self.submit_ok(key, &certificate("Owner Probe")).await;
+        let owner = self
+            .db
+            .get_job(first.parse().unwrap(), None)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner_id;
+        let id = shared::domain::JobId::new();
+        let payload = json!({
+            "template": template, "recipient_name": "Direct Row", "course_name": "Recovery",
+            "issued_on": "2026-11-21", "issuer_name": null, "verification_code": "AAAA-BBBB-CCCC",
+        });
+        let job = shared::db::NewJob {
+            id,
+            kind: shared::domain::JobKind::Certificate,
+            owner_id: owner,
+            max_attempts: 5,
+            run_at,
+            payload,
+            idempotency_key: None,
+            request_hash: None,
+            idempotency_window: None,
+        };
+        self.db.insert_job(&job).await.unwrap();
+        id
+    }
+
     /// Pushes a job id inserted directly into the database.
     pub async fn queue_push(&self, id: shared::domain::JobId) {
         let row = self

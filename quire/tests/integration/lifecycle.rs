@@ -4,8 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::db::NewJob;
-use shared::domain::{JobId, JobKind, Timestamp};
+use shared::domain::{JobId, Timestamp};
 
 use crate::helpers::*;
 use quire::Roles;
@@ -222,34 +221,9 @@ async fn production_pagination() {
 async fn lost_message_is_rescued(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.new_key("dave").await;
-    // Learn the key's owner id through a normal submission.
-    let first = app.submit_ok(&key, &certificate("First")).await;
-    let owner = app
-        .db
-        .get_job(first.parse().unwrap(), None)
-        .await
-        .unwrap()
-        .unwrap()
-        .owner_id;
-    let id = JobId::new();
-    let payload = json!({
-        "template": "classic", "recipient_name": "Lost Message", "course_name": "Recovery",
-        "issued_on": "2026-11-21", "issuer_name": null, "verification_code": "AAAA-BBBB-CCCC",
-    });
-    app.db
-        .insert_job(&NewJob {
-            id,
-            kind: JobKind::Certificate,
-            owner_id: owner,
-            max_attempts: 3,
-            run_at: Timestamp::now().plus_millis(-60_000),
-            payload,
-            idempotency_key: None,
-            request_hash: None,
-            idempotency_window: None,
-        })
-        .await
-        .unwrap();
+    let id = app
+        .insert_certificate_row(&key, "classic", Timestamp::now().plus_millis(-60_000))
+        .await;
     // Never pushed: only the rescuer can make it run.
     let job = app
         .wait_for(&key, &id.to_string(), &["succeeded", "dead"])
@@ -376,32 +350,10 @@ async fn dead_jobs_keep_their_error_and_can_be_retried(backend: Backend) {
     let key = app.new_key("henry").await;
     let ok = app.submit_ok(&key, &certificate("Fine")).await;
     app.wait_for(&key, &ok, &["succeeded"]).await;
-    let owner = app
-        .db
-        .get_job(ok.parse().unwrap(), None)
-        .await
-        .unwrap()
-        .unwrap()
-        .owner_id;
     // A template that no longer exists: a permanent error, no retries.
-    let id = JobId::new();
-    app.db
-        .insert_job(&NewJob {
-            id,
-            kind: JobKind::Certificate,
-            owner_id: owner,
-            max_attempts: 5,
-            run_at: Timestamp::now(),
-            payload: json!({
-                "template": "retired", "recipient_name": "Dead End", "course_name": "Errors",
-                "issued_on": "2026-11-21", "issuer_name": null, "verification_code": "DDDD-EEEE-FFFF",
-            }),
-            idempotency_key: None,
-            request_hash: None,
-            idempotency_window: None,
-        })
-        .await
-        .unwrap();
+    let id = app
+        .insert_certificate_row(&key, "retired", Timestamp::now())
+        .await;
     app.queue_push(id).await;
     let id = id.to_string();
     let job = app.wait_for(&key, &id, &["dead", "succeeded"]).await;
