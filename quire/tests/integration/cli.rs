@@ -112,34 +112,29 @@ async fn keys_created_by_the_cli_work_against_the_api() {
 #[test]
 fn invalid_settings_stop_start_up_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let out = quire(dir.path())
-        .env("QUIRE_BIND", "not-an-address")
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bind"), "{stderr}");
-
-    let out = quire(dir.path())
-        .env("DATABASE_URL", "mysql://user:hunter2@db/x")
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("database_url") && !stderr.contains("hunter2"),
-        "{stderr}"
-    );
-
-    let out = quire(dir.path())
-        .env("QUIRE_QUEUES__CERTIFICATES__CONCURRENCY", "0")
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("queues.certificates.concurrency"));
+    // (variable, value, what stderr must name); no stderr may echo the password.
+    let cases = [
+        ("QUIRE_BIND", "not-an-address", "bind"),
+        ("DATABASE_URL", "mysql://user:hunter2@db/x", "database_url"),
+        (
+            "QUIRE_QUEUES__CERTIFICATES__CONCURRENCY",
+            "0",
+            "queues.certificates.concurrency",
+        ),
+    ];
+    for (variable, value, named) in cases {
+        let out = quire(dir.path())
+            .env(variable, value)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{variable}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(named) && !stderr.contains("hunter2"),
+            "{variable}: {stderr}"
+        );
+    }
 
     // A production role refuses an unmigrated database instead of failing later.
     let out = quire(dir.path()).arg("api").output().unwrap();
