@@ -65,15 +65,13 @@ impl Executor {
         let mut released = 0;
         for (id, token) in running {
             match self.ctx.db.release_job(id, &token).await {
-                Ok(true) => {
+                Ok(Some(queue)) => {
                     released += 1;
-                    if let Ok(Some(job)) = self.ctx.db.get_job(id, None).await
-                        && let Err(e) = self.ctx.queue.push(job.queue, id, None).await
-                    {
+                    if let Err(e) = self.ctx.queue.push(queue, id, None).await {
                         tracing::warn!(job_id = %id, error = %e, "released job not pushed; the rescuer will");
                     }
                 }
-                Ok(false) => {}
+                Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(job_id = %id, error = %e, "could not release; its lease will expire")
                 }

@@ -417,20 +417,25 @@ impl Db {
     }
 
     /// Gives a running attempt back (graceful shutdown ran out of time): `queued` again at
-    /// once, the attempt not counted. False when the lease is no longer ours.
-    pub async fn release_job(&self, id: JobId, token: &str) -> Result<bool, DbError> {
+    /// once, the attempt not counted. Returns its queue, or `None` when the lease is no
+    /// longer ours.
+    pub async fn release_job(&self, id: JobId, token: &str) -> Result<Option<QueueName>, DbError> {
         let now = Timestamp::now().millis();
-        let done = sqlx::query(
+        let row = sqlx::query(
             "UPDATE jobs SET status = 'queued', attempt = attempt - 1, lease_token = NULL, \
              lease_expires_at = NULL, worker = NULL, run_at = $3, pushed_at = $3, updated_at = $3 \
-             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING queue",
         )
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        row.map(|row| {
+            let queue: String = row.try_get("queue")?;
+            queue.parse().map_err(DbError::Corrupt)
+        })
+        .transpose()
     }
 
     /// Records progress of a running attempt (e.g. `rendering`).
