@@ -96,6 +96,7 @@ pub async fn enqueue_tick(
         request_hash: Some("schedule".to_owned()),
         // A tick's identity never expires: it is what makes it run once.
         idempotency_window: None,
+        batch_id: None,
     };
     match db.insert_job(&job).await? {
         InsertOutcome::Inserted(row) => {

@@ -7,20 +7,70 @@ use serde::{Deserialize, Serialize};
 /// `certificate`: one certificate PDF.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CertificatePayload {
+    /// The template's name when submitted (for display; rendering uses the pinned id).
     pub template: String,
+    /// The pinned template version. Absent only in rows written before templates were
+    /// versioned: those render the current version of `template`.
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub template_version: Option<i64>,
     pub recipient_name: String,
     pub course_name: String,
     /// `YYYY-MM-DD`.
     pub issued_on: String,
     pub issuer_name: Option<String>,
-    /// Unguessable code printed on the certificate (verification comes with issue 3).
+    /// `YYYY-MM-DD`, if the certificate expires.
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    /// Unguessable code printed on the certificate and behind its QR code.
     pub verification_code: String,
     /// The photo was stored as the job's `photo` input file.
     #[serde(default)]
     pub has_photo: bool,
-    /// Template-specific extra fields (string, number or boolean values).
+    /// The signature was stored as the job's `signature` input file.
+    #[serde(default)]
+    pub has_signature: bool,
+    /// Template-specific fields (string, number or boolean values). Image fields are not
+    /// here but stored as input files `field-<name>`, named in `image_fields`.
     #[serde(default)]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub image_fields: Vec<String>,
+}
+
+impl CertificatePayload {
+    /// The data a certificate template reads from `/data.json`: display-ready strings,
+    /// never markup. The worker renders with it; the API previews and test-compiles with it.
+    pub fn template_data(&self, public_base_url: &str) -> serde_json::Value {
+        serde_json::json!({
+            "recipient_name": self.recipient_name,
+            "course_name": self.course_name,
+            "issued_on": display_date(&self.issued_on),
+            "issuer_name": self.issuer_name,
+            "expires_on": self.expires_on.as_deref().map(display_date),
+            "verification_code": self.verification_code,
+            "verify_url": crate::verification::verify_url(public_base_url, &self.verification_code),
+            "has_photo": self.has_photo,
+            "has_signature": self.has_signature,
+            "has_qr": true,
+            "fields": self.fields,
+        })
+    }
+}
+
+/// `2026-11-21` -> `21 November 2026`; anything unparsable is shown as given.
+pub fn display_date(iso: &str) -> String {
+    use time::macros::format_description;
+    time::Date::parse(iso, format_description!("[year]-[month]-[day]"))
+        .ok()
+        .and_then(|d| {
+            d.format(format_description!(
+                "[day padding:none] [month repr:long] [year]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| iso.to_owned())
 }
 
 /// `maintenance`: work the scheduler enqueues.
@@ -46,4 +96,16 @@ pub struct FileResult {
     pub bytes: u64,
     pub sha256: String,
     pub pages: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_like_dates() {
+        assert_eq!(display_date("2026-11-21"), "21 November 2026");
+        assert_eq!(display_date("2026-01-05"), "5 January 2026");
+        assert_eq!(display_date("garbage"), "garbage");
+    }
 }

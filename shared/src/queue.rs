@@ -287,6 +287,96 @@ impl Queue {
     }
 
     /// `"redis"` or `"sqlite"`.
+    /// Broadcasts `message` on `topic` to every process subscribed through
+    /// [`Queue::subscribe`]. Redis only: with SQLite every role shares one process, so
+    /// there is nobody else to tell and this does nothing.
+    pub async fn publish(&self, topic: &str, message: &str) -> Result<(), QueueError> {
+        let Backend::Redis(r) = &self.inner.backend else {
+            return Ok(());
+        };
+        let mut conn = r.conn.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(r.event_channel(topic)).arg(message);
+        tokio::time::timeout(PUSH_TIMEOUT, cmd.query_async::<i64>(&mut conn))
+            .await
+            .map_err(|_| QueueError::Unavailable("Redis publish timed out".into()))?
+            .map_err(|e| redis_error(&e, "publishing an event", &r.secrets))?;
+        Ok(())
+    }
+
+    /// Whether events cross processes (Redis) or stay in this one (SQLite).
+    pub fn has_event_channel(&self) -> bool {
+        matches!(self.inner.backend, Backend::Redis(_))
+    }
+
+    /// Delivers every message published on `topic` to `on_message` until `stop` is cancelled,
+    /// resubscribing after connection loss. `on_state(true)` runs once subscribed,
+    /// `on_state(false)` when the subscription is lost (messages may have been missed
+    /// meanwhile). With SQLite it only reports `true` and waits.
+    pub async fn subscribe(
+        &self,
+        topic: &str,
+        on_message: impl Fn(&str) + Send + Sync,
+        on_state: impl Fn(bool) + Send + Sync,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let Backend::Redis(r) = &self.inner.backend else {
+            on_state(true);
+            stop.cancelled().await;
+            return;
+        };
+        let channel = r.event_channel(topic);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let session = async {
+                let what = "subscribing to events";
+                let pubsub = tokio::time::timeout(OPEN_TIMEOUT, r.client.get_async_pubsub())
+                    .await
+                    .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
+                    .map_err(|e| redis_error(&e, what, &r.secrets))?;
+                let (mut sink, mut stream) = pubsub.split();
+                tokio::time::timeout(OPEN_TIMEOUT, sink.subscribe(&channel))
+                    .await
+                    .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
+                    .map_err(|e| redis_error(&e, what, &r.secrets))?;
+                on_state(true);
+                let mut ping = tokio::time::interval(Duration::from_secs(5));
+                ping.tick().await;
+                loop {
+                    tokio::select! {
+                        msg = stream.next() => match msg {
+                            Some(msg) => {
+                                let text: String = msg.get_payload().unwrap_or_default();
+                                on_message(&text);
+                            }
+                            None => return Err(QueueError::Unavailable("event connection closed".into())),
+                        },
+                        _ = ping.tick() => {
+                            match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(e)) => return Err(redis_error(&e, "pinging the event connection", &r.secrets)),
+                                Err(_) => return Err(QueueError::Unavailable("event connection ping timed out".into())),
+                            }
+                        }
+                    }
+                }
+            };
+            let result: Result<(), QueueError> = tokio::select! {
+                _ = stop.cancelled() => return,
+                result = session => result,
+            };
+            on_state(false);
+            if let Err(e) = result {
+                tracing::warn!(topic, error = %e, "event subscription lost; resubscribing");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match &self.inner.backend {
             Backend::Redis(_) => "redis",
@@ -523,6 +613,10 @@ pub enum ConsumerBackend {
 impl RedisBackend {
     fn queue_name(&self, queue: QueueName) -> String {
         format!("{}:{}", self.namespace, queue.as_str())
+    }
+
+    fn event_channel(&self, topic: &str) -> String {
+        format!("{}:events:{topic}", self.namespace)
     }
 
     fn wake_channel(&self, queue: QueueName) -> String {

@@ -6,6 +6,7 @@ pub mod executor;
 pub mod jobs;
 pub mod render;
 pub mod retry;
+pub mod templates;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +42,7 @@ pub async fn run(
         JobContext {
             storage: Storage::new(&config.data_dir),
             config: config.clone(),
+            templates: templates::CompiledTemplates::new(db.clone()),
             db,
             queue: queue.clone(),
             engine,

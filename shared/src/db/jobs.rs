@@ -93,6 +93,8 @@ pub struct NewJob {
     /// How long the key is remembered; `None` is forever (schedule ticks). An older job
     /// holding the key gives it up, and the insert makes a new job.
     pub idempotency_window: Option<std::time::Duration>,
+    /// The batch it belongs to, if any.
+    pub batch_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -177,62 +179,10 @@ pub struct WaitingJob {
 
 impl Db {
     pub async fn insert_job(&self, job: &NewJob) -> Result<InsertOutcome, DbError> {
-        let now = Timestamp::now().millis();
-        if let (Some(key), Some(window)) = (&job.idempotency_key, job.idempotency_window) {
-            sqlx::query(
-                "UPDATE jobs SET idempotency_key = NULL \
-                 WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
-            )
-            .bind(job.owner_id.clone())
-            .bind(key.clone())
-            .bind(now - window.as_millis() as i64)
-            .execute(self.pool())
-            .await?;
-        }
-        let payload = job.payload.to_string();
-        let insert = format!(
-            "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
-             payload, idempotency_key, request_hash, pushed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $10, $10) \
-             {} RETURNING {COLUMNS}",
-            if job.idempotency_key.is_some() {
-                "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-            } else {
-                ""
-            }
-        );
-        let row = sqlx::query(AssertSqlSafe(insert))
-            .bind(job.id.to_string())
-            .bind(job.kind.as_str())
-            .bind(job.kind.queue().as_str())
-            .bind(&job.owner_id)
-            .bind(i64::from(job.max_attempts))
-            .bind(job.run_at.millis())
-            .bind(payload)
-            .bind(job.idempotency_key.clone())
-            .bind(job.request_hash.clone())
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-        if let Some(row) = row {
-            return Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?));
-        }
-        // The key was used before by this owner.
-        let existing = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS}, request_hash FROM jobs WHERE owner_id = $1 AND idempotency_key = $2"
-        )))
-        .bind(&job.owner_id)
-        .bind(job.idempotency_key.clone())
-        .fetch_optional(self.pool())
-        .await?
-        // The holder was withdrawn meanwhile (its push failed): the client may simply retry.
-        .ok_or_else(|| DbError::Unavailable("a concurrent request holds this key".into()))?;
-        let hash: Option<String> = existing.try_get("request_hash").map_err(DbError::from)?;
-        if hash == job.request_hash {
-            Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
-        } else {
-            Ok(InsertOutcome::KeyConflict)
-        }
+        let mut tx = self.pool().begin().await?;
+        let outcome = insert_job_in(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Removes a job that was never acknowledged to anyone (its queue push failed).
@@ -599,4 +549,69 @@ fn waiting_from_row(row: &AnyRow) -> Result<WaitingJob, DbError> {
         queue: queue.parse().map_err(DbError::Corrupt)?,
         run_at: Timestamp::from_millis(run_at),
     })
+}
+
+/// Inserts a job inside the caller's transaction, so rows that belong with it (a certificate,
+/// a batch) commit or roll back together.
+pub(super) async fn insert_job_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: &NewJob,
+) -> Result<InsertOutcome, DbError> {
+    let now = Timestamp::now().millis();
+    if let (Some(key), Some(window)) = (&job.idempotency_key, job.idempotency_window) {
+        sqlx::query(
+            "UPDATE jobs SET idempotency_key = NULL \
+             WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
+        )
+        .bind(job.owner_id.clone())
+        .bind(key.clone())
+        .bind(now - window.as_millis() as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let payload = job.payload.to_string();
+    let insert = format!(
+        "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
+         payload, idempotency_key, request_hash, batch_id, pushed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $11, $10, $10, $10) \
+         {} RETURNING {COLUMNS}",
+        if job.idempotency_key.is_some() {
+            "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        } else {
+            ""
+        }
+    );
+    let row = sqlx::query(AssertSqlSafe(insert))
+        .bind(job.id.to_string())
+        .bind(job.kind.as_str())
+        .bind(job.kind.queue().as_str())
+        .bind(&job.owner_id)
+        .bind(i64::from(job.max_attempts))
+        .bind(job.run_at.millis())
+        .bind(payload)
+        .bind(job.idempotency_key.clone())
+        .bind(job.request_hash.clone())
+        .bind(now)
+        .bind(job.batch_id.clone())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = row {
+        return Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?));
+    }
+    // The key was used before by this owner.
+    let existing = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, request_hash FROM jobs WHERE owner_id = $1 AND idempotency_key = $2"
+    )))
+    .bind(&job.owner_id)
+    .bind(job.idempotency_key.clone())
+    .fetch_optional(&mut **tx)
+    .await?
+    // The holder was withdrawn meanwhile (its push failed): the client may simply retry.
+    .ok_or_else(|| DbError::Unavailable("a concurrent request holds this key".into()))?;
+    let hash: Option<String> = existing.try_get("request_hash").map_err(DbError::from)?;
+    if hash == job.request_hash {
+        Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
+    } else {
+        Ok(InsertOutcome::KeyConflict)
+    }
 }

@@ -3,8 +3,10 @@
 //! driver: placeholders are `$N` (SQLite accepts them too), times are Unix milliseconds and
 //! integers are BIGINT.
 
+mod certificates;
 mod jobs;
 mod keys;
+mod templates;
 
 use std::time::Duration;
 
@@ -17,7 +19,12 @@ pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
     RetryOutcome, WaitingJob,
 };
+pub use certificates::{
+    BatchFile, BatchRow, CertificateCursor, CertificateFilter, CertificateRow, CertificateSort,
+    CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
+};
 pub use keys::{ApiKey, NewApiKey, hash_key};
+pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -13,6 +13,7 @@ use shared::queue::Queue;
 use shared::storage::Storage;
 
 use crate::render::Engine;
+use crate::templates::CompiledTemplates;
 
 /// What handlers may use.
 #[derive(Clone)]
@@ -22,6 +23,7 @@ pub struct JobContext {
     pub queue: Queue,
     pub storage: Storage,
     pub engine: Arc<Engine>,
+    pub templates: CompiledTemplates,
 }
 
 /// A failed attempt. Permanent errors (bad input) go straight to `dead`; retryable ones are

@@ -1,14 +1,20 @@
 //! Certificate rendering with embedded typst 0.15 (DESIGN.md sections 4 and 4a).
 //!
-//! [`Engine`] holds what every render shares (fonts, the standard library and
-//! the parsed built-in templates); each [`Engine::render`] builds a cheap
-//! `World` around it that serves only the template's own files, the job data
-//! at `/data.json` and the job's images at fixed extension-less paths.
+//! [`Engine`] holds what every render shares (fonts and the standard library);
+//! a [`Template`] is one template version's parsed files, built from the
+//! template store (the worker caches them per (id, version)). Each
+//! [`Engine::render`] builds a cheap `World` around both that serves only the
+//! template's own files, the job data at `/data.json` and the job's images at
+//! fixed paths.
 
+mod png;
+mod sandbox;
 mod world;
 
 #[cfg(test)]
 mod tests;
+
+pub use sandbox::serve_stdio;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -28,31 +34,43 @@ use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, Timestamp};
 
-use self::world::{CertWorld, IDS, RESERVED_PATHS, Shared, Template};
+use self::world::{CertWorld, IDS, RESERVED_PATHS, Shared};
+use shared::templates::{BuiltinTemplate, Manifest, TemplateContent, TemplateKind};
 
-/// The built-in templates, one directory each, compiled into the binary so it
-/// runs from any directory. Note: rustc tracks changes to files that existed
+/// The built-in templates, one directory each (plus `template.json` manifests), compiled
+/// into the binary so it runs from any directory. They are seeded into the template store
+/// on start; renders always go through the store. rustc tracks changes to files that existed
 /// at the last build, but a newly added file needs a rebuild of this crate.
 static CERTIFICATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/certificates");
+/// Bundled fonts (Noto subsets for Greek, Cyrillic, Arabic and CJK), shared by all templates.
+static FONTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/fonts");
 
-/// A directory of extra fonts inside `templates/certificates` (not a template).
-const FONTS_DIR: &str = "fonts";
+const MANIFEST: &str = "template.json";
 const FONT_EXTENSIONS: [&str; 4] = ["ttf", "otf", "ttc", "otc"];
 
 /// How many times renders have evicted typst's memoization cache; tests use it
 /// to prove eviction happens on every path.
 static EVICTIONS: AtomicU64 = AtomicU64::new(0);
 
-/// Shared rendering state: fonts, library and the parsed built-in templates.
-/// Cloning is an `Arc` clone.
+/// Shared rendering state: fonts and the standard library. Cloning is an `Arc`
+/// clone. Templates are separate values ([`Template`]) so they can come from the
+/// template store and be cached per (id, version).
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
-struct Inner {
-    shared: Shared,
-    templates: BTreeMap<String, Template>,
+/// A template's files, parsed once: every render with it reuses the sources.
+pub struct Template {
+    inner: world::TemplateFiles,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("files", &self.inner.files.len())
+            .finish()
+    }
 }
 
 /// The job-specific inputs of one render.
@@ -63,6 +81,8 @@ pub struct RenderInput {
     /// Served at each slot's fixed path (see [`ImageSlot::path`]); the format is
     /// sniffed from the bytes. If a slot appears twice the last one wins.
     pub images: Vec<(ImageSlot, Vec<u8>)>,
+    /// Image fields, served at `/fields/<name>`.
+    pub field_images: BTreeMap<String, Vec<u8>>,
     /// The document date: `today()` in the template and the PDF creation date.
     /// `None` means now (UTC).
     pub timestamp: Option<OffsetDateTime>,
@@ -74,11 +94,13 @@ pub enum ImageSlot {
     Photo,
     Signature,
     Logo,
+    /// The verification QR code, an SVG.
+    Qr,
 }
 
 impl ImageSlot {
-    const COUNT: usize = 3;
-    const ALL: [ImageSlot; Self::COUNT] = [Self::Photo, Self::Signature, Self::Logo];
+    const COUNT: usize = 4;
+    const ALL: [ImageSlot; Self::COUNT] = [Self::Photo, Self::Signature, Self::Logo, Self::Qr];
 
     /// The virtual path the template reads the image from, e.g. `image("/photo")`.
     pub fn path(self) -> &'static str {
@@ -86,6 +108,7 @@ impl ImageSlot {
             Self::Photo => "/photo",
             Self::Signature => "/signature",
             Self::Logo => "/logo",
+            Self::Qr => "/qr.svg",
         }
     }
 
@@ -131,17 +154,15 @@ impl fmt::Display for Diagnostic {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("unknown template {0:?}")]
-    UnknownTemplate(String),
     #[error("template failed to compile: {}", join_diagnostics(.0))]
     Compile(Vec<Diagnostic>),
     #[error("PDF export failed: {0}")]
     Export(String),
     #[error("invalid render input: {0}")]
     Input(String),
-    /// A built-in template is broken; only `Engine::new` returns this.
-    #[error("invalid built-in template {name:?}: {reason}")]
-    InvalidTemplate { name: String, reason: String },
+    /// The template's files are unusable (reserved or bad paths, no main.typ).
+    #[error("invalid template: {reason}")]
+    InvalidTemplate { reason: String },
 }
 
 fn join_diagnostics(diagnostics: &[Diagnostic]) -> String {
@@ -150,128 +171,47 @@ fn join_diagnostics(diagnostics: &[Diagnostic]) -> String {
 }
 
 impl Engine {
-    /// Loads fonts and the built-in templates (embedded in the binary at compile
-    /// time from the repo's `templates/certificates/<name>/` dirs with the
-    /// `include_dir` crate, so the binary runs from any directory). Cheap to
-    /// share via Arc.
+    /// Loads typst's embedded fonts and the bundled ones from `templates/fonts`.
     pub fn new() -> Result<Engine, RenderError> {
-        let mut templates = Vec::new();
-        let mut fonts = Vec::new();
-        for dir in CERTIFICATES.dirs() {
-            let name = dir_name(dir);
-            if name.starts_with('.') {
-                continue;
-            }
-            if name == FONTS_DIR {
-                fonts.extend(
-                    embedded_files(dir)
-                        .into_iter()
-                        .filter(|(path, _)| is_font(path))
-                        .map(|(_, bytes)| bytes),
-                );
-            } else {
-                templates.push((name, embedded_files(dir)));
-            }
-        }
-        Self::from_parts(templates, fonts)
-    }
-
-    /// Builds an engine from templates given as (name, [(virtual path, bytes)])
-    /// and extra font files. Tests use it to run templates that are not built in.
-    fn from_parts(
-        templates: Vec<(String, TemplateFiles)>,
-        extra_fonts: Vec<&'static [u8]>,
-    ) -> Result<Engine, RenderError> {
         let mut fonts = FontStore::new();
         fonts.extend(typst_kit::fonts::embedded());
-        for data in extra_fonts {
-            fonts.extend(Font::iter(Bytes::new(data)).map(|font| {
-                let info = font.info().clone();
-                (font, info)
-            }));
+        for file in FONTS.files() {
+            if is_font(&file.path().to_string_lossy()) {
+                fonts.extend(Font::iter(Bytes::new(file.contents())).map(|font| {
+                    let info = font.info().clone();
+                    (font, info)
+                }));
+            }
         }
-
-        let templates = templates
-            .into_iter()
-            .map(|(name, files)| {
-                let template = load_template(&name, files)?;
-                Ok((name, template))
-            })
-            .collect::<Result<_, RenderError>>()?;
-
         // No `sys.inputs`: data travels as /data.json, which compiles faster.
         let library = LazyHash::new(Library::builder().build());
         Ok(Engine {
-            inner: Arc::new(Inner {
-                shared: Shared { library, fonts },
-                templates,
-            }),
+            inner: Arc::new(Shared { library, fonts }),
         })
-    }
-
-    /// Names of the built-in certificate templates, e.g. ["classic"].
-    pub fn template_names(&self) -> Vec<String> {
-        self.inner.templates.keys().cloned().collect()
-    }
-
-    pub fn has_template(&self, name: &str) -> bool {
-        self.inner.templates.contains_key(name)
     }
 
     /// Synchronous and CPU-bound: callers run it on tokio's blocking pool. Calls
     /// `typst::comemo::evict(10)` after every render (success or error).
-    pub fn render(&self, template: &str, input: &RenderInput) -> Result<Rendered, RenderError> {
+    pub fn render(
+        &self,
+        template: &Template,
+        input: &RenderInput,
+    ) -> Result<Rendered, RenderError> {
         self.render_with_warnings(template, input)
             .map(|(rendered, _)| rendered)
     }
 
     /// [`Self::render`], also returning typst's warnings (tests assert that the
     /// built-in templates have none).
-    fn render_with_warnings(
+    pub(crate) fn render_with_warnings(
         &self,
-        template: &str,
+        template: &Template,
         input: &RenderInput,
     ) -> Result<(Rendered, Vec<Diagnostic>), RenderError> {
         // Evict on every exit, including early returns and panics: comemo
         // memoizes across compilations and otherwise grows ~1 MiB per job.
         let _evict = EvictOnDrop;
-
-        let template = self
-            .inner
-            .templates
-            .get(template)
-            .ok_or_else(|| RenderError::UnknownTemplate(template.to_owned()))?;
-        let data =
-            serde_json::to_vec(&input.data).map_err(|err| RenderError::Input(err.to_string()))?;
-        let mut images: [Option<Bytes>; ImageSlot::COUNT] = Default::default();
-        for (slot, bytes) in &input.images {
-            images[slot.index()] = Some(Bytes::new(bytes.clone()));
-        }
-        let now = input.timestamp.unwrap_or_else(OffsetDateTime::now_utc);
-
-        let world = CertWorld {
-            shared: &self.inner.shared,
-            template,
-            data: Bytes::new(data),
-            images,
-            now,
-        };
-
-        let Warned { output, warnings } = typst::compile::<PagedDocument>(&world);
-        let warnings: Vec<Diagnostic> = warnings
-            .iter()
-            .map(|warning| diagnostic(&world, warning))
-            .collect();
-        if !warnings.is_empty() {
-            tracing::warn!(
-                warnings = %join_diagnostics(&warnings),
-                "certificate template produced warnings"
-            );
-        }
-        let document = output.map_err(|errors| {
-            RenderError::Compile(errors.iter().map(|e| diagnostic(&world, e)).collect())
-        })?;
-
+        let (document, warnings, now) = self.compile(template, input)?;
         let options = PdfOptions {
             timestamp: pdf_timestamp(now),
             ..PdfOptions::default()
@@ -287,11 +227,59 @@ impl Engine {
         };
         Ok((rendered, warnings))
     }
+
+    /// Lays the document out: everything but the export. Callers evict (see
+    /// [`EvictOnDrop`]).
+    pub(crate) fn compile(
+        &self,
+        template: &Template,
+        input: &RenderInput,
+    ) -> Result<(PagedDocument, Vec<Diagnostic>, OffsetDateTime), RenderError> {
+        let data =
+            serde_json::to_vec(&input.data).map_err(|err| RenderError::Input(err.to_string()))?;
+        let mut images: [Option<Bytes>; ImageSlot::COUNT] = Default::default();
+        for (slot, bytes) in &input.images {
+            images[slot.index()] = Some(Bytes::new(bytes.clone()));
+        }
+        let mut field_images = HashMap::new();
+        for (name, bytes) in &input.field_images {
+            let path = format!("{}{name}", world::FIELDS_DIR);
+            let id = world::file_id(&path)
+                .ok_or_else(|| RenderError::Input(format!("bad image field name {name:?}")))?;
+            field_images.insert(id, Bytes::new(bytes.clone()));
+        }
+        let now = input.timestamp.unwrap_or_else(OffsetDateTime::now_utc);
+
+        let world = CertWorld {
+            shared: &self.inner,
+            template: &template.inner,
+            data: Bytes::new(data),
+            images,
+            field_images,
+            now,
+        };
+
+        let Warned { output, warnings } = typst::compile::<PagedDocument>(&world);
+        let warnings: Vec<Diagnostic> = warnings
+            .iter()
+            .map(|warning| diagnostic(&world, warning))
+            .collect();
+        if !warnings.is_empty() {
+            tracing::warn!(
+                warnings = %join_diagnostics(&warnings),
+                "template produced warnings"
+            );
+        }
+        let document = output.map_err(|errors| {
+            RenderError::Compile(errors.iter().map(|e| diagnostic(&world, e)).collect())
+        })?;
+        Ok((document, warnings, now))
+    }
 }
 
 /// Evicts typst's memoization cache when dropped. Uses typst's re-exported
 /// comemo: a separately versioned comemo would evict a different cache.
-struct EvictOnDrop;
+pub(crate) struct EvictOnDrop;
 
 impl Drop for EvictOnDrop {
     fn drop(&mut self) {
@@ -300,37 +288,81 @@ impl Drop for EvictOnDrop {
     }
 }
 
-/// Parses a template's `.typ` files once; every render reuses the sources.
-fn load_template(name: &str, files: TemplateFiles) -> Result<Template, RenderError> {
-    let invalid = |reason: String| RenderError::InvalidTemplate {
-        name: name.to_owned(),
-        reason,
-    };
-    let mut template = Template {
-        files: HashMap::new(),
-        sources: HashMap::new(),
-    };
-    for (path, bytes) in files {
-        if RESERVED_PATHS.contains(&path.as_str()) {
-            return Err(invalid(format!("{path} is reserved for job data")));
-        }
-        let id = world::file_id(&path).ok_or_else(|| invalid(format!("bad path {path}")))?;
-        if path.ends_with(".typ") {
-            let text =
-                std::str::from_utf8(bytes).map_err(|_| invalid(format!("{path} is not UTF-8")))?;
-            let source = Source::new(id, text.to_owned());
-            // Fail at startup, not on the first job.
-            if let Some(error) = source.root().errors_and_warnings().0.first() {
-                return Err(invalid(format!("{path}: syntax error: {}", error.message)));
+impl Template {
+    /// Checks and parses a template's files, given as (virtual path, bytes) with the
+    /// entry point at `/main.typ`. Syntax errors are not reported here but by the
+    /// first render, located, like every other compile error.
+    pub fn compile(files: Vec<(String, Vec<u8>)>) -> Result<Template, RenderError> {
+        let invalid = |reason: String| RenderError::InvalidTemplate { reason };
+        let mut template = world::TemplateFiles {
+            files: HashMap::new(),
+            sources: HashMap::new(),
+        };
+        for (path, bytes) in files {
+            if RESERVED_PATHS.contains(&path.as_str()) || path.starts_with(world::FIELDS_DIR) {
+                return Err(invalid(format!("{path} is reserved for job data")));
             }
-            template.sources.insert(id, source);
+            let id = world::file_id(&path).ok_or_else(|| invalid(format!("bad path {path}")))?;
+            if path.ends_with(".typ") {
+                let text = String::from_utf8(bytes.clone())
+                    .map_err(|_| invalid(format!("{path} is not UTF-8")))?;
+                template.sources.insert(id, Source::new(id, text));
+            }
+            template.files.insert(id, Bytes::new(bytes));
         }
-        template.files.insert(id, Bytes::new(bytes));
+        if !template.sources.contains_key(&IDS.main) {
+            return Err(invalid(format!("missing {}", world::MAIN_PATH)));
+        }
+        Ok(Template { inner: template })
     }
-    if !template.sources.contains_key(&IDS.main) {
-        return Err(invalid(format!("missing {}", world::MAIN_PATH)));
+}
+
+/// The templates shipped in `templates/certificates/`, for seeding the store.
+pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
+    let mut out = Vec::new();
+    for dir in CERTIFICATES.dirs() {
+        let name = dir_name(dir);
+        if name.starts_with('.') {
+            continue;
+        }
+        let invalid = |reason: String| RenderError::InvalidTemplate {
+            reason: format!("built-in template {name}: {reason}"),
+        };
+        let mut files = embedded_files(dir);
+        let manifest: Manifest = match files.iter().position(|(p, _)| p == "/template.json") {
+            Some(i) => serde_json::from_slice(files.remove(i).1)
+                .map_err(|e| invalid(format!("{MANIFEST}: {e}")))?,
+            None => Manifest {
+                description: String::new(),
+                fields: Vec::new(),
+            },
+        };
+        let mut source = None;
+        let mut assets = BTreeMap::new();
+        for (path, bytes) in files {
+            if path == world::MAIN_PATH {
+                source = Some(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|_| invalid("main.typ is not UTF-8".into()))?,
+                );
+            } else {
+                assets.insert(path, bytes.to_vec());
+            }
+        }
+        let source = source.ok_or_else(|| invalid("missing main.typ".into()))?;
+        out.push(BuiltinTemplate {
+            name,
+            kind: TemplateKind::Certificate,
+            description: manifest.description,
+            content: TemplateContent {
+                source,
+                assets,
+                fields: manifest.fields,
+            },
+        });
     }
-    Ok(template)
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 fn dir_name(dir: &Dir<'_>) -> String {
@@ -340,12 +372,9 @@ fn dir_name(dir: &Dir<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// A template's files as (virtual path, contents), e.g. ("/main.typ", ..).
-type TemplateFiles = Vec<(String, &'static [u8])>;
-
 /// All files below `dir`, with their virtual paths relative to it ("/main.typ").
-fn embedded_files(dir: &'static Dir<'static>) -> TemplateFiles {
-    fn walk(base: &Path, dir: &'static Dir<'static>, out: &mut TemplateFiles) {
+fn embedded_files(dir: &'static Dir<'static>) -> Vec<(String, &'static [u8])> {
+    fn walk(base: &Path, dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) {
         for file in dir.files() {
             let relative = file.path().strip_prefix(base).unwrap_or(file.path());
             let hidden = relative

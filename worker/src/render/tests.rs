@@ -28,8 +28,8 @@ fn data(name: &str, has_photo: bool) -> Value {
 fn input(data: Value) -> RenderInput {
     RenderInput {
         data,
-        images: Vec::new(),
         timestamp: Some(datetime!(2026-11-21 10:30 UTC)),
+        ..RenderInput::default()
     }
 }
 
@@ -45,13 +45,35 @@ fn jpeg() -> Vec<u8> {
     out.into_inner()
 }
 
-/// Renders with the shared engine, asserting the built-in template is clean.
-fn render_classic(input: &RenderInput) -> Rendered {
+/// The built-in templates, compiled once.
+static BUILTINS: LazyLock<BTreeMap<String, Template>> = LazyLock::new(|| {
+    builtin_templates()
+        .expect("built-in templates load")
+        .into_iter()
+        .map(|t| {
+            let template = Template::compile(t.content.files()).expect("compiles");
+            (t.name, template)
+        })
+        .collect()
+});
+
+fn builtin(name: &str) -> &'static Template {
+    BUILTINS
+        .get(name)
+        .unwrap_or_else(|| panic!("no built-in template {name}"))
+}
+
+/// Renders a built-in template with the shared engine, asserting it is clean.
+fn render_builtin(name: &str, input: &RenderInput) -> Rendered {
     let (rendered, warnings) = ENGINE
-        .render_with_warnings("classic", input)
+        .render_with_warnings(builtin(name), input)
         .unwrap_or_else(|err| panic!("render failed: {err}"));
     assert!(warnings.is_empty(), "typst warnings: {warnings:?}");
     rendered
+}
+
+fn render_classic(input: &RenderInput) -> Rendered {
+    render_builtin("classic", input)
 }
 
 fn text_of(pdf: &[u8]) -> String {
@@ -91,9 +113,12 @@ fn render_engine_is_shareable_across_threads() {
 
 #[test]
 fn render_lists_builtin_templates() {
-    assert_eq!(ENGINE.template_names(), vec!["classic".to_owned()]);
-    assert!(ENGINE.has_template("classic"));
-    assert!(!ENGINE.has_template("../classic"));
+    let names: Vec<String> = builtin_templates()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(names.contains(&"classic".to_owned()), "{names:?}");
 }
 
 #[test]
@@ -127,7 +152,7 @@ fn render_classic_with_every_image_slot() {
     let mut full = input(data("Ada Lovelace", true));
     full.data["has_signature"] = json!(true);
     full.data["has_logo"] = json!(true);
-    for slot in ImageSlot::ALL {
+    for slot in [ImageSlot::Photo, ImageSlot::Signature, ImageSlot::Logo] {
         full.images.push((slot, jpeg()));
     }
     let rendered = render_classic(&full);
@@ -139,7 +164,7 @@ fn render_classic_with_every_image_slot() {
 fn render_missing_photo_is_a_located_compile_error() {
     let before = EVICTIONS.load(Ordering::Relaxed);
     let err = ENGINE
-        .render("classic", &input(data(ACCENTED, true)))
+        .render(builtin("classic"), &input(data(ACCENTED, true)))
         .expect_err("has_photo without a photo must fail");
     let RenderError::Compile(diagnostics) = &err else {
         panic!("expected a compile error, got {err:?}");
@@ -208,20 +233,12 @@ fn render_tolerates_missing_and_mistyped_fields() {
 }
 
 #[test]
-fn render_unknown_template() {
-    let err = ENGINE
-        .render("does-not-exist", &input(data("A", false)))
-        .expect_err("unknown template");
-    assert!(matches!(err, RenderError::UnknownTemplate(name) if name == "does-not-exist"));
-}
-
-#[test]
 fn render_200_certificates_evicts_every_time() {
     let before = EVICTIONS.load(Ordering::Relaxed);
     let photo = jpeg();
     // Warm up so the timing below is for warm renders.
     ENGINE
-        .render("classic", &input(data("Warm Up", false)))
+        .render(builtin("classic"), &input(data("Warm Up", false)))
         .unwrap();
     let start = Instant::now();
     for i in 0..200 {
@@ -229,7 +246,7 @@ fn render_200_certificates_evicts_every_time() {
         if i % 2 == 0 {
             job.images.push((ImageSlot::Photo, photo.clone()));
         }
-        let rendered = ENGINE.render("classic", &job).unwrap();
+        let rendered = ENGINE.render(builtin("classic"), &job).unwrap();
         assert_eq!(rendered.pages, 1);
     }
     let per_render = start.elapsed() / 200;
@@ -238,23 +255,17 @@ fn render_200_certificates_evicts_every_time() {
     assert!(EVICTIONS.load(Ordering::Relaxed) - before >= 201);
 }
 
-/// Builds an engine with one extra template given as source text.
-fn engine_with(main: &'static str) -> Engine {
-    Engine::from_parts(
-        vec![(
-            "probe".to_owned(),
-            vec![
-                ("/main.typ".to_owned(), main.as_bytes()),
-                ("/assets/note.txt".to_owned(), b"template asset".as_slice()),
-            ],
-        )],
-        Vec::new(),
-    )
-    .expect("probe engine")
+/// A template given as source text, with one asset.
+fn probe(main: &str) -> Template {
+    Template::compile(vec![
+        ("/main.typ".to_owned(), main.as_bytes().to_vec()),
+        ("/assets/note.txt".to_owned(), b"template asset".to_vec()),
+    ])
+    .expect("probe template")
 }
 
 fn probe_error(main: &'static str) -> String {
-    match engine_with(main).render("probe", &input(json!({}))) {
+    match ENGINE.render(&probe(main), &input(json!({}))) {
         Err(RenderError::Compile(diagnostics)) => diagnostics[0].message.clone(),
         other => panic!("expected a compile error, got {other:?}"),
     }
@@ -262,12 +273,13 @@ fn probe_error(main: &'static str) -> String {
 
 #[test]
 fn render_world_serves_only_template_files_data_and_images() {
-    let engine = engine_with(
-        r#"#read("assets/note.txt") #read("/main.typ").len() #json("/data.json").at("k")"#,
+    let template = probe(
+        r#"#read("assets/note.txt") #read("/main.typ").len() #json("/data.json").at("k") #image("/fields/sig", width: 1cm)"#,
     );
     let mut job = input(json!({ "k": "from-data" }));
     job.images.push((ImageSlot::Logo, jpeg()));
-    let text = text_of(&engine.render("probe", &job).unwrap().pdf);
+    job.field_images.insert("sig".into(), jpeg());
+    let text = text_of(&ENGINE.render(&template, &job).unwrap().pdf);
     assert!(text.contains("template asset"), "{text:?}");
     assert!(text.contains("from-data"), "{text:?}");
 
@@ -276,6 +288,7 @@ fn render_world_serves_only_template_files_data_and_images() {
         r#"#read("../../../../etc/passwd")"#,
         r#"#read("/Cargo.toml")"#,
         r#"#image("/photo")"#,
+        r#"#image("/fields/other")"#,
         r#"#import "/data.json": *"#,
         r#"#include "/data.json""#,
         r#"#import "@preview/example:0.1.0": *"#,
@@ -291,26 +304,24 @@ fn render_world_serves_only_template_files_data_and_images() {
 
 #[test]
 fn render_today_comes_from_the_timestamp() {
-    let engine =
-        engine_with(r#"#datetime.today().display() / #datetime.today(offset: -11).display()"#);
-    let rendered = engine.render("probe", &input(json!({}))).unwrap();
+    let template =
+        probe(r#"#datetime.today().display() / #datetime.today(offset: -11).display()"#);
+    let rendered = ENGINE.render(&template, &input(json!({}))).unwrap();
     let text = text_of(&rendered.pdf);
     assert!(text.contains("2026-11-21 / 2026-11-20"), "{text:?}");
 }
 
 #[test]
 fn render_rejects_templates_shadowing_job_paths() {
-    let err = Engine::from_parts(
-        vec![(
-            "bad".to_owned(),
-            vec![
-                ("/main.typ".to_owned(), b"hi".as_slice()),
-                ("/photo".to_owned(), b"x".as_slice()),
-            ],
-        )],
-        Vec::new(),
-    )
-    .err()
-    .expect("reserved path");
-    assert!(matches!(err, RenderError::InvalidTemplate { .. }), "{err}");
+    for reserved in ["/photo", "/qr.svg", "/data.json", "/fields/sig"] {
+        let err = Template::compile(vec![
+            ("/main.typ".to_owned(), b"hi".to_vec()),
+            (reserved.to_owned(), b"x".to_vec()),
+        ])
+        .expect_err("reserved path");
+        assert!(matches!(err, RenderError::InvalidTemplate { .. }), "{err}");
+    }
+    let err = Template::compile(vec![("/other.typ".to_owned(), b"hi".to_vec())])
+        .expect_err("no main.typ");
+    assert!(err.to_string().contains("main.typ"), "{err}");
 }

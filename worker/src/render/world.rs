@@ -21,7 +21,10 @@ pub(super) const MAIN_PATH: &str = "/main.typ";
 pub(super) const DATA_PATH: &str = "/data.json";
 
 /// Paths a template may not ship files at, because the job's data lives there.
-pub(super) const RESERVED_PATHS: [&str; 4] = [DATA_PATH, "/photo", "/signature", "/logo"];
+pub(super) const RESERVED_PATHS: [&str; 5] =
+    [DATA_PATH, "/photo", "/signature", "/logo", "/qr.svg"];
+/// Image fields declared by a template are served at `/fields/<name>`.
+pub(super) const FIELDS_DIR: &str = "/fields/";
 
 /// The fixed file ids. FileIds are interned for the life of the process (at
 /// most 65,535), so per-job paths would eventually panic: only the bytes behind
@@ -51,7 +54,7 @@ pub(super) struct Shared {
 }
 
 /// One template's files, parsed where they are typst sources.
-pub(super) struct Template {
+pub(super) struct TemplateFiles {
     /// Every file of the template directory, by its virtual path.
     pub files: HashMap<FileId, Bytes>,
     /// The `.typ` files among them, parsed once and reused by every render.
@@ -61,9 +64,12 @@ pub(super) struct Template {
 /// The per-render world: borrows the shared state and owns only the job's bytes.
 pub(super) struct CertWorld<'a> {
     pub shared: &'a Shared,
-    pub template: &'a Template,
+    pub template: &'a TemplateFiles,
     pub data: Bytes,
     pub images: [Option<Bytes>; ImageSlot::COUNT],
+    /// Image fields by their `/fields/<name>` id. Names come from template
+    /// declarations, so the set of interned ids stays small.
+    pub field_images: HashMap<FileId, Bytes>,
     pub now: OffsetDateTime,
 }
 
@@ -101,6 +107,9 @@ impl World for CertWorld<'_> {
         }
         if let Some(index) = IDS.images.iter().position(|&image| image == id) {
             return self.images[index].clone().ok_or_else(|| not_found(id));
+        }
+        if let Some(bytes) = self.field_images.get(&id) {
+            return Ok(bytes.clone());
         }
         self.template
             .files

@@ -1,0 +1,299 @@
+//! The per-process template cache (DESIGN.md section 4; seeds 000 and 002 fetched templates
+//! from the database on every request, then cached them in one process with manual
+//! invalidation).
+//!
+//! Entries are a template's record with its current version's content, by id and by name,
+//! and the list of public templates. A change through the API invalidates this process's
+//! entries at once and every other process's through a Redis event within milliseconds. While
+//! that channel is down, entries live only [`FALLBACK_TTL`], so a missed invalidation is
+//! stale for seconds at most and nothing fails; when it comes back everything is dropped.
+//! Compiled typst state is cached separately per (id, version) in the worker, where versions
+//! are immutable and need no invalidation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{Db, DbError};
+use crate::queue::Queue;
+use crate::templates::{TemplateContent, TemplateRecord};
+
+/// How long an entry lives while invalidations arrive: a safety net only.
+pub const TTL: Duration = Duration::from_secs(600);
+/// How long an entry lives while the invalidation channel is down.
+pub const FALLBACK_TTL: Duration = Duration::from_secs(5);
+/// Most templates kept.
+const CAPACITY: u64 = 1_000;
+const TOPIC: &str = "templates";
+
+/// A template with its current version's content.
+#[derive(Debug, Clone)]
+pub struct CachedTemplate {
+    pub record: TemplateRecord,
+    pub content: TemplateContent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    PublicList,
+}
+
+#[derive(Clone)]
+enum Entry {
+    Template(Option<Arc<CachedTemplate>>),
+    List(Arc<Vec<TemplateRecord>>),
+}
+
+/// Short lifetimes for entries made while the channel is down.
+struct ChannelExpiry {
+    up: Arc<AtomicBool>,
+}
+
+impl<K, V> Expiry<K, V> for ChannelExpiry {
+    fn expire_after_create(&self, _: &K, _: &V, _: Instant) -> Option<Duration> {
+        Some(if self.up.load(Ordering::Relaxed) {
+            TTL
+        } else {
+            FALLBACK_TTL
+        })
+    }
+}
+
+/// Counters since start; `entries` is the current count.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Reads that skipped the cache (`use_cache=false`).
+    pub bypasses: u64,
+    /// Invalidations applied: local changes and those received from other processes.
+    pub invalidations: u64,
+    pub entries: u64,
+}
+
+/// Whether invalidations reach every process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelHealth {
+    /// `redis` (cross-process) or `local` (SQLite deployment: one process).
+    pub channel: &'static str,
+    pub up: bool,
+    /// Entry lifetime now in force, in seconds.
+    pub ttl_secs: u64,
+}
+
+#[derive(Clone)]
+pub struct TemplateCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    queue: Queue,
+    templates: Cache<String, Entry>,
+    lists: Cache<Key, Entry>,
+    up: Arc<AtomicBool>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    bypasses: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+impl TemplateCache {
+    /// Builds the cache; call [`TemplateCache::listen`] to receive other processes'
+    /// invalidations.
+    pub fn new(db: Db, queue: Queue) -> Self {
+        let up = Arc::new(AtomicBool::new(false));
+        let templates = Cache::builder()
+            .max_capacity(CAPACITY)
+            .expire_after(ChannelExpiry { up: up.clone() })
+            .build();
+        let lists = Cache::builder()
+            .max_capacity(4)
+            .expire_after(ChannelExpiry { up: up.clone() })
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                queue,
+                templates,
+                lists,
+                up,
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                bypasses: AtomicU64::new(0),
+                invalidations: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Applies invalidations published by other processes until `stop`. Run it once per
+    /// process, in the background.
+    pub async fn listen(&self, stop: CancellationToken) {
+        let on_message = {
+            let cache = self.clone();
+            move |_: &str| cache.drop_all()
+        };
+        let on_state = {
+            let cache = self.clone();
+            move |up: bool| {
+                if up {
+                    // Changes made while we were not listening are unknown: start afresh.
+                    cache.drop_all();
+                }
+                cache.inner.up.store(up, Ordering::Relaxed);
+                if up {
+                    tracing::info!("template cache invalidation channel up");
+                } else {
+                    tracing::warn!(
+                        fallback_ttl_secs = FALLBACK_TTL.as_secs(),
+                        "template cache invalidation channel down; entries expire quickly"
+                    );
+                }
+            }
+        };
+        self.inner
+            .queue
+            .subscribe(TOPIC, on_message, on_state, stop)
+            .await;
+    }
+
+    fn drop_all(&self) {
+        self.inner.templates.invalidate_all();
+        self.inner.lists.invalidate_all();
+        self.inner.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A live template by id or name with its current version. `use_cache = false` reads
+    /// the database (and refreshes the entry).
+    pub async fn get(
+        &self,
+        id_or_name: &str,
+        use_cache: bool,
+    ) -> Result<Option<Arc<CachedTemplate>>, DbError> {
+        let key = id_or_name.to_owned();
+        if !use_cache {
+            self.inner.bypasses.fetch_add(1, Ordering::Relaxed);
+            let loaded = load(&self.inner.db, id_or_name).await?;
+            self.inner
+                .templates
+                .insert(key, Entry::Template(loaded.clone()))
+                .await;
+            return Ok(loaded);
+        }
+        if let Some(Entry::Template(hit)) = self.inner.templates.get(&key).await {
+            self.inner.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.inner.misses.fetch_add(1, Ordering::Relaxed);
+        let db = self.inner.db.clone();
+        let entry = self
+            .inner
+            .templates
+            .try_get_with(key, async move {
+                load(&db, id_or_name).await.map(Entry::Template)
+            })
+            .await
+            .map_err(|e: Arc<DbError>| clone_error(&e))?;
+        match entry {
+            Entry::Template(t) => Ok(t),
+            Entry::List(_) => Ok(None),
+        }
+    }
+
+    /// Live public templates by name.
+    pub async fn public_list(&self, use_cache: bool) -> Result<Arc<Vec<TemplateRecord>>, DbError> {
+        if !use_cache {
+            self.inner.bypasses.fetch_add(1, Ordering::Relaxed);
+            return Ok(Arc::new(self.inner.db.list_templates(true).await?));
+        }
+        if let Some(Entry::List(hit)) = self.inner.lists.get(&Key::PublicList).await {
+            self.inner.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.inner.misses.fetch_add(1, Ordering::Relaxed);
+        let db = self.inner.db.clone();
+        let entry = self
+            .inner
+            .lists
+            .try_get_with(Key::PublicList, async move {
+                db.list_templates(true)
+                    .await
+                    .map(|l| Entry::List(Arc::new(l)))
+            })
+            .await
+            .map_err(|e: Arc<DbError>| clone_error(&e))?;
+        match entry {
+            Entry::List(l) => Ok(l),
+            Entry::Template(_) => Ok(Arc::new(Vec::new())),
+        }
+    }
+
+    /// After a change: drops this process's entries and tells the others. A failed publish
+    /// is logged, not returned: the change is committed, and other processes' entries
+    /// expire within [`FALLBACK_TTL`] once they notice the channel is down.
+    pub async fn invalidate(&self) {
+        self.drop_all();
+        if let Err(e) = self.inner.queue.publish(TOPIC, "changed").await {
+            tracing::warn!(error = %e, "could not broadcast a template cache invalidation");
+        }
+    }
+
+    /// Loads every public template (the `cache-warm` job and start-up).
+    pub async fn warm(&self) -> Result<usize, DbError> {
+        let list = self.public_list(true).await?;
+        for t in list.iter() {
+            self.get(&t.id, true).await?;
+            self.get(&t.name, true).await?;
+        }
+        Ok(list.len())
+    }
+
+    pub async fn stats(&self) -> CacheStats {
+        self.inner.templates.run_pending_tasks().await;
+        self.inner.lists.run_pending_tasks().await;
+        CacheStats {
+            hits: self.inner.hits.load(Ordering::Relaxed),
+            misses: self.inner.misses.load(Ordering::Relaxed),
+            bypasses: self.inner.bypasses.load(Ordering::Relaxed),
+            invalidations: self.inner.invalidations.load(Ordering::Relaxed),
+            entries: self.inner.templates.entry_count() + self.inner.lists.entry_count(),
+        }
+    }
+
+    pub fn health(&self) -> ChannelHealth {
+        let cross = self.inner.queue.has_event_channel();
+        let up = self.inner.up.load(Ordering::Relaxed);
+        ChannelHealth {
+            channel: if cross { "redis" } else { "local" },
+            up,
+            ttl_secs: if up { TTL } else { FALLBACK_TTL }.as_secs(),
+        }
+    }
+}
+
+async fn load(db: &Db, id_or_name: &str) -> Result<Option<Arc<CachedTemplate>>, DbError> {
+    let Some(record) = db.find_template(id_or_name).await? else {
+        return Ok(None);
+    };
+    let version = db
+        .template_version(&record.id, record.version)
+        .await?
+        .ok_or_else(|| DbError::Corrupt(format!("template {} has no current version", record.id)))?;
+    Ok(Some(Arc::new(CachedTemplate {
+        record,
+        content: version.content,
+    })))
+}
+
+fn clone_error(e: &DbError) -> DbError {
+    match e {
+        DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
+        DbError::Other(m) => DbError::Other(m.clone()),
+        DbError::Corrupt(m) => DbError::Corrupt(m.clone()),
+    }
+}

@@ -1,0 +1,695 @@
+//! The certificate registry and batches. A certificate row is written in the same transaction
+//! as its job row; its status derives from the job's status and the row's revocation and
+//! expiry, in SQL, so a listing is one indexed query whatever the filters.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::jobs::{InsertOutcome, NewJob, insert_job_in};
+use super::{Db, DbError};
+use crate::domain::{JobStatus, Timestamp};
+
+/// The registry entry written with a certificate job.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub template_id: String,
+    pub template_version: i64,
+    pub template_name: String,
+    pub verification_code: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub is_public: bool,
+}
+
+/// A certificate's status as verifiers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateStatus {
+    /// Not rendered yet (queued, running or waiting for a retry).
+    Pending,
+    Valid,
+    Expired,
+    Revoked,
+    /// Rendering failed for good.
+    Failed,
+    Cancelled,
+}
+
+impl CertificateStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Valid,
+        Self::Expired,
+        Self::Revoked,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Valid => "valid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The SQL condition for this status; `$today` is bound by the caller.
+    fn condition(self, today: &str) -> String {
+        match self {
+            Self::Pending => "j.status IN ('queued', 'running', 'failed') AND c.revoked_at IS NULL".into(),
+            Self::Valid => format!(
+                "j.status = 'succeeded' AND c.revoked_at IS NULL \
+                 AND (c.expires_on IS NULL OR c.expires_on >= {today})"
+            ),
+            Self::Expired => format!(
+                "j.status = 'succeeded' AND c.revoked_at IS NULL AND c.expires_on < {today}"
+            ),
+            Self::Revoked => "c.revoked_at IS NOT NULL".into(),
+            Self::Failed => "j.status = 'dead' AND c.revoked_at IS NULL".into(),
+            Self::Cancelled => "j.status = 'cancelled' AND c.revoked_at IS NULL".into(),
+        }
+    }
+}
+
+impl std::str::FromStr for CertificateStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<_> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                format!("must be one of {}", all.join(", "))
+            })
+    }
+}
+
+/// A registry entry with what the job produced.
+#[derive(Debug, Clone)]
+pub struct CertificateRow {
+    pub job_id: String,
+    pub owner_id: String,
+    pub template_id: String,
+    pub template_version: i64,
+    pub template_name: String,
+    pub batch_id: Option<String>,
+    pub verification_code: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub is_public: bool,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+    pub created_at: i64,
+    pub job_status: JobStatus,
+    /// The job's result: `file`, `bytes`, `sha256`, `pages` once it succeeded.
+    pub result: Option<serde_json::Value>,
+    pub finished_at: Option<i64>,
+}
+
+impl CertificateRow {
+    /// The status on `today` (`YYYY-MM-DD`).
+    pub fn status(&self, today: &str) -> CertificateStatus {
+        if self.revoked_at.is_some() {
+            return CertificateStatus::Revoked;
+        }
+        match self.job_status {
+            JobStatus::Succeeded => match &self.expires_on {
+                Some(until) if until.as_str() < today => CertificateStatus::Expired,
+                _ => CertificateStatus::Valid,
+            },
+            JobStatus::Dead => CertificateStatus::Failed,
+            JobStatus::Cancelled => CertificateStatus::Cancelled,
+            _ => CertificateStatus::Pending,
+        }
+    }
+
+    pub fn sha256(&self) -> Option<&str> {
+        self.result.as_ref()?.get("sha256")?.as_str()
+    }
+
+    pub fn file(&self) -> Option<&str> {
+        self.result.as_ref()?.get("file")?.as_str()
+    }
+}
+
+const COLUMNS: &str = "c.job_id, c.owner_id, c.template_id, c.template_version, c.template_name, \
+     c.batch_id, c.verification_code, c.recipient_name, c.course_name, c.issuer_name, \
+     c.issued_on, c.expires_on, c.is_public, c.revoked_at, c.revoked_reason, c.created_at, \
+     j.status AS job_status, j.result, j.finished_at";
+
+fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        DbError::Corrupt(format!("certificate {what}: {e}"))
+    };
+    let text = |n: &str| row.try_get::<String, _>(n).map_err(|e| corrupt(n, &e));
+    let opt_text = |n: &str| {
+        row.try_get::<Option<String>, _>(n)
+            .map_err(|e| corrupt(n, &e))
+    };
+    let int = |n: &str| row.try_get::<i64, _>(n).map_err(|e| corrupt(n, &e));
+    let opt_int = |n: &str| row.try_get::<Option<i64>, _>(n).map_err(|e| corrupt(n, &e));
+    Ok(CertificateRow {
+        job_id: text("job_id")?,
+        owner_id: text("owner_id")?,
+        template_id: text("template_id")?,
+        template_version: int("template_version")?,
+        template_name: text("template_name")?,
+        batch_id: opt_text("batch_id")?,
+        verification_code: text("verification_code")?,
+        recipient_name: text("recipient_name")?,
+        course_name: text("course_name")?,
+        issuer_name: opt_text("issuer_name")?,
+        issued_on: text("issued_on")?,
+        expires_on: opt_text("expires_on")?,
+        is_public: int("is_public")? != 0,
+        revoked_at: opt_int("revoked_at")?,
+        revoked_reason: opt_text("revoked_reason")?,
+        created_at: int("created_at")?,
+        job_status: text("job_status")?
+            .parse()
+            .map_err(|e: String| corrupt("job_status", &e))?,
+        result: opt_text("result")?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| corrupt("result", &e))?,
+        finished_at: opt_int("finished_at")?,
+    })
+}
+
+/// Which certificates a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateFilter {
+    /// `None`: every owner's (admin) or, with `public_only`, everyone's public ones.
+    pub owner_id: Option<String>,
+    /// Only those issued with `is_public` and rendered: the public registry.
+    pub public_only: bool,
+    pub template_id: Option<String>,
+    pub status: Option<CertificateStatus>,
+    /// Case-insensitive substring of the recipient's name.
+    pub recipient: Option<String>,
+    /// Inclusive `YYYY-MM-DD` bounds on the issue date.
+    pub issued_from: Option<String>,
+    pub issued_to: Option<String>,
+    pub batch_id: Option<String>,
+}
+
+/// Listing order: by creation or issue date, newest or oldest first; ties by job id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CertificateSort {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    IssuedDesc,
+    IssuedAsc,
+}
+
+impl CertificateSort {
+    pub const NAMES: [&str; 4] = ["-created_at", "created_at", "-issued_on", "issued_on"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "-created_at" => Self::CreatedDesc,
+            "created_at" => Self::CreatedAsc,
+            "-issued_on" => Self::IssuedDesc,
+            "issued_on" => Self::IssuedAsc,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreatedDesc => "-created_at",
+            Self::CreatedAsc => "created_at",
+            Self::IssuedDesc => "-issued_on",
+            Self::IssuedAsc => "issued_on",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::CreatedDesc | Self::CreatedAsc => "c.created_at",
+            Self::IssuedDesc | Self::IssuedAsc => "c.issued_on",
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Self::CreatedDesc | Self::IssuedDesc)
+    }
+}
+
+/// Where the previous page ended: the sort key and the job id of its last row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateCursor {
+    pub key: SortKey,
+    pub job_id: String,
+}
+
+impl CertificateCursor {
+    pub fn after(row: &CertificateRow, sort: CertificateSort) -> Self {
+        let key = match sort {
+            CertificateSort::CreatedDesc | CertificateSort::CreatedAsc => {
+                SortKey::Int(row.created_at)
+            }
+            _ => SortKey::Text(row.issued_on.clone()),
+        };
+        Self {
+            key,
+            job_id: row.job_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    Revoked,
+    AlreadyRevoked,
+    NotFound,
+}
+
+/// A batch of certificate jobs.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    pub id: String,
+    pub owner_id: String,
+    pub template_id: String,
+    pub template_version: i64,
+    pub total: i64,
+    pub created_at: i64,
+}
+
+/// A finished certificate's file, for the batch archive.
+#[derive(Debug, Clone)]
+pub struct BatchFile {
+    pub job_id: String,
+    pub recipient_name: String,
+    pub result: serde_json::Value,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const CHUNK: usize = 400;
+
+/// `($1, $2, ..<constants>), ($k+1, ..)` for `rows` rows of `per_row` parameters, each
+/// tuple ending with `constants` (SQL literals shared by every row).
+fn values(rows: usize, per_row: usize, constants: &str) -> String {
+    let mut sql = String::with_capacity(rows * per_row * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for k in 1..=per_row {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * per_row + k));
+        }
+        sql.push_str(constants);
+        sql.push(')');
+    }
+    sql
+}
+
+impl Db {
+    /// Inserts a certificate job and its registry row in one transaction. An idempotent
+    /// replay returns the original job and writes nothing.
+    pub async fn insert_certificate_job(
+        &self,
+        job: &NewJob,
+        cert: &NewCertificate,
+    ) -> Result<InsertOutcome, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let outcome = insert_job_in(&mut tx, job).await?;
+        if let InsertOutcome::Inserted(_) = &outcome {
+            insert_certificates(&mut tx, &[(job, cert)]).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Inserts a batch, its jobs and their registry rows in one transaction with multi-row
+    /// statements: all or nothing, in a few dozen round trips for thousands of rows.
+    pub async fn insert_batch(
+        &self,
+        batch: &BatchRow,
+        jobs: &[(NewJob, NewCertificate)],
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO batches (id, owner_id, template_id, template_version, total, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(batch.id.clone())
+        .bind(batch.owner_id.clone())
+        .bind(batch.template_id.clone())
+        .bind(batch.template_version)
+        .bind(batch.total)
+        .bind(batch.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let now = Timestamp::now().millis();
+        for chunk in jobs.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
+                 batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
+                values(chunk.len(), 8, &format!(", 'queued', 0, {now}, {now}, {now}"))
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (job, _) in chunk {
+                query = query
+                    .bind(job.id.to_string())
+                    .bind(job.kind.as_str())
+                    .bind(job.kind.queue().as_str())
+                    .bind(job.owner_id.clone())
+                    .bind(i64::from(job.max_attempts))
+                    .bind(job.run_at.millis())
+                    .bind(job.payload.to_string())
+                    .bind(job.batch_id.clone());
+            }
+            query.execute(&mut *tx).await?;
+            let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
+            insert_certificates(&mut tx, &pairs).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a batch none of whose jobs anyone was told about (its push failed).
+    pub async fn delete_unacknowledged_batch(&self, id: &str) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM certificates WHERE batch_id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE batch_id = $1 AND status = 'queued' AND attempt = 0")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM batches WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One page of the registry in one indexed query (certificates joined to their jobs by
+    /// primary key), never loading more than `limit` rows.
+    pub async fn list_certificates(
+        &self,
+        filter: &CertificateFilter,
+        sort: CertificateSort,
+        cursor: Option<&CertificateCursor>,
+        limit: u32,
+        today: &str,
+    ) -> Result<Vec<CertificateRow>, DbError> {
+        let (sql, binds) = list_sql(filter, sort, cursor, limit, today);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(certificate).collect()
+    }
+
+    /// The plan PostgreSQL chooses for a listing (`EXPLAIN`), for tests and diagnostics.
+    pub async fn explain_list_certificates(
+        &self,
+        filter: &CertificateFilter,
+        sort: CertificateSort,
+        limit: u32,
+    ) -> Result<String, DbError> {
+        let (sql, binds) = list_sql(filter, sort, None, limit, "2026-01-01");
+        let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let lines: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .collect();
+        Ok(lines.join("\n"))
+    }
+
+    /// One certificate by its job id, if it exists and (when `owner_id` is given) is theirs.
+    pub async fn get_certificate(
+        &self,
+        job_id: &str,
+        owner_id: Option<&str>,
+    ) -> Result<Option<CertificateRow>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id \
+             WHERE c.job_id = $1 AND ($2 IS NULL OR c.owner_id = $2)"
+        )))
+        .bind(job_id.to_owned())
+        .bind(owner_id.map(str::to_owned))
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(certificate).transpose()
+    }
+
+    /// The certificate a verification code belongs to.
+    pub async fn find_certificate_by_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<CertificateRow>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id \
+             WHERE c.verification_code = $1"
+        )))
+        .bind(code.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(certificate).transpose()
+    }
+
+    /// Revokes a certificate; the first revocation's reason stands.
+    pub async fn revoke_certificate(
+        &self,
+        job_id: &str,
+        owner_id: Option<&str>,
+        reason: &str,
+    ) -> Result<RevokeOutcome, DbError> {
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "UPDATE certificates SET revoked_at = $3, revoked_reason = $4 \
+             WHERE job_id = $1 AND ($2 IS NULL OR owner_id = $2) AND revoked_at IS NULL",
+        )
+        .bind(job_id.to_owned())
+        .bind(owner_id.map(str::to_owned))
+        .bind(now)
+        .bind(reason.to_owned())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(RevokeOutcome::Revoked);
+        }
+        Ok(match self.get_certificate(job_id, owner_id).await? {
+            Some(_) => RevokeOutcome::AlreadyRevoked,
+            None => RevokeOutcome::NotFound,
+        })
+    }
+
+    pub async fn get_batch(
+        &self,
+        id: &str,
+        owner_id: Option<&str>,
+    ) -> Result<Option<BatchRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, owner_id, template_id, template_version, total, created_at FROM batches \
+             WHERE id = $1 AND ($2 IS NULL OR owner_id = $2)",
+        )
+        .bind(id.to_owned())
+        .bind(owner_id.map(str::to_owned))
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| -> Result<BatchRow, sqlx::Error> {
+            Ok(BatchRow {
+                id: r.try_get("id")?,
+                owner_id: r.try_get("owner_id")?,
+                template_id: r.try_get("template_id")?,
+                template_version: r.try_get("template_version")?,
+                total: r.try_get("total")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+        .map_err(DbError::from)
+    }
+
+    /// How many of a batch's jobs are in each status (one grouped, indexed query).
+    pub async fn batch_counts(&self, id: &str) -> Result<Vec<(JobStatus, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM jobs WHERE batch_id = $1 GROUP BY status",
+        )
+        .bind(id.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                let n: i64 = r.try_get("n")?;
+                Ok((
+                    status
+                        .parse()
+                        .map_err(|e: String| DbError::Corrupt(e))?,
+                    n,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every succeeded job of a batch with its file, in job id order.
+    pub async fn batch_files(&self, id: &str) -> Result<Vec<BatchFile>, DbError> {
+        let rows = sqlx::query(
+            "SELECT j.id, j.result, c.recipient_name FROM jobs j \
+             JOIN certificates c ON c.job_id = j.id \
+             WHERE j.batch_id = $1 AND j.status = 'succeeded' ORDER BY j.id",
+        )
+        .bind(id.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let result: String = r.try_get("result")?;
+                Ok(BatchFile {
+                    job_id: r.try_get("id")?,
+                    recipient_name: r.try_get("recipient_name")?,
+                    result: serde_json::from_str(&result)
+                        .map_err(|e| DbError::Corrupt(format!("result: {e}")))?,
+                })
+            })
+            .collect()
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn list_sql(
+    filter: &CertificateFilter,
+    sort: CertificateSort,
+    cursor: Option<&CertificateCursor>,
+    limit: u32,
+    today: &str,
+) -> (String, Vec<Bind>) {
+    let mut binds = Vec::new();
+    let mut next = |b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id WHERE 1 = 1"
+    );
+    if let Some(owner) = &filter.owner_id {
+        sql += &format!(" AND c.owner_id = {}", next(Bind::Text(owner.clone())));
+    }
+    if filter.public_only {
+        // Literal, so PostgreSQL can match the partial indexes' predicate.
+        sql += " AND c.is_public = 1 AND j.status = 'succeeded'";
+    }
+    if let Some(template) = &filter.template_id {
+        sql += &format!(" AND c.template_id = {}", next(Bind::Text(template.clone())));
+    }
+    if let Some(batch) = &filter.batch_id {
+        sql += &format!(" AND c.batch_id = {}", next(Bind::Text(batch.clone())));
+    }
+    if let Some(status) = filter.status {
+        let today = next(Bind::Text(today.to_owned()));
+        sql += &format!(" AND ({})", status.condition(&today));
+    }
+    if let Some(recipient) = &filter.recipient {
+        let escaped = recipient
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = next(Bind::Text(format!("%{escaped}%")));
+        sql += &format!(" AND c.recipient_key LIKE {p} ESCAPE '\\'");
+    }
+    if let Some(from) = &filter.issued_from {
+        sql += &format!(" AND c.issued_on >= {}", next(Bind::Text(from.clone())));
+    }
+    if let Some(to) = &filter.issued_to {
+        sql += &format!(" AND c.issued_on <= {}", next(Bind::Text(to.clone())));
+    }
+    let column = sort.column();
+    let (cmp, dir) = if sort.descending() {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some(c) = cursor {
+        let key = next(match &c.key {
+            SortKey::Int(i) => Bind::Int(*i),
+            SortKey::Text(t) => Bind::Text(t.clone()),
+        });
+        let id = next(Bind::Text(c.job_id.clone()));
+        sql += &format!(
+            " AND ({column} {cmp} {key} OR ({column} = {key} AND c.job_id {cmp} {id}))"
+        );
+    }
+    let limit = next(Bind::Int(i64::from(limit)));
+    sql += &format!(" ORDER BY {column} {dir}, c.job_id {dir} LIMIT {limit}");
+    (sql, binds)
+}
+
+/// Writes registry rows for jobs already inserted in `tx`.
+async fn insert_certificates(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[(&NewJob, &NewCertificate)],
+) -> Result<(), DbError> {
+    let now = Timestamp::now().millis();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO certificates (job_id, owner_id, batch_id, template_id, template_version, \
+             template_name, verification_code, recipient_name, recipient_key, course_name, \
+             issuer_name, issued_on, expires_on, is_public, created_at) VALUES {}",
+            values(chunk.len(), 14, &format!(", {now}"))
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (job, cert) in chunk {
+            query = query
+                .bind(job.id.to_string())
+                .bind(job.owner_id.clone())
+                .bind(job.batch_id.clone())
+                .bind(cert.template_id.clone())
+                .bind(cert.template_version)
+                .bind(cert.template_name.clone())
+                .bind(cert.verification_code.clone())
+                .bind(cert.recipient_name.clone())
+                .bind(cert.recipient_name.to_lowercase())
+                .bind(cert.course_name.clone())
+                .bind(cert.issuer_name.clone())
+                .bind(cert.issued_on.clone())
+                .bind(cert.expires_on.clone())
+                .bind(i64::from(cert.is_public));
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Compiled templates, cached per (template id, version) in this process. A version never
+//! changes once written, so entries need no invalidation: a change through the API makes a
+//! new version, which jobs submitted afterwards pin. Reads never hit the database on a hit.
+
+use std::sync::Arc;
+
+use shared::db::Db;
+
+use crate::jobs::JobError;
+use crate::render::Template;
+
+/// Most compiled versions kept; a compiled template is its files (sources, assets) parsed.
+const CAPACITY: u64 = 256;
+
+#[derive(Clone)]
+pub struct CompiledTemplates {
+    db: Db,
+    cache: moka::future::Cache<(String, i64), Arc<Template>>,
+}
+
+impl CompiledTemplates {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            cache: moka::future::Cache::new(CAPACITY),
+        }
+    }
+
+    /// The compiled template for a pinned version: from the cache, else loaded and parsed
+    /// once however many jobs ask for it at the same moment.
+    pub async fn get(&self, id: &str, version: i64) -> Result<Arc<Template>, JobError> {
+        let db = self.db.clone();
+        let key = (id.to_owned(), version);
+        self.cache
+            .try_get_with(key, async move {
+                let stored = db
+                    .template_version(id, version)
+                    .await
+                    .map_err(|e| JobError::retryable("database", e.to_string()))?
+                    .ok_or_else(|| {
+                        JobError::permanent(
+                            "unknown_template",
+                            format!("template {id} version {version} does not exist"),
+                        )
+                    })?;
+                let files = stored.content.files();
+                let template = tokio::task::spawn_blocking(move || Template::compile(files))
+                    .await
+                    .map_err(|e| JobError::retryable("internal", e.to_string()))?
+                    .map_err(|e| JobError::permanent("invalid_template", e.to_string()))?;
+                Ok::<_, JobError>(Arc::new(template))
+            })
+            .await
+            .map_err(|e: Arc<JobError>| (*e).clone())
+    }
+}
