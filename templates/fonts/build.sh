@@ -52,10 +52,10 @@ for font in NotoNaskhArabic-Regular NotoNaskhArabic-Bold NotoSansArabic-Regular 
 done
 
 # CJK: the Simplified Chinese face of Noto Sans CJK (face 2 of the .ttc), cut
-# down to GB 2312 (all 6,763 hanzi, levels 1 and 2), the 2,136 Jōyō kanji (from
-# KANJIDIC's grades G1-G8, plus the four 2010 additions outside JIS X 0208,
-# which KANJIDIC does not list), and below the kana, CJK punctuation and
-# full-width forms.
+# down to GB 2312 (all 6,763 hanzi, levels 1 and 2), the 2,136 Jōyō kanji and
+# the Jinmeiyō kanji for personal names (from KANJIDIC's grades G1-G8 and
+# G9-G10, plus the four 2010 Jōyō additions outside JIS X 0208, which KANJIDIC
+# does not list), and below the kana, CJK punctuation and full-width forms.
 python3 - <<'EOF'
 import re
 
@@ -69,7 +69,7 @@ for row in range(0xB0, 0xF8):          # GB 2312 hanzi rows 16-87
 with open("root/usr/share/edict/kanjidic", "rb") as f:
     kanjidic = f.read().decode("euc_jp")
 for line in kanjidic.splitlines():
-    if not line.startswith("#") and re.search(r" G[1-8] ", line):
+    if not line.startswith("#") and re.search(r" G([1-9]|10) ", line):
         chars.add(line[0])
 chars.update("\U00020B9F\u5861\u525D\u9830")  # 𠮟 塡 剝 頰
 with open("cjk.txt", "w", encoding="utf-8") as f:
