@@ -46,6 +46,13 @@ enum Command {
     Keys(KeysCommand),
     /// Prints every setting with its default.
     Settings,
+    /// Internal: one bounded render, request on stdin, response on stdout (shared::sandbox).
+    #[command(name = "__render-sandbox", hide = true)]
+    RenderSandbox {
+        /// Address-space limit the process sets on itself.
+        #[arg(long)]
+        memory_bytes: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +73,16 @@ enum KeysCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::RenderSandbox { memory_bytes }) = cli.command {
+        // No configuration, no logging: stdout is the protocol.
+        return match worker::render::serve_stdio(memory_bytes) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("quire: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Settings) = cli.command {
         println!("{}", Config::settings_help());
         return ExitCode::SUCCESS;
@@ -147,7 +164,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Settings => Ok(()),
+        Command::Settings | Command::RenderSandbox { .. } => Ok(()),
     }
 }
 

@@ -16,6 +16,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::QueueName;
+use crate::sandbox::SandboxLimits;
 
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +70,7 @@ pub struct Config {
     pub queues: Queues,
     pub retry: Retry,
     pub rescue: Rescue,
+    pub sandbox: Sandbox,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -152,6 +154,20 @@ pub struct Rescue {
     pub lease_secs: u64,
 }
 
+/// Bounded renders of uploaded templates: a child process with a wall-clock timeout and an
+/// address-space limit (see [`crate::sandbox`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sandbox {
+    /// The `quire` binary the child runs; unset means this process's own executable.
+    pub program: Option<PathBuf>,
+    /// Longest a bounded render may take, in milliseconds, start-up included.
+    pub timeout_ms: u64,
+    /// The child's address-space limit in MiB. It counts every mapping (the binary, thread
+    /// stacks, allocator arenas), not only the heap; see README for the measured minimum.
+    pub memory_mb: u64,
+}
+
 impl Default for Config {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -190,6 +206,11 @@ impl Default for Config {
                 interval_secs: 10,
                 stale_after_secs: 30,
                 lease_secs: 60,
+            },
+            sandbox: Sandbox {
+                program: None,
+                timeout_ms: 10_000,
+                memory_mb: 1024,
             },
             shutdown_grace_secs: 30,
             idempotency_window_secs: 24 * 60 * 60,
@@ -326,6 +347,12 @@ impl Config {
         if self.retry.base_ms == 0 || self.retry.max_secs == 0 {
             return bad("retry", "base_ms and max_secs must be at least 1");
         }
+        if !(100..=120_000).contains(&self.sandbox.timeout_ms) {
+            return bad("sandbox.timeout_ms", "must be between 100 and 120000");
+        }
+        if !(128..=16_384).contains(&self.sandbox.memory_mb) {
+            return bad("sandbox.memory_mb", "must be between 128 and 16384");
+        }
         if self.rescue.interval_secs == 0 || self.rescue.lease_secs < 5 {
             return bad(
                 "rescue",
@@ -359,6 +386,22 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.bind))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// How bounded renders run. Without `sandbox.program`, the child is this process's own
+    /// executable (the `quire` binary; test binaries must set the program).
+    pub fn sandbox_limits(&self) -> SandboxLimits {
+        let program = self.sandbox.program.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .or_else(|| std::env::args_os().next().map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("quire"))
+        });
+        SandboxLimits {
+            program,
+            timeout: Duration::from_millis(self.sandbox.timeout_ms),
+            memory_bytes: self.sandbox.memory_mb * 1024 * 1024,
+        }
     }
 
     pub fn outputs_dir(&self) -> PathBuf {
@@ -421,6 +464,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_RESCUE__INTERVAL_SECS     10                how often lost messages are re-pushed
   QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
   QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
+  QUIRE_SANDBOX__PROGRAM          (this binary)     the quire binary bounded renders run
+  QUIRE_SANDBOX__TIMEOUT_MS       10000             longest bounded render of an uploaded template
+  QUIRE_SANDBOX__MEMORY_MB        1024              address-space limit of a bounded render
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
@@ -465,6 +511,22 @@ mod tests {
         assert!(e.contains("bind"), "{e}");
         let e = load("colour = 'blue'").unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn sandbox_settings_have_defaults_and_bounds() {
+        let c = load("").unwrap();
+        let limits = c.sandbox_limits();
+        assert_eq!(limits.timeout, Duration::from_secs(10));
+        assert_eq!(limits.memory_bytes, 1024 * 1024 * 1024);
+        assert_eq!(limits.program, std::env::current_exe().unwrap());
+        let c = load("[sandbox]\nprogram = '/usr/bin/quire'\nmemory_mb = 512").unwrap();
+        assert_eq!(c.sandbox_limits().program, PathBuf::from("/usr/bin/quire"));
+        assert_eq!(c.sandbox_limits().memory_bytes, 512 * 1024 * 1024);
+        let e = load("[sandbox]\ntimeout_ms = 50").unwrap_err().to_string();
+        assert!(e.contains("sandbox.timeout_ms"), "{e}");
+        let e = load("[sandbox]\nmemory_mb = 64").unwrap_err().to_string();
+        assert!(e.contains("sandbox.memory_mb"), "{e}");
     }
 
     #[test]

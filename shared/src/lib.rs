@@ -6,5 +6,6 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod queue;
+pub mod sandbox;
 pub mod storage;
 pub mod telemetry;
