@@ -2,7 +2,8 @@
 # Makes sure the services the test suite talks to are available, and says what it did:
 #   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`;
 #   - Redis at 127.0.0.1:6379;
-#   - `pdftotext` (poppler-utils), which tests may use to read PDFs back.
+#   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
+#     (text, and pages rasterised to decode their QR codes).
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
 # Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
 # starts them. Waits (bounded) until both answer; on failure says which service and why, and
@@ -106,8 +107,10 @@ wait_for() { # name probe
 
 # --- fast path ------------------------------------------------------------------------------
 
-if pg_up && redis_up && pg_test_db_ok && command -v pdftotext >/dev/null 2>&1; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext present: nothing to do"
+poppler_present() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
+
+if pg_up && redis_up && pg_test_db_ok && poppler_present; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext and pdftoppm present: nothing to do"
     exit 0
 fi
 
@@ -143,14 +146,14 @@ if ! redis_up && ! redis_installed; then
     log "Redis is not installed"
     missing+=(redis-server)
 fi
-if ! command -v pdftotext >/dev/null 2>&1; then
-    log "pdftotext is not installed"
+if ! poppler_present; then
+    log "pdftotext/pdftoppm (poppler-utils) are not installed"
     missing+=(poppler-utils)
 fi
 if ((${#missing[@]} > 0)); then
     apt_install "${missing[@]}"
 fi
-command -v pdftotext >/dev/null 2>&1 || fail "pdftotext still missing after installing poppler-utils"
+poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -268,4 +271,4 @@ ensure_redis_running
 
 pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"
 redis_up || fail "Redis: stopped answering at $REDIS_HOST:$REDIS_PORT"
-log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext)"
+log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm)"

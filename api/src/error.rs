@@ -27,6 +27,15 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
+    /// 422 with several problems at once: every bad field of a submission, every bad row
+    /// of a batch, or typst's diagnostics for a template. `message` sums them up.
+    #[error("{message}")]
+    InvalidMany {
+        code: &'static str,
+        message: String,
+        errors: Vec<FieldError>,
+        diagnostics: Vec<TemplateDiagnostic>,
+    },
     #[error("missing or invalid API key")]
     Unauthorized(&'static str),
     #[error("forbidden")]
@@ -63,9 +72,70 @@ pub struct ErrorDetail {
     pub message: String,
     /// The input at fault (JSON path such as `photo` or `fields.grade`), when there is one.
     pub field: Option<String>,
+    /// Every problem, when there are several (batch rows, template fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// typst's errors, located, when a template does not compile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<TemplateDiagnostic>>,
+}
+
+/// One bad input among several.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// 1-based data row of a batch (CSV: the header is row 0), when the input is a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
+    /// JSON path of the input, e.g. `fields.grade`.
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// One typst error in a template, located.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TemplateDiagnostic {
+    pub message: String,
+    /// Virtual path, e.g. `/main.typ`.
+    pub path: Option<String>,
+    /// 1-based.
+    pub line: Option<usize>,
+    /// 1-based, in characters.
+    pub column: Option<usize>,
+    pub hints: Vec<String>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            row: None,
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 impl ApiError {
+    /// 422 listing every problem; the message names the first and counts the rest.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let message = match errors.as_slice() {
+            [] => "invalid input".to_owned(),
+            [one] => one.message.clone(),
+            [first, rest @ ..] => format!("{} (and {} more problems)", first.message, rest.len()),
+        };
+        let code = match errors.as_slice() {
+            [one] => code_of(&one.code),
+            _ => "invalid_fields",
+        };
+        ApiError::InvalidMany {
+            code,
+            message,
+            errors,
+            diagnostics: Vec::new(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Invalid {
             code: "invalid_field",
@@ -107,6 +177,17 @@ impl ApiError {
                 code,
                 message.clone(),
                 field.clone(),
+            ),
+            ApiError::InvalidMany {
+                code,
+                message,
+                errors,
+                ..
+            } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message.clone(),
+                errors.first().map(|e| e.field.clone()),
             ),
             ApiError::Unauthorized(msg) => (
                 StatusCode::UNAUTHORIZED,
@@ -160,12 +241,25 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(what) => tracing::warn!(what, "dependency unavailable"),
             _ => {}
         }
+        let (errors, diagnostics) = match self {
+            ApiError::InvalidMany {
+                errors,
+                diagnostics,
+                ..
+            } => (
+                (!errors.is_empty()).then_some(errors),
+                (!diagnostics.is_empty()).then_some(diagnostics),
+            ),
+            _ => (None, None),
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 status: status.as_u16(),
                 code: code.to_owned(),
                 message,
                 field,
+                errors,
+                diagnostics,
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -194,4 +288,26 @@ impl From<QueueError> for ApiError {
             other => ApiError::Internal(other.to_string()),
         }
     }
+}
+
+/// Field error codes as the static strings `ApiError` carries.
+fn code_of(code: &str) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        "invalid_field",
+        "missing_field",
+        "unknown_field",
+        "invalid_type",
+        "too_long",
+        "invalid_base64",
+        "image_too_large",
+        "image_dimensions",
+        "unsupported_image",
+        "corrupt_image",
+        "invalid_date",
+        "unknown_template",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == code)
+        .unwrap_or("invalid_field")
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub queue: Queue,
     pub storage: Storage,
     pub auth: auth::KeyCache,
+    /// Templates with their current version, per process, invalidated across processes.
+    pub templates: shared::cache::TemplateCache,
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
     pub readiness: routes::health::Readiness,
@@ -48,6 +50,7 @@ impl AppState {
             storage: Storage::new(&config.data_dir),
             base_url: config.public_base_url().into(),
             auth: auth::KeyCache::default(),
+            templates: shared::cache::TemplateCache::new(db.clone(), queue.clone()),
             config,
             db,
             queue,
@@ -90,7 +93,40 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .route("/v1/openapi.json", get(openapi::openapi_json))
-        .route("/v1/certificates", post(routes::certificates::submit))
+        .route(
+            "/v1/certificates",
+            post(routes::certificates::submit).get(routes::certificates::list),
+        )
+        .route(
+            "/v1/certificates/public",
+            get(routes::certificates::list_public),
+        )
+        .route("/v1/certificates/batch", post(routes::batches::submit))
+        .route("/v1/certificates/{id}", get(routes::certificates::get))
+        .route(
+            "/v1/certificates/{id}/revoke",
+            post(routes::certificates::revoke),
+        )
+        .route("/v1/batches/{id}", get(routes::batches::get))
+        .route("/v1/batches/{id}/archive", get(routes::batches::archive))
+        .route("/v1/verify/{code}", get(routes::verify::verify))
+        .route("/verify/{code}", get(routes::verify::verify_page))
+        .route(
+            "/v1/templates",
+            get(routes::templates::list).post(routes::templates::create),
+        )
+        .route(
+            "/v1/templates/{id}",
+            get(routes::templates::get)
+                .put(routes::templates::update)
+                .delete(routes::templates::delete),
+        )
+        .route(
+            "/v1/templates/{id}/preview",
+            post(routes::templates::preview),
+        )
+        .route("/v1/system/cache/stats", get(routes::system::cache_stats))
+        .route("/v1/system/cache/health", get(routes::system::cache_health))
         .route("/v1/jobs", get(routes::jobs::list))
         .route(
             "/v1/jobs/{id}",
@@ -122,8 +158,16 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // Other processes' template changes arrive here (Redis); ends with the shutdown.
+    let listening = tokio::spawn({
+        let cache = state.templates.clone();
+        let stop = shutdown.clone();
+        async move { cache.listen(stop).await }
+    });
     let app = router(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        .await;
+    listening.abort();
+    served
 }

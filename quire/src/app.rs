@@ -76,7 +76,21 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Db, Queue)> {
 impl App {
     /// Starts `roles`. With `migrate`, applies migrations first, and on an empty database
     /// creates the first admin key (returned in `first_admin_key`).
-    pub async fn start(config: Config, roles: Roles, migrate: bool) -> anyhow::Result<App> {
+    pub async fn start(mut config: Config, roles: Roles, migrate: bool) -> anyhow::Result<App> {
+        let listener = match roles.api {
+            true => Some(
+                tokio::net::TcpListener::bind(config.bind)
+                    .await
+                    .with_context(|| format!("binding {}", config.bind))?,
+            ),
+            false => None,
+        };
+        if let Some(listener) = &listener
+            && config.public_base_url.is_none()
+        {
+            // Port 0 (tests): links and QR codes must name the real port.
+            config.public_base_url = Some(format!("http://{}", listener.local_addr()?));
+        }
         let config = Arc::new(config);
         let (db, queue) = connect(&config).await?;
         if migrate {
@@ -84,6 +98,10 @@ impl App {
         } else {
             db.ensure_migrated().await?;
         }
+        // Every role makes sure the shipped templates are in the store (idempotent).
+        db.seed_builtin_templates(&worker::render::builtin_templates()?)
+            .await
+            .context("seeding the built-in templates")?;
         let first_admin_key = if migrate && db.count_keys().await? == 0 {
             Some(db.create_key("admin", true).await?.secret)
         } else {
@@ -95,18 +113,10 @@ impl App {
         let mut health_addr = None;
         // True while this process's queue consumers run: `/ready` reports it.
         let consuming = roles.worker.then(|| Arc::new(AtomicBool::new(false)));
-        if roles.api {
-            let listener = tokio::net::TcpListener::bind(config.bind)
-                .await
-                .with_context(|| format!("binding {}", config.bind))?;
-            let mut api_config = (*config).clone();
+        if let Some(listener) = listener {
             let local = listener.local_addr()?;
             addr = Some(local);
-            // Port 0 (tests): links must name the real port.
-            if api_config.public_base_url.is_none() {
-                api_config.public_base_url = Some(format!("http://{local}"));
-            }
-            let state = api::AppState::new(Arc::new(api_config), db.clone(), queue.clone())
+            let state = api::AppState::new(config.clone(), db.clone(), queue.clone())
                 .with_consuming(consuming.clone());
             let token = shutdown.clone();
             tasks.spawn(async move {

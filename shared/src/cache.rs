@@ -283,7 +283,9 @@ async fn load(db: &Db, id_or_name: &str) -> Result<Option<Arc<CachedTemplate>>, 
     let version = db
         .template_version(&record.id, record.version)
         .await?
-        .ok_or_else(|| DbError::Corrupt(format!("template {} has no current version", record.id)))?;
+        .ok_or_else(|| {
+            DbError::Corrupt(format!("template {} has no current version", record.id))
+        })?;
     Ok(Some(Arc::new(CachedTemplate {
         record,
         content: version.content,

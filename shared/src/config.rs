@@ -91,6 +91,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest decoded image (photo) accepted, in bytes.
     pub max_image_bytes: usize,
+    /// Most pixels (width × height) of an uploaded image; checked from its header before
+    /// decoding, so a small file cannot expand into gigabytes (decompression bomb).
+    pub max_image_pixels: u64,
+    /// Longest side of an uploaded image, in pixels.
+    pub max_image_side: u32,
     /// Longest name (recipient, course, issuer), in characters.
     pub max_name_chars: usize,
 }
@@ -189,6 +194,8 @@ impl Default for Config {
             limits: Limits {
                 max_body_bytes: 10 * 1024 * 1024,
                 max_image_bytes: 2 * 1024 * 1024,
+                max_image_pixels: 40_000_000,
+                max_image_side: 10_000,
                 max_name_chars: 200,
             },
             queues: Queues {
@@ -341,6 +348,15 @@ impl Config {
                 "must be at least 1 and not more than limits.max_body_bytes",
             );
         }
+        if !(1..=1_000_000_000).contains(&self.limits.max_image_pixels) {
+            return bad(
+                "limits.max_image_pixels",
+                "must be between 1 and 1000000000",
+            );
+        }
+        if !(1..=100_000).contains(&self.limits.max_image_side) {
+            return bad("limits.max_image_side", "must be between 1 and 100000");
+        }
         if !(1..=10_000).contains(&self.limits.max_name_chars) {
             return bad("limits.max_name_chars", "must be between 1 and 10000");
         }
@@ -456,6 +472,8 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
   QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
   QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image
+  QUIRE_LIMITS__MAX_IMAGE_PIXELS  40000000          most pixels (width x height) of an image
+  QUIRE_LIMITS__MAX_IMAGE_SIDE    10000             longest side of an image, in pixels
   QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
   QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
                                   per queue: certificates, reports, emails, maintenance
@@ -511,6 +529,21 @@ mod tests {
         assert!(e.contains("bind"), "{e}");
         let e = load("colour = 'blue'").unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn image_limits_have_defaults_and_bounds() {
+        let c = load("").unwrap();
+        assert_eq!(c.limits.max_image_pixels, 40_000_000);
+        assert_eq!(c.limits.max_image_side, 10_000);
+        let e = load("[limits]\nmax_image_pixels = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.max_image_pixels"), "{e}");
+        let e = load("[limits]\nmax_image_side = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.max_image_side"), "{e}");
     }
 
     #[test]

@@ -1,36 +1,40 @@
-//! `POST /v1/certificates`: validate, store the photo, insert the job row, push its id.
+//! `/v1/certificates`: issue (validate against the template's declared fields, store images,
+//! insert the job with its registry row, push its id), the registries, and revocation.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use rand::Rng;
-use serde::Deserialize;
-use shared::db::{InsertOutcome, NewJob};
+use serde::{Deserialize, Serialize};
+use shared::cache::CachedTemplate;
+use shared::db::{
+    CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
+    InsertOutcome, NewCertificate, NewJob, RevokeOutcome, SortKey,
+};
 use shared::domain::{BoundedText, JobId, JobKind, Timestamp};
+use shared::images::{CheckedImage, ImageLimits};
 use shared::jobs::CertificatePayload;
+use shared::templates::{FieldSpec, FieldType, TemplateKind};
 use time::Date;
 use time::macros::format_description;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiJson, Caller};
 use crate::routes::jobs::{JobView, SubmittedView};
 
-/// The templates shipped in `templates/certificates/`.
-pub const BUILTIN_TEMPLATES: &[&str] = &["classic"];
-
-/// Longest template-specific field value and most fields, to keep payloads small.
-const MAX_FIELDS: usize = 50;
-const MAX_FIELD_NAME: usize = 64;
+/// The template used when a submission names none.
+pub const DEFAULT_TEMPLATE: &str = "classic";
 
 /// A certificate to issue.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
-    /// Template name; default `classic`.
+    /// Template name or id; default `classic`. The job pins the template's current version.
     #[schema(example = "classic")]
     pub template: Option<String>,
     #[schema(example = "Zoë Ångström")]
@@ -41,184 +45,324 @@ pub struct CertificateRequest {
     #[schema(example = "2026-11-21")]
     pub issued_on: Option<String>,
     pub issuer_name: Option<String>,
-    /// Base64 JPEG or PNG, at most `limits.max_image_bytes` decoded.
+    /// `YYYY-MM-DD`: after this day verification answers `expired`.
+    pub expires_on: Option<String>,
+    /// List it in the public registry (`GET /v1/certificates/public`).
+    #[serde(default)]
+    pub is_public: bool,
+    /// Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted).
     pub photo: Option<String>,
-    /// Template-specific fields: string, number or boolean values.
+    /// Base64 JPEG, PNG or WebP; shown by templates with a signature line.
+    pub signature: Option<String>,
+    /// The template's declared fields (`GET /v1/templates/{id}` lists them): text, date
+    /// (`YYYY-MM-DD`), number, or image (base64).
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A validated order: everything checked, nothing left to fail on bad input.
-struct CertificateOrder {
-    payload: CertificatePayload,
-    photo: Option<Vec<u8>>,
+pub(crate) struct CertificateOrder {
+    pub payload: CertificatePayload,
+    pub certificate: NewCertificate,
+    /// Input files to store under the job's directory: (name, bytes).
+    pub inputs: Vec<(String, Vec<u8>)>,
 }
 
-type Name = BoundedText<10_000>;
+type Text = BoundedText<10_000>;
 
-fn name(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
-    let text = Name::parse(raw).map_err(|e| ApiError::invalid(field, format!("`{field}` {e}")))?;
-    let got = text.as_str().chars().count();
-    if got > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("`{field}` must be at most {max} characters (got {got})"),
-        ));
+/// Collects every problem with a submission, so the client fixes them in one round.
+#[derive(Default)]
+pub(crate) struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
     }
-    Ok(text.into_inner())
+
+    fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
+        match Text::parse(raw) {
+            Err(e) => {
+                let code = if raw.trim().is_empty() {
+                    "missing_field"
+                } else {
+                    "invalid_field"
+                };
+                self.add(field, code, format!("`{field}` {e}"));
+                None
+            }
+            Ok(text) => {
+                let got = text.as_str().chars().count();
+                if got > max {
+                    self.add(
+                        field,
+                        "too_long",
+                        format!("`{field}` must be at most {max} characters (got {got})"),
+                    );
+                    return None;
+                }
+                Some(text.into_inner())
+            }
+        }
+    }
+
+    fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
+        match Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.add(
+                    field,
+                    "invalid_date",
+                    format!("`{field}` must be a date as YYYY-MM-DD, e.g. 2026-11-21"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::fields(self.0))
+        }
+    }
 }
 
-fn validate(req: CertificateRequest, state: &AppState) -> Result<CertificateOrder, ApiError> {
+fn image_limits(state: &AppState) -> ImageLimits {
     let limits = &state.config.limits;
-    let template = req.template.unwrap_or_else(|| "classic".to_owned());
-    if !BUILTIN_TEMPLATES.contains(&template.as_str()) {
-        return Err(ApiError::invalid_with_code(
+    ImageLimits {
+        max_bytes: limits.max_image_bytes,
+        max_pixels: limits.max_image_pixels,
+        max_side: limits.max_image_side,
+    }
+}
+
+/// Decodes and checks one base64 image on the blocking pool (it fully decodes the pixels).
+async fn image(state: &AppState, b64: String) -> Result<CheckedImage, (String, String)> {
+    let limits = image_limits(state);
+    tokio::task::spawn_blocking(move || shared::images::decode_base64_image(&b64, &limits))
+        .await
+        .map_err(|e| ("internal".to_owned(), e.to_string()))?
+        .map_err(|e| (e.code().to_owned(), e.to_string()))
+}
+
+/// The template a submission names, if the caller may use it.
+pub(crate) async fn resolve_template(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<std::sync::Arc<CachedTemplate>, ApiError> {
+    let name = name.unwrap_or(DEFAULT_TEMPLATE).trim();
+    let unknown = || {
+        ApiError::invalid_with_code(
             "unknown_template",
             "template",
             format!(
-                "unknown template `{}`; available: {}",
-                template.chars().take(64).collect::<String>(),
-                BUILTIN_TEMPLATES.join(", ")
+                "unknown template `{}`; GET /v1/templates lists the available ones",
+                name.chars().take(64).collect::<String>()
             ),
-        ));
+        )
+    };
+    let template = state.templates.get(name, true).await?.ok_or_else(unknown)?;
+    let visible =
+        template.record.is_public || caller.is_admin || template.record.owner_id == caller.key_id;
+    if !visible || template.record.kind != TemplateKind::Certificate {
+        return Err(unknown());
     }
-    let recipient_name = name("recipient_name", &req.recipient_name, limits.max_name_chars)?;
-    let course_name = name("course_name", &req.course_name, limits.max_name_chars)?;
+    Ok(template)
+}
+
+/// Checks a submission against the core rules and the template's declared fields. Images
+/// are decoded here too: a corrupt image is a 422 now, not a failed job later.
+pub(crate) async fn validate(
+    state: &AppState,
+    template: &CachedTemplate,
+    req: CertificateRequest,
+) -> Result<CertificateOrder, ApiError> {
+    let max = state.config.limits.max_name_chars;
+    let mut p = Problems::default();
+    let recipient_name = p.text("recipient_name", &req.recipient_name, max);
+    let course_name = p.text("course_name", &req.course_name, max);
     let issuer_name = req
         .issuer_name
         .as_deref()
-        .map(|n| name("issuer_name", n, limits.max_name_chars))
-        .transpose()?;
+        .and_then(|n| p.text("issuer_name", n, max));
     let issued_on = match req.issued_on.as_deref() {
-        None => time::OffsetDateTime::now_utc().date(),
-        Some(raw) => {
-            Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")).map_err(|_| {
-                ApiError::invalid(
-                    "issued_on",
-                    "`issued_on` must be a date as YYYY-MM-DD, e.g. 2026-11-21",
-                )
-            })?
-        }
+        None => Some(time::OffsetDateTime::now_utc().date()),
+        Some(raw) => p.date("issued_on", raw),
     };
-    let fields = req.fields.unwrap_or_default();
-    if fields.len() > MAX_FIELDS {
-        return Err(ApiError::invalid(
-            "fields",
-            format!("at most {MAX_FIELDS} fields"),
-        ));
-    }
-    for (key, value) in &fields {
-        let path = format!("fields.{key}");
-        if key.is_empty()
-            || key.len() > MAX_FIELD_NAME
-            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(ApiError::invalid(
-                "fields",
-                format!("field names must be 1 to {MAX_FIELD_NAME} letters, digits or '_'"),
-            ));
-        }
-        match value {
-            serde_json::Value::String(s) => {
-                name(&path, s, limits.max_name_chars)?;
-            }
-            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {}
-            _ => {
-                return Err(ApiError::invalid(
-                    path,
-                    "values must be strings, numbers or booleans",
-                ));
-            }
-        }
-    }
-    let photo = req
-        .photo
+    let expires_on = req
+        .expires_on
         .as_deref()
-        .map(|b64| decode_image("photo", b64, limits.max_image_bytes))
-        .transpose()?;
+        .and_then(|raw| p.date("expires_on", raw));
+    if let (Some(from), Some(until)) = (issued_on, expires_on)
+        && until < from
+    {
+        p.add(
+            "expires_on",
+            "invalid_date",
+            "`expires_on` must not be before `issued_on`",
+        );
+    }
+    let mut inputs = Vec::new();
+    for (field, b64) in [("photo", &req.photo), ("signature", &req.signature)] {
+        if let Some(b64) = b64 {
+            match image(state, b64.clone()).await {
+                Ok(img) => inputs.push((field.to_owned(), img.bytes)),
+                Err((code, message)) => p.add(field, &code, format!("`{field}`: {message}")),
+            }
+        }
+    }
+    let (fields, image_fields) = check_fields(
+        state,
+        &template.content.fields,
+        req.fields.unwrap_or_default(),
+        &mut p,
+    )
+    .await;
+    for (name, bytes) in image_fields.iter() {
+        inputs.push((format!("field-{name}"), bytes.clone()));
+    }
+    p.into_result()?;
+    let (Some(recipient_name), Some(course_name), Some(issued_on)) =
+        (recipient_name, course_name, issued_on)
+    else {
+        return Err(ApiError::Internal(
+            "validation passed without values".into(),
+        ));
+    };
+    let record = &template.record;
+    let payload = CertificatePayload {
+        template: record.name.clone(),
+        template_id: Some(record.id.clone()),
+        template_version: Some(record.version),
+        recipient_name,
+        course_name,
+        issued_on: issued_on.to_string(),
+        issuer_name,
+        expires_on: expires_on.map(|d| d.to_string()),
+        verification_code: shared::verification::verification_code(),
+        has_photo: req.photo.is_some(),
+        has_signature: req.signature.is_some(),
+        fields,
+        image_fields: image_fields.keys().cloned().collect(),
+    };
+    let certificate = NewCertificate {
+        template_id: record.id.clone(),
+        template_version: record.version,
+        template_name: record.name.clone(),
+        verification_code: payload.verification_code.clone(),
+        recipient_name: payload.recipient_name.clone(),
+        course_name: payload.course_name.clone(),
+        issuer_name: payload.issuer_name.clone(),
+        issued_on: payload.issued_on.clone(),
+        expires_on: payload.expires_on.clone(),
+        is_public: req.is_public,
+    };
     Ok(CertificateOrder {
-        payload: CertificatePayload {
-            template,
-            recipient_name,
-            course_name,
-            issued_on: issued_on.to_string(),
-            issuer_name,
-            verification_code: verification_code(),
-            has_photo: photo.is_some(),
-            fields,
-        },
-        photo,
+        payload,
+        certificate,
+        inputs,
     })
 }
 
-/// Decodes a base64 image (a `data:` URL prefix is accepted) and checks that it is a JPEG or
-/// PNG whose header parses, within the byte limit.
-pub fn decode_image(field: &str, b64: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
-    let data = b64.trim();
-    let data = match data.strip_prefix("data:") {
-        Some(rest) => rest.split_once(',').map(|(_, d)| d).unwrap_or(""),
-        None => data,
-    };
-    // Cheap bound before decoding: base64 is 4/3 the size of its bytes.
-    if data.len() / 4 * 3 > max_bytes + 3 {
-        return Err(ApiError::invalid_with_code(
-            "image_too_large",
-            field,
-            format!("`{field}` is larger than the limit of {max_bytes} bytes"),
-        ));
+/// Template-specific fields against their declarations: unknown, missing, wrong type, too
+/// long. Returns the plain values and the decoded image fields.
+async fn check_fields(
+    state: &AppState,
+    declared: &[FieldSpec],
+    given: serde_json::Map<String, serde_json::Value>,
+    p: &mut Problems,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    BTreeMap<String, Vec<u8>>,
+) {
+    let mut values = serde_json::Map::new();
+    let mut images = BTreeMap::new();
+    for name in given.keys() {
+        if !declared.iter().any(|f| &f.name == name) {
+            let known: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
+            p.add(
+                format!("fields.{}", name.chars().take(64).collect::<String>()),
+                "unknown_field",
+                format!(
+                    "this template declares no field `{}`; it accepts: {}",
+                    name.chars().take(64).collect::<String>(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.as_bytes())
-        .map_err(|e| {
-            ApiError::invalid_with_code(
-                "invalid_base64",
-                field,
-                format!("`{field}` is not valid base64: {e}"),
+    let max = state.config.limits.max_name_chars;
+    for spec in declared {
+        let path = format!("fields.{}", spec.name);
+        let value = match given.get(&spec.name) {
+            None | Some(serde_json::Value::Null) => {
+                if spec.required {
+                    p.add(&path, "missing_field", format!("`{path}` is required"));
+                }
+                continue;
+            }
+            Some(v) => v,
+        };
+        let wrong = |p: &mut Problems, expected: &str| {
+            p.add(
+                &path,
+                "invalid_type",
+                format!("`{path}` must be {expected}"),
             )
-        })?;
-    if bytes.len() > max_bytes {
-        return Err(ApiError::invalid_with_code(
-            "image_too_large",
-            field,
-            format!("`{field}` is larger than the limit of {max_bytes} bytes"),
-        ));
+        };
+        match spec.field_type {
+            FieldType::Text => match value {
+                serde_json::Value::String(s) => {
+                    let limit = spec.max_length.map_or(max, |m| m as usize);
+                    if let Some(text) = p.text(&path, s, limit) {
+                        values.insert(spec.name.clone(), text.into());
+                    }
+                }
+                serde_json::Value::Number(n) => {
+                    values.insert(spec.name.clone(), n.to_string().into());
+                }
+                _ => wrong(p, "a string"),
+            },
+            FieldType::Number => match value {
+                serde_json::Value::Number(_) => {
+                    values.insert(spec.name.clone(), value.clone());
+                }
+                serde_json::Value::String(s)
+                    if s.trim().parse::<f64>().is_ok_and(f64::is_finite) =>
+                {
+                    values.insert(spec.name.clone(), s.trim().into());
+                }
+                _ => wrong(p, "a number"),
+            },
+            FieldType::Date => match value {
+                serde_json::Value::String(s) => {
+                    if let Some(d) = p.date(&path, s) {
+                        values.insert(
+                            spec.name.clone(),
+                            shared::jobs::display_date(&d.to_string()).into(),
+                        );
+                    }
+                }
+                _ => wrong(p, "a date string as YYYY-MM-DD"),
+            },
+            FieldType::Image => match value {
+                serde_json::Value::String(s) => match image(state, s.clone()).await {
+                    Ok(img) => {
+                        images.insert(spec.name.clone(), img.bytes);
+                    }
+                    Err((code, message)) => p.add(&path, &code, format!("`{path}`: {message}")),
+                },
+                _ => wrong(p, "a base64 image string"),
+            },
+        }
     }
-    let kind = imagesize::image_type(&bytes).ok();
-    if !matches!(
-        kind,
-        Some(imagesize::ImageType::Jpeg) | Some(imagesize::ImageType::Png)
-    ) {
-        return Err(ApiError::invalid_with_code(
-            "unsupported_image",
-            field,
-            format!("`{field}` must be a JPEG or PNG image"),
-        ));
-    }
-    let size = imagesize::blob_size(&bytes).map_err(|_| {
-        ApiError::invalid_with_code(
-            "unsupported_image",
-            field,
-            format!("`{field}` is a corrupt image"),
-        )
-    })?;
-    if size.width == 0 || size.height == 0 || size.width > 10_000 || size.height > 10_000 {
-        return Err(ApiError::invalid_with_code(
-            "unsupported_image",
-            field,
-            format!("`{field}` must be between 1x1 and 10000x10000 pixels"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// 12 characters from an alphabet without look-alikes: ~60 bits, unguessable.
-fn verification_code() -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut rng = rand::rng();
-    let chars: String = (0..12)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+    (values, images)
 }
 
 /// Submit a certificate job.
@@ -243,20 +387,20 @@ pub async fn submit(
     headers: HeaderMap,
     body: ApiJson<CertificateRequest>,
 ) -> Result<Response, ApiError> {
-    let order = validate(body.value, &state)?;
     let idempotency_key = idempotency_key(&headers)?;
+    let template = resolve_template(&state, &caller, body.value.template.as_deref()).await?;
+    let order = validate(&state, &template, body.value).await?;
     let request_hash = idempotency_key
         .as_ref()
         .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
     let kind = JobKind::Certificate;
     let queue = state.config.queues.get(kind.queue());
     let id = JobId::new();
-    if let Some(photo) = &order.photo {
-        state
-            .storage
-            .write_input(id, "photo", photo)
-            .await
-            .map_err(|e| ApiError::Internal(format!("storing photo: {e}")))?;
+    for (name, bytes) in &order.inputs {
+        if let Err(e) = state.storage.write_input(id, name, bytes).await {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(ApiError::Internal(format!("storing {name}: {e}")));
+        }
     }
     let new = NewJob {
         id,
@@ -271,12 +415,17 @@ pub async fn submit(
         idempotency_window: Some(std::time::Duration::from_secs(
             state.config.idempotency_window_secs,
         )),
+        batch_id: None,
     };
-    enqueue(&state, new).await
+    let inserted = state
+        .db
+        .insert_certificate_job(&new, &order.certificate)
+        .await;
+    enqueue(&state, id, inserted).await
 }
 
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -293,12 +442,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
-/// Inserts the row, then pushes its id. If the push fails the row is removed again, so a
+/// Pushes a freshly inserted job's id. If the push fails the rows are removed again, so a
 /// client told 503 never finds a job it was not told about; a row whose push succeeded but
 /// whose message is later lost is re-pushed by the rescuer.
-pub(crate) async fn enqueue(state: &AppState, new: NewJob) -> Result<Response, ApiError> {
-    let id = new.id;
-    let job = match state.db.insert_job(&new).await {
+pub(crate) async fn enqueue(
+    state: &AppState,
+    id: JobId,
+    inserted: Result<InsertOutcome, shared::db::DbError>,
+) -> Result<Response, ApiError> {
+    let job = match inserted {
         Ok(InsertOutcome::Inserted(job)) => job,
         Ok(InsertOutcome::Existing(job)) => {
             let _ = state.storage.remove_inputs(id).await;
@@ -335,15 +487,351 @@ fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> 
     (status, [(header::LOCATION, location)], Json(view)).into_response()
 }
 
+/// A certificate in a registry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateView {
+    /// The job that renders it.
+    pub id: String,
+    /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
+    pub status: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub template: String,
+    pub template_version: i64,
+    pub verification_code: String,
+    pub verify_url: String,
+    pub is_public: bool,
+    pub revoked_at: Option<String>,
+    pub revocation_reason: Option<String>,
+    /// sha256 of the issued PDF.
+    pub sha256: Option<String>,
+    pub batch_id: Option<String>,
+    pub created_at: String,
+    /// The PDF (owner or admin; absent in the public registry).
+    pub file: Option<String>,
+}
+
+pub(crate) fn today() -> String {
+    time::OffsetDateTime::now_utc().date().to_string()
+}
+
+impl CertificateView {
+    pub(crate) fn from_row(row: &CertificateRow, base_url: &str, public: bool) -> Self {
+        let status = row.status(&today());
+        CertificateView {
+            id: row.job_id.clone(),
+            status: status.as_str().to_owned(),
+            recipient_name: row.recipient_name.clone(),
+            course_name: row.course_name.clone(),
+            issuer_name: row.issuer_name.clone(),
+            issued_on: row.issued_on.clone(),
+            expires_on: row.expires_on.clone(),
+            template: row.template_name.clone(),
+            template_version: row.template_version,
+            verification_code: row.verification_code.clone(),
+            verify_url: shared::verification::verify_url(base_url, &row.verification_code),
+            is_public: row.is_public,
+            revoked_at: row
+                .revoked_at
+                .map(|t| Timestamp::from_millis(t).to_rfc3339()),
+            revocation_reason: row.revoked_reason.clone(),
+            sha256: row.sha256().map(str::to_owned),
+            batch_id: if public { None } else { row.batch_id.clone() },
+            created_at: Timestamp::from_millis(row.created_at).to_rfc3339(),
+            file: (!public && row.file().is_some())
+                .then(|| format!("{base_url}/v1/jobs/{}/file", row.job_id)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegistryQuery {
+    /// Template name or id.
+    pub template: Option<String>,
+    /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// Case-insensitive part of the recipient's name.
+    pub recipient: Option<String>,
+    /// Issued on or after, `YYYY-MM-DD`.
+    pub issued_from: Option<String>,
+    /// Issued on or before, `YYYY-MM-DD`.
+    pub issued_to: Option<String>,
+    /// Batch id: only this batch's certificates.
+    pub batch: Option<String>,
+    /// `-created_at` (default), `created_at`, `-issued_on` or `issued_on`.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificatePage {
+    pub certificates: Vec<CertificateView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: message.into(),
+        field: Some(field.to_owned()),
+    }
+}
+
+/// Cursor text: base64url of `{"s": sort, "k": key, "id": job id}`.
+fn encode_cursor(cursor: &CertificateCursor, sort: CertificateSort) -> String {
+    let key = match &cursor.key {
+        SortKey::Int(i) => serde_json::json!(i),
+        SortKey::Text(t) => serde_json::json!(t),
+    };
+    let json = serde_json::json!({ "s": sort.name(), "k": key, "id": cursor.job_id });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if json.get("s")?.as_str()? != sort.name() {
+        return None;
+    }
+    let id = json.get("id")?.as_str()?;
+    id.parse::<JobId>().ok()?;
+    let key = match json.get("k")? {
+        serde_json::Value::Number(n) => SortKey::Int(n.as_i64()?),
+        serde_json::Value::String(s) => SortKey::Text(s.clone()),
+        _ => return None,
+    };
+    Some(CertificateCursor {
+        key,
+        job_id: id.to_owned(),
+    })
+}
+
+async fn registry(
+    state: &AppState,
+    mut filter: CertificateFilter,
+    q: RegistryQuery,
+    public: bool,
+) -> Result<Json<CertificatePage>, ApiError> {
+    let date = |field: &str, raw: &Option<String>| -> Result<Option<String>, ApiError> {
+        raw.as_deref()
+            .map(|s| {
+                Date::parse(s.trim(), format_description!("[year]-[month]-[day]"))
+                    .map(|d| d.to_string())
+                    .map_err(|_| bad_query(field, format!("`{field}` must be YYYY-MM-DD")))
+            })
+            .transpose()
+    };
+    filter.issued_from = date("issued_from", &q.issued_from)?;
+    filter.issued_to = date("issued_to", &q.issued_to)?;
+    filter.status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<CertificateStatus>()
+                .map_err(|e| bad_query("status", format!("`status` {e}")))
+        })
+        .transpose()?;
+    if let Some(r) = q
+        .recipient
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        if r.chars().count() > 200 {
+            return Err(bad_query(
+                "recipient",
+                "`recipient` is at most 200 characters",
+            ));
+        }
+        filter.recipient = Some(r.to_owned());
+    }
+    if !public {
+        filter.batch_id = q.batch.as_deref().map(|b| b.trim().to_owned());
+    }
+    if let Some(t) = q.template.as_deref() {
+        // An unknown template matches nothing rather than failing: names can be deleted.
+        filter.template_id = Some(match state.db.find_template(t.trim()).await? {
+            Some(found) => found.id,
+            None => t.trim().to_owned(),
+        });
+    }
+    let sort = match q.sort.as_deref() {
+        None => CertificateSort::default(),
+        Some(s) => CertificateSort::parse(s).ok_or_else(|| {
+            bad_query(
+                "sort",
+                format!(
+                    "`sort` must be one of {}",
+                    CertificateSort::NAMES.join(", ")
+                ),
+            )
+        })?,
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(bad_query("limit", "`limit` must be 1 to 200"));
+    }
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            decode_cursor(c, sort)
+                .ok_or_else(|| bad_query("cursor", "`cursor` is not one this listing gave"))
+        })
+        .transpose()?;
+    // One extra row says whether there is a next page.
+    let mut rows = state
+        .db
+        .list_certificates(&filter, sort, cursor.as_ref(), limit + 1, &today())
+        .await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| encode_cursor(&CertificateCursor::after(last, sort), sort))
+    } else {
+        None
+    };
+    Ok(Json(CertificatePage {
+        certificates: rows
+            .iter()
+            .map(|r| CertificateView::from_row(r, &state.base_url, public))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// The caller's certificates (every owner's for admin keys).
+#[utoipa::path(get, path = "/v1/certificates", tag = "certificates", params(RegistryQuery),
+    responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RegistryQuery>,
+) -> Result<Json<CertificatePage>, ApiError> {
+    let filter = CertificateFilter {
+        owner_id: caller.owner_filter().map(str::to_owned),
+        ..CertificateFilter::default()
+    };
+    registry(&state, filter, q, false).await
+}
+
+/// Certificates issued with `is_public: true` and rendered; no key needed.
+#[utoipa::path(get, path = "/v1/certificates/public", tag = "certificates", params(RegistryQuery),
+    responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn list_public(
+    State(state): State<AppState>,
+    Query(q): Query<RegistryQuery>,
+) -> Result<Json<CertificatePage>, ApiError> {
+    let filter = CertificateFilter {
+        public_only: true,
+        ..CertificateFilter::default()
+    };
+    registry(&state, filter, q, true).await
+}
+
+/// One certificate (owner or admin).
+#[utoipa::path(get, path = "/v1/certificates/{id}", tag = "certificates",
+    params(("id" = String, Path, description = "The certificate's job id")),
+    responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>, ApiError> {
+    let id = crate::routes::jobs::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
+    let row = state
+        .db
+        .get_certificate(&id.to_string(), caller.owner_filter())
+        .await?
+        .ok_or(ApiError::NotFound("certificate"))?;
+    Ok(Json(CertificateView::from_row(
+        &row,
+        &state.base_url,
+        false,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Shown to anyone who verifies the certificate.
+    #[schema(example = "Issued in error")]
+    pub reason: String,
+}
+
+/// Revoke a certificate (owner or admin). Verification then answers `revoked` with the reason.
+#[utoipa::path(post, path = "/v1/certificates/{id}/revoke", tag = "certificates",
+    request_body = RevokeRequest,
+    params(("id" = String, Path, description = "The certificate's job id")),
+    responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<RevokeRequest>,
+) -> Result<Json<CertificateView>, ApiError> {
+    let id = crate::routes::jobs::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
+    let mut p = Problems::default();
+    let reason = p.text("reason", &body.value.reason, 500);
+    p.into_result()?;
+    let reason = reason.unwrap_or_default();
+    let id = id.to_string();
+    match state
+        .db
+        .revoke_certificate(&id, caller.owner_filter(), &reason)
+        .await?
+    {
+        RevokeOutcome::NotFound => Err(ApiError::NotFound("certificate")),
+        RevokeOutcome::AlreadyRevoked => Err(ApiError::Conflict {
+            code: "already_revoked",
+            message: "this certificate is already revoked".into(),
+        }),
+        RevokeOutcome::Revoked => {
+            let row = state
+                .db
+                .get_certificate(&id, caller.owner_filter())
+                .await?
+                .ok_or(ApiError::NotFound("certificate"))?;
+            Ok(Json(CertificateView::from_row(
+                &row,
+                &state.base_url,
+                false,
+            )))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn verification_codes_are_distinct_and_readable() {
-        let a = verification_code();
-        assert_eq!(a.len(), 14);
-        assert_ne!(a, verification_code());
-        assert!(!a.contains('O') && !a.contains('0') && !a.contains('I') && !a.contains('1'));
+    fn cursors_round_trip_and_bind_to_their_sort() {
+        let id = JobId::new().to_string();
+        let cursor = CertificateCursor {
+            key: SortKey::Text("2026-11-21".into()),
+            job_id: id.clone(),
+        };
+        let text = encode_cursor(&cursor, CertificateSort::IssuedDesc);
+        assert_eq!(
+            decode_cursor(&text, CertificateSort::IssuedDesc),
+            Some(cursor)
+        );
+        assert_eq!(decode_cursor(&text, CertificateSort::CreatedDesc), None);
+        assert_eq!(decode_cursor("garbage", CertificateSort::CreatedDesc), None);
     }
 }

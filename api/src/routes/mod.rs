@@ -1,5 +1,9 @@
 //! HTTP routes, one module per resource; `router()` merges them in one place.
 
+pub mod batches;
 pub mod certificates;
 pub mod health;
 pub mod jobs;
+pub mod system;
+pub mod templates;
+pub mod verify;

@@ -56,6 +56,8 @@ pub fn base_config(dir: &TempDir) -> Config {
     config.rescue.stale_after_secs = 2;
     config.retry.base_ms = 50;
     config.retry.max_secs = 1;
+    // Template checks and previews render in a child process: this build's quire binary.
+    config.sandbox.program = Some(env!("CARGO_BIN_EXE_quire").into());
     config
 }
 
@@ -192,6 +194,7 @@ impl TestApp {
             idempotency_key: None,
             request_hash: None,
             idempotency_window: None,
+            batch_id: None,
         };
         self.db.insert_job(&job).await.unwrap();
         id

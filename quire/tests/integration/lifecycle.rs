@@ -430,6 +430,7 @@ async fn shutdown_releases_running_jobs(backend: Backend) {
             queue: app.apps[0].queue.clone(),
             storage: shared::storage::Storage::new(app.dir.path()),
             engine,
+            templates: worker::templates::CompiledTemplates::new(app.db.clone()),
         },
         "stopping-worker".into(),
     );

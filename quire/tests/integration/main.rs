@@ -9,4 +9,7 @@ mod helpers;
 mod lifecycle;
 mod openapi;
 mod outage;
+mod pdf;
+mod registry;
+mod templates;
 mod validation;

@@ -73,14 +73,14 @@ fn bad_bodies() -> Vec<(
             "empty name",
             with("recipient_name", json!("   ")),
             unprocessable,
-            "invalid_field",
+            "missing_field",
             Some("recipient_name"),
         ),
         (
             "over-long name",
             with("recipient_name", json!("x".repeat(201))),
             unprocessable,
-            "invalid_field",
+            "too_long",
             Some("recipient_name"),
         ),
         (
@@ -94,14 +94,14 @@ fn bad_bodies() -> Vec<(
             "bad date",
             with("issued_on", json!("21/11/2026")),
             unprocessable,
-            "invalid_field",
+            "invalid_date",
             Some("issued_on"),
         ),
         (
             "impossible date",
             with("issued_on", json!("2026-02-30")),
             unprocessable,
-            "invalid_field",
+            "invalid_date",
             Some("issued_on"),
         ),
         (
@@ -129,7 +129,7 @@ fn bad_bodies() -> Vec<(
             "truncated jpeg",
             with("photo", json!(b64(&truncated_jpeg))),
             unprocessable,
-            "unsupported_image",
+            "corrupt_image",
             Some("photo"),
         ),
         (
@@ -150,15 +150,15 @@ fn bad_bodies() -> Vec<(
             "nested field value",
             with("fields", json!({"grade": {"a": 1}})),
             unprocessable,
-            "invalid_field",
+            "invalid_type",
             Some("fields.grade"),
         ),
         (
             "bad field name",
             with("fields", json!({"no spaces": "x"})),
             unprocessable,
-            "invalid_field",
-            Some("fields"),
+            "unknown_field",
+            Some("fields.no spaces"),
         ),
     ]
 }

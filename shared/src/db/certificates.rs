@@ -63,7 +63,9 @@ impl CertificateStatus {
     /// The SQL condition for this status; `$today` is bound by the caller.
     fn condition(self, today: &str) -> String {
         match self {
-            Self::Pending => "j.status IN ('queued', 'running', 'failed') AND c.revoked_at IS NULL".into(),
+            Self::Pending => {
+                "j.status IN ('queued', 'running', 'failed') AND c.revoked_at IS NULL".into()
+            }
             Self::Valid => format!(
                 "j.status = 'succeeded' AND c.revoked_at IS NULL \
                  AND (c.expires_on IS NULL OR c.expires_on >= {today})"
@@ -367,7 +369,11 @@ impl Db {
             let sql = format!(
                 "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
                  batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
-                values(chunk.len(), 8, &format!(", 'queued', 0, {now}, {now}, {now}"))
+                values(
+                    chunk.len(),
+                    8,
+                    &format!(", 'queued', 0, {now}, {now}, {now}")
+                )
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (job, _) in chunk {
@@ -551,12 +557,7 @@ impl Db {
             .map(|r| {
                 let status: String = r.try_get("status")?;
                 let n: i64 = r.try_get("n")?;
-                Ok((
-                    status
-                        .parse()
-                        .map_err(|e: String| DbError::Corrupt(e))?,
-                    n,
-                ))
+                Ok((status.parse().map_err(|e: String| DbError::Corrupt(e))?, n))
             })
             .collect()
     }
@@ -602,9 +603,8 @@ fn list_sql(
         binds.push(b);
         format!("${}", binds.len())
     };
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id WHERE 1 = 1"
-    );
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id WHERE 1 = 1");
     if let Some(owner) = &filter.owner_id {
         sql += &format!(" AND c.owner_id = {}", next(Bind::Text(owner.clone())));
     }
@@ -613,7 +613,10 @@ fn list_sql(
         sql += " AND c.is_public = 1 AND j.status = 'succeeded'";
     }
     if let Some(template) = &filter.template_id {
-        sql += &format!(" AND c.template_id = {}", next(Bind::Text(template.clone())));
+        sql += &format!(
+            " AND c.template_id = {}",
+            next(Bind::Text(template.clone()))
+        );
     }
     if let Some(batch) = &filter.batch_id {
         sql += &format!(" AND c.batch_id = {}", next(Bind::Text(batch.clone())));
@@ -649,9 +652,8 @@ fn list_sql(
             SortKey::Text(t) => Bind::Text(t.clone()),
         });
         let id = next(Bind::Text(c.job_id.clone()));
-        sql += &format!(
-            " AND ({column} {cmp} {key} OR ({column} = {key} AND c.job_id {cmp} {id}))"
-        );
+        sql +=
+            &format!(" AND ({column} {cmp} {key} OR ({column} = {key} AND c.job_id {cmp} {id}))");
     }
     let limit = next(Bind::Int(i64::from(limit)));
     sql += &format!(" ORDER BY {column} {dir}, c.job_id {dir} LIMIT {limit}");

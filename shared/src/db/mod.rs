@@ -15,13 +15,13 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::{Config, DatabaseBackend};
 
-pub use jobs::{
-    CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
-    RetryOutcome, WaitingJob,
-};
 pub use certificates::{
     BatchFile, BatchRow, CertificateCursor, CertificateFilter, CertificateRow, CertificateSort,
     CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
+};
+pub use jobs::{
+    CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
+    RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, NewApiKey, hash_key};
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};

@@ -66,7 +66,9 @@ fn record(row: &AnyRow) -> Result<TemplateRecord, DbError> {
     Ok(TemplateRecord {
         id: text("id")?,
         name: text("name")?,
-        kind: text("kind")?.parse().map_err(|e: String| corrupt("kind", e))?,
+        kind: text("kind")?
+            .parse()
+            .map_err(|e: String| corrupt("kind", e))?,
         description: text("description")?,
         is_public: int("is_public")? != 0,
         builtin: int("builtin")? != 0,
@@ -285,7 +287,10 @@ impl Db {
 
     /// Makes the database hold the shipped built-in templates: creates missing ones and adds
     /// a version when the shipped files changed. Safe to run from every process at once.
-    pub async fn seed_builtin_templates(&self, builtins: &[BuiltinTemplate]) -> Result<(), DbError> {
+    pub async fn seed_builtin_templates(
+        &self,
+        builtins: &[BuiltinTemplate],
+    ) -> Result<(), DbError> {
         for builtin in builtins {
             let digest = builtin.content.digest();
             let current = match self.find_template(&builtin.name).await? {

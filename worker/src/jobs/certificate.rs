@@ -59,7 +59,9 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         input.field_images.insert(name.clone(), bytes);
     }
     let url = verify_url(&ctx.config.public_base_url(), &payload.verification_code);
-    input.images.push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
+    input
+        .images
+        .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
     let engine = ctx.engine.clone();
     // typst is CPU-bound and synchronous: keep it off the async executor.
@@ -82,4 +84,3 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
     };
     serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
 }
-

@@ -1,0 +1,448 @@
+//! Bulk issue: `POST /v1/certificates/batch` (a JSON array or a CSV upload), batch progress,
+//! and a streamed ZIP of the finished PDFs. A batch is validated whole before anything is
+//! written: either every row is accepted, as one job each in one transaction, or none is and
+//! the answer lists every bad row.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::db::{BatchRow, NewJob};
+use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::Caller;
+use crate::routes::certificates::{CertificateRequest, resolve_template, validate};
+
+/// Most rows in one batch.
+pub const MAX_ROWS: usize = 10_000;
+/// Most row errors listed in one answer; the message gives the total.
+const MAX_LISTED_ERRORS: usize = 200;
+
+/// One certificate of a batch: a submission without images.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issued_on: Option<String>,
+    pub issuer_name: Option<String>,
+    pub expires_on: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A batch as JSON. CSV uploads (`Content-Type: text/csv`) send the rows as CSV with a header
+/// row of field names (`recipient_name`, `course_name`, `issued_on`, `issuer_name`,
+/// `expires_on`, and the template's declared fields), and `template` / `is_public` as query
+/// parameters.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Template name or id; default `classic`.
+    pub template: Option<String>,
+    /// List every certificate of the batch in the public registry.
+    #[serde(default)]
+    pub is_public: bool,
+    pub rows: Vec<BatchItem>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchQuery {
+    /// For CSV uploads: the template name or id.
+    pub template: Option<String>,
+    /// For CSV uploads: list the certificates publicly.
+    pub is_public: Option<bool>,
+}
+
+/// A batch and its progress.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchView {
+    pub id: String,
+    pub template: String,
+    pub template_version: i64,
+    pub total: i64,
+    /// Jobs per status: `queued`, `running`, `succeeded`, `failed`, `dead`, `cancelled`.
+    #[schema(value_type = Object)]
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// Jobs that reached an end state (succeeded, dead or cancelled).
+    pub finished: i64,
+    /// finished / total, 0 to 1.
+    pub progress: f64,
+    /// Every job finished: the archive is ready.
+    pub complete: bool,
+    pub created_at: String,
+    pub links: BatchLinks,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchLinks {
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// A ZIP of the finished PDFs, once `complete`.
+    pub archive: String,
+    /// The batch's certificates in the registry.
+    pub certificates: String,
+}
+
+fn bad_body(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_batch",
+        message: message.into(),
+        field: None,
+    }
+}
+
+/// Reads a CSV upload into rows: known columns by name, any other column a template field.
+fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad_body(format!("the CSV header row cannot be read: {e}")))?
+        .clone();
+    if headers.iter().any(str::is_empty) {
+        return Err(bad_body("every CSV column needs a name in the header row"));
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        if rows.len() >= MAX_ROWS {
+            return Err(too_many());
+        }
+        let record = record.map_err(|e| bad_body(format!("CSV row {}: {e}", i + 1)))?;
+        let mut item = BatchItem::default();
+        let mut fields = serde_json::Map::new();
+        for (name, value) in headers.iter().zip(record.iter()) {
+            let present = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "recipient_name" => item.recipient_name = value.to_owned(),
+                "course_name" => item.course_name = value.to_owned(),
+                "issued_on" => item.issued_on = present,
+                "issuer_name" => item.issuer_name = present,
+                "expires_on" => item.expires_on = present,
+                other => {
+                    if let Some(v) = present {
+                        fields.insert(other.to_owned(), v.into());
+                    }
+                }
+            }
+        }
+        item.fields = (!fields.is_empty()).then_some(fields);
+        rows.push(item);
+    }
+    Ok(rows)
+}
+
+fn too_many() -> ApiError {
+    ApiError::Invalid {
+        code: "too_many_rows",
+        message: format!("a batch has at most {MAX_ROWS} rows"),
+        field: Some("rows".into()),
+    }
+}
+
+/// Issue up to 10,000 certificates at once, from JSON or CSV.
+#[utoipa::path(post, path = "/v1/certificates/batch", tag = "certificates",
+    request_body(content = BatchRequest, description = "JSON, or text/csv with a header row"),
+    params(BatchQuery),
+    responses((status = 202, description = "Accepted: one job per row", body = BatchView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, description = "Bad rows, each with its row number and field", body = ErrorBody),
+        (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<BatchQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let (template, is_public, rows) = match mime.as_str() {
+        "text/csv" => (q.template, q.is_public.unwrap_or(false), parse_csv(&body)?),
+        "application/json" => {
+            let req: BatchRequest = crate::extract::parse_json(&body)?;
+            (req.template, req.is_public, req.rows)
+        }
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "unsupported_media_type",
+                message: "send application/json or text/csv".into(),
+                field: None,
+            });
+        }
+    };
+    if rows.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "empty_batch",
+            message: "a batch needs at least one row".into(),
+            field: Some("rows".into()),
+        });
+    }
+    if rows.len() > MAX_ROWS {
+        return Err(too_many());
+    }
+    let template = resolve_template(&state, &caller, template.as_deref()).await?;
+
+    let batch_id = JobId::new().to_string();
+    let queue = state.config.queues.get(JobKind::Certificate.queue());
+    let mut jobs = Vec::with_capacity(rows.len());
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut bad_rows = 0;
+    for (i, row) in rows.into_iter().enumerate() {
+        let req = CertificateRequest {
+            recipient_name: row.recipient_name,
+            course_name: row.course_name,
+            issued_on: row.issued_on,
+            issuer_name: row.issuer_name,
+            expires_on: row.expires_on,
+            is_public,
+            fields: row.fields,
+            ..CertificateRequest::default()
+        };
+        match validate(&state, &template, req).await {
+            Ok(order) => {
+                if errors.is_empty() {
+                    let new = NewJob {
+                        id: JobId::new(),
+                        kind: JobKind::Certificate,
+                        owner_id: caller.key_id.clone(),
+                        max_attempts: queue.max_attempts,
+                        run_at: Timestamp::now(),
+                        payload: serde_json::to_value(&order.payload)
+                            .map_err(|e| ApiError::Internal(e.to_string()))?,
+                        idempotency_key: None,
+                        request_hash: None,
+                        idempotency_window: None,
+                        batch_id: Some(batch_id.clone()),
+                    };
+                    jobs.push((new, order.certificate));
+                }
+            }
+            Err(ApiError::InvalidMany {
+                errors: row_errors, ..
+            }) => {
+                bad_rows += 1;
+                for mut e in row_errors {
+                    if errors.len() < MAX_LISTED_ERRORS {
+                        e.row = Some(i + 1);
+                        errors.push(e);
+                    }
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if bad_rows > 0 {
+        let first = errors
+            .first()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        return Err(ApiError::InvalidMany {
+            code: "invalid_rows",
+            message: format!(
+                "{bad_rows} row(s) are invalid; nothing was accepted (row {}: {first})",
+                errors.first().and_then(|e| e.row).unwrap_or(0)
+            ),
+            errors,
+            diagnostics: Vec::new(),
+        });
+    }
+
+    let batch = BatchRow {
+        id: batch_id.clone(),
+        owner_id: caller.key_id.clone(),
+        template_id: template.record.id.clone(),
+        template_version: template.record.version,
+        total: jobs.len() as i64,
+        created_at: Timestamp::now().millis(),
+    };
+    state.db.insert_batch(&batch, &jobs).await?;
+    let ids: Vec<JobId> = jobs.iter().map(|(j, _)| j.id).collect();
+    if let Err(e) = state
+        .queue
+        .push_many(JobKind::Certificate.queue(), &ids)
+        .await
+    {
+        tracing::warn!(batch_id = %batch_id, error = %e, "batch push failed; withdrawing it");
+        if let Err(db) = state.db.delete_unacknowledged_batch(&batch_id).await {
+            tracing::warn!(batch_id = %batch_id, error = %db, "could not withdraw the batch; the rescuer will run it");
+        }
+        return Err(e.into());
+    }
+    let view = batch_view(&state, &batch, &template.record.name).await?;
+    let location = view.links.self_.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+async fn batch_view(
+    state: &AppState,
+    batch: &BatchRow,
+    template: &str,
+) -> Result<BatchView, ApiError> {
+    let counts = state.db.batch_counts(&batch.id).await?;
+    let finished: i64 = counts
+        .iter()
+        .filter(|(s, _)| {
+            matches!(
+                s,
+                JobStatus::Succeeded | JobStatus::Dead | JobStatus::Cancelled
+            )
+        })
+        .map(|(_, n)| n)
+        .sum();
+    let self_ = format!("{}/v1/batches/{}", state.base_url, batch.id);
+    Ok(BatchView {
+        id: batch.id.clone(),
+        template: template.to_owned(),
+        template_version: batch.template_version,
+        total: batch.total,
+        counts: counts.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+        finished,
+        progress: if batch.total == 0 {
+            1.0
+        } else {
+            finished as f64 / batch.total as f64
+        },
+        complete: finished >= batch.total,
+        created_at: Timestamp::from_millis(batch.created_at).to_rfc3339(),
+        links: BatchLinks {
+            archive: format!("{self_}/archive"),
+            certificates: format!("{}/v1/certificates?batch={}", state.base_url, batch.id),
+            self_,
+        },
+    })
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, ApiError> {
+    id.parse::<JobId>()
+        .map_err(|_| ApiError::NotFound("batch"))?;
+    state
+        .db
+        .get_batch(id, caller.owner_filter())
+        .await?
+        .ok_or(ApiError::NotFound("batch"))
+}
+
+/// A batch's progress: jobs per status.
+#[utoipa::path(get, path = "/v1/batches/{id}", tag = "certificates",
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BatchView>, ApiError> {
+    let batch = find(&state, &caller, &id).await?;
+    let name = match state.db.find_template(&batch.template_id).await? {
+        Some(t) => t.name,
+        None => batch.template_id.clone(),
+    };
+    Ok(Json(batch_view(&state, &batch, &name).await?))
+}
+
+/// A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+#[utoipa::path(get, path = "/v1/batches/{id}/archive", tag = "certificates",
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 200, description = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not complete yet", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let batch = find(&state, &caller, &id).await?;
+    let view = batch_view(&state, &batch, "").await?;
+    if !view.complete {
+        return Err(ApiError::Conflict {
+            code: "batch_incomplete",
+            message: format!(
+                "{} of {} certificates are finished; the archive is ready when all are",
+                view.finished, view.total
+            ),
+        });
+    }
+    let files = state.db.batch_files(&batch.id).await?;
+    let storage = state.storage.clone();
+    // The ZIP is written into one end of a pipe while the client reads the other: memory
+    // stays at one PDF, whatever the batch size. PDFs are compressed already: stored as is.
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(async move {
+        if let Err(e) = write_zip(writer, &storage, &files).await {
+            tracing::warn!(error = %e, "batch archive stream ended early");
+        }
+    });
+    let stream = tokio_util::io::ReaderStream::new(reader);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"batch-{}.zip\"", batch.id),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn write_zip(
+    writer: tokio::io::DuplexStream,
+    storage: &shared::storage::Storage,
+    files: &[shared::db::BatchFile],
+) -> anyhow::Result<()> {
+    use async_zip::base::write::ZipFileWriter;
+    use async_zip::{Compression, ZipEntryBuilder};
+
+    let mut zip = ZipFileWriter::with_tokio(writer);
+    let mut manifest = csv::Writer::from_writer(Vec::new());
+    manifest.write_record(["file", "job_id", "recipient_name", "sha256"])?;
+    for file in files {
+        let Some(path) = file.result.get("file").and_then(|f| f.as_str()) else {
+            continue;
+        };
+        let full = storage
+            .resolve(path)
+            .ok_or_else(|| anyhow::anyhow!("bad stored path {path}"))?;
+        let bytes = tokio::fs::read(full).await?;
+        let name = format!("{}.pdf", file.job_id);
+        let sha = file
+            .result
+            .get("sha256")
+            .and_then(|s| s.as_str())
+            .unwrap_or("");
+        manifest.write_record([name.as_str(), &file.job_id, &file.recipient_name, sha])?;
+        zip.write_entry_whole(
+            ZipEntryBuilder::new(name.into(), Compression::Stored),
+            &bytes,
+        )
+        .await?;
+    }
+    let manifest = manifest.into_inner()?;
+    zip.write_entry_whole(
+        ZipEntryBuilder::new("manifest.csv".to_owned().into(), Compression::Deflate),
+        &manifest,
+    )
+    .await?;
+    zip.close().await?;
+    Ok(())
+}

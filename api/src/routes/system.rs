@@ -1,0 +1,73 @@
+//! `/v1/system`: what operators check. Cache counters (admin) and whether the template
+//! cache's cross-process invalidation channel is up.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Caller;
+
+/// This process's template cache since it started.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CacheStatsView {
+    pub hits: u64,
+    pub misses: u64,
+    /// Reads with `use_cache=false`.
+    pub bypasses: u64,
+    /// Invalidations applied (this process's changes and other processes' broadcasts).
+    pub invalidations: u64,
+    pub entries: u64,
+    /// hits / (hits + misses), 0 when there were no reads.
+    pub hit_ratio: f64,
+}
+
+/// Template cache counters (admin).
+#[utoipa::path(get, path = "/v1/system/cache/stats", tag = "system",
+    responses((status = 200, body = CacheStatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn cache_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CacheStatsView>, ApiError> {
+    caller.require_admin()?;
+    let s = state.templates.stats().await;
+    let reads = s.hits + s.misses;
+    Ok(Json(CacheStatsView {
+        hits: s.hits,
+        misses: s.misses,
+        bypasses: s.bypasses,
+        invalidations: s.invalidations,
+        entries: s.entries,
+        hit_ratio: if reads == 0 {
+            0.0
+        } else {
+            s.hits as f64 / reads as f64
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CacheHealthView {
+    /// `redis` (invalidations reach every process) or `local` (one process: SQLite).
+    pub channel: String,
+    /// Whether invalidations are being received now.
+    pub up: bool,
+    /// Entry lifetime in force: short while the channel is down.
+    pub ttl_secs: u64,
+}
+
+/// Whether the template cache's invalidation channel is up.
+#[utoipa::path(get, path = "/v1/system/cache/health", tag = "system",
+    responses((status = 200, body = CacheHealthView), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Json<CacheHealthView> {
+    let h = state.templates.health();
+    Json(CacheHealthView {
+        channel: h.channel.to_owned(),
+        up: h.up,
+        ttl_secs: h.ttl_secs,
+    })
+}

@@ -1,0 +1,677 @@
+//! `/v1/templates`: templates managed over the API. Admins write; any key lists and reads the
+//! public ones. Every change is a new version; jobs pin the version they were submitted with.
+//! A template is untrusted code (DESIGN.md 4a): creating, changing and previewing one renders
+//! it in a separate, time- and memory-limited process, never in this one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use shared::cache::CachedTemplate;
+use shared::db::{CreateOutcome, DeleteOutcome, NewTemplate, TemplateChange};
+use shared::jobs::CertificatePayload;
+use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
+use shared::templates::{
+    FieldSpec, FieldType, MAX_FIELDS, TemplateContent, TemplateKind, TemplateRecord,
+    valid_asset_path, valid_name,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, FieldError, TemplateDiagnostic};
+use crate::extract::{ApiJson, Caller};
+use crate::routes::certificates::{CertificateRequest, Problems};
+
+/// Largest `main.typ`, in bytes.
+const MAX_SOURCE_BYTES: usize = 256 * 1024;
+/// Most assets, and their total decoded size.
+const MAX_ASSETS: usize = 20;
+const MAX_ASSET_TOTAL: usize = 4 * 1024 * 1024;
+
+/// A template as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TemplateView {
+    pub id: String,
+    pub name: String,
+    /// `certificate` (reports come later).
+    pub kind: String,
+    pub description: String,
+    pub is_public: bool,
+    /// Shipped with quire and seeded on start.
+    pub builtin: bool,
+    /// The current version; each change adds one.
+    pub version: i64,
+    pub fields: Vec<FieldView>,
+    /// `main.typ` (in single-template reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Asset paths and sizes in bytes (in single-template reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assets: Option<BTreeMap<String, usize>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A declared input field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldView {
+    pub name: String,
+    /// `text`, `date`, `number` or `image`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub required: bool,
+    pub max_length: Option<u32>,
+}
+
+impl From<&FieldSpec> for FieldView {
+    fn from(f: &FieldSpec) -> Self {
+        FieldView {
+            name: f.name.clone(),
+            field_type: serde_json::to_value(f.field_type)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            required: f.required,
+            max_length: f.max_length,
+        }
+    }
+}
+
+fn view(record: &TemplateRecord, content: Option<&TemplateContent>, detail: bool) -> TemplateView {
+    let ts = |ms| shared::domain::Timestamp::from_millis(ms).to_rfc3339();
+    TemplateView {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        kind: record.kind.as_str().to_owned(),
+        description: record.description.clone(),
+        is_public: record.is_public,
+        builtin: record.builtin,
+        version: record.version,
+        fields: content
+            .map(|c| c.fields.iter().map(FieldView::from).collect())
+            .unwrap_or_default(),
+        source: detail.then(|| content.map(|c| c.source.clone())).flatten(),
+        assets: detail
+            .then(|| content.map(|c| c.assets.iter().map(|(p, b)| (p.clone(), b.len())).collect()))
+            .flatten(),
+        created_at: ts(record.created_at),
+        updated_at: ts(record.updated_at),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CacheQuery {
+    /// `false` reads the database, skipping this process's cache, for this one read.
+    pub use_cache: Option<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TemplateList {
+    pub templates: Vec<TemplateView>,
+}
+
+/// Templates: the public ones, plus every other for admin keys.
+#[utoipa::path(get, path = "/v1/templates", tag = "templates", params(CacheQuery),
+    responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CacheQuery>,
+) -> Result<Json<TemplateList>, ApiError> {
+    let use_cache = q.use_cache.unwrap_or(true);
+    let records: Vec<TemplateRecord> = if caller.is_admin {
+        state.db.list_templates(false).await?
+    } else {
+        state.templates.public_list(use_cache).await?.to_vec()
+    };
+    let mut templates = Vec::with_capacity(records.len());
+    for record in &records {
+        let content = state
+            .templates
+            .get(&record.id, use_cache)
+            .await?
+            .map(|t| t.content.clone());
+        templates.push(view(record, content.as_ref(), false));
+    }
+    Ok(Json(TemplateList { templates }))
+}
+
+/// A template the caller may read: public, or any for admins.
+async fn readable(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    use_cache: bool,
+) -> Result<Arc<CachedTemplate>, ApiError> {
+    let template = state
+        .templates
+        .get(id.trim(), use_cache)
+        .await?
+        .ok_or(ApiError::NotFound("template"))?;
+    if !(template.record.is_public || caller.is_admin || template.record.owner_id == caller.key_id)
+    {
+        return Err(ApiError::NotFound("template"));
+    }
+    Ok(template)
+}
+
+/// One template by id or name, with its source, asset list and declared fields.
+#[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "Template id or name"), CacheQuery),
+    responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<CacheQuery>,
+) -> Result<Json<TemplateView>, ApiError> {
+    let t = readable(&state, &caller, &id, q.use_cache.unwrap_or(true)).await?;
+    Ok(Json(view(&t.record, Some(&t.content), true)))
+}
+
+/// A new template.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    /// 1 to 64 of `a-z 0-9 - _`; unique among live templates.
+    #[schema(example = "course-completion")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Whether non-admin keys may see and use it.
+    #[serde(default)]
+    pub is_public: bool,
+    /// The typst source (`main.typ`). Job data is at `/data.json`, images at `/photo`,
+    /// `/signature`, `/qr.svg` and `/fields/<name>`.
+    pub source: String,
+    /// Other files by path (e.g. `/logo.svg`), base64.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub assets: BTreeMap<String, String>,
+    /// Declared input fields, validated on every submission.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<FieldSpec>,
+}
+
+/// A change; absent members keep their current value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateUpdate {
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+    pub source: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub assets: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub fields: Option<Vec<FieldSpec>>,
+}
+
+fn check_source(p: &mut Problems, source: &str) {
+    if source.trim().is_empty() {
+        p.0.push(FieldError::new(
+            "source",
+            "missing_field",
+            "`source` is empty",
+        ));
+    } else if source.len() > MAX_SOURCE_BYTES {
+        p.0.push(FieldError::new(
+            "source",
+            "too_long",
+            format!("`source` is larger than {MAX_SOURCE_BYTES} bytes"),
+        ));
+    }
+}
+
+fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if assets.len() > MAX_ASSETS {
+        p.0.push(FieldError::new(
+            "assets",
+            "too_many",
+            format!("at most {MAX_ASSETS} assets"),
+        ));
+        return out;
+    }
+    let mut total = 0;
+    for (path, b64) in assets {
+        let field = format!("assets.{}", path.chars().take(128).collect::<String>());
+        if !valid_asset_path(path) || path == shared::templates::MAIN_PATH {
+            p.0.push(FieldError::new(
+                &field,
+                "invalid_field",
+                "asset paths look like `/logo.svg`: a `/` then letters, digits, `.`, `-`, `_`",
+            ));
+            continue;
+        }
+        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+            Ok(bytes) => {
+                total += bytes.len();
+                out.insert(path.clone(), bytes);
+            }
+            Err(e) => p.0.push(FieldError::new(
+                &field,
+                "invalid_base64",
+                format!("`{field}` is not valid base64: {e}"),
+            )),
+        }
+    }
+    if total > MAX_ASSET_TOTAL {
+        p.0.push(FieldError::new(
+            "assets",
+            "too_large",
+            format!("assets total {total} bytes; the limit is {MAX_ASSET_TOTAL}"),
+        ));
+    }
+    out
+}
+
+fn check_fields(p: &mut Problems, fields: &[FieldSpec]) {
+    if fields.len() > MAX_FIELDS {
+        p.0.push(FieldError::new(
+            "fields",
+            "too_many",
+            format!("at most {MAX_FIELDS} fields"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in fields.iter().enumerate() {
+        let path = format!("fields[{i}]");
+        if let Some(problem) = f.problem() {
+            p.0.push(FieldError::new(&path, "invalid_field", problem));
+        } else if !seen.insert(f.name.as_str()) {
+            p.0.push(FieldError::new(
+                &path,
+                "duplicate_field",
+                format!("field `{}` is declared twice", f.name),
+            ));
+        }
+    }
+}
+
+/// A small opaque JPEG to stand in for images in sample renders.
+fn sample_image() -> Vec<u8> {
+    static SAMPLE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let img = image::RgbImage::from_fn(64, 80, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 3) as u8, 140])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        let _ = img.write_to(&mut out, image::ImageFormat::Jpeg);
+        out.into_inner()
+    });
+    SAMPLE.clone()
+}
+
+/// The sandbox request for rendering `content` with a certificate-like submission: sample
+/// values where the submission has none, so a template is checked with every field present.
+fn sample_request(
+    state: &AppState,
+    content: &TemplateContent,
+    given: Option<&CertificateRequest>,
+    output: Output,
+) -> SandboxRequest {
+    let given = given.cloned().unwrap_or_default();
+    let pick = |v: &str, default: &str| {
+        if v.trim().is_empty() {
+            default.to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut fields = given.fields.clone().unwrap_or_default();
+    let mut field_images = BTreeMap::new();
+    for spec in &content.fields {
+        match spec.field_type {
+            FieldType::Image => {
+                fields.remove(&spec.name);
+                field_images.insert(spec.name.clone(), sample_image());
+            }
+            FieldType::Text => {
+                fields
+                    .entry(spec.name.clone())
+                    .or_insert_with(|| format!("Sample {}", spec.name).into());
+            }
+            FieldType::Date => {
+                fields
+                    .entry(spec.name.clone())
+                    .or_insert_with(|| "21 November 2026".into());
+            }
+            FieldType::Number => {
+                fields.entry(spec.name.clone()).or_insert_with(|| 42.into());
+            }
+        }
+    }
+    let payload = CertificatePayload {
+        template: String::new(),
+        template_id: None,
+        template_version: None,
+        recipient_name: pick(&given.recipient_name, "Alexandra Wolfeschlegel-Ångström"),
+        course_name: pick(&given.course_name, "Sample Course in Document Engineering"),
+        issued_on: given
+            .issued_on
+            .clone()
+            .unwrap_or_else(|| "2026-11-21".into()),
+        issuer_name: Some(
+            given
+                .issuer_name
+                .clone()
+                .unwrap_or_else(|| "Quire Academy".into()),
+        ),
+        expires_on: given.expires_on.clone(),
+        verification_code: "PREV-IEW0-CODE".into(),
+        has_photo: true,
+        has_signature: true,
+        fields,
+        image_fields: field_images.keys().cloned().collect(),
+    };
+    let base = state.config.public_base_url();
+    let qr = shared::verification::qr_svg(&shared::verification::verify_url(
+        &base,
+        &payload.verification_code,
+    ));
+    SandboxRequest {
+        files: content.files(),
+        data: payload.template_data(&base),
+        images: vec![
+            ("photo".into(), sample_image()),
+            ("signature".into(), sample_image()),
+            ("qr".into(), qr.into_bytes()),
+        ],
+        field_images,
+        output,
+    }
+}
+
+/// Renders in the sandbox; compile errors become a 422 listing typst's diagnostics.
+async fn render_checked(
+    state: &AppState,
+    request: SandboxRequest,
+) -> Result<(Vec<u8>, usize), ApiError> {
+    let limits = state.config.sandbox_limits();
+    match shared::sandbox::render_bounded(&limits, &request).await {
+        Ok(SandboxResponse::Ok { bytes, pages, .. }) => Ok((bytes, pages)),
+        Ok(SandboxResponse::CompileError { diagnostics }) => {
+            let first = diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_else(|| "the template does not compile".into());
+            Err(ApiError::InvalidMany {
+                code: "template_error",
+                message: format!("the template does not compile: {first}"),
+                errors: Vec::new(),
+                diagnostics: diagnostics
+                    .into_iter()
+                    .map(|d| TemplateDiagnostic {
+                        message: d.message,
+                        path: d.path,
+                        line: d.line,
+                        column: d.column,
+                        hints: d.hints,
+                    })
+                    .collect(),
+            })
+        }
+        Ok(SandboxResponse::Failed { message }) => Err(ApiError::Invalid {
+            code: "template_error",
+            message: format!("the template cannot be rendered: {message}"),
+            field: Some("source".into()),
+        }),
+        Err(SandboxError::Timeout(limit)) => Err(ApiError::Invalid {
+            code: "template_timeout",
+            message: format!(
+                "the template took longer than {} ms to render",
+                limit.as_millis()
+            ),
+            field: Some("source".into()),
+        }),
+        Err(SandboxError::Crashed { .. }) => Err(ApiError::Invalid {
+            code: "template_crashed",
+            message: "the template ran out of memory or crashed while rendering".into(),
+            field: Some("source".into()),
+        }),
+        Err(e) => Err(ApiError::Internal(format!("render sandbox: {e}"))),
+    }
+}
+
+/// Create a template (admin). Its source is compiled with sample data first.
+#[utoipa::path(post, path = "/v1/templates", tag = "templates", request_body = TemplateRequest,
+    responses((status = 201, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, description = "Invalid, or does not compile (see `diagnostics`)", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: ApiJson<TemplateRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let req = body.value;
+    let mut p = Problems::default();
+    if !valid_name(&req.name) || req.name.parse::<uuid::Uuid>().is_ok() {
+        p.0.push(FieldError::new(
+            "name",
+            "invalid_field",
+            "`name` must be 1 to 64 of a-z, 0-9, `-`, `_`, starting with a letter or digit",
+        ));
+    }
+    if req.description.chars().count() > 1000 {
+        p.0.push(FieldError::new(
+            "description",
+            "too_long",
+            "`description` is at most 1000 characters",
+        ));
+    }
+    check_source(&mut p, &req.source);
+    let assets = decode_assets(&mut p, &req.assets);
+    check_fields(&mut p, &req.fields);
+    p.into_result()?;
+    let content = TemplateContent {
+        source: req.source,
+        assets,
+        fields: req.fields,
+    };
+    render_checked(&state, sample_request(&state, &content, None, Output::Pdf)).await?;
+    let new = NewTemplate {
+        name: req.name,
+        kind: TemplateKind::Certificate,
+        description: req.description,
+        is_public: req.is_public,
+        owner_id: caller.key_id.clone(),
+        content: content.clone(),
+    };
+    let record = match state.db.create_template(&new).await? {
+        CreateOutcome::Created(r) => r,
+        CreateOutcome::NameTaken => {
+            return Err(ApiError::Conflict {
+                code: "name_taken",
+                message: format!("a template named `{}` exists", new.name),
+            });
+        }
+    };
+    state.templates.invalidate().await;
+    let location = format!("{}/v1/templates/{}", state.base_url, record.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view(&record, Some(&content), true)),
+    )
+        .into_response())
+}
+
+/// Change a template (admin): a new version; queued and issued certificates keep theirs.
+#[utoipa::path(put, path = "/v1/templates/{id}", tag = "templates", request_body = TemplateUpdate,
+    params(("id" = String, Path, description = "Template id or name")),
+    responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<TemplateUpdate>,
+) -> Result<Json<TemplateView>, ApiError> {
+    caller.require_admin()?;
+    let current = state
+        .templates
+        .get(id.trim(), false)
+        .await?
+        .ok_or(ApiError::NotFound("template"))?;
+    let req = body.value;
+    let mut p = Problems::default();
+    if let Some(source) = &req.source {
+        check_source(&mut p, source);
+    }
+    let assets = req.assets.as_ref().map(|a| decode_assets(&mut p, a));
+    if let Some(fields) = &req.fields {
+        check_fields(&mut p, fields);
+    }
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1000)
+    {
+        p.0.push(FieldError::new(
+            "description",
+            "too_long",
+            "`description` is at most 1000 characters",
+        ));
+    }
+    p.into_result()?;
+    let content = TemplateContent {
+        source: req
+            .source
+            .clone()
+            .unwrap_or_else(|| current.content.source.clone()),
+        assets: assets
+            .clone()
+            .unwrap_or_else(|| current.content.assets.clone()),
+        fields: req
+            .fields
+            .clone()
+            .unwrap_or_else(|| current.content.fields.clone()),
+    };
+    render_checked(&state, sample_request(&state, &content, None, Output::Pdf)).await?;
+    let change = TemplateChange {
+        description: req.description,
+        is_public: req.is_public,
+        source: req.source,
+        assets,
+        fields: req.fields,
+    };
+    let record = state
+        .db
+        .update_template(&current.record.id, change, &caller.key_id)
+        .await?
+        .ok_or(ApiError::NotFound("template"))?;
+    state.templates.invalidate().await;
+    Ok(Json(view(&record, Some(&content), true)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Deleted {
+    pub id: String,
+    /// `hard` (no certificate used it) or `soft` (hidden; issued certificates keep it).
+    pub deleted: String,
+}
+
+/// Delete a template (admin); soft when certificates reference it.
+#[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "Template id or name")),
+    responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    caller.require_admin()?;
+    let current = state
+        .templates
+        .get(id.trim(), false)
+        .await?
+        .ok_or(ApiError::NotFound("template"))?;
+    if current.record.builtin {
+        return Err(ApiError::Conflict {
+            code: "builtin_template",
+            message: "built-in templates are seeded on every start and cannot be deleted".into(),
+        });
+    }
+    let outcome = state.db.delete_template(&current.record.id).await?;
+    state.templates.invalidate().await;
+    let deleted = match outcome {
+        DeleteOutcome::Deleted => "hard",
+        DeleteOutcome::SoftDeleted => "soft",
+        DeleteOutcome::NotFound => return Err(ApiError::NotFound("template")),
+    };
+    Ok(Json(Deleted {
+        id: current.record.id.clone(),
+        deleted: deleted.into(),
+    }))
+}
+
+/// Render a template now with the given values (a certificate submission's shape, all
+/// optional; sample values fill the rest). Answers the PDF, or a PNG of page 1 when the
+/// request says `Accept: image/png`. Bounded in time and memory.
+#[utoipa::path(post, path = "/v1/templates/{id}/preview", tag = "templates",
+    request_body = CertificateRequest,
+    params(("id" = String, Path, description = "Template id or name")),
+    responses((status = 200, description = "application/pdf or image/png"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: ApiJson<PreviewRequest>,
+) -> Result<Response, ApiError> {
+    let template = readable(&state, &caller, &id, true).await?;
+    let png = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("image/png"));
+    let given = body.value.into_request();
+    let output = if png { Output::Png } else { Output::Pdf };
+    let (bytes, _) = render_checked(
+        &state,
+        sample_request(&state, &template.content, Some(&given), output),
+    )
+    .await?;
+    let content_type = if png { "image/png" } else { "application/pdf" };
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+/// Preview values: like a certificate submission, every member optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    pub recipient_name: Option<String>,
+    pub course_name: Option<String>,
+    pub issued_on: Option<String>,
+    pub issuer_name: Option<String>,
+    pub expires_on: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl PreviewRequest {
+    fn into_request(self) -> CertificateRequest {
+        CertificateRequest {
+            recipient_name: self.recipient_name.unwrap_or_default(),
+            course_name: self.course_name.unwrap_or_default(),
+            issued_on: self.issued_on,
+            issuer_name: self.issuer_name,
+            expires_on: self.expires_on,
+            fields: self.fields,
+            ..CertificateRequest::default()
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Public verification: `GET /v1/verify/{code}` (JSON, or HTML for browsers) and
+//! `GET /verify/{code}` (HTML), where a certificate's QR code leads. No key needed; the
+//! code itself is the unguessable secret.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::db::CertificateStatus;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::certificates::today;
+
+/// What anyone holding a verification code may learn.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Verification {
+    pub code: String,
+    /// `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
+    pub status: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub revocation_reason: Option<String>,
+    /// RFC 3339.
+    pub revoked_at: Option<String>,
+    /// sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
+    pub sha256: Option<String>,
+}
+
+static PAGE: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    // `.html` names turn on auto-escaping: names are data, never markup.
+    env.add_template(
+        "verify.html",
+        include_str!("../../../templates/web/verify.html"),
+    )
+    .expect("the verification page template parses");
+    env
+});
+
+/// Codes are 14 characters (`XXXX-XXXX-XXXX`); anything far off is not looked up.
+fn normalise(code: &str) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    (code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .then_some(code)
+}
+
+async fn lookup(state: &AppState, code: &str) -> Result<Verification, ApiError> {
+    let code = normalise(code).ok_or(ApiError::NotFound("certificate"))?;
+    let row = state
+        .db
+        .find_certificate_by_code(&code)
+        .await?
+        .ok_or(ApiError::NotFound("certificate"))?;
+    let status = row.status(&today());
+    // A certificate that never rendered was never issued: nothing to verify.
+    if matches!(
+        status,
+        CertificateStatus::Failed | CertificateStatus::Cancelled
+    ) {
+        return Err(ApiError::NotFound("certificate"));
+    }
+    Ok(Verification {
+        code: row.verification_code.clone(),
+        status: status.as_str().to_owned(),
+        recipient_name: row.recipient_name.clone(),
+        course_name: row.course_name.clone(),
+        issuer_name: row.issuer_name.clone(),
+        issued_on: row.issued_on.clone(),
+        expires_on: row.expires_on.clone(),
+        revocation_reason: row.revoked_reason.clone(),
+        revoked_at: row
+            .revoked_at
+            .map(|t| shared::domain::Timestamp::from_millis(t).to_rfc3339()),
+        sha256: row.sha256().map(str::to_owned),
+    })
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let html = accept.find("text/html");
+    let json = accept.find("application/json");
+    matches!((html, json), (Some(h), Some(j)) if h < j) || (html.is_some() && json.is_none())
+}
+
+fn html(v: &Verification) -> Response {
+    let label = match v.status.as_str() {
+        "valid" => "valid",
+        "expired" => "expired",
+        "revoked" => "revoked",
+        _ => "not yet issued",
+    };
+    let rendered = PAGE.get_template("verify.html").and_then(|t| {
+        t.render(minijinja::context! {
+            status => v.status, status_label => label, code => v.code,
+            recipient_name => v.recipient_name, course_name => v.course_name,
+            issuer_name => v.issuer_name, issued_on => v.issued_on, expires_on => v.expires_on,
+            revocation_reason => v.revocation_reason, sha256 => v.sha256,
+        })
+    });
+    match rendered {
+        Ok(page) => Html(page).into_response(),
+        Err(e) => ApiError::Internal(format!("verification page: {e}")).into_response(),
+    }
+}
+
+/// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page.
+#[utoipa::path(get, path = "/v1/verify/{code}", tag = "verification",
+    params(("code" = String, Path, description = "The verification code printed on the certificate")),
+    responses((status = 200, body = Verification), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let verification = lookup(&state, &code).await?;
+    if wants_html(&headers) {
+        return Ok(html(&verification));
+    }
+    Ok(Json(verification).into_response())
+}
+
+/// The HTML view, for people who scan the QR code.
+pub async fn verify_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+    match lookup(&state, &code).await {
+        Ok(v) => html(&v),
+        Err(ApiError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            Html("<!doctype html><title>Not found</title><h1>No certificate has this code</h1>"),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,143 @@
+//! Verification of issued documents: the code printed on a certificate, the public URL that
+//! checks it, and that URL as a QR code for the template.
+
+use qrcode::render::svg;
+use qrcode::{EcLevel, QrCode};
+use rand::Rng;
+
+/// 12 characters from an alphabet without look-alikes: ~60 bits, unguessable.
+pub fn verification_code() -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::rng();
+    let chars: String = (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+}
+
+/// The public URL that verifies a document: `{base}/v1/verify/{code}`.
+pub fn verify_url(public_base_url: &str, code: &str) -> String {
+    format!("{}/v1/verify/{code}", public_base_url.trim_end_matches('/'))
+}
+
+/// `url` as a QR code in SVG, drawn locally: medium error correction (survives ~15% damage),
+/// the standard 4-module quiet zone, black on white.
+///
+/// One SVG unit is one module (`viewBox="0 0 n n"`, `shape-rendering="crispEdges"`), so the
+/// template chooses the printed size (`image("/qr.svg", width: 2.5cm)`) and the modules stay
+/// sharp vector squares at any size. Well under a millisecond for a URL.
+pub fn qr_svg(url: &str) -> String {
+    // Medium error correction holds 2,331 bytes at the largest version; a URL longer than that
+    // is a bug in the caller, not an input.
+    let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)
+        .expect("a URL of at most 2331 bytes fits a QR code");
+    code.render::<svg::Color<'_>>()
+        .quiet_zone(true)
+        .module_dimensions(1, 1)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_codes_are_distinct_and_readable() {
+        let a = verification_code();
+        assert_eq!(a.len(), 14);
+        assert_ne!(a, verification_code());
+        assert!(!a.contains('O') && !a.contains('0') && !a.contains('I') && !a.contains('1'));
+    }
+
+    #[test]
+    fn verify_url_joins_base_and_code() {
+        let want = "https://example.test/v1/verify/ABCD-EFGH-JKMN";
+        assert_eq!(verify_url("https://example.test", "ABCD-EFGH-JKMN"), want);
+        assert_eq!(verify_url("https://example.test/", "ABCD-EFGH-JKMN"), want);
+        assert_eq!(
+            verify_url("https://example.test/quire/", "X"),
+            "https://example.test/quire/v1/verify/X"
+        );
+    }
+
+    /// The `viewBox` side of an SVG, in units.
+    fn view_box_side(svg: &str) -> u32 {
+        let start = svg.find("viewBox=\"").expect("a viewBox") + "viewBox=\"".len();
+        let value = &svg[start..start + svg[start..].find('"').unwrap()];
+        let parts: Vec<u32> = value.split(' ').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts[..2], [0, 0], "{value}");
+        assert_eq!(parts[2], parts[3], "square: {value}");
+        parts[2]
+    }
+
+    #[test]
+    fn qr_svg_is_one_unit_per_module_with_a_quiet_zone() {
+        let url = verify_url("https://example.test", "ABCD-EFGH-JKMN");
+        assert_eq!(url.len(), 45);
+        let svg = qr_svg(&url);
+        assert!(svg.starts_with("<?xml"), "{svg}");
+        assert!(
+            svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+            "{svg}"
+        );
+        assert!(svg.ends_with("</svg>"), "{svg}");
+        assert!(svg.contains("shape-rendering=\"crispEdges\""), "{svg}");
+        // 45 bytes at level M: the URL's lowercase part in byte mode and the code in
+        // alphanumeric mode fit version 3, 4 * 3 + 17 = 29 modules, plus a 4-module quiet zone
+        // on each side.
+        assert_eq!(view_box_side(&svg), 29 + 8);
+        // Longer URLs get larger codes; the unit stays one module.
+        let long = verify_url(
+            &format!("https://{}.test", "a".repeat(100)),
+            "ABCD-EFGH-JKMN",
+        );
+        let width = QrCode::with_error_correction_level(long.as_bytes(), EcLevel::M)
+            .unwrap()
+            .width() as u32;
+        assert!(width > 29);
+        assert_eq!(view_box_side(&qr_svg(&long)), width + 8);
+    }
+
+    #[test]
+    fn qr_svg_draws_exactly_the_code() {
+        // The path is one `Mx y h1v1...` square per dark module, offset by the quiet zone:
+        // read it back into a grid and compare it with the code's own modules.
+        let url = "https://example.test/v1/verify/ABCD-EFGH-JKMN";
+        let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).unwrap();
+        let n = code.width();
+        let svg = qr_svg(url);
+        let path = svg.split("d=\"").nth(1).expect("a path of dark modules");
+        let path = &path[..path.find('"').unwrap()];
+        let mut drawn = vec![qrcode::Color::Light; n * n];
+        for square in path.split('M').skip(1) {
+            let (x, rest) = square.split_once(' ').unwrap();
+            let y: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let (x, y): (usize, usize) = (x.parse().unwrap(), y.parse().unwrap());
+            assert!(
+                (4..n + 4).contains(&x) && (4..n + 4).contains(&y),
+                "{x} {y}"
+            );
+            drawn[(y - 4) * n + (x - 4)] = qrcode::Color::Dark;
+        }
+        assert_eq!(drawn, code.to_colors());
+    }
+
+    #[test]
+    fn qr_svg_is_fast() {
+        let url = verify_url("https://certificates.example.org", "ABCD-EFGH-JKMN");
+        let start = std::time::Instant::now();
+        let n = 100;
+        for _ in 0..n {
+            std::hint::black_box(qr_svg(std::hint::black_box(&url)));
+        }
+        let each = start.elapsed() / n;
+        // Well under 1 ms in release; a debug build of this crate is slower but still bounded.
+        assert!(
+            each < std::time::Duration::from_millis(20),
+            "{each:?} per code"
+        );
+        eprintln!("qr_svg: {each:?} per code");
+    }
+}
