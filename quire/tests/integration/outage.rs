@@ -183,3 +183,82 @@ async fn worker_readiness_means_consuming() {
     assert_eq!(job["status"], "succeeded", "{job}");
     app.stop().await;
 }
+
+/// With Redis gone the template cache loses its invalidation channel: it says so, entries
+/// fall back to a short lifetime, and reading and changing templates keep working.
+#[tokio::test]
+async fn template_cache_survives_a_redis_outage() {
+    let proxy = Proxy::start(&host_port(&test_redis_url())).await;
+    let app = TestApp::spawn_with(Backend::Production, &[Roles::API], |c| {
+        c.redis_url = Some(Secret::new(format!("redis://{}", proxy.addr)));
+    })
+    .await;
+    let admin = app.admin.clone();
+    let health = |app: &TestApp| {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/v1/system/cache/health"),
+            admin.clone(),
+        );
+        async move {
+            let h: Value = client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            h
+        }
+    };
+    let wait_health = |up: bool| {
+        let app = &app;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let h = health(app).await;
+                if h["up"] == up {
+                    return h;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "cache channel never up={up}: {h}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(wait_health(true).await["ttl_secs"], 600);
+
+    proxy.set_down(true);
+    let down = wait_health(false).await;
+    assert_eq!(down["channel"], "redis");
+    assert_eq!(down["ttl_secs"], 5);
+    let response = app.get(&admin, "/v1/templates/classic").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed = app
+        .client
+        .put(app.url("/v1/templates/classic"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"description": "changed while Redis was down"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK, "changes still commit");
+    let t: Value = app
+        .get(&admin, "/v1/templates/classic")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        t["description"], "changed while Redis was down",
+        "this process sees it at once"
+    );
+
+    proxy.set_down(false);
+    wait_health(true).await;
+    app.stop().await;
+}
