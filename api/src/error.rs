@@ -292,7 +292,10 @@ impl From<QueueError> for ApiError {
 
 /// Field error codes as the static strings `ApiError` carries.
 fn code_of(code: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 15] = [
+        "duplicate_field",
+        "too_many",
+        "too_large",
         "invalid_field",
         "missing_field",
         "unknown_field",

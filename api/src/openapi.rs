@@ -6,13 +6,19 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::Caller;
-use crate::routes::{certificates, health, jobs};
+use crate::routes::{batches, certificates, health, jobs, system, templates, verify};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quire", description = "Document generation jobs: submit, poll, download."),
     paths(
-        certificates::submit,
+        certificates::submit, certificates::list, certificates::list_public, certificates::get,
+        certificates::revoke,
+        batches::submit, batches::get, batches::archive,
+        verify::verify,
+        templates::list, templates::get, templates::create, templates::update, templates::delete,
+        templates::preview,
+        system::cache_stats, system::cache_health,
         jobs::get, jobs::list, jobs::file, jobs::cancel, jobs::retry,
         health::health, health::ready,
         openapi_json,

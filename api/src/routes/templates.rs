@@ -244,6 +244,15 @@ fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMa
     let mut total = 0;
     for (path, b64) in assets {
         let field = format!("assets.{}", path.chars().take(128).collect::<String>());
+        let reserved = ["/data.json", "/photo", "/signature", "/logo", "/qr.svg"];
+        if reserved.contains(&path.as_str()) || path.starts_with("/fields/") {
+            p.0.push(FieldError::new(
+                &field,
+                "invalid_field",
+                "this path is reserved for job data (/data.json, /photo, /signature, /logo, /qr.svg, /fields/…)",
+            ));
+            continue;
+        }
         if !valid_asset_path(path) || path == shared::templates::MAIN_PATH {
             p.0.push(FieldError::new(
                 &field,

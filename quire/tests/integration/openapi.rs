@@ -36,6 +36,17 @@ async fn responses_match_the_openapi_document() {
         "/v1/jobs/{id}/file",
         "/health",
         "/ready",
+        "/v1/certificates/batch",
+        "/v1/certificates/public",
+        "/v1/certificates/{id}/revoke",
+        "/v1/batches/{id}",
+        "/v1/batches/{id}/archive",
+        "/v1/verify/{code}",
+        "/v1/templates",
+        "/v1/templates/{id}",
+        "/v1/templates/{id}/preview",
+        "/v1/system/cache/stats",
+        "/v1/system/cache/health",
     ] {
         assert!(
             doc["paths"][path].is_object(),
@@ -65,6 +76,77 @@ async fn responses_match_the_openapi_document() {
         .await
         .unwrap();
     check(&doc, "ErrorBody", &error);
+    let certs: Value = app
+        .get(&key, "/v1/certificates")
+        .await
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "CertificatePage", &certs);
+    let cert: Value = app
+        .get(&key, &format!("/v1/certificates/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "CertificateView", &cert);
+    let verified: Value = app
+        .client
+        .get(cert["verify_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "Verification", &verified);
+    let templates: Value = app.get(&key, "/v1/templates").await.json().await.unwrap();
+    check(&doc, "TemplateList", &templates);
+    let template: Value = app
+        .get(&key, "/v1/templates/classic")
+        .await
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "TemplateView", &template);
+    let batch: Value = app
+        .client
+        .post(app.url("/v1/certificates/batch"))
+        .bearer_auth(&key)
+        .json(&json!({"rows": [{"recipient_name": "A", "course_name": "B"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "BatchView", &batch);
+    let many: Value = app
+        .client
+        .post(app.url("/v1/certificates/batch"))
+        .bearer_auth(&key)
+        .json(&json!({"rows": [{"recipient_name": "", "course_name": "B"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "ErrorBody", &many);
+    let stats: Value = app
+        .get(&app.admin, "/v1/system/cache/stats")
+        .await
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "CacheStatsView", &stats);
+    let cache: Value = app
+        .get(&key, "/v1/system/cache/health")
+        .await
+        .json()
+        .await
+        .unwrap();
+    check(&doc, "CacheHealthView", &cache);
     let health: Value = app
         .client
         .get(app.url("/ready"))

@@ -412,3 +412,145 @@ async fn template_changes_invalidate_other_processes() {
     );
     app.stop().await;
 }
+
+/// Every bad template input is a clear error naming the member at fault; nothing is stored.
+#[tokio::test]
+async fn bad_templates_are_refused() {
+    use reqwest::Method;
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let admin = app.admin.clone();
+    let with = |member: &str, value: Value| {
+        let mut body = template_body("bad", "B");
+        body[member] = value;
+        body
+    };
+    let cases: Vec<(&str, Value, StatusCode, &str, &str)> = vec![
+        (
+            "upper-case name",
+            with("name", json!("Bad Name")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "name",
+        ),
+        (
+            "uuid name",
+            with("name", json!("0190a5b2-7c1e-7d3a-9b2f-1234567890ab")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "name",
+        ),
+        (
+            "empty source",
+            with("source", json!("  ")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+            "source",
+        ),
+        (
+            "huge source",
+            with("source", json!("x".repeat(300_000))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+            "source",
+        ),
+        (
+            "asset path escapes",
+            with("assets", json!({"/../etc/passwd": "AAAA"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "assets./../etc/passwd",
+        ),
+        (
+            "asset path without slash",
+            with("assets", json!({"logo.svg": "AAAA"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "assets.logo.svg",
+        ),
+        (
+            "asset shadows main",
+            with("assets", json!({"/main.typ": "AAAA"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "assets./main.typ",
+        ),
+        (
+            "asset not base64",
+            with("assets", json!({"/logo.svg": "%%%"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_base64",
+            "assets./logo.svg",
+        ),
+        (
+            "bad field name",
+            with("fields", json!([{"name": "no spaces", "type": "text"}])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "fields[0]",
+        ),
+        (
+            "duplicate field",
+            with(
+                "fields",
+                json!([{"name": "a", "type": "text"}, {"name": "a", "type": "number"}]),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "duplicate_field",
+            "fields[1]",
+        ),
+        (
+            "max_length on a number",
+            with(
+                "fields",
+                json!([{"name": "n", "type": "number", "max_length": 3}]),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "fields[0]",
+        ),
+        (
+            "unknown field type",
+            with("fields", json!([{"name": "n", "type": "colour"}])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_type",
+            "fields[0].type",
+        ),
+        (
+            "unknown member",
+            with("colour", json!("red")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_field",
+            "colour",
+        ),
+        (
+            "reserved asset path",
+            with("assets", json!({"/photo": "AAAA"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "assets./photo",
+        ),
+    ];
+    for (case, body, status, code, field) in cases {
+        let response = app
+            .send(Method::POST, &admin, "/v1/templates", Some(&body))
+            .await;
+        let (got, error) = error_of(response).await;
+        assert_eq!(got, status, "{case}: {error}");
+        assert_eq!(error["code"], code, "{case}: {error}");
+        assert_eq!(error["field"], field, "{case}: {error}");
+    }
+    let names: Value = app.get(&admin, "/v1/templates").await.json().await.unwrap();
+    assert!(
+        !names["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "bad"),
+        "nothing stored"
+    );
+    let response = app
+        .send(Method::PUT, &admin, "/v1/templates/nope", Some(&json!({})))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
