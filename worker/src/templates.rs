@@ -6,8 +6,16 @@ use std::sync::Arc;
 
 use shared::db::Db;
 
+use shared::templates::TemplateContent;
+
 use crate::jobs::JobError;
 use crate::render::Template;
+
+/// One version: its files (for sandboxed renders) and their parsed form (for in-process ones).
+pub struct LoadedTemplate {
+    pub content: TemplateContent,
+    pub compiled: Template,
+}
 
 /// Most compiled versions kept; a compiled template is its files (sources, assets) parsed.
 const CAPACITY: u64 = 256;
@@ -15,7 +23,7 @@ const CAPACITY: u64 = 256;
 #[derive(Clone)]
 pub struct CompiledTemplates {
     db: Db,
-    cache: moka::future::Cache<(String, i64), Arc<Template>>,
+    cache: moka::future::Cache<(String, i64), Arc<LoadedTemplate>>,
 }
 
 impl CompiledTemplates {
@@ -28,7 +36,7 @@ impl CompiledTemplates {
 
     /// The compiled template for a pinned version: from the cache, else loaded and parsed
     /// once however many jobs ask for it at the same moment.
-    pub async fn get(&self, id: &str, version: i64) -> Result<Arc<Template>, JobError> {
+    pub async fn get(&self, id: &str, version: i64) -> Result<Arc<LoadedTemplate>, JobError> {
         let db = self.db.clone();
         let key = (id.to_owned(), version);
         self.cache
@@ -43,12 +51,15 @@ impl CompiledTemplates {
                             format!("template {id} version {version} does not exist"),
                         )
                     })?;
-                let files = stored.content.files();
-                let template = tokio::task::spawn_blocking(move || Template::compile(files))
-                    .await
-                    .map_err(|e| JobError::retryable("internal", e.to_string()))?
-                    .map_err(|e| JobError::permanent("invalid_template", e.to_string()))?;
-                Ok::<_, JobError>(Arc::new(template))
+                let content = stored.content;
+                let loaded = tokio::task::spawn_blocking(move || {
+                    Template::compile(content.files())
+                        .map(|compiled| LoadedTemplate { content, compiled })
+                })
+                .await
+                .map_err(|e| JobError::retryable("internal", e.to_string()))?
+                .map_err(|e| JobError::permanent("invalid_template", e.to_string()))?;
+                Ok::<_, JobError>(Arc::new(loaded))
             })
             .await
             .map_err(|e: Arc<JobError>| (*e).clone())

@@ -236,6 +236,7 @@ pub(crate) async fn validate(
         template: record.name.clone(),
         template_id: Some(record.id.clone()),
         template_version: Some(record.version),
+        sandboxed: !record.builtin,
         recipient_name,
         course_name,
         issued_on: issued_on.to_string(),

@@ -362,6 +362,7 @@ fn sample_request(
         template: String::new(),
         template_id: None,
         template_version: None,
+        sandboxed: true,
         recipient_name: pick(&given.recipient_name, "Alexandra Wolfeschlegel-Ångström"),
         course_name: pick(&given.course_name, "Sample Course in Document Engineering"),
         issued_on: given

@@ -554,3 +554,45 @@ async fn bad_templates_are_refused() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// An uploaded template that passed its check but loops on some data: the job's render runs
+/// in the bounded sandbox, is killed at the time limit and the job ends `dead`, while the
+/// worker goes on rendering.
+#[tokio::test]
+async fn uploaded_template_looping_on_data_is_killed() {
+    use reqwest::Method;
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::ALL], |c| {
+        c.sandbox.timeout_ms = 1500;
+    })
+    .await;
+    let admin = app.admin.clone();
+    let mut body = template_body("trap", "T");
+    body["source"] = json!(
+        "#let d = json(\"/data.json\")\n#if d.recipient_name == \"Loop Forever\" { for i in range(100000) { for j in range(100000) { } } } else [Fine: #d.recipient_name]\n"
+    );
+    let response = app
+        .send(Method::POST, &admin, "/v1/templates", Some(&body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut looping = certificate("Loop Forever");
+    looping["template"] = json!("trap");
+    looping["fields"] = json!({"grade": "A"});
+    let stuck = app.submit_ok(&admin, &looping).await;
+    let mut fine = looping.clone();
+    fine["recipient_name"] = json!("Normal Person");
+    let ok = app.submit_ok(&admin, &fine).await;
+
+    let job = app.wait_for(&admin, &stuck, &["dead", "succeeded"]).await;
+    assert_eq!(job["status"], "dead", "{job}");
+    assert_eq!(job["error"]["code"], "render_failed", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than"),
+        "{job}"
+    );
+    let text = pdf_text(&app.pdf_of(&admin, &ok).await);
+    assert!(text.contains("Fine: Normal Person"), "{text}");
+    app.stop().await;
+}

@@ -5,8 +5,11 @@ use shared::db::Claimed;
 use shared::jobs::{CertificatePayload, FileResult};
 use shared::verification::{qr_svg, verify_url};
 
+use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
+
 use super::{JobContext, JobError};
-use crate::render::{ImageSlot, RenderInput};
+use crate::render::{ImageSlot, RenderInput, Rendered};
+use crate::templates::LoadedTemplate;
 
 pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
     let job = &claimed.job;
@@ -63,12 +66,18 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         .images
         .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
-    let engine = ctx.engine.clone();
-    // typst is CPU-bound and synchronous: keep it off the async executor.
-    let rendered = tokio::task::spawn_blocking(move || engine.render(&template, &input))
-        .await
-        .map_err(|e| JobError::retryable("render_panicked", format!("the renderer crashed: {e}")))?
-        .map_err(|e| JobError::permanent("render_failed", e.to_string()))?;
+    let rendered = if payload.sandboxed {
+        sandboxed(ctx, &template, input).await?
+    } else {
+        let engine = ctx.engine.clone();
+        // typst is CPU-bound and synchronous: keep it off the async executor.
+        tokio::task::spawn_blocking(move || engine.render(&template.compiled, &input))
+            .await
+            .map_err(|e| {
+                JobError::retryable("render_panicked", format!("the renderer crashed: {e}"))
+            })?
+            .map_err(|e| JobError::permanent("render_failed", e.to_string()))?
+    };
     let stored = ctx
         .storage
         .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)
@@ -83,4 +92,56 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         pages: rendered.pages as u32,
     };
     serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
+}
+
+/// Renders an uploaded template in the bounded sandbox: a template that loops or allocates
+/// without end is killed there, instead of holding one of this worker's threads forever (a
+/// blocking render cannot be cancelled). The same data and images as an in-process render.
+async fn sandboxed(
+    ctx: &JobContext,
+    template: &LoadedTemplate,
+    input: RenderInput,
+) -> Result<Rendered, JobError> {
+    let slot = |s: ImageSlot| match s {
+        ImageSlot::Photo => "photo",
+        ImageSlot::Signature => "signature",
+        ImageSlot::Logo => "logo",
+        ImageSlot::Qr => "qr",
+    };
+    let request = SandboxRequest {
+        files: template.content.files(),
+        data: input.data,
+        images: input
+            .images
+            .into_iter()
+            .map(|(s, bytes)| (slot(s).to_owned(), bytes))
+            .collect(),
+        field_images: input.field_images,
+        output: Output::Pdf,
+    };
+    let limits = ctx.config.sandbox_limits();
+    match shared::sandbox::render_bounded(&limits, &request).await {
+        Ok(SandboxResponse::Ok { bytes, pages, .. }) => Ok(Rendered { pdf: bytes, pages }),
+        Ok(SandboxResponse::CompileError { diagnostics }) => {
+            let messages: Vec<String> = diagnostics
+                .iter()
+                .map(|d| match (&d.path, d.line, d.column) {
+                    (Some(p), Some(l), Some(c)) => format!("{p}:{l}:{c}: {}", d.message),
+                    _ => d.message.clone(),
+                })
+                .collect();
+            Err(JobError::permanent(
+                "render_failed",
+                format!("template failed to compile: {}", messages.join("; ")),
+            ))
+        }
+        Ok(SandboxResponse::Failed { message }) => {
+            Err(JobError::permanent("render_failed", message))
+        }
+        // The same template with the same data would do the same again.
+        Err(e @ (SandboxError::Timeout(_) | SandboxError::Crashed { .. })) => {
+            Err(JobError::permanent("render_failed", e.to_string()))
+        }
+        Err(e) => Err(JobError::retryable("sandbox_unavailable", e.to_string())),
+    }
 }
