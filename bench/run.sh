@@ -4,6 +4,7 @@
 #   bench/run.sh                      # release build, both deployments, full sizes
 #   DEPLOYMENTS=embedded bench/run.sh # only one deployment
 #   PROFILE=debug SKIP_BUILD=1 SERIAL_JOBS=20 BURST_JOBS=100 SUBMIT_JOBS=500 bench/run.sh
+#   PROFILE=dev SUITES=batch bench/run.sh   # only the 10,000-row batch, dev build
 #
 # Deployments:
 #   embedded    `quire run` (API + worker + scheduler in one process) on SQLite in a fresh
@@ -14,9 +15,13 @@
 #
 # Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo; burst 2000 jobs C=32
 # without photo; submit-only 10000 jobs C=64; production also: submit-only 10000 jobs C=32
-# against the API alone (worker and scheduler stopped). Peak RSS is the worker's (embedded: the single
-# process), reset before each run. Every server is stopped on exit; the database and the
-# Redis keys created here are removed.
+# against the API alone (worker and scheduler stopped). Also a batch of BATCH_ROWS (10,000)
+# rows as one CSV `POST /v1/certificates/batch`, waited for and its archive downloaded
+# (BATCH_RUNS times in a row against the same servers, to see whether memory keeps growing).
+# SUITES picks: `jobs` (the runs above), `batch`; both by default. Peak RSS is the worker's
+# (embedded: the single process), reset before each run; the batch reports the API's and the
+# worker's separately (production), with the API's RSS at start and end. Every server is
+# stopped on exit; the database and the Redis keys created here are removed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +33,9 @@ BURST_CONCURRENCY="${BURST_CONCURRENCY:-32}"
 SUBMIT_JOBS="${SUBMIT_JOBS:-10000}"
 SUBMIT_CONCURRENCY="${SUBMIT_CONCURRENCY:-64}"
 INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-32}"
+BATCH_ROWS="${BATCH_ROWS:-10000}"
+BATCH_RUNS="${BATCH_RUNS:-1}"
+SUITES="${SUITES:-jobs batch}"
 WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
@@ -35,8 +43,13 @@ PG_USER="${PG_USER:-postgres}"
 REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 
-QUIRE="$ROOT/target/$PROFILE/quire"
-BENCH="$ROOT/target/$PROFILE/bench"
+# cargo puts the `dev` profile in target/debug.
+case "$PROFILE" in
+    dev | debug) TARGET_DIR="$ROOT/target/debug" ;;
+    *) TARGET_DIR="$ROOT/target/$PROFILE" ;;
+esac
+QUIRE="$TARGET_DIR/quire"
+BENCH="$TARGET_DIR/bench"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")"
 RESULTS="$WORK/results.jsonl"
@@ -127,16 +140,24 @@ wait_ready() {
     return 1
 }
 
+# Whether SUITES names $1.
+suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
+
 # Runs one bench; the table goes to the terminal, the JSON line into $RESULTS.
-# Usage: run_bench LABEL URL KEY RSS_PID BENCH_ARGS...
+# Usage: run_bench LABEL URL KEY RSS_PIDS BENCH_ARGS...  (RSS_PIDS: space-separated)
 run_bench() {
-    local label="$1" url="$2" key="$3" rss_pid="$4"
+    local label="$1" url="$2" key="$3" rss_pids=() pid
+    read -r -a rss_pids <<<"$4"
     shift 4
+    local rss_args=()
+    for pid in "${rss_pids[@]}"; do
+        rss_args+=(--rss-pid "$pid")
+    done
     log "$label: bench $*"
     local out
     out="$WORK/bench-$label-$(date +%s%N).out"
     if ! BENCH_KEY="$key" "$BENCH" --url "$url" --label "$label" --json \
-        --rss-pid "$rss_pid" --reset-peak-rss --timeout-secs "$WAIT_TIMEOUT_SECS" "$@" >"$out"; then
+        "${rss_args[@]}" --reset-peak-rss --timeout-secs "$WAIT_TIMEOUT_SECS" "$@" >"$out"; then
         echo "bench/run.sh: bench failed ($label $*)" >&2
         cat "$out" >&2
         return 1
@@ -186,7 +207,14 @@ embedded() {
     PIDS+=("$pid")
     wait_ready "$url" "$pid" "$WORK/embedded.log"
     key="$(create_key "${run_env[@]}" "$QUIRE")"
-    run_suite embedded "$url" "$key" "$pid"
+    if suite_on jobs; then
+        run_suite embedded "$url" "$key" "$pid"
+    fi
+    if suite_on batch; then
+        for _ in $(seq 1 "$BATCH_RUNS"); do
+            run_bench embedded "$url" "$key" "$pid" --mode batch --jobs "$BATCH_ROWS"
+        done
+    fi
     stop_servers
 }
 
@@ -227,7 +255,19 @@ production() {
         return 1
     }
     key="$(create_key "${prod_env[@]}" "$QUIRE")"
-    run_suite production "$url" "$key" "$pid_worker"
+    if suite_on jobs; then
+        run_suite production "$url" "$key" "$pid_worker"
+    fi
+    if suite_on batch; then
+        for _ in $(seq 1 "$BATCH_RUNS"); do
+            run_bench production "$url" "$key" "$pid_api $pid_worker" --mode batch \
+                --jobs "$BATCH_ROWS"
+        done
+    fi
+    if ! suite_on jobs; then
+        stop_servers
+        return 0
+    fi
     # Ingestion alone: the API with no worker rendering on the same cores (what one API
     # process accepts when workers run elsewhere, as in production).
     kill "$pid_worker" "$pid_scheduler" 2>/dev/null || true
@@ -241,7 +281,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     log "building quire and bench ($PROFILE)"
     case "$PROFILE" in
         release) (cd "$ROOT" && cargo build --release -p quire -p bench) ;;
-        debug) (cd "$ROOT" && cargo build -p quire -p bench) ;;
+        dev | debug) (cd "$ROOT" && cargo build -p quire -p bench) ;;
         *) (cd "$ROOT" && cargo build --profile "$PROFILE" -p quire -p bench) ;;
     esac
 fi

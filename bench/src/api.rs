@@ -61,6 +61,28 @@ pub fn parse_time(raw: &str) -> anyhow::Result<OffsetDateTime> {
     OffsetDateTime::parse(raw, &Rfc3339).with_context(|| format!("not an RFC 3339 time: {raw:?}"))
 }
 
+/// A batch as `POST /v1/certificates/batch` and `GET /v1/batches/{id}` return it: the fields
+/// the bench uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Batch {
+    pub id: String,
+    pub total: u64,
+    /// Jobs per status.
+    #[serde(default)]
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub finished: u64,
+    pub complete: bool,
+}
+
+/// What `GET /v1/batches/{id}/archive` delivered.
+#[derive(Debug, Clone, Copy)]
+pub struct Archive {
+    pub bytes: u64,
+    /// The entry count of the ZIP's end-of-central-directory record; `None` when the stream
+    /// has no such record (cut short) or uses ZIP64 (count 0xFFFF).
+    pub entries: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Page {
     pub jobs: Vec<Job>,
@@ -196,5 +218,122 @@ impl Api {
             .json()
             .await
             .context("GET /v1/jobs: unexpected body")
+    }
+
+    /// `POST /v1/certificates/batch` with a CSV body (header row included).
+    pub async fn submit_batch_csv(&self, csv: Vec<u8>) -> anyhow::Result<Batch> {
+        let response = self
+            .client
+            .post(format!("{}/v1/certificates/batch", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+            .body(csv)
+            .send()
+            .await
+            .context("POST /v1/certificates/batch")?;
+        let status = response.status();
+        anyhow::ensure!(
+            status == reqwest::StatusCode::ACCEPTED,
+            "POST /v1/certificates/batch answers {status}: {}",
+            truncated(&response.text().await.unwrap_or_default())
+        );
+        response
+            .json()
+            .await
+            .context("POST /v1/certificates/batch: unexpected body")
+    }
+
+    /// `GET /v1/batches/{id}`.
+    pub async fn batch(&self, id: &str) -> anyhow::Result<Batch> {
+        let response = self
+            .client
+            .get(format!("{}/v1/batches/{id}", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .with_context(|| format!("GET /v1/batches/{id}"))?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "GET /v1/batches/{id} answers {status}: {}",
+            truncated(&response.text().await.unwrap_or_default())
+        );
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET /v1/batches/{id}: unexpected body"))
+    }
+
+    /// `GET /v1/batches/{id}/archive`, read to the end and counted, not kept (a 10,000-row
+    /// archive is hundreds of MB). `timeout` bounds the whole download.
+    pub async fn download_archive(&self, id: &str, timeout: Duration) -> anyhow::Result<Archive> {
+        let mut response = self
+            .client
+            .get(format!("{}/v1/batches/{id}/archive", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .timeout(timeout)
+            .send()
+            .await
+            .with_context(|| format!("GET /v1/batches/{id}/archive"))?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "GET /v1/batches/{id}/archive answers {status}: {}",
+            truncated(&response.text().await.unwrap_or_default())
+        );
+        let mut bytes = 0u64;
+        // The last bytes, where the end-of-central-directory record is.
+        let mut tail: Vec<u8> = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .with_context(|| format!("reading the archive of batch {id}"))?
+        {
+            bytes += chunk.len() as u64;
+            tail.extend_from_slice(&chunk);
+            if tail.len() > 2 * ZIP_TAIL {
+                tail.drain(..tail.len() - ZIP_TAIL);
+            }
+        }
+        Ok(Archive {
+            bytes,
+            entries: zip_entries(&tail),
+        })
+    }
+}
+
+/// Enough of a ZIP's end to hold the end-of-central-directory record (22 bytes) and a
+/// ZIP64 locator before it.
+const ZIP_TAIL: usize = 4096;
+
+/// The total entry count of the end-of-central-directory record at the end of `tail`, if
+/// there is one (a comment is allowed after it).
+pub fn zip_entries(tail: &[u8]) -> Option<u64> {
+    const EOCD: [u8; 4] = [b'P', b'K', 5, 6];
+    let start = tail.windows(4).rposition(|w| w == EOCD)?;
+    let record = tail.get(start..start + 22)?;
+    let entries = u16::from_le_bytes([record[10], record[11]]);
+    (entries != u16::MAX).then_some(u64::from(entries))
+}
+
+fn truncated(text: &str) -> String {
+    const MAX: usize = 600;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_zip_entry_count() {
+        let mut tail = b"...file data...".to_vec();
+        tail.extend_from_slice(&[b'P', b'K', 5, 6, 0, 0, 0, 0, 0x11, 0x27, 0x11, 0x27]);
+        tail.extend_from_slice(&[0; 10]);
+        assert_eq!(zip_entries(&tail), Some(10_001));
+        assert_eq!(zip_entries(b"cut short"), None);
     }
 }

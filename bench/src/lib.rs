@@ -1,11 +1,14 @@
 //! `bench`: a load generator for the quire API.
 //!
-//! Three modes:
+//! Four modes:
 //! - `burst`: submit `--jobs` certificate jobs from `--concurrency` clients sharing one
 //!   connection pool, then wait (polling the job listing) until every job is final; reports
 //!   submission latency and rate, end-to-end certificates/s and enqueue-to-done latency.
 //! - `serial`: one job at a time: submit, poll that job until it is final, next.
 //! - `submit-only`: like `burst` without waiting for the jobs (pure submission throughput).
+//! - `batch`: `--jobs` rows as one CSV `POST /v1/certificates/batch`; reports how long the
+//!   batch took to be accepted (the 202) and to finish (polling `GET /v1/batches/{id}`), then
+//!   downloads the ZIP archive (size, time).
 //!
 //! Job timings come from the server's rows (`created_at`, `started_at`, `finished_at`), so
 //! they do not include the polling delay of the bench itself.
@@ -32,13 +35,15 @@ pub enum Mode {
     Serial,
     /// N jobs from C concurrent clients; do not wait for them.
     SubmitOnly,
+    /// N rows as one CSV batch; wait until complete, then download the archive.
+    Batch,
 }
 
 #[derive(Debug, Parser)]
 #[command(
     name = "bench",
     about = "Load generator for the quire API: submission and end-to-end throughput and latency.",
-    after_help = "Examples:\n  bench --key $KEY --jobs 2000 --concurrency 32 --photo\n  bench --key $KEY --mode serial --jobs 200\n  bench --key $KEY --mode submit-only --jobs 10000 --concurrency 64 --json\n  bench --summarize results.jsonl"
+    after_help = "Examples:\n  bench --key $KEY --jobs 2000 --concurrency 32 --photo\n  bench --key $KEY --mode serial --jobs 200\n  bench --key $KEY --mode submit-only --jobs 10000 --concurrency 64 --json\n  bench --key $KEY --mode batch --jobs 10000 --rss-pid $API --rss-pid $WORKER\n  bench --summarize results.jsonl"
 )]
 pub struct Args {
     /// Base URL of the API.
@@ -52,7 +57,7 @@ pub struct Args {
         hide_env_values = true
     )]
     pub key: Option<String>,
-    /// Number of jobs to submit.
+    /// Number of jobs to submit (batch: rows in the batch, at most the API's 10,000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub jobs: u64,
     /// Concurrent submitting clients (burst and submit-only).
@@ -68,18 +73,19 @@ pub struct Args {
     #[arg(long)]
     pub no_worker_expected: bool,
     /// A process whose peak (VmHWM) and current (VmRSS) resident memory is reported at the
-    /// end (repeatable), e.g. the worker.
+    /// end, and its RSS at the start (repeatable), e.g. the API and the worker.
     #[arg(long = "rss-pid", value_name = "PID")]
     pub rss_pids: Vec<u32>,
     /// Reset the peak RSS of the --rss-pid processes at start (writes 5 to
     /// /proc/PID/clear_refs), so the peak is this run's, not the process lifetime's.
     #[arg(long)]
     pub reset_peak_rss: bool,
-    /// Longest wait for the jobs to finish (burst, serial), in seconds.
+    /// Longest wait for the jobs to finish (burst, serial, batch), in seconds; batch: also
+    /// the longest archive download.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
-    /// Polling interval in milliseconds: of the job listing (burst, default 25) or of the
-    /// job (serial, default 1).
+    /// Polling interval in milliseconds: of the job listing (burst, default 25), of the
+    /// job (serial, default 1) or of the batch (batch, default 100).
     #[arg(long)]
     pub poll_ms: Option<u64>,
     /// Timeout of one HTTP request, in seconds.
@@ -101,6 +107,7 @@ impl Args {
         let default = match self.mode {
             Mode::Serial => 1,
             Mode::Burst | Mode::SubmitOnly => 25,
+            Mode::Batch => 100,
         };
         Duration::from_millis(self.poll_ms.unwrap_or(default).max(1))
     }

@@ -56,9 +56,29 @@ pub struct Report {
     pub run_p99_ms: Option<f64>,
     /// submit-only: this run's jobs not yet final when the last submission was answered.
     pub backlog_at_end: Option<u64>,
+    /// batch: the batch's id.
+    pub batch_id: Option<String>,
+    /// batch: from sending the request to its 202, seconds.
+    pub accepted_s: Option<f64>,
+    /// batch: from sending the request until `GET /v1/batches/{id}` says `complete`, seconds
+    /// (to within the polling interval).
+    pub finished_s: Option<f64>,
+    /// batch: size of the downloaded ZIP archive.
+    pub archive_bytes: Option<u64>,
+    /// batch: time of the archive download, from the request to the last byte, seconds.
+    pub archive_s: Option<f64>,
+    /// batch: entries in the archive (PDFs + manifest), from its end-of-central-directory.
+    pub archive_entries: Option<u64>,
     /// The largest peak RSS (VmHWM) among the --rss-pid processes, MiB.
     pub peak_rss_mb: Option<f64>,
+    /// The --rss-pid processes at the end.
     pub rss: Vec<RssSample>,
+    /// The --rss-pid processes at the start (after resetting the peaks).
+    pub rss_before: Vec<RssSample>,
+    /// batch: the --rss-pid processes once the batch was accepted (the 202).
+    pub rss_accepted: Vec<RssSample>,
+    /// batch: the --rss-pid processes once the batch was complete, before the archive.
+    pub rss_complete: Vec<RssSample>,
 }
 
 impl Report {
@@ -90,6 +110,7 @@ impl Report {
             Mode::Burst => "burst",
             Mode::Serial => "serial",
             Mode::SubmitOnly => "submit-only",
+            Mode::Batch => "batch",
         };
         let photo = match self.photo_bytes {
             Some(b) => format!("photo {:.1} KB", b as f64 / 1000.0),
@@ -108,8 +129,78 @@ impl Report {
         let row = |t: &mut String, name: &str, value: String| {
             let _ = writeln!(t, "  {name:<22} {value}");
         };
+        if self.mode == Mode::Batch {
+            self.batch_rows(&mut t, &row);
+        } else {
+            self.job_rows(&mut t, &row);
+        }
+        row(&mut t, "errors", self.errors.to_string());
+        for s in &self.rss {
+            let at = |samples: &[RssSample], when: &str, peak: bool| {
+                samples
+                    .iter()
+                    .find(|b| b.pid == s.pid)
+                    .map_or_else(String::new, |b| {
+                        if peak {
+                            format!("{when} {:.1} (peak {:.1}), ", b.rss_mb, b.peak_mb)
+                        } else {
+                            format!("{when} {:.1}, ", b.rss_mb)
+                        }
+                    })
+            };
+            row(
+                &mut t,
+                &format!("rss pid {} ({})", s.pid, s.name),
+                format!(
+                    "MiB: {}{}{}end {:.1}, peak {:.1}",
+                    at(&self.rss_before, "start", false),
+                    at(&self.rss_accepted, "accepted", true),
+                    at(&self.rss_complete, "complete", true),
+                    s.rss_mb,
+                    s.peak_mb
+                ),
+            );
+        }
+        t
+    }
+
+    fn batch_rows(&self, t: &mut String, row: &impl Fn(&mut String, &str, String)) {
         row(
-            &mut t,
+            t,
+            "batch",
+            format!(
+                "{} ({} rows accepted)",
+                self.batch_id.as_deref().unwrap_or("-"),
+                self.submitted
+            ),
+        );
+        row(t, "accepted in", secs(self.accepted_s));
+        row(
+            t,
+            "finished in",
+            format!("{} (from the request; polled)", secs(self.finished_s)),
+        );
+        row(t, "certificates/s", per_s(self.e2e_per_s));
+        row(t, "final statuses", statuses(&self.final_statuses));
+        row(
+            t,
+            "archive",
+            match (self.archive_bytes, self.archive_s) {
+                (Some(b), Some(s)) => format!(
+                    "{:.1} MB in {s:.2} s ({:.1} MB/s), {} entries",
+                    b as f64 / 1e6,
+                    b as f64 / 1e6 / s.max(1e-9),
+                    self.archive_entries
+                        .map_or_else(|| "?".to_owned(), |n| n.to_string())
+                ),
+                _ => "-".to_owned(),
+            },
+        );
+    }
+
+    fn job_rows(&self, t: &mut String, row: &impl Fn(&mut String, &str, String)) {
+        row(
+            t,
             "submitted",
             format!(
                 "{} accepted, {} rejected{}",
@@ -119,7 +210,7 @@ impl Report {
             ),
         );
         row(
-            &mut t,
+            t,
             "submissions/s",
             format!(
                 "{} over {:.2} s",
@@ -128,21 +219,21 @@ impl Report {
             ),
         );
         row(
-            &mut t,
+            t,
             "submit latency",
             quantiles(self.submit_p50_ms, self.submit_p99_ms, self.submit_max_ms),
         );
         if self.mode == Mode::SubmitOnly {
             if let Some(backlog) = self.backlog_at_end {
                 row(
-                    &mut t,
+                    t,
                     "backlog at end",
                     format!("{backlog} of {} not final yet", self.submitted),
                 );
             }
         } else {
             row(
-                &mut t,
+                t,
                 "certificates/s (e2e)",
                 match self.e2e_wall_s {
                     Some(w) => format!("{} over {w:.2} s", per_s(self.e2e_per_s)),
@@ -150,44 +241,37 @@ impl Report {
                 },
             );
             row(
-                &mut t,
+                t,
                 "enqueue->done",
                 quantiles(self.e2e_p50_ms, self.e2e_p99_ms, self.e2e_max_ms),
             );
             row(
-                &mut t,
+                t,
                 "  queued (wait)",
                 quantiles(self.queue_wait_p50_ms, self.queue_wait_p99_ms, None),
             );
             row(
-                &mut t,
+                t,
                 "  running (render)",
                 quantiles(self.run_p50_ms, self.run_p99_ms, None),
             );
-            row(
-                &mut t,
-                "final statuses",
-                if self.final_statuses.is_empty() {
-                    "-".to_owned()
-                } else {
-                    self.final_statuses
-                        .iter()
-                        .map(|(k, v)| format!("{k} {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-            );
+            row(t, "final statuses", statuses(&self.final_statuses));
         }
-        row(&mut t, "errors", self.errors.to_string());
-        for s in &self.rss {
-            row(
-                &mut t,
-                &format!("rss pid {} ({})", s.pid, s.name),
-                format!("peak {:.1} MiB, now {:.1} MiB", s.peak_mb, s.rss_mb),
-            );
-        }
-        t
     }
+}
+
+fn statuses(s: &BTreeMap<String, u64>) -> String {
+    if s.is_empty() {
+        return "-".to_owned();
+    }
+    s.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} s"))
 }
 
 fn per_s(v: Option<f64>) -> String {

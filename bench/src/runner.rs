@@ -1,4 +1,4 @@
-//! The three modes.
+//! The four modes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -52,7 +52,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         mode: args.mode,
         url: api.base().to_owned(),
         jobs: args.jobs,
-        concurrency: if args.mode == Mode::Serial {
+        concurrency: if matches!(args.mode, Mode::Serial | Mode::Batch) {
             1
         } else {
             args.concurrency
@@ -80,22 +80,39 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         run_p50_ms: None,
         run_p99_ms: None,
         backlog_at_end: None,
+        batch_id: None,
+        accepted_s: None,
+        finished_s: None,
+        archive_bytes: None,
+        archive_s: None,
+        archive_entries: None,
         peak_rss_mb: None,
         rss: Vec::new(),
+        rss_before: Vec::new(),
+        rss_accepted: Vec::new(),
+        rss_complete: Vec::new(),
     };
+    report.rss_before = rss_samples(&args.rss_pids);
     match args.mode {
         Mode::Burst | Mode::SubmitOnly => burst(args, &api, photo, &mut report).await?,
         Mode::Serial => serial(args, &api, photo.as_deref(), &mut report).await?,
+        Mode::Batch => batch(args, &api, &mut report).await?,
     }
-    for pid in &args.rss_pids {
-        match rss::sample(*pid) {
-            Ok(s) => report.rss.push(s),
-            Err(e) => eprintln!("bench: warning: {e:#}"),
-        }
-    }
+    report.rss = rss_samples(&args.rss_pids);
     report.peak_rss_mb = report.rss.iter().map(|s| s.peak_mb).reduce(f64::max);
     report.errors = report.submit_errors + report.job_errors;
     Ok(report)
+}
+
+/// The RSS of each of `pids` now (a process that cannot be read is warned about and left out).
+fn rss_samples(pids: &[u32]) -> Vec<rss::RssSample> {
+    pids.iter()
+        .filter_map(|pid| {
+            rss::sample(*pid)
+                .map_err(|e| eprintln!("bench: warning: {e:#}"))
+                .ok()
+        })
+        .collect()
 }
 
 /// The JSON body of job `i`.
@@ -107,6 +124,142 @@ fn body(i: u64, photo: Option<&Photo>) -> Vec<u8> {
         photo: photo.map(|p| p.base64.as_str()),
     };
     serde_json::to_vec(&request).expect("a struct of strings serializes")
+}
+
+/// Given names, some accented (the API must take UTF-8 CSV as is).
+const GIVEN: [&str; 12] = [
+    "Ana", "José", "Zoë", "Łukasz", "Chloé", "Søren", "Mei", "Björn", "Amélie", "Oliver", "Dvořák",
+    "Priya",
+];
+const FAMILY: [&str; 10] = [
+    "García",
+    "Müller",
+    "O'Brien",
+    "Nguyễn",
+    "Smith",
+    "Østergaard",
+    "Kowalski",
+    "Brontë",
+    "Tanaka",
+    "Fernández",
+];
+
+/// A CSV field, quoted when it must be.
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The CSV body of a batch of `rows` rows: header `recipient_name,course_name`, a distinct
+/// name per row (the row number keeps them distinct), every fourth course name quoted.
+fn batch_csv(rows: u64) -> Vec<u8> {
+    let mut csv = String::with_capacity(rows as usize * 64 + 32);
+    csv.push_str("recipient_name,course_name\n");
+    for i in 0..rows {
+        let given = GIVEN[(i % GIVEN.len() as u64) as usize];
+        let family = FAMILY[(i / GIVEN.len() as u64 % FAMILY.len() as u64) as usize];
+        let name = format!("{given} {family} {i}");
+        let course = if i % 4 == 0 {
+            "Load Testing, Part 2"
+        } else {
+            "Load Testing for Backend Engineers"
+        };
+        csv.push_str(&csv_field(&name));
+        csv.push(',');
+        csv.push_str(&csv_field(course));
+        csv.push('\n');
+    }
+    csv.into_bytes()
+}
+
+/// One CSV batch of `--jobs` rows: accepted in, finished in, then the archive.
+async fn batch(args: &Args, api: &Api, report: &mut Report) -> anyhow::Result<()> {
+    let csv = batch_csv(args.jobs);
+    let poll = args.poll_interval();
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let sent = Instant::now();
+    let accepted = api.submit_batch_csv(csv).await?;
+    let accepted_s = sent.elapsed().as_secs_f64();
+    report.rss_accepted = rss_samples(&args.rss_pids);
+    let id = accepted.id.clone();
+    report.batch_id = Some(id.clone());
+    report.accepted_s = Some(accepted_s);
+    report.submitted = accepted.total;
+    report.submit_wall_s = accepted_s;
+    report.submit_per_s = rate(accepted.total, accepted_s);
+    anyhow::ensure!(
+        accepted.total == args.jobs,
+        "the batch {id} holds {} jobs, {} rows were sent",
+        accepted.total,
+        args.jobs
+    );
+    eprintln!(
+        "bench: batch {id}: {} rows accepted in {accepted_s:.2} s",
+        accepted.total
+    );
+    let deadline = sent + timeout;
+    let mut last_progress = Instant::now();
+    let mut failures = 0;
+    let done = loop {
+        match api.batch(&id).await {
+            Ok(b) if b.complete => break b,
+            Ok(b) => {
+                failures = 0;
+                if last_progress.elapsed() >= PROGRESS_EVERY {
+                    eprintln!(
+                        "bench: batch {id}: {} of {} finished after {:.0} s",
+                        b.finished,
+                        b.total,
+                        sent.elapsed().as_secs_f64()
+                    );
+                    last_progress = Instant::now();
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                anyhow::ensure!(
+                    failures < MAX_POLL_FAILURES,
+                    "polling the batch failed {failures} times in a row: {e:#}"
+                );
+                eprintln!("bench: warning: polling the batch: {e:#}");
+            }
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "timed out after {} s (--timeout-secs) waiting for batch {id}",
+            args.timeout_secs
+        );
+        tokio::time::sleep(poll).await;
+    };
+    let finished_s = sent.elapsed().as_secs_f64();
+    report.rss_complete = rss_samples(&args.rss_pids);
+    report.finished_s = Some(finished_s);
+    report.e2e_wall_s = Some(finished_s);
+    let succeeded = done.counts.get("succeeded").copied().unwrap_or(0);
+    report.e2e_per_s = rate(succeeded, finished_s);
+    report.job_errors = done.total.saturating_sub(succeeded);
+    report.final_statuses = done.counts.clone();
+    eprintln!("bench: batch {id}: complete after {finished_s:.2} s; downloading the archive");
+    let started = Instant::now();
+    let archive = api.download_archive(&id, timeout).await?;
+    report.archive_s = Some(started.elapsed().as_secs_f64());
+    report.archive_bytes = Some(archive.bytes);
+    report.archive_entries = archive.entries;
+    match archive.entries {
+        // The PDFs and manifest.csv.
+        Some(n) if n != succeeded + 1 => eprintln!(
+            "bench: warning: the archive has {n} entries; {succeeded} PDFs + manifest expected"
+        ),
+        None => eprintln!(
+            "bench: warning: no end-of-central-directory record found in the archive (cut \
+             short, or ZIP64)"
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// What one client task did.
@@ -457,5 +610,26 @@ impl Tracker {
             .map(|(s, n)| format!("{s} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_csv_has_distinct_quoted_rows() {
+        let text = String::from_utf8(batch_csv(200)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "recipient_name,course_name");
+        assert_eq!(lines.len(), 201);
+        let names: HashSet<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split_once(',').unwrap().0)
+            .collect();
+        assert_eq!(names.len(), 200);
+        assert!(names.iter().any(|n| !n.is_ascii()));
+        assert_eq!(lines[1], "Ana García 0,\"Load Testing, Part 2\"");
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
     }
 }
