@@ -596,3 +596,51 @@ async fn uploaded_template_looping_on_data_is_killed() {
     assert!(text.contains("Fine: Normal Person"), "{text}");
     app.stop().await;
 }
+
+/// A declared image field travels like the photo: checked at submission, stored with the
+/// job, served to typst at `/fields/<name>`.
+#[tokio::test]
+async fn image_fields_reach_the_template() {
+    use reqwest::Method;
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let admin = app.admin.clone();
+    let body = json!({
+        "name": "badge",
+        "is_public": true,
+        "source": "#let d = json(\"/data.json\")\n#set page(width: 12cm, height: 8cm)\nBadge for #d.recipient_name\n#image(\"/fields/badge\", width: 3cm)\n",
+        "fields": [{"name": "badge", "type": "image", "required": true}]
+    });
+    let response = app
+        .send(Method::POST, &admin, "/v1/templates", Some(&body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut cert = certificate("Badge Holder");
+    cert["template"] = json!("badge");
+    let (_, error) = error_of(app.submit(&admin, &cert).await).await;
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("missing_field"), Some("fields.badge"))
+    );
+    cert["fields"] = json!({"badge": b64(b"GIF89a not really")});
+    let (_, error) = error_of(app.submit(&admin, &cert).await).await;
+    assert_eq!(error["field"], "fields.badge", "{error}");
+    cert["fields"] = json!({"badge": b64(&jpeg_photo())});
+    let id = app.submit_ok(&admin, &cert).await;
+    let pdf = app.pdf_of(&admin, &id).await;
+    assert!(pdf_text(&pdf).contains("Badge for Badge Holder"));
+    let document = pdf_extract::Document::load_mem(&pdf).unwrap();
+    let images = document
+        .objects
+        .values()
+        .filter(|o| match o {
+            pdf_extract::Object::Stream(s) => s
+                .dict
+                .get(b"Subtype")
+                .and_then(|t| t.as_name())
+                .is_ok_and(|n| n == b"Image"),
+            _ => false,
+        })
+        .count();
+    assert_eq!(images, 1, "the badge is embedded");
+    app.stop().await;
+}
