@@ -195,6 +195,7 @@ pub async fn submit(
         return Err(too_many());
     }
     let template = resolve_template(&state, &caller, template.as_deref()).await?;
+    let started = std::time::Instant::now();
 
     let batch_id = JobId::new().to_string();
     let queue = state.config.queues.get(JobKind::Certificate.queue());
@@ -269,7 +270,9 @@ pub async fn submit(
         total: jobs.len() as i64,
         created_at: Timestamp::now().millis(),
     };
+    let validated = started.elapsed();
     state.db.insert_batch(&batch, &jobs).await?;
+    let inserted = started.elapsed();
     let ids: Vec<JobId> = jobs.iter().map(|(j, _)| j.id).collect();
     if let Err(e) = state
         .queue
@@ -282,6 +285,14 @@ pub async fn submit(
         }
         return Err(e.into());
     }
+    tracing::info!(
+        batch_id = %batch_id,
+        rows = jobs.len(),
+        validate_ms = validated.as_millis() as u64,
+        insert_ms = (inserted - validated).as_millis() as u64,
+        push_ms = (started.elapsed() - inserted).as_millis() as u64,
+        "batch accepted"
+    );
     let view = batch_view(&state, &batch, &template.record.name).await?;
     let location = view.links.self_.clone();
     Ok((

@@ -788,3 +788,35 @@ impl CountingProxy {
         self.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// Where a 10,000-row batch's acceptance time goes (`TEST_LOG=1` shows the breakdown);
+/// `bench --mode batch` is the measurement.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn batch_acceptance_breakdown() {
+    for backend in [Backend::Production, Backend::Embedded] {
+        batch_acceptance(backend).await;
+    }
+}
+
+async fn batch_acceptance(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[quire::Roles::API], |_| {}).await;
+    let key = app.new_key("bulk").await;
+    let mut csv = String::from("recipient_name,course_name\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("Recipient Número {i},Bulk Course\n"));
+    }
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(app.url("/v1/certificates/batch"))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    eprintln!("{backend:?}: accepted in {:?}", started.elapsed());
+    app.stop().await;
+}

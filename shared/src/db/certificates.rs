@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
 use super::{Db, DbError};
+use crate::config::DatabaseBackend;
 use crate::domain::{JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.
@@ -303,8 +304,19 @@ pub struct BatchFile {
     pub result: serde_json::Value,
 }
 
-/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
-const CHUNK: usize = 400;
+/// Rows per multi-row INSERT, per dialect, measured with 10,000-row batches: PostgreSQL is
+/// fastest with few large statements (its cost is per statement), SQLite with small ones (a
+/// statement's cost grows faster than its rows). Both stay under the bind-parameter limits.
+fn chunk_rows(backend: DatabaseBackend) -> usize {
+    match backend {
+        DatabaseBackend::Postgres => PG_CHUNK,
+        DatabaseBackend::Sqlite => SQLITE_CHUNK,
+    }
+}
+const PG_CHUNK: usize = 4000;
+const SQLITE_CHUNK: usize = 40;
+// 14 parameters per certificate row: PostgreSQL allows 65,535 per statement, SQLite 32,766.
+const _: () = assert!(PG_CHUNK * 14 <= 65_535 && SQLITE_CHUNK * 14 <= 32_766);
 
 /// `($1, $2, ..<constants>), ($k+1, ..)` for `rows` rows of `per_row` parameters, each
 /// tuple ending with `constants` (SQL literals shared by every row).
@@ -338,7 +350,7 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let outcome = insert_job_in(&mut tx, job).await?;
         if let InsertOutcome::Inserted(_) = &outcome {
-            insert_certificates(&mut tx, &[(job, cert)]).await?;
+            insert_certificates(&mut tx, &[(job, cert)], 1).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -365,7 +377,8 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         let now = Timestamp::now().millis();
-        for chunk in jobs.chunks(CHUNK) {
+        let rows = chunk_rows(self.backend());
+        for chunk in jobs.chunks(rows) {
             let sql = format!(
                 "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
                  batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
@@ -389,7 +402,7 @@ impl Db {
             }
             query.execute(&mut *tx).await?;
             let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
-            insert_certificates(&mut tx, &pairs).await?;
+            insert_certificates(&mut tx, &pairs, rows).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -664,9 +677,10 @@ fn list_sql(
 async fn insert_certificates(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     rows: &[(&NewJob, &NewCertificate)],
+    chunk_rows: usize,
 ) -> Result<(), DbError> {
     let now = Timestamp::now().millis();
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in rows.chunks(chunk_rows) {
         let sql = format!(
             "INSERT INTO certificates (job_id, owner_id, batch_id, template_id, template_version, \
              template_name, verification_code, recipient_name, recipient_key, course_name, \
