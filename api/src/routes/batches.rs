@@ -199,39 +199,23 @@ pub async fn submit(
 
     let batch_id = JobId::new().to_string();
     let queue = state.config.queues.get(JobKind::Certificate.queue());
-    let mut jobs = Vec::with_capacity(rows.len());
+    let request = |row: &BatchItem| CertificateRequest {
+        recipient_name: row.recipient_name.clone(),
+        course_name: row.course_name.clone(),
+        issued_on: row.issued_on.clone(),
+        issuer_name: row.issuer_name.clone(),
+        expires_on: row.expires_on.clone(),
+        is_public,
+        fields: row.fields.clone(),
+        ..CertificateRequest::default()
+    };
+
+    // Pass 1: every row checked, only the problems kept.
     let mut errors: Vec<FieldError> = Vec::new();
     let mut bad_rows = 0;
-    for (i, row) in rows.into_iter().enumerate() {
-        let req = CertificateRequest {
-            recipient_name: row.recipient_name,
-            course_name: row.course_name,
-            issued_on: row.issued_on,
-            issuer_name: row.issuer_name,
-            expires_on: row.expires_on,
-            is_public,
-            fields: row.fields,
-            ..CertificateRequest::default()
-        };
-        match validate(&state, &template, req).await {
-            Ok(order) => {
-                if errors.is_empty() {
-                    let new = NewJob {
-                        id: JobId::new(),
-                        kind: JobKind::Certificate,
-                        owner_id: caller.key_id.clone(),
-                        max_attempts: queue.max_attempts,
-                        run_at: Timestamp::now(),
-                        payload: serde_json::to_value(&order.payload)
-                            .map_err(|e| ApiError::Internal(e.to_string()))?,
-                        idempotency_key: None,
-                        request_hash: None,
-                        idempotency_window: None,
-                        batch_id: Some(batch_id.clone()),
-                    };
-                    jobs.push((new, order.certificate));
-                }
-            }
+    for (i, row) in rows.iter().enumerate() {
+        match validate(&state, &template, request(row)).await {
+            Ok(_) => {}
             Err(ApiError::InvalidMany {
                 errors: row_errors, ..
             }) => {
@@ -261,19 +245,45 @@ pub async fn submit(
             diagnostics: Vec::new(),
         });
     }
+    let validated = started.elapsed();
 
+    // Pass 2: the jobs, built and written one chunk at a time in one transaction, so the
+    // API holds one chunk of jobs in memory, not the whole batch.
     let batch = BatchRow {
         id: batch_id.clone(),
         owner_id: caller.key_id.clone(),
         template_id: template.record.id.clone(),
         template_version: template.record.version,
-        total: jobs.len() as i64,
+        total: rows.len() as i64,
         created_at: Timestamp::now().millis(),
     };
-    let validated = started.elapsed();
-    state.db.insert_batch(&batch, &jobs).await?;
+    let mut writer = state.db.begin_batch(&batch).await?;
+    let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(writer.chunk_rows()) {
+        let mut jobs = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let order = validate(&state, &template, request(row)).await?;
+            let new = NewJob {
+                id: JobId::new(),
+                kind: JobKind::Certificate,
+                owner_id: caller.key_id.clone(),
+                max_attempts: queue.max_attempts,
+                run_at: Timestamp::now(),
+                payload: serde_json::to_value(&order.payload)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                idempotency_key: None,
+                request_hash: None,
+                idempotency_window: None,
+                batch_id: Some(batch_id.clone()),
+            };
+            ids.push(new.id);
+            jobs.push((new, order.certificate));
+        }
+        writer.insert(&jobs).await?;
+    }
+    writer.commit().await?;
+    drop(rows);
     let inserted = started.elapsed();
-    let ids: Vec<JobId> = jobs.iter().map(|(j, _)| j.id).collect();
     if let Err(e) = state
         .queue
         .push_many(JobKind::Certificate.queue(), &ids)
@@ -287,7 +297,7 @@ pub async fn submit(
     }
     tracing::info!(
         batch_id = %batch_id,
-        rows = jobs.len(),
+        rows = ids.len(),
         validate_ms = validated.as_millis() as u64,
         insert_ms = (inserted - validated).as_millis() as u64,
         push_ms = (started.elapsed() - inserted).as_millis() as u64,

@@ -296,6 +296,56 @@ pub struct BatchRow {
     pub created_at: i64,
 }
 
+/// An open batch transaction; see [`Db::begin_batch`].
+pub struct BatchWriter {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    rows: usize,
+}
+
+impl BatchWriter {
+    /// Rows per statement for this database: a good size for the caller's chunks.
+    pub fn chunk_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Inserts jobs (with `batch_id` set) and their registry rows, in multi-row statements.
+    pub async fn insert(&mut self, jobs: &[(NewJob, NewCertificate)]) -> Result<(), DbError> {
+        let now = Timestamp::now().millis();
+        for chunk in jobs.chunks(self.rows) {
+            let sql = format!(
+                "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
+                 batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
+                values(
+                    chunk.len(),
+                    8,
+                    &format!(", 'queued', 0, {now}, {now}, {now}")
+                )
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (job, _) in chunk {
+                query = query
+                    .bind(job.id.to_string())
+                    .bind(job.kind.as_str())
+                    .bind(job.kind.queue().as_str())
+                    .bind(job.owner_id.clone())
+                    .bind(i64::from(job.max_attempts))
+                    .bind(job.run_at.millis())
+                    .bind(job.payload.to_string())
+                    .bind(job.batch_id.clone());
+            }
+            query.execute(&mut *self.tx).await?;
+            let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
+            insert_certificates(&mut self.tx, &pairs, self.rows).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// A finished certificate's file, for the batch archive.
 #[derive(Debug, Clone)]
 pub struct BatchFile {
@@ -356,13 +406,10 @@ impl Db {
         Ok(outcome)
     }
 
-    /// Inserts a batch, its jobs and their registry rows in one transaction with multi-row
-    /// statements: all or nothing, in a few dozen round trips for thousands of rows.
-    pub async fn insert_batch(
-        &self,
-        batch: &BatchRow,
-        jobs: &[(NewJob, NewCertificate)],
-    ) -> Result<(), DbError> {
+    /// Starts writing a batch: its row now, its jobs chunk by chunk through the returned
+    /// writer, all in one transaction that `BatchWriter::commit` ends (dropping the writer
+    /// rolls everything back). The caller holds one chunk in memory at a time.
+    pub async fn begin_batch(&self, batch: &BatchRow) -> Result<BatchWriter, DbError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO batches (id, owner_id, template_id, template_version, total, created_at) \
@@ -376,36 +423,21 @@ impl Db {
         .bind(batch.created_at)
         .execute(&mut *tx)
         .await?;
-        let now = Timestamp::now().millis();
-        let rows = chunk_rows(self.backend());
-        for chunk in jobs.chunks(rows) {
-            let sql = format!(
-                "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
-                 batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
-                values(
-                    chunk.len(),
-                    8,
-                    &format!(", 'queued', 0, {now}, {now}, {now}")
-                )
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (job, _) in chunk {
-                query = query
-                    .bind(job.id.to_string())
-                    .bind(job.kind.as_str())
-                    .bind(job.kind.queue().as_str())
-                    .bind(job.owner_id.clone())
-                    .bind(i64::from(job.max_attempts))
-                    .bind(job.run_at.millis())
-                    .bind(job.payload.to_string())
-                    .bind(job.batch_id.clone());
-            }
-            query.execute(&mut *tx).await?;
-            let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
-            insert_certificates(&mut tx, &pairs, rows).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(BatchWriter {
+            tx,
+            rows: chunk_rows(self.backend()),
+        })
+    }
+
+    /// A whole batch at once: [`Db::begin_batch`], one insert, commit.
+    pub async fn insert_batch(
+        &self,
+        batch: &BatchRow,
+        jobs: &[(NewJob, NewCertificate)],
+    ) -> Result<(), DbError> {
+        let mut writer = self.begin_batch(batch).await?;
+        writer.insert(jobs).await?;
+        writer.commit().await
     }
 
     /// Removes a batch none of whose jobs anyone was told about (its push failed).

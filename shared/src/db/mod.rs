@@ -16,8 +16,8 @@ use sqlx::{AnyPool, Executor};
 use crate::config::{Config, DatabaseBackend};
 
 pub use certificates::{
-    BatchFile, BatchRow, CertificateCursor, CertificateFilter, CertificateRow, CertificateSort,
-    CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
+    BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
+    CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
