@@ -1,9 +1,11 @@
 //! Domain types: values that have been checked once, at the edge, and are trusted afterwards.
 
+mod email;
 mod job;
 mod text;
 mod timestamp;
 
+pub use email::{EmailAddress, EmailError, MAX_ADDRESS, header_value};
 pub use job::{JobId, JobKind, JobStatus, QueueName};
 pub use text::{BoundedText, TextError};
 pub use timestamp::Timestamp;
