@@ -71,10 +71,36 @@ pub struct Config {
     pub retry: Retry,
     pub rescue: Rescue,
     pub sandbox: Sandbox,
+    pub smtp: Smtp,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     pub idempotency_window_secs: u64,
+}
+
+/// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    /// SMTP server; unset means no server: each message is written to `DATA_DIR/mail`.
+    pub host: Option<String>,
+    pub port: u16,
+    /// `none` (plain text), `starttls` (upgrade required) or `tls` (implicit TLS, e.g. port 465).
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+    /// The `From` address of every email quire sends.
+    pub from: String,
+    /// Seconds to wait for the server on each connection and command.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +244,15 @@ impl Default for Config {
                 program: None,
                 timeout_ms: 10_000,
                 memory_mb: 1024,
+            },
+            smtp: Smtp {
+                host: None,
+                port: 587,
+                tls: SmtpTls::Starttls,
+                username: None,
+                password: None,
+                from: "quire@localhost".into(),
+                timeout_secs: 30,
             },
             shutdown_grace_secs: 30,
             idempotency_window_secs: 24 * 60 * 60,
@@ -375,7 +410,45 @@ impl Config {
                 "interval_secs must be at least 1 and lease_secs at least 5",
             );
         }
+        self.validate_smtp()
+    }
+
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let bad =
+            |setting: &str, msg: &str| Err(ConfigError(format!("setting `{setting}`: {msg}")));
+        let smtp = &self.smtp;
+        if let Some(host) = &smtp.host
+            && (host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/'))
+        {
+            return bad(
+                "smtp.host",
+                "must be a host name or IP address (no scheme, path or spaces); unset it to write mail to DATA_DIR/mail",
+            );
+        }
+        if smtp.port == 0 {
+            return bad("smtp.port", "must be between 1 and 65535");
+        }
+        if smtp.password.is_some() && smtp.username.is_none() {
+            return bad("smtp.password", "is set but smtp.username is not");
+        }
+        if smtp.username.as_deref().is_some_and(str::is_empty) {
+            return bad("smtp.username", "must not be empty when set");
+        }
+        if !is_plain_address(&smtp.from) {
+            return bad(
+                "smtp.from",
+                "must be one email address such as quire@example.com (no display name, spaces or line breaks)",
+            );
+        }
+        if !(1..=600).contains(&smtp.timeout_secs) {
+            return bad("smtp.timeout_secs", "must be between 1 and 600");
+        }
         Ok(())
+    }
+
+    /// Where the file transport writes `.eml` files when no SMTP host is set.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     pub fn database_backend(&self) -> DatabaseBackend {
@@ -447,6 +520,18 @@ impl Config {
     }
 }
 
+/// `local@domain` with nothing that could break a header: a sanity check, not RFC 5321.
+fn is_plain_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | ';' | '"'))
+}
+
 fn describe_figment_kind(kind: &figment::error::Kind) -> String {
     use figment::error::Kind;
     match kind {
@@ -485,6 +570,13 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_SANDBOX__PROGRAM          (this binary)     the quire binary bounded renders run
   QUIRE_SANDBOX__TIMEOUT_MS       10000             longest bounded render of an uploaded template
   QUIRE_SANDBOX__MEMORY_MB        1024              address-space limit of a bounded render
+  QUIRE_SMTP__HOST                (unset)           SMTP server; unset = .eml files in DATA_DIR/mail
+  QUIRE_SMTP__PORT                587               SMTP port
+  QUIRE_SMTP__TLS                 starttls          none | starttls | tls (implicit, e.g. port 465)
+  QUIRE_SMTP__USERNAME            (unset)           SMTP login
+  QUIRE_SMTP__PASSWORD            (unset)           SMTP password (needs a username)
+  QUIRE_SMTP__FROM                quire@localhost   From address of every email
+  QUIRE_SMTP__TIMEOUT_SECS        30                SMTP connection and command timeout
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
@@ -560,6 +652,43 @@ mod tests {
         assert!(e.contains("sandbox.timeout_ms"), "{e}");
         let e = load("[sandbox]\nmemory_mb = 64").unwrap_err().to_string();
         assert!(e.contains("sandbox.memory_mb"), "{e}");
+    }
+
+    #[test]
+    fn smtp_settings_have_defaults_and_checks() {
+        let c = load("").unwrap();
+        assert!(c.smtp.host.is_none());
+        assert_eq!(c.smtp.port, 587);
+        assert_eq!(c.smtp.tls, SmtpTls::Starttls);
+        assert_eq!(c.smtp.from, "quire@localhost");
+        assert_eq!(c.smtp.timeout_secs, 30);
+        assert!(c.mail_dir().ends_with("mail"));
+        let c = load(
+            "[smtp]\nhost = 'mail.example.com'\nport = 465\ntls = 'tls'\nusername = 'u'\npassword = 'hunter2'",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.tls, SmtpTls::Tls);
+        assert_eq!(c.smtp.password.unwrap().expose(), "hunter2");
+        let e = load("[smtp]\ntls = 'ssl'").unwrap_err().to_string();
+        assert!(e.contains("smtp.tls") && e.contains("starttls"), "{e}");
+        let e = load("[smtp]\nport = 0").unwrap_err().to_string();
+        assert!(e.contains("smtp.port"), "{e}");
+        let e = load("[smtp]\nhost = 'smtp://x'").unwrap_err().to_string();
+        assert!(e.contains("smtp.host"), "{e}");
+        let e = load("[smtp]\npassword = 'hunter2'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("smtp.password") && !e.contains("hunter2"), "{e}");
+        let e = load("[smtp]\nfrom = 'Quire <q@x.org>'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("smtp.from"), "{e}");
+        let e = load("[smtp]\nfrom = \"q@x.org\\r\\nBcc: a@b.c\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("smtp.from"), "{e}");
+        let e = load("[smtp]\ntimeout_secs = 0").unwrap_err().to_string();
+        assert!(e.contains("smtp.timeout_secs"), "{e}");
     }
 
     #[test]
