@@ -752,16 +752,17 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>, ApiError> {
     let id = crate::routes::jobs::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
+    Ok(Json(view_of(&state, &caller, &id.to_string()).await?))
+}
+
+/// The caller's certificate (any, for admins) as a view; another owner's is not found.
+async fn view_of(state: &AppState, caller: &Caller, id: &str) -> Result<CertificateView, ApiError> {
     let row = state
         .db
-        .get_certificate(&id.to_string(), caller.owner_filter())
+        .get_certificate(id, caller.owner_filter())
         .await?
         .ok_or(ApiError::NotFound("certificate"))?;
-    Ok(Json(CertificateView::from_row(
-        &row,
-        &state.base_url,
-        false,
-    )))
+    Ok(CertificateView::from_row(&row, &state.base_url, false))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -801,18 +802,7 @@ pub async fn revoke(
             code: "already_revoked",
             message: "this certificate is already revoked".into(),
         }),
-        RevokeOutcome::Revoked => {
-            let row = state
-                .db
-                .get_certificate(&id, caller.owner_filter())
-                .await?
-                .ok_or(ApiError::NotFound("certificate"))?;
-            Ok(Json(CertificateView::from_row(
-                &row,
-                &state.base_url,
-                false,
-            )))
-        }
+        RevokeOutcome::Revoked => Ok(Json(view_of(&state, &caller, &id).await?)),
     }
 }
 

@@ -515,6 +515,20 @@ pub async fn create(
         .into_response())
 }
 
+/// The live template an admin is about to change, read past the cache.
+async fn for_admin(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Arc<CachedTemplate>, ApiError> {
+    caller.require_admin()?;
+    state
+        .templates
+        .get(id.trim(), false)
+        .await?
+        .ok_or(ApiError::NotFound("template"))
+}
+
 /// Change a template (admin): a new version; queued and issued certificates keep theirs.
 #[utoipa::path(put, path = "/v1/templates/{id}", tag = "templates", request_body = TemplateUpdate,
     params(("id" = String, Path, description = "Template id or name")),
@@ -527,12 +541,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: ApiJson<TemplateUpdate>,
 ) -> Result<Json<TemplateView>, ApiError> {
-    caller.require_admin()?;
-    let current = state
-        .templates
-        .get(id.trim(), false)
-        .await?
-        .ok_or(ApiError::NotFound("template"))?;
+    let current = for_admin(&state, &caller, &id).await?;
     let req = body.value;
     let mut p = Problems::default();
     if let Some(source) = &req.source {
@@ -602,12 +611,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>, ApiError> {
-    caller.require_admin()?;
-    let current = state
-        .templates
-        .get(id.trim(), false)
-        .await?
-        .ok_or(ApiError::NotFound("template"))?;
+    let current = for_admin(&state, &caller, &id).await?;
     if current.record.builtin {
         return Err(ApiError::Conflict {
             code: "builtin_template",

@@ -510,15 +510,11 @@ impl Db {
         job_id: &str,
         owner_id: Option<&str>,
     ) -> Result<Option<CertificateRow>, DbError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id \
-             WHERE c.job_id = $1 AND ($2 IS NULL OR c.owner_id = $2)"
-        )))
-        .bind(job_id.to_owned())
-        .bind(owner_id.map(str::to_owned))
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(certificate).transpose()
+        self.one_certificate(
+            "c.job_id = $1 AND ($2 IS NULL OR c.owner_id = $2)",
+            &[Some(job_id), owner_id],
+        )
+        .await
     }
 
     /// The certificate a verification code belongs to.
@@ -526,13 +522,23 @@ impl Db {
         &self,
         code: &str,
     ) -> Result<Option<CertificateRow>, DbError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id \
-             WHERE c.verification_code = $1"
-        )))
-        .bind(code.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
+        self.one_certificate("c.verification_code = $1", &[Some(code)])
+            .await
+    }
+
+    /// The certificate matching `condition`, whose `$1`, `$2`… are `binds` in order.
+    async fn one_certificate(
+        &self,
+        condition: &str,
+        binds: &[Option<&str>],
+    ) -> Result<Option<CertificateRow>, DbError> {
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id WHERE {condition}"
+        )));
+        for bind in binds {
+            query = query.bind(bind.map(str::to_owned));
+        }
+        let row = query.fetch_optional(self.pool()).await?;
         row.as_ref().map(certificate).transpose()
     }
 
