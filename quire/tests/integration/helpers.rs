@@ -263,6 +263,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET any URL (this app's or another's), with a key or none, as JSON.
+    pub async fn json_at(&self, key: Option<&str>, url: impl reqwest::IntoUrl) -> Value {
+        let mut request = self.client.get(url);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn job(&self, key: &str, id: &str) -> Value {
         let response = self.get(key, &format!("/v1/jobs/{id}")).await;
         assert_eq!(response.status(), StatusCode::OK);

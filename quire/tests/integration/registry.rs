@@ -24,15 +24,7 @@ async fn verification(backend: Backend) {
     assert_eq!(codes.len(), 1, "{codes:?}");
     let url = &codes[0];
     assert!(url.starts_with(&app.url("/v1/verify/")), "{url}");
-    let verified: Value = app
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified: Value = app.json_at(None, url).await;
     assert_eq!(verified["status"], "valid", "{verified}");
     assert_eq!(verified["recipient_name"], "Verity Holder");
     assert_eq!(verified["course_name"], "Advanced Typesetting");
@@ -120,15 +112,7 @@ async fn verification(backend: Backend) {
         (status, error["code"].as_str()),
         (StatusCode::CONFLICT, Some("already_revoked"))
     );
-    let verified: Value = app
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified: Value = app.json_at(None, url).await;
     assert_eq!(verified["status"], "revoked");
     assert_eq!(verified["revocation_reason"], "Issued in error <b>");
     let html = app
@@ -159,14 +143,8 @@ async fn verification(backend: Backend) {
         .unwrap();
     assert_eq!(view["status"], "expired", "{view}");
     let verified: Value = app
-        .client
-        .get(view["verify_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_at(None, view["verify_url"].as_str().unwrap())
+        .await;
     assert_eq!(verified["status"], "expired");
     let mut backwards = certificate("Backwards");
     backwards["expires_on"] = json!("2000-01-01");
@@ -293,15 +271,7 @@ async fn registries(backend: Backend) {
     }
 
     // The public registry needs no key and shows only public, issued ones, without files.
-    let public: Value = app
-        .client
-        .get(app.url("/v1/certificates/public"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public: Value = app.json_at(None, app.url("/v1/certificates/public")).await;
     assert_eq!(
         names(&public),
         vec!["Edsger Dijkstra", "Grace Hopper", "Ada Lovelace"]

@@ -292,40 +292,19 @@ async fn template_changes_invalidate_other_processes() {
 
     // The other process caches version 1 (a miss, then a hit).
     let health: Value = app
-        .client
-        .get(on_other("/v1/system/cache/health"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_at(Some(&admin), on_other("/v1/system/cache/health"))
+        .await;
     assert_eq!(health["channel"], "redis");
     assert_eq!(health["up"], true, "{health}");
     for _ in 0..2 {
         let t: Value = app
-            .client
-            .get(on_other("/v1/templates/shared"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_at(Some(&admin), on_other("/v1/templates/shared"))
+            .await;
         assert_eq!(t["version"], 1);
     }
     let stats: Value = app
-        .client
-        .get(on_other("/v1/system/cache/stats"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_at(Some(&admin), on_other("/v1/system/cache/stats"))
+        .await;
     assert!(stats["hits"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stats["entries"].as_u64().unwrap() >= 1, "{stats}");
     let invalidations_before = stats["invalidations"].as_u64().unwrap();
@@ -340,15 +319,8 @@ async fn template_changes_invalidate_other_processes() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     loop {
         let t: Value = app
-            .client
-            .get(on_other("/v1/templates/shared"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_at(Some(&admin), on_other("/v1/templates/shared"))
+            .await;
         if t["version"] == 2 {
             break;
         }
@@ -359,15 +331,8 @@ async fn template_changes_invalidate_other_processes() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stats: Value = app
-        .client
-        .get(on_other("/v1/system/cache/stats"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_at(Some(&admin), on_other("/v1/system/cache/stats"))
+        .await;
     assert!(
         stats["invalidations"].as_u64().unwrap() > invalidations_before,
         "{stats}"
