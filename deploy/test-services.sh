@@ -3,7 +3,8 @@
 #   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`;
 #   - Redis at 127.0.0.1:6379;
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
-#     (text, and pages rasterised to decode their QR codes).
+#     (text, and pages rasterised to decode their QR codes);
+#   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port.
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
 # Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
 # starts them. Waits (bounded) until both answer; on failure says which service and why, and
@@ -108,9 +109,10 @@ wait_for() { # name probe
 # --- fast path ------------------------------------------------------------------------------
 
 poppler_present() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
+aiosmtpd_present() { command -v python3 >/dev/null 2>&1 && python3 -c 'import aiosmtpd' >/dev/null 2>&1; }
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext and pdftoppm present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext, pdftoppm and aiosmtpd present: nothing to do"
     exit 0
 fi
 
@@ -150,10 +152,38 @@ if ! poppler_present; then
     log "pdftotext/pdftoppm (poppler-utils) are not installed"
     missing+=(poppler-utils)
 fi
+if ! command -v python3 >/dev/null 2>&1; then
+    log "python3 is not installed (needed for aiosmtpd)"
+    missing+=(python3 python3-pip)
+fi
 if ((${#missing[@]} > 0)); then
     apt_install "${missing[@]}"
 fi
 poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
+
+# --- aiosmtpd (PyPI) ----------------------------------------------------------------------------
+
+ensure_aiosmtpd() {
+    aiosmtpd_present && return 0
+    log "aiosmtpd is not installed: python3 -m pip install aiosmtpd"
+    local out
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+    # Debian's system Python refuses plain pip installs (PEP 668); it needs the
+    # override on such a system; this is a test machine.
+    if ! out=$(python3 -m pip install -q aiosmtpd 2>&1); then
+        if grep -q 'externally-managed-environment' <<<"$out"; then
+            out=$(python3 -m pip install -q --break-system-packages aiosmtpd 2>&1) ||
+                { echo "$out" >&2; fail "aiosmtpd: pip install failed (see above)"; }
+        else
+            echo "$out" >&2
+            fail "aiosmtpd: python3 -m pip install aiosmtpd failed (see above)"
+        fi
+    fi
+    aiosmtpd_present || fail "aiosmtpd: installed, but python3 -c 'import aiosmtpd' still fails"
+}
+ensure_aiosmtpd
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -271,4 +301,4 @@ ensure_redis_running
 
 pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"
 redis_up || fail "Redis: stopped answering at $REDIS_HOST:$REDIS_PORT"
-log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm)"
+log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)')"

@@ -1,0 +1,58 @@
+"""A tiny SMTP server for worker/tests/smtp.rs (aiosmtpd, from PyPI).
+
+    python3 smtp_server.py --port PORT --dir DIR [--reject ADDRESS ...]
+
+Saves each accepted message as DIR/<n>.eml (raw bytes, written to a temporary name then
+renamed) beside DIR/<n>.rcpt (envelope sender on the first line, then one recipient per line),
+answers `550 5.1.1 ... unknown mailbox` to RCPT TO for every --reject address, and prints
+`ready` on stdout once it accepts connections. Runs until killed.
+"""
+
+import argparse
+import itertools
+import os
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Handler:
+    def __init__(self, directory, reject):
+        self.directory = directory
+        self.reject = {a.lower() for a in reject}
+        self.counter = itertools.count(1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: unknown mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        n = next(self.counter)
+        base = os.path.join(self.directory, str(n))
+        with open(base + ".rcpt", "w", encoding="utf-8") as f:
+            f.write("\n".join([envelope.mail_from, *envelope.rcpt_tos]) + "\n")
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--reject", action="append", default=[])
+    args = parser.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    controller = Controller(
+        Handler(args.dir, args.reject), hostname="127.0.0.1", port=args.port
+    )
+    controller.start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
