@@ -34,6 +34,10 @@ fn free_port() -> u16 {
 }
 
 fn start_server(reject: &[&str]) -> SmtpServer {
+    start_server_with(reject, &[])
+}
+
+fn start_server_with(reject: &[&str], tempfail: &[&str]) -> SmtpServer {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
@@ -46,6 +50,9 @@ fn start_server(reject: &[&str]) -> SmtpServer {
         .stderr(Stdio::inherit());
     for r in reject {
         cmd.args(["--reject", r]);
+    }
+    for t in tempfail {
+        cmd.args(["--tempfail", t]);
     }
     let mut child = cmd
         .spawn()
@@ -226,4 +233,32 @@ async fn a_server_nobody_runs_is_a_transient_error() {
     let err = mailer.send(&email(&["ana@example.com"])).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert!(matches!(err, SendError::Connection(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_4xx_reply_is_a_transient_error_with_the_reply() {
+    let server = start_server_with(&[], &["busy@example.com"]);
+    let mailer = Mailer::smtp(&settings(server.port)).unwrap();
+    let mut e = email(&["busy@example.com"]);
+    e.cc.clear();
+    e.bcc.clear();
+    let err = mailer.send(&e).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(err.code(), Some(450), "{err:?}");
+    assert!(err.to_string().contains("mailbox busy"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_a_transient_error() {
+    // Implicit TLS against a plain-text server: the handshake fails.
+    let server = start_server(&[]);
+    let mut s = settings(server.port);
+    s.tls = SmtpTls::Tls;
+    let mailer = Mailer::smtp(&s).unwrap();
+    let err = mailer.send(&email(&["ana@example.com"])).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(matches!(err, SendError::Connection(_)), "{err:?}");
+    // rustls read the server's plain-text greeting as a TLS record.
+    assert!(err.to_string().contains("corrupt message"), "{err}");
+    assert!(received(server.dir.path(), 0).is_empty());
 }
