@@ -102,19 +102,13 @@ async fn sandboxed(
     template: &LoadedTemplate,
     input: RenderInput,
 ) -> Result<Rendered, JobError> {
-    let slot = |s: ImageSlot| match s {
-        ImageSlot::Photo => "photo",
-        ImageSlot::Signature => "signature",
-        ImageSlot::Logo => "logo",
-        ImageSlot::Qr => "qr",
-    };
     let request = SandboxRequest {
         files: template.content.files(),
         data: input.data,
         images: input
             .images
             .into_iter()
-            .map(|(s, bytes)| (slot(s).to_owned(), bytes))
+            .map(|(slot, bytes)| (slot.name().to_owned(), bytes))
             .collect(),
         field_images: input.field_images,
         output: Output::Pdf,

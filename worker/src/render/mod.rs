@@ -115,6 +115,20 @@ impl ImageSlot {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The slot's name in a sandbox request (`photo`, `signature`, `logo`, `qr`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Photo => "photo",
+            Self::Signature => "signature",
+            Self::Logo => "logo",
+            Self::Qr => "qr",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ImageSlot> {
+        Self::ALL.into_iter().find(|slot| slot.name() == name)
+    }
 }
 
 /// A finished PDF.

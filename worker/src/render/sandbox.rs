@@ -123,16 +123,10 @@ fn render(request: SandboxRequest) -> Result<SandboxResponse, RenderError> {
 }
 
 fn slot(name: &str) -> Result<ImageSlot, RenderError> {
-    Ok(match name {
-        "photo" => ImageSlot::Photo,
-        "signature" => ImageSlot::Signature,
-        "logo" => ImageSlot::Logo,
-        "qr" => ImageSlot::Qr,
-        _ => {
-            return Err(RenderError::Input(format!(
-                "unknown image slot {name:?} (photo, signature, logo, qr)"
-            )));
-        }
+    ImageSlot::from_name(name).ok_or_else(|| {
+        RenderError::Input(format!(
+            "unknown image slot {name:?} (photo, signature, logo, qr)"
+        ))
     })
 }
 
