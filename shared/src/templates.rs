@@ -103,6 +103,17 @@ pub struct TemplateContent {
 
 /// Virtual path of a template's entry point.
 pub const MAIN_PATH: &str = "/main.typ";
+/// Virtual path of a job's data.
+pub const DATA_PATH: &str = "/data.json";
+/// Where a job's images are served: photo, signature, logo, QR code.
+pub const IMAGE_PATHS: [&str; 4] = ["/photo", "/signature", "/logo", "/qr.svg"];
+/// Image fields are served at `/fields/<name>`.
+pub const FIELDS_DIR: &str = "/fields/";
+
+/// Paths a template may not ship files at, because a job's data is served there.
+pub fn is_reserved_path(path: &str) -> bool {
+    path == DATA_PATH || IMAGE_PATHS.contains(&path) || path.starts_with(FIELDS_DIR)
+}
 
 impl TemplateContent {
     /// A stable fingerprint: equal content, equal digest.

@@ -244,8 +244,7 @@ fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMa
     let mut total = 0;
     for (path, b64) in assets {
         let field = format!("assets.{}", path.chars().take(128).collect::<String>());
-        let reserved = ["/data.json", "/photo", "/signature", "/logo", "/qr.svg"];
-        if reserved.contains(&path.as_str()) || path.starts_with("/fields/") {
+        if shared::templates::is_reserved_path(path) {
             p.0.push(FieldError::new(
                 &field,
                 "invalid_field",

@@ -34,7 +34,7 @@ use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, Timestamp};
 
-use self::world::{CertWorld, IDS, RESERVED_PATHS, Shared};
+use self::world::{CertWorld, IDS, Shared};
 use shared::templates::{BuiltinTemplate, Manifest, TemplateContent, TemplateKind};
 
 /// The built-in templates, one directory each (plus `template.json` manifests), compiled
@@ -313,7 +313,7 @@ impl Template {
             sources: HashMap::new(),
         };
         for (path, bytes) in files {
-            if RESERVED_PATHS.contains(&path.as_str()) || path.starts_with(world::FIELDS_DIR) {
+            if shared::templates::is_reserved_path(&path) {
                 return Err(invalid(format!("{path} is reserved for job data")));
             }
             let id = world::file_id(&path).ok_or_else(|| invalid(format!("bad path {path}")))?;

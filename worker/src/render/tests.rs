@@ -312,6 +312,13 @@ fn render_today_comes_from_the_timestamp() {
 }
 
 #[test]
+fn render_image_slots_are_reserved_paths() {
+    for slot in ImageSlot::ALL {
+        assert!(shared::templates::is_reserved_path(slot.path()), "{slot:?}");
+    }
+}
+
+#[test]
 fn render_rejects_templates_shadowing_job_paths() {
     for reserved in ["/photo", "/qr.svg", "/data.json", "/fields/sig"] {
         let err = Template::compile(vec![

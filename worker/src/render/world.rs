@@ -15,16 +15,7 @@ use typst_kit::fonts::FontStore;
 
 use super::ImageSlot;
 
-/// Virtual path of every template's entry point.
-pub(super) const MAIN_PATH: &str = "/main.typ";
-/// Virtual path of the job data.
-pub(super) const DATA_PATH: &str = "/data.json";
-
-/// Paths a template may not ship files at, because the job's data lives there.
-pub(super) const RESERVED_PATHS: [&str; 5] =
-    [DATA_PATH, "/photo", "/signature", "/logo", "/qr.svg"];
-/// Image fields declared by a template are served at `/fields/<name>`.
-pub(super) const FIELDS_DIR: &str = "/fields/";
+pub(super) use shared::templates::{DATA_PATH, FIELDS_DIR, MAIN_PATH};
 
 /// The fixed file ids. FileIds are interned for the life of the process (at
 /// most 65,535), so per-job paths would eventually panic: only the bytes behind
