@@ -147,6 +147,11 @@ impl Caller {
         (!self.is_admin).then_some(self.key_id.as_str())
     }
 
+    /// Public templates are everyone's; others only their owner's and admins'.
+    pub fn may_read(&self, template: &shared::templates::TemplateRecord) -> bool {
+        template.is_public || self.is_admin || template.owner_id == self.key_id
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin {
             Ok(())

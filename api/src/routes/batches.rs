@@ -373,8 +373,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<BatchView>, ApiError> {
     let batch = find(&state, &caller, &id).await?;
-    let name = match state.db.find_template(&batch.template_id).await? {
-        Some(t) => t.name,
+    let name = match state.templates.get(&batch.template_id, true).await? {
+        Some(t) => t.record.name.clone(),
         None => batch.template_id.clone(),
     };
     Ok(Json(batch_view(&state, &batch, &name).await?))

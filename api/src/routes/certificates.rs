@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::jobs::{JobView, SubmittedView};
+use crate::routes::jobs::{JobView, SubmittedView, bad_query};
 
 /// The template used when a submission names none.
 pub const DEFAULT_TEMPLATE: &str = "classic";
@@ -164,9 +164,7 @@ pub(crate) async fn resolve_template(
         )
     };
     let template = state.templates.get(name, true).await?.ok_or_else(unknown)?;
-    let visible =
-        template.record.is_public || caller.is_admin || template.record.owner_id == caller.key_id;
-    if !visible || template.record.kind != TemplateKind::Certificate {
+    if !caller.may_read(&template.record) || template.record.kind != TemplateKind::Certificate {
         return Err(unknown());
     }
     Ok(template)
@@ -578,14 +576,6 @@ pub struct CertificatePage {
     pub next_cursor: Option<String>,
 }
 
-fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        message: message.into(),
-        field: Some(field.to_owned()),
-    }
-}
-
 /// Cursor text: base64url of `{"s": sort, "k": key, "id": job id}`.
 fn encode_cursor(cursor: &CertificateCursor, sort: CertificateSort) -> String {
     let key = match &cursor.key {
@@ -661,8 +651,8 @@ async fn registry(
     }
     if let Some(t) = q.template.as_deref() {
         // An unknown template matches nothing rather than failing: names can be deleted.
-        filter.template_id = Some(match state.db.find_template(t.trim()).await? {
-            Some(found) => found.id,
+        filter.template_id = Some(match state.templates.get(t.trim(), true).await? {
+            Some(found) => found.record.id.clone(),
             None => t.trim().to_owned(),
         });
     }

@@ -172,10 +172,11 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
-fn bad_query(field: &str, message: String) -> ApiError {
+/// 400 for a query-string parameter that cannot be used.
+pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_query",
-        message,
+        message: message.into(),
         field: Some(field.to_owned()),
     }
 }
@@ -201,14 +202,14 @@ pub async fn list(
         .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(bad_query("limit", "limit must be between 1 and 200".into()));
+        return Err(bad_query("limit", "limit must be between 1 and 200"));
     }
     let cursor = q
         .cursor
         .as_deref()
         .map(|c| {
             ListCursor::decode(c)
-                .ok_or_else(|| bad_query("cursor", "not a cursor this API returned".into()))
+                .ok_or_else(|| bad_query("cursor", "not a cursor this API returned"))
         })
         .transpose()?;
     let filter = JobFilter {

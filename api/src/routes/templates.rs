@@ -155,8 +155,7 @@ async fn readable(
         .get(id.trim(), use_cache)
         .await?
         .ok_or(ApiError::NotFound("template"))?;
-    if !(template.record.is_public || caller.is_admin || template.record.owner_id == caller.key_id)
-    {
+    if !caller.may_read(&template.record) {
         return Err(ApiError::NotFound("template"));
     }
     Ok(template)
