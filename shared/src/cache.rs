@@ -38,16 +38,10 @@ pub struct CachedTemplate {
     pub content: TemplateContent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    PublicList,
-}
-
-#[derive(Clone)]
-enum Entry {
-    Template(Option<Arc<CachedTemplate>>),
-    List(Arc<Vec<TemplateRecord>>),
-}
+/// A template by id or by name; `None` remembers that there is none.
+type TemplateEntry = Option<Arc<CachedTemplate>>;
+/// The public templates, under the one key `()`.
+type ListEntry = Arc<Vec<TemplateRecord>>;
 
 /// Short lifetimes for entries made while the channel is down.
 struct ChannelExpiry {
@@ -94,8 +88,8 @@ pub struct TemplateCache {
 struct Inner {
     db: Db,
     queue: Queue,
-    templates: Cache<String, Entry>,
-    lists: Cache<Key, Entry>,
+    templates: Cache<String, TemplateEntry>,
+    lists: Cache<(), ListEntry>,
     up: Arc<AtomicBool>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -170,67 +164,50 @@ impl TemplateCache {
 
     /// A live template by id or name with its current version. `use_cache = false` reads
     /// the database (and refreshes the entry).
-    pub async fn get(
-        &self,
-        id_or_name: &str,
-        use_cache: bool,
-    ) -> Result<Option<Arc<CachedTemplate>>, DbError> {
+    pub async fn get(&self, id_or_name: &str, use_cache: bool) -> Result<TemplateEntry, DbError> {
         let key = id_or_name.to_owned();
-        if !use_cache {
-            self.inner.bypasses.fetch_add(1, Ordering::Relaxed);
-            let loaded = load(&self.inner.db, id_or_name).await?;
-            self.inner
-                .templates
-                .insert(key, Entry::Template(loaded.clone()))
-                .await;
-            return Ok(loaded);
-        }
-        if let Some(Entry::Template(hit)) = self.inner.templates.get(&key).await {
-            self.inner.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(hit);
-        }
-        self.inner.misses.fetch_add(1, Ordering::Relaxed);
         let db = self.inner.db.clone();
-        let entry = self
-            .inner
-            .templates
-            .try_get_with(key, async move {
-                load(&db, id_or_name).await.map(Entry::Template)
-            })
+        let loading = async move { load(&db, id_or_name).await };
+        self.cached(&self.inner.templates, key, use_cache, loading)
             .await
-            .map_err(|e: Arc<DbError>| clone_error(&e))?;
-        match entry {
-            Entry::Template(t) => Ok(t),
-            Entry::List(_) => Ok(None),
-        }
     }
 
     /// Live public templates by name.
-    pub async fn public_list(&self, use_cache: bool) -> Result<Arc<Vec<TemplateRecord>>, DbError> {
+    pub async fn public_list(&self, use_cache: bool) -> Result<ListEntry, DbError> {
+        let db = self.inner.db.clone();
+        let loading = async move { db.list_templates(true).await.map(Arc::new) };
+        self.cached(&self.inner.lists, (), use_cache, loading).await
+    }
+
+    /// One read through `cache`, counted: a hit, a miss (loaded once however many ask at the
+    /// same moment), or a bypass that reloads and refreshes the entry.
+    async fn cached<K, V>(
+        &self,
+        cache: &Cache<K, V>,
+        key: K,
+        use_cache: bool,
+        loading: impl std::future::Future<Output = Result<V, DbError>>,
+    ) -> Result<V, DbError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let inner = &self.inner;
         if !use_cache {
-            self.inner.bypasses.fetch_add(1, Ordering::Relaxed);
-            return Ok(Arc::new(self.inner.db.list_templates(true).await?));
+            inner.bypasses.fetch_add(1, Ordering::Relaxed);
+            let loaded = loading.await?;
+            cache.insert(key, loaded.clone()).await;
+            return Ok(loaded);
         }
-        if let Some(Entry::List(hit)) = self.inner.lists.get(&Key::PublicList).await {
-            self.inner.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(hit) = cache.get(&key).await {
+            inner.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        self.inner.misses.fetch_add(1, Ordering::Relaxed);
-        let db = self.inner.db.clone();
-        let entry = self
-            .inner
-            .lists
-            .try_get_with(Key::PublicList, async move {
-                db.list_templates(true)
-                    .await
-                    .map(|l| Entry::List(Arc::new(l)))
-            })
+        inner.misses.fetch_add(1, Ordering::Relaxed);
+        cache
+            .try_get_with(key, loading)
             .await
-            .map_err(|e: Arc<DbError>| clone_error(&e))?;
-        match entry {
-            Entry::List(l) => Ok(l),
-            Entry::Template(_) => Ok(Arc::new(Vec::new())),
-        }
+            .map_err(|e: Arc<DbError>| (*e).clone())
     }
 
     /// After a change: drops this process's entries and tells the others. A failed publish
@@ -241,16 +218,6 @@ impl TemplateCache {
         if let Err(e) = self.inner.queue.publish(TOPIC, "changed").await {
             tracing::warn!(error = %e, "could not broadcast a template cache invalidation");
         }
-    }
-
-    /// Loads every public template (the `cache-warm` job and start-up).
-    pub async fn warm(&self) -> Result<usize, DbError> {
-        let list = self.public_list(true).await?;
-        for t in list.iter() {
-            self.get(&t.id, true).await?;
-            self.get(&t.name, true).await?;
-        }
-        Ok(list.len())
     }
 
     pub async fn stats(&self) -> CacheStats {
@@ -290,12 +257,4 @@ async fn load(db: &Db, id_or_name: &str) -> Result<Option<Arc<CachedTemplate>>, 
         record,
         content: version.content,
     })))
-}
-
-fn clone_error(e: &DbError) -> DbError {
-    match e {
-        DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
-        DbError::Other(m) => DbError::Other(m.clone()),
-        DbError::Corrupt(m) => DbError::Corrupt(m.clone()),
-    }
 }

@@ -26,7 +26,7 @@ pub use jobs::{
 pub use keys::{ApiKey, NewApiKey, hash_key};
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
     /// The database cannot be reached: callers answer 503 and retry later.
     #[error("database unavailable: {0}")]
