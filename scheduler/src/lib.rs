@@ -11,8 +11,8 @@ use shared::jobs::{MaintenancePayload, MaintenanceTask};
 use shared::queue::Queue;
 use tokio_util::sync::CancellationToken;
 
-/// Owner of jobs the system itself enqueues.
-pub const SYSTEM_OWNER: &str = "system";
+/// Owner of the jobs schedules enqueue (and of the built-in templates).
+pub use shared::db::SYSTEM_OWNER;
 
 /// A schedule that fires every `every` on instants aligned to the Unix epoch, so every
 /// scheduler process computes the same tick instants.
