@@ -17,7 +17,7 @@ use crate::templates::{
 const COLUMNS: &str = "id, name, kind, description, is_public, builtin, owner_id, version, \
      created_at, updated_at, deleted_at";
 
-/// Owner of the built-in templates.
+/// Owner of what the system itself makes: built-in templates and scheduled jobs.
 pub const SYSTEM_OWNER: &str = "system";
 
 /// A template to create.
