@@ -88,7 +88,8 @@ pub struct FieldError {
     pub row: Option<usize>,
     /// JSON path of the input, e.g. `fields.grade`.
     pub field: String,
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: &'static str,
     pub message: String,
 }
 
@@ -106,11 +107,11 @@ pub struct TemplateDiagnostic {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             row: None,
             field: field.into(),
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
@@ -125,7 +126,7 @@ impl ApiError {
             [first, rest @ ..] => format!("{} (and {} more problems)", first.message, rest.len()),
         };
         let code = match errors.as_slice() {
-            [one] => code_of(&one.code),
+            [one] => one.code,
             _ => "invalid_fields",
         };
         ApiError::InvalidMany {
@@ -288,29 +289,4 @@ impl From<QueueError> for ApiError {
             other => ApiError::Internal(other.to_string()),
         }
     }
-}
-
-/// Field error codes as the static strings `ApiError` carries.
-fn code_of(code: &str) -> &'static str {
-    const KNOWN: [&str; 15] = [
-        "duplicate_field",
-        "too_many",
-        "too_large",
-        "invalid_field",
-        "missing_field",
-        "unknown_field",
-        "invalid_type",
-        "too_long",
-        "invalid_base64",
-        "image_too_large",
-        "image_dimensions",
-        "unsupported_image",
-        "corrupt_image",
-        "invalid_date",
-        "unknown_template",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|k| *k == code)
-        .unwrap_or("invalid_field")
 }

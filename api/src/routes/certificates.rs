@@ -75,7 +75,12 @@ type Text = BoundedText<10_000>;
 pub(crate) struct Problems(pub Vec<FieldError>);
 
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+    pub(crate) fn add(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
         self.0.push(FieldError::new(field, code, message));
     }
 
@@ -138,12 +143,12 @@ fn image_limits(state: &AppState) -> ImageLimits {
 }
 
 /// Decodes and checks one base64 image on the blocking pool (it fully decodes the pixels).
-async fn image(state: &AppState, b64: String) -> Result<CheckedImage, (String, String)> {
+async fn image(state: &AppState, b64: String) -> Result<CheckedImage, (&'static str, String)> {
     let limits = image_limits(state);
     tokio::task::spawn_blocking(move || shared::images::decode_base64_image(&b64, &limits))
         .await
-        .map_err(|e| ("internal".to_owned(), e.to_string()))?
-        .map_err(|e| (e.code().to_owned(), e.to_string()))
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| (e.code(), e.to_string()))
 }
 
 /// The template a submission names, if the caller may use it.
@@ -207,7 +212,7 @@ pub(crate) async fn validate(
         if let Some(b64) = b64 {
             match image(state, b64.clone()).await {
                 Ok(img) => inputs.push((field.to_owned(), img.bytes)),
-                Err((code, message)) => p.add(field, &code, format!("`{field}`: {message}")),
+                Err((code, message)) => p.add(field, code, format!("`{field}`: {message}")),
             }
         }
     }
@@ -355,7 +360,7 @@ async fn check_fields(
                     Ok(img) => {
                         images.insert(spec.name.clone(), img.bytes);
                     }
-                    Err((code, message)) => p.add(&path, &code, format!("`{path}`: {message}")),
+                    Err((code, message)) => p.add(&path, code, format!("`{path}`: {message}")),
                 },
                 _ => wrong(p, "a base64 image string"),
             },

@@ -23,7 +23,7 @@ use shared::templates::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody, FieldError, TemplateDiagnostic};
+use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
 use crate::extract::{ApiJson, Caller};
 use crate::routes::certificates::{CertificateRequest, Problems};
 
@@ -216,47 +216,39 @@ pub struct TemplateUpdate {
 
 fn check_source(p: &mut Problems, source: &str) {
     if source.trim().is_empty() {
-        p.0.push(FieldError::new(
-            "source",
-            "missing_field",
-            "`source` is empty",
-        ));
+        p.add("source", "missing_field", "`source` is empty");
     } else if source.len() > MAX_SOURCE_BYTES {
-        p.0.push(FieldError::new(
+        p.add(
             "source",
             "too_long",
             format!("`source` is larger than {MAX_SOURCE_BYTES} bytes"),
-        ));
+        );
     }
 }
 
 fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     if assets.len() > MAX_ASSETS {
-        p.0.push(FieldError::new(
-            "assets",
-            "too_many",
-            format!("at most {MAX_ASSETS} assets"),
-        ));
+        p.add("assets", "too_many", format!("at most {MAX_ASSETS} assets"));
         return out;
     }
     let mut total = 0;
     for (path, b64) in assets {
         let field = format!("assets.{}", path.chars().take(128).collect::<String>());
         if shared::templates::is_reserved_path(path) {
-            p.0.push(FieldError::new(
+            p.add(
                 &field,
                 "invalid_field",
                 "this path is reserved for job data (/data.json, /photo, /signature, /logo, /qr.svg, /fields/…)",
-            ));
+            );
             continue;
         }
         if !valid_asset_path(path) || path == shared::templates::MAIN_PATH {
-            p.0.push(FieldError::new(
+            p.add(
                 &field,
                 "invalid_field",
                 "asset paths look like `/logo.svg`: a `/` then letters, digits, `.`, `-`, `_`",
-            ));
+            );
             continue;
         }
         match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
@@ -264,42 +256,38 @@ fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMa
                 total += bytes.len();
                 out.insert(path.clone(), bytes);
             }
-            Err(e) => p.0.push(FieldError::new(
+            Err(e) => p.add(
                 &field,
                 "invalid_base64",
                 format!("`{field}` is not valid base64: {e}"),
-            )),
+            ),
         }
     }
     if total > MAX_ASSET_TOTAL {
-        p.0.push(FieldError::new(
+        p.add(
             "assets",
             "too_large",
             format!("assets total {total} bytes; the limit is {MAX_ASSET_TOTAL}"),
-        ));
+        );
     }
     out
 }
 
 fn check_fields(p: &mut Problems, fields: &[FieldSpec]) {
     if fields.len() > MAX_FIELDS {
-        p.0.push(FieldError::new(
-            "fields",
-            "too_many",
-            format!("at most {MAX_FIELDS} fields"),
-        ));
+        p.add("fields", "too_many", format!("at most {MAX_FIELDS} fields"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, f) in fields.iter().enumerate() {
         let path = format!("fields[{i}]");
         if let Some(problem) = f.problem() {
-            p.0.push(FieldError::new(&path, "invalid_field", problem));
+            p.add(&path, "invalid_field", problem);
         } else if !seen.insert(f.name.as_str()) {
-            p.0.push(FieldError::new(
+            p.add(
                 &path,
                 "duplicate_field",
                 format!("field `{}` is declared twice", f.name),
-            ));
+            );
         }
     }
 }
@@ -463,18 +451,18 @@ pub async fn create(
     let req = body.value;
     let mut p = Problems::default();
     if !valid_name(&req.name) || req.name.parse::<uuid::Uuid>().is_ok() {
-        p.0.push(FieldError::new(
+        p.add(
             "name",
             "invalid_field",
             "`name` must be 1 to 64 of a-z, 0-9, `-`, `_`, starting with a letter or digit",
-        ));
+        );
     }
     if req.description.chars().count() > 1000 {
-        p.0.push(FieldError::new(
+        p.add(
             "description",
             "too_long",
             "`description` is at most 1000 characters",
-        ));
+        );
     }
     check_source(&mut p, &req.source);
     let assets = decode_assets(&mut p, &req.assets);
@@ -554,11 +542,11 @@ pub async fn update(
         .as_ref()
         .is_some_and(|d| d.chars().count() > 1000)
     {
-        p.0.push(FieldError::new(
+        p.add(
             "description",
             "too_long",
             "`description` is at most 1000 characters",
-        ));
+        );
     }
     p.into_result()?;
     let content = TemplateContent {
