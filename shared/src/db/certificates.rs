@@ -470,14 +470,7 @@ impl Db {
         today: &str,
     ) -> Result<Vec<CertificateRow>, DbError> {
         let (sql, binds) = list_sql(filter, sort, cursor, limit, today);
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for bind in binds {
-            query = match bind {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = bound(sql, binds).fetch_all(self.pool()).await?;
         rows.iter().map(certificate).collect()
     }
 
@@ -489,14 +482,9 @@ impl Db {
         limit: u32,
     ) -> Result<String, DbError> {
         let (sql, binds) = list_sql(filter, sort, None, limit, "2026-01-01");
-        let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
-        for bind in binds {
-            query = match bind {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = bound(format!("EXPLAIN {sql}"), binds)
+            .fetch_all(self.pool())
+            .await?;
         let lines: Vec<String> = rows
             .iter()
             .filter_map(|r| r.try_get::<String, _>(0).ok())
@@ -640,6 +628,21 @@ impl Db {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// `sql` with `binds` bound in order.
+fn bound(
+    sql: String,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for bind in binds {
+        query = match bind {
+            Bind::Text(t) => query.bind(t),
+            Bind::Int(i) => query.bind(i),
+        };
+    }
+    query
 }
 
 fn list_sql(
