@@ -326,41 +326,16 @@ impl Queue {
             return;
         };
         let channel = r.event_channel(topic);
+        let channels = [&channel];
         let mut backoff = Duration::from_millis(200);
         loop {
-            let session = async {
-                let what = "subscribing to events";
-                let pubsub = tokio::time::timeout(OPEN_TIMEOUT, r.client.get_async_pubsub())
-                    .await
-                    .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
-                    .map_err(|e| redis_error(&e, what, &r.secrets))?;
-                let (mut sink, mut stream) = pubsub.split();
-                tokio::time::timeout(OPEN_TIMEOUT, sink.subscribe(&channel))
-                    .await
-                    .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
-                    .map_err(|e| redis_error(&e, what, &r.secrets))?;
-                on_state(true);
-                let mut ping = tokio::time::interval(Duration::from_secs(5));
-                ping.tick().await;
-                loop {
-                    tokio::select! {
-                        msg = stream.next() => match msg {
-                            Some(msg) => {
-                                let text: String = msg.get_payload().unwrap_or_default();
-                                on_message(&text);
-                            }
-                            None => return Err(QueueError::Unavailable("event connection closed".into())),
-                        },
-                        _ = ping.tick() => {
-                            match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await {
-                                Ok(Ok(_)) => {}
-                                Ok(Err(e)) => return Err(redis_error(&e, "pinging the event connection", &r.secrets)),
-                                Err(_) => return Err(QueueError::Unavailable("event connection ping timed out".into())),
-                            }
-                        }
-                    }
-                }
-            };
+            let session = r.relay(
+                "events",
+                &channels,
+                Duration::from_secs(5),
+                || on_state(true),
+                |msg: &redis::Msg| on_message(&msg.get_payload::<String>().unwrap_or_default()),
+            );
             let result: Result<(), QueueError> = tokio::select! {
                 _ = stop.cancelled() => return,
                 result = session => result,
@@ -494,51 +469,33 @@ impl Queue {
         }
     }
 
-    /// One subscription's life: subscribe, relay messages, ping every 15 s; returns when the
-    /// connection is lost.
+    /// One wake-up subscription's life; returns when the connection is lost.
     async fn relay_wakeups(
         &self,
         r: &RedisBackend,
         channels: &HashMap<String, QueueName>,
     ) -> Result<(), QueueError> {
-        let what = "subscribing to queue wake-ups";
-        let pubsub = tokio::time::timeout(OPEN_TIMEOUT, r.client.get_async_pubsub())
-            .await
-            .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
-            .map_err(|e| redis_error(&e, what, &r.secrets))?;
-        let (mut sink, mut stream) = pubsub.split();
-        for channel in channels.keys() {
-            tokio::time::timeout(OPEN_TIMEOUT, sink.subscribe(channel))
-                .await
-                .map_err(|_| QueueError::Unavailable(format!("{what}: timed out")))?
-                .map_err(|e| redis_error(&e, what, &r.secrets))?;
-        }
-        tracing::debug!(channels = channels.len(), "subscribed to queue wake-ups");
-        // Pushes made before the subscription was in place.
-        for q in channels.values() {
-            self.inner.signals.notify(*q);
-        }
-        let mut ping = tokio::time::interval(Duration::from_secs(15));
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                msg = stream.next() => match msg {
-                    Some(msg) => {
-                        if let Some(q) = channels.get(msg.get_channel_name()) {
-                            self.inner.signals.notify(*q);
-                        }
-                    }
-                    None => return Err(QueueError::Unavailable("wake-up connection closed".into())),
-                },
-                _ = ping.tick() => {
-                    match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Err(redis_error(&e, "pinging the wake-up connection", &r.secrets)),
-                        Err(_) => return Err(QueueError::Unavailable("wake-up connection ping timed out".into())),
-                    }
-                }
+        let subscribed = || {
+            tracing::debug!(channels = channels.len(), "subscribed to queue wake-ups");
+            // Pushes made before the subscription was in place.
+            for q in channels.values() {
+                self.inner.signals.notify(*q);
             }
-        }
+        };
+        let deliver = |msg: &redis::Msg| {
+            if let Some(q) = channels.get(msg.get_channel_name()) {
+                self.inner.signals.notify(*q);
+            }
+        };
+        let names: Vec<&String> = channels.keys().collect();
+        r.relay(
+            "queue wake-ups",
+            &names,
+            Duration::from_secs(15),
+            subscribed,
+            deliver,
+        )
+        .await
     }
 
     async fn push_tasks(
@@ -613,6 +570,50 @@ pub enum ConsumerBackend {
 impl RedisBackend {
     fn queue_name(&self, queue: QueueName) -> String {
         format!("{}:{}", self.namespace, queue.as_str())
+    }
+
+    /// One subscription's life: subscribe to `channels`, call `subscribed` once it is in
+    /// place, hand every message to `deliver`, ping every `ping_every` so a dead connection is
+    /// noticed; returns an error when the connection is lost.
+    async fn relay(
+        &self,
+        what: &str,
+        channels: &[&String],
+        ping_every: Duration,
+        subscribed: impl FnOnce(),
+        deliver: impl Fn(&redis::Msg),
+    ) -> Result<(), QueueError> {
+        let opening = format!("subscribing to {what}");
+        let timed_out = || QueueError::Unavailable(format!("{opening}: timed out"));
+        let pubsub = tokio::time::timeout(OPEN_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| redis_error(&e, &opening, &self.secrets))?;
+        let (mut sink, mut stream) = pubsub.split();
+        for channel in channels {
+            tokio::time::timeout(OPEN_TIMEOUT, sink.subscribe(channel.as_str()))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| redis_error(&e, &opening, &self.secrets))?;
+        }
+        subscribed();
+        let mut ping = tokio::time::interval(ping_every);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => deliver(&msg),
+                    None => return Err(QueueError::Unavailable(format!("{what} connection closed"))),
+                },
+                _ = ping.tick() => {
+                    match tokio::time::timeout(REDIS_CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(redis_error(&e, &format!("pinging the {what} connection"), &self.secrets)),
+                        Err(_) => return Err(QueueError::Unavailable(format!("{what} connection ping timed out"))),
+                    }
+                }
+            }
+        }
     }
 
     fn event_channel(&self, topic: &str) -> String {
