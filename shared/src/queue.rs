@@ -18,6 +18,10 @@
 //!   consumers subscribe to it; a slow idle poll remains as a safety net and to promote
 //!   delayed tasks. SQLite consumers in the same process are woken directly after the commit
 //!   (consumers in other processes sharing the file rely on the 250 ms idle poll).
+//! - apalis-redis's fetch moves *all* due scheduled tasks to the active list with one Lua
+//!   `unpack`, which fails past ~8,000 ("too many results to unpack") on every fetch after, so
+//!   the consumers die and restart for ever. Every push therefore moves its due tasks itself in
+//!   chunks of 1,000 ([`Queue::promote_due`]), and consumers do the same before they start.
 //! - apalis's `PollWith` lets a wake-up be consumed while a fetch is already in flight; if that
 //!   fetch ran before the push it comes back empty and the wake-up is lost until the idle poll.
 //!   Each consumer's backend connection (Redis) or one-connection pool (SQLite) therefore
@@ -304,6 +308,16 @@ impl Queue {
         Ok(())
     }
 
+    /// Moves due tasks from apalis-redis's scheduled set to its active list in bounded
+    /// chunks (see `push_tasks`). Consumers call it before they start: retries that fell due
+    /// together while no worker ran could otherwise be too many for apalis's own fetch.
+    pub async fn promote_due(&self, queue: QueueName) -> Result<(), QueueError> {
+        match &self.inner.backend {
+            Backend::Redis(r) => r.promote_due(queue).await,
+            Backend::Sqlite(_) => Ok(()),
+        }
+    }
+
     /// Whether events cross processes (Redis) or stay in this one (SQLite).
     pub fn has_event_channel(&self) -> bool {
         matches!(self.inner.backend, Backend::Redis(_))
@@ -522,6 +536,11 @@ impl Queue {
                         tasks.len()
                     )));
                 }
+                // apalis-redis stores every push in its scheduled set (even "now"), and its
+                // fetch moves all due tasks in one Lua `unpack`, which fails past ~8,000 and
+                // then kills every consumer of the queue for good. Move due tasks here, in
+                // bounded chunks, so the scheduled set never holds that many due ones.
+                r.promote_due(queue).await?;
                 // apalis-redis sends no notification for pushes: wake consumers ourselves. The
                 // tasks are stored already, so a failure here only delays their pickup until
                 // the next idle poll; it must not make the caller push them again.
@@ -616,6 +635,34 @@ impl RedisBackend {
         }
     }
 
+    async fn promote_due(&self, queue: QueueName) -> Result<(), QueueError> {
+        let config = self.apalis_config(queue);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let script = redis::Script::new(PROMOTE_DUE_LUA);
+        let mut conn = self.conn.clone();
+        loop {
+            let moved: i64 = tokio::time::timeout(
+                PUSH_TIMEOUT,
+                script
+                    .key(config.scheduled_jobs_set())
+                    .key(config.active_jobs_list())
+                    .key(config.signal_list())
+                    .arg(now)
+                    .arg(PROMOTE_CHUNK)
+                    .invoke_async(&mut conn),
+            )
+            .await
+            .map_err(|_| QueueError::Unavailable("Redis promotion timed out".into()))?
+            .map_err(|e| redis_error(&e, "moving due tasks to the active list", &self.secrets))?;
+            if (moved as usize) < PROMOTE_CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
     fn event_channel(&self, topic: &str) -> String {
         format!("{}:events:{topic}", self.namespace)
     }
@@ -670,6 +717,23 @@ impl SqliteBackend {
             .connect_lazy_with(self.options.clone())
     }
 }
+
+/// Due tasks moved per round trip: far below Lua's `unpack` limit (~8,000).
+const PROMOTE_CHUNK: usize = 1000;
+
+/// Moves up to ARGV[2] tasks due by ARGV[1] from the scheduled set (KEYS[1]) to the active
+/// list (KEYS[2]) and signals consumers (KEYS[3]) as apalis-redis's fetch does; returns how
+/// many moved.
+const PROMOTE_DUE_LUA: &str = r#"
+local ids = redis.call("zrangebyscore", KEYS[1], 0, ARGV[1], "LIMIT", 0, tonumber(ARGV[2]))
+if #ids > 0 then
+    redis.call("rpush", KEYS[2], unpack(ids))
+    redis.call("zrem", KEYS[1], unpack(ids))
+    redis.call("del", KEYS[3])
+    redis.call("lpush", KEYS[3], 1)
+end
+return #ids
+"#;
 
 const PURGE_DONE_LUA: &str = r"
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])

@@ -95,6 +95,13 @@ async fn consume(
     let mut backoff = RESTART_MIN;
     loop {
         let started = tokio::time::Instant::now();
+        // Due tasks that piled up while nobody consumed (retries after an outage) are moved
+        // in bounded chunks first: apalis-redis's own fetch fails on too many at once.
+        for (q, _) in &queues {
+            if let Err(e) = queue.promote_due(*q).await {
+                tracing::warn!(queue = %q, error = %e, "could not move due tasks before consuming");
+            }
+        }
         consuming.store(true, Ordering::SeqCst);
         let outcome = consumer::run(
             queue.clone(),

@@ -523,3 +523,24 @@ async fn redis_pickup_latency_with_a_paced_producer() {
 async fn sqlite_pickup_latency_with_a_paced_producer() {
     paced_latency(Kind::Sqlite).await;
 }
+
+/// 9,000 jobs pushed while no worker consumes (a big batch, or retries after an outage) are
+/// all delivered once one starts. apalis-redis alone moves every due task in one Lua `unpack`
+/// and dies past ~8,000; the queue moves them in bounded chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_backlog_larger_than_lua_unpack_is_consumed() {
+    let _serial = SERIAL.lock().await;
+    let fx = Fixture::new(Kind::Redis).await;
+    let name = QueueName::Certificates;
+    let ids: Vec<JobId> = (0..9_000).map(|_| JobId::new()).collect();
+    fx.queue.push_many(name, &ids).await.unwrap();
+    let mut consumer = start(&fx.queue, name, 4);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < ids.len() {
+        let (id, _) = consumer.recv(Duration::from_secs(30)).await;
+        seen.insert(id);
+    }
+    assert!(ids.iter().all(|id| seen.contains(id)));
+    consumer.stop().await;
+    fx.finish().await;
+}
