@@ -5,6 +5,7 @@
 #   DEPLOYMENTS=embedded bench/run.sh # only one deployment
 #   PROFILE=debug SKIP_BUILD=1 SERIAL_JOBS=20 BURST_JOBS=100 SUBMIT_JOBS=500 bench/run.sh
 #   PROFILE=dev SUITES=batch bench/run.sh   # only the 10,000-row batch, dev build
+#   PROFILE=dev SUITES=report bench/run.sh  # only the in-process SAT report renders
 #
 # Deployments:
 #   embedded    `quire run` (API + worker + scheduler in one process) on SQLite in a fresh
@@ -18,7 +19,11 @@
 # against the API alone (worker and scheduler stopped). Also a batch of BATCH_ROWS (10,000)
 # rows as one CSV `POST /v1/certificates/batch`, waited for and its archive downloaded
 # (BATCH_RUNS times in a row against the same servers, to see whether memory keeps growing).
-# SUITES picks: `jobs` (the runs above), `batch`; both by default. Peak RSS is the worker's
+# SUITES picks: `jobs` (the runs above), `batch`; both by default; and `report` (no
+# servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
+# with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
+# with --pdfa when REPORT_PDFA=1; one JSON line each (pages, rows, render_ms, peak_rss_mib,
+# which is report_render's own peak). With only `report` no server starts. Peak RSS is the worker's
 # (embedded: the single process), reset before each run; the batch reports the API's and the
 # worker's separately (production), with the API's RSS at start and end. Every server is
 # stopped on exit; the database and the Redis keys created here are removed.
@@ -36,6 +41,8 @@ INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-32}"
 BATCH_ROWS="${BATCH_ROWS:-10000}"
 BATCH_RUNS="${BATCH_RUNS:-1}"
 SUITES="${SUITES:-jobs batch}"
+REPORT_PAGES="${REPORT_PAGES:-10 50 200}"
+REPORT_PDFA="${REPORT_PDFA:-0}"
 WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
@@ -50,6 +57,7 @@ case "$PROFILE" in
 esac
 QUIRE="$TARGET_DIR/quire"
 BENCH="$TARGET_DIR/bench"
+REPORT_RENDER="$TARGET_DIR/report_render"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")"
 RESULTS="$WORK/results.jsonl"
@@ -285,6 +293,41 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         *) (cd "$ROOT" && cargo build --profile "$PROFILE" -p quire -p bench) ;;
     esac
 fi
+
+# In-process report renders: one process per size, so each peak RSS is its own.
+report_suite() {
+    local pages variant line
+    local variants=("")
+    if [[ "$REPORT_PDFA" == 1 ]]; then
+        variants+=(--pdfa)
+    fi
+    [[ -x "$REPORT_RENDER" ]] || {
+        echo "bench/run.sh: $REPORT_RENDER missing (build bench, or unset SKIP_BUILD)" >&2
+        return 1
+    }
+    for variant in "${variants[@]}"; do
+        for pages in $REPORT_PAGES; do
+            local args=(--pages "$pages")
+            if [[ -n "$variant" ]]; then
+                args+=("$variant")
+            fi
+            log "report: report_render ${args[*]}"
+            line="$("$REPORT_RENDER" "${args[@]}")"
+            echo "$line"
+            echo "$line" >>"$WORK/report.jsonl"
+        done
+    done
+}
+
+if suite_on report; then
+    report_suite
+fi
+if ! suite_on jobs && ! suite_on batch; then
+    echo
+    echo "JSON lines: $WORK/report.jsonl"
+    exit 0
+fi
+
 [[ -x "$QUIRE" && -x "$BENCH" ]] || {
     echo "bench/run.sh: $QUIRE or $BENCH missing (build them, or unset SKIP_BUILD)" >&2
     exit 1

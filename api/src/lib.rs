@@ -37,6 +37,8 @@ pub struct AppState {
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
     pub readiness: routes::health::Readiness,
+    /// Verifies signed download links; its key is read from the database on first use.
+    links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
 
 impl AppState {
@@ -54,7 +56,16 @@ impl AppState {
             config,
             db,
             queue,
+            links: Arc::default(),
         }
+    }
+
+    /// The download-link signer (loads its key once).
+    pub async fn links(&self) -> Result<&shared::links::LinkSigner, ApiError> {
+        Ok(self
+            .links
+            .get_or_try_init(|| shared::links::LinkSigner::load(&self.db))
+            .await?)
     }
 }
 
@@ -107,6 +118,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/certificates/{id}/revoke",
             post(routes::certificates::revoke),
         )
+        .route("/v1/reports", post(routes::reports::submit))
+        .route("/v1/emails", post(routes::emails::submit))
+        .route("/v1/files/{id}", get(routes::jobs::signed_file))
         .route("/v1/batches/{id}", get(routes::batches::get))
         .route("/v1/batches/{id}/archive", get(routes::batches::archive))
         .route("/v1/verify/{code}", get(routes::verify::verify))

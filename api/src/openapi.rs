@@ -6,7 +6,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::Caller;
-use crate::routes::{batches, certificates, health, jobs, system, templates, verify};
+use crate::routes::{
+    batches, certificates, emails, health, jobs, reports, system, templates, verify,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,11 +17,12 @@ use crate::routes::{batches, certificates, health, jobs, system, templates, veri
         certificates::submit, certificates::list, certificates::list_public, certificates::get,
         certificates::revoke,
         batches::submit, batches::get, batches::archive,
+        reports::submit, emails::submit,
         verify::verify,
         templates::list, templates::get, templates::create, templates::update, templates::delete,
         templates::preview,
         system::cache_stats, system::cache_health,
-        jobs::get, jobs::list, jobs::file, jobs::cancel, jobs::retry,
+        jobs::get, jobs::list, jobs::file, jobs::signed_file, jobs::cancel, jobs::retry,
         health::health, health::ready,
         openapi_json,
     ),

@@ -36,6 +36,7 @@ fn request(source: &str, data: serde_json::Value, output: Output) -> SandboxRequ
         images: vec![],
         field_images: BTreeMap::new(),
         output,
+        pdfa: false,
     }
 }
 
@@ -253,6 +254,7 @@ fn certificate(output: Output) -> SandboxRequest {
         ],
         field_images: BTreeMap::new(),
         output,
+        pdfa: false,
     }
 }
 

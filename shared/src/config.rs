@@ -124,6 +124,16 @@ pub struct Limits {
     pub max_image_side: u32,
     /// Longest name (recipient, course, issuer), in characters.
     pub max_name_chars: usize,
+    /// Most result rows in one report, over all its sections.
+    pub max_report_rows: usize,
+    /// Most test sections in one report.
+    pub max_report_sections: usize,
+    /// Most images in one report, signatures included.
+    pub max_report_images: usize,
+    /// Most bytes of all of one report's decoded images together.
+    pub max_report_image_bytes: usize,
+    /// Most bytes of files attached to one email; above it the email carries download links.
+    pub max_email_attachment_bytes: u64,
 }
 
 /// Per-queue settings; one entry per queue, all present after defaults are applied.
@@ -223,6 +233,11 @@ impl Default for Config {
                 max_image_pixels: 40_000_000,
                 max_image_side: 10_000,
                 max_name_chars: 200,
+                max_report_rows: 5_000,
+                max_report_sections: 500,
+                max_report_images: 40,
+                max_report_image_bytes: 8 * 1024 * 1024,
+                max_email_attachment_bytes: 10 * 1024 * 1024,
             },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.
@@ -370,6 +385,18 @@ impl Config {
             }
             if q.timeout_secs == 0 {
                 return bad(&format!("{name}.timeout_secs"), "must be at least 1");
+            }
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_report_rows", l.max_report_rows as u64),
+            ("max_report_sections", l.max_report_sections as u64),
+            ("max_report_images", l.max_report_images as u64),
+            ("max_report_image_bytes", l.max_report_image_bytes as u64),
+            ("max_email_attachment_bytes", l.max_email_attachment_bytes),
+        ] {
+            if value == 0 {
+                return bad(&format!("limits.{name}"), "must be at least 1");
             }
         }
         if self.limits.max_body_bytes < 1024 {

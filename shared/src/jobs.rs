@@ -42,6 +42,8 @@ pub struct CertificatePayload {
     pub fields: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub image_fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
 }
 
 impl CertificatePayload {
@@ -76,6 +78,68 @@ pub fn display_date(iso: &str) -> String {
             .ok()
         })
         .unwrap_or_else(|| iso.to_owned())
+}
+
+/// `"notify"` on a generation job: email `email` when the job succeeds (`report_ready` or
+/// `certificate_issued`, the PDF attached or linked) and, if `on_failure`, a `job_failed`
+/// email when it ends `dead`. Each email is its own `email` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    #[schema(value_type = String, example = "ops@example.com")]
+    pub email: crate::domain::EmailAddress,
+    /// Attach the PDF (when it fits under `limits.max_email_attachment_bytes`); otherwise the
+    /// email carries a download link.
+    #[serde(default)]
+    pub attach: bool,
+    /// Also email when the job ends `dead`.
+    #[serde(default)]
+    pub on_failure: bool,
+}
+
+/// `email`: one templated email. Addresses were checked at the edge; attachments are other
+/// jobs' PDFs, read when the email is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailPayload {
+    pub to: Vec<crate::domain::EmailAddress>,
+    #[serde(default)]
+    pub cc: Vec<crate::domain::EmailAddress>,
+    #[serde(default)]
+    pub bcc: Vec<crate::domain::EmailAddress>,
+    #[serde(default)]
+    pub reply_to: Option<crate::domain::EmailAddress>,
+    /// Replaces the template's own subject.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A built-in email template (`shared::email_templates`).
+    pub template: String,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
+    /// Attach the files; false sends download links instead (set when they were too big).
+    #[serde(default)]
+    pub attach: bool,
+    /// The job a notification is about.
+    #[serde(default)]
+    pub about: Option<crate::domain::JobId>,
+}
+
+/// A finished job's file, to attach or link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub job_id: crate::domain::JobId,
+    pub filename: String,
+    pub bytes: u64,
+}
+
+/// What a sent email job records in `result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailResult {
+    pub message_id: String,
+    pub recipients: usize,
+    pub attached: usize,
+    pub linked: usize,
 }
 
 /// `maintenance`: work the scheduler enqueues.

@@ -46,6 +46,9 @@ pub struct SandboxRequest {
     #[serde(default, with = "b64_map")]
     pub field_images: BTreeMap<String, Vec<u8>>,
     pub output: Output,
+    /// Export the PDF as PDF/A-2b (ignored for [`Output::Png`]).
+    #[serde(default)]
+    pub pdfa: bool,
 }
 
 impl fmt::Debug for SandboxRequest {
@@ -58,6 +61,7 @@ impl fmt::Debug for SandboxRequest {
             .field("images", &slots)
             .field("field_images", &self.field_images.len())
             .field("output", &self.output)
+            .field("pdfa", &self.pdfa)
             .finish_non_exhaustive()
     }
 }
@@ -357,6 +361,7 @@ mod tests {
             images: vec![("photo".into(), vec![0, 1, 2, 255])],
             field_images: BTreeMap::from([("badge".into(), vec![9; 10])]),
             output: Output::Png,
+            pdfa: false,
         }
     }
 

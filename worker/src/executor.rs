@@ -180,9 +180,16 @@ impl Executor {
         let token = &claimed.lease_token;
         match outcome {
             Ok(result) => {
-                if self.ctx.db.complete_job(job.id, token, &result).await? {
+                let notification = jobs::notify::on_success(&self.ctx, job, &result);
+                if self
+                    .ctx
+                    .db
+                    .complete_job(job.id, token, &result, notification.as_ref())
+                    .await?
+                {
                     tracing::info!("job succeeded");
                     let _ = self.ctx.storage.remove_inputs(job.id).await;
+                    self.push_follow_up(notification).await;
                 } else {
                     tracing::warn!("lease lost before completion; result discarded");
                 }
@@ -195,10 +202,21 @@ impl Executor {
                         delay,
                     )
                 });
+                let notification = retry_at
+                    .is_none()
+                    .then(|| jobs::notify::on_dead(&self.ctx, job, err.code, &err.message))
+                    .flatten();
                 let fenced = self
                     .ctx
                     .db
-                    .fail_job(job.id, token, err.code, &err.message, retry_at.map(|r| r.0))
+                    .fail_job(
+                        job.id,
+                        token,
+                        err.code,
+                        &err.message,
+                        retry_at.map(|r| r.0),
+                        notification.as_ref(),
+                    )
                     .await?;
                 match (fenced, retry_at) {
                     (FailOutcome::WillRetry, Some((_, delay))) => {
@@ -209,6 +227,7 @@ impl Executor {
                     }
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
+                        self.push_follow_up(notification).await;
                     }
                     (FailOutcome::Stale, _) => {
                         tracing::warn!("lease lost before the failure was recorded; discarded");
@@ -217,6 +236,18 @@ impl Executor {
             }
         }
         Ok(())
+    }
+}
+
+impl Executor {
+    /// Pushes a notification inserted with the outcome. If the push fails the row waits as
+    /// `queued` and the rescuer pushes it.
+    async fn push_follow_up(&self, job: Option<shared::db::NewJob>) {
+        if let Some(job) = job
+            && let Err(e) = self.ctx.queue.push(job.kind.queue(), job.id, None).await
+        {
+            tracing::warn!(job_id = %job.id, error = %e, "notification not pushed; the rescuer will");
+        }
     }
 }
 

@@ -18,7 +18,6 @@ use shared::config::Config;
 use shared::db::Db;
 use shared::domain::QueueName;
 use shared::queue::Queue;
-use shared::storage::Storage;
 use tokio_util::sync::CancellationToken;
 
 use crate::executor::Executor;
@@ -40,14 +39,7 @@ pub async fn run(
     let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
     let executor = Executor::new(
-        JobContext {
-            storage: Storage::new(&config.data_dir),
-            config: config.clone(),
-            templates: templates::CompiledTemplates::new(db.clone()),
-            db,
-            queue: queue.clone(),
-            engine,
-        },
+        JobContext::new(config.clone(), db, queue.clone(), engine)?,
         name.clone(),
     );
     let handling = executor.clone();

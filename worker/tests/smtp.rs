@@ -1,74 +1,24 @@
 //! `Mailer::Smtp` against a real SMTP server: aiosmtpd (PyPI, ensured by
-//! `deploy/test-services.sh`) running `tests/smtp_server.py` as a child process on a free port.
+//! `deploy/test-services.sh`) running `tests/smtp_server.py` as a child process on a free port
+//! (`support/smtp_server.rs`).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use mail_parser::{MessageParser, MimeHeaders};
 use shared::config::{Smtp, SmtpTls};
 use worker::email::{Attachment, Mailer, OutgoingEmail, SendError};
 
-/// The server child; killed when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+#[path = "support/smtp_server.rs"]
+mod smtp_server;
 
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use smtp_server::{SmtpServer, free_port};
 
 fn start_server(reject: &[&str]) -> SmtpServer {
-    start_server_with(reject, &[])
+    SmtpServer::start(reject, &[])
 }
 
 fn start_server_with(reject: &[&str], tempfail: &[&str]) -> SmtpServer {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(&script)
-        .args(["--port", &port.to_string()])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for r in reject {
-        cmd.args(["--reject", r]);
-    }
-    for t in tempfail {
-        cmd.args(["--tempfail", t]);
-    }
-    let mut child = cmd
-        .spawn()
-        .expect("python3 not found (run deploy/test-services.sh)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if line.trim() != "ready" {
-        let status = child.wait().unwrap();
-        panic!(
-            "the SMTP test server did not start ({status}); is aiosmtpd installed? \
-             run deploy/test-services.sh"
-        );
-    }
-    SmtpServer { child, port, dir }
+    SmtpServer::start(reject, tempfail)
 }
 
 fn settings(port: u16) -> Smtp {
@@ -131,37 +81,13 @@ fn email(to: &[&str]) -> OutgoingEmail {
     }
 }
 
-/// The messages the server saved: (envelope lines, raw message), waiting up to 5 s for `n`.
-fn received(dir: &Path, n: usize) -> Vec<(Vec<String>, Vec<u8>)> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut emls: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        if emls.len() >= n || Instant::now() > deadline {
-            emls.sort();
-            return emls
-                .into_iter()
-                .map(|p| {
-                    let rcpt = std::fs::read_to_string(p.with_extension("rcpt")).unwrap();
-                    let lines = rcpt.lines().map(str::to_owned).collect();
-                    (lines, std::fs::read(&p).unwrap())
-                })
-                .collect();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[tokio::test]
 async fn a_message_arrives_with_recipients_subject_both_parts_and_the_pdf() {
     let server = start_server(&[]);
     let mailer = Mailer::smtp(&settings(server.port)).unwrap();
     let sent = mailer.send(&email(&["ana@example.com"])).await.unwrap();
 
-    let messages = received(server.dir.path(), 1);
+    let messages = server.received(1);
     assert_eq!(messages.len(), 1);
     let (envelope, raw) = &messages[0];
     assert_eq!(
@@ -205,7 +131,7 @@ async fn a_message_arrives_with_recipients_subject_both_parts_and_the_pdf() {
 
     // The pool reuses the connection for a second message.
     mailer.send(&email(&["bob@example.com"])).await.unwrap();
-    assert_eq!(received(server.dir.path(), 2).len(), 2);
+    assert_eq!(server.received(2).len(), 2);
 }
 
 #[tokio::test]
@@ -223,7 +149,7 @@ async fn a_rejected_recipient_is_a_permanent_error_with_the_reply() {
     };
     assert!(reply.contains("unknown mailbox"), "{reply}");
     assert!(err.to_string().contains("unknown mailbox"), "{err}");
-    assert!(received(server.dir.path(), 0).is_empty());
+    assert!(server.received(0).is_empty());
 }
 
 #[tokio::test]
@@ -260,5 +186,5 @@ async fn a_failed_tls_handshake_is_a_transient_error() {
     assert!(matches!(err, SendError::Connection(_)), "{err:?}");
     // rustls read the server's plain-text greeting as a TLS record.
     assert!(err.to_string().contains("corrupt message"), "{err}");
-    assert!(received(server.dir.path(), 0).is_empty());
+    assert!(server.received(0).is_empty());
 }

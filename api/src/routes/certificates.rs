@@ -58,6 +58,8 @@ pub struct CertificateRequest {
     /// (`YYYY-MM-DD`), number, or image (base64).
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Email someone when the certificate is issued (and, with `on_failure`, when it fails).
+    pub notify: Option<shared::jobs::Notify>,
 }
 
 /// A validated order: everything checked, nothing left to fail on bad input.
@@ -84,7 +86,7 @@ impl Problems {
         self.0.push(FieldError::new(field, code, message));
     }
 
-    fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
+    pub(crate) fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
         match Text::parse(raw) {
             Err(e) => {
                 let code = if raw.trim().is_empty() {
@@ -110,7 +112,7 @@ impl Problems {
         }
     }
 
-    fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
+    pub(crate) fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
         match Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")) {
             Ok(d) => Some(d),
             Err(_) => {
@@ -143,7 +145,10 @@ fn image_limits(state: &AppState) -> ImageLimits {
 }
 
 /// Decodes and checks one base64 image on the blocking pool (it fully decodes the pixels).
-async fn image(state: &AppState, b64: String) -> Result<CheckedImage, (&'static str, String)> {
+pub(crate) async fn image(
+    state: &AppState,
+    b64: String,
+) -> Result<CheckedImage, (&'static str, String)> {
     let limits = image_limits(state);
     tokio::task::spawn_blocking(move || shared::images::decode_base64_image(&b64, &limits))
         .await
@@ -157,7 +162,22 @@ pub(crate) async fn resolve_template(
     caller: &Caller,
     name: Option<&str>,
 ) -> Result<std::sync::Arc<CachedTemplate>, ApiError> {
-    let name = name.unwrap_or(DEFAULT_TEMPLATE).trim();
+    resolve_template_of(state, caller, name, TemplateKind::Certificate).await
+}
+
+/// The template of `kind` a submission names (default: `classic` or `sat`), if the caller may
+/// use it.
+pub(crate) async fn resolve_template_of(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+    kind: TemplateKind,
+) -> Result<std::sync::Arc<CachedTemplate>, ApiError> {
+    let default = match kind {
+        TemplateKind::Certificate => DEFAULT_TEMPLATE,
+        TemplateKind::Report => crate::routes::reports::DEFAULT_REPORT_TEMPLATE,
+    };
+    let name = name.unwrap_or(default).trim();
     let unknown = || {
         ApiError::invalid_with_code(
             "unknown_template",
@@ -169,7 +189,7 @@ pub(crate) async fn resolve_template(
         )
     };
     let template = state.templates.get(name, true).await?.ok_or_else(unknown)?;
-    if !caller.may_read(&template.record) || template.record.kind != TemplateKind::Certificate {
+    if !caller.may_read(&template.record) || template.record.kind != kind {
         return Err(unknown());
     }
     Ok(template)
@@ -250,6 +270,7 @@ pub(crate) async fn validate(
         has_signature: req.signature.is_some(),
         fields,
         image_fields: image_fields.keys().cloned().collect(),
+        notify: req.notify.clone(),
     };
     let certificate = NewCertificate {
         template_id: record.id.clone(),

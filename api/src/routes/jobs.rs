@@ -78,6 +78,9 @@ pub struct JobView {
     pub progress: Option<String>,
     pub error: Option<JobErrorView>,
     pub result: Option<JobResultView>,
+    /// An email job's `Message-ID`, once the server accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
     pub links: Links,
 }
 
@@ -118,6 +121,12 @@ impl JobView {
             progress: job.progress.clone(),
             error,
             result,
+            message_id: job
+                .result
+                .as_ref()
+                .and_then(|r| r.get("message_id"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned),
             links,
         }
     }
@@ -259,6 +268,48 @@ pub async fn file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = find(&state, &caller, &id).await?;
+    serve_file(&state, &job, &headers).await
+}
+
+/// A signed download link's query: what emails carry instead of too-big attachments.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SignedLink {
+    /// Unix seconds after which the link stops working.
+    pub expires: i64,
+    /// HMAC-SHA256 of the job id and `expires`, hex.
+    pub sig: String,
+}
+
+/// A job's PDF through a signed link from an email (no API key: the signature is the
+/// permission). An invalid or expired link is 404, like an unknown job.
+#[utoipa::path(get, path = "/v1/files/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id"), SignedLink),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "Unknown job, bad signature or expired link", body = ErrorBody)))]
+pub async fn signed_file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(link): Query<SignedLink>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let not_found = ApiError::NotFound("no such file, or the link expired");
+    let Ok(job_id) = id.parse::<JobId>() else {
+        return Err(not_found);
+    };
+    if !state.links().await?.verify(job_id, link.expires, &link.sig) {
+        return Err(not_found);
+    }
+    let job = state.db.get_job(job_id, None).await?.ok_or(not_found)?;
+    serve_file(&state, &job, &headers).await
+}
+
+async fn serve_file(
+    state: &AppState,
+    job: &shared::db::JobRow,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let result = job
         .result
         .as_ref()

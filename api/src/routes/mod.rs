@@ -2,8 +2,10 @@
 
 pub mod batches;
 pub mod certificates;
+pub mod emails;
 pub mod health;
 pub mod jobs;
+pub mod reports;
 pub mod system;
 pub mod templates;
 pub mod verify;

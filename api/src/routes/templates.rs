@@ -199,6 +199,11 @@ pub struct TemplateRequest {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub fields: Vec<FieldSpec>,
+    /// `certificate` (default) or `report`: what it renders. A report template reads a
+    /// report's data (see the built-in `sat`) and is checked with a sample report.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "certificate")]
+    pub kind: Option<TemplateKind>,
 }
 
 /// A change; absent members keep their current value.
@@ -309,10 +314,14 @@ fn sample_image() -> Vec<u8> {
 /// values where the submission has none, so a template is checked with every field present.
 fn sample_request(
     state: &AppState,
+    kind: TemplateKind,
     content: &TemplateContent,
     given: Option<&CertificateRequest>,
     output: Output,
 ) -> SandboxRequest {
+    if kind == TemplateKind::Report {
+        return sample_report_request(content, output);
+    }
     let given = given.cloned().unwrap_or_default();
     let pick = |v: &str, default: &str| {
         if v.trim().is_empty() {
@@ -367,6 +376,7 @@ fn sample_request(
         has_signature: true,
         fields,
         image_fields: field_images.keys().cloned().collect(),
+        notify: None,
     };
     let base = state.config.public_base_url();
     let qr = shared::verification::qr_svg(&shared::verification::verify_url(
@@ -383,6 +393,24 @@ fn sample_request(
         ],
         field_images,
         output,
+        pdfa: false,
+    }
+}
+
+/// A report template is checked and previewed with a sample report (two sections, an image
+/// and a signature).
+fn sample_report_request(content: &TemplateContent, output: Output) -> SandboxRequest {
+    let sample = shared::reports::sample();
+    let mut field_images = BTreeMap::new();
+    field_images.insert(shared::reports::image_input(0), sample_image());
+    field_images.insert(shared::reports::signoff_input(0), sample_image());
+    SandboxRequest {
+        files: content.files(),
+        data: sample.template_data(),
+        images: Vec::new(),
+        field_images,
+        output,
+        pdfa: false,
     }
 }
 
@@ -473,10 +501,15 @@ pub async fn create(
         assets,
         fields: req.fields,
     };
-    render_checked(&state, sample_request(&state, &content, None, Output::Pdf)).await?;
+    let kind = req.kind.unwrap_or(TemplateKind::Certificate);
+    render_checked(
+        &state,
+        sample_request(&state, kind, &content, None, Output::Pdf),
+    )
+    .await?;
     let new = NewTemplate {
         name: req.name,
-        kind: TemplateKind::Certificate,
+        kind,
         description: req.description,
         is_public: req.is_public,
         owner_id: caller.key_id.clone(),
@@ -562,7 +595,11 @@ pub async fn update(
             .clone()
             .unwrap_or_else(|| current.content.fields.clone()),
     };
-    render_checked(&state, sample_request(&state, &content, None, Output::Pdf)).await?;
+    render_checked(
+        &state,
+        sample_request(&state, current.record.kind, &content, None, Output::Pdf),
+    )
+    .await?;
     let change = TemplateChange {
         description: req.description,
         is_public: req.is_public,
@@ -642,7 +679,13 @@ pub async fn preview(
     let output = if png { Output::Png } else { Output::Pdf };
     let (bytes, _) = render_checked(
         &state,
-        sample_request(&state, &template.content, Some(&given), output),
+        sample_request(
+            &state,
+            template.record.kind,
+            &template.content,
+            Some(&given),
+            output,
+        ),
     )
     .await?;
     let content_type = if png { "image/png" } else { "application/pdf" };

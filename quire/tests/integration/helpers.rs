@@ -245,6 +245,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs JSON to any path with a key.
+    pub async fn post(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs JSON to a submission path and expects 202; returns the job id.
+    pub async fn post_ok(&self, key: &str, path: &str, body: &Value) -> String {
+        let response = self.post(key, path, body).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
     /// Submits and expects 202; returns the job id.
     pub async fn submit_ok(&self, key: &str, body: &Value) -> String {
         let response = self.submit(key, body).await;

@@ -424,14 +424,13 @@ async fn shutdown_releases_running_jobs(backend: Backend) {
     let job_id: JobId = id.parse().unwrap();
     let engine = Arc::new(worker::render::Engine::new().unwrap());
     let stopping = Executor::new(
-        JobContext {
-            config: Arc::new(app.config.clone()),
-            db: app.db.clone(),
-            queue: app.apps[0].queue.clone(),
-            storage: shared::storage::Storage::new(app.dir.path()),
+        JobContext::new(
+            Arc::new(app.config.clone()),
+            app.db.clone(),
+            app.apps[0].queue.clone(),
             engine,
-            templates: worker::templates::CompiledTemplates::new(app.db.clone()),
-        },
+        )
+        .unwrap(),
         "stopping-worker".into(),
     );
     let claimed = stopping.claim_for_test(job_id).await.expect("claimed");
@@ -454,7 +453,12 @@ async fn shutdown_releases_running_jobs(backend: Backend) {
     );
     let late = app
         .db
-        .complete_job(job_id, &claimed.lease_token, &json!({"file": "stale"}))
+        .complete_job(
+            job_id,
+            &claimed.lease_token,
+            &json!({"file": "stale"}),
+            None,
+        )
         .await
         .unwrap();
     assert!(!late, "a released attempt's result must be rejected");

@@ -407,13 +407,17 @@ impl Db {
     }
 
     /// Records success; false when the lease was lost and the result must be discarded.
+    /// `follow_up` (a notification email) is inserted in the same transaction, so it exists
+    /// exactly when the success does; the caller pushes it (or the rescuer does).
     pub async fn complete_job(
         &self,
         id: JobId,
         token: &str,
         result: &serde_json::Value,
+        follow_up: Option<&NewJob>,
     ) -> Result<bool, DbError> {
         let now = Timestamp::now().millis();
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET status = 'succeeded', result = $3, finished_at = $4, updated_at = $4, \
              lease_token = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL, \
@@ -424,13 +428,21 @@ impl Db {
         .bind(token.to_owned())
         .bind(result.to_string())
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(job) = follow_up {
+            insert_job_in(&mut tx, job).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records a failed attempt: `failed` with a new run time when `retry_at` is given,
-    /// otherwise `dead`. The error is kept either way.
+    /// otherwise `dead`. The error is kept either way. `if_dead` (a failure notification) is
+    /// inserted in the same transaction when the job ends `dead`.
     pub async fn fail_job(
         &self,
         id: JobId,
@@ -438,12 +450,14 @@ impl Db {
         code: &str,
         message: &str,
         retry_at: Option<Timestamp>,
+        if_dead: Option<&NewJob>,
     ) -> Result<FailOutcome, DbError> {
         let now = Timestamp::now().millis();
         let (status, outcome) = match retry_at {
             Some(_) => ("failed", FailOutcome::WillRetry),
             None => ("dead", FailOutcome::Dead),
         };
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET status = $3, error_code = $4, error_message = $5, \
              run_at = COALESCE($6, run_at), pushed_at = $7, updated_at = $7, \
@@ -458,13 +472,16 @@ impl Db {
         .bind(message.to_owned())
         .bind(retry_at.map(|t| t.millis()))
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(if done.rows_affected() == 1 {
-            outcome
-        } else {
-            FailOutcome::Stale
-        })
+        if done.rows_affected() != 1 {
+            return Ok(FailOutcome::Stale);
+        }
+        if let (FailOutcome::Dead, Some(job)) = (outcome, if_dead) {
+            insert_job_in(&mut tx, job).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Waiting jobs due since before `stale_before` whose message was last pushed before it:

@@ -4,6 +4,7 @@
 //! integers are BIGINT.
 
 mod certificates;
+mod email;
 mod jobs;
 mod keys;
 mod templates;
@@ -19,6 +20,7 @@ pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
+pub use email::EmailSend;
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
     RetryOutcome, WaitingJob,

@@ -1,8 +1,8 @@
-//! Email building blocks: built-in templates rendered with minijinja (`templates.rs`) and
-//! delivery over SMTP or to `.eml` files (`mailer.rs`). No job handler lives here yet.
+//! Email delivery over SMTP or to `.eml` files (`mailer.rs`). The templates live in
+//! `shared::email_templates` because the API renders them too, to check a submission's
+//! variables before accepting it; the job handler is `jobs/email.rs`.
 
 mod mailer;
-mod templates;
 
 pub use mailer::{Attachment, Mailer, MailerError, OutgoingEmail, SendError, SentEmail};
-pub use templates::{EmailError, RenderedEmail, builtin_email_templates, render};
+pub use shared::email_templates::{EmailError, RenderedEmail, builtin_email_templates, render};

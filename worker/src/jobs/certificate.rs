@@ -97,7 +97,7 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
 /// Renders an uploaded template in the bounded sandbox: a template that loops or allocates
 /// without end is killed there, instead of holding one of this worker's threads forever (a
 /// blocking render cannot be cancelled). The same data and images as an in-process render.
-async fn sandboxed(
+pub(super) async fn sandboxed(
     ctx: &JobContext,
     template: &LoadedTemplate,
     input: RenderInput,
@@ -112,6 +112,7 @@ async fn sandboxed(
             .collect(),
         field_images: input.field_images,
         output: Output::Pdf,
+        pdfa: input.pdfa,
     };
     let limits = ctx.config.sandbox_limits();
     match shared::sandbox::render_bounded(&limits, &request).await {

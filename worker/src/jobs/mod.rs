@@ -2,16 +2,22 @@
 //! idempotent (it may run again after a crash) and reports errors as retryable or permanent.
 
 pub mod certificate;
+pub mod email;
 pub mod maintenance;
+pub mod notify;
+pub mod report;
 
 use std::sync::Arc;
 
 use shared::config::Config;
 use shared::db::{Claimed, Db};
 use shared::domain::JobKind;
+use shared::links::LinkSigner;
 use shared::queue::Queue;
 use shared::storage::Storage;
+use tokio::sync::OnceCell;
 
+use crate::email::Mailer;
 use crate::render::Engine;
 use crate::templates::CompiledTemplates;
 
@@ -24,6 +30,40 @@ pub struct JobContext {
     pub storage: Storage,
     pub engine: Arc<Engine>,
     pub templates: CompiledTemplates,
+    /// SMTP (pooled) or `.eml` files under `DATA_DIR/mail`.
+    pub mailer: Mailer,
+    /// Signs download links in emails; its key is read from the database on first use.
+    links: Arc<OnceCell<LinkSigner>>,
+}
+
+impl JobContext {
+    /// Everything handlers need, from the configuration. Call inside a Tokio runtime (the SMTP
+    /// pool starts a task); nothing connects yet.
+    pub fn new(
+        config: Arc<Config>,
+        db: Db,
+        queue: Queue,
+        engine: Arc<Engine>,
+    ) -> anyhow::Result<JobContext> {
+        Ok(JobContext {
+            storage: Storage::new(&config.data_dir),
+            mailer: Mailer::from_config(&config)?,
+            templates: CompiledTemplates::new(db.clone()),
+            config,
+            db,
+            queue,
+            engine,
+            links: Arc::default(),
+        })
+    }
+
+    /// The download-link signer (loads its key once).
+    pub async fn links(&self) -> Result<&LinkSigner, JobError> {
+        self.links
+            .get_or_try_init(|| LinkSigner::load(&self.db))
+            .await
+            .map_err(|e| JobError::retryable("database", e.to_string()))
+    }
 }
 
 /// A failed attempt. Permanent errors (bad input) go straight to `dead`; retryable ones are
@@ -58,10 +98,8 @@ impl JobError {
 pub async fn dispatch(ctx: &JobContext, job: &Claimed) -> Result<serde_json::Value, JobError> {
     match job.job.kind {
         JobKind::Certificate => certificate::run(ctx, job).await,
+        JobKind::Report => report::run(ctx, job).await,
+        JobKind::Email => email::run(ctx, job).await,
         JobKind::Maintenance => maintenance::run(ctx, job).await,
-        other => Err(JobError::permanent(
-            "unsupported_kind",
-            format!("this worker cannot run `{other}` jobs yet"),
-        )),
     }
 }

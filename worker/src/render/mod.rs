@@ -1,4 +1,4 @@
-//! Certificate rendering with embedded typst 0.15 (DESIGN.md sections 4 and 4a).
+//! Certificate and report rendering with embedded typst 0.15 (DESIGN.md sections 4 and 4a).
 //!
 //! [`Engine`] holds what every render shares (fonts and the standard library);
 //! a [`Template`] is one template version's parsed files, built from the
@@ -32,7 +32,7 @@ use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World, WorldExt};
 use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
-use typst_pdf::{PdfOptions, Timestamp};
+use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
 
 use self::world::{CertWorld, IDS, Shared};
 use shared::templates::{BuiltinTemplate, Manifest, TemplateContent, TemplateKind};
@@ -42,6 +42,8 @@ use shared::templates::{BuiltinTemplate, Manifest, TemplateContent, TemplateKind
 /// on start; renders always go through the store. rustc tracks changes to files that existed
 /// at the last build, but a newly added file needs a rebuild of this crate.
 static CERTIFICATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/certificates");
+/// The built-in report templates (multi-page documents such as the `sat` report).
+static REPORTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/reports");
 /// Bundled fonts (Noto subsets for Greek, Cyrillic, Arabic and CJK), shared by all templates.
 static FONTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/fonts");
 
@@ -81,11 +83,18 @@ pub struct RenderInput {
     /// Served at each slot's fixed path (see [`ImageSlot::path`]); the format is
     /// sniffed from the bytes. If a slot appears twice the last one wins.
     pub images: Vec<(ImageSlot, Vec<u8>)>,
-    /// Image fields, served at `/fields/<name>`.
+    /// Image fields, served at `/fields/<name>` (reports: `image-<n>`, `signoff-<n>`).
+    /// Every distinct name is interned as a typst file id for the life of the process (at
+    /// most 65,535 in all), so names must come from a small set: declared field names or
+    /// numbered slots, never per-job values.
     pub field_images: BTreeMap<String, Vec<u8>>,
     /// The document date: `today()` in the template and the PDF creation date.
     /// `None` means now (UTC).
     pub timestamp: Option<OffsetDateTime>,
+    /// Export as PDF/A-2b (archival: fonts embedded, XMP identification, no
+    /// encryption). A document that cannot conform fails with
+    /// [`RenderError::Export`].
+    pub pdfa: bool,
 }
 
 /// The fixed places a template can read a job's images from.
@@ -217,7 +226,7 @@ impl Engine {
 
     /// [`Self::render`], also returning typst's warnings (tests assert that the
     /// built-in templates have none).
-    pub(crate) fn render_with_warnings(
+    pub fn render_with_warnings(
         &self,
         template: &Template,
         input: &RenderInput,
@@ -228,12 +237,10 @@ impl Engine {
         let (document, warnings, now) = self.compile(template, input)?;
         let options = PdfOptions {
             timestamp: pdf_timestamp(now),
+            standards: pdf_standards(input.pdfa)?,
             ..PdfOptions::default()
         };
-        let pdf = typst_pdf::pdf(&document, &options).map_err(|errors| {
-            let messages: Vec<String> = errors.iter().map(|e| e.message.to_string()).collect();
-            RenderError::Export(messages.join("; "))
-        })?;
+        let pdf = typst_pdf::pdf(&document, &options).map_err(|errors| export_error(&errors))?;
 
         let rendered = Rendered {
             pdf,
@@ -331,10 +338,18 @@ impl Template {
     }
 }
 
-/// The templates shipped in `templates/certificates/`, for seeding the store.
+/// The templates shipped in `templates/certificates/` (kind certificate) and
+/// `templates/reports/` (kind report), for seeding the store, sorted by name.
 pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
     let mut out = Vec::new();
-    for dir in CERTIFICATES.dirs() {
+    let kinds = [
+        (&CERTIFICATES, TemplateKind::Certificate),
+        (&REPORTS, TemplateKind::Report),
+    ];
+    for (dir, kind) in kinds
+        .into_iter()
+        .flat_map(|(root, kind)| root.dirs().map(move |dir| (dir, kind)))
+    {
         let name = dir_name(dir);
         if name.starts_with('.') {
             continue;
@@ -366,7 +381,7 @@ pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
         let source = source.ok_or_else(|| invalid("missing main.typ".into()))?;
         out.push(BuiltinTemplate {
             name,
-            kind: TemplateKind::Certificate,
+            kind,
             description: manifest.description,
             content: TemplateContent {
                 source,
@@ -417,6 +432,45 @@ fn is_font(path: &str) -> bool {
         .extension()
         .and_then(|ext| ext.to_str())
         .is_some_and(|ext| FONT_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+/// Most distinct messages an export error lists: PDF/A reports one error per offending
+/// glyph or image, which can be thousands.
+const MAX_EXPORT_MESSAGES: usize = 5;
+
+/// One [`RenderError::Export`] from typst's export errors: distinct messages (with their
+/// hints), the first few of them, and how many more there were.
+fn export_error(errors: &[SourceDiagnostic]) -> RenderError {
+    let mut messages: Vec<String> = Vec::new();
+    let mut more = 0;
+    for error in errors {
+        let mut message = error.message.to_string();
+        for hint in &error.hints {
+            message.push_str(&format!(" (hint: {})", hint.v));
+        }
+        if messages.contains(&message) {
+            continue;
+        }
+        if messages.len() < MAX_EXPORT_MESSAGES {
+            messages.push(message);
+        } else {
+            more += 1;
+        }
+    }
+    let mut joined = messages.join("; ");
+    if more > 0 {
+        joined.push_str(&format!("; and {more} more"));
+    }
+    RenderError::Export(joined)
+}
+
+/// The PDF standards of an export: PDF 1.7 (typst's default), or PDF/A-2b.
+fn pdf_standards(pdfa: bool) -> Result<PdfStandards, RenderError> {
+    if !pdfa {
+        return Ok(PdfStandards::default());
+    }
+    PdfStandards::new(&[PdfStandard::A_2b])
+        .map_err(|err| RenderError::Export(format!("PDF/A-2b: {}", err.message())))
 }
 
 /// The PDF creation date, in UTC.

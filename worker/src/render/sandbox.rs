@@ -101,6 +101,7 @@ fn render(request: SandboxRequest) -> Result<SandboxResponse, RenderError> {
         images,
         field_images: request.field_images,
         timestamp: None,
+        pdfa: request.pdfa,
     };
     let template = Template::compile(request.files)?;
     let engine = Engine::new()?;
@@ -158,6 +159,7 @@ mod tests {
             images: vec![],
             field_images: BTreeMap::new(),
             output,
+            pdfa: false,
         }
     }
 
@@ -173,6 +175,21 @@ mod tests {
             panic!("no PNG");
         };
         assert!(bytes.starts_with(b"\x89PNG"));
+    }
+
+    #[test]
+    fn sandbox_exports_pdfa_when_asked() {
+        let source = "#set page(width: 100pt, height: 50pt)\n#json(\"/data.json\").at(\"name\")";
+        let has_pdfa_id = |request: SandboxRequest| {
+            let SandboxResponse::Ok { bytes, .. } = handle(request) else {
+                panic!("no PDF");
+            };
+            String::from_utf8_lossy(&bytes).contains("pdfaid:part")
+        };
+        assert!(!has_pdfa_id(request(source, Output::Pdf)));
+        let mut archival = request(source, Output::Pdf);
+        archival.pdfa = true;
+        assert!(has_pdfa_id(archival));
     }
 
     #[test]

@@ -463,10 +463,26 @@ fn expected_font(template: &str, name: &str) -> &'static str {
 }
 
 #[test]
-fn render_builtin_templates_are_the_three_with_manifests() {
-    let builtins = builtin_templates().expect("built-in templates load");
+fn render_builtin_templates_are_three_certificates_and_the_sat_report() {
+    let all = builtin_templates().expect("built-in templates load");
+    let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["classic", "modern", "sat", "signature"],
+        "sorted by name"
+    );
+    let (builtins, reports): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|t| t.kind == TemplateKind::Certificate);
     let names: Vec<&str> = builtins.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, TEMPLATES);
+    // The report: described, no declared fields (its data is the report contract),
+    // the manifest kept out of the files typst sees.
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, TemplateKind::Report);
+    assert!(!reports[0].description.is_empty());
+    assert!(reports[0].content.fields.is_empty());
+    assert!(!reports[0].content.assets.contains_key("/template.json"));
     for template in &builtins {
         assert!(!template.description.is_empty(), "{}", template.name);
         assert!(!template.content.fields.is_empty(), "{}", template.name);
@@ -623,7 +639,11 @@ fn render_builtin_templates_show_the_data_contract() {
 
 #[test]
 fn render_builtin_templates_show_their_declared_fields() {
-    for builtin in builtin_templates().unwrap() {
+    let certificates = builtin_templates()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind == TemplateKind::Certificate);
+    for builtin in certificates {
         let mut job = contract_input(ACCENTED);
         let mut expected = Vec::new();
         for field in &builtin.content.fields {

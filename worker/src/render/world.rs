@@ -59,7 +59,8 @@ pub(super) struct CertWorld<'a> {
     pub data: Bytes,
     pub images: [Option<Bytes>; ImageSlot::COUNT],
     /// Image fields by their `/fields/<name>` id. Names come from template
-    /// declarations, so the set of interned ids stays small.
+    /// declarations or numbered report slots (`image-1`, `signoff-1`), so the set
+    /// of interned ids stays small.
     pub field_images: HashMap<FileId, Bytes>,
     pub now: OffsetDateTime,
 }

@@ -11,6 +11,10 @@ static EMAIL_TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../temp
 
 const PARTS: [&str; 3] = ["subject.txt", "body.txt", "body.html"];
 
+/// Variables templates test with `is defined` (quire fills them in when it has them), so never
+/// reported missing.
+const OPTIONAL_VARIABLES: [&str; 1] = ["files"];
+
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -104,7 +108,7 @@ pub fn render(template: &str, vars: &serde_json::Value) -> Result<RenderedEmail,
                 let names: BTreeSet<String> = tmpl
                     .undeclared_variables(false)
                     .into_iter()
-                    .filter(|v| !given.contains_key(v))
+                    .filter(|v| !given.contains_key(v) && !OPTIONAL_VARIABLES.contains(&v.as_str()))
                     .collect();
                 if names.is_empty() {
                     return Err(render_err(e.to_string()));

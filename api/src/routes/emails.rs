@@ -1,0 +1,239 @@
+//! `POST /v1/emails`: a templated email, checked before it is accepted: addresses parsed, no
+//! line break in any header value, the template rendered once with the given variables (so a
+//! missing variable is a 422 now, not a dead job later), attachments the caller's own finished
+//! jobs. Over `limits.max_email_attachment_bytes` the files are linked instead of attached.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use shared::db::NewJob;
+use shared::domain::{EmailAddress, JobId, JobKind, JobStatus, Timestamp};
+use shared::email_templates::{self, EmailError};
+use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Caller};
+use crate::routes::certificates::{Problems, enqueue, idempotency_key};
+use crate::routes::jobs::SubmittedView;
+
+/// Most `to` addresses; `cc` and `bcc` have the same limit each.
+pub const MAX_RECIPIENTS: usize = 50;
+/// Most attachments.
+pub const MAX_ATTACHMENTS: usize = 20;
+const MAX_SUBJECT: usize = 250;
+
+/// An email to send.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    /// 1 to 50 addresses.
+    #[schema(example = json!(["ana@example.com"]))]
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub cc: Vec<String>,
+    #[serde(default)]
+    pub bcc: Vec<String>,
+    pub reply_to: Option<String>,
+    /// Replaces the template's subject.
+    pub subject: Option<String>,
+    /// `report_ready`, `certificate_issued`, `job_failed` or `generic`.
+    #[schema(example = "generic")]
+    pub template: String,
+    /// The template's variables (`generic`: `subject`, `text`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// Ids of the caller's own succeeded jobs whose PDFs to attach.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+/// Submit an email job.
+#[utoipa::path(
+    post,
+    path = "/v1/emails",
+    tag = "emails",
+    request_body = EmailRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job")),
+    responses(
+        (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
+        (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: ApiJson<EmailRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
+    let req = body.value;
+    let mut p = Problems::default();
+    let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
+        if raw.len() < min || raw.len() > MAX_RECIPIENTS {
+            p.add(
+                field,
+                if raw.len() < min {
+                    "missing_field"
+                } else {
+                    "too_many"
+                },
+                format!(
+                    "`{field}` takes {min} to {MAX_RECIPIENTS} addresses (got {})",
+                    raw.len()
+                ),
+            );
+        }
+        let mut out = Vec::new();
+        for (i, a) in raw.iter().enumerate() {
+            match EmailAddress::parse(a) {
+                Ok(a) => out.push(a),
+                Err(e) => p.add(format!("{field}[{i}]"), "invalid_email", e.to_string()),
+            }
+        }
+        out
+    };
+    let to = list(&mut p, "to", &req.to, 1);
+    let cc = list(&mut p, "cc", &req.cc, 0);
+    let bcc = list(&mut p, "bcc", &req.bcc, 0);
+    let reply_to = req
+        .reply_to
+        .as_deref()
+        .and_then(|a| match EmailAddress::parse(a) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.add("reply_to", "invalid_email", e.to_string());
+                None
+            }
+        });
+    let subject = req.subject.as_deref().and_then(|s| {
+        if s.contains(['\r', '\n']) {
+            p.add(
+                "subject",
+                "header_injection",
+                "`subject` must not contain a line break",
+            );
+            None
+        } else {
+            p.text("subject", s, MAX_SUBJECT)
+        }
+    });
+
+    let attachments = attachments(&state, &caller, &req.attachments, &mut p).await?;
+    let total: u64 = attachments.iter().map(|a| a.bytes).sum();
+    let attach = total <= state.config.limits.max_email_attachment_bytes;
+
+    // Rendered once now with what the worker will add, so a bad variable is a 422 here.
+    let mut vars = req.vars.clone();
+    vars.entry("attached")
+        .or_insert(serde_json::Value::Bool(attach && !attachments.is_empty()));
+    vars.entry("download_url")
+        .or_insert(serde_json::Value::String("https://example.invalid/".into()));
+    vars.entry("files").or_insert(serde_json::json!([]));
+    if let Err(e) = email_templates::render(&req.template, &serde_json::Value::Object(vars)) {
+        let (field, code) = match &e {
+            EmailError::UnknownTemplate(_) => ("template", "unknown_template"),
+            EmailError::MissingVariables { .. } => ("vars", "missing_field"),
+            EmailError::SubjectLineBreak { .. } => ("vars", "header_injection"),
+            _ => ("vars", "invalid_field"),
+        };
+        let message = match &e {
+            EmailError::UnknownTemplate(_) => format!(
+                "{e}; the built-in templates are {}",
+                email_templates::builtin_email_templates().join(", ")
+            ),
+            _ => e.to_string(),
+        };
+        p.add(field, code, message);
+    }
+    p.into_result()?;
+
+    let payload = EmailPayload {
+        to,
+        cc,
+        bcc,
+        reply_to,
+        subject,
+        template: req.template.clone(),
+        vars: req.vars,
+        attachments,
+        attach,
+        about: None,
+    };
+    let request_hash = idempotency_key
+        .as_ref()
+        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
+    let kind = JobKind::Email;
+    let id = JobId::new();
+    let new = NewJob {
+        id,
+        kind,
+        owner_id: caller.key_id.clone(),
+        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
+        run_at: Timestamp::now(),
+        payload: serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+        idempotency_key,
+        request_hash,
+        idempotency_window: Some(std::time::Duration::from_secs(
+            state.config.idempotency_window_secs,
+        )),
+        batch_id: None,
+    };
+    let inserted = state.db.insert_job(&new).await;
+    enqueue(&state, id, inserted).await
+}
+
+/// The attachments: each the caller's own job (another key's job reads as unknown), finished
+/// with a file.
+async fn attachments(
+    state: &AppState,
+    caller: &Caller,
+    ids: &[String],
+    p: &mut Problems,
+) -> Result<Vec<AttachmentRef>, ApiError> {
+    if ids.len() > MAX_ATTACHMENTS {
+        p.add(
+            "attachments",
+            "too_many",
+            format!("at most {MAX_ATTACHMENTS} attachments"),
+        );
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (i, raw) in ids.iter().enumerate() {
+        let field = format!("attachments[{i}]");
+        let Ok(job_id) = raw.trim().parse::<JobId>() else {
+            p.add(field, "invalid_id", "not a job id");
+            continue;
+        };
+        let owner = (!caller.is_admin).then_some(caller.key_id.as_str());
+        let Some(job) = state.db.get_job(job_id, owner).await? else {
+            p.add(field, "unknown_job", format!("no job {job_id} of yours"));
+            continue;
+        };
+        let file = job
+            .result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok());
+        match (job.status, file) {
+            (JobStatus::Succeeded, Some(file)) => out.push(AttachmentRef {
+                job_id,
+                filename: format!("{}-{}.pdf", job.kind, job_id),
+                bytes: file.bytes,
+            }),
+            (status, _) => p.add(
+                field,
+                "not_finished",
+                format!("job {job_id} is `{status}`, not a succeeded job with a file"),
+            ),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,561 @@
+//! `POST /v1/reports`: a structured SAT report, checked field by field (every problem named
+//! by its path, e.g. `sections[3].rows[12].result`), its images decoded, its content stored
+//! as the job's `report.json` input, then queued on `reports`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use shared::db::NewJob;
+use shared::domain::{JobId, JobKind, Timestamp};
+use shared::jobs::Notify;
+use shared::reports::{
+    self, Block, Equipment, Figure, Outcome, PunchItem, ReportContent, ReportPayload, ResultRow,
+    Severity, Signoff, TestSection, TextSection,
+};
+use shared::templates::TemplateKind;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Caller};
+use crate::routes::certificates::{Problems, enqueue, idempotency_key, image, resolve_template_of};
+use crate::routes::jobs::SubmittedView;
+
+/// The report template used when a submission names none.
+pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
+
+/// Longest short text (names, numbers, table cells' item), in characters.
+const SHORT: usize = 200;
+/// Longest table cell or caption.
+const CELL: usize = 2_000;
+/// Longest free text (scope, a section's body).
+const BODY: usize = 20_000;
+/// Most rows in the equipment list, the punch list, text sections and sign-offs each.
+const LIST: usize = 500;
+
+/// A Site Acceptance Test report to render.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// Report template name or id; default `sat`.
+    pub template: Option<String>,
+    /// Produce PDF/A-2b.
+    #[serde(default)]
+    pub pdfa: bool,
+    /// Default "Site Acceptance Test Report".
+    pub title: Option<String>,
+    #[schema(example = "SAT-2026-0042")]
+    pub document_number: String,
+    #[schema(example = "B")]
+    pub revision: String,
+    pub project: String,
+    pub client: String,
+    pub site: String,
+    /// The system under test.
+    pub system: String,
+    /// `YYYY-MM-DD`; default today (UTC).
+    pub issued_on: Option<String>,
+    pub test_start: Option<String>,
+    pub test_end: Option<String>,
+    /// Free text: blank lines separate paragraphs, `- ` starts a bullet, `**bold**`,
+    /// `_italic_`. Never interpreted as typst markup.
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub equipment: Vec<EquipmentInput>,
+    #[serde(default)]
+    pub sections: Vec<SectionInput>,
+    #[serde(default)]
+    pub punch_list: Vec<PunchInput>,
+    #[serde(default)]
+    pub text_sections: Vec<TextSectionInput>,
+    #[serde(default)]
+    pub images: Vec<ImageInput>,
+    #[serde(default)]
+    pub signoffs: Vec<SignoffInput>,
+    /// Email someone when the report is ready (and, with `on_failure`, when it fails).
+    pub notify: Option<Notify>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EquipmentInput {
+    pub name: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub serial: String,
+    /// `YYYY-MM-DD`.
+    pub calibration_due: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SectionInput {
+    pub title: String,
+    /// Free text shown before the results table.
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub rows: Vec<RowInput>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowInput {
+    pub item: String,
+    pub description: String,
+    #[serde(default)]
+    pub expected: String,
+    #[serde(default)]
+    pub actual: String,
+    /// `pass`, `fail` or `na` (also `n.a.`, `n/a`; any case).
+    #[schema(example = "pass")]
+    pub result: String,
+    #[serde(default)]
+    pub remarks: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PunchInput {
+    pub item: String,
+    pub description: String,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextSectionInput {
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInput {
+    /// Base64 JPEG, PNG or WebP, checked like certificate photos.
+    pub image: String,
+    #[serde(default)]
+    pub caption: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignoffInput {
+    pub name: String,
+    pub role: String,
+    pub company: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Base64 JPEG, PNG or WebP.
+    pub signature: Option<String>,
+}
+
+/// A checked report: its content, and the input files to store.
+struct ReportOrder {
+    content: ReportContent,
+    inputs: Vec<(String, Vec<u8>)>,
+}
+
+/// Every check, collecting all problems.
+async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, ApiError> {
+    let limits = &state.config.limits;
+    let mut p = Problems::default();
+    let short = |p: &mut Problems, path: &str, raw: &str| p.text(path, raw, SHORT);
+    let optional = |p: &mut Problems, path: &str, raw: &str, max: usize| {
+        if raw.trim().is_empty() {
+            Some(String::new())
+        } else {
+            p.text(path, raw, max)
+        }
+    };
+    // Free text keeps its line breaks (they separate paragraphs and bullets).
+    let body = |p: &mut Problems, path: &str, raw: &str| {
+        let text = raw.replace("\r\n", "\n");
+        let got = text.chars().count();
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            p.add(
+                path,
+                "invalid_field",
+                format!(
+                    "`{path}` must not contain control characters other than line breaks and tabs"
+                ),
+            );
+            None
+        } else if got > BODY {
+            p.add(
+                path,
+                "too_long",
+                format!("`{path}` must be at most {BODY} characters (got {got})"),
+            );
+            None
+        } else {
+            Some(reports::parse_blocks(&text))
+        }
+    };
+    let date = |p: &mut Problems, path: &str, raw: &str| p.date(path, raw).map(|d| d.to_string());
+    let too_many = |p: &mut Problems, path: &str, got: usize, max: usize| {
+        if got > max {
+            p.add(
+                path,
+                "too_many",
+                format!("`{path}` may have at most {max} entries (got {got})"),
+            );
+        }
+    };
+
+    let title = match &req.title {
+        Some(t) => short(&mut p, "title", t),
+        None => Some("Site Acceptance Test Report".to_owned()),
+    };
+    let document_number = short(&mut p, "document_number", &req.document_number);
+    let revision = short(&mut p, "revision", &req.revision);
+    let project = short(&mut p, "project", &req.project);
+    let client = short(&mut p, "client", &req.client);
+    let site = short(&mut p, "site", &req.site);
+    let system = short(&mut p, "system", &req.system);
+    let issued_on = match &req.issued_on {
+        Some(raw) => date(&mut p, "issued_on", raw),
+        None => Some(time::OffsetDateTime::now_utc().date().to_string()),
+    };
+    let test_start = req
+        .test_start
+        .as_deref()
+        .map(|raw| date(&mut p, "test_start", raw));
+    let test_end = req
+        .test_end
+        .as_deref()
+        .map(|raw| date(&mut p, "test_end", raw));
+    if let (Some(Some(start)), Some(Some(end))) = (&test_start, &test_end)
+        && end < start
+    {
+        p.add(
+            "test_end",
+            "invalid_date",
+            "`test_end` must not be before `test_start`",
+        );
+    }
+    let scope = body(&mut p, "scope", &req.scope);
+
+    let before_sizes = p.0.len();
+    too_many(&mut p, "equipment", req.equipment.len(), LIST);
+    too_many(&mut p, "punch_list", req.punch_list.len(), LIST);
+    too_many(&mut p, "text_sections", req.text_sections.len(), LIST);
+    too_many(&mut p, "signoffs", req.signoffs.len(), LIST);
+    too_many(
+        &mut p,
+        "sections",
+        req.sections.len(),
+        limits.max_report_sections,
+    );
+    let rows: usize = req.sections.iter().map(|s| s.rows.len()).sum();
+    if rows > limits.max_report_rows {
+        p.add(
+            "sections",
+            "too_many",
+            format!(
+                "a report may have at most {} result rows over all sections (got {rows})",
+                limits.max_report_rows
+            ),
+        );
+    }
+    let signatures = req
+        .signoffs
+        .iter()
+        .filter(|s| s.signature.is_some())
+        .count();
+    let image_count = req.images.len() + signatures;
+    if image_count > limits.max_report_images {
+        p.add(
+            "images",
+            "too_many",
+            format!(
+                "a report may have at most {} images, signatures included (got {image_count})",
+                limits.max_report_images
+            ),
+        );
+    }
+    // Stop before the per-row work when the sizes alone are out of bounds.
+    if p.0.len() > before_sizes {
+        return Err(ApiError::fields(p.0));
+    }
+
+    let mut equipment = Vec::new();
+    for (i, e) in req.equipment.iter().enumerate() {
+        let at = |f: &str| format!("equipment[{i}].{f}");
+        let item = (
+            short(&mut p, &at("name"), &e.name),
+            optional(&mut p, &at("model"), &e.model, SHORT),
+            optional(&mut p, &at("serial"), &e.serial, SHORT),
+            date(&mut p, &at("calibration_due"), &e.calibration_due),
+        );
+        if let (Some(name), Some(model), Some(serial), Some(calibration_due)) = item {
+            equipment.push(Equipment {
+                name,
+                model,
+                serial,
+                calibration_due,
+            });
+        }
+    }
+
+    let mut sections = Vec::new();
+    for (i, s) in req.sections.iter().enumerate() {
+        let title = short(&mut p, &format!("sections[{i}].title"), &s.title);
+        let body = body(&mut p, &format!("sections[{i}].body"), &s.body);
+        let mut rows = Vec::with_capacity(s.rows.len());
+        for (j, r) in s.rows.iter().enumerate() {
+            let at = |f: &str| format!("sections[{i}].rows[{j}].{f}");
+            let result = Outcome::parse(&r.result);
+            if result.is_none() {
+                let path = at("result");
+                p.add(
+                    &path,
+                    "invalid_value",
+                    format!("`{path}` must be `pass`, `fail` or `na`"),
+                );
+            }
+            let row = (
+                short(&mut p, &at("item"), &r.item),
+                p.text(&at("description"), &r.description, CELL),
+                optional(&mut p, &at("expected"), &r.expected, CELL),
+                optional(&mut p, &at("actual"), &r.actual, CELL),
+                result,
+                optional(&mut p, &at("remarks"), &r.remarks, CELL),
+            );
+            if let (
+                Some(item),
+                Some(description),
+                Some(expected),
+                Some(actual),
+                Some(result),
+                Some(remarks),
+            ) = row
+            {
+                rows.push(ResultRow {
+                    item,
+                    description,
+                    expected,
+                    actual,
+                    result,
+                    remarks,
+                });
+            }
+        }
+        if let (Some(title), Some(body)) = (title, body) {
+            sections.push(TestSection { title, body, rows });
+        }
+    }
+
+    let mut punch_list = Vec::new();
+    for (i, item) in req.punch_list.iter().enumerate() {
+        let at = |f: &str| format!("punch_list[{i}].{f}");
+        let severity = Severity::parse(&item.severity);
+        if severity.is_none() {
+            let path = at("severity");
+            p.add(
+                &path,
+                "invalid_value",
+                format!("`{path}` must be `low`, `medium`, `high` or `critical`"),
+            );
+        }
+        let due = match &item.due {
+            Some(raw) => date(&mut p, &at("due"), raw).map(Some),
+            None => Some(None),
+        };
+        let fields = (
+            short(&mut p, &at("item"), &item.item),
+            p.text(&at("description"), &item.description, CELL),
+            severity,
+            short(&mut p, &at("owner"), &item.owner),
+            due,
+        );
+        if let (Some(item), Some(description), Some(severity), Some(owner), Some(due)) = fields {
+            punch_list.push(PunchItem {
+                item,
+                description,
+                severity,
+                owner,
+                due,
+            });
+        }
+    }
+
+    let mut text_sections = Vec::new();
+    for (i, t) in req.text_sections.iter().enumerate() {
+        let title = short(&mut p, &format!("text_sections[{i}].title"), &t.title);
+        let body = body(&mut p, &format!("text_sections[{i}].body"), &t.body);
+        if let (Some(title), Some(body)) = (title, body) {
+            text_sections.push(TextSection { title, body });
+        }
+    }
+
+    let mut inputs = Vec::new();
+    let mut image_bytes = 0usize;
+    let mut images = Vec::new();
+    for (i, img) in req.images.iter().enumerate() {
+        let caption = optional(&mut p, &format!("images[{i}].caption"), &img.caption, CELL);
+        let path = format!("images[{i}].image");
+        match image(state, img.image.clone()).await {
+            Ok(checked) => {
+                image_bytes += checked.bytes.len();
+                inputs.push((reports::image_input(i), checked.bytes));
+            }
+            Err((code, message)) => p.add(&path, code, format!("`{path}`: {message}")),
+        }
+        if let Some(caption) = caption {
+            images.push(Figure { caption });
+        }
+    }
+
+    let mut signoffs = Vec::new();
+    for (i, s) in req.signoffs.iter().enumerate() {
+        let at = |f: &str| format!("signoffs[{i}].{f}");
+        if let Some(b64) = &s.signature {
+            let path = at("signature");
+            match image(state, b64.clone()).await {
+                Ok(checked) => {
+                    image_bytes += checked.bytes.len();
+                    inputs.push((reports::signoff_input(i), checked.bytes));
+                }
+                Err((code, message)) => p.add(&path, code, format!("`{path}`: {message}")),
+            }
+        }
+        let fields = (
+            short(&mut p, &at("name"), &s.name),
+            short(&mut p, &at("role"), &s.role),
+            short(&mut p, &at("company"), &s.company),
+            date(&mut p, &at("date"), &s.date),
+        );
+        if let (Some(name), Some(role), Some(company), Some(date)) = fields {
+            signoffs.push(Signoff {
+                name,
+                role,
+                company,
+                date,
+                has_signature: s.signature.is_some(),
+            });
+        }
+    }
+    if image_bytes > limits.max_report_image_bytes {
+        p.add(
+            "images",
+            "too_large",
+            format!(
+                "the report's images and signatures together may be at most {} bytes decoded (got {image_bytes})",
+                limits.max_report_image_bytes
+            ),
+        );
+    }
+    p.into_result()?;
+
+    let missing = || ApiError::Internal("validation passed without values".into());
+    let content = ReportContent {
+        title: title.ok_or_else(missing)?,
+        document_number: document_number.ok_or_else(missing)?,
+        revision: revision.ok_or_else(missing)?,
+        project: project.ok_or_else(missing)?,
+        client: client.ok_or_else(missing)?,
+        site: site.ok_or_else(missing)?,
+        system: system.ok_or_else(missing)?,
+        issued_on: issued_on.ok_or_else(missing)?,
+        test_start: test_start.flatten(),
+        test_end: test_end.flatten(),
+        scope: scope.unwrap_or_else(Vec::<Block>::new),
+        equipment,
+        sections,
+        punch_list,
+        text_sections,
+        images,
+        signoffs,
+    };
+    Ok(ReportOrder { content, inputs })
+}
+
+/// Submit a SAT report job.
+#[utoipa::path(
+    post,
+    path = "/v1/reports",
+    tag = "reports",
+    request_body = ReportRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job")),
+    responses(
+        (status = 202, description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)", body = SubmittedView),
+        (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: ApiJson<ReportRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
+    let template = resolve_template_of(
+        &state,
+        &caller,
+        body.value.template.as_deref(),
+        TemplateKind::Report,
+    )
+    .await?;
+    let pdfa = body.value.pdfa;
+    let notify = body.value.notify.clone();
+    let order = validate(&state, body.value).await?;
+    let request_hash = idempotency_key
+        .as_ref()
+        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
+    let record = &template.record;
+    let payload = ReportPayload {
+        template: record.name.clone(),
+        template_id: record.id.clone(),
+        template_version: record.version,
+        sandboxed: !record.builtin,
+        pdfa,
+        document_number: order.content.document_number.clone(),
+        revision: order.content.revision.clone(),
+        title: order.content.title.clone(),
+        rows: order.content.rows(),
+        sections: order.content.sections.len(),
+        notify,
+    };
+    let content =
+        serde_json::to_vec(&order.content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let kind = JobKind::Report;
+    let id = JobId::new();
+    let inputs = std::iter::once((reports::CONTENT_INPUT.to_owned(), content)).chain(order.inputs);
+    for (name, bytes) in inputs {
+        if let Err(e) = state.storage.write_input(id, &name, &bytes).await {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(ApiError::Internal(format!("storing {name}: {e}")));
+        }
+    }
+    let new = NewJob {
+        id,
+        kind,
+        owner_id: caller.key_id.clone(),
+        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
+        run_at: Timestamp::now(),
+        payload: serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+        idempotency_key,
+        request_hash,
+        idempotency_window: Some(std::time::Duration::from_secs(
+            state.config.idempotency_window_secs,
+        )),
+        batch_id: None,
+    };
+    let inserted = state.db.insert_job(&new).await;
+    enqueue(&state, id, inserted).await
+}

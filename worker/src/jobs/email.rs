@@ -1,0 +1,155 @@
+//! `email`: renders a built-in email template and sends it, with other jobs' PDFs attached or
+//! linked. The send is recorded (`email_sends`) as soon as the server accepts it, before the
+//! job's own success, and an attempt that finds the record does not send again: a retry after
+//! "sent, but the job failed afterwards" never mails anyone twice.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared::db::Claimed;
+use shared::email_templates;
+use shared::jobs::{EmailPayload, EmailResult, FileResult};
+
+use super::{JobContext, JobError};
+use crate::email::{Attachment, OutgoingEmail, SendError};
+
+pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError> {
+    let job = &claimed.job;
+    let payload: EmailPayload = serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
+    let recipients = payload.to.len() + payload.cc.len() + payload.bcc.len();
+    if let Some(sent) = ctx
+        .db
+        .email_send(job.id)
+        .await
+        .map_err(|e| JobError::retryable("database", e.to_string()))?
+    {
+        tracing::info!(message_id = %sent.message_id, "sent by an earlier attempt; not sending again");
+        return Ok(json!({
+            "message_id": sent.message_id,
+            "recipients": sent.recipients,
+            "sent_by_earlier_attempt": true,
+        }));
+    }
+
+    let mut attachments = Vec::new();
+    let mut files = Vec::new();
+    for reference in &payload.attachments {
+        let path = file_of(ctx, reference.job_id).await?;
+        if payload.attach {
+            let bytes = tokio::fs::read(&path).await.map_err(|e| {
+                JobError::retryable(
+                    "attachment_unreadable",
+                    format!("{}: {e}", reference.filename),
+                )
+            })?;
+            attachments.push(Attachment {
+                filename: reference.filename.clone(),
+                mime: "application/pdf".into(),
+                bytes,
+            });
+        } else {
+            let url = ctx
+                .links()
+                .await?
+                .url(&ctx.config.public_base_url(), reference.job_id);
+            files.push(json!({"filename": reference.filename, "url": url}));
+        }
+    }
+
+    // What every template may use besides the caller's variables: whether files are
+    // attached, and the links otherwise. The caller's own values win.
+    let mut vars = payload.vars.clone();
+    let download_url = files
+        .first()
+        .map(|f| f["url"].clone())
+        .unwrap_or(Value::Null);
+    vars.entry("attached")
+        .or_insert(Value::Bool(!attachments.is_empty()));
+    vars.entry("download_url").or_insert(download_url);
+    vars.entry("files").or_insert(Value::Array(files.clone()));
+    let rendered = email_templates::render(&payload.template, &Value::Object(vars))
+        .map_err(|e| JobError::permanent("template_error", e.to_string()))?;
+
+    let addresses = |list: &[shared::domain::EmailAddress]| -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    };
+    let email = OutgoingEmail {
+        from: ctx.config.smtp.from.clone(),
+        to: addresses(&payload.to),
+        cc: addresses(&payload.cc),
+        bcc: addresses(&payload.bcc),
+        reply_to: payload.reply_to.as_ref().map(ToString::to_string),
+        subject: payload.subject.clone().unwrap_or(rendered.subject),
+        text: rendered.text,
+        html: rendered.html,
+        attachments,
+    };
+    let sent = ctx.mailer.send(&email).await.map_err(send_error)?;
+    record_send(ctx, job.id, &sent.message_id, recipients).await;
+    tracing::info!(message_id = %sent.message_id, recipients, "email sent");
+    let result = EmailResult {
+        message_id: sent.message_id,
+        recipients,
+        attached: email.attachments.len(),
+        linked: files.len(),
+    };
+    serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
+}
+
+/// Transient failures (connection refused or reset, timeout, 4xx) retry with backoff; a 5xx
+/// reply or an unusable message fails at once, keeping the server's reply.
+fn send_error(e: SendError) -> JobError {
+    let code = match &e {
+        SendError::Rejected { .. } => "smtp_rejected",
+        SendError::Connection(_) => "smtp_unavailable",
+        SendError::Invalid(_) => "invalid_email",
+        SendError::File(_) => "mail_file_failed",
+    };
+    if e.is_transient() {
+        JobError::retryable(code, e.to_string())
+    } else {
+        JobError::permanent(code, e.to_string())
+    }
+}
+
+/// Records the send, trying for a while if the database is briefly away: once the server
+/// has the message, losing this record is what could make a retry send it twice.
+async fn record_send(ctx: &JobContext, id: shared::domain::JobId, message_id: &str, n: usize) {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=8 {
+        match ctx.db.record_email_send(id, message_id, n).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "could not record the send yet");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::error!(%message_id, "the email was sent but the send could not be recorded");
+}
+
+/// The PDF of a finished job (checked to be the caller's at submission).
+async fn file_of(
+    ctx: &JobContext,
+    id: shared::domain::JobId,
+) -> Result<std::path::PathBuf, JobError> {
+    let row = ctx
+        .db
+        .get_job(id, None)
+        .await
+        .map_err(|e| JobError::retryable("database", e.to_string()))?
+        .ok_or_else(|| {
+            JobError::permanent("attachment_missing", format!("job {id} no longer exists"))
+        })?;
+    let file: FileResult = row
+        .result
+        .and_then(|r| serde_json::from_value(r).ok())
+        .ok_or_else(|| {
+            JobError::permanent("attachment_missing", format!("job {id} has no file"))
+        })?;
+    ctx.storage.resolve(&file.file).ok_or_else(|| {
+        JobError::permanent("attachment_missing", format!("job {id}'s file is gone"))
+    })
+}

@@ -1,0 +1,145 @@
+//! Notifications: a generation job submitted with `"notify"` gets an `email` job when it
+//! succeeds (`certificate_issued` or `report_ready`) and, if asked, when it ends `dead`
+//! (`job_failed`). The email job is built here and inserted by the executor in the same
+//! transaction that records the outcome, so it exists exactly when the outcome does; its
+//! idempotency key (`notify:<outcome>:<job id>`) makes a second one impossible.
+
+use serde_json::{Value, json};
+use shared::db::{JobRow, NewJob};
+use shared::domain::{JobId, JobKind, Timestamp};
+use shared::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
+
+use super::JobContext;
+
+fn notify_of(job: &JobRow) -> Option<Notify> {
+    let notify = job.payload.get("notify")?;
+    serde_json::from_value(notify.clone()).ok()
+}
+
+/// The email to send now that `job` succeeded with `result`, if it asked for one.
+pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJob> {
+    let notify = notify_of(job)?;
+    let file: FileResult = serde_json::from_value(result.clone()).ok()?;
+    let base = ctx.config.public_base_url();
+    let p = &job.payload;
+    let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (template, vars, filename) = match job.kind {
+        JobKind::Certificate => {
+            let code = text("verification_code");
+            (
+                "certificate_issued",
+                json!({
+                    "recipient_name": text("recipient_name"),
+                    "course": text("course_name"),
+                    "verification_code": code,
+                    "verify_url": shared::verification::verify_url(&base, &code),
+                    "job_id": job.id.to_string(),
+                }),
+                format!("certificate-{}.pdf", safe_name(&text("recipient_name"))),
+            )
+        }
+        JobKind::Report => (
+            "report_ready",
+            json!({
+                "title": text("title"),
+                "document_number": text("document_number"),
+                "job_id": job.id.to_string(),
+            }),
+            format!(
+                "{}-rev-{}.pdf",
+                safe_name(&text("document_number")),
+                safe_name(&text("revision"))
+            ),
+        ),
+        JobKind::Email | JobKind::Maintenance => return None,
+    };
+    let attach = notify.attach && file.bytes <= ctx.config.limits.max_email_attachment_bytes;
+    let payload = EmailPayload {
+        to: vec![notify.email],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: None,
+        subject: None,
+        template: template.into(),
+        vars: into_map(vars),
+        attachments: vec![AttachmentRef {
+            job_id: job.id,
+            filename,
+            bytes: file.bytes,
+        }],
+        attach,
+        about: Some(job.id),
+    };
+    Some(email_job(ctx, job, "succeeded", &payload))
+}
+
+/// The `job_failed` email for a job that just ended `dead`, if it asked for one.
+pub fn on_dead(ctx: &JobContext, job: &JobRow, code: &str, message: &str) -> Option<NewJob> {
+    let notify = notify_of(job)?;
+    if !notify.on_failure {
+        return None;
+    }
+    let payload = EmailPayload {
+        to: vec![notify.email],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: None,
+        subject: None,
+        template: "job_failed".into(),
+        vars: into_map(json!({
+            "job_id": job.id.to_string(),
+            "kind": job.kind.as_str(),
+            "attempts": job.attempt,
+            "error": format!("{code}: {message}"),
+            "job_url": format!("{}/v1/jobs/{}", ctx.config.public_base_url().trim_end_matches('/'), job.id),
+        })),
+        attachments: Vec::new(),
+        attach: false,
+        about: Some(job.id),
+    };
+    Some(email_job(ctx, job, "dead", &payload))
+}
+
+fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, payload: &EmailPayload) -> NewJob {
+    let key = format!("notify:{outcome}:{}", job.id);
+    NewJob {
+        id: JobId::new(),
+        kind: JobKind::Email,
+        owner_id: job.owner_id.clone(),
+        max_attempts: ctx.config.queues.emails.max_attempts,
+        run_at: Timestamp::now(),
+        payload: serde_json::to_value(payload).unwrap_or(Value::Null),
+        idempotency_key: Some(key.clone()),
+        request_hash: Some(key),
+        idempotency_window: None,
+        batch_id: None,
+    }
+}
+
+fn into_map(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A file name part from user text: letters, digits, `-` and `_` only, at most 60 characters.
+pub fn safe_name(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(60)
+        .collect();
+    let name = name.trim_matches('-').to_owned();
+    if name.is_empty() {
+        "document".into()
+    } else {
+        name
+    }
+}

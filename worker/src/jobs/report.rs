@@ -1,0 +1,88 @@
+//! `report`: renders one SAT report with the template version the job pinned. Its content is
+//! the job's `report.json` input (written by the API); images and signatures are its other
+//! inputs. Progress is recorded as `validating`, `rendering` and `writing`.
+
+use shared::db::Claimed;
+use shared::jobs::FileResult;
+use shared::reports::{CONTENT_INPUT, ReportContent, ReportPayload, image_input, signoff_input};
+
+use super::{JobContext, JobError};
+use crate::render::RenderInput;
+
+pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
+    let job = &claimed.job;
+    let progress = |stage: &'static str| async move {
+        // Progress is informative: failing to record it never fails the job.
+        if let Err(e) = ctx
+            .db
+            .set_progress(job.id, &claimed.lease_token, stage)
+            .await
+        {
+            tracing::warn!(stage, error = %e, "could not record progress");
+        }
+    };
+    progress("validating").await;
+    let payload: ReportPayload = serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
+    let read = |name: String| async move {
+        ctx.storage.read_input(job.id, &name).await.map_err(|e| {
+            JobError::permanent(
+                "missing_input",
+                format!("the job's {name} cannot be read: {e}"),
+            )
+        })
+    };
+    let content: ReportContent = serde_json::from_slice(&read(CONTENT_INPUT.into()).await?)
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable report: {e}")))?;
+    let template = ctx
+        .templates
+        .get(&payload.template_id, payload.template_version)
+        .await?;
+    let mut input = RenderInput {
+        data: content.template_data(),
+        pdfa: payload.pdfa,
+        ..RenderInput::default()
+    };
+    for i in 0..content.images.len() {
+        let name = image_input(i);
+        input.field_images.insert(name.clone(), read(name).await?);
+    }
+    for (i, signoff) in content.signoffs.iter().enumerate() {
+        if signoff.has_signature {
+            let name = signoff_input(i);
+            input.field_images.insert(name.clone(), read(name).await?);
+        }
+    }
+    drop(content);
+
+    progress("rendering").await;
+    let rendered = if payload.sandboxed {
+        super::certificate::sandboxed(ctx, &template, input).await?
+    } else {
+        let engine = ctx.engine.clone();
+        // Large reports take seconds of CPU: on the blocking pool, never the executor. The
+        // reports queue's own concurrency bounds how many render at once (and so memory).
+        tokio::task::spawn_blocking(move || engine.render(&template.compiled, &input))
+            .await
+            .map_err(|e| {
+                JobError::retryable("render_panicked", format!("the renderer crashed: {e}"))
+            })?
+            .map_err(|e| JobError::permanent("render_failed", e.to_string()))?
+    };
+
+    progress("writing").await;
+    let stored = ctx
+        .storage
+        .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)
+        .await
+        .map_err(|e| {
+            JobError::retryable("storage_failed", format!("writing the PDF failed: {e}"))
+        })?;
+    let result = FileResult {
+        file: stored.relative,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        pages: rendered.pages as u32,
+    };
+    serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
+}
