@@ -187,6 +187,9 @@ async fn a_5000_row_report_renders_and_reports_progress() {
 async fn bad_reports_are_422_with_every_path() {
     let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::API], |c| {
         c.limits.max_report_rows = 100;
+        c.limits.max_report_sections = 5;
+        c.limits.max_report_images = 3;
+        c.limits.max_report_image_bytes = 1_000;
     })
     .await;
     let key = app.new_key("careless").await;
@@ -215,6 +218,7 @@ async fn bad_reports_are_422_with_every_path() {
         ("images[0].image", "unsupported_image"),
         ("signoffs[1].date", "invalid_date"),
         ("document_number", "missing_field"),
+        ("images", "too_large"),
     ] {
         assert!(fields.contains(&expected), "{expected:?} not in {fields:?}");
     }
@@ -222,6 +226,20 @@ async fn bad_reports_are_422_with_every_path() {
     // Over the row limit.
     let (status, error) = error_of(app.post(&key, "/v1/reports", &report(2, 51)).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["errors"][0]["code"], "too_many", "{error}");
+
+    // Too many sections; too many images (signatures count).
+    let (status, error) = error_of(app.post(&key, "/v1/reports", &report(6, 1)).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["errors"][0]["field"], "sections", "{error}");
+    assert_eq!(error["errors"][0]["code"], "too_many", "{error}");
+    let mut body = report(1, 1);
+    body["images"] = json!([
+        {"image": b64(&jpeg_photo())}, {"image": b64(&jpeg_photo())}, {"image": b64(&jpeg_photo())}
+    ]);
+    let (status, error) = error_of(app.post(&key, "/v1/reports", &body).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["errors"][0]["field"], "images", "{error}");
     assert_eq!(error["errors"][0]["code"], "too_many", "{error}");
 
     // A certificate template is not a report template.
