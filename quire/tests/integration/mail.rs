@@ -508,3 +508,57 @@ async fn a_report_with_notify_sends_report_ready_with_a_link() {
     assert_eq!(response.bytes().await.unwrap().to_vec(), pdf);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_whose_worker_died_on_its_last_attempt_still_sends_job_failed() {
+    use std::sync::Arc;
+    use worker::jobs::JobContext;
+
+    let app = TestApp::spawn_with(Backend::Production, &[Roles::API], |c| {
+        c.queues.certificates.max_attempts = 1;
+    })
+    .await;
+    let key = app.new_key("ghosted").await;
+    let mut body = certificate("Ghost Holder");
+    body["notify"] = json!({"email": "ops@example.com", "on_failure": true});
+    let id = app.submit_ok(&key, &body).await;
+    let job_id: shared::domain::JobId = id.parse().unwrap();
+    // A worker claims it with a lease that has already run out, and is never heard of again.
+    app.db
+        .claim_job(job_id, "ghost", -1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    let ctx = JobContext::new(
+        Arc::new(app.config.clone()),
+        app.db.clone(),
+        app.apps[0].queue.clone(),
+        Arc::new(worker::render::Engine::new().unwrap()),
+    )
+    .unwrap();
+    worker::jobs::maintenance::rescue(&ctx).await.unwrap();
+    let job = app.job(&key, &id).await;
+    assert_eq!(job["status"], "dead", "{job}");
+    assert_eq!(job["error"]["code"], "lease_expired", "{job}");
+
+    // The notification is queued once, however many rescue passes run.
+    worker::jobs::maintenance::rescue(&ctx).await.unwrap();
+    let page: Value = app
+        .get(&key, "/v1/jobs?kind=email")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let emails = page["jobs"].as_array().unwrap();
+    assert_eq!(emails.len(), 1, "{page}");
+    let row = app
+        .db
+        .get_job(emails[0]["id"].as_str().unwrap().parse().unwrap(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.payload["template"], "job_failed");
+    assert_eq!(row.payload["to"][0], "ops@example.com");
+    assert_eq!(row.payload["vars"]["job_id"], id.as_str());
+    app.stop().await;
+}

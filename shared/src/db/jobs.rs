@@ -506,8 +506,11 @@ impl Db {
 
     /// Running jobs whose lease expired (their worker died or hung): the attempt counts, and
     /// the job becomes `failed` (to retry now) or `dead` when no attempts are left.
-    /// Returns those to retry.
-    pub async fn expire_leases(&self, limit: u32) -> Result<Vec<WaitingJob>, DbError> {
+    /// Returns those to retry, and the ids of those now dead.
+    pub async fn expire_leases(
+        &self,
+        limit: u32,
+    ) -> Result<(Vec<WaitingJob>, Vec<JobId>), DbError> {
         let now = Timestamp::now().millis();
         let rows = sqlx::query(
             "UPDATE jobs SET \
@@ -526,13 +529,35 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         let mut retry = Vec::new();
+        let mut dead = Vec::new();
         for row in &rows {
             let status: String = row.try_get("status").map_err(DbError::from)?;
+            let job = waiting_from_row(row)?;
             if status == "failed" {
-                retry.push(waiting_from_row(row)?);
+                retry.push(job);
+            } else {
+                dead.push(job.id);
             }
         }
-        Ok(retry)
+        Ok((retry, dead))
+    }
+
+    /// These jobs, in one query (any owner; missing ids are skipped).
+    pub async fn jobs_by_ids(&self, ids: &[JobId]) -> Result<Vec<JobRow>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(JobRow::from_row).collect()
     }
 
     /// Notes that these jobs' messages were just pushed.

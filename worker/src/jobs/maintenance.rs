@@ -24,7 +24,8 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
 
 pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
-    let expired = ctx.db.expire_leases(RESCUE_BATCH).await.map_err(db_err)?;
+    let (expired, dead) = ctx.db.expire_leases(RESCUE_BATCH).await.map_err(db_err)?;
+    notify_dead(ctx, &dead).await?;
     let stale_before =
         Timestamp::now().plus_millis(-(ctx.config.rescue.stale_after_secs as i64 * 1000));
     let stale = ctx
@@ -40,6 +41,28 @@ pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         "expired_leases": expired.len(),
         "repushed": stale.len(),
     }))
+}
+
+/// Jobs that just died of an expired lease on their last attempt: the `job_failed` emails
+/// their `"notify"` asked for. (A worker that records `dead` itself inserts the email in the
+/// same transaction; here the outcome is already committed, and the idempotency key
+/// `notify:dead:<job>` keeps a second rescue pass from adding another.)
+async fn notify_dead(ctx: &JobContext, dead: &[JobId]) -> Result<(), JobError> {
+    let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
+    if dead.is_empty() {
+        return Ok(());
+    }
+    let rows = ctx.db.jobs_by_ids(dead).await.map_err(db_err)?;
+    for row in &rows {
+        let message = row.error_message.as_deref().unwrap_or_default();
+        if let Some(email) = super::notify::on_dead(ctx, row, "lease_expired", message) {
+            ctx.db.insert_job(&email).await.map_err(db_err)?;
+            if let Err(e) = ctx.queue.push(email.kind.queue(), email.id, None).await {
+                tracing::warn!(job_id = %email.id, error = %e, "notification not pushed; the next rescue will");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn push_all<'a>(
