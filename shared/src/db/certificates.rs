@@ -321,7 +321,10 @@ impl BatchWriter {
                     &format!(", 'queued', 0, {now}, {now}, {now}")
                 )
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            // Not prepared for reuse: the text is new every batch (the time is in it, and the
+            // last chunk's size varies), and a cached statement of 32,000 parameters per pool
+            // connection made the API's memory grow with every batch.
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (job, _) in chunk {
                 query = query
                     .bind(job.id.to_string())
@@ -728,7 +731,8 @@ async fn insert_certificates(
              issuer_name, issued_on, expires_on, is_public, created_at) VALUES {}",
             values(chunk.len(), 14, &format!(", {now}"))
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        // One-off text (see `BatchWriter::insert`): never cached as a prepared statement.
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for (job, cert) in chunk {
             query = query
                 .bind(job.id.to_string())

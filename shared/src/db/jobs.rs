@@ -552,7 +552,8 @@ impl Db {
             "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        // One text per list length: not worth a cached prepared statement on every connection.
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -571,7 +572,8 @@ impl Db {
             "UPDATE jobs SET pushed_at = $1 WHERE id IN ({})",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        // One text per list length: not worth a cached prepared statement on every connection.
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false).bind(now);
         for id in ids {
             query = query.bind(id.to_string());
         }

@@ -12,7 +12,7 @@ mod templates;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::config::{Config, DatabaseBackend};
 
@@ -100,6 +100,15 @@ impl Db {
                         .await?;
                     }
                     Ok(())
+                })
+            })
+            // A connection's socket buffers grow to its largest message (a 4,000-row batch
+            // insert is megabytes) and stay there; each pooled connection would keep its own.
+            // Give them back when the connection returns to the pool (a no-op when small).
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.shrink_buffers();
+                    Ok(true)
                 })
             });
         let pool = options
