@@ -417,8 +417,7 @@ impl Db {
         follow_up: Option<&NewJob>,
     ) -> Result<bool, DbError> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE jobs SET status = 'succeeded', result = $3, finished_at = $4, updated_at = $4, \
              lease_token = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL, \
              progress = NULL \
@@ -427,15 +426,26 @@ impl Db {
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(result.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        .bind(now);
+        self.fenced_update(update, follow_up).await
+    }
+
+    /// Runs a fenced update of one job; when it applied and there is a `follow_up`, inserts
+    /// that job in the same transaction. Without one, no transaction: this is every job's
+    /// completion path.
+    async fn fenced_update(
+        &self,
+        update: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        follow_up: Option<&NewJob>,
+    ) -> Result<bool, DbError> {
+        let Some(job) = follow_up else {
+            return Ok(update.execute(self.pool()).await?.rows_affected() == 1);
+        };
+        let mut tx = self.pool().begin().await?;
+        if update.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        if let Some(job) = follow_up {
-            insert_job_in(&mut tx, job).await?;
-        }
+        insert_job_in(&mut tx, job).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -457,8 +467,7 @@ impl Db {
             Some(_) => ("failed", FailOutcome::WillRetry),
             None => ("dead", FailOutcome::Dead),
         };
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE jobs SET status = $3, error_code = $4, error_message = $5, \
              run_at = COALESCE($6, run_at), pushed_at = $7, updated_at = $7, \
              finished_at = CASE WHEN $3 = 'dead' THEN $7 ELSE NULL END, \
@@ -471,17 +480,13 @@ impl Db {
         .bind(code.to_owned())
         .bind(message.to_owned())
         .bind(retry_at.map(|t| t.millis()))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(FailOutcome::Stale);
-        }
-        if let (FailOutcome::Dead, Some(job)) = (outcome, if_dead) {
-            insert_job_in(&mut tx, job).await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
+        .bind(now);
+        let follow_up = if_dead.filter(|_| outcome == FailOutcome::Dead);
+        Ok(if self.fenced_update(update, follow_up).await? {
+            outcome
+        } else {
+            FailOutcome::Stale
+        })
     }
 
     /// Waiting jobs due since before `stale_before` whose message was last pushed before it:
