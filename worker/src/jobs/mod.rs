@@ -5,6 +5,7 @@ pub mod certificate;
 pub mod email;
 pub mod maintenance;
 pub mod notify;
+mod pdf;
 pub mod report;
 
 use std::sync::Arc;

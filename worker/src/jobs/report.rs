@@ -3,10 +3,9 @@
 //! inputs. Progress is recorded as `validating`, `rendering` and `writing`.
 
 use shared::db::Claimed;
-use shared::jobs::FileResult;
 use shared::reports::{CONTENT_INPUT, ReportContent, ReportPayload, image_input, signoff_input};
 
-use super::{JobContext, JobError};
+use super::{JobContext, JobError, pdf};
 use crate::render::RenderInput;
 
 pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
@@ -24,14 +23,7 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
     progress("validating").await;
     let payload: ReportPayload = serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
-    let read = |name: String| async move {
-        ctx.storage.read_input(job.id, &name).await.map_err(|e| {
-            JobError::permanent(
-                "missing_input",
-                format!("the job's {name} cannot be read: {e}"),
-            )
-        })
-    };
+    let read = |name: String| pdf::read_input(ctx, job, name);
     let content: ReportContent = serde_json::from_slice(&read(CONTENT_INPUT.into()).await?)
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable report: {e}")))?;
     let template = ctx
@@ -56,33 +48,8 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
     drop(content);
 
     progress("rendering").await;
-    let rendered = if payload.sandboxed {
-        super::certificate::sandboxed(ctx, &template, input).await?
-    } else {
-        let engine = ctx.engine.clone();
-        // Large reports take seconds of CPU: on the blocking pool, never the executor. The
-        // reports queue's own concurrency bounds how many render at once (and so memory).
-        tokio::task::spawn_blocking(move || engine.render(&template.compiled, &input))
-            .await
-            .map_err(|e| {
-                JobError::retryable("render_panicked", format!("the renderer crashed: {e}"))
-            })?
-            .map_err(|e| JobError::permanent("render_failed", e.to_string()))?
-    };
-
+    // The reports queue's own concurrency bounds how many render at once (and so memory).
+    let rendered = pdf::render(ctx, template, input, payload.sandboxed).await?;
     progress("writing").await;
-    let stored = ctx
-        .storage
-        .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)
-        .await
-        .map_err(|e| {
-            JobError::retryable("storage_failed", format!("writing the PDF failed: {e}"))
-        })?;
-    let result = FileResult {
-        file: stored.relative,
-        bytes: stored.bytes,
-        sha256: stored.sha256,
-        pages: rendered.pages as u32,
-    };
-    serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
+    pdf::store(ctx, job, &rendered).await
 }

@@ -1,0 +1,110 @@
+//! What the kinds that produce a PDF share: read the job's inputs, render (in-process on the
+//! blocking pool, or in the bounded sandbox for uploaded templates) and store the PDF
+//! atomically as the attempt's file.
+
+use std::sync::Arc;
+
+use shared::db::JobRow;
+use shared::jobs::FileResult;
+use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
+
+use super::{JobContext, JobError};
+use crate::render::{RenderInput, Rendered};
+use crate::templates::LoadedTemplate;
+
+/// One of the job's input files (stored by the API). Missing is permanent: it will not appear.
+pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<Vec<u8>, JobError> {
+    ctx.storage.read_input(job.id, &name).await.map_err(|e| {
+        JobError::permanent(
+            "missing_input",
+            format!("the job's {name} cannot be read: {e}"),
+        )
+    })
+}
+
+/// Renders `input` with `template`: in the sandbox when the template was uploaded, otherwise
+/// in-process, off the async executor (typst is CPU-bound and synchronous).
+pub async fn render(
+    ctx: &JobContext,
+    template: Arc<LoadedTemplate>,
+    input: RenderInput,
+    sandboxed: bool,
+) -> Result<Rendered, JobError> {
+    if sandboxed {
+        return self::sandboxed(ctx, &template, input).await;
+    }
+    let engine = ctx.engine.clone();
+    tokio::task::spawn_blocking(move || engine.render(&template.compiled, &input))
+        .await
+        .map_err(|e| JobError::retryable("render_panicked", format!("the renderer crashed: {e}")))?
+        .map_err(|e| JobError::permanent("render_failed", e.to_string()))
+}
+
+/// Writes the PDF as this attempt's file; the result the job row records.
+pub async fn store(
+    ctx: &JobContext,
+    job: &JobRow,
+    rendered: &Rendered,
+) -> Result<serde_json::Value, JobError> {
+    let stored = ctx
+        .storage
+        .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)
+        .await
+        .map_err(|e| {
+            JobError::retryable("storage_failed", format!("writing the PDF failed: {e}"))
+        })?;
+    let result = FileResult {
+        file: stored.relative,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        pages: rendered.pages as u32,
+    };
+    serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
+}
+
+/// Renders an uploaded template in the bounded sandbox: a template that loops or allocates
+/// without end is killed there, instead of holding one of this worker's threads forever (a
+/// blocking render cannot be cancelled). The same data and images as an in-process render.
+async fn sandboxed(
+    ctx: &JobContext,
+    template: &LoadedTemplate,
+    input: RenderInput,
+) -> Result<Rendered, JobError> {
+    let request = SandboxRequest {
+        files: template.content.files(),
+        data: input.data,
+        images: input
+            .images
+            .into_iter()
+            .map(|(slot, bytes)| (slot.name().to_owned(), bytes))
+            .collect(),
+        field_images: input.field_images,
+        output: Output::Pdf,
+        pdfa: input.pdfa,
+    };
+    let limits = ctx.config.sandbox_limits();
+    match shared::sandbox::render_bounded(&limits, &request).await {
+        Ok(SandboxResponse::Ok { bytes, pages, .. }) => Ok(Rendered { pdf: bytes, pages }),
+        Ok(SandboxResponse::CompileError { diagnostics }) => {
+            let messages: Vec<String> = diagnostics
+                .iter()
+                .map(|d| match (&d.path, d.line, d.column) {
+                    (Some(p), Some(l), Some(c)) => format!("{p}:{l}:{c}: {}", d.message),
+                    _ => d.message.clone(),
+                })
+                .collect();
+            Err(JobError::permanent(
+                "render_failed",
+                format!("template failed to compile: {}", messages.join("; ")),
+            ))
+        }
+        Ok(SandboxResponse::Failed { message }) => {
+            Err(JobError::permanent("render_failed", message))
+        }
+        // The same template with the same data would do the same again.
+        Err(e @ (SandboxError::Timeout(_) | SandboxError::Crashed { .. })) => {
+            Err(JobError::permanent("render_failed", e.to_string()))
+        }
+        Err(e) => Err(JobError::retryable("sandbox_unavailable", e.to_string())),
+    }
+}
