@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use shared::db::{JobRow, NewJob};
-use shared::domain::{JobId, JobKind, Timestamp};
+use shared::domain::{EmailAddress, JobId, JobKind, Timestamp};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
 
 use super::JobContext;
@@ -54,23 +54,19 @@ pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJ
         JobKind::Email | JobKind::Maintenance => return None,
     };
     let attach = notify.attach && file.bytes <= ctx.config.limits.max_email_attachment_bytes;
-    let payload = EmailPayload {
-        to: vec![notify.email],
-        cc: Vec::new(),
-        bcc: Vec::new(),
-        reply_to: None,
-        subject: None,
-        template: template.into(),
-        vars: into_map(vars),
-        attachments: vec![AttachmentRef {
-            job_id: job.id,
-            filename,
-            bytes: file.bytes,
-        }],
-        attach,
-        about: Some(job.id),
+    let file = AttachmentRef {
+        job_id: job.id,
+        filename,
+        bytes: file.bytes,
     };
-    Some(email_job(ctx, job, "succeeded", &payload))
+    let email = Email {
+        to: notify.email,
+        template,
+        vars,
+        attachments: vec![file],
+        attach,
+    };
+    Some(email_job(ctx, job, "succeeded", email))
 }
 
 /// The `job_failed` email for a job that just ended `dead`, if it asked for one.
@@ -79,28 +75,45 @@ pub fn on_dead(ctx: &JobContext, job: &JobRow, code: &str, message: &str) -> Opt
     if !notify.on_failure {
         return None;
     }
+    let vars = json!({
+        "job_id": job.id.to_string(),
+        "kind": job.kind.as_str(),
+        "attempts": job.attempt,
+        "error": format!("{code}: {message}"),
+        "job_url": format!("{}/v1/jobs/{}", ctx.config.public_base_url().trim_end_matches('/'), job.id),
+    });
+    let email = Email {
+        to: notify.email,
+        template: "job_failed",
+        vars,
+        attachments: Vec::new(),
+        attach: false,
+    };
+    Some(email_job(ctx, job, "dead", email))
+}
+
+/// What differs between notifications.
+struct Email {
+    to: EmailAddress,
+    template: &'static str,
+    vars: Value,
+    attachments: Vec<AttachmentRef>,
+    attach: bool,
+}
+
+fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, email: Email) -> NewJob {
     let payload = EmailPayload {
-        to: vec![notify.email],
+        to: vec![email.to],
         cc: Vec::new(),
         bcc: Vec::new(),
         reply_to: None,
         subject: None,
-        template: "job_failed".into(),
-        vars: into_map(json!({
-            "job_id": job.id.to_string(),
-            "kind": job.kind.as_str(),
-            "attempts": job.attempt,
-            "error": format!("{code}: {message}"),
-            "job_url": format!("{}/v1/jobs/{}", ctx.config.public_base_url().trim_end_matches('/'), job.id),
-        })),
-        attachments: Vec::new(),
-        attach: false,
+        template: email.template.into(),
+        vars: into_map(email.vars),
+        attachments: email.attachments,
+        attach: email.attach,
         about: Some(job.id),
     };
-    Some(email_job(ctx, job, "dead", &payload))
-}
-
-fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, payload: &EmailPayload) -> NewJob {
     let key = format!("notify:{outcome}:{}", job.id);
     NewJob {
         id: JobId::new(),
@@ -108,7 +121,7 @@ fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, payload: &EmailPaylo
         owner_id: job.owner_id.clone(),
         max_attempts: ctx.config.queues.emails.max_attempts,
         run_at: Timestamp::now(),
-        payload: serde_json::to_value(payload).unwrap_or(Value::Null),
+        payload: serde_json::to_value(&payload).unwrap_or(Value::Null),
         idempotency_key: Some(key.clone()),
         request_hash: Some(key),
         idempotency_window: None,
