@@ -70,6 +70,29 @@ pub enum EmailError {
     },
 }
 
+/// A linked file: what `files` lists when attachments are sent as links.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkedFile {
+    pub filename: String,
+    pub url: String,
+}
+
+/// Adds the variables quire gives every template, unless the caller set them: `attached`
+/// (whether files are attached), `files` (the links otherwise) and `download_url` (the first
+/// link, or null). The API adds them with placeholder links to check a submission; the
+/// worker with the real ones.
+pub fn add_file_variables(
+    vars: &mut serde_json::Map<String, serde_json::Value>,
+    attached: bool,
+    files: &[LinkedFile],
+) {
+    let first = files.first().map(|f| f.url.clone());
+    vars.entry("attached").or_insert(attached.into());
+    vars.entry("download_url").or_insert(first.into());
+    vars.entry("files")
+        .or_insert_with(|| serde_json::to_value(files).unwrap_or_default());
+}
+
 /// Names of the built-in email templates, sorted.
 pub fn builtin_email_templates() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = EMAIL_TEMPLATES

@@ -415,38 +415,67 @@ pub async fn submit(
     let idempotency_key = idempotency_key(&headers)?;
     let template = resolve_template(&state, &caller, body.value.template.as_deref()).await?;
     let order = validate(&state, &template, body.value).await?;
-    let request_hash = idempotency_key
-        .as_ref()
-        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
-    let kind = JobKind::Certificate;
-    let queue = state.config.queues.get(kind.queue());
     let id = JobId::new();
-    for (name, bytes) in &order.inputs {
-        if let Err(e) = state.storage.write_input(id, name, bytes).await {
+    store_inputs(&state, id, order.inputs).await?;
+    let new = new_job(
+        &state,
+        &caller,
+        JobKind::Certificate,
+        id,
+        &order.payload,
+        idempotency_key,
+        &body.raw,
+    )?;
+    let inserted = state
+        .db
+        .insert_certificate_job(&new, &order.certificate)
+        .await;
+    enqueue(&state, id, inserted).await
+}
+
+/// Writes a submission's input files under the job's directory; on failure none is left.
+pub(crate) async fn store_inputs(
+    state: &AppState,
+    id: JobId,
+    inputs: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<(), ApiError> {
+    for (name, bytes) in inputs {
+        if let Err(e) = state.storage.write_input(id, &name, &bytes).await {
             let _ = state.storage.remove_inputs(id).await;
             return Err(ApiError::Internal(format!("storing {name}: {e}")));
         }
     }
-    let new = NewJob {
+    Ok(())
+}
+
+/// A submission's job row: the queue's attempts, runnable now, and the `Idempotency-Key`
+/// with a hash of the raw body (the same key with another body is a conflict).
+pub(crate) fn new_job(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+    id: JobId,
+    payload: &impl Serialize,
+    idempotency_key: Option<String>,
+    raw_body: &[u8],
+) -> Result<NewJob, ApiError> {
+    let request_hash = idempotency_key
+        .as_ref()
+        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw_body)));
+    Ok(NewJob {
         id,
         kind,
         owner_id: caller.key_id.clone(),
-        max_attempts: queue.max_attempts,
+        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
         run_at: Timestamp::now(),
-        payload: serde_json::to_value(&order.payload)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        payload: serde_json::to_value(payload).map_err(|e| ApiError::Internal(e.to_string()))?,
         idempotency_key,
         request_hash,
         idempotency_window: Some(std::time::Duration::from_secs(
             state.config.idempotency_window_secs,
         )),
         batch_id: None,
-    };
-    let inserted = state
-        .db
-        .insert_certificate_job(&new, &order.certificate)
-        .await;
-    enqueue(&state, id, inserted).await
+    })
 }
 
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.

@@ -3,20 +3,22 @@
 //! missing variable is a 422 now, not a dead job later), attachments the caller's own finished
 //! jobs. Over `limits.max_email_attachment_bytes` the files are linked instead of attached.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::db::NewJob;
-use shared::domain::{EmailAddress, JobId, JobKind, JobStatus, Timestamp};
-use shared::email_templates::{self, EmailError};
+use shared::db::JobRow;
+use shared::domain::{EmailAddress, JobId, JobKind, JobStatus};
+use shared::email_templates::{self, EmailError, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::certificates::{Problems, enqueue, idempotency_key};
+use crate::routes::certificates::{Problems, enqueue, idempotency_key, new_job};
 use crate::routes::jobs::SubmittedView;
 
 /// Most `to` addresses; `cc` and `bcc` have the same limit each.
@@ -132,11 +134,19 @@ pub async fn submit(
 
     // Rendered once now with what the worker will add, so a bad variable is a 422 here.
     let mut vars = req.vars.clone();
-    vars.entry("attached")
-        .or_insert(serde_json::Value::Bool(attach && !attachments.is_empty()));
-    vars.entry("download_url")
-        .or_insert(serde_json::Value::String("https://example.invalid/".into()));
-    vars.entry("files").or_insert(serde_json::json!([]));
+    let placeholders: Vec<LinkedFile> = attachments
+        .iter()
+        .filter(|_| !attach)
+        .map(|a| LinkedFile {
+            filename: a.filename.clone(),
+            url: "https://example.invalid/".into(),
+        })
+        .collect();
+    email_templates::add_file_variables(
+        &mut vars,
+        attach && !attachments.is_empty(),
+        &placeholders,
+    );
     if let Err(e) = email_templates::render(&req.template, &serde_json::Value::Object(vars)) {
         let (field, code) = match &e {
             EmailError::UnknownTemplate(_) => ("template", "unknown_template"),
@@ -167,25 +177,16 @@ pub async fn submit(
         attach,
         about: None,
     };
-    let request_hash = idempotency_key
-        .as_ref()
-        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
-    let kind = JobKind::Email;
     let id = JobId::new();
-    let new = NewJob {
+    let new = new_job(
+        &state,
+        &caller,
+        JobKind::Email,
         id,
-        kind,
-        owner_id: caller.key_id.clone(),
-        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
-        run_at: Timestamp::now(),
-        payload: serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+        &payload,
         idempotency_key,
-        request_hash,
-        idempotency_window: Some(std::time::Duration::from_secs(
-            state.config.idempotency_window_secs,
-        )),
-        batch_id: None,
-    };
+        &body.raw,
+    )?;
     let inserted = state.db.insert_job(&new).await;
     enqueue(&state, id, inserted).await
 }
@@ -206,15 +207,25 @@ async fn attachments(
         );
         return Ok(Vec::new());
     }
+    let parsed: Vec<Option<JobId>> = ids.iter().map(|raw| raw.trim().parse().ok()).collect();
+    let wanted: Vec<JobId> = parsed.iter().flatten().copied().collect();
+    // One query for all of them; another key's job reads as unknown.
+    let jobs: HashMap<JobId, JobRow> = state
+        .db
+        .jobs_by_ids(&wanted)
+        .await?
+        .into_iter()
+        .filter(|job| caller.is_admin || job.owner_id == caller.key_id)
+        .map(|job| (job.id, job))
+        .collect();
     let mut out = Vec::new();
-    for (i, raw) in ids.iter().enumerate() {
+    for (i, id) in parsed.into_iter().enumerate() {
         let field = format!("attachments[{i}]");
-        let Ok(job_id) = raw.trim().parse::<JobId>() else {
+        let Some(job_id) = id else {
             p.add(field, "invalid_id", "not a job id");
             continue;
         };
-        let owner = (!caller.is_admin).then_some(caller.key_id.as_str());
-        let Some(job) = state.db.get_job(job_id, owner).await? else {
+        let Some(job) = jobs.get(&job_id) else {
             p.add(field, "unknown_job", format!("no job {job_id} of yours"));
             continue;
         };

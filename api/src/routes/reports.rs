@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::db::NewJob;
-use shared::domain::{JobId, JobKind, Timestamp};
+use shared::domain::{JobId, JobKind};
 use shared::jobs::Notify;
 use shared::reports::{
     self, Block, Equipment, Figure, Outcome, PunchItem, ReportContent, ReportPayload, ResultRow,
@@ -19,7 +18,9 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::certificates::{Problems, enqueue, idempotency_key, image, resolve_template_of};
+use crate::routes::certificates::{
+    Problems, enqueue, idempotency_key, image, new_job, resolve_template_of, store_inputs,
+};
 use crate::routes::jobs::SubmittedView;
 
 /// The report template used when a submission names none.
@@ -514,9 +515,6 @@ pub async fn submit(
     let pdfa = body.value.pdfa;
     let notify = body.value.notify.clone();
     let order = validate(&state, body.value).await?;
-    let request_hash = idempotency_key
-        .as_ref()
-        .map(|_| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body.raw)));
     let record = &template.record;
     let payload = ReportPayload {
         template: record.name.clone(),
@@ -533,29 +531,18 @@ pub async fn submit(
     };
     let content =
         serde_json::to_vec(&order.content).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let kind = JobKind::Report;
     let id = JobId::new();
     let inputs = std::iter::once((reports::CONTENT_INPUT.to_owned(), content)).chain(order.inputs);
-    for (name, bytes) in inputs {
-        if let Err(e) = state.storage.write_input(id, &name, &bytes).await {
-            let _ = state.storage.remove_inputs(id).await;
-            return Err(ApiError::Internal(format!("storing {name}: {e}")));
-        }
-    }
-    let new = NewJob {
+    store_inputs(&state, id, inputs).await?;
+    let new = new_job(
+        &state,
+        &caller,
+        JobKind::Report,
         id,
-        kind,
-        owner_id: caller.key_id.clone(),
-        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
-        run_at: Timestamp::now(),
-        payload: serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+        &payload,
         idempotency_key,
-        request_hash,
-        idempotency_window: Some(std::time::Duration::from_secs(
-            state.config.idempotency_window_secs,
-        )),
-        batch_id: None,
-    };
+        &body.raw,
+    )?;
     let inserted = state.db.insert_job(&new).await;
     enqueue(&state, id, inserted).await
 }

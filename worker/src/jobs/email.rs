@@ -3,12 +3,14 @@
 //! job's own success, and an attempt that finds the record does not send again: a retry after
 //! "sent, but the job failed afterwards" never mails anyone twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::db::Claimed;
-use shared::email_templates;
-use shared::jobs::{EmailPayload, EmailResult, FileResult};
+use shared::db::{Claimed, JobRow};
+use shared::domain::JobId;
+use shared::email_templates::{self, LinkedFile};
+use shared::jobs::{AttachmentRef, EmailPayload, EmailResult, FileResult};
 
 use super::{JobContext, JobError};
 use crate::email::{Attachment, OutgoingEmail, SendError};
@@ -34,8 +36,8 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError>
 
     let mut attachments = Vec::new();
     let mut files = Vec::new();
-    for reference in &payload.attachments {
-        let path = file_of(ctx, reference.job_id).await?;
+    let paths = files_of(ctx, &payload.attachments).await?;
+    for (reference, path) in payload.attachments.iter().zip(paths) {
         if payload.attach {
             let bytes = tokio::fs::read(&path).await.map_err(|e| {
                 JobError::retryable(
@@ -53,21 +55,15 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError>
                 .links()
                 .await?
                 .url(&ctx.config.public_base_url(), reference.job_id);
-            files.push(json!({"filename": reference.filename, "url": url}));
+            files.push(LinkedFile {
+                filename: reference.filename.clone(),
+                url,
+            });
         }
     }
 
-    // What every template may use besides the caller's variables: whether files are
-    // attached, and the links otherwise. The caller's own values win.
     let mut vars = payload.vars.clone();
-    let download_url = files
-        .first()
-        .map(|f| f["url"].clone())
-        .unwrap_or(Value::Null);
-    vars.entry("attached")
-        .or_insert(Value::Bool(!attachments.is_empty()));
-    vars.entry("download_url").or_insert(download_url);
-    vars.entry("files").or_insert(Value::Array(files.clone()));
+    email_templates::add_file_variables(&mut vars, !attachments.is_empty(), &files);
     let rendered = email_templates::render(&payload.template, &Value::Object(vars))
         .map_err(|e| JobError::permanent("template_error", e.to_string()))?;
 
@@ -115,7 +111,7 @@ fn send_error(e: SendError) -> JobError {
 
 /// Records the send, trying for a while if the database is briefly away: once the server
 /// has the message, losing this record is what could make a retry send it twice.
-async fn record_send(ctx: &JobContext, id: shared::domain::JobId, message_id: &str, n: usize) {
+async fn record_send(ctx: &JobContext, id: JobId, message_id: &str, n: usize) {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=8 {
         match ctx.db.record_email_send(id, message_id, n).await {
@@ -130,26 +126,33 @@ async fn record_send(ctx: &JobContext, id: shared::domain::JobId, message_id: &s
     tracing::error!(%message_id, "the email was sent but the send could not be recorded");
 }
 
-/// The PDF of a finished job (checked to be the caller's at submission).
-async fn file_of(
+/// The PDFs of finished jobs (checked to be the caller's at submission), in order; one query.
+async fn files_of(
     ctx: &JobContext,
-    id: shared::domain::JobId,
-) -> Result<std::path::PathBuf, JobError> {
-    let row = ctx
+    references: &[AttachmentRef],
+) -> Result<Vec<std::path::PathBuf>, JobError> {
+    let ids: Vec<JobId> = references.iter().map(|r| r.job_id).collect();
+    let rows: HashMap<JobId, JobRow> = ctx
         .db
-        .get_job(id, None)
+        .jobs_by_ids(&ids)
         .await
         .map_err(|e| JobError::retryable("database", e.to_string()))?
-        .ok_or_else(|| {
-            JobError::permanent("attachment_missing", format!("job {id} no longer exists"))
-        })?;
-    let file: FileResult = row
-        .result
-        .and_then(|r| serde_json::from_value(r).ok())
-        .ok_or_else(|| {
-            JobError::permanent("attachment_missing", format!("job {id} has no file"))
-        })?;
-    ctx.storage.resolve(&file.file).ok_or_else(|| {
-        JobError::permanent("attachment_missing", format!("job {id}'s file is gone"))
-    })
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    ids.iter()
+        .map(|id| {
+            let missing =
+                |what: &str| JobError::permanent("attachment_missing", format!("job {id} {what}"));
+            let row = rows.get(id).ok_or_else(|| missing("no longer exists"))?;
+            let file: FileResult = row
+                .result
+                .as_ref()
+                .and_then(|r| serde_json::from_value(r.clone()).ok())
+                .ok_or_else(|| missing("has no file"))?;
+            ctx.storage
+                .resolve(&file.file)
+                .ok_or_else(|| missing("has a file path that is not safe"))
+        })
+        .collect()
 }
