@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use time::macros::datetime;
+#[path = "support/pdf.rs"]
+mod pdf;
+use pdf::image_count;
 use worker::render::{Engine, RenderError, RenderInput, Rendered, Template, builtin_templates};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::new().expect("engine loads"));
@@ -587,22 +590,4 @@ fn report_data_is_text_never_markup() {
     ] {
         assert!(all.contains(shown), "{shown:?} not shown literally: {all}");
     }
-}
-
-/// Number of image XObjects in the PDF (lopdf, re-exported by pdf-extract).
-fn image_count(pdf: &[u8]) -> usize {
-    let document = pdf_extract::Document::load_mem(pdf).expect("parse pdf");
-    document
-        .objects
-        .values()
-        .filter_map(|object| match object {
-            pdf_extract::Object::Stream(stream) => Some(&stream.dict),
-            _ => None,
-        })
-        .filter(|dict| {
-            dict.get(b"Subtype")
-                .and_then(|subtype| subtype.as_name())
-                .is_ok_and(|name| name == b"Image")
-        })
-        .count()
 }

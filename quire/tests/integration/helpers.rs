@@ -245,6 +245,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// What a worker's handlers get, on this app's database, queue and data directory: for
+    /// tests that run a handler or the executor themselves.
+    pub fn job_context(&self) -> worker::jobs::JobContext {
+        worker::jobs::JobContext::new(
+            Arc::new(self.config.clone()),
+            self.db.clone(),
+            self.apps[0].queue.clone(),
+            Arc::new(worker::render::Engine::new().unwrap()),
+        )
+        .unwrap()
+    }
+
     /// POSTs JSON to any path with a key.
     pub async fn post(&self, key: &str, path: &str, body: &Value) -> Response {
         self.client

@@ -414,25 +414,13 @@ async fn production_dead_jobs_keep_their_error_and_can_be_retried() {
 /// again without the attempt counted, another worker runs it at once, and the released
 /// attempt's late result is rejected by the fencing token.
 async fn shutdown_releases_running_jobs(backend: Backend) {
-    use std::sync::Arc;
     use worker::executor::Executor;
-    use worker::jobs::JobContext;
 
     let mut app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
     let key = app.new_key("kim").await;
     let id = app.submit_ok(&key, &certificate("Handed Over")).await;
     let job_id: JobId = id.parse().unwrap();
-    let engine = Arc::new(worker::render::Engine::new().unwrap());
-    let stopping = Executor::new(
-        JobContext::new(
-            Arc::new(app.config.clone()),
-            app.db.clone(),
-            app.apps[0].queue.clone(),
-            engine,
-        )
-        .unwrap(),
-        "stopping-worker".into(),
-    );
+    let stopping = Executor::new(app.job_context(), "stopping-worker".into());
     let claimed = stopping.claim_for_test(job_id).await.expect("claimed");
     assert_eq!(app.job(&key, &id).await["status"], "running");
 

@@ -264,9 +264,6 @@ async fn a_server_that_is_down_is_retried_until_it_comes_back() {
 
 #[tokio::test]
 async fn a_sent_email_is_not_sent_again_by_a_retry() {
-    use std::sync::Arc;
-    use worker::jobs::JobContext;
-
     let server = SmtpServer::start(&[], &[]);
     // API only: the test runs the handler itself, twice, as a retry after "sent, then the
     // job failed to record its success" would.
@@ -284,13 +281,7 @@ async fn a_sent_email_is_not_sent_again_by_a_retry() {
         )
         .await;
     let job_id: shared::domain::JobId = id.parse().unwrap();
-    let ctx = JobContext::new(
-        Arc::new(app.config.clone()),
-        app.db.clone(),
-        app.apps[0].queue.clone(),
-        Arc::new(worker::render::Engine::new().unwrap()),
-    )
-    .unwrap();
+    let ctx = app.job_context();
     let lease = 60_000;
     let first = app
         .db
@@ -511,9 +502,6 @@ async fn a_report_with_notify_sends_report_ready_with_a_link() {
 
 #[tokio::test]
 async fn a_job_whose_worker_died_on_its_last_attempt_still_sends_job_failed() {
-    use std::sync::Arc;
-    use worker::jobs::JobContext;
-
     let app = TestApp::spawn_with(Backend::Production, &[Roles::API], |c| {
         c.queues.certificates.max_attempts = 1;
     })
@@ -529,13 +517,7 @@ async fn a_job_whose_worker_died_on_its_last_attempt_still_sends_job_failed() {
         .await
         .unwrap()
         .expect("claimed");
-    let ctx = JobContext::new(
-        Arc::new(app.config.clone()),
-        app.db.clone(),
-        app.apps[0].queue.clone(),
-        Arc::new(worker::render::Engine::new().unwrap()),
-    )
-    .unwrap();
+    let ctx = app.job_context();
     worker::jobs::maintenance::rescue(&ctx).await.unwrap();
     let job = app.job(&key, &id).await;
     assert_eq!(job["status"], "dead", "{job}");

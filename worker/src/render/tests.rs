@@ -9,6 +9,10 @@ use typst::text::FontInfo;
 
 use super::*;
 
+#[path = "../../tests/support/pdf.rs"]
+mod pdf;
+use pdf::image_count;
+
 /// Loading the fonts takes a moment; share one engine like the worker does.
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::new().expect("engine loads"));
 
@@ -79,24 +83,6 @@ fn render_classic(input: &RenderInput) -> Rendered {
 
 fn text_of(pdf: &[u8]) -> String {
     pdf_extract::extract_text_from_mem(pdf).expect("extract text")
-}
-
-/// Number of image XObjects in the PDF (lopdf, re-exported by pdf-extract).
-fn image_count(pdf: &[u8]) -> usize {
-    let document = pdf_extract::Document::load_mem(pdf).expect("parse pdf");
-    document
-        .objects
-        .values()
-        .filter_map(|object| match object {
-            pdf_extract::Object::Stream(stream) => Some(&stream.dict),
-            _ => None,
-        })
-        .filter(|dict| {
-            dict.get(b"Subtype")
-                .and_then(|subtype| subtype.as_name())
-                .is_ok_and(|name| name == b"Image")
-        })
-        .count()
 }
 
 fn assert_one_page_pdf(rendered: &Rendered) {
