@@ -3,8 +3,9 @@
 //! line: `{"pages_target":N,"pages":P,"rows":R,"render_ms":T,"peak_rss_mib":M,"pdfa":false,
 //! "pdf_bytes":B}`.
 //!
-//! The report has test sections of up to 250 rows each (one row in seven fails, some are n.a.),
-//! a photo and two sign-offs; the row count is calibrated so the PDF has about N pages.
+//! The report is the sample report (`shared::reports::sample`: equipment, punch list, a text
+//! section, a photo and a signed sign-off) with test sections of up to 250 rows each (one row
+//! in seven fails, some are n.a.); the row count is calibrated so the PDF has about N pages.
 //! `render_ms` is the render alone (layout and PDF export), not loading the fonts or parsing
 //! the template; `peak_rss_mib` is the process's peak resident memory (`VmHWM`) at the end.
 //! Nothing is written to disk.
@@ -16,7 +17,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Parser;
-use serde_json::{Value, json};
+use serde_json::Value;
+use shared::reports::{Outcome, ResultRow, TestSection};
 use worker::render::{Engine, RenderInput, Template, builtin_templates};
 
 /// Result rows per page of the results tables (two-line descriptions, A4), measured.
@@ -102,91 +104,55 @@ struct Line {
     pdf_bytes: usize,
 }
 
-fn span(text: &str, strong: bool) -> Value {
-    json!({ "text": text, "strong": strong, "emph": false })
-}
-
-fn paragraph(text: &str) -> Value {
-    json!({ "type": "paragraph", "spans": [span(text, false)] })
-}
-
-/// Report data (the `sat` template's contract) with `rows` result rows in all.
+/// A report with `rows` result rows in all, built as the API builds one and turned into the
+/// template's data by the same code the worker runs (`ReportContent::template_data`): the
+/// sample report's cover, lists and sign-off, with its sections replaced.
 fn report(rows: usize) -> Value {
-    let mut sections = Vec::new();
-    let (mut pass, mut fail, mut na) = (0, 0, 0);
+    let mut report = shared::reports::sample();
+    report.sections.clear();
     let mut left = rows;
-    let mut number = 0;
-    while left > 0 || number == 0 {
-        number += 1;
+    while left > 0 || report.sections.is_empty() {
+        let number = report.sections.len() + 1;
         let count = left.min(ROWS_PER_SECTION);
         left -= count;
-        let (mut p, mut f, mut n) = (0, 0, 0);
-        let rows: Vec<Value> = (1..=count)
+        let rows = (1..=count)
             .map(|row| {
                 let result = if row % 7 == 3 {
-                    f += 1;
-                    "fail"
+                    Outcome::Fail
                 } else if row % 5 == 4 {
-                    n += 1;
-                    "na"
+                    Outcome::Na
                 } else {
-                    p += 1;
-                    "pass"
+                    Outcome::Pass
                 };
-                json!({
-                    "item": format!("{number}.{row}"),
-                    "description": format!("Check input {row} of panel {number} responds to the test signal"),
-                    "expected": "Status changes within 2 s",
-                    "actual": if result == "fail" { "No change after 10 s" } else { "Changed in 1.2 s" },
-                    "result": result,
-                    "remarks": if row % 4 == 0 { "" } else { "Witnessed by client" },
-                })
+                ResultRow {
+                    item: format!("{number}.{row}"),
+                    description: format!(
+                        "Check input {row} of panel {number} responds to the test signal"
+                    ),
+                    expected: "Status changes within 2 s".into(),
+                    actual: if result == Outcome::Fail {
+                        "No change after 10 s"
+                    } else {
+                        "Changed in 1.2 s"
+                    }
+                    .into(),
+                    result,
+                    remarks: if row % 4 == 0 {
+                        ""
+                    } else {
+                        "Witnessed by client"
+                    }
+                    .into(),
+                }
             })
             .collect();
-        pass += p;
-        fail += f;
-        na += n;
-        sections.push(json!({
-            "number": number,
-            "title": format!("Test group {number}"),
-            "body": [paragraph("Tests run with the plant isolated.")],
-            "rows": rows,
-            "counts": { "pass": p, "fail": f, "na": n, "total": count },
-        }));
+        report.sections.push(TestSection {
+            title: format!("Test group {number}"),
+            body: shared::reports::parse_blocks("Tests run with the plant isolated."),
+            rows,
+        });
     }
-    json!({
-        "title": "Site Acceptance Test Report",
-        "document_number": "SAT-2026-0042",
-        "revision": "B",
-        "project": "North Plant Expansion",
-        "client": "Acme Water Ltd",
-        "site": "North Plant, Basin 3",
-        "system": "Filtration PLC and SCADA",
-        "dates": { "issued": "21 November 2026", "test_start": "17 November 2026", "test_end": "19 November 2026" },
-        "scope": [
-            paragraph("This report covers the acceptance of the filtration control system."),
-            { "type": "bullets", "items": [[span("PLC hardware and ", false), span("all I/O", true)]] },
-        ],
-        "equipment": [
-            { "name": "Multimeter", "model": "Fluke 87V", "serial": "12345", "calibration_due": "1 March 2027" },
-        ],
-        "sections": sections,
-        "summary": {
-            "pass": pass, "fail": fail, "na": na, "total": pass + fail + na,
-            "verdict": if fail == 0 { "pass" } else { "fail" },
-        },
-        "punch_list": [
-            { "item": "P-1", "description": "Replace faulty level transmitter LT-301", "severity": "high", "owner": "J. Smith", "due": "1 December 2026" },
-        ],
-        "text_sections": [
-            { "title": "Observations", "body": [paragraph("The plant ran stably for the whole test period.")] },
-        ],
-        "images": [ { "path": "/fields/image-1", "caption": "Panel wiring" } ],
-        "signoffs": [
-            { "name": "A. Engineer", "role": "Commissioning engineer", "company": "Acme Controls", "date": "19 November 2026", "signature": "/fields/signoff-1" },
-            { "name": "B. Client", "role": "Client representative", "company": "Acme Water Ltd", "date": "19 November 2026", "signature": null },
-        ],
-    })
+    report.template_data()
 }
 
 /// A 640×480 photo and a signature, as JPEGs.
