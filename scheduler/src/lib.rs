@@ -84,6 +84,7 @@ pub async fn enqueue_tick(
     let payload = MaintenancePayload {
         task: schedule.task,
         schedule: Some(schedule.name.to_owned()),
+        probe: None,
     };
     let job = NewJob {
         id: JobId::new(),

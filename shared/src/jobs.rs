@@ -148,13 +148,80 @@ pub struct MaintenancePayload {
     pub task: MaintenanceTask,
     /// The schedule that enqueued it, if any.
     pub schedule: Option<String>,
+    /// What a `probe` does; unused by the other tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MaintenanceTask {
     /// Re-push waiting jobs whose message was lost; retry jobs whose lease expired.
     Rescue,
+    /// Delete finished jobs and their files past their retention.
+    Cleanup,
+    /// Check the database, queue, SMTP and disk; record the results.
+    Health,
+    /// `ANALYZE` (PostgreSQL) or `PRAGMA optimize` (SQLite).
+    DbMaintenance,
+    /// Compile the public templates into the worker's cache.
+    CacheWarm,
+    /// A diagnostic job that sleeps, then succeeds, fails or panics as told: what the fault
+    /// tests run to hold a worker busy or break a handler on purpose. The API cannot enqueue
+    /// it; only code with database access (tests, operators' scripts) can.
+    Probe,
+}
+
+impl MaintenanceTask {
+    pub const ALL: [MaintenanceTask; 6] = [
+        MaintenanceTask::Rescue,
+        MaintenanceTask::Cleanup,
+        MaintenanceTask::Health,
+        MaintenanceTask::DbMaintenance,
+        MaintenanceTask::CacheWarm,
+        MaintenanceTask::Probe,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaintenanceTask::Rescue => "rescue",
+            MaintenanceTask::Cleanup => "cleanup",
+            MaintenanceTask::Health => "health",
+            MaintenanceTask::DbMaintenance => "db-maintenance",
+            MaintenanceTask::CacheWarm => "cache-warm",
+            MaintenanceTask::Probe => "probe",
+        }
+    }
+}
+
+impl std::fmt::Display for MaintenanceTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a `probe` job does: sleep `sleep_ms` (in short steps, each a safe point for
+/// cancellation), then end as `outcome` says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default)]
+    pub sleep_ms: u64,
+    #[serde(default)]
+    pub outcome: ProbeOutcome,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    #[default]
+    Succeed,
+    /// A retryable error every attempt (ends `dead` after the queue's max attempts).
+    FailRetryable,
+    /// A permanent error (`dead` at once).
+    FailPermanent,
+    /// The handler panics.
+    Panic,
 }
 
 /// What a job that produced a file records in `result`.

@@ -164,21 +164,38 @@ impl TestApp {
 
     /// Inserts a certificate job row for `key`'s owner directly, without pushing its id: a
     /// job whose queue message was lost, or one whose payload the API would not accept.
+    /// The owner id of `key`, learnt through a normal submission.
+    pub async fn owner_of(&self, key: &str) -> String {
+        let first = self.submit_ok(key, &certificate("Owner Probe")).await;
+        self.db
+            .get_job(first.parse().unwrap(), None)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner_id
+    }
+
+    /// Inserts and pushes a `probe` job owned by `key` (the API cannot submit one); its id.
+    pub async fn insert_probe(
+        &self,
+        key: &str,
+        probe: shared::jobs::Probe,
+        max_attempts: u32,
+    ) -> String {
+        let owner = self.owner_of(key).await;
+        let job = shared::db::NewJob::probe(&owner, probe, max_attempts);
+        self.db.insert_job(&job).await.unwrap();
+        self.queue_push(job.id).await;
+        job.id.to_string()
+    }
+
     pub async fn insert_certificate_row(
         &self,
         key: &str,
         template: &str,
         run_at: shared::domain::Timestamp,
     ) -> shared::domain::JobId {
-        // Learn the key's owner id through a normal submission.
-        let first = self.submit_ok(key, &certificate("Owner Probe")).await;
-        let owner = self
-            .db
-            .get_job(first.parse().unwrap(), None)
-            .await
-            .unwrap()
-            .unwrap()
-            .owner_id;
+        let owner = self.owner_of(key).await;
         let id = shared::domain::JobId::new();
         let payload = json!({
             "template": template, "recipient_name": "Direct Row", "course_name": "Recovery",

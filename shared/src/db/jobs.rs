@@ -97,6 +97,30 @@ pub struct NewJob {
     pub batch_id: Option<String>,
 }
 
+impl NewJob {
+    /// A `probe` maintenance job owned by `owner_id` (see [`crate::jobs::Probe`]): for the
+    /// fault tests, which insert it directly; the API has no way to submit one.
+    pub fn probe(owner_id: &str, probe: crate::jobs::Probe, max_attempts: u32) -> NewJob {
+        let payload = crate::jobs::MaintenancePayload {
+            task: crate::jobs::MaintenanceTask::Probe,
+            schedule: None,
+            probe: Some(probe),
+        };
+        NewJob {
+            id: JobId::new(),
+            kind: JobKind::Maintenance,
+            owner_id: owner_id.to_owned(),
+            max_attempts,
+            run_at: Timestamp::now(),
+            payload: serde_json::to_value(payload).expect("a probe serializes"),
+            idempotency_key: None,
+            request_hash: None,
+            idempotency_window: None,
+            batch_id: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum InsertOutcome {
     Inserted(JobRow),

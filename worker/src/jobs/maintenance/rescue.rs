@@ -1,26 +1,17 @@
-//! `maintenance`: work the scheduler enqueues. `rescue` finds jobs whose queue message was
+//! `rescue` finds jobs whose queue message was
 //! lost (Redis lost its data, a push failed after the row was written) or whose worker died
 //! holding them, and pushes their ids again. Duplicated messages are harmless: only one claim
 //! of a waiting job can succeed.
 
 use std::collections::HashMap;
 
-use shared::db::{Claimed, WaitingJob};
+use shared::db::WaitingJob;
 use shared::domain::{JobId, QueueName, Timestamp};
-use shared::jobs::{MaintenancePayload, MaintenanceTask};
 
-use super::{JobContext, JobError};
+use crate::jobs::{JobContext, JobError};
 
 /// Most ids one rescue pass handles; the next tick takes the rest.
 const RESCUE_BATCH: u32 = 1_000;
-
-pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
-    let payload: MaintenancePayload = serde_json::from_value(claimed.job.payload.clone())
-        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
-    match payload.task {
-        MaintenanceTask::Rescue => rescue(ctx).await,
-    }
-}
 
 pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
@@ -55,7 +46,7 @@ async fn notify_dead(ctx: &JobContext, dead: &[JobId]) -> Result<(), JobError> {
     let rows = ctx.db.jobs_by_ids(dead).await.map_err(db_err)?;
     for row in &rows {
         let message = row.error_message.as_deref().unwrap_or_default();
-        if let Some(email) = super::notify::on_dead(ctx, row, "lease_expired", message) {
+        if let Some(email) = crate::jobs::notify::on_dead(ctx, row, "lease_expired", message) {
             ctx.db.insert_job(&email).await.map_err(db_err)?;
             if let Err(e) = ctx.queue.push(email.kind.queue(), email.id, None).await {
                 tracing::warn!(job_id = %email.id, error = %e, "notification not pushed; the next rescue will");

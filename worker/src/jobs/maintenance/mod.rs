@@ -1,0 +1,26 @@
+//! `maintenance`: the work schedules enqueue, one file per task. Each task is idempotent and
+//! bounded per run (a big backlog is worked off over several ticks), and returns a small JSON
+//! summary that becomes the job's `result` (what `GET /v1/schedules` shows as the last result).
+
+mod probe;
+mod rescue;
+
+use shared::db::Claimed;
+use shared::jobs::{MaintenancePayload, MaintenanceTask};
+
+use super::{JobContext, JobError};
+
+pub use rescue::rescue;
+
+pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
+    let payload: MaintenancePayload = serde_json::from_value(claimed.job.payload.clone())
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
+    match payload.task {
+        MaintenanceTask::Rescue => rescue(ctx).await,
+        MaintenanceTask::Probe => probe::run(payload.probe.unwrap_or_default()).await,
+        task => Err(JobError::permanent(
+            "not_implemented",
+            format!("maintenance task {task} is not built yet"),
+        )),
+    }
+}
