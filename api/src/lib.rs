@@ -48,6 +48,7 @@ impl AppState {
                 db: db.clone(),
                 queue: queue.clone(),
                 consuming: None,
+                health_stale_after_secs: config.health.stale_after_secs,
             },
             storage: Storage::new(&config.data_dir),
             base_url: config.public_base_url().into(),
@@ -138,6 +139,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/templates/{id}/preview",
             post(routes::templates::preview),
+        )
+        .route("/v1/status", get(routes::system::status))
+        .route("/v1/schedules", get(routes::schedules::list))
+        .route("/v1/schedules/{name}/run", post(routes::schedules::run))
+        .route("/v1/schedules/{name}/pause", post(routes::schedules::pause))
+        .route(
+            "/v1/schedules/{name}/resume",
+            post(routes::schedules::resume),
         )
         .route("/v1/system/cache/stats", get(routes::system::cache_stats))
         .route("/v1/system/cache/health", get(routes::system::cache_health))

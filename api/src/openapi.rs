@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::Caller;
 use crate::routes::{
-    batches, certificates, emails, health, jobs, reports, system, templates, verify,
+    batches, certificates, emails, health, jobs, reports, schedules, system, templates, verify,
 };
 
 #[derive(OpenApi)]
@@ -21,7 +21,8 @@ use crate::routes::{
         verify::verify,
         templates::list, templates::get, templates::create, templates::update, templates::delete,
         templates::preview,
-        system::cache_stats, system::cache_health,
+        system::status, system::cache_stats, system::cache_health,
+        schedules::list, schedules::run, schedules::pause, schedules::resume,
         jobs::get, jobs::list, jobs::file, jobs::signed_file, jobs::cancel, jobs::retry,
         health::health, health::ready,
         openapi_json,

@@ -136,6 +136,7 @@ impl App {
                 db: db.clone(),
                 queue: queue.clone(),
                 consuming: consuming.clone(),
+                health_stale_after_secs: config.health.stale_after_secs,
             };
             let token = shutdown.clone();
             tasks.spawn(async move {

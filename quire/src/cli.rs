@@ -32,10 +32,10 @@ enum Command {
     /// The HTTP API only (reads bind, database_url, redis_url, limits, public_base_url).
     #[command(after_help = SETTINGS)]
     Api,
-    /// A worker only: consumes the queues and runs jobs (reads database_url, redis_url, queues, retry, rescue).
+    /// A worker only: consumes the queues and runs jobs (reads database_url, redis_url, queues, retry, rescue, cleanup, health, smtp).
     #[command(after_help = SETTINGS)]
     Worker,
-    /// The scheduler only: enqueues maintenance jobs on their schedules (reads database_url, redis_url, rescue).
+    /// The scheduler only: enqueues maintenance jobs on their cron schedules (reads database_url, redis_url, schedules).
     #[command(after_help = SETTINGS)]
     Scheduler,
     /// Applies database migrations, then exits (reads database_url).

@@ -1,41 +1,24 @@
-//! The scheduler: on each tick of each schedule it enqueues one maintenance job. It never
-//! does the work itself. A tick's job has the idempotency key `schedule:<name>:<tick>`, unique
-//! per owner in the jobs table, so any number of schedulers produce exactly one job per tick.
+//! The scheduler: fires the configured cron schedules (`[schedules.<name>]`). Each tick
+//! enqueues one maintenance job; the scheduler never does the work itself.
+//!
+//! Exactly one job per schedule and tick, however many schedulers run: the tick's job has the
+//! idempotency key `schedule:<name>:<tick ms>` (see [`shared::schedules`]), unique per owner
+//! in the jobs table, so the second scheduler's insert finds the first one's job. Per
+//! schedule, a paused schedule enqueues nothing, a tick is skipped while the previous run is
+//! unfinished unless `overlap` is set, and `missed = "run-once"` enqueues one run on start
+//! when ticks passed while no scheduler ran.
 
 use std::time::Duration;
 
-use shared::config::Config;
-use shared::db::{Db, InsertOutcome, NewJob};
-use shared::domain::{JobId, JobKind, Timestamp};
-use shared::jobs::{MaintenancePayload, MaintenanceTask};
+use shared::config::{Config, MissedTicks};
+use shared::db::{Db, InsertOutcome};
+use shared::domain::Timestamp;
 use shared::queue::Queue;
+use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
 
 /// Owner of the jobs schedules enqueue (and of the built-in templates).
 pub use shared::db::SYSTEM_OWNER;
-
-/// A schedule that fires every `every` on instants aligned to the Unix epoch, so every
-/// scheduler process computes the same tick instants.
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    pub name: &'static str,
-    pub every: Duration,
-    pub task: MaintenanceTask,
-}
-
-pub fn schedules(config: &Config) -> Vec<Schedule> {
-    vec![Schedule {
-        name: "rescue",
-        every: Duration::from_secs(config.rescue.interval_secs),
-        task: MaintenanceTask::Rescue,
-    }]
-}
-
-/// The latest tick instant (Unix ms) of `every` at or before `now`.
-fn tick_at(now: Timestamp, every: Duration) -> i64 {
-    let every = every.as_millis().max(1) as i64;
-    now.millis().div_euclid(every) * every
-}
 
 pub async fn run(
     config: &Config,
@@ -43,80 +26,181 @@ pub async fn run(
     queue: Queue,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let schedules = schedules(config);
-    tracing::info!(schedules = schedules.len(), "scheduler starting");
+    let (enabled, disabled): (Vec<_>, Vec<_>) =
+        config.schedule_specs().into_iter().partition(|s| s.enabled);
+    let names = |specs: &[ScheduleSpec]| {
+        specs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    tracing::info!(enabled = %names(&enabled), disabled = %names(&disabled), "scheduler starting");
+    let max_attempts = config.queues.maintenance.max_attempts;
     let mut tasks = tokio::task::JoinSet::new();
-    for schedule in schedules {
-        let (db, queue, shutdown) = (db.clone(), queue.clone(), shutdown.clone());
-        let max_attempts = config.queues.maintenance.max_attempts;
-        tasks.spawn(async move {
-            let mut last_tick = None;
-            loop {
-                let tick = tick_at(Timestamp::now(), schedule.every);
-                if last_tick != Some(tick) {
-                    match enqueue_tick(&db, &queue, &schedule, tick, max_attempts).await {
-                        Ok(_) => last_tick = Some(tick),
-                        Err(e) => tracing::warn!(schedule = schedule.name, error = %e, "tick not enqueued; retrying"),
-                    }
-                }
-                let next = tick + schedule.every.as_millis() as i64;
-                let wait = (next - Timestamp::now().millis()).clamp(50, 60_000);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-                }
-            }
-        });
+    for spec in enabled {
+        let firing = Firing {
+            spec,
+            db: db.clone(),
+            queue: queue.clone(),
+            max_attempts,
+        };
+        tasks.spawn(firing.run(shutdown.clone()));
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
 
-/// Inserts the tick's job (a second scheduler's insert of the same tick finds it there) and
-/// pushes it. Returns whether this call created it.
-pub async fn enqueue_tick(
-    db: &Db,
-    queue: &Queue,
-    schedule: &Schedule,
-    tick: i64,
-    max_attempts: u32,
-) -> anyhow::Result<bool> {
-    let payload = MaintenancePayload {
-        task: schedule.task,
-        schedule: Some(schedule.name.to_owned()),
-        probe: None,
-    };
-    let job = NewJob {
-        id: JobId::new(),
-        kind: JobKind::Maintenance,
-        owner_id: SYSTEM_OWNER.to_owned(),
-        max_attempts,
-        run_at: Timestamp::from_millis(tick),
-        payload: serde_json::to_value(&payload)?,
-        idempotency_key: Some(format!("schedule:{}:{tick}", schedule.name)),
-        request_hash: Some("schedule".to_owned()),
-        // A tick's identity never expires: it is what makes it run once.
-        idempotency_window: None,
-        batch_id: None,
-    };
-    match db.insert_job(&job).await? {
-        InsertOutcome::Inserted(row) => {
-            // If this push fails the row waits; the next rescue tick pushes it.
-            queue.push(row.queue, row.id, None).await?;
-            Ok(true)
+/// What happened to one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// This scheduler inserted the tick's job.
+    Enqueued,
+    /// Another scheduler had already inserted it.
+    AlreadyEnqueued,
+    Paused,
+    /// The previous run has not finished and the schedule does not allow overlap.
+    StillRunning,
+}
+
+/// One schedule's loop.
+pub struct Firing {
+    pub spec: ScheduleSpec,
+    pub db: Db,
+    pub queue: Queue,
+    pub max_attempts: u32,
+}
+
+impl Firing {
+    async fn run(self, shutdown: CancellationToken) {
+        if self.spec.missed == MissedTicks::RunOnce {
+            match self.missed_tick().await {
+                Ok(Some(tick)) => self.fire(tick, &shutdown).await,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(schedule = %self.spec.name, error = %e, "could not look for missed ticks")
+                }
+            }
         }
-        InsertOutcome::Existing(_) | InsertOutcome::KeyConflict => Ok(false),
+        let mut after = Timestamp::now();
+        loop {
+            let Some(tick) = self.spec.next_after(after) else {
+                tracing::info!(schedule = %self.spec.name, "schedule never fires again");
+                return;
+            };
+            if !sleep_until(tick, &shutdown).await {
+                return;
+            }
+            self.fire(tick, &shutdown).await;
+            // Behind (the database was slow or down): go on from now instead of firing a
+            // backlog of past ticks one after another.
+            let now = Timestamp::now();
+            if let Some(next) = self.spec.next_after(tick)
+                && next < now
+            {
+                tracing::warn!(schedule = %self.spec.name, "fell behind; skipping to the next tick from now");
+            }
+            after = tick.max(now);
+        }
+    }
+
+    /// The latest tick at or before now, if it is later than the last tick any scheduler
+    /// recorded. A schedule that never fired has missed nothing.
+    pub async fn missed_tick(&self) -> Result<Option<Timestamp>, shared::db::DbError> {
+        let state = self.db.schedule_state(&self.spec.name).await?;
+        let Some(last) = state.last_tick else {
+            return Ok(None);
+        };
+        Ok(self
+            .spec
+            .latest_at_or_before(Timestamp::now())
+            .filter(|latest| *latest > last))
+    }
+
+    /// Fires `tick`, retrying while the database or queue is away, until it succeeds, the
+    /// next tick is due, or shutdown.
+    async fn fire(&self, tick: Timestamp, shutdown: &CancellationToken) {
+        let give_up = self
+            .spec
+            .next_after(tick)
+            .unwrap_or(tick.plus_millis(60_000));
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.fire_once(tick).await {
+                Ok(outcome) => {
+                    tracing::debug!(schedule = %self.spec.name, tick = tick.millis(), ?outcome, "tick");
+                    if outcome == TickOutcome::StillRunning {
+                        tracing::info!(schedule = %self.spec.name, "previous run unfinished; tick skipped");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if Timestamp::now().plus_millis(wait.as_millis() as i64) >= give_up {
+                        tracing::error!(schedule = %self.spec.name, tick = tick.millis(), error = %format!("{e:#}"), "tick not enqueued; giving up on it");
+                        return;
+                    }
+                    tracing::warn!(schedule = %self.spec.name, error = %format!("{e:#}"), "tick not enqueued; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// One try at `tick`: check pause and overlap, insert the tick's job (or find the one
+    /// another scheduler inserted), record it as the schedule's last run, push it.
+    pub async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
+        let name = &self.spec.name;
+        let state = self.db.schedule_state(name).await?;
+        let skipped = if state.paused {
+            Some(TickOutcome::Paused)
+        } else if !self.spec.overlap && state.running() {
+            Some(TickOutcome::StillRunning)
+        } else {
+            None
+        };
+        if let Some(outcome) = skipped {
+            // Noted as handled, so it is not "missed" on the next start.
+            self.db.record_schedule_run(name, Some(tick), None).await?;
+            return Ok(outcome);
+        }
+        let job = self.spec.job(Some(tick), self.max_attempts);
+        match self.db.insert_job(&job).await? {
+            InsertOutcome::Inserted(row) => {
+                self.db
+                    .record_schedule_run(name, Some(tick), Some(row.id))
+                    .await?;
+                if let Err(e) = self.queue.push(row.queue, row.id, None).await {
+                    // The row waits as `queued`; the next rescue pushes it.
+                    tracing::warn!(schedule = %name, job_id = %row.id, error = %e, "tick's job not pushed; rescue will");
+                }
+                Ok(TickOutcome::Enqueued)
+            }
+            InsertOutcome::Existing(row) => {
+                self.db
+                    .record_schedule_run(name, Some(tick), Some(row.id))
+                    .await?;
+                Ok(TickOutcome::AlreadyEnqueued)
+            }
+            InsertOutcome::KeyConflict => Ok(TickOutcome::AlreadyEnqueued),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_align_to_the_epoch() {
-        let every = Duration::from_secs(10);
-        assert_eq!(tick_at(Timestamp::from_millis(123_456), every), 120_000);
-        assert_eq!(tick_at(Timestamp::from_millis(130_000), every), 130_000);
+/// Sleeps until the wall clock reaches `tick`; false on shutdown. Re-checks the wall clock
+/// after each sleep, as the monotonic timer and the wall clock may drift apart.
+async fn sleep_until(tick: Timestamp, shutdown: &CancellationToken) -> bool {
+    loop {
+        let left = tick.millis() - Timestamp::now().millis();
+        if left <= 0 {
+            return true;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(left as u64)) => {}
+        }
     }
 }

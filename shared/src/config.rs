@@ -6,6 +6,7 @@
 //! Invalid settings stop start-up with an error that names the setting and what it accepts.
 //! Secrets are wrapped in [`Secret`] so they never reach a log line or an error message.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::QueueName;
+use crate::jobs::MaintenanceTask;
 use crate::sandbox::SandboxLimits;
 
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
@@ -70,6 +72,12 @@ pub struct Config {
     pub queues: Queues,
     pub retry: Retry,
     pub rescue: Rescue,
+    /// Cron schedules by name; each tick enqueues one maintenance job. The built-in ones
+    /// (`rescue`, `cleanup`, `health`, `db-maintenance`, `cache-warm`) are present by default
+    /// and can be changed or disabled; more can be added (`[schedules.<name>]`).
+    pub schedules: BTreeMap<String, ScheduleConfig>,
+    pub cleanup: Cleanup,
+    pub health: HealthSettings,
     pub sandbox: Sandbox,
     pub smtp: Smtp,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
@@ -186,13 +194,106 @@ pub struct Retry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rescue {
-    /// How often the scheduler's `rescue` schedule runs, in seconds.
-    pub interval_secs: u64,
     /// A `queued` job whose run time passed this long ago without being claimed is pushed
     /// to its queue again (its message was lost, e.g. Redis lost its data).
     pub stale_after_secs: u64,
     /// How long a claimed job's lease lasts without a heartbeat before it is rescued.
     pub lease_secs: u64,
+}
+
+/// One cron schedule. Only `cron` is required for a new schedule; the rest has defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// The maintenance task each tick enqueues; defaults to the schedule's name.
+    #[serde(default)]
+    pub task: Option<MaintenanceTask>,
+    /// Cron expression with seconds first: `sec min hour day-of-month month day-of-week
+    /// [year]`, e.g. `0 30 3 * * *` (03:30:00 every day).
+    pub cron: String,
+    /// IANA time zone the expression is read in, e.g. `Europe/Berlin`.
+    #[serde(default = "utc")]
+    pub timezone: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// What happens to ticks missed while no scheduler ran.
+    #[serde(default)]
+    pub missed: MissedTicks,
+    /// Whether a tick enqueues a job while the previous one of the schedule has not finished.
+    #[serde(default)]
+    pub overlap: bool,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Ticks missed while no scheduler ran (all stopped, or a deploy took longer than a period).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissedTicks {
+    /// Forget them; the next tick runs on time.
+    #[default]
+    Skip,
+    /// On start, run the schedule once if at least one tick was missed.
+    RunOnce,
+}
+
+/// What the `cleanup` task deletes: finished jobs (their rows, files and registry entries)
+/// older than their kind's retention for their status. Jobs still waiting or running are
+/// never touched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cleanup {
+    /// Jobs deleted per statement: small batches keep each lock short.
+    pub batch_size: u32,
+    /// Most jobs one run deletes; the next run continues.
+    pub max_per_run: u32,
+    pub retention: Retention,
+}
+
+/// Retention per job kind; days after `finished_at`, 0 = keep forever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub certificate: KindRetention,
+    pub report: KindRetention,
+    pub email: KindRetention,
+    pub maintenance: KindRetention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindRetention {
+    pub succeeded_days: u32,
+    pub dead_days: u32,
+    pub cancelled_days: u32,
+}
+
+impl Retention {
+    pub fn get(&self, kind: crate::domain::JobKind) -> KindRetention {
+        use crate::domain::JobKind;
+        match kind {
+            JobKind::Certificate => self.certificate,
+            JobKind::Report => self.report,
+            JobKind::Email => self.email,
+            JobKind::Maintenance => self.maintenance,
+        }
+    }
+}
+
+/// What the `health` task checks and when its results are too old to trust.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Free space under `DATA_DIR` below which the disk check fails, in MiB.
+    pub min_free_disk_mb: u64,
+    /// Recorded results older than this are reported as stale.
+    pub stale_after_secs: u64,
 }
 
 /// Bounded renders of uploaded templates: a child process with a wall-clock timeout and an
@@ -251,9 +352,24 @@ impl Default for Config {
                 max_secs: 600,
             },
             rescue: Rescue {
-                interval_secs: 10,
                 stale_after_secs: 30,
                 lease_secs: 60,
+            },
+            schedules: default_schedules(),
+            cleanup: Cleanup {
+                batch_size: 500,
+                max_per_run: 50_000,
+                retention: Retention {
+                    // Certificates stay: their public verification links must keep working.
+                    certificate: keep(0, 90, 30),
+                    report: keep(365, 90, 30),
+                    email: keep(30, 90, 30),
+                    maintenance: keep(7, 30, 7),
+                },
+            },
+            health: HealthSettings {
+                min_free_disk_mb: 1024,
+                stale_after_secs: 300,
             },
             sandbox: Sandbox {
                 program: None,
@@ -273,6 +389,50 @@ impl Default for Config {
             idempotency_window_secs: 24 * 60 * 60,
         }
     }
+}
+
+fn keep(succeeded_days: u32, dead_days: u32, cancelled_days: u32) -> KindRetention {
+    KindRetention {
+        succeeded_days,
+        dead_days,
+        cancelled_days,
+    }
+}
+
+/// The built-in schedules: every one can be retimed or disabled in configuration.
+fn default_schedules() -> BTreeMap<String, ScheduleConfig> {
+    let schedule = |cron: &str, missed| ScheduleConfig {
+        task: None,
+        cron: cron.into(),
+        timezone: utc(),
+        enabled: true,
+        missed,
+        overlap: false,
+    };
+    BTreeMap::from([
+        // Every 10 s: a lost message or a dead worker's job waits at most this long.
+        (
+            "rescue".into(),
+            schedule("*/10 * * * * *", MissedTicks::Skip),
+        ),
+        (
+            "health".into(),
+            schedule("*/30 * * * * *", MissedTicks::Skip),
+        ),
+        (
+            "cache-warm".into(),
+            schedule("0 */15 * * * *", MissedTicks::Skip),
+        ),
+        // Nightly, off the hour; run once on start if the night was missed.
+        (
+            "cleanup".into(),
+            schedule("0 17 3 * * *", MissedTicks::RunOnce),
+        ),
+        (
+            "db-maintenance".into(),
+            schedule("0 47 3 * * *", MissedTicks::RunOnce),
+        ),
+    ])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -307,9 +467,17 @@ impl Config {
                 Env::prefixed("QUIRE_")
                     .ignore(&["CONFIG"])
                     .split("__")
-                    .map(|k| k.as_str().to_ascii_lowercase().into()),
+                    .map(|k| env_key(k.as_str()).into()),
             );
         Self::from_figment(figment)
+    }
+
+    /// The schedules, parsed (configuration was validated, so this cannot fail).
+    pub fn schedule_specs(&self) -> Vec<crate::schedules::ScheduleSpec> {
+        self.schedules
+            .iter()
+            .filter_map(|(name, c)| crate::schedules::ScheduleSpec::parse(name, c).ok())
+            .collect()
     }
 
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
@@ -431,11 +599,22 @@ impl Config {
         if !(128..=16_384).contains(&self.sandbox.memory_mb) {
             return bad("sandbox.memory_mb", "must be between 128 and 16384");
         }
-        if self.rescue.interval_secs == 0 || self.rescue.lease_secs < 5 {
-            return bad(
-                "rescue",
-                "interval_secs must be at least 1 and lease_secs at least 5",
-            );
+        if self.rescue.lease_secs < 5 {
+            return bad("rescue.lease_secs", "must be at least 5");
+        }
+        for (name, schedule) in &self.schedules {
+            if let Err(e) = crate::schedules::ScheduleSpec::parse(name, schedule) {
+                return bad(&format!("schedules.{name}.{}", e.field), &e.message);
+            }
+        }
+        if self.cleanup.batch_size == 0 || self.cleanup.batch_size > 10_000 {
+            return bad("cleanup.batch_size", "must be between 1 and 10000");
+        }
+        if self.cleanup.max_per_run < self.cleanup.batch_size {
+            return bad("cleanup.max_per_run", "must be at least cleanup.batch_size");
+        }
+        if self.health.stale_after_secs == 0 {
+            return bad("health.stale_after_secs", "must be at least 1");
         }
         self.validate_smtp()
     }
@@ -547,6 +726,25 @@ impl Config {
     }
 }
 
+/// Environment keys (already split on `__` into `.`) are lowercased; in a schedule's name `_`
+/// stands for `-`, which variable names cannot hold: `QUIRE_SCHEDULES__DB_MAINTENANCE__CRON`
+/// sets `schedules.db-maintenance.cron`.
+fn env_key(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    match key.strip_prefix("schedules.") {
+        Some(rest) => {
+            let (name, field) = rest.split_once('.').unwrap_or((rest, ""));
+            let name = name.replace('_', "-");
+            if field.is_empty() {
+                format!("schedules.{name}")
+            } else {
+                format!("schedules.{name}.{field}")
+            }
+        }
+        None => key,
+    }
+}
+
 /// `local@domain` with nothing that could break a header: a sanity check, not RFC 5321.
 fn is_plain_address(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
@@ -591,9 +789,21 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
                                   per queue: certificates, reports, emails, maintenance
   QUIRE_RETRY__BASE_MS            1000              first retry delay (exponential, jittered)
   QUIRE_RETRY__MAX_SECS           600               longest retry delay
-  QUIRE_RESCUE__INTERVAL_SECS     10                how often lost messages are re-pushed
   QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
   QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
+  QUIRE_SCHEDULES__<NAME>__CRON / __TASK / __TIMEZONE / __ENABLED / __MISSED / __OVERLAP
+                                  a schedule (`_` in NAME stands for `-`); built in:
+                                  rescue */10 * * * * *, health */30 * * * * *,
+                                  cache-warm 0 */15 * * * *, cleanup 0 17 3 * * * (run-once),
+                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no overlap
+  QUIRE_CLEANUP__BATCH_SIZE       500               jobs deleted per statement
+  QUIRE_CLEANUP__MAX_PER_RUN      50000             most jobs one cleanup run deletes
+  QUIRE_CLEANUP__RETENTION__<KIND>__SUCCEEDED_DAYS / __DEAD_DAYS / __CANCELLED_DAYS
+                                  days kept after finishing, 0 = forever; kinds: certificate
+                                  (0/90/30), report (365/90/30), email (30/90/30),
+                                  maintenance (7/30/7)
+  QUIRE_HEALTH__MIN_FREE_DISK_MB  1024              free space under DATA_DIR the health check wants
+  QUIRE_HEALTH__STALE_AFTER_SECS  300               recorded health older than this is stale
   QUIRE_SANDBOX__PROGRAM          (this binary)     the quire binary bounded renders run
   QUIRE_SANDBOX__TIMEOUT_MS       10000             longest bounded render of an uploaded template
   QUIRE_SANDBOX__MEMORY_MB        1024              address-space limit of a bounded render
@@ -716,6 +926,57 @@ mod tests {
         assert!(e.contains("smtp.from"), "{e}");
         let e = load("[smtp]\ntimeout_secs = 0").unwrap_err().to_string();
         assert!(e.contains("smtp.timeout_secs"), "{e}");
+    }
+
+    #[test]
+    fn schedules_have_defaults_overrides_and_checks() {
+        let c = load("").unwrap();
+        let names: Vec<&str> = c.schedules.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "cache-warm",
+                "cleanup",
+                "db-maintenance",
+                "health",
+                "rescue"
+            ]
+        );
+        assert_eq!(c.schedule_specs().len(), 5);
+        // Change one field of a built-in; add a schedule with only what is required.
+        let c = load(
+            "[schedules.cleanup]\nenabled = false\n[schedules.hourly-health]\ntask = 'health'\ncron = '0 0 * * * *'\ntimezone = 'Europe/Berlin'",
+        )
+        .unwrap();
+        assert!(!c.schedules["cleanup"].enabled);
+        assert_eq!(c.schedules["cleanup"].cron, "0 17 3 * * *");
+        assert_eq!(c.schedules["hourly-health"].missed, MissedTicks::Skip);
+        let e = load("[schedules.rescue]\ncron = 'every minute'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schedules.rescue.cron"), "{e}");
+        let e = load("[schedules.nightly]\ncron = '0 0 3 * * *'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schedules.nightly.task"), "{e}");
+        let e = load("[schedules.rescue]\ntimezone = 'Mars/Base'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schedules.rescue.timezone"), "{e}");
+        let e = load("[schedules.rescue]\nmissed = 'sometimes'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("run-once"), "{e}");
+    }
+
+    #[test]
+    fn schedule_names_in_environment_variables_use_underscores() {
+        assert_eq!(
+            env_key("SCHEDULES.DB_MAINTENANCE.CRON"),
+            "schedules.db-maintenance.cron"
+        );
+        assert_eq!(env_key("SCHEDULES.EVERY_SECOND"), "schedules.every-second");
+        assert_eq!(env_key("RESCUE.LEASE_SECS"), "rescue.lease_secs");
     }
 
     #[test]

@@ -89,6 +89,31 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Removes everything a job left on disk: each attempt's output and its inputs. Files
+    /// already gone are fine (a second cleanup pass, a job that never wrote one).
+    pub async fn remove_job_files(
+        &self,
+        owner_id: &str,
+        job: JobId,
+        attempts: i64,
+    ) -> io::Result<usize> {
+        let mut removed = 0;
+        for attempt in 1..=attempts.max(0) {
+            let path = self
+                .root
+                .join(Self::output_relative(owner_id, job, attempt));
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.remove_inputs(job).await?;
+        Ok(removed)
+    }
+}
+
 /// Keeps a path segment from naming anything but a plain file in its directory.
 fn safe_segment(s: &str) -> String {
     s.chars()

@@ -21,6 +21,8 @@ pub struct Readiness {
     pub queue: Queue,
     /// Set by the worker while its consumers run; `None` in a process without a worker.
     pub consuming: Option<Arc<AtomicBool>>,
+    /// `health.stale_after_secs`: when recorded checks are too old to trust.
+    pub health_stale_after_secs: u64,
 }
 
 impl FromRef<AppState> for Readiness {
@@ -35,6 +37,11 @@ pub struct Health {
     pub status: String,
     /// Names of the dependencies that do not answer (`database`, `queue`).
     pub down: Vec<String>,
+    /// `/ready` only: the latest checks the `health` task recorded (database, queue, mail,
+    /// disk), for information: they do not change the status code, which is about this
+    /// process being able to serve now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<crate::routes::system::RecordedHealth>,
 }
 
 /// Liveness: the process is up.
@@ -43,6 +50,7 @@ pub async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         down: vec![],
+        recorded: None,
     })
 }
 
@@ -53,6 +61,12 @@ pub async fn health() -> Json<Health> {
 pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
     let (db, queue) = tokio::join!(state.db.check(), state.queue.check());
     let mut down = Vec::new();
+    let recorded = match db {
+        Ok(()) => state.db.health_checks().await.ok().and_then(|checks| {
+            crate::routes::system::RecordedHealth::new(checks, state.health_stale_after_secs)
+        }),
+        Err(_) => None,
+    };
     if let Err(e) = db {
         tracing::warn!(error = %e, "readiness: database down");
         down.push("database".to_owned());
@@ -79,6 +93,7 @@ pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>)
         Json(Health {
             status: label.into(),
             down,
+            recorded,
         }),
     )
 }

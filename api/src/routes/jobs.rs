@@ -78,6 +78,11 @@ pub struct JobView {
     pub progress: Option<String>,
     pub error: Option<JobErrorView>,
     pub result: Option<JobResultView>,
+    /// A maintenance job's outcome as its task reports it (e.g. cleanup's counts, the health
+    /// checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<serde_json::Value>,
     /// An email job's `Message-ID`, once the server accepted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -121,6 +126,9 @@ impl JobView {
             progress: job.progress.clone(),
             error,
             result,
+            summary: (job.kind == JobKind::Maintenance)
+                .then(|| job.result.clone())
+                .flatten(),
             message_id: job
                 .result
                 .as_ref()

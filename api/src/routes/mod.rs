@@ -6,6 +6,7 @@ pub mod emails;
 pub mod health;
 pub mod jobs;
 pub mod reports;
+pub mod schedules;
 pub mod system;
 pub mod templates;
 pub mod verify;

@@ -1,9 +1,12 @@
-//! `/v1/system`: what operators check. Cache counters (admin) and whether the template
-//! cache's cross-process invalidation channel is up.
+//! What operators check: `/v1/status` (admin: recorded health checks, jobs per queue and
+//! status), cache counters (admin) and whether the template cache's invalidation channel is up.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use shared::domain::Timestamp;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -70,4 +73,93 @@ pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Jso
         up: h.up,
         ttl_secs: h.ttl_secs,
     })
+}
+
+/// One health check's latest recorded result (the `health` maintenance task records them).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckView {
+    /// `database`, `queue`, `mail` or `disk`.
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub duration_ms: i64,
+    /// RFC 3339.
+    pub checked_at: String,
+}
+
+/// The latest recorded health: every check, and whether they are recent enough to trust.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecordedHealth {
+    /// Every check passed and none is stale.
+    pub ok: bool,
+    /// The oldest check is older than `health.stale_after_secs` (the `health` schedule has
+    /// not run: no scheduler or worker, or it is paused).
+    pub stale: bool,
+    pub checks: Vec<CheckView>,
+}
+
+impl RecordedHealth {
+    /// `None` until the `health` task has run once.
+    pub fn new(checks: Vec<shared::db::HealthCheck>, stale_after_secs: u64) -> Option<Self> {
+        let oldest = checks.iter().map(|c| c.checked_at).min()?;
+        let stale = Timestamp::now().millis() - oldest.millis() > stale_after_secs as i64 * 1000;
+        Some(RecordedHealth {
+            ok: !stale && checks.iter().all(|c| c.ok),
+            stale,
+            checks: checks
+                .into_iter()
+                .map(|c| CheckView {
+                    name: c.name,
+                    ok: c.ok,
+                    detail: c.detail,
+                    duration_ms: c.duration_ms,
+                    checked_at: c.checked_at.to_rfc3339(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Jobs in one queue by status.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueCounts {
+    pub queue: String,
+    /// Status -> number of jobs (statuses with none are left out).
+    pub jobs: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// The latest recorded health checks; null until the `health` task has run.
+    pub health: Option<RecordedHealth>,
+    pub queues: Vec<QueueCounts>,
+}
+
+/// What an operator checks first (admin): the recorded health checks (database, queue,
+/// mail, disk) and the jobs per queue and status, from the jobs table.
+#[utoipa::path(get, path = "/v1/status", tag = "system",
+    responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<StatusView>, ApiError> {
+    caller.require_admin()?;
+    let (checks, counts) = tokio::join!(state.db.health_checks(), state.db.job_counts());
+    let mut queues: Vec<QueueCounts> = Vec::new();
+    for (queue, status, n) in counts? {
+        match queues.last_mut() {
+            Some(q) if q.queue == queue => {
+                q.jobs.insert(status, n);
+            }
+            _ => queues.push(QueueCounts {
+                queue,
+                jobs: BTreeMap::from([(status, n)]),
+            }),
+        }
+    }
+    Ok(Json(StatusView {
+        health: RecordedHealth::new(checks?, state.config.health.stale_after_secs),
+        queues,
+    }))
 }

@@ -52,7 +52,8 @@ pub fn base_config(dir: &TempDir) -> Config {
         database_max_connections: 8,
         ..Config::default()
     };
-    config.rescue.interval_secs = 1;
+    // Rescue every second: tests of lost messages wait seconds, not tens.
+    config.schedules.get_mut("rescue").expect("built-in").cron = "* * * * * *".into();
     config.rescue.stale_after_secs = 2;
     config.retry.base_ms = 50;
     config.retry.max_secs = 1;

@@ -13,5 +13,6 @@ mod outage;
 mod pdf;
 mod registry;
 mod reports;
+mod schedules;
 mod templates;
 mod validation;

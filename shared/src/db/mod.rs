@@ -7,6 +7,8 @@ mod certificates;
 mod email;
 mod jobs;
 mod keys;
+mod maintenance;
+mod schedules;
 mod templates;
 
 use std::time::Duration;
@@ -26,6 +28,8 @@ pub use jobs::{
     RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, NewApiKey, hash_key};
+pub use maintenance::{ExpiredJob, HealthCheck};
+pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -170,6 +170,25 @@ impl Mailer {
         Ok(Mailer::Smtp(builder.build()))
     }
 
+    /// Whether mail can leave now (the `health` task): an SMTP connection that greets and
+    /// answers NOOP, or a mail directory that exists. `Ok` describes where mail goes.
+    pub async fn check(&self, timeout: Duration) -> Result<String, String> {
+        match self {
+            Mailer::File { dir } => tokio::fs::create_dir_all(dir)
+                .await
+                .map(|()| format!("writing .eml files to {}", dir.display()))
+                .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+            Mailer::Smtp(transport) => {
+                match tokio::time::timeout(timeout, transport.test_connection()).await {
+                    Ok(Ok(true)) => Ok("SMTP server answers".into()),
+                    Ok(Ok(false)) => Err("SMTP server did not answer NOOP".into()),
+                    Ok(Err(e)) => Err(error_chain(&e)),
+                    Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+                }
+            }
+        }
+    }
+
     /// Builds the MIME message (multipart/alternative text + HTML, inside multipart/mixed when
     /// there are attachments) and delivers it.
     pub async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, SendError> {

@@ -2,6 +2,10 @@
 //! bounded per run (a big backlog is worked off over several ticks), and returns a small JSON
 //! summary that becomes the job's `result` (what `GET /v1/schedules` shows as the last result).
 
+mod cache_warm;
+mod cleanup;
+mod db_maintenance;
+mod health;
 mod probe;
 mod rescue;
 
@@ -17,10 +21,10 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     match payload.task {
         MaintenanceTask::Rescue => rescue(ctx).await,
+        MaintenanceTask::Cleanup => cleanup::run(ctx).await,
+        MaintenanceTask::Health => health::run(ctx).await,
+        MaintenanceTask::DbMaintenance => db_maintenance::run(ctx).await,
+        MaintenanceTask::CacheWarm => cache_warm::run(ctx).await,
         MaintenanceTask::Probe => probe::run(payload.probe.unwrap_or_default()).await,
-        task => Err(JobError::permanent(
-            "not_implemented",
-            format!("maintenance task {task} is not built yet"),
-        )),
     }
 }

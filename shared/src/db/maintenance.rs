@@ -1,0 +1,268 @@
+//! What the maintenance tasks need: finding and deleting expired jobs in small batches,
+//! recording health-check results (migration 0004), statistics upkeep, and job counts.
+
+use sqlx::{AssertSqlSafe, Executor as _, Row};
+
+use super::{Db, DbError};
+use crate::config::DatabaseBackend;
+use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
+
+/// A finished job past its retention: what deleting its files needs.
+#[derive(Debug, Clone)]
+pub struct ExpiredJob {
+    pub id: JobId,
+    pub owner_id: String,
+    /// Attempts made: each may have left a file.
+    pub attempt: i64,
+}
+
+/// One check's latest result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub duration_ms: i64,
+    pub checked_at: Timestamp,
+}
+
+impl Db {
+    /// The oldest jobs of `kind` that finished in `status` before `before`, at most `limit`
+    /// (index `jobs_cleanup`).
+    pub async fn expired_jobs(
+        &self,
+        kind: JobKind,
+        status: JobStatus,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ExpiredJob>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, owner_id, attempt FROM jobs \
+             WHERE kind = $1 AND status = $2 AND finished_at IS NOT NULL AND finished_at < $3 \
+             ORDER BY finished_at LIMIT $4",
+        )
+        .bind(kind.as_str())
+        .bind(status.as_str())
+        .bind(before.millis())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                Ok(ExpiredJob {
+                    id: id
+                        .parse()
+                        .map_err(|_| DbError::Corrupt(format!("job id {id}")))?,
+                    owner_id: row.try_get("owner_id")?,
+                    attempt: row.try_get("attempt")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes these jobs if they are still `status` (a job retried meanwhile is kept), with
+    /// their registry entries and email records, in one short transaction. Returns the ids
+    /// deleted: only their files may go.
+    pub async fn delete_jobs(
+        &self,
+        ids: &[JobId],
+        status: JobStatus,
+    ) -> Result<Vec<JobId>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = |first: usize| {
+            (first..first + ids.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut tx = self.pool().begin().await?;
+        // One text per batch length: not worth a cached prepared statement per connection.
+        let sql = format!(
+            "DELETE FROM jobs WHERE status = $1 AND id IN ({}) RETURNING id, batch_id",
+            list(2)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(status.as_str());
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut deleted = Vec::with_capacity(rows.len());
+        let mut batches = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            deleted.push(id);
+            if let Some(batch) = row.try_get::<Option<String>, _>("batch_id")? {
+                batches.push(batch);
+            }
+        }
+        if !deleted.is_empty() {
+            let in_list = (1..=deleted.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for table in ["certificates", "email_sends"] {
+                let sql = format!("DELETE FROM {table} WHERE job_id IN ({in_list})");
+                let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                for id in &deleted {
+                    query = query.bind(id.clone());
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        batches.sort();
+        batches.dedup();
+        if !batches.is_empty() {
+            // A batch goes with its last job.
+            let in_list = (1..=batches.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "DELETE FROM batches WHERE id IN ({in_list}) \
+                 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id)"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for batch in &batches {
+                query = query.bind(batch.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        deleted
+            .into_iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| DbError::Corrupt(format!("job id {id}")))
+            })
+            .collect()
+    }
+
+    /// Replaces the recorded result of each check, in one statement.
+    pub async fn record_health(&self, checks: &[HealthCheck]) -> Result<(), DbError> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let values = (0..checks.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO health_checks (name, ok, detail, duration_ms, checked_at) VALUES {values} \
+             ON CONFLICT (name) DO UPDATE SET ok = excluded.ok, detail = excluded.detail, \
+             duration_ms = excluded.duration_ms, checked_at = excluded.checked_at"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for c in checks {
+            query = query
+                .bind(c.name.clone())
+                .bind(i64::from(c.ok))
+                .bind(c.detail.clone())
+                .bind(c.duration_ms)
+                .bind(c.checked_at.millis());
+        }
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The latest recorded result of every check, by name.
+    pub async fn health_checks(&self) -> Result<Vec<HealthCheck>, DbError> {
+        let rows = sqlx::query(
+            "SELECT name, ok, detail, duration_ms, checked_at FROM health_checks ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HealthCheck {
+                    name: row.try_get("name")?,
+                    ok: row.try_get::<i64, _>("ok")? != 0,
+                    detail: row.try_get("detail")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                    checked_at: Timestamp::from_millis(row.try_get("checked_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Refreshes the planner's statistics: `ANALYZE` (PostgreSQL) or `PRAGMA optimize`
+    /// (SQLite, which analyzes only the tables that need it). Returns what ran.
+    pub async fn maintain(&self) -> Result<&'static str, DbError> {
+        let statement = match self.backend {
+            DatabaseBackend::Postgres => "ANALYZE",
+            DatabaseBackend::Sqlite => "PRAGMA optimize",
+        };
+        self.pool().execute(statement).await?;
+        Ok(statement)
+    }
+
+    /// Moves a finished job's `finished_at` into the past: for tests of retention.
+    #[doc(hidden)]
+    pub async fn backdate_finished_for_test(
+        &self,
+        id: JobId,
+        finished_at: Timestamp,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET finished_at = $1 WHERE id = $2")
+            .bind(finished_at.millis())
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Jobs per tick of `schedule`: (tick key, jobs with that tick as run time). For tests
+    /// and the fault suite, which check that every tick has exactly one job.
+    #[doc(hidden)]
+    pub async fn tick_counts_for_test(
+        &self,
+        schedule: &str,
+    ) -> Result<Vec<(String, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT run_at, COUNT(*) AS n FROM jobs \
+             WHERE owner_id = $1 AND idempotency_key LIKE $2 GROUP BY run_at ORDER BY run_at",
+        )
+        .bind(super::SYSTEM_OWNER)
+        .bind(format!("schedule:{schedule}:%"))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let run_at: i64 = row.try_get("run_at")?;
+                Ok((format!("schedule:{schedule}:{run_at}"), row.try_get("n")?))
+            })
+            .collect()
+    }
+
+    /// Jobs per queue and status, in one query: for `/v1/status`.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT queue, status, COUNT(*) AS n FROM jobs GROUP BY queue, status ORDER BY queue, status",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("queue")?,
+                    row.try_get("status")?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+}
