@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
-use shared::db::{Claimed, DbError, FailOutcome};
+use shared::db::{Claimed, DbError, FailOutcome, Lease};
 use shared::domain::{JobId, JobStatus, Timestamp};
 use tracing::Instrument;
 
@@ -160,8 +160,9 @@ impl Executor {
             loop {
                 tokio::time::sleep(every).await;
                 match db.extend_lease(id, &token, lease_ms).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    // Acting on a cancel request is the attempt's part (not yet built).
+                    Ok(Lease::Held | Lease::CancelRequested) => {}
+                    Ok(Lease::Lost) => {
                         tracing::warn!(job_id = %id, "lease lost; this attempt's result will be discarded");
                         return;
                     }
@@ -228,6 +229,10 @@ impl Executor {
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
                         self.push_follow_up(notification).await;
+                    }
+                    (FailOutcome::Cancelled, _) => {
+                        tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
+                        let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
                         tracing::warn!("lease lost before the failure was recorded; discarded");
