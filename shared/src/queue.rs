@@ -86,6 +86,10 @@ const PUSH_CHUNK: usize = 500;
 /// Completed tasks removed per purge step.
 const PURGE_CHUNK: usize = 1000;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events kept for a slow in-process subscriber before it misses some (SQLite deployment).
+const LOCAL_EVENTS: usize = 256;
+/// The topic of cancel requests for running jobs; each message is one job id.
+const CANCEL_TOPIC: &str = "cancel";
 
 /// The message on every queue: only the job id; the row in SQL holds everything else.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -114,6 +118,25 @@ pub struct Queue {
 struct Inner {
     backend: Backend,
     signals: Signals,
+    /// Events published through this handle, for its own subscribers: how events travel when
+    /// there is no Redis (SQLite: every role in one process).
+    local: tokio::sync::broadcast::Sender<LocalEvent>,
+}
+
+#[derive(Clone, Debug)]
+struct LocalEvent {
+    topic: String,
+    message: String,
+}
+
+impl Inner {
+    fn new(backend: Backend) -> Inner {
+        Inner {
+            backend,
+            signals: Signals::default(),
+            local: tokio::sync::broadcast::Sender::new(LOCAL_EVENTS),
+        }
+    }
 }
 
 enum Backend {
@@ -200,16 +223,13 @@ impl Queue {
             Ok(Ok(conn)) => conn,
         };
         Ok(Queue {
-            inner: Arc::new(Inner {
-                backend: Backend::Redis(Box::new(RedisBackend {
-                    client,
-                    conn,
-                    namespace: namespace.to_owned(),
-                    redacted_url,
-                    secrets,
-                })),
-                signals: Signals::default(),
-            }),
+            inner: Arc::new(Inner::new(Backend::Redis(Box::new(RedisBackend {
+                client,
+                conn,
+                namespace: namespace.to_owned(),
+                redacted_url,
+                secrets,
+            })))),
         })
     }
 
@@ -290,12 +310,16 @@ impl Queue {
         }
     }
 
-    /// `"redis"` or `"sqlite"`.
     /// Broadcasts `message` on `topic` to every process subscribed through
-    /// [`Queue::subscribe`]. Redis only: with SQLite every role shares one process, so
-    /// there is nobody else to tell and this does nothing.
+    /// [`Queue::subscribe`]. With SQLite every role shares one process: the message goes to
+    /// the subscribers of this same `Queue` handle, at once, and reaches no other process.
     pub async fn publish(&self, topic: &str, message: &str) -> Result<(), QueueError> {
         let Backend::Redis(r) = &self.inner.backend else {
+            // No subscriber yet is not an error: there is simply nobody to tell.
+            let _ = self.inner.local.send(LocalEvent {
+                topic: topic.to_owned(),
+                message: message.to_owned(),
+            });
             return Ok(());
         };
         let mut conn = r.conn.clone();
@@ -326,7 +350,7 @@ impl Queue {
     /// Delivers every message published on `topic` to `on_message` until `stop` is cancelled,
     /// resubscribing after connection loss. `on_state(true)` runs once subscribed,
     /// `on_state(false)` when the subscription is lost (messages may have been missed
-    /// meanwhile). With SQLite it only reports `true` and waits.
+    /// meanwhile). With SQLite it receives what this same handle publishes.
     pub async fn subscribe(
         &self,
         topic: &str,
@@ -335,9 +359,9 @@ impl Queue {
         stop: tokio_util::sync::CancellationToken,
     ) {
         let Backend::Redis(r) = &self.inner.backend else {
-            on_state(true);
-            stop.cancelled().await;
-            return;
+            return self
+                .subscribe_local(topic, on_message, on_state, stop)
+                .await;
         };
         let channel = r.event_channel(topic);
         let channels = [&channel];
@@ -366,6 +390,61 @@ impl Queue {
         }
     }
 
+    /// [`Queue::subscribe`] without Redis: this handle's own events.
+    async fn subscribe_local(
+        &self,
+        topic: &str,
+        on_message: impl Fn(&str) + Send + Sync,
+        on_state: impl Fn(bool) + Send + Sync,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut events = self.inner.local.subscribe();
+        on_state(true);
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(event) if event.topic == topic => on_message(&event.message),
+                Ok(_) => {}
+                // Some were dropped: report it like a lost Redis subscription, then go on.
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(topic, missed, "in-process events missed");
+                    on_state(false);
+                    on_state(true);
+                }
+                // `self` holds the sender, so this cannot happen while we run.
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Asks the worker running `job_id`, wherever it is, to stop at its next safe point.
+    /// Only a signal: the request itself is the row's `cancel_requested_at`, which the
+    /// worker's heartbeat also reads, so a lost message delays the cancel but loses nothing.
+    pub async fn publish_cancel(&self, job_id: JobId) -> Result<(), QueueError> {
+        self.publish(CANCEL_TOPIC, &job_id.to_string()).await
+    }
+
+    /// Hands every cancel request published by [`Queue::publish_cancel`] to `on_cancel`
+    /// until `stop`; `on_state` as for [`Queue::subscribe`].
+    pub async fn subscribe_cancels(
+        &self,
+        on_cancel: impl Fn(JobId) + Send + Sync,
+        on_state: impl Fn(bool) + Send + Sync,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let on_message = |message: &str| match message.parse() {
+            Ok(id) => on_cancel(id),
+            Err(_) => tracing::warn!(message, "ignoring a cancel request that is not a job id"),
+        };
+        self.subscribe(CANCEL_TOPIC, on_message, on_state, stop)
+            .await;
+    }
+
+    /// `"redis"` or `"sqlite"`.
     pub fn backend_name(&self) -> &'static str {
         match &self.inner.backend {
             Backend::Redis(_) => "redis",
@@ -773,10 +852,10 @@ async fn open_sqlite(path: &Path) -> Result<Queue, QueueError> {
         ))
     })?;
     Ok(Queue {
-        inner: Arc::new(Inner {
-            backend: Backend::Sqlite(Box::new(SqliteBackend { pool, options })),
-            signals: Signals::default(),
-        }),
+        inner: Arc::new(Inner::new(Backend::Sqlite(Box::new(SqliteBackend {
+            pool,
+            options,
+        })))),
     })
 }
 

@@ -2,6 +2,11 @@
 //! lease, record the outcome with writes fenced by the lease token, and schedule the retry.
 //! Whatever happens (error, timeout, panic), the row ends in a true state; apalis is always
 //! told the message succeeded, because retries are ours.
+//!
+//! Each attempt has a `CancellationToken`, cancelled when a cancel request for its job
+//! arrives ([`Executor::cancel`], from the process's cancel subscription) or when the
+//! heartbeat finds `cancel_requested_at` set (a missed signal). The handler notices it at its
+//! next safe point and the attempt is recorded `cancelled`.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -9,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
-use shared::db::{Claimed, DbError, FailOutcome};
+use shared::db::{Claimed, DbError, FailOutcome, Lease};
 use shared::domain::{JobId, JobStatus, Timestamp};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::jobs::{self, JobContext, JobError};
@@ -25,8 +31,14 @@ pub struct Executor {
     pub ctx: JobContext,
     /// This process's unique worker name, recorded on claimed rows.
     pub worker_name: String,
-    /// Attempts running in this process (job id -> lease token), to release on shutdown.
-    running: Arc<Mutex<HashMap<JobId, String>>>,
+    /// Attempts running in this process, to cancel on request and release on shutdown.
+    running: Arc<Mutex<HashMap<JobId, Running>>>,
+}
+
+/// One attempt running in this process.
+struct Running {
+    lease_token: String,
+    cancel: CancellationToken,
 }
 
 impl Executor {
@@ -45,26 +57,48 @@ impl Executor {
         let job = &claimed.job;
         let span =
             tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
-        self.lock_running()
-            .insert(job.id, claimed.lease_token.clone());
-        let id = job.id;
-        self.run_claimed(claimed).instrument(span).await;
-        self.lock_running().remove(&id);
+        let cancel = self.register(&claimed);
+        let (id, token) = (job.id, claimed.lease_token.clone());
+        self.run_claimed(claimed, cancel).instrument(span).await;
+        let mut running = self.lock_running();
+        // Only our own entry: after a lost lease this process may run a newer attempt.
+        if running.get(&id).is_some_and(|r| r.lease_token == token) {
+            running.remove(&id);
+        }
     }
 
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, String>> {
+    fn register(&self, claimed: &Claimed) -> CancellationToken {
+        let cancel = CancellationToken::new();
+        let running = Running {
+            lease_token: claimed.lease_token.clone(),
+            cancel: cancel.clone(),
+        };
+        self.lock_running().insert(claimed.job.id, running);
+        cancel
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Running>> {
         // A poisoned map is still a valid map: the panic happened elsewhere.
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A cancel request for `id` arrived: if this process runs it, its attempt stops at the
+    /// next safe point. Requests go to every worker; the others ignore it.
+    pub fn cancel(&self, id: JobId) {
+        if let Some(running) = self.lock_running().get(&id) {
+            tracing::info!(job_id = %id, "cancel requested; stopping at the next safe point");
+            running.cancel.cancel();
+        }
     }
 
     /// Shutdown ran out of grace: give every attempt still running back to the queue, so
     /// another worker takes it at once instead of after its lease expires. Their late results,
     /// if any, are rejected by the fencing token. Returns how many were released.
     pub async fn release_running(&self) -> usize {
-        let running: Vec<(JobId, String)> = self.lock_running().drain().collect();
+        let running: Vec<(JobId, Running)> = self.lock_running().drain().collect();
         let mut released = 0;
-        for (id, token) in running {
-            match self.ctx.db.release_job(id, &token).await {
+        for (id, running) in running {
+            match self.ctx.db.release_job(id, &running.lease_token).await {
                 Ok(Some(queue)) => {
                     released += 1;
                     if let Err(e) = self.ctx.queue.push(queue, id, None).await {
@@ -84,7 +118,7 @@ impl Executor {
     #[doc(hidden)]
     pub async fn claim_for_test(&self, id: JobId) -> Option<Claimed> {
         let claimed = self.claim(id).await?;
-        self.lock_running().insert(id, claimed.lease_token.clone());
+        self.register(&claimed);
         Some(claimed)
     }
 
@@ -129,11 +163,14 @@ impl Executor {
         }
     }
 
-    async fn run_claimed(&self, claimed: Claimed) {
+    async fn run_claimed(&self, claimed: Claimed, cancel: CancellationToken) {
         let job = &claimed.job;
         let settings = self.ctx.config.queues.get(job.queue);
-        let heartbeat = self.spawn_heartbeat(&claimed);
-        let work = AssertUnwindSafe(jobs::dispatch(&self.ctx, &claimed)).catch_unwind();
+        let heartbeat = self.spawn_heartbeat(&claimed, cancel.clone());
+        let work = jobs::with_cancellation(
+            cancel,
+            AssertUnwindSafe(jobs::dispatch(&self.ctx, &claimed)).catch_unwind(),
+        );
         let outcome = match tokio::time::timeout(settings.timeout(), work).await {
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => Err(JobError::retryable("panicked", panic_message(&panic))),
@@ -149,8 +186,13 @@ impl Executor {
         }
     }
 
-    /// Extends the lease while the job runs, so only a dead or hung worker loses it.
-    fn spawn_heartbeat(&self, claimed: &Claimed) -> tokio::task::JoinHandle<()> {
+    /// Extends the lease while the job runs, so only a dead or hung worker loses it, and
+    /// cancels the attempt when the row says cancelling was asked (the signal was missed).
+    fn spawn_heartbeat(
+        &self,
+        claimed: &Claimed,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let db = self.ctx.db.clone();
         let id = claimed.job.id;
         let token = claimed.lease_token.clone();
@@ -160,8 +202,15 @@ impl Executor {
             loop {
                 tokio::time::sleep(every).await;
                 match db.extend_lease(id, &token, lease_ms).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(Lease::Held) => {}
+                    // Keep heartbeating: the lease must last until `cancelled` is recorded.
+                    Ok(Lease::CancelRequested) => {
+                        if !cancel.is_cancelled() {
+                            tracing::info!(job_id = %id, "cancel request found by the heartbeat");
+                            cancel.cancel();
+                        }
+                    }
+                    Ok(Lease::Lost) => {
                         tracing::warn!(job_id = %id, "lease lost; this attempt's result will be discarded");
                         return;
                     }
@@ -192,6 +241,19 @@ impl Executor {
                     self.push_follow_up(notification).await;
                 } else {
                     tracing::warn!("lease lost before completion; result discarded");
+                }
+            }
+            Err(err) if err.is_cancellation() => {
+                if self
+                    .ctx
+                    .db
+                    .cancel_attempt(job.id, token, &err.message)
+                    .await?
+                {
+                    tracing::info!("job cancelled");
+                    let _ = self.ctx.storage.remove_inputs(job.id).await;
+                } else {
+                    tracing::warn!("lease lost before the cancel was recorded; discarded");
                 }
             }
             Err(err) => {
@@ -228,6 +290,10 @@ impl Executor {
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
                         self.push_follow_up(notification).await;
+                    }
+                    (FailOutcome::Cancelled, _) => {
+                        tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
+                        let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
                         tracing::warn!("lease lost before the failure was recorded; discarded");

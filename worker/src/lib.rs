@@ -42,6 +42,15 @@ pub async fn run(
         JobContext::new(config.clone(), db, queue.clone(), engine)?,
         name.clone(),
     );
+    // Cancel requests reach running attempts until this function returns: through the
+    // shutdown grace period too, while attempts may still be running.
+    let listening = CancellationToken::new();
+    let _stop_listening = listening.clone().drop_guard();
+    tokio::spawn(listen_for_cancels(
+        queue.clone(),
+        executor.clone(),
+        listening,
+    ));
     let handling = executor.clone();
     let handler: consumer::Handler = Arc::new(move |id| {
         let executor = handling.clone();
@@ -71,6 +80,22 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// Hands every cancel request to the executor, which stops the attempt if it runs here. A
+/// request missed while the subscription is down is found by that attempt's next heartbeat.
+async fn listen_for_cancels(queue: Queue, executor: Executor, stop: CancellationToken) {
+    let on_cancel = |id| executor.cancel(id);
+    let on_state = |up: bool| {
+        if up {
+            tracing::debug!("listening for cancel requests");
+        } else {
+            tracing::warn!(
+                "cancel requests not received until resubscribed; heartbeats will find them"
+            );
+        }
+    };
+    queue.subscribe_cancels(on_cancel, on_state, stop).await;
 }
 
 /// Runs the consumers until shutdown. apalis stops a consumer for good when its backend fails

@@ -86,6 +86,10 @@ pub struct JobView {
     /// An email job's `Message-ID`, once the server accepted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// Cancelling was asked while the job was running: it ends `cancelled` at the worker's
+    /// next safe point, or `succeeded` if it finished before reaching one.
+    #[serde(default)]
+    pub cancel_requested: bool,
     pub links: Links,
 }
 
@@ -135,6 +139,7 @@ impl JobView {
                 .and_then(|r| r.get("message_id"))
                 .and_then(|m| m.as_str())
                 .map(str::to_owned),
+            cancel_requested: job.cancel_requested_at.is_some(),
             links,
         }
     }
@@ -365,32 +370,48 @@ async fn serve_file(
         .into_response())
 }
 
-/// Cancel a job that has not started (or is waiting for a retry).
+/// Cancel a job. A waiting job (`queued`, or `failed` before its retry) is cancelled at once:
+/// 200. A `running` job is asked to stop: 202, the job still `running` with
+/// `cancel_requested: true`; the worker holding it is signalled, stops at its next safe point
+/// (before rendering, before storing the file, before sending an email) and records
+/// `cancelled` (error code `cancelled`). A job that finishes before reaching a safe point
+/// ends as it would have. Asking again while the request is pending is another 202.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
-    responses((status = 200, description = "Cancelled", body = JobView), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "Running or finished", body = ErrorBody)),
+    responses((status = 200, description = "Cancelled", body = JobView),
+        (status = 202, description = "Running: cancelling was asked; poll the job for `cancelled`", body = JobView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody),
+        (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<JobView>, ApiError> {
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let id = parse_id(&id)?;
     match state.db.cancel_job(id, caller.owner_filter()).await? {
         CancelOutcome::Cancelled(job) => {
             let _ = state.storage.remove_inputs(id).await;
-            Ok(Json(JobView::from_row(&job, &state.base_url)))
+            Ok((
+                StatusCode::OK,
+                Json(JobView::from_row(&job, &state.base_url)),
+            ))
+        }
+        CancelOutcome::Requested(job) => {
+            if let Err(e) = state.queue.publish_cancel(id).await {
+                // The request is in the row: the worker's next heartbeat finds it.
+                tracing::warn!(job_id = %id, error = %e, "cancel signal not sent; the worker's heartbeat will see the request");
+            }
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(JobView::from_row(&job, &state.base_url)),
+            ))
         }
         CancelOutcome::NotFound => Err(ApiError::NotFound("job")),
         CancelOutcome::NotCancellable(status) => Err(ApiError::Conflict {
             code: "not_cancellable",
-            message: match status {
-                JobStatus::Running => {
-                    "the job is running; only queued jobs can be cancelled".to_owned()
-                }
-                other => format!("the job is already {other}"),
-            },
+            message: format!("the job is already {status}"),
         }),
     }
 }

@@ -4,6 +4,7 @@
 //! Tests wait on job state, never on fixed sleeps.
 
 mod auth;
+mod cancel;
 mod cli;
 mod helpers;
 mod lifecycle;

@@ -10,7 +10,8 @@ use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 
 /// Columns every read returns, in `JobRow::from_row` order.
 const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
-     result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at";
+     result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
+     cancel_requested_at";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -31,6 +32,9 @@ pub struct JobRow {
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// When a client asked to cancel the job while it was running (the worker stops at its
+    /// next safe point); kept after the job ends, so a too-late request stays visible.
+    pub cancel_requested_at: Option<Timestamp>,
 }
 
 impl JobRow {
@@ -75,6 +79,7 @@ impl JobRow {
             created_at: Timestamp::from_millis(int("created_at")?),
             started_at: opt_int("started_at")?.map(Timestamp::from_millis),
             finished_at: opt_int("finished_at")?.map(Timestamp::from_millis),
+            cancel_requested_at: opt_int("cancel_requested_at")?.map(Timestamp::from_millis),
         })
     }
 }
@@ -162,9 +167,13 @@ impl ListCursor {
 
 #[derive(Debug)]
 pub enum CancelOutcome {
+    /// It was waiting: cancelled at once.
     Cancelled(Box<JobRow>),
+    /// It is running: the request is recorded (`cancel_requested_at`); the worker holding it
+    /// stops at its next safe point once signalled.
+    Requested(Box<JobRow>),
     NotFound,
-    /// The job is running or finished; carries its current status.
+    /// The job is finished; carries its current status.
     NotCancellable(JobStatus),
 }
 
@@ -189,8 +198,22 @@ pub enum FailOutcome {
     WillRetry,
     /// Recorded as `dead`: no attempts left or a permanent error.
     Dead,
+    /// Recorded as `cancelled` instead of `failed`: cancelling was asked while it ran, so
+    /// it must not run again.
+    Cancelled,
     /// The lease was lost (rescued, cancelled): this attempt's result is discarded.
     Stale,
+}
+
+/// What a heartbeat learnt about the attempt it extended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Extended; nobody asked to cancel.
+    Held,
+    /// Extended, but cancelling was asked: stop at the next safe point.
+    CancelRequested,
+    /// No longer ours (rescued, released): this attempt's result will be discarded.
+    Lost,
 }
 
 /// A job waiting in the database whose queue message should exist.
@@ -278,16 +301,26 @@ impl Db {
         rows.iter().map(JobRow::from_row).collect()
     }
 
-    /// Cancels a job no worker holds (`queued`, or `failed` and waiting for a retry).
+    /// Cancels a job: one no worker holds (`queued`, or `failed` and waiting for a retry)
+    /// at once; a `running` one by recording the request (the first request's time is kept),
+    /// for the worker to act on. One statement, so a job that changes state meanwhile is
+    /// judged by the state it is in when the update runs.
     pub async fn cancel_job(
         &self,
         id: JobId,
         owner_id: Option<&str>,
     ) -> Result<CancelOutcome, DbError> {
         let now = Timestamp::now().millis();
+        // The right-hand sides read the row's values from before the update.
         let row = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $3, updated_at = $3 \
-             WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) AND status IN ('queued', 'failed') \
+            "UPDATE jobs SET \
+               status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END, \
+               finished_at = CASE WHEN status = 'running' THEN finished_at ELSE $3 END, \
+               cancel_requested_at = CASE WHEN status = 'running' \
+                 THEN COALESCE(cancel_requested_at, $3) ELSE cancel_requested_at END, \
+               updated_at = $3 \
+             WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) \
+               AND status IN ('queued', 'failed', 'running') \
              RETURNING {COLUMNS}"
         )))
         .bind(id.to_string())
@@ -296,7 +329,12 @@ impl Db {
         .fetch_optional(self.pool())
         .await?;
         if let Some(row) = row {
-            return Ok(CancelOutcome::Cancelled(Box::new(JobRow::from_row(&row)?)));
+            let job = Box::new(JobRow::from_row(&row)?);
+            return Ok(if job.status == JobStatus::Running {
+                CancelOutcome::Requested(job)
+            } else {
+                CancelOutcome::Cancelled(job)
+            });
         }
         Ok(match self.get_job(id, owner_id).await? {
             None => CancelOutcome::NotFound,
@@ -316,7 +354,7 @@ impl Db {
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'queued', run_at = $3, max_attempts = attempt + $4, \
              error_code = NULL, error_message = NULL, finished_at = NULL, pushed_at = $3, \
-             updated_at = $3 \
+             updated_at = $3, cancel_requested_at = NULL \
              WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) AND status IN ('dead', 'failed') \
              RETURNING {COLUMNS}"
         )))
@@ -369,47 +407,70 @@ impl Db {
         .transpose()
     }
 
-    /// Extends a running attempt's lease; false when the lease is no longer ours.
+    /// Extends a running attempt's lease, and tells whether cancelling was asked: the
+    /// heartbeat is how a worker learns of a request whose signal it missed.
     pub async fn extend_lease(
         &self,
         id: JobId,
         token: &str,
         lease_ms: i64,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Lease, DbError> {
         let now = Timestamp::now().millis();
-        let done = sqlx::query(
+        let row = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
-             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' \
+             RETURNING cancel_requested_at",
         )
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(now + lease_ms)
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = row else {
+            return Ok(Lease::Lost);
+        };
+        let requested: Option<i64> = row.try_get("cancel_requested_at")?;
+        Ok(if requested.is_some() {
+            Lease::CancelRequested
+        } else {
+            Lease::Held
+        })
     }
 
     /// Gives a running attempt back (graceful shutdown ran out of time): `queued` again at
-    /// once, the attempt not counted. Returns its queue, or `None` when the lease is no
-    /// longer ours.
+    /// once, the attempt not counted. Returns its queue to push it to, or `None` when the
+    /// lease is no longer ours or cancelling was asked (then it ends `cancelled` instead:
+    /// a job with a cancel request never runs again).
     pub async fn release_job(&self, id: JobId, token: &str) -> Result<Option<QueueName>, DbError> {
         let now = Timestamp::now().millis();
         let row = sqlx::query(
-            "UPDATE jobs SET status = 'queued', attempt = attempt - 1, lease_token = NULL, \
-             lease_expires_at = NULL, worker = NULL, run_at = $3, pushed_at = $3, updated_at = $3 \
-             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING queue",
+            "UPDATE jobs SET \
+               status = CASE WHEN cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END, \
+               attempt = CASE WHEN cancel_requested_at IS NULL THEN attempt - 1 ELSE attempt END, \
+               finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE $3 END, \
+               error_code = CASE WHEN cancel_requested_at IS NULL THEN error_code \
+                 ELSE 'cancelled' END, \
+               error_message = CASE WHEN cancel_requested_at IS NULL THEN error_message \
+                 ELSE 'cancelled as requested (the worker was shutting down)' END, \
+               lease_token = NULL, lease_expires_at = NULL, worker = NULL, run_at = $3, \
+               pushed_at = $3, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING queue, status",
         )
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            let queue: String = row.try_get("queue")?;
-            queue.parse().map_err(DbError::Corrupt)
-        })
-        .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("status")?;
+        if status != "queued" {
+            return Ok(None);
+        }
+        let queue: String = row.try_get("queue")?;
+        queue.parse().map(Some).map_err(DbError::Corrupt)
     }
 
     /// Records progress of a running attempt (e.g. `rendering`).
@@ -445,38 +506,67 @@ impl Db {
             "UPDATE jobs SET status = 'succeeded', result = $3, finished_at = $4, updated_at = $4, \
              lease_token = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL, \
              progress = NULL \
-             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING status",
         )
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(result.to_string())
         .bind(now);
-        self.fenced_update(update, follow_up).await
+        Ok(self.fenced_update(update, follow_up).await?.is_some())
     }
 
-    /// Runs a fenced update of one job; when it applied and there is a `follow_up`, inserts
-    /// that job in the same transaction. Without one, no transaction: this is every job's
-    /// completion path.
+    /// Records that a running attempt stopped at a safe point because cancelling was asked:
+    /// `cancelled` with the error code `cancelled`, fenced like every write of the attempt.
+    /// False when the lease was lost.
+    pub async fn cancel_attempt(
+        &self,
+        id: JobId,
+        token: &str,
+        message: &str,
+    ) -> Result<bool, DbError> {
+        let now = Timestamp::now().millis();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', error_code = 'cancelled', error_message = $3, \
+             finished_at = $4, updated_at = $4, lease_token = NULL, lease_expires_at = NULL, \
+             progress = NULL \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(token.to_owned())
+        .bind(message.to_owned())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Runs a fenced update of one job (`... RETURNING status`); when it applied and there
+    /// is a `follow_up`, inserts that job in the same transaction. Without one, no
+    /// transaction: this is every job's completion path. The status written, or `None` when
+    /// the lease was no longer ours.
     async fn fenced_update(
         &self,
         update: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
         follow_up: Option<&NewJob>,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Option<String>, DbError> {
         let Some(job) = follow_up else {
-            return Ok(update.execute(self.pool()).await?.rows_affected() == 1);
+            let row = update.fetch_optional(self.pool()).await?;
+            return Ok(row.map(|r| r.try_get("status")).transpose()?);
         };
         let mut tx = self.pool().begin().await?;
-        if update.execute(&mut *tx).await?.rows_affected() != 1 {
-            return Ok(false);
-        }
+        let Some(row) = update.fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("status")?;
         insert_job_in(&mut tx, job).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(status))
     }
 
     /// Records a failed attempt: `failed` with a new run time when `retry_at` is given,
     /// otherwise `dead`. The error is kept either way. `if_dead` (a failure notification) is
-    /// inserted in the same transaction when the job ends `dead`.
+    /// inserted in the same transaction when the job ends `dead`. A job that would be
+    /// retried but whose cancelling was asked meanwhile ends `cancelled` instead.
     pub async fn fail_job(
         &self,
         id: JobId,
@@ -487,16 +577,20 @@ impl Db {
         if_dead: Option<&NewJob>,
     ) -> Result<FailOutcome, DbError> {
         let now = Timestamp::now().millis();
-        let (status, outcome) = match retry_at {
-            Some(_) => ("failed", FailOutcome::WillRetry),
-            None => ("dead", FailOutcome::Dead),
+        let (status, dead) = match retry_at {
+            Some(_) => ("failed", false),
+            None => ("dead", true),
         };
         let update = sqlx::query(
-            "UPDATE jobs SET status = $3, error_code = $4, error_message = $5, \
-             run_at = COALESCE($6, run_at), pushed_at = $7, updated_at = $7, \
-             finished_at = CASE WHEN $3 = 'dead' THEN $7 ELSE NULL END, \
-             lease_token = NULL, lease_expires_at = NULL \
-             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+            "UPDATE jobs SET \
+               status = CASE WHEN $3 = 'failed' AND cancel_requested_at IS NOT NULL \
+                 THEN 'cancelled' ELSE $3 END, \
+               error_code = $4, error_message = $5, \
+               run_at = COALESCE($6, run_at), pushed_at = $7, updated_at = $7, \
+               finished_at = CASE WHEN $3 = 'failed' AND cancel_requested_at IS NULL \
+                 THEN NULL ELSE $7 END, \
+               lease_token = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING status",
         )
         .bind(id.to_string())
         .bind(token.to_owned())
@@ -505,12 +599,15 @@ impl Db {
         .bind(message.to_owned())
         .bind(retry_at.map(|t| t.millis()))
         .bind(now);
-        let follow_up = if_dead.filter(|_| outcome == FailOutcome::Dead);
-        Ok(if self.fenced_update(update, follow_up).await? {
-            outcome
-        } else {
-            FailOutcome::Stale
-        })
+        let follow_up = if_dead.filter(|_| dead);
+        Ok(
+            match self.fenced_update(update, follow_up).await?.as_deref() {
+                None => FailOutcome::Stale,
+                Some("failed") => FailOutcome::WillRetry,
+                Some("cancelled") => FailOutcome::Cancelled,
+                Some(_) => FailOutcome::Dead,
+            },
+        )
     }
 
     /// Waiting jobs due since before `stale_before` whose message was last pushed before it:
@@ -534,8 +631,9 @@ impl Db {
     }
 
     /// Running jobs whose lease expired (their worker died or hung): the attempt counts, and
-    /// the job becomes `failed` (to retry now) or `dead` when no attempts are left.
-    /// Returns those to retry, and the ids of those now dead.
+    /// the job becomes `failed` (to retry now) or `dead` when no attempts are left, or
+    /// `cancelled` when cancelling was asked. Returns those to retry, and the ids of those
+    /// now dead (cancelled ones are neither: nothing more happens to them).
     pub async fn expire_leases(
         &self,
         limit: u32,
@@ -543,8 +641,10 @@ impl Db {
         let now = Timestamp::now().millis();
         let rows = sqlx::query(
             "UPDATE jobs SET \
-               status = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END, \
-               finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
+               status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' \
+                 WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END, \
+               finished_at = CASE WHEN cancel_requested_at IS NULL AND attempt < max_attempts \
+                 THEN NULL ELSE $1 END, \
                error_code = 'lease_expired', \
                error_message = 'the worker running this attempt stopped answering', \
                lease_token = NULL, lease_expires_at = NULL, run_at = $1, pushed_at = $1, \
@@ -562,10 +662,10 @@ impl Db {
         for row in &rows {
             let status: String = row.try_get("status").map_err(DbError::from)?;
             let job = waiting_from_row(row)?;
-            if status == "failed" {
-                retry.push(job);
-            } else {
-                dead.push(job.id);
+            match status.as_str() {
+                "failed" => retry.push(job),
+                "dead" => dead.push(job.id),
+                _ => {}
             }
         }
         Ok((retry, dead))

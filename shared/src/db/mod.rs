@@ -24,8 +24,8 @@ pub use certificates::{
 };
 pub use email::EmailSend;
 pub use jobs::{
-    CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, ListCursor, NewJob,
-    RetryOutcome, WaitingJob,
+    CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
+    NewJob, RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, NewApiKey, hash_key};
 pub use maintenance::{ExpiredJob, HealthCheck};

@@ -81,6 +81,9 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError>
         html: rendered.html,
         attachments,
     };
+    // The last safe point: once the send has started, the email may be out, so it is
+    // finished and recorded whatever was asked meanwhile.
+    super::safe_point()?;
     let sent = ctx.mailer.send(&email).await.map_err(send_error)?;
     record_send(ctx, job.id, &sent.message_id, recipients).await;
     tracing::info!(message_id = %sent.message_id, recipients, "email sent");

@@ -1,5 +1,10 @@
 //! Job handlers: plain async functions, one file per kind, registered in `dispatch`. Each is
 //! idempotent (it may run again after a crash) and reports errors as retryable or permanent.
+//!
+//! Cancelling a running job is cooperative: the executor runs each attempt inside
+//! [`with_cancellation`], and handlers call [`safe_point`] where stopping leaves nothing half
+//! done (before rendering, before storing, before sending). The token is task-local rather
+//! than an argument so that every handler keeps its plain signature.
 
 pub mod certificate;
 pub mod email;
@@ -17,6 +22,7 @@ use shared::links::LinkSigner;
 use shared::queue::Queue;
 use shared::storage::Storage;
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
 
 use crate::email::Mailer;
 use crate::render::Engine;
@@ -92,6 +98,41 @@ impl JobError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The attempt stopped at a safe point because cancelling was asked: the executor
+    /// records `cancelled`, never a retry.
+    pub fn cancelled() -> Self {
+        Self::permanent(CANCELLED, "cancelled at the client's request")
+    }
+
+    pub fn is_cancellation(&self) -> bool {
+        self.code == CANCELLED
+    }
+}
+
+/// The error code of an attempt stopped by a cancel request.
+pub const CANCELLED: &str = "cancelled";
+
+tokio::task_local! {
+    /// The running attempt's cancellation, set by the executor.
+    static CANCEL: CancellationToken;
+}
+
+/// Runs `attempt` with `cancel` as what [`safe_point`] checks.
+pub async fn with_cancellation<F: std::future::Future>(
+    cancel: CancellationToken,
+    attempt: F,
+) -> F::Output {
+    CANCEL.scope(cancel, attempt).await
+}
+
+/// A place where the attempt may stop: `Err(cancelled)` once cancelling was asked. Outside an
+/// attempt (tests calling a handler directly) it never stops.
+pub fn safe_point() -> Result<(), JobError> {
+    match CANCEL.try_with(CancellationToken::is_cancelled) {
+        Ok(true) => Err(JobError::cancelled()),
+        _ => Ok(()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the kinds that produce a PDF share: read the job's inputs, render (in-process on the
 //! blocking pool, or in the bounded sandbox for uploaded templates) and store the PDF
-//! atomically as the attempt's file.
+//! atomically as the attempt's file. Both steps begin at a safe point: a cancelled attempt
+//! stops before rendering, or after rendering and before its file exists.
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub async fn render(
     input: RenderInput,
     sandboxed: bool,
 ) -> Result<Rendered, JobError> {
+    super::safe_point()?;
     if sandboxed {
         return self::sandboxed(ctx, &template, input).await;
     }
@@ -46,6 +48,7 @@ pub async fn store(
     job: &JobRow,
     rendered: &Rendered,
 ) -> Result<serde_json::Value, JobError> {
+    super::safe_point()?;
     let stored = ctx
         .storage
         .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)

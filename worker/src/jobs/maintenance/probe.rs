@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use shared::jobs::{Probe, ProbeOutcome};
 
-use crate::jobs::JobError;
+use crate::jobs::{JobError, safe_point};
 
 const STEP: Duration = Duration::from_millis(50);
 
 pub async fn run(probe: Probe) -> Result<serde_json::Value, JobError> {
     let until = tokio::time::Instant::now() + Duration::from_millis(probe.sleep_ms);
     while tokio::time::Instant::now() < until {
+        safe_point()?;
         tokio::time::sleep(STEP.min(until - tokio::time::Instant::now())).await;
     }
     match probe.outcome {
