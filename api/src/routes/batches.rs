@@ -151,8 +151,10 @@ fn too_many() -> ApiError {
 /// Issue up to 10,000 certificates at once, from JSON or CSV.
 #[utoipa::path(post, path = "/v1/certificates/batch", tag = "certificates",
     request_body(content = BatchRequest, description = "JSON, or text/csv with a header row"),
-    params(BatchQuery),
+    params(BatchQuery, ("Idempotency-Key" = Option<String>, Header, description = "Same key and request within the window: the original batch (200); another request: 409")),
     responses((status = 202, description = "Accepted: one job per row", body = BatchView),
+        (status = 200, description = "Same Idempotency-Key and request as before: the original batch", body = BatchView),
+        (status = 409, description = "Idempotency-Key used with a different request", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, description = "Bad rows, each with its row number and field", body = ErrorBody),
         (status = 503, body = ErrorBody)),
@@ -164,6 +166,29 @@ pub async fn submit(
     Query(q): Query<BatchQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Same key, same request (content type, query and body): the original batch.
+    let idempotency = match crate::routes::certificates::idempotency_key(&headers)? {
+        Some(key) => {
+            let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+            for part in [
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes())
+                    .unwrap_or_default(),
+                format!("{:?}|{:?}", q.template, q.is_public).as_bytes(),
+                &body,
+            ] {
+                sha2::Digest::update(&mut hasher, (part.len() as u64).to_le_bytes());
+                sha2::Digest::update(&mut hasher, part);
+            }
+            let hash = hex::encode(sha2::Digest::finalize(hasher));
+            if let Some(earlier) = earlier_batch(&state, &caller, &key, &hash).await? {
+                return Ok(earlier);
+            }
+            Some((key, hash))
+        }
+        None => None,
+    };
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -257,7 +282,25 @@ pub async fn submit(
         total: rows.len() as i64,
         created_at: Timestamp::now().millis(),
     };
-    let mut writer = state.db.begin_batch(&batch).await?;
+    let mut writer = match state
+        .db
+        .begin_batch(
+            &batch,
+            idempotency.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
+        )
+        .await
+    {
+        Ok(writer) => writer,
+        Err(e) => {
+            // The same request at the same moment: the other one inserted the key first.
+            if let Some((key, hash)) = &idempotency
+                && let Some(earlier) = earlier_batch(&state, &caller, key, hash).await?
+            {
+                return Ok(earlier);
+            }
+            return Err(e.into());
+        }
+    };
     let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(writer.chunk_rows()) {
         let mut jobs = Vec::with_capacity(chunk.len());
@@ -311,6 +354,39 @@ pub async fn submit(
         Json(view),
     )
         .into_response())
+}
+
+/// The batch submitted earlier with this `Idempotency-Key`: `200` with it when the request
+/// is the same, `409 idempotency_conflict` when it differs; `None` when there is none.
+async fn earlier_batch(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Response>, ApiError> {
+    let window = std::time::Duration::from_secs(state.config.idempotency_window_secs);
+    let Some((batch, earlier_hash)) = state
+        .db
+        .batch_by_idempotency_key(&caller.key_id, key, window)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if earlier_hash != hash {
+        return Err(ApiError::Conflict {
+            code: "idempotency_conflict",
+            message: "this Idempotency-Key was used with a different request body".into(),
+        });
+    }
+    let template = match state.templates.get(&batch.template_id, true).await? {
+        Some(t) => t.record.name.clone(),
+        None => batch.template_id.clone(),
+    };
+    let view = batch_view(state, &batch, &template).await?;
+    let location = view.links.self_.clone();
+    Ok(Some(
+        (StatusCode::OK, [(header::LOCATION, location)], Json(view)).into_response(),
+    ))
 }
 
 async fn batch_view(

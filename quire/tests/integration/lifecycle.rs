@@ -307,7 +307,67 @@ async fn idempotent_submissions(backend: Backend) {
     app.stop().await;
 }
 
-/// After the window, the same key makes a new job.
+/// Batches honour `Idempotency-Key` too: the same request returns the original batch and
+/// adds no jobs; another request with the key is a conflict.
+async fn idempotent_batches(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[Roles::API], |_| {}).await;
+    let key = app.new_key("olga").await;
+    let batch = |names: &[&str]| {
+        let rows: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"recipient_name": n, "course_name": "Safety"}))
+            .collect();
+        json!({ "rows": rows })
+    };
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/certificates/batch"))
+            .bearer_auth(&key)
+            .header("idempotency-key", "import-7")
+            .json(&body)
+            .send()
+    };
+    let first = send(batch(&["Ann", "Ben"])).await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(batch(&["Ann", "Ben"])).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.headers().contains_key("location"));
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["total"], 2, "{again}");
+    assert_eq!(app.count_jobs(&key).await, 2, "no jobs added by the repeat");
+    let (status, error) = error_of(send(batch(&["Ann", "Cid"])).await.unwrap()).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_conflict"))
+    );
+    // The same rows as CSV are another request.
+    let csv = app
+        .client
+        .post(app.url("/v1/certificates/batch"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "import-7")
+        .header("content-type", "text/csv")
+        .body("recipient_name,course_name\nAnn,Safety\nBen,Safety\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_idempotent_batches() {
+    idempotent_batches(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_idempotent_batches() {
+    idempotent_batches(Backend::Production).await;
+}
+
+/// After the window, the same key makes a new job (and a new batch).
 #[tokio::test]
 async fn idempotency_keys_expire_after_their_window() {
     let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
@@ -330,6 +390,21 @@ async fn idempotency_keys_expire_after_their_window() {
         ids.push(response.json::<Value>().await.unwrap()["id"].clone());
     }
     assert_ne!(ids[0], ids[1]);
+    let mut batches = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url("/v1/certificates/batch"))
+            .bearer_auth(&key)
+            .header("idempotency-key", "nightly-batch")
+            .json(&json!({"rows": [{"recipient_name": "Again", "course_name": "Safety"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        batches.push(response.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert_ne!(batches[0], batches[1]);
     app.stop().await;
 }
 

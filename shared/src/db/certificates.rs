@@ -412,11 +412,18 @@ impl Db {
     /// Starts writing a batch: its row now, its jobs chunk by chunk through the returned
     /// writer, all in one transaction that `BatchWriter::commit` ends (dropping the writer
     /// rolls everything back). The caller holds one chunk in memory at a time.
-    pub async fn begin_batch(&self, batch: &BatchRow) -> Result<BatchWriter, DbError> {
+    /// `idempotency`: the request's `Idempotency-Key` and the hash of its body; a second
+    /// batch with the same key for the same owner fails on the unique index (see
+    /// [`Db::batch_by_idempotency_key`]).
+    pub async fn begin_batch(
+        &self,
+        batch: &BatchRow,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<BatchWriter, DbError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO batches (id, owner_id, template_id, template_version, total, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO batches (id, owner_id, template_id, template_version, total, created_at, \
+             idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(batch.id.clone())
         .bind(batch.owner_id.clone())
@@ -424,6 +431,8 @@ impl Db {
         .bind(batch.template_version)
         .bind(batch.total)
         .bind(batch.created_at)
+        .bind(idempotency.map(|(key, _)| key.to_owned()))
+        .bind(idempotency.map(|(_, hash)| hash.to_owned()))
         .execute(&mut *tx)
         .await?;
         Ok(BatchWriter {
@@ -438,7 +447,7 @@ impl Db {
         batch: &BatchRow,
         jobs: &[(NewJob, NewCertificate)],
     ) -> Result<(), DbError> {
-        let mut writer = self.begin_batch(batch).await?;
+        let mut writer = self.begin_batch(batch, None).await?;
         writer.insert(jobs).await?;
         writer.commit().await
     }
@@ -558,6 +567,42 @@ impl Db {
             Some(_) => RevokeOutcome::AlreadyRevoked,
             None => RevokeOutcome::NotFound,
         })
+    }
+
+    /// The owner's batch submitted with `key` within the last `window`, with its request
+    /// hash. An older batch holding the key gives it up first, so the key can be used again.
+    pub async fn batch_by_idempotency_key(
+        &self,
+        owner_id: &str,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<Option<(BatchRow, String)>, DbError> {
+        let cutoff = Timestamp::now().millis() - window.as_millis() as i64;
+        sqlx::query(
+            "UPDATE batches SET idempotency_key = NULL \
+             WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
+        )
+        .bind(owner_id.to_owned())
+        .bind(key.to_owned())
+        .bind(cutoff)
+        .execute(self.pool())
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, request_hash FROM batches WHERE owner_id = $1 AND idempotency_key = $2",
+        )
+        .bind(owner_id.to_owned())
+        .bind(key.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: String = row.try_get("id")?;
+        let hash: Option<String> = row.try_get("request_hash")?;
+        Ok(self
+            .get_batch(&id, Some(owner_id))
+            .await?
+            .map(|batch| (batch, hash.unwrap_or_default())))
     }
 
     pub async fn get_batch(
