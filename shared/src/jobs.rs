@@ -222,6 +222,9 @@ pub enum ProbeOutcome {
     FailPermanent,
     /// The handler panics.
     Panic,
+    /// The whole worker process aborts (a poison pill that kills its worker every time):
+    /// only for fault tests that run workers as separate processes.
+    AbortProcess,
 }
 
 /// What a job that produced a file records in `result`.

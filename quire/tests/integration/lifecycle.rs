@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::domain::{JobId, Timestamp};
+use std::time::Duration;
+
+use shared::domain::{JobId, JobStatus, Timestamp};
 
 use crate::helpers::*;
 use quire::Roles;
@@ -537,4 +539,51 @@ async fn embedded_shutdown_releases_running_jobs() {
 #[tokio::test]
 async fn production_shutdown_releases_running_jobs() {
     shutdown_releases_running_jobs(Backend::Production).await;
+}
+
+/// On shutdown the API stops accepting connections but finishes the requests in flight: a
+/// submission whose body is still arriving when shutdown starts is accepted and its job is
+/// written.
+#[tokio::test]
+async fn api_drains_in_flight_requests_on_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |_| {}).await;
+    let key = app.new_key("quinn").await;
+    let body = serde_json::to_vec(&certificate("In Flight")).unwrap();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/certificates HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server answers `100 Continue` when the handler starts reading the body: from here
+    // on the request is in flight.
+    let mut buf = vec![0u8; 256];
+    let n = stream.read(&mut buf).await.unwrap();
+    let interim = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+    app.apps[0].shutdown_token().cancel();
+    // New connections are refused once the listener has closed...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "still accepting");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...while the request in flight completes.
+    stream.write_all(&body).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+    let id = response
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the job id");
+    let row = app.db.get_job(id.parse().unwrap(), None).await.unwrap();
+    assert_eq!(row.expect("job written").status, JobStatus::Queued);
+    app.stop().await;
 }

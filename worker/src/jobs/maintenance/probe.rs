@@ -26,5 +26,9 @@ pub async fn run(probe: Probe) -> Result<serde_json::Value, JobError> {
             "the probe failed as asked (permanent)",
         )),
         ProbeOutcome::Panic => panic!("the probe panicked as asked"),
+        ProbeOutcome::AbortProcess => {
+            tracing::error!("the probe aborts this process as asked");
+            std::process::abort()
+        }
     }
 }
