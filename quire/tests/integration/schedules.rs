@@ -46,6 +46,10 @@ async fn schedule(app: &TestApp, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no schedule {name}"))
 }
 
+async fn status_of(app: &TestApp) -> Value {
+    app.json_at(Some(&app.admin), app.url("/v1/status")).await
+}
+
 /// Runs `name` through the API and waits for its job to finish; the job.
 async fn run_now(app: &TestApp, name: &str) -> Value {
     let id = app
@@ -400,21 +404,11 @@ async fn production_cleanup_deletes_expired_jobs() {
 #[tokio::test]
 async fn health_task_records_checks() {
     let app = TestApp::spawn_with(Backend::Production, &[Roles::ALL], quiet_builtins).await;
-    let status: Value = app
-        .get(&app.admin, "/v1/status")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = status_of(&app).await;
     assert!(status["health"].is_null(), "not run yet: {status}");
     let job = run_now(&app, "health").await;
     assert_eq!(job["summary"]["ok"], true, "{job}");
-    let status: Value = app
-        .get(&app.admin, "/v1/status")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = status_of(&app).await;
     let checks = status["health"]["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["database", "disk", "mail", "queue"], "{status}");
@@ -462,12 +456,7 @@ async fn health_task_records_checks() {
     .await;
     let job = run_now(&app, "health").await;
     assert_eq!(job["summary"]["ok"], false, "{job}");
-    let status: Value = app
-        .get(&app.admin, "/v1/status")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = status_of(&app).await;
     let check = |name: &str| {
         status["health"]["checks"]
             .as_array()
