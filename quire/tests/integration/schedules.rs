@@ -478,3 +478,55 @@ async fn health_task_records_checks() {
     assert_eq!(status["health"]["ok"], false);
     app.stop().await;
 }
+
+/// The `rescue` run whose worker died (still `running`, lease expired) does not block the
+/// schedule: the next tick runs rescue, which expires that lease. Otherwise rescue, the only
+/// thing that expires leases, would wait for its own dead run for ever.
+#[tokio::test]
+async fn a_dead_rescue_run_does_not_block_rescue() {
+    let mut app = TestApp::spawn_with(Backend::Embedded, &[Roles::API, Roles::WORKER], |c| {
+        quiet_builtins(c);
+        let rescue = c.schedules.get_mut("rescue").unwrap();
+        rescue.enabled = true;
+        rescue.overlap = false;
+    })
+    .await;
+    let spec = app
+        .config
+        .schedule_specs()
+        .into_iter()
+        .find(|s| s.name == "rescue")
+        .unwrap();
+    // A rescue run claimed by a worker that then vanished: its lease ran out long ago.
+    let job = spec.job(None, 3);
+    app.db.insert_job(&job).await.unwrap();
+    app.db
+        .claim_job(job.id, "vanished", 1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    app.db
+        .record_schedule_run("rescue", Some(Timestamp::now()), Some(job.id))
+        .await
+        .unwrap();
+    app.add(Roles::SCHEDULER).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = app.db.get_job(job.id, None).await.unwrap().unwrap();
+        if row.status != shared::domain::JobStatus::Running {
+            // Its dead attempt was counted and the job went on (retried, and by now maybe run).
+            assert!(row.attempt >= 1, "{row:?}");
+            assert!(
+                row.error_code.as_deref() == Some("lease_expired") || row.attempt == 2,
+                "{row:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dead rescue run was never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
