@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use shared::config::{Config, MissedTicks};
-use shared::db::{Db, InsertOutcome};
-use shared::domain::Timestamp;
+use shared::db::{Db, InsertOutcome, ScheduleState};
+use shared::domain::{JobStatus, Timestamp};
 use shared::queue::Queue;
 use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
@@ -163,6 +163,9 @@ impl Firing {
             None
         };
         if let Some(outcome) = skipped {
+            if outcome == TickOutcome::StillRunning {
+                self.nudge_waiting(&state).await;
+            }
             // Noted as handled, so it is not "missed" on the next start.
             self.db.record_schedule_run(name, Some(tick), None).await?;
             return Ok(outcome);
@@ -186,6 +189,23 @@ impl Firing {
                 Ok(TickOutcome::AlreadyEnqueued)
             }
             InsertOutcome::KeyConflict => Ok(TickOutcome::AlreadyEnqueued),
+        }
+    }
+
+    /// The previous run still waits (`queued`, or `failed` and due) a tick later: its message
+    /// may be lost (Redis flushed, or its push failed). Push it again, or the schedule would
+    /// skip every tick for good; for `rescue`, the task that re-pushes lost messages, every
+    /// lost job would then wait forever. A duplicate message is harmless: one claim wins.
+    async fn nudge_waiting(&self, state: &ScheduleState) {
+        let Some(job) = &state.last_run else {
+            return;
+        };
+        let waiting = matches!(job.status, JobStatus::Queued | JobStatus::Failed);
+        if waiting
+            && job.run_at <= Timestamp::now()
+            && let Err(e) = self.queue.push(job.queue, job.id, None).await
+        {
+            tracing::warn!(schedule = %self.spec.name, job_id = %job.id, error = %e, "previous run not pushed again; retrying next tick");
         }
     }
 }

@@ -468,3 +468,42 @@ async fn sigterm_finishes_short_jobs_and_hands_long_ones_over() {
     drop(b);
     app.stop().await;
 }
+
+// 3: a lost message of the rescue schedule itself ----------------------------------------
+
+/// Redis lost the message of a `rescue` tick's job (flushed, or the push failed while it was
+/// restarting): the row waits `queued`. The next ticks must not skip forever because that
+/// "previous run is unfinished": rescue is what pushes lost messages again, every other lost
+/// job would wait for good. Found by `bench/faults.sh redis-restart`.
+#[tokio::test]
+async fn a_rescue_tick_whose_message_was_lost_does_not_stop_rescue() {
+    use shared::domain::Timestamp;
+
+    let mut app =
+        TestApp::spawn_with(Backend::Production, &[Roles::API, Roles::WORKER], |_| {}).await;
+    let key = app.new_key("ops").await;
+    let rescue = app
+        .config
+        .schedule_specs()
+        .into_iter()
+        .find(|s| s.name == "rescue")
+        .unwrap();
+    let tick = Timestamp::now().plus_millis(-5_000);
+    let lost_tick = rescue.job(Some(tick), 3);
+    app.db.insert_job(&lost_tick).await.unwrap();
+    app.db
+        .record_schedule_run("rescue", Some(tick), Some(lost_tick.id))
+        .await
+        .unwrap();
+    // A certificate whose message was lost as well: only a rescue run can make it run.
+    let lost = app
+        .insert_certificate_row(&key, "classic", Timestamp::now().plus_millis(-60_000))
+        .await;
+
+    app.add(Roles::SCHEDULER).await;
+    let job = app
+        .wait_for(&key, &lost.to_string(), &["succeeded", "dead"])
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
