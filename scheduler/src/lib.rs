@@ -11,8 +11,9 @@
 use std::time::Duration;
 
 use shared::config::{Config, MissedTicks};
-use shared::db::{Db, InsertOutcome, ScheduleState};
-use shared::domain::{JobStatus, Timestamp};
+use shared::db::{Db, InsertOutcome};
+use shared::domain::Timestamp;
+use shared::jobs::MaintenanceTask;
 use shared::queue::Queue;
 use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
@@ -155,17 +156,19 @@ impl Firing {
     pub async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
         let name = &self.spec.name;
         let state = self.db.schedule_state(name).await?;
+        // Rescue always overlaps: it is what re-pushes a run whose message was lost and expires
+        // the lease of a run whose worker died. Waiting on its own unfinished run would stop it
+        // for good, and with it every lost job; two rescues at once are harmless (conditional
+        // updates and duplicate pushes).
+        let overlap = self.spec.overlap || self.spec.task == MaintenanceTask::Rescue;
         let skipped = if state.paused {
             Some(TickOutcome::Paused)
-        } else if !self.spec.overlap && state.running() {
+        } else if !overlap && state.running() {
             Some(TickOutcome::StillRunning)
         } else {
             None
         };
         if let Some(outcome) = skipped {
-            if outcome == TickOutcome::StillRunning {
-                self.nudge_waiting(&state).await;
-            }
             // Noted as handled, so it is not "missed" on the next start.
             self.db.record_schedule_run(name, Some(tick), None).await?;
             return Ok(outcome);
@@ -189,23 +192,6 @@ impl Firing {
                 Ok(TickOutcome::AlreadyEnqueued)
             }
             InsertOutcome::KeyConflict => Ok(TickOutcome::AlreadyEnqueued),
-        }
-    }
-
-    /// The previous run still waits (`queued`, or `failed` and due) a tick later: its message
-    /// may be lost (Redis flushed, or its push failed). Push it again, or the schedule would
-    /// skip every tick for good; for `rescue`, the task that re-pushes lost messages, every
-    /// lost job would then wait forever. A duplicate message is harmless: one claim wins.
-    async fn nudge_waiting(&self, state: &ScheduleState) {
-        let Some(job) = &state.last_run else {
-            return;
-        };
-        let waiting = matches!(job.status, JobStatus::Queued | JobStatus::Failed);
-        if waiting
-            && job.run_at <= Timestamp::now()
-            && let Err(e) = self.queue.push(job.queue, job.id, None).await
-        {
-            tracing::warn!(schedule = %self.spec.name, job_id = %job.id, error = %e, "previous run not pushed again; retrying next tick");
         }
     }
 }

@@ -507,3 +507,45 @@ async fn a_rescue_tick_whose_message_was_lost_does_not_stop_rescue() {
     assert_eq!(job["status"], "succeeded", "{job}");
     app.stop().await;
 }
+
+/// The worker running a `rescue` tick's job died (killed, out of memory, a poison pill beside
+/// it): the row stays `running` until its lease expires, and only a rescue run expires leases.
+/// The next ticks must not skip because that "previous run is unfinished". Found by
+/// `bench/faults.sh handler-failures` (the poison pill aborted the worker mid-rescue).
+#[tokio::test]
+async fn a_rescue_run_whose_worker_died_does_not_stop_rescue() {
+    use shared::domain::Timestamp;
+
+    let mut app =
+        TestApp::spawn_with(Backend::Production, &[Roles::API, Roles::WORKER], |_| {}).await;
+    let key = app.new_key("ops").await;
+    let rescue = app
+        .config
+        .schedule_specs()
+        .into_iter()
+        .find(|s| s.name == "rescue")
+        .unwrap();
+    let tick = Timestamp::now().plus_millis(-5_000);
+    let orphan = rescue.job(Some(tick), 3);
+    app.db.insert_job(&orphan).await.unwrap();
+    // Claimed by a worker that is gone: its lease (1 ms) has expired, nobody heartbeats it.
+    app.db
+        .claim_job(orphan.id, "quire-gone-1-dead", 1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    app.db
+        .record_schedule_run("rescue", Some(tick), Some(orphan.id))
+        .await
+        .unwrap();
+    let lost = app
+        .insert_certificate_row(&key, "classic", Timestamp::now().plus_millis(-60_000))
+        .await;
+
+    app.add(Roles::SCHEDULER).await;
+    let job = app
+        .wait_for(&key, &lost.to_string(), &["succeeded", "dead"])
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
