@@ -92,7 +92,7 @@ enum Command {
     TwoSchedulers,
     /// SIGTERM to a worker running jobs shorter and longer than its grace period.
     Sigterm,
-    /// Handlers that panic, time out, fail permanently or retryably.
+    /// Handlers that panic, time out, fail permanently or retryably; a poison pill.
     HandlerFailures,
     /// Every scenario, in this order.
     All,

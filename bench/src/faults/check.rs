@@ -147,6 +147,8 @@ pub struct Verdict {
     pub bad_files: Vec<String>,
     /// Attempts that ran more than once (retried after a kill, a lease expiry, a failure).
     pub retried: usize,
+    /// Jobs whose success a worker logged (the duplicate check reads these lines).
+    pub logged_successes: usize,
 }
 
 impl Verdict {
@@ -249,6 +251,9 @@ pub async fn verify_certificates(
             .map(|(name, n)| format!("{n} rows for {name}")),
     );
     for (id, n) in completions_in_logs(lab) {
+        if by_id.contains_key(id.as_str()) {
+            v.logged_successes += 1;
+        }
         if n > 1 && by_id.contains_key(id.as_str()) {
             v.duplicates
                 .push(format!("{id}: success recorded {n} times"));

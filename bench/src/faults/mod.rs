@@ -32,7 +32,8 @@ pub enum Scenario {
     TwoSchedulers,
     /// SIGTERM to a worker running jobs shorter and longer than its grace period.
     Sigterm,
-    /// Handlers that panic, time out, fail permanently and retryably.
+    /// Handlers that panic, time out, fail permanently or retryably; a poison pill that aborts
+    /// its worker process at every attempt.
     HandlerFailures,
 }
 

@@ -140,12 +140,13 @@ async fn kill_workers(lab: &mut Lab, options: &Options) -> anyhow::Result<Outcom
         ),
     );
     outcome.note(format!(
-        "{kills} workers killed (one every {:?}, each replaced at once; {} started in all); {interrupted} attempts were running on a worker when it was killed; {} jobs ran more than one attempt; all {} final after {:.0} s",
+        "{kills} workers killed (one every {:?}, each replaced at once; {} started in all); {interrupted} attempts were running on a worker when it was killed; {} jobs ran more than one attempt; all {} final after {:.0} s; the workers' logs hold a success line for {} of them (a second line for one job would count as a duplicate)",
         options.kill_every,
         lab.procs.iter().filter(|p| p.role == "worker").count(),
         v.retried,
         t.accepted.len(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        v.logged_successes
     ));
     Ok(outcome)
 }
@@ -720,8 +721,11 @@ async fn handler_failures(lab: &mut Lab, options: &Options) -> anyhow::Result<Ou
     lab.set("QUIRE_QUEUES__MAINTENANCE__CONCURRENCY", 4);
     lab.set("QUIRE_RETRY__BASE_MS", 100);
     lab.set("QUIRE_RETRY__MAX_SECS", 1);
+    // The poison pill's attempts are lost with their worker: the rescuer finds them.
+    fast_rescue(lab, 5, 5);
     lab.migrate().await?;
-    lab.spawn_ready("worker").await?;
+    lab.spawn_ready("scheduler").await?;
+    let mut worker = lab.spawn_ready("worker").await?;
     let queue = lab.queue().await?;
     // (what, probe, max attempts, expected status, attempts, error code)
     let cases = [
@@ -787,7 +791,51 @@ async fn handler_failures(lab: &mut Lab, options: &Options) -> anyhow::Result<Ou
             .join(",")
     );
     wait_terminal(lab, &filter, ids.len(), options.finish_within).await?;
+
+    // Then alone, so no other job shares its worker's fate: a poison pill that aborts the
+    // worker process at every attempt. Each death is replaced, as a supervisor would; the
+    // rescuer counts each lost attempt, and the job ends `dead` after its attempts.
+    let pill = insert_probe(lab, &queue, 0, ProbeOutcome::AbortProcess, 2)
+        .await?
+        .to_string();
+    let mut aborted = 0;
+    let started = Instant::now();
+    loop {
+        let row = check::rows_by_id(lab.pool(), std::slice::from_ref(&pill)).await?;
+        if row
+            .values()
+            .any(|r| matches!(r.status.as_str(), "dead" | "succeeded"))
+        {
+            break;
+        }
+        if lab.procs[worker].child.try_wait()?.is_some() {
+            lab.procs[worker].ended_on_purpose = true;
+            aborted += 1;
+            worker = lab.spawn("worker").await?;
+        }
+        anyhow::ensure!(
+            started.elapsed() < options.finish_within,
+            "the poison pill never ended: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     lab.stop_all(Duration::from_secs(15)).await;
+    let pill_row = check::rows_by_id(lab.pool(), std::slice::from_ref(&pill)).await?[&pill].clone();
+    let pill_ok = pill_row.status == "dead"
+        && pill_row.attempt == 2
+        && pill_row.error_code.as_deref() == Some("lease_expired")
+        && aborted == 2;
+    outcome.expect(
+        pill_ok,
+        format!(
+            "poison pill: {} after {} attempts ({:?}) and {aborted} worker deaths, expected dead after 2 (lease_expired) and 2 deaths",
+            pill_row.status, pill_row.attempt, pill_row.error_code
+        ),
+    );
+    if !pill_ok {
+        outcome.lost += 1;
+    }
+
     let rows = check::rows_by_id(lab.pool(), &ids).await?;
     let mut seen = Vec::new();
     for ((what, _, _, _, status, attempts, code), id) in cases.iter().zip(&ids) {
@@ -815,8 +863,16 @@ async fn handler_failures(lab: &mut Lab, options: &Options) -> anyhow::Result<Ou
         outcome.max_attempt = outcome.max_attempt.max(r.attempt);
         outcome.allowed = outcome.allowed.max(r.max_attempts);
     }
-    outcome.jobs = ids.len();
-    outcome.signals_what = "0".into();
+    seen.push(format!(
+        "poison pill (aborts its worker) → {} after {} attempt(s), error `{}`, {aborted} worker processes aborted and replaced",
+        pill_row.status,
+        pill_row.attempt,
+        pill_row.error_code.as_deref().unwrap_or("none")
+    ));
+    outcome.max_attempt = outcome.max_attempt.max(pill_row.attempt);
+    outcome.jobs = ids.len() + 1;
+    outcome.signals = aborted;
+    outcome.signals_what = format!("{aborted} worker aborts");
     outcome.note(seen.join("; "));
     Ok(outcome)
 }
