@@ -103,8 +103,10 @@ impl PrivateRedis {
         self.launch().await
     }
 
+    /// Stops it and removes its directory.
     pub async fn stop(mut self) {
         let _ = self.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
