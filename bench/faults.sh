@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests: quire's delivery guarantees checked on the jobs table with real processes.
 #
-#   bench/faults.sh                    # build (dev profile), then every scenario (~10 min)
+#   bench/faults.sh                    # build (dev profile), then every scenario (~5 min)
 #   bench/faults.sh kill-workers       # one scenario: kill-workers, stale-worker,
 #                                      # redis-restart, postgres-stop, two-schedulers,
 #                                      # sigterm, handler-failures

@@ -165,7 +165,15 @@ async fn run(args: Args) -> ExitCode {
     };
     let mut outcomes = Vec::new();
     for scenario in scenarios {
-        let outcome = faults::run(scenario, &setup, &options).await;
+        // Interrupted: dropping the scenario kills its processes and drops its database
+        // (the labs' and servers' `Drop`), instead of leaving them running.
+        let outcome = tokio::select! {
+            outcome = faults::run(scenario, &setup, &options) => outcome,
+            signal = stop_signal() => {
+                eprintln!("faults: {signal}; stopped everything this run started");
+                return ExitCode::from(130);
+            }
+        };
         if let Some(path) = &args.json {
             append_json(path, &outcome);
         }
@@ -176,6 +184,21 @@ async fn run(args: Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted",
+        _ = term.recv() => "terminated",
     }
 }
 

@@ -232,20 +232,34 @@ impl PrivatePostgres {
         self.launch().await
     }
 
+    /// Stops it; its directory is removed on drop.
     pub async fn remove(mut self) {
         let _ = self.stop_server().await;
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        // An early exit: an immediate shutdown, so no backend outlives its postmaster.
+        // An early exit (an interrupt, a panic) finds it running: an immediate shutdown, so no
+        // backend outlives its postmaster (bounded wait). Its directory goes in any case.
         if let Some(pid) = self.child.as_ref().and_then(Child::id) {
+            let pid = pid.to_string();
             let _ = std::process::Command::new("kill")
-                .args(["-QUIT", &pid.to_string()])
+                .args(["-QUIT", &pid])
                 .status();
+            for _ in 0..50 {
+                let alive = std::process::Command::new("kill")
+                    .args(["-0", &pid])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !alive {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
