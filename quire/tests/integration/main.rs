@@ -6,6 +6,7 @@
 mod auth;
 mod cancel;
 mod cli;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod mail;
