@@ -11,7 +11,7 @@ use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 /// Columns every read returns, in `JobRow::from_row` order.
 const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
-     cancel_requested_at, lease_expires_at";
+     cancel_requested_at";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -35,8 +35,6 @@ pub struct JobRow {
     /// When a client asked to cancel the job while it was running (the worker stops at its
     /// next safe point); kept after the job ends, so a too-late request stays visible.
     pub cancel_requested_at: Option<Timestamp>,
-    /// While `running`: when the attempt's lease ends unless its worker heartbeats.
-    pub lease_expires_at: Option<Timestamp>,
 }
 
 impl JobRow {
@@ -82,7 +80,6 @@ impl JobRow {
             started_at: opt_int("started_at")?.map(Timestamp::from_millis),
             finished_at: opt_int("finished_at")?.map(Timestamp::from_millis),
             cancel_requested_at: opt_int("cancel_requested_at")?.map(Timestamp::from_millis),
-            lease_expires_at: opt_int("lease_expires_at")?.map(Timestamp::from_millis),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{Db, DbError, JobRow};
-use crate::domain::{JobId, JobStatus, Timestamp};
+use crate::domain::{JobId, Timestamp};
 
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleState {
@@ -19,15 +19,10 @@ pub struct ScheduleState {
 
 impl ScheduleState {
     /// Whether the latest run has not finished (waiting, running, or failed and due to retry).
-    /// A run whose worker died (`running` with its lease expired) does not count: else the
-    /// `rescue` schedule, the only thing that expires leases, would wait for its own dead run
-    /// for ever. The next run expires that lease.
     pub fn running(&self) -> bool {
-        self.last_run.as_ref().is_some_and(|j| {
-            let abandoned = j.status == JobStatus::Running
-                && j.lease_expires_at.is_some_and(|t| t < Timestamp::now());
-            !j.status.is_terminal() && !abandoned
-        })
+        self.last_run
+            .as_ref()
+            .is_some_and(|j| !j.status.is_terminal())
     }
 }
 
