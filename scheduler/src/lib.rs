@@ -13,7 +13,6 @@ use std::time::Duration;
 use shared::config::{Config, MissedTicks};
 use shared::db::{Db, InsertOutcome};
 use shared::domain::Timestamp;
-use shared::jobs::MaintenanceTask;
 use shared::queue::Queue;
 use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
@@ -156,14 +155,9 @@ impl Firing {
     pub async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
         let name = &self.spec.name;
         let state = self.db.schedule_state(name).await?;
-        // Rescue always overlaps: it is what re-pushes a run whose message was lost and expires
-        // the lease of a run whose worker died. Waiting on its own unfinished run would stop it
-        // for good, and with it every lost job; two rescues at once are harmless (conditional
-        // updates and duplicate pushes).
-        let overlap = self.spec.overlap || self.spec.task == MaintenanceTask::Rescue;
         let skipped = if state.paused {
             Some(TickOutcome::Paused)
-        } else if !overlap && state.running() {
+        } else if !self.spec.overlap && state.running() {
             Some(TickOutcome::StillRunning)
         } else {
             None

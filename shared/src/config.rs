@@ -409,6 +409,9 @@ fn default_schedules() -> BTreeMap<String, ScheduleConfig> {
         missed,
         overlap: false,
     };
+    let mut rescue = schedule("*/10 * * * * *", MissedTicks::Skip);
+    // Always, whatever is configured (see `ScheduleSpec::parse`); said here so it shows.
+    rescue.overlap = true;
     BTreeMap::from([
         // Every 10 s: a lost message or a dead worker's job waits at most this long.
         (
@@ -795,7 +798,8 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
                                   a schedule (`_` in NAME stands for `-`); built in:
                                   rescue */10 * * * * *, health */30 * * * * *,
                                   cache-warm 0 */15 * * * *, cleanup 0 17 3 * * * (run-once),
-                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no overlap
+                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no
+                                  overlap (rescue always overlaps)
   QUIRE_CLEANUP__BATCH_SIZE       500               jobs deleted per statement
   QUIRE_CLEANUP__MAX_PER_RUN      50000             most jobs one cleanup run deletes
   QUIRE_CLEANUP__RETENTION__<KIND>__SUCCEEDED_DAYS / __DEAD_DAYS / __CANCELLED_DAYS

@@ -98,7 +98,12 @@ impl ScheduleSpec {
             timezone,
             enabled: config.enabled,
             missed: config.missed,
-            overlap: config.overlap,
+            // Rescue always overlaps: it is what re-pushes a run whose message was lost and
+            // expires the lease of a run whose worker died, its own included. Waiting for its
+            // own unfinished run would stop it for good (found by the fault tests), and with it
+            // every lost job; two rescues at once are harmless (conditional updates, duplicate
+            // pushes).
+            overlap: config.overlap || task == MaintenanceTask::Rescue,
             cron,
         })
     }
@@ -256,6 +261,9 @@ mod tests {
             ),
             "task"
         );
+        // Rescue overlaps whatever the configuration says.
+        let rescue = ScheduleSpec::parse("rescue", &config("* * * * * *", "UTC", None)).unwrap();
+        assert!(rescue.overlap);
         // A built-in name is its own task.
         let cleanup = ScheduleSpec::parse("cleanup", &config("0 0 3 * * *", "UTC", None)).unwrap();
         assert_eq!(cleanup.task, MaintenanceTask::Cleanup);

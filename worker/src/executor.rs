@@ -296,7 +296,7 @@ impl Executor {
                         let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
-                        tracing::warn!("lease lost before the failure was recorded; discarded");
+                        tracing::warn!(code = err.code, error = %err.message, "lease lost before the failure was recorded; discarded");
                     }
                 }
             }
