@@ -483,6 +483,12 @@ impl Config {
             .collect()
     }
 
+    /// The schedule `name`, parsed; `None` if there is none.
+    pub fn schedule_spec(&self, name: &str) -> Option<crate::schedules::ScheduleSpec> {
+        let config = self.schedules.get(name)?;
+        crate::schedules::ScheduleSpec::parse(name, config).ok()
+    }
+
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
         let config: Config = figment.extract().map_err(|e| {
             // figment names the key path and what it expected; never echo values (secrets).

@@ -81,9 +81,7 @@ impl ScheduleView {
 fn spec(state: &AppState, name: &str) -> Result<ScheduleSpec, ApiError> {
     state
         .config
-        .schedule_specs()
-        .into_iter()
-        .find(|s| s.name == name)
+        .schedule_spec(name)
         .ok_or(ApiError::NotFound("schedule"))
 }
 
