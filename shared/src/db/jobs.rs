@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, DbError};
+use super::{Db, DbError, placeholders};
 use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 
 /// Columns every read returns, in `JobRow::from_row` order.
@@ -676,10 +676,9 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
-            placeholders.join(", ")
+            placeholders(1, ids.len())
         );
         // One text per list length: not worth a cached prepared statement on every connection.
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
@@ -696,10 +695,9 @@ impl Db {
             return Ok(());
         }
         let now = Timestamp::now().millis();
-        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
             "UPDATE jobs SET pushed_at = $1 WHERE id IN ({})",
-            placeholders.join(", ")
+            placeholders(2, ids.len())
         );
         // One text per list length: not worth a cached prepared statement on every connection.
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false).bind(now);

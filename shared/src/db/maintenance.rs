@@ -3,7 +3,7 @@
 
 use sqlx::{AssertSqlSafe, Executor as _, Row};
 
-use super::{Db, DbError};
+use super::{Db, DbError, placeholders};
 use crate::config::DatabaseBackend;
 use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
 
@@ -72,17 +72,11 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = |first: usize| {
-            (first..first + ids.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut tx = self.pool().begin().await?;
         // One text per batch length: not worth a cached prepared statement per connection.
         let sql = format!(
             "DELETE FROM jobs WHERE status = $1 AND id IN ({}) RETURNING id, batch_id",
-            list(2)
+            placeholders(2, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
@@ -101,10 +95,7 @@ impl Db {
             }
         }
         if !deleted.is_empty() {
-            let in_list = (1..=deleted.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let in_list = placeholders(1, deleted.len());
             for table in ["certificates", "email_sends"] {
                 let sql = format!("DELETE FROM {table} WHERE job_id IN ({in_list})");
                 let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
@@ -118,10 +109,7 @@ impl Db {
         batches.dedup();
         if !batches.is_empty() {
             // A batch goes with its last job.
-            let in_list = (1..=batches.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let in_list = placeholders(1, batches.len());
             let sql = format!(
                 "DELETE FROM batches WHERE id IN ({in_list}) \
                  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id)"
@@ -225,16 +213,18 @@ impl Db {
         Ok(())
     }
 
-    /// Jobs per tick of `schedule`: (tick key, jobs with that tick as run time). For tests
-    /// and the fault suite, which check that every tick has exactly one job.
+    /// Jobs per second of tick time of `schedule`: (`schedule:<name>:<second in ms>`, jobs
+    /// whose tick falls in that second). For tests and the fault suite: with one tick per
+    /// second, two jobs in one second would mean two schedulers disagreed on the instant.
     #[doc(hidden)]
     pub async fn tick_counts_for_test(
         &self,
         schedule: &str,
     ) -> Result<Vec<(String, i64)>, DbError> {
         let rows = sqlx::query(
-            "SELECT run_at, COUNT(*) AS n FROM jobs \
-             WHERE owner_id = $1 AND idempotency_key LIKE $2 GROUP BY run_at ORDER BY run_at",
+            "SELECT run_at / 1000 AS second, COUNT(*) AS n FROM jobs \
+             WHERE owner_id = $1 AND idempotency_key LIKE $2 \
+             GROUP BY run_at / 1000 ORDER BY run_at / 1000",
         )
         .bind(super::SYSTEM_OWNER)
         .bind(format!("schedule:{schedule}:%"))
@@ -242,8 +232,11 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                let run_at: i64 = row.try_get("run_at")?;
-                Ok((format!("schedule:{schedule}:{run_at}"), row.try_get("n")?))
+                let second: i64 = row.try_get("second")?;
+                Ok((
+                    format!("schedule:{schedule}:{}", second * 1000),
+                    row.try_get("n")?,
+                ))
             })
             .collect()
     }

@@ -178,6 +178,15 @@ impl Db {
     }
 }
 
+/// `$first, $first+1, …` for `count` values: the list of an `IN (...)` whose length varies.
+/// Statements built with it run with `persistent(false)` (see ARCHITECTURE, invariants).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl DbError {
     /// Connection errors can quote the URL; keep only the kind of failure.
     fn redacted(self) -> Self {

@@ -4,7 +4,7 @@
 //! `max_per_run` jobs (the next run continues). Rows go before files: a crash in between
 //! leaves an orphan file, never a row pointing at a missing one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use shared::domain::{JobKind, JobStatus, Timestamp};
 
@@ -46,7 +46,13 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 }
                 budget -= expired.len();
                 let ids: Vec<_> = expired.iter().map(|j| j.id).collect();
-                let gone = ctx.db.delete_jobs(&ids, status).await.map_err(db_err)?;
+                let gone: HashSet<_> = ctx
+                    .db
+                    .delete_jobs(&ids, status)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .collect();
                 *deleted.entry(format!("{kind}/{status}")).or_default() += gone.len();
                 for job in expired.iter().filter(|j| gone.contains(&j.id)) {
                     match ctx
