@@ -378,15 +378,20 @@ async fn earlier_batch(
             message: "this Idempotency-Key was used with a different request body".into(),
         });
     }
-    let template = match state.templates.get(&batch.template_id, true).await? {
-        Some(t) => t.record.name.clone(),
-        None => batch.template_id.clone(),
-    };
+    let template = template_name(state, &batch).await?;
     let view = batch_view(state, &batch, &template).await?;
     let location = view.links.self_.clone();
     Ok(Some(
         (StatusCode::OK, [(header::LOCATION, location)], Json(view)).into_response(),
     ))
+}
+
+/// The name of the batch's template (its id if the template is gone).
+async fn template_name(state: &AppState, batch: &BatchRow) -> Result<String, ApiError> {
+    Ok(match state.templates.get(&batch.template_id, true).await? {
+        Some(t) => t.record.name.clone(),
+        None => batch.template_id.clone(),
+    })
 }
 
 async fn batch_view(
@@ -449,10 +454,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<BatchView>, ApiError> {
     let batch = find(&state, &caller, &id).await?;
-    let name = match state.templates.get(&batch.template_id, true).await? {
-        Some(t) => t.record.name.clone(),
-        None => batch.template_id.clone(),
-    };
+    let name = template_name(&state, &batch).await?;
     Ok(Json(batch_view(&state, &batch, &name).await?))
 }
 
