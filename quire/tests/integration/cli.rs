@@ -174,11 +174,7 @@ async fn quire_run_with_no_configuration_serves_and_stops_on_sigterm() {
     use tokio::io::AsyncBufReadExt;
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let mut child = tokio::process::Command::from(quire(dir.path()))
         .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
         .arg("run")

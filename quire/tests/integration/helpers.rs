@@ -439,6 +439,15 @@ impl Proxy {
 }
 
 /// `host:port` of a service URL such as `redis://127.0.0.1:6379` or `postgres://u@h:5432/db`.
+/// A TCP port nothing listens on (for a process to bind, or a server that is not there).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn host_port(url: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);

@@ -64,7 +64,8 @@ async fn run_now(app: &TestApp, name: &str) -> Value {
     job
 }
 
-/// The jobs of `schedule`'s ticks: (idempotency key, count) for every key seen.
+/// The jobs of `schedule`'s ticks per second of tick time: (tick key, count) for every second
+/// seen, so two jobs for one tick count twice even if their keys differed.
 async fn tick_jobs(app: &TestApp, schedule: &str) -> Vec<(String, i64)> {
     app.db
         .tick_counts_for_test(schedule)
@@ -276,12 +277,7 @@ async fn missed_ticks_policy() {
     // The clock's ticks show the scheduler has been running for a while.
     wait_for_ticks(&app, "clock", 2).await;
     assert_eq!(caught_up.len(), 1, "{caught_up:?}");
-    let spec = app
-        .config
-        .schedule_specs()
-        .into_iter()
-        .find(|s| s.name == "catch-up")
-        .unwrap();
+    let spec = app.config.schedule_spec("catch-up").unwrap();
     let latest = spec.latest_at_or_before(Timestamp::now()).unwrap();
     assert_eq!(caught_up[0].0, spec.tick_key(latest));
     assert!(tick_jobs(&app, "forget").await.is_empty());
@@ -442,9 +438,7 @@ async fn health_task_records_checks() {
     assert_eq!(ready["recorded"]["ok"], true, "{ready}");
     app.stop().await;
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = crate::helpers::free_port();
     let app = TestApp::spawn_with(Backend::Embedded, &[Roles::ALL], |c| {
         quiet_builtins(c);
         c.health.min_free_disk_mb = u64::MAX / (1024 * 1024 * 2);
