@@ -48,5 +48,5 @@ ARGS=("$@")
 if [[ ${#ARGS[@]} -eq 0 ]]; then
     ARGS=(all)
 fi
-# The scenario comes first; options after it belong to the program as a whole.
+# The scenario (or `all`) and options, in any order.
 exec "$FAULTS" --quire "$QUIRE" --work-dir "$WORK" --json "$JSON" "${ARGS[@]}"

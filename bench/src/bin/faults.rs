@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 use faults::lab::Setup;
 use faults::{Options, Scenario};
@@ -23,15 +23,16 @@ use faults::{Options, Scenario};
     about = "Fault scenarios against real quire processes on PostgreSQL and Redis."
 )]
 struct Args {
-    #[command(subcommand)]
-    command: Command,
+    /// The scenario to run: kill-workers, stale-worker, redis-restart, postgres-stop,
+    /// two-schedulers, sigterm, handler-failures; or `all`, every one in that order.
+    #[arg(default_value = "all", value_parser = selection)]
+    scenario: Selection,
     /// The `quire` binary (default: the one next to this program).
-    #[arg(long, global = true, env = "FAULTS_QUIRE")]
+    #[arg(long, env = "FAULTS_QUIRE")]
     quire: Option<PathBuf>,
     /// A PostgreSQL URL whose user may create databases; each scenario creates its own.
     #[arg(
         long,
-        global = true,
         env = "FAULTS_DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
@@ -39,63 +40,61 @@ struct Args {
     /// The shared Redis (each scenario uses its own namespace and deletes it).
     #[arg(
         long,
-        global = true,
         env = "FAULTS_REDIS_URL",
         default_value = "redis://127.0.0.1:6379"
     )]
     redis_url: String,
     /// Where scenarios keep logs and data (removed when they pass, unless --keep).
-    #[arg(long, global = true, env = "FAULTS_WORK_DIR")]
+    #[arg(long, env = "FAULTS_WORK_DIR")]
     work_dir: Option<PathBuf>,
-    #[arg(long, global = true)]
+    /// Keep every scenario's logs and data, also when it passes.
+    #[arg(long)]
     keep: bool,
     /// Also write the outcomes as JSON lines to FILE.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// kill-workers: certificate jobs.
-    #[arg(long, global = true, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000)]
     kill_jobs: usize,
     /// kill-workers: worker processes running at once.
-    #[arg(long, global = true, default_value_t = 3)]
+    #[arg(long, default_value_t = 3)]
     kill_workers: usize,
     /// kill-workers: milliseconds between kills.
-    #[arg(long, global = true, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000)]
     kill_every_ms: u64,
     /// stale-worker: certificate jobs streamed while the worker is stopped.
-    #[arg(long, global = true, default_value_t = 400)]
+    #[arg(long, default_value_t = 400)]
     stale_jobs: usize,
     /// redis-restart: certificate jobs.
-    #[arg(long, global = true, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500)]
     redis_jobs: usize,
     /// postgres-stop: seconds PostgreSQL stays down.
-    #[arg(long, global = true, default_value_t = 10)]
+    #[arg(long, default_value_t = 10)]
     postgres_down_secs: u64,
     /// two-schedulers: seconds both schedulers run.
-    #[arg(long, global = true, default_value_t = 180)]
+    #[arg(long, default_value_t = 180)]
     scheduler_secs: u64,
     /// Longest wait for a scenario's jobs to finish, in seconds.
-    #[arg(long, global = true, default_value_t = 600)]
+    #[arg(long, default_value_t = 600)]
     finish_within_secs: u64,
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// 2,000 certificates, 3 workers, a random worker SIGKILLed every second and replaced.
-    KillWorkers,
-    /// A worker SIGSTOPped past its lease while holding jobs, taken over, SIGCONTed.
-    StaleWorker,
-    /// A private Redis restarted empty in the middle of a run.
-    RedisRestart,
-    /// A private PostgreSQL stopped for 10 s in the middle of a run.
-    PostgresStop,
-    /// Two schedulers for minutes with a schedule every second: one job per tick.
-    TwoSchedulers,
-    /// SIGTERM to a worker running jobs shorter and longer than its grace period.
-    Sigterm,
-    /// Handlers that panic, time out, fail permanently or retryably; a poison pill.
-    HandlerFailures,
-    /// Every scenario, in this order.
-    All,
+/// The scenarios named on the command line.
+#[derive(Debug, Clone)]
+struct Selection(Vec<Scenario>);
+
+fn selection(name: &str) -> Result<Selection, String> {
+    if name == "all" {
+        return Ok(Selection(Scenario::ALL.to_vec()));
+    }
+    Scenario::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .map(|s| Selection(vec![s]))
+        .ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown scenario; one of: {}, all", names.join(", "))
+        })
 }
 
 fn main() -> ExitCode {
@@ -153,18 +152,8 @@ async fn run(args: Args) -> ExitCode {
         scheduler_run: Duration::from_secs(args.scheduler_secs),
         finish_within: Duration::from_secs(args.finish_within_secs),
     };
-    let scenarios: Vec<Scenario> = match args.command {
-        Command::KillWorkers => vec![Scenario::KillWorkers],
-        Command::StaleWorker => vec![Scenario::StaleWorker],
-        Command::RedisRestart => vec![Scenario::RedisRestart],
-        Command::PostgresStop => vec![Scenario::PostgresStop],
-        Command::TwoSchedulers => vec![Scenario::TwoSchedulers],
-        Command::Sigterm => vec![Scenario::Sigterm],
-        Command::HandlerFailures => vec![Scenario::HandlerFailures],
-        Command::All => Scenario::ALL.to_vec(),
-    };
     let mut outcomes = Vec::new();
-    for scenario in scenarios {
+    for scenario in args.scenario.0.clone() {
         // Interrupted: dropping the scenario kills its processes and drops its database
         // (the labs' and servers' `Drop`), instead of leaving them running.
         let outcome = tokio::select! {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use lab::{Lab, Setup};
 use services::{PrivatePostgres, PrivateRedis};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// 2,000 certificates, 3 workers, a random worker SIGKILLed every second and replaced.
     KillWorkers,
