@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::check::{self, JobRow, rows, verify_certificates, wait_terminal};
 use super::lab::Lab;
-use super::load::{Load, Submitter, tally};
+use super::load::{Load, Submitter, Tally, tally};
 use super::{Options, Outcome, Scenario, Services};
 
 pub async fn run(
@@ -48,6 +48,32 @@ async fn api_and_scheduler(lab: &mut Lab) -> anyhow::Result<String> {
     lab.spawn_ready("api").await?;
     lab.spawn_ready("scheduler").await?;
     Ok(key)
+}
+
+/// What the outage scenarios share: the API, a scheduler and two workers rendering two at a
+/// time, with a fast rescue; the key.
+async fn two_workers(lab: &mut Lab) -> anyhow::Result<String> {
+    fast_rescue(lab, 5, 3);
+    lab.set("QUIRE_QUEUES__CERTIFICATES__CONCURRENCY", 2);
+    let key = api_and_scheduler(lab).await?;
+    lab.spawn_ready("worker").await?;
+    lab.spawn_ready("worker").await?;
+    Ok(key)
+}
+
+/// During an outage the API answers 202 or 503, and every 503 says when to retry.
+fn expect_clean_answers(outcome: &mut Outcome, t: &Tally) {
+    outcome.expect(
+        t.unavailable_without_retry_after == 0,
+        format!(
+            "{} 503s without Retry-After",
+            t.unavailable_without_retry_after
+        ),
+    );
+    outcome.expect(
+        t.other.is_empty(),
+        format!("answers other than 202/503: {:?}", count(&t.other)),
+    );
 }
 
 /// Jobs of `kind` that process `i` holds running.
@@ -308,11 +334,7 @@ async fn redis_restart(
     options: &Options,
 ) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new(Scenario::RedisRestart);
-    fast_rescue(lab, 5, 3);
-    lab.set("QUIRE_QUEUES__CERTIFICATES__CONCURRENCY", 2);
-    let key = api_and_scheduler(lab).await?;
-    lab.spawn_ready("worker").await?;
-    lab.spawn_ready("worker").await?;
+    let key = two_workers(lab).await?;
     let mut load = Load::start(
         Submitter::new(&lab.api_url()?, &key)?,
         Some(options.redis_jobs),
@@ -346,17 +368,7 @@ async fn redis_restart(
     outcome.add_verdict(&v);
     outcome.signals = 1;
     outcome.signals_what = "1 restart (data lost)".into();
-    outcome.expect(
-        t.unavailable_without_retry_after == 0,
-        format!(
-            "{} 503s without Retry-After",
-            t.unavailable_without_retry_after
-        ),
-    );
-    outcome.expect(
-        t.other.is_empty(),
-        format!("answers other than 202/503: {:?}", t.other),
-    );
+    expect_clean_answers(&mut outcome, &t);
     outcome.note(format!(
         "Redis shut down (nosave) with {backlog} jobs queued in it and back empty {:.1} s later; {} submissions answered 503 (all with Retry-After), {} accepted; every accepted job succeeded, the last {:.0} s after the load ended",
         down_for.as_secs_f64(),
@@ -375,11 +387,7 @@ async fn postgres_stop(
     options: &Options,
 ) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new(Scenario::PostgresStop);
-    fast_rescue(lab, 5, 3);
-    lab.set("QUIRE_QUEUES__CERTIFICATES__CONCURRENCY", 2);
-    let key = api_and_scheduler(lab).await?;
-    lab.spawn_ready("worker").await?;
-    lab.spawn_ready("worker").await?;
+    let key = two_workers(lab).await?;
     let load = Load::start(
         Submitter::new(&lab.api_url()?, &key)?,
         None,
@@ -435,17 +443,7 @@ async fn postgres_stop(
         accepted_during == 0,
         format!("{accepted_during} submissions accepted while PostgreSQL was down"),
     );
-    outcome.expect(
-        t.unavailable_without_retry_after == 0,
-        format!(
-            "{} 503s without Retry-After",
-            t.unavailable_without_retry_after
-        ),
-    );
-    outcome.expect(
-        t.other.is_empty(),
-        format!("answers other than 202/503: {:?}", count(&t.other)),
-    );
+    expect_clean_answers(&mut outcome, &t);
     outcome.note(format!(
         "PostgreSQL stopped (fast shutdown) {:.1} s into the load, for {:.1} s; {} submissions in all: {} accepted (202), {} answered 503 with Retry-After ({unavailable_during} of them sent and answered while it was down), {} other; every accepted job succeeded, the last {:.0} s after the load ended",
         down_at.as_secs_f64(),
