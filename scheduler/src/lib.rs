@@ -17,9 +17,6 @@ use shared::queue::Queue;
 use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
 
-/// Owner of the jobs schedules enqueue (and of the built-in templates).
-pub use shared::db::SYSTEM_OWNER;
-
 pub async fn run(
     config: &Config,
     db: Db,
@@ -53,7 +50,7 @@ pub async fn run(
 
 /// What happened to one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TickOutcome {
+enum TickOutcome {
     /// This scheduler inserted the tick's job.
     Enqueued,
     /// Another scheduler had already inserted it.
@@ -64,11 +61,11 @@ pub enum TickOutcome {
 }
 
 /// One schedule's loop.
-pub struct Firing {
-    pub spec: ScheduleSpec,
-    pub db: Db,
-    pub queue: Queue,
-    pub max_attempts: u32,
+struct Firing {
+    spec: ScheduleSpec,
+    db: Db,
+    queue: Queue,
+    max_attempts: u32,
 }
 
 impl Firing {
@@ -106,7 +103,7 @@ impl Firing {
 
     /// The latest tick at or before now, if it is later than the last tick any scheduler
     /// recorded. A schedule that never fired has missed nothing.
-    pub async fn missed_tick(&self) -> Result<Option<Timestamp>, shared::db::DbError> {
+    async fn missed_tick(&self) -> Result<Option<Timestamp>, shared::db::DbError> {
         let state = self.db.schedule_state(&self.spec.name).await?;
         let Some(last) = state.last_tick else {
             return Ok(None);
@@ -152,7 +149,7 @@ impl Firing {
 
     /// One try at `tick`: check pause and overlap, insert the tick's job (or find the one
     /// another scheduler inserted), record it as the schedule's last run, push it.
-    pub async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
+    async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
         let name = &self.spec.name;
         let state = self.db.schedule_state(name).await?;
         let skipped = if state.paused {
