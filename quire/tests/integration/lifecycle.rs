@@ -474,6 +474,11 @@ async fn dead_jobs_keep_their_error_and_can_be_retried(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // An admin may retry anyone's job.
+    let response = retry(app.admin.clone(), id.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let requeued: Value = response.json().await.unwrap();
+    assert!(requeued["error"].is_null(), "{requeued}");
     app.stop().await;
 }
 
