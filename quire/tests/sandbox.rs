@@ -18,6 +18,8 @@ fn limits(timeout: Duration, memory_bytes: u64) -> SandboxLimits {
         program: PathBuf::from(env!("CARGO_BIN_EXE_quire")),
         timeout,
         memory_bytes,
+        max_children: 2,
+        max_output_bytes: 64 * MIB as usize,
     }
 }
 
@@ -316,4 +318,60 @@ async fn measure_overhead_and_minimum_memory() {
         }
         eprintln!("{output:?}: smallest limit that renders 5 times in a row: {high} MiB");
     }
+}
+
+/// The parent reads at most `max_output_bytes` of the child's answer, then stops it.
+#[tokio::test]
+async fn an_answer_over_the_output_limit_is_refused() {
+    let mut small = default_limits();
+    small.max_output_bytes = 1000;
+    let err = render_bounded(
+        &small,
+        &request(NAME_TEMPLATE, json!({"name": "Ada"}), Output::Pdf),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SandboxError::OutputTooLarge(1000)), "{err}");
+    assert!(err.is_template_fault());
+    // The same render fits the default limit.
+    ok(
+        &default_limits(),
+        &request(NAME_TEMPLATE, json!({"name": "Ada"}), Output::Pdf),
+    )
+    .await;
+}
+
+/// A pool of one child: a second render waits (worker) or is refused (API) while the first
+/// runs.
+#[tokio::test]
+async fn the_pool_bounds_concurrent_children() {
+    let mut one = default_limits();
+    one.max_children = 1;
+    one.timeout = Duration::from_secs(3);
+    let pool = shared::sandbox::SandboxPool::new(one);
+    let slow = request(
+        "#for i in range(100000) { for j in range(100000) { } }",
+        json!({}),
+        Output::Pdf,
+    );
+    let running = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.render(&slow).await })
+    };
+    let name = request(NAME_TEMPLATE, json!({"name": "Ada"}), Output::Pdf);
+    // Until the slow render holds the slot, a try may still get it; once it does, tries are
+    // refused. The slow one runs for 3 s, so a refusal comes well within that.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match pool.try_render(&name).await {
+            Err(SandboxError::Busy) => break,
+            Ok(_) => assert!(Instant::now() < deadline, "never refused"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Waiting for a turn works: it runs once the slow one is killed.
+    let waited = pool.render(&name).await.unwrap();
+    assert!(matches!(waited, SandboxResponse::Ok { .. }));
+    let slow = running.await.unwrap().unwrap_err();
+    assert!(matches!(slow, SandboxError::Timeout(_)), "{slow}");
 }

@@ -15,11 +15,6 @@ pub struct CertificatePayload {
     pub template_id: Option<String>,
     #[serde(default)]
     pub template_version: Option<i64>,
-    /// Render in the bounded sandbox (a killable child process with a memory limit): the
-    /// template was uploaded through the API, so it is untrusted code. Built-ins render
-    /// in-process.
-    #[serde(default)]
-    pub sandboxed: bool,
     pub recipient_name: String,
     pub course_name: String,
     /// `YYYY-MM-DD`.

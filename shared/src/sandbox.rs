@@ -142,6 +142,46 @@ pub struct SandboxLimits {
     /// The child's address-space limit (`RLIMIT_AS`), which counts every mapping: the binary,
     /// thread stacks, allocator arenas, not only the heap.
     pub memory_bytes: u64,
+    /// Most children of one [`SandboxPool`] running at once.
+    pub max_children: usize,
+    /// Largest answer read from the child; a bigger one is [`SandboxError::OutputTooLarge`].
+    pub max_output_bytes: usize,
+}
+
+/// Bounds how many children run at once in this process: the API asks with
+/// [`SandboxPool::try_render`] (and answers 503 when all are busy, so a flood of previews
+/// cannot start hundreds of 1 GiB children), the worker with [`SandboxPool::render`] (its jobs
+/// wait their turn). Cloning shares the slots.
+#[derive(Clone)]
+pub struct SandboxPool {
+    limits: SandboxLimits,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl SandboxPool {
+    pub fn new(limits: SandboxLimits) -> Self {
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_children.max(1)));
+        Self { limits, slots }
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
+    /// Renders when a child slot is free, waiting for one otherwise.
+    pub async fn render(&self, request: &SandboxRequest) -> Result<SandboxResponse, SandboxError> {
+        let _slot = self.slots.acquire().await.map_err(|_| SandboxError::Busy)?;
+        render_bounded(&self.limits, request).await
+    }
+
+    /// Renders if a child slot is free now; [`SandboxError::Busy`] otherwise.
+    pub async fn try_render(
+        &self,
+        request: &SandboxRequest,
+    ) -> Result<SandboxResponse, SandboxError> {
+        let _slot = self.slots.try_acquire().map_err(|_| SandboxError::Busy)?;
+        render_bounded(&self.limits, request).await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +202,13 @@ pub enum SandboxError {
         status: ExitStatus,
         stderr_tail: String,
     },
+    /// Every child slot of the pool is taken; try again shortly. Not the template's fault.
+    #[error("every render sandbox is busy; try again shortly")]
+    Busy,
+    /// The child's answer was larger than the limit (a document of absurd size). The
+    /// template's fault; the child was killed.
+    #[error("the rendered document is larger than {} MiB", .0 / (1024 * 1024))]
+    OutputTooLarge(usize),
     /// The child exited cleanly but its answer could not be read, or the pipes failed. A
     /// server fault.
     #[error("the render sandbox answered badly: {0}")]
@@ -171,7 +218,10 @@ pub enum SandboxError {
 impl SandboxError {
     /// True when the template is to blame (an API answers 422); false for server faults (500).
     pub fn is_template_fault(&self) -> bool {
-        matches!(self, Self::Timeout(_) | Self::Crashed { .. })
+        matches!(
+            self,
+            Self::Timeout(_) | Self::Crashed { .. } | Self::OutputTooLarge(_)
+        )
     }
 }
 
@@ -193,12 +243,19 @@ pub async fn render_bounded(
 ) -> Result<SandboxResponse, SandboxError> {
     let input = serde_json::to_vec(request)
         .map_err(|e| SandboxError::Protocol(format!("cannot encode the request: {e}")))?;
+    // Relative paths the child might open resolve here, not in the service's directory.
+    let workdir = tempfile::Builder::new()
+        .prefix("quire-sandbox-")
+        .tempdir()
+        .map_err(SandboxError::Spawn)?;
     let mut child = Command::new(&limits.program)
         .arg(SANDBOX_SUBCOMMAND)
         .arg("--memory-bytes")
         .arg(limits.memory_bytes.to_string())
-        // The child needs no settings, and should hold no secrets (database URLs) either.
+        // The child needs no settings, and should hold no secrets (database URLs) or paths
+        // (DATA_DIR) either; it starts in an empty directory of its own (below).
         .env_clear()
+        .current_dir(workdir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -220,9 +277,18 @@ pub async fn render_bounded(
             drop(stdin);
             written
         };
+        let max = limits.max_output_bytes;
         let read = async {
             let mut out = Vec::new();
-            stdout.read_to_end(&mut out).await.map(|_| out)
+            let read = (&mut stdout)
+                .take(max as u64 + 1)
+                .read_to_end(&mut out)
+                .await;
+            if out.len() > max {
+                // Stop the child now: it would block on the full pipe until the timeout.
+                let _ = child.start_kill();
+            }
+            read.map(|_| out)
         };
         let (written, output, stderr_tail) = tokio::join!(write, read, tail(stderr));
         let status = child.wait().await;
@@ -235,6 +301,9 @@ pub async fn render_bounded(
         return Err(SandboxError::Timeout(limits.timeout));
     };
 
+    if matches!(&output, Ok(out) if out.len() > limits.max_output_bytes) {
+        return Err(SandboxError::OutputTooLarge(limits.max_output_bytes));
+    }
     let status =
         status.map_err(|e| SandboxError::Protocol(format!("waiting for the child: {e}")))?;
     if !status.success() {
@@ -428,6 +497,8 @@ mod tests {
             program: PathBuf::from("/nonexistent/quire"),
             timeout: Duration::from_secs(1),
             memory_bytes: 1 << 30,
+            max_children: 1,
+            max_output_bytes: 1 << 20,
         };
         let err = render_bounded(&limits, &request()).await.unwrap_err();
         assert!(matches!(err, SandboxError::Spawn(_)), "{err}");

@@ -132,6 +132,19 @@ impl TemplateContent {
         hex::encode(hash.finalize())
     }
 
+    /// A fingerprint of the files alone (what typst runs), not the field declarations: the
+    /// worker renders in-process only content whose files digest is a shipped template's.
+    pub fn files_digest(&self) -> String {
+        let mut hash = Sha256::new();
+        for (path, bytes) in self.files() {
+            hash.update((path.len() as u64).to_le_bytes());
+            hash.update(path.as_bytes());
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        }
+        hex::encode(hash.finalize())
+    }
+
     /// All files as typst sees them: `/main.typ` and the assets.
     pub fn files(&self) -> Vec<(String, Vec<u8>)> {
         let mut files = vec![(MAIN_PATH.to_owned(), self.source.as_bytes().to_vec())];

@@ -11,10 +11,13 @@ use shared::templates::TemplateContent;
 use crate::jobs::JobError;
 use crate::render::Template;
 
-/// One version: its files (for sandboxed renders) and their parsed form (for in-process ones).
+/// One version: its files, and their parsed form when they are a shipped template's (see
+/// [`crate::render::is_shipped`]): only those render in-process. Anything else is never parsed
+/// here, so an uploaded template cannot loop, exhaust memory or fill typst's process-wide
+/// file-id table in the worker; it renders in the bounded child.
 pub struct LoadedTemplate {
     pub content: TemplateContent,
-    pub compiled: Template,
+    pub compiled: Option<Template>,
 }
 
 /// Most compiled versions kept; a compiled template is its files (sources, assets) parsed.
@@ -53,8 +56,16 @@ impl CompiledTemplates {
                     })?;
                 let content = stored.content;
                 let loaded = tokio::task::spawn_blocking(move || {
-                    Template::compile(content.files())
-                        .map(|compiled| LoadedTemplate { content, compiled })
+                    if !crate::render::is_shipped(&content) {
+                        return Ok(LoadedTemplate {
+                            content,
+                            compiled: None,
+                        });
+                    }
+                    Template::compile(content.files()).map(|compiled| LoadedTemplate {
+                        content,
+                        compiled: Some(compiled),
+                    })
                 })
                 .await
                 .map_err(|e| JobError::retryable("internal", e.to_string()))?

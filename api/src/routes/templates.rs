@@ -310,46 +310,32 @@ fn sample_image() -> Vec<u8> {
     SAMPLE.clone()
 }
 
-/// The sandbox request for rendering `content` with a certificate-like submission: sample
-/// values where the submission has none, so a template is checked with every field present.
+/// The sandbox request for checking `content` (a template being created or changed) with
+/// sample values, so a template is checked with every field present.
 fn sample_request(
     state: &AppState,
     kind: TemplateKind,
     content: &TemplateContent,
-    given: Option<&CertificateRequest>,
     output: Output,
 ) -> SandboxRequest {
     if kind == TemplateKind::Report {
         return sample_report_request(content, output);
     }
-    let given = given.cloned().unwrap_or_default();
-    let pick = |v: &str, default: &str| {
-        if v.trim().is_empty() {
-            default.to_owned()
-        } else {
-            v.to_owned()
-        }
-    };
-    let mut fields = given.fields.clone().unwrap_or_default();
+    let mut fields = serde_json::Map::new();
     let mut field_images = BTreeMap::new();
     for spec in &content.fields {
         match spec.field_type {
             FieldType::Image => {
-                fields.remove(&spec.name);
                 field_images.insert(spec.name.clone(), sample_image());
             }
             FieldType::Text => {
-                fields
-                    .entry(spec.name.clone())
-                    .or_insert_with(|| format!("Sample {}", spec.name).into());
+                fields.insert(spec.name.clone(), format!("Sample {}", spec.name).into());
             }
             FieldType::Date => {
-                fields
-                    .entry(spec.name.clone())
-                    .or_insert_with(|| "21 November 2026".into());
+                fields.insert(spec.name.clone(), "21 November 2026".into());
             }
             FieldType::Number => {
-                fields.entry(spec.name.clone()).or_insert_with(|| 42.into());
+                fields.insert(spec.name.clone(), 42.into());
             }
         }
     }
@@ -357,20 +343,11 @@ fn sample_request(
         template: String::new(),
         template_id: None,
         template_version: None,
-        sandboxed: true,
-        recipient_name: pick(&given.recipient_name, "Alexandra Wolfeschlegel-Ångström"),
-        course_name: pick(&given.course_name, "Sample Course in Document Engineering"),
-        issued_on: given
-            .issued_on
-            .clone()
-            .unwrap_or_else(|| "2026-11-21".into()),
-        issuer_name: Some(
-            given
-                .issuer_name
-                .clone()
-                .unwrap_or_else(|| "Quire Academy".into()),
-        ),
-        expires_on: given.expires_on.clone(),
+        recipient_name: "Alexandra Wolfeschlegel-Ångström".into(),
+        course_name: "Sample Course in Document Engineering".into(),
+        issued_on: "2026-11-21".into(),
+        issuer_name: Some("Quire Academy".into()),
+        expires_on: None,
         verification_code: "PREV-IEW0-CODE".into(),
         has_photo: true,
         has_signature: true,
@@ -397,6 +374,76 @@ fn sample_request(
     }
 }
 
+/// The sandbox request of a certificate preview: the caller's values, checked exactly as a
+/// submission's are (lengths, dates, declared fields, images), with sample values for the
+/// rest.
+async fn preview_request(
+    state: &AppState,
+    template: &CachedTemplate,
+    given: CertificateRequest,
+    output: Output,
+) -> Result<SandboxRequest, ApiError> {
+    let sample_b64 = || base64::engine::general_purpose::STANDARD.encode(sample_image());
+    let mut req = given;
+    let fill = |value: &mut String, sample: &str| {
+        if value.trim().is_empty() {
+            *value = sample.to_owned();
+        }
+    };
+    fill(&mut req.recipient_name, "Alexandra Wolfeschlegel-Ångström");
+    fill(
+        &mut req.course_name,
+        "Sample Course in Document Engineering",
+    );
+    req.issued_on.get_or_insert_with(|| "2026-11-21".into());
+    req.issuer_name
+        .get_or_insert_with(|| "Quire Academy".into());
+    req.photo.get_or_insert_with(sample_b64);
+    req.signature.get_or_insert_with(sample_b64);
+    let fields = req.fields.get_or_insert_with(Default::default);
+    for spec in &template.content.fields {
+        fields
+            .entry(spec.name.clone())
+            .or_insert_with(|| match spec.field_type {
+                FieldType::Image => sample_b64().into(),
+                FieldType::Text => {
+                    let sample = format!("Sample {}", spec.name);
+                    let max = spec.max_length.map_or(usize::MAX, |m| m as usize);
+                    sample.chars().take(max.max(1)).collect::<String>().into()
+                }
+                FieldType::Date => "2026-11-21".into(),
+                FieldType::Number => 42.into(),
+            });
+    }
+    req.notify = None;
+    let order = crate::routes::certificates::validate(state, template, req).await?;
+    let mut payload = order.payload;
+    payload.verification_code = "PREV-IEW0-CODE".into();
+    let base = state.config.public_base_url();
+    let qr = shared::verification::qr_svg(&shared::verification::verify_url(
+        &base,
+        &payload.verification_code,
+    ));
+    let mut images = vec![("qr".to_owned(), qr.into_bytes())];
+    let mut field_images = BTreeMap::new();
+    for (name, bytes) in order.inputs {
+        match name.strip_prefix("field-") {
+            Some(field) => {
+                field_images.insert(field.to_owned(), bytes);
+            }
+            None => images.push((name, bytes)),
+        }
+    }
+    Ok(SandboxRequest {
+        files: template.content.files(),
+        data: payload.template_data(&base),
+        images,
+        field_images,
+        output,
+        pdfa: false,
+    })
+}
+
 /// A report template is checked and previewed with a sample report (two sections, an image
 /// and a signature).
 fn sample_report_request(content: &TemplateContent, output: Output) -> SandboxRequest {
@@ -419,8 +466,8 @@ async fn render_checked(
     state: &AppState,
     request: SandboxRequest,
 ) -> Result<(Vec<u8>, usize), ApiError> {
-    let limits = state.config.sandbox_limits();
-    match shared::sandbox::render_bounded(&limits, &request).await {
+    // Refused, not queued, when every child is busy: a request holds no connection for long.
+    match state.sandbox.try_render(&request).await {
         Ok(SandboxResponse::Ok { bytes, pages, .. }) => Ok((bytes, pages)),
         Ok(SandboxResponse::CompileError { diagnostics }) => {
             let first = diagnostics
@@ -461,6 +508,12 @@ async fn render_checked(
             message: "the template ran out of memory or crashed while rendering".into(),
             field: Some("source".into()),
         }),
+        Err(SandboxError::OutputTooLarge(_)) => Err(ApiError::Invalid {
+            code: "template_too_large",
+            message: "the rendered document is larger than the sandbox's output limit".into(),
+            field: Some("source".into()),
+        }),
+        Err(SandboxError::Busy) => Err(ApiError::Unavailable("render sandbox")),
         Err(e) => Err(ApiError::Internal(format!("render sandbox: {e}"))),
     }
 }
@@ -502,11 +555,7 @@ pub async fn create(
         fields: req.fields,
     };
     let kind = req.kind.unwrap_or(TemplateKind::Certificate);
-    render_checked(
-        &state,
-        sample_request(&state, kind, &content, None, Output::Pdf),
-    )
-    .await?;
+    render_checked(&state, sample_request(&state, kind, &content, Output::Pdf)).await?;
     let new = NewTemplate {
         name: req.name,
         kind,
@@ -552,7 +601,8 @@ async fn for_admin(
 #[utoipa::path(put, path = "/v1/templates/{id}", tag = "templates", request_body = TemplateUpdate,
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, description = "A built-in template's content cannot change", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, description = "Every render sandbox is busy; retry after `Retry-After`", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -562,6 +612,17 @@ pub async fn update(
 ) -> Result<Json<TemplateView>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
     let req = body.value;
+    let changes_content = req.source.is_some() || req.assets.is_some() || req.fields.is_some();
+    if current.record.builtin && changes_content {
+        // The shipped sources are the only ones trusted to render in-process; changed
+        // sources belong in a template of their own (which always renders sandboxed).
+        return Err(ApiError::Conflict {
+            code: "builtin_template",
+            message: "the source, assets and fields of a built-in template cannot be changed; \
+                      create a template of your own from it"
+                .into(),
+        });
+    }
     let mut p = Problems::default();
     if let Some(source) = &req.source {
         check_source(&mut p, source);
@@ -597,7 +658,7 @@ pub async fn update(
     };
     render_checked(
         &state,
-        sample_request(&state, current.record.kind, &content, None, Output::Pdf),
+        sample_request(&state, current.record.kind, &content, Output::Pdf),
     )
     .await?;
     let change = TemplateChange {
@@ -677,17 +738,11 @@ pub async fn preview(
         .is_some_and(|a| a.contains("image/png"));
     let given = body.value.into_request();
     let output = if png { Output::Png } else { Output::Pdf };
-    let (bytes, _) = render_checked(
-        &state,
-        sample_request(
-            &state,
-            template.record.kind,
-            &template.content,
-            Some(&given),
-            output,
-        ),
-    )
-    .await?;
+    let request = match template.record.kind {
+        TemplateKind::Certificate => preview_request(&state, &template, given, output).await?,
+        TemplateKind::Report => sample_report_request(&template.content, output),
+    };
+    let (bytes, _) = render_checked(&state, request).await?;
     let content_type = if png { "image/png" } else { "application/pdf" };
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }

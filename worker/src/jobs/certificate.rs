@@ -56,6 +56,6 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         .images
         .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
-    let rendered = pdf::render(ctx, template, input, payload.sandboxed).await?;
+    let rendered = pdf::render(ctx, template, input).await?;
     pdf::store(ctx, job, &rendered).await
 }

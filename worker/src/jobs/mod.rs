@@ -37,6 +37,8 @@ pub struct JobContext {
     pub storage: Storage,
     pub engine: Arc<Engine>,
     pub templates: CompiledTemplates,
+    /// Bounds the render children of this process (uploaded templates).
+    pub sandbox: shared::sandbox::SandboxPool,
     /// SMTP (pooled) or `.eml` files under `DATA_DIR/mail`.
     pub mailer: Mailer,
     /// Signs download links in emails; its key is read from the database on first use.
@@ -56,6 +58,7 @@ impl JobContext {
             storage: Storage::new(&config.data_dir),
             mailer: Mailer::from_config(&config)?,
             templates: CompiledTemplates::new(db.clone()),
+            sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
             config,
             db,
             queue,

@@ -23,23 +23,26 @@ pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<
     })
 }
 
-/// Renders `input` with `template`: in the sandbox when the template was uploaded, otherwise
-/// in-process, off the async executor (typst is CPU-bound and synchronous).
+/// Renders `input` with `template`: in-process, off the async executor (typst is CPU-bound and
+/// synchronous), when its files are a shipped template's; in the bounded sandbox otherwise.
+/// What is rendered decides, never a flag in the job.
 pub async fn render(
     ctx: &JobContext,
     template: Arc<LoadedTemplate>,
     input: RenderInput,
-    sandboxed: bool,
 ) -> Result<Rendered, JobError> {
     super::safe_point()?;
-    if sandboxed {
+    if template.compiled.is_none() {
         return self::sandboxed(ctx, &template, input).await;
     }
     let engine = ctx.engine.clone();
-    tokio::task::spawn_blocking(move || engine.render(&template.compiled, &input))
-        .await
-        .map_err(|e| JobError::retryable("render_panicked", format!("the renderer crashed: {e}")))?
-        .map_err(|e| JobError::permanent("render_failed", e.to_string()))
+    tokio::task::spawn_blocking(move || {
+        let compiled = template.compiled.as_ref().expect("checked above");
+        engine.render(compiled, &input)
+    })
+    .await
+    .map_err(|e| JobError::retryable("render_panicked", format!("the renderer crashed: {e}")))?
+    .map_err(|e| JobError::permanent("render_failed", e.to_string()))
 }
 
 /// Writes the PDF as this attempt's file; the result the job row records.
@@ -85,8 +88,8 @@ async fn sandboxed(
         output: Output::Pdf,
         pdfa: input.pdfa,
     };
-    let limits = ctx.config.sandbox_limits();
-    match shared::sandbox::render_bounded(&limits, &request).await {
+    // Waits for a free child: the pool bounds how many run in this process.
+    match ctx.sandbox.render(&request).await {
         Ok(SandboxResponse::Ok { bytes, pages, .. }) => Ok(Rendered { pdf: bytes, pages }),
         Ok(SandboxResponse::CompileError { diagnostics }) => {
             let messages: Vec<String> = diagnostics
@@ -105,9 +108,11 @@ async fn sandboxed(
             Err(JobError::permanent("render_failed", message))
         }
         // The same template with the same data would do the same again.
-        Err(e @ (SandboxError::Timeout(_) | SandboxError::Crashed { .. })) => {
-            Err(JobError::permanent("render_failed", e.to_string()))
-        }
+        Err(
+            e @ (SandboxError::Timeout(_)
+            | SandboxError::Crashed { .. }
+            | SandboxError::OutputTooLarge(_)),
+        ) => Err(JobError::permanent("render_failed", e.to_string())),
         Err(e) => Err(JobError::retryable("sandbox_unavailable", e.to_string())),
     }
 }

@@ -49,7 +49,7 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
 
     progress("rendering").await;
     // The reports queue's own concurrency bounds how many render at once (and so memory).
-    let rendered = pdf::render(ctx, template, input, payload.sandboxed).await?;
+    let rendered = pdf::render(ctx, template, input).await?;
     progress("writing").await;
     pdf::store(ctx, job, &rendered).await
 }

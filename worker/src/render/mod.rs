@@ -340,6 +340,23 @@ impl Template {
 
 /// The templates shipped in `templates/certificates/` (kind certificate) and
 /// `templates/reports/` (kind report), for seeding the store, sorted by name.
+/// True when `content`'s files are exactly those of a template shipped in this binary. Only
+/// those are trusted to render in-process; any other source (uploaded, or a built-in's row
+/// changed in the database) is parsed and rendered only in the bounded child.
+pub fn is_shipped(content: &TemplateContent) -> bool {
+    static SHIPPED: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(|| {
+            builtin_templates()
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.content.files_digest())
+                .collect()
+        })
+        .contains(&content.files_digest())
+}
+
 pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
     let mut out = Vec::new();
     let kinds = [

@@ -26,6 +26,9 @@ use super::{Diagnostic, Engine, ImageSlot, RenderError, RenderInput, Template};
 /// time, at ~1.1 cores per render) always comes first.
 const CPU_BACKSTOP_SECS: u64 = 180;
 
+/// `RLIMIT_NPROC` of the child: tasks (processes and threads) of the service's user.
+const MAX_USER_TASKS: u64 = 4096;
+
 /// Serves one request on stdin/stdout. Compile errors are a normal response: this returns an
 /// error (and the process exits non-zero) only when it cannot limit itself or use its pipes.
 /// Writes nothing but the response to stdout.
@@ -70,6 +73,15 @@ fn limit_self(memory_bytes: u64) -> anyhow::Result<()> {
         .context("limiting CPU time")?;
     // A template that runs out of memory aborts: no core file of it on the host's disk.
     Resource::CORE.set(0, 0).context("disabling core dumps")?;
+    // The child writes only to its pipes: any regular file it tried to grow would fail.
+    Resource::FSIZE.set(0, 0).context("limiting file sizes")?;
+    // No fork bombs. The limit counts every task of this user (the service's own threads
+    // too; root is exempt), so it is generous rather than tight, and never raised.
+    let (soft, hard) = Resource::NPROC.get().context("reading the process limit")?;
+    let nproc = MAX_USER_TASKS.min(soft).min(hard);
+    Resource::NPROC
+        .set(nproc, nproc)
+        .context("limiting processes")?;
     Ok(())
 }
 

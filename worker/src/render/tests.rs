@@ -739,3 +739,33 @@ fn render_signature_template_draws_its_own_logo() {
     let err = ENGINE.render(&missing, &job).expect_err("no logo");
     assert!(err.to_string().contains("/logo.svg"), "{err}");
 }
+
+#[test]
+fn only_the_exact_shipped_files_count_as_shipped() {
+    let templates = builtin_templates().unwrap();
+    assert!(templates.iter().all(|t| is_shipped(&t.content)));
+    let classic = templates
+        .iter()
+        .find(|t| t.name == "classic")
+        .unwrap()
+        .content
+        .clone();
+    // Field declarations are not code: the same files stay trusted.
+    let mut fields = classic.clone();
+    fields.fields.clear();
+    assert!(is_shipped(&fields));
+    let mut source = classic.clone();
+    source.source.push_str("\n#for i in range(10) {}\n");
+    assert!(!is_shipped(&source));
+    let mut asset = classic.clone();
+    asset
+        .assets
+        .insert("/extra.typ".into(), b"#let x = 1".to_vec());
+    assert!(!is_shipped(&asset));
+    // One template's source with another's assets is no shipped template either.
+    if let Some(other) = templates.iter().find(|t| !t.content.assets.is_empty()) {
+        let mut mixed = classic;
+        mixed.assets = other.content.assets.clone();
+        assert!(!is_shipped(&mixed) || mixed.files() == other.content.files());
+    }
+}
