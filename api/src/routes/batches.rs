@@ -16,14 +16,16 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Caller;
-use crate::routes::certificates::{CertificateRequest, resolve_template, validate};
+use crate::offload::off_executor;
+use crate::routes::certificates::{CertificateRequest, resolve_template, store_inputs, validate};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
 /// Most row errors listed in one answer; the message gives the total.
 const MAX_LISTED_ERRORS: usize = 200;
 
-/// One certificate of a batch: a submission without images.
+/// One certificate of a batch: a submission without photo or signature. Image fields the
+/// template declares are base64 values in `fields`, stored per job like a single submission's.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchItem {
@@ -224,7 +226,7 @@ pub async fn submit(
 
     let batch_id = JobId::new().to_string();
     let queue = state.config.queues.get(JobKind::Certificate.queue());
-    let request = |row: &BatchItem| CertificateRequest {
+    let request = move |row: &BatchItem| CertificateRequest {
         recipient_name: row.recipient_name.clone(),
         course_name: row.course_name.clone(),
         issued_on: row.issued_on.clone(),
@@ -235,26 +237,32 @@ pub async fn submit(
         ..CertificateRequest::default()
     };
 
-    // Pass 1: every row checked, only the problems kept.
-    let mut errors: Vec<FieldError> = Vec::new();
-    let mut bad_rows = 0;
-    for (i, row) in rows.iter().enumerate() {
-        match validate(&state, &template, request(row)).await {
-            Ok(_) => {}
-            Err(ApiError::InvalidMany {
-                errors: row_errors, ..
-            }) => {
-                bad_rows += 1;
-                for mut e in row_errors {
-                    if errors.len() < MAX_LISTED_ERRORS {
-                        e.row = Some(i + 1);
-                        errors.push(e);
+    // Pass 1: every row checked, only the problems kept; on the blocking pool, as 10,000
+    // rows are seconds of CPU.
+    let (checking, checked_template) = (state.clone(), template.clone());
+    let (rows, errors, bad_rows) = off_executor(async move {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut bad_rows = 0;
+        for (i, row) in rows.iter().enumerate() {
+            match validate(&checking, &checked_template, request(row)).await {
+                Ok(_) => {}
+                Err(ApiError::InvalidMany {
+                    errors: row_errors, ..
+                }) => {
+                    bad_rows += 1;
+                    for mut e in row_errors {
+                        if errors.len() < MAX_LISTED_ERRORS {
+                            e.row = Some(i + 1);
+                            errors.push(e);
+                        }
                     }
                 }
+                Err(other) => return Err(other),
             }
-            Err(other) => return Err(other),
         }
-    }
+        Ok((rows, errors, bad_rows))
+    })
+    .await??;
     if bad_rows > 0 {
         let first = errors
             .first()
@@ -302,29 +310,47 @@ pub async fn submit(
         }
     };
     let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(writer.chunk_rows()) {
-        let mut jobs = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let order = validate(&state, &template, request(row)).await?;
-            let new = NewJob {
-                id: JobId::new(),
-                kind: JobKind::Certificate,
-                owner_id: caller.key_id.clone(),
-                max_attempts: queue.max_attempts,
-                run_at: Timestamp::now(),
-                payload: serde_json::to_value(&order.payload)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-                idempotency_key: None,
-                request_hash: None,
-                idempotency_window: None,
-                batch_id: Some(batch_id.clone()),
-            };
-            ids.push(new.id);
-            jobs.push((new, order.certificate));
+    // Jobs whose image fields are already stored: removed again unless the batch commits, so
+    // no file outlives a batch that was refused, and no row points at a missing file.
+    let mut with_inputs: Vec<JobId> = Vec::new();
+    let written = async {
+        for chunk in rows.chunks(writer.chunk_rows()) {
+            let mut jobs = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let order = validate(&state, &template, request(row)).await?;
+                let id = JobId::new();
+                if !order.inputs.is_empty() {
+                    with_inputs.push(id);
+                    store_inputs(&state, id, order.inputs).await?;
+                }
+                let new = NewJob {
+                    id,
+                    kind: JobKind::Certificate,
+                    owner_id: caller.key_id.clone(),
+                    max_attempts: queue.max_attempts,
+                    run_at: Timestamp::now(),
+                    payload: serde_json::to_value(&order.payload)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    idempotency_key: None,
+                    request_hash: None,
+                    idempotency_window: None,
+                    batch_id: Some(batch_id.clone()),
+                };
+                ids.push(new.id);
+                jobs.push((new, order.certificate));
+            }
+            writer.insert(&jobs).await?;
         }
-        writer.insert(&jobs).await?;
+        writer.commit().await?;
+        Ok::<_, ApiError>(())
     }
-    writer.commit().await?;
+    .await;
+    if let Err(e) = written {
+        for id in with_inputs {
+            let _ = state.storage.remove_inputs(id).await;
+        }
+        return Err(e);
+    }
     drop(rows);
     let inserted = started.elapsed();
     if let Err(e) = state
@@ -504,6 +530,17 @@ pub async fn archive(
         .into_response())
 }
 
+/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@` (or
+/// a tab or carriage return, which some programs strip first) gets a leading `'`, as OWASP's
+/// CSV-injection advice says. A recipient named `=HYPERLINK(…)` stays text.
+fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 async fn write_zip(
     writer: tokio::io::DuplexStream,
     storage: &shared::storage::Storage,
@@ -529,7 +566,12 @@ async fn write_zip(
             .get("sha256")
             .and_then(|s| s.as_str())
             .unwrap_or("");
-        manifest.write_record([name.as_str(), &file.job_id, &file.recipient_name, sha])?;
+        manifest.write_record([
+            name.as_str(),
+            &file.job_id,
+            &spreadsheet_safe(&file.recipient_name),
+            sha,
+        ])?;
         zip.write_entry_whole(
             ZipEntryBuilder::new(name.into(), Compression::Stored),
             &bytes,
@@ -544,4 +586,18 @@ async fn write_zip(
     .await?;
     zip.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn manifest_cells_never_start_a_formula() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(spreadsheet_safe(formula), format!("'{formula}"));
+        }
+        assert_eq!(spreadsheet_safe("Zoë Ångström"), "Zoë Ångström");
+        assert_eq!(spreadsheet_safe("a=b"), "a=b");
+    }
 }

@@ -150,6 +150,11 @@ pub(crate) async fn image(
     b64: String,
 ) -> Result<CheckedImage, (&'static str, String)> {
     let limits = image_limits(state);
+    let _turn = state
+        .decodes
+        .acquire()
+        .await
+        .map_err(|e| ("internal", e.to_string()))?;
     tokio::task::spawn_blocking(move || shared::images::decode_base64_image(&b64, &limits))
         .await
         .map_err(|e| ("internal", e.to_string()))?
@@ -259,7 +264,6 @@ pub(crate) async fn validate(
         template: record.name.clone(),
         template_id: Some(record.id.clone()),
         template_version: Some(record.version),
-        sandboxed: !record.builtin,
         recipient_name,
         course_name,
         issued_on: issued_on.to_string(),
@@ -651,9 +655,18 @@ fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> 
     }
     let id = json.get("id")?.as_str()?;
     id.parse::<JobId>().ok()?;
+    // The key's type must be the sort's: a text key on a numeric sort (or the other way)
+    // would reach the database as a comparison of mismatched types.
+    let by_time = matches!(
+        sort,
+        CertificateSort::CreatedDesc | CertificateSort::CreatedAsc
+    );
     let key = match json.get("k")? {
-        serde_json::Value::Number(n) => SortKey::Int(n.as_i64()?),
-        serde_json::Value::String(s) => SortKey::Text(s.clone()),
+        serde_json::Value::Number(n) if by_time => SortKey::Int(n.as_i64()?),
+        serde_json::Value::String(s) if !by_time => {
+            Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
+            SortKey::Text(s.clone())
+        }
         _ => return None,
     };
     Some(CertificateCursor {
@@ -869,5 +882,26 @@ mod tests {
         );
         assert_eq!(decode_cursor(&text, CertificateSort::CreatedDesc), None);
         assert_eq!(decode_cursor("garbage", CertificateSort::CreatedDesc), None);
+    }
+
+    #[test]
+    fn crafted_cursors_with_the_wrong_key_type_are_refused() {
+        let id = JobId::new().to_string();
+        let craft = |sort: &str, key: serde_json::Value| {
+            let json = serde_json::json!({ "s": sort, "k": key, "id": id });
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+        };
+        let issued = CertificateSort::IssuedDesc;
+        let created = CertificateSort::CreatedDesc;
+        assert_eq!(decode_cursor(&craft(issued.name(), 5.into()), issued), None);
+        assert_eq!(
+            decode_cursor(&craft(issued.name(), "x' OR 1=1".into()), issued),
+            None
+        );
+        assert_eq!(
+            decode_cursor(&craft(created.name(), "2026-11-21".into()), created),
+            None
+        );
+        assert!(decode_cursor(&craft(created.name(), 5.into()), created).is_some());
     }
 }

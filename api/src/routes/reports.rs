@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
+use crate::offload::off_executor;
 use crate::routes::certificates::{
     Problems, enqueue, idempotency_key, image, new_job, resolve_template_of, store_inputs,
 };
@@ -156,6 +157,65 @@ pub struct SignoffInput {
     pub date: String,
     /// Base64 JPEG, PNG or WebP.
     pub signature: Option<String>,
+}
+
+impl ReportRequest {
+    /// Bytes of free text in all fields (images and signatures aside): bounded per request.
+    fn text_bytes(&self) -> usize {
+        let strs = |items: &[&str]| items.iter().map(|s| s.len()).sum::<usize>();
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let mut n = strs(&[
+            &self.document_number,
+            &self.revision,
+            &self.project,
+            &self.client,
+            &self.site,
+            &self.system,
+            &self.scope,
+        ]) + opt(&self.title)
+            + opt(&self.issued_on)
+            + opt(&self.test_start)
+            + opt(&self.test_end);
+        n += self
+            .equipment
+            .iter()
+            .map(|e| strs(&[&e.name, &e.model, &e.serial, &e.calibration_due]))
+            .sum::<usize>();
+        for s in &self.sections {
+            n += strs(&[&s.title, &s.body]);
+            n += s
+                .rows
+                .iter()
+                .map(|r| {
+                    strs(&[
+                        &r.item,
+                        &r.description,
+                        &r.expected,
+                        &r.actual,
+                        &r.result,
+                        &r.remarks,
+                    ])
+                })
+                .sum::<usize>();
+        }
+        n += self
+            .punch_list
+            .iter()
+            .map(|p| strs(&[&p.item, &p.description, &p.severity, &p.owner]) + opt(&p.due))
+            .sum::<usize>();
+        n += self
+            .text_sections
+            .iter()
+            .map(|t| strs(&[&t.title, &t.body]))
+            .sum::<usize>();
+        n += self.images.iter().map(|i| i.caption.len()).sum::<usize>();
+        n += self
+            .signoffs
+            .iter()
+            .map(|s| strs(&[&s.name, &s.role, &s.company, &s.date]))
+            .sum::<usize>();
+        n
+    }
 }
 
 /// A checked report: its content, and the input files to store.
@@ -514,13 +574,26 @@ pub async fn submit(
     .await?;
     let pdfa = body.value.pdfa;
     let notify = body.value.notify.clone();
-    let order = validate(&state, body.value).await?;
+    let text = body.value.text_bytes();
+    let max_text = state.config.limits.max_report_text_bytes;
+    if text > max_text {
+        return Err(ApiError::Invalid {
+            code: "too_long",
+            message: format!(
+                "a report may hold at most {max_text} bytes of text in all its fields \
+                 (got {text}; setting limits.max_report_text_bytes)"
+            ),
+            field: None,
+        });
+    }
+    let checking = state.clone();
+    let req = body.value;
+    let order = off_executor(async move { validate(&checking, req).await }).await??;
     let record = &template.record;
     let payload = ReportPayload {
         template: record.name.clone(),
         template_id: record.id.clone(),
         template_version: record.version,
-        sandboxed: !record.builtin,
         pdfa,
         document_number: order.content.document_number.clone(),
         revision: order.content.revision.clone(),
