@@ -23,6 +23,8 @@ pub struct Readiness {
     pub consuming: Option<Arc<AtomicBool>>,
     /// `health.stale_after_secs`: when recorded checks are too old to trust.
     pub health_stale_after_secs: u64,
+    /// `limits.header_read_timeout_secs`, for the health server of processes without an API.
+    pub header_read_timeout_secs: u64,
 }
 
 impl FromRef<AppState> for Readiness {
@@ -37,11 +39,21 @@ pub struct Health {
     pub status: String,
     /// Names of the dependencies that do not answer (`database`, `queue`).
     pub down: Vec<String>,
-    /// `/ready` only: the latest checks the `health` task recorded (database, queue, mail,
-    /// disk), for information: they do not change the status code, which is about this
-    /// process being able to serve now.
+    /// `/ready` only: whether the latest checks the `health` task recorded (database, queue,
+    /// mail, disk) passed, for information: they do not change the status code, which is about
+    /// this process being able to serve now. No key is needed here, so no details: the checks
+    /// themselves (paths, free disk, error texts) are in `GET /v1/status` (admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recorded: Option<crate::routes::system::RecordedHealth>,
+    pub recorded: Option<RecordedSummary>,
+}
+
+/// The recorded checks, summed up.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecordedSummary {
+    /// Every check passed and none is stale.
+    pub ok: bool,
+    /// The oldest check is older than `health.stale_after_secs`.
+    pub stale: bool,
 }
 
 /// Liveness: the process is up.
@@ -63,7 +75,12 @@ pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>)
     let mut down = Vec::new();
     let recorded = match db {
         Ok(()) => state.db.health_checks().await.ok().and_then(|checks| {
-            crate::routes::system::RecordedHealth::new(checks, state.health_stale_after_secs)
+            crate::routes::system::RecordedHealth::new(checks, state.health_stale_after_secs).map(
+                |r| RecordedSummary {
+                    ok: r.ok,
+                    stale: r.stale,
+                },
+            )
         }),
         Err(_) => None,
     };

@@ -315,6 +315,14 @@ pub async fn signed_file(
         return Err(not_found);
     }
     let job = state.db.get_job(job_id, None).await?.ok_or(not_found)?;
+    // A link outlives neither a revoked certificate nor its owner's revoked key.
+    if !state
+        .db
+        .link_is_live(&job.id.to_string(), &job.owner_id)
+        .await?
+    {
+        return Err(ApiError::NotFound("no such file, or the link expired"));
+    }
     serve_file(&state, &job, &headers).await
 }
 

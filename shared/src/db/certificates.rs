@@ -482,7 +482,20 @@ impl Db {
         today: &str,
     ) -> Result<Vec<CertificateRow>, DbError> {
         let (sql, binds) = list_sql(filter, sort, cursor, limit, today);
-        let rows = bound(sql, binds).fetch_all(self.pool()).await?;
+        let rows = if filter.public_only && self.backend() == DatabaseBackend::Postgres {
+            // The public registry needs no key: no search of it may hold a connection long.
+            let mut tx = self.pool().begin().await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "SET LOCAL statement_timeout = {PUBLIC_SEARCH_TIMEOUT_MS}"
+            )))
+            .execute(&mut *tx)
+            .await?;
+            let rows = bound(sql, binds).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        } else {
+            bound(sql, binds).fetch_all(self.pool()).await?
+        };
         rows.iter().map(certificate).collect()
     }
 
@@ -540,6 +553,20 @@ impl Db {
         }
         let row = query.fetch_optional(self.pool()).await?;
         row.as_ref().map(certificate).transpose()
+    }
+
+    /// True when a signed link to this job's file may still be served: neither the job's
+    /// certificate (if it is one) nor the key that owns the job has been revoked.
+    pub async fn link_is_live(&self, job_id: &str, owner_id: &str) -> Result<bool, DbError> {
+        let revoked: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM certificates WHERE job_id = $1 AND revoked_at IS NOT NULL) \
+                  + (SELECT COUNT(*) FROM api_keys WHERE id = $2 AND revoked_at IS NOT NULL)",
+        )
+        .bind(job_id.to_owned())
+        .bind(owner_id.to_owned())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(revoked == 0)
     }
 
     /// Revokes a certificate; the first revocation's reason stands.
@@ -761,6 +788,9 @@ fn list_sql(
     sql += &format!(" ORDER BY {column} {dir}, c.job_id {dir} LIMIT {limit}");
     (sql, binds)
 }
+
+/// Longest a public registry search may run on PostgreSQL; beyond it the client gets a 503.
+const PUBLIC_SEARCH_TIMEOUT_MS: u64 = 2_000;
 
 /// Writes registry rows for jobs already inserted in `tx`.
 async fn insert_certificates(

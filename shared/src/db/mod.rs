@@ -60,6 +60,11 @@ impl From<sqlx::Error> for DbError {
             {
                 DbError::Unavailable(e.to_string())
             }
+            // A statement cancelled by `statement_timeout` (57014): the database is too busy
+            // for this query now.
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c == "57014") => {
+                DbError::Unavailable(e.to_string())
+            }
             // SQLite busy/locked beyond busy_timeout.
             sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c == "5" || c == "6") => {
                 DbError::Unavailable(e.to_string())
