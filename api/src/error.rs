@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 503: a dependency is down; the client should retry.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// 503: the request ran past `limits.request_timeout_secs` and was stopped.
+    #[error("request timed out")]
+    Timeout { secs: u64 },
     /// 500: logged with its cause; the client sees only that it happened.
     #[error("internal error: {0}")]
     Internal(String),
@@ -222,6 +225,12 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!("the {what} is unavailable; retry later"),
+                None,
+            ),
+            ApiError::Timeout { secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {secs} s and was stopped; retry later"),
                 None,
             ),
             ApiError::Internal(_) => (

@@ -4,10 +4,13 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod offload;
 pub mod openapi;
 pub mod routes;
+mod server;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -37,6 +40,11 @@ pub struct AppState {
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
     pub readiness: routes::health::Readiness,
+    /// Bounds the render children this process starts (template checks and previews).
+    pub sandbox: shared::sandbox::SandboxPool,
+    /// Bounds how many uploaded images this process decodes at once (each may take
+    /// `max_image_pixels` × 4 bytes); more wait their turn.
+    pub decodes: Arc<tokio::sync::Semaphore>,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
@@ -49,8 +57,13 @@ impl AppState {
                 queue: queue.clone(),
                 consuming: None,
                 health_stale_after_secs: config.health.stale_after_secs,
+                header_read_timeout_secs: config.limits.header_read_timeout_secs,
             },
             storage: Storage::new(&config.data_dir),
+            sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
+            decodes: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_concurrent_decodes,
+            )),
             base_url: config.public_base_url().into(),
             auth: auth::KeyCache::default(),
             templates: shared::cache::TemplateCache::new(db.clone(), queue.clone()),
@@ -94,9 +107,8 @@ pub async fn serve_health(
     readiness: routes::health::Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, health_router(readiness))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let header_read = Duration::from_secs(readiness.header_read_timeout_secs);
+    server::run(listener, health_router(readiness), header_read, shutdown).await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -165,13 +177,17 @@ pub fn router(state: AppState) -> Router {
                 field: None,
             }
         })
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_secs(state.config.limits.request_timeout_secs),
+            server::deadline,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| -> Response {
                 ApiError::Internal("a handler panicked".into()).into_response()
             },
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(server::request_span))
         .with_state(state)
 }
 
@@ -187,10 +203,9 @@ pub async fn serve(
         let stop = shutdown.clone();
         async move { cache.listen(stop).await }
     });
+    let header_read = Duration::from_secs(state.config.limits.header_read_timeout_secs);
     let app = router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let served = server::run(listener, app, header_read, shutdown).await;
     listening.abort();
     served
 }

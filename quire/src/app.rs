@@ -137,6 +137,7 @@ impl App {
                 queue: queue.clone(),
                 consuming: consuming.clone(),
                 health_stale_after_secs: config.health.stale_after_secs,
+                header_read_timeout_secs: config.limits.header_read_timeout_secs,
             };
             let token = shutdown.clone();
             tasks.spawn(async move {

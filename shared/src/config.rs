@@ -142,6 +142,16 @@ pub struct Limits {
     pub max_report_image_bytes: usize,
     /// Most bytes of files attached to one email; above it the email carries download links.
     pub max_email_attachment_bytes: u64,
+    /// Most bytes of free text (titles, notes, table cells, markup) in one report request, so
+    /// one request cannot hold a validating thread for long.
+    pub max_report_text_bytes: usize,
+    /// Most images decoded at the same moment in this process (API checks, worker renders);
+    /// further decodes wait. Bounds memory: each decode may hold `max_image_pixels` × 4 bytes.
+    pub max_concurrent_decodes: usize,
+    /// Longest a request may take, headers read to answer written, in seconds.
+    pub request_timeout_secs: u64,
+    /// Longest a client may take to send a request's headers, in seconds (slow-loris).
+    pub header_read_timeout_secs: u64,
 }
 
 /// Per-queue settings; one entry per queue, all present after defaults are applied.
@@ -308,6 +318,11 @@ pub struct Sandbox {
     /// The child's address-space limit in MiB. It counts every mapping (the binary, thread
     /// stacks, allocator arenas), not only the heap; see README for the measured minimum.
     pub memory_mb: u64,
+    /// Most children running at once in this process. The API refuses beyond it (503 with
+    /// `Retry-After`); the worker waits for a free one.
+    pub max_children: usize,
+    /// Largest answer read from a child, in MiB (a PDF or PNG, base64 encoded).
+    pub max_output_mb: u64,
 }
 
 impl Default for Config {
@@ -331,14 +346,20 @@ impl Default for Config {
             limits: Limits {
                 max_body_bytes: 10 * 1024 * 1024,
                 max_image_bytes: 2 * 1024 * 1024,
-                max_image_pixels: 40_000_000,
-                max_image_side: 10_000,
+                // A 2000 × 2000 photo prints at 300 dpi across 17 cm; signatures and logos
+                // need far less. Each decode holds up to 16 MB at this size.
+                max_image_pixels: 4_000_000,
+                max_image_side: 4_000,
                 max_name_chars: 200,
                 max_report_rows: 5_000,
                 max_report_sections: 500,
                 max_report_images: 40,
                 max_report_image_bytes: 8 * 1024 * 1024,
                 max_email_attachment_bytes: 10 * 1024 * 1024,
+                max_report_text_bytes: 1024 * 1024,
+                max_concurrent_decodes: cores,
+                request_timeout_secs: 60,
+                header_read_timeout_secs: 10,
             },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.
@@ -375,6 +396,8 @@ impl Default for Config {
                 program: None,
                 timeout_ms: 10_000,
                 memory_mb: 1024,
+                max_children: cores,
+                max_output_mb: 64,
             },
             smtp: Smtp {
                 host: None,
@@ -596,6 +619,27 @@ impl Config {
         if !(1..=100_000).contains(&self.limits.max_image_side) {
             return bad("limits.max_image_side", "must be between 1 and 100000");
         }
+        if !(1..=64 * 1024 * 1024).contains(&self.limits.max_report_text_bytes) {
+            return bad(
+                "limits.max_report_text_bytes",
+                "must be between 1 and 67108864",
+            );
+        }
+        if !(1..=1024).contains(&self.limits.max_concurrent_decodes) {
+            return bad(
+                "limits.max_concurrent_decodes",
+                "must be between 1 and 1024",
+            );
+        }
+        if !(1..=3600).contains(&self.limits.request_timeout_secs) {
+            return bad("limits.request_timeout_secs", "must be between 1 and 3600");
+        }
+        if !(1..=600).contains(&self.limits.header_read_timeout_secs) {
+            return bad(
+                "limits.header_read_timeout_secs",
+                "must be between 1 and 600",
+            );
+        }
         if !(1..=10_000).contains(&self.limits.max_name_chars) {
             return bad("limits.max_name_chars", "must be between 1 and 10000");
         }
@@ -607,6 +651,12 @@ impl Config {
         }
         if !(128..=16_384).contains(&self.sandbox.memory_mb) {
             return bad("sandbox.memory_mb", "must be between 128 and 16384");
+        }
+        if !(1..=256).contains(&self.sandbox.max_children) {
+            return bad("sandbox.max_children", "must be between 1 and 256");
+        }
+        if !(1..=1024).contains(&self.sandbox.max_output_mb) {
+            return bad("sandbox.max_output_mb", "must be between 1 and 1024");
         }
         if self.rescue.lease_secs < 5 {
             return bad("rescue.lease_secs", "must be at least 5");
@@ -705,6 +755,8 @@ impl Config {
             program,
             timeout: Duration::from_millis(self.sandbox.timeout_ms),
             memory_bytes: self.sandbox.memory_mb * 1024 * 1024,
+            max_children: self.sandbox.max_children,
+            max_output_bytes: (self.sandbox.max_output_mb * 1024 * 1024) as usize,
         }
     }
 
@@ -873,8 +925,8 @@ mod tests {
     #[test]
     fn image_limits_have_defaults_and_bounds() {
         let c = load("").unwrap();
-        assert_eq!(c.limits.max_image_pixels, 40_000_000);
-        assert_eq!(c.limits.max_image_side, 10_000);
+        assert_eq!(c.limits.max_image_pixels, 4_000_000);
+        assert_eq!(c.limits.max_image_side, 4_000);
         let e = load("[limits]\nmax_image_pixels = 0")
             .unwrap_err()
             .to_string();

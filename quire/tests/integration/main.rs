@@ -16,5 +16,6 @@ mod pdf;
 mod registry;
 mod reports;
 mod schedules;
+mod security;
 mod templates;
 mod validation;

@@ -375,6 +375,22 @@ async fn registry_listing_is_one_indexed_query() {
             "sorted by an index, not in memory:\n{plan}"
         );
     }
+    // The public recipient search (no key needed) is an infix match that a trigram index
+    // serves (the planner picks it once walking the public rows in order costs more; here it
+    // is made to show it can).
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql("SET enable_seqscan = off; SET enable_indexscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT job_id FROM certificates WHERE recipient_key LIKE '%name 1234%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("certificates_recipient_trgm"), "{plan}");
     setup.stop().await;
 
     let proxy = CountingProxy::start(&host_port(direct.expose())).await;

@@ -436,6 +436,9 @@ async fn health_task_records_checks() {
         .await
         .unwrap();
     assert_eq!(ready["recorded"]["ok"], true, "{ready}");
+    // No key there: the summary only, never the checks' details (paths, disk, errors).
+    assert!(ready["recorded"].get("checks").is_none(), "{ready}");
+    assert!(!ready.to_string().contains("detail"), "{ready}");
     app.stop().await;
 
     let port = crate::helpers::free_port();
