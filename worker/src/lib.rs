@@ -3,6 +3,7 @@
 
 pub mod consumer;
 pub mod email;
+pub mod error;
 pub mod executor;
 pub mod jobs;
 pub mod render;

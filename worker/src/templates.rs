@@ -8,7 +8,7 @@ use shared::db::Db;
 
 use shared::templates::TemplateContent;
 
-use crate::jobs::JobError;
+use crate::error::JobError;
 use crate::render::Template;
 
 /// One version: its files, and their parsed form when they are a shipped template's (see
@@ -44,16 +44,12 @@ impl CompiledTemplates {
         let key = (id.to_owned(), version);
         self.cache
             .try_get_with(key, async move {
-                let stored = db
-                    .template_version(id, version)
-                    .await
-                    .map_err(|e| JobError::retryable("database", e.to_string()))?
-                    .ok_or_else(|| {
-                        JobError::permanent(
-                            "unknown_template",
-                            format!("template {id} version {version} does not exist"),
-                        )
-                    })?;
+                let stored = db.template_version(id, version).await?.ok_or_else(|| {
+                    JobError::permanent(
+                        "unknown_template",
+                        format!("template {id} version {version} does not exist"),
+                    )
+                })?;
                 let content = stored.content;
                 let loaded = tokio::task::spawn_blocking(move || {
                     if !crate::render::is_shipped(&content) {

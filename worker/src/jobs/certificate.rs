@@ -19,8 +19,7 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
             let found = ctx
                 .db
                 .find_template(&payload.template)
-                .await
-                .map_err(|e| JobError::retryable("database", e.to_string()))?
+                .await?
                 .ok_or_else(|| {
                     JobError::permanent(
                         "unknown_template",

@@ -20,12 +20,7 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError>
     let payload: EmailPayload = serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     let recipients = payload.to.len() + payload.cc.len() + payload.bcc.len();
-    if let Some(sent) = ctx
-        .db
-        .email_send(job.id)
-        .await
-        .map_err(|e| JobError::retryable("database", e.to_string()))?
-    {
+    if let Some(sent) = ctx.db.email_send(job.id).await? {
         tracing::info!(message_id = %sent.message_id, "sent by an earlier attempt; not sending again");
         return Ok(json!({
             "message_id": sent.message_id,
@@ -138,8 +133,7 @@ async fn files_of(
     let rows: HashMap<JobId, JobRow> = ctx
         .db
         .jobs_by_ids(&ids)
-        .await
-        .map_err(|e| JobError::retryable("database", e.to_string()))?
+        .await?
         .into_iter()
         .map(|row| (row.id, row))
         .collect();

@@ -72,50 +72,11 @@ impl JobContext {
         self.links
             .get_or_try_init(|| LinkSigner::load(&self.db))
             .await
-            .map_err(|e| JobError::retryable("database", e.to_string()))
+            .map_err(JobError::from)
     }
 }
 
-/// A failed attempt. Permanent errors (bad input) go straight to `dead`; retryable ones are
-/// tried again until the kind's `max_attempts`.
-#[derive(Debug, Clone)]
-pub struct JobError {
-    pub retryable: bool,
-    /// Stable code clients can match on, e.g. `render_failed`, `timeout`.
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl JobError {
-    pub fn permanent(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            retryable: false,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn retryable(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            retryable: true,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The attempt stopped at a safe point because cancelling was asked: the executor
-    /// records `cancelled`, never a retry.
-    pub fn cancelled() -> Self {
-        Self::permanent(CANCELLED, "cancelled at the client's request")
-    }
-
-    pub fn is_cancellation(&self) -> bool {
-        self.code == CANCELLED
-    }
-}
-
-/// The error code of an attempt stopped by a cancel request.
-pub const CANCELLED: &str = "cancelled";
+pub use crate::error::{CANCELLED, JobError};
 
 tokio::task_local! {
     /// The running attempt's cancellation, set by the executor.

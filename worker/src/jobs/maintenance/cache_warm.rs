@@ -5,11 +5,7 @@
 use crate::jobs::{JobContext, JobError};
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let templates = ctx
-        .db
-        .list_templates(true)
-        .await
-        .map_err(|e| JobError::retryable("database", e.to_string()))?;
+    let templates = ctx.db.list_templates(true).await?;
     let mut warmed = 0;
     let mut failed = Vec::new();
     for template in &templates {

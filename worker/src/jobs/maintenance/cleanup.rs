@@ -13,7 +13,6 @@ use crate::jobs::{JobContext, JobError};
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
     let settings = &ctx.config.cleanup;
     let now = Timestamp::now();
     let mut budget = settings.max_per_run as usize;
@@ -39,8 +38,7 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 let expired = ctx
                     .db
                     .expired_jobs(kind, status, before, limit as u32)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                 if expired.is_empty() {
                     break;
                 }
@@ -49,8 +47,7 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 let gone: HashSet<_> = ctx
                     .db
                     .delete_jobs(&ids, status)
-                    .await
-                    .map_err(db_err)?
+                    .await?
                     .into_iter()
                     .collect();
                 *deleted.entry(format!("{kind}/{status}")).or_default() += gone.len();

@@ -5,11 +5,7 @@ use crate::jobs::{JobContext, JobError};
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let started = tokio::time::Instant::now();
-    let statement = ctx
-        .db
-        .maintain()
-        .await
-        .map_err(|e| JobError::retryable("database", e.to_string()))?;
+    let statement = ctx.db.maintain().await?;
     Ok(serde_json::json!({
         "ran": statement,
         "duration_ms": started.elapsed().as_millis() as u64,

@@ -32,10 +32,7 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
         timed("disk", disk(ctx)),
     );
     let checks = [database, queue, mail, disk];
-    ctx.db
-        .record_health(&checks)
-        .await
-        .map_err(|e| JobError::retryable("database", e.to_string()))?;
+    ctx.db.record_health(&checks).await?;
     let failing: Vec<&str> = checks
         .iter()
         .filter(|c| !c.ok)

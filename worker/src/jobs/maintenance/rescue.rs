@@ -14,16 +14,14 @@ use crate::jobs::{JobContext, JobError};
 const RESCUE_BATCH: u32 = 1_000;
 
 pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
-    let (expired, dead) = ctx.db.expire_leases(RESCUE_BATCH).await.map_err(db_err)?;
+    let (expired, dead) = ctx.db.expire_leases(RESCUE_BATCH).await?;
     notify_dead(ctx, &dead).await?;
     let stale_before =
         Timestamp::now().plus_millis(-(ctx.config.rescue.stale_after_secs as i64 * 1000));
     let stale = ctx
         .db
         .stale_waiting_jobs(stale_before, RESCUE_BATCH)
-        .await
-        .map_err(db_err)?;
+        .await?;
     let pushed = push_all(ctx, expired.iter().chain(stale.iter())).await?;
     if pushed > 0 {
         tracing::info!(expired = expired.len(), stale = stale.len(), "rescued jobs");
@@ -39,15 +37,14 @@ pub async fn rescue(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
 /// same transaction; here the outcome is already committed, and the idempotency key
 /// `notify:dead:<job>` keeps a second rescue pass from adding another.)
 async fn notify_dead(ctx: &JobContext, dead: &[JobId]) -> Result<(), JobError> {
-    let db_err = |e: shared::db::DbError| JobError::retryable("database", e.to_string());
     if dead.is_empty() {
         return Ok(());
     }
-    let rows = ctx.db.jobs_by_ids(dead).await.map_err(db_err)?;
+    let rows = ctx.db.jobs_by_ids(dead).await?;
     for row in &rows {
         let message = row.error_message.as_deref().unwrap_or_default();
         if let Some(email) = crate::jobs::notify::on_dead(ctx, row, "lease_expired", message) {
-            ctx.db.insert_job(&email).await.map_err(db_err)?;
+            ctx.db.insert_job(&email).await?;
             if let Err(e) = ctx.queue.push(email.kind.queue(), email.id, None).await {
                 tracing::warn!(job_id = %email.id, error = %e, "notification not pushed; the next rescue will");
             }
@@ -66,14 +63,8 @@ async fn push_all<'a>(
     }
     let mut total = 0;
     for (queue, ids) in by_queue {
-        ctx.queue
-            .push_many(queue, &ids)
-            .await
-            .map_err(|e| JobError::retryable("queue", e.to_string()))?;
-        ctx.db
-            .mark_pushed(&ids)
-            .await
-            .map_err(|e| JobError::retryable("database", e.to_string()))?;
+        ctx.queue.push_many(queue, &ids).await?;
+        ctx.db.mark_pushed(&ids).await?;
         total += ids.len();
     }
     Ok(total)
