@@ -1,6 +1,7 @@
 //! API key authentication with a short in-process cache, so a burst of submissions does not
 //! cost one key lookup per request. A key revoked through this process is forgotten at once;
-//! one revoked elsewhere (the CLI, another API process) stops working within `KEY_TTL`.
+//! one revoked elsewhere (the CLI, another API process) stops working within `KEY_TTL`, and
+//! a key's email limits changed by the CLI apply within `KEY_TTL` too.
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ impl KeyCache {
         let found = db.find_key(secret).await?.map(|k| Caller {
             key_id: k.id,
             is_admin: k.is_admin,
+            email: k.email,
         });
         self.cache.insert(hash, found.clone()).await;
         found.ok_or(ApiError::Unauthorized("unknown or revoked API key"))

@@ -40,6 +40,15 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("forbidden")]
     Forbidden(&'static str),
+    /// 403 with its own code: something only admin keys may use (`admin_only_template`).
+    #[error("{message}")]
+    AdminOnly { code: &'static str, message: String },
+    /// 429: the key's email quota is used up; `Retry-After` says when enough frees up.
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -200,6 +209,15 @@ impl ApiError {
                 None,
             ),
             ApiError::Forbidden(msg) => (StatusCode::FORBIDDEN, "forbidden", (*msg).into(), None),
+            ApiError::AdminOnly { code, message } => {
+                (StatusCode::FORBIDDEN, code, message.clone(), None)
+            }
+            ApiError::QuotaExceeded { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                message.clone(),
+                None,
+            ),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -251,6 +269,12 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(what) => tracing::warn!(what, "dependency unavailable"),
             _ => {}
         }
+        let retry_after = match &self {
+            ApiError::QuotaExceeded {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let (errors, diagnostics) = match self {
             ApiError::InvalidMany {
                 errors,
@@ -277,6 +301,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -139,6 +139,8 @@ fn strip_position(message: &str) -> String {
 pub struct Caller {
     pub key_id: String,
     pub is_admin: bool,
+    /// The key's own email quotas and recipient domains (cached with the key).
+    pub email: shared::db::KeyEmailLimits,
 }
 
 impl Caller {

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use shared::config::Config;
+use shared::db::KeyEmailLimits;
+use shared::domain::EmailDomains;
 
 use crate::app::{self, App, Roles};
 
@@ -64,11 +66,113 @@ enum KeysCommand {
         /// The key may manage keys, templates and queues and sees every job.
         #[arg(long)]
         admin: bool,
+        #[command(flatten)]
+        email: EmailArgs,
     },
     /// Lists keys (never the keys themselves).
     List,
     /// Revokes a key by id; it stops working within seconds.
     Revoke { id: String },
+    /// Changes a key's email limits (only the flags given); applies within 10 s.
+    Set {
+        id: String,
+        #[command(flatten)]
+        email: EmailArgs,
+    },
+}
+
+/// A key's own email limits (see the `email.*` settings for the defaults).
+#[derive(Debug, clap::Args)]
+struct EmailArgs {
+    /// Most recipients per 60 minutes: a number (0 = unlimited) or `default` (the setting
+    /// `email.quota_per_hour`).
+    #[arg(long, value_name = "N|default", value_parser = parse_quota)]
+    email_quota_per_hour: Option<Quota>,
+    /// Most recipients per 24 hours: a number (0 = unlimited) or `default` (the setting
+    /// `email.quota_per_day`).
+    #[arg(long, value_name = "N|default", value_parser = parse_quota)]
+    email_quota_per_day: Option<Quota>,
+    /// The only recipient domains (and their subdomains) the key may email, Reply-To and
+    /// `notify` included, comma-separated; `any` lifts the restriction.
+    #[arg(long, value_name = "DOMAINS|any", value_parser = parse_domains)]
+    email_domains: Option<Domains>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Quota {
+    Default,
+    Limit(u64),
+}
+
+#[derive(Debug, Clone)]
+enum Domains {
+    Any,
+    Only(EmailDomains),
+}
+
+fn parse_quota(raw: &str) -> Result<Quota, String> {
+    if raw == "default" {
+        return Ok(Quota::Default);
+    }
+    raw.parse()
+        .map(Quota::Limit)
+        .map_err(|_| "expected a number of recipients (0 = unlimited) or `default`".into())
+}
+
+fn parse_domains(raw: &str) -> Result<Domains, String> {
+    if raw == "any" {
+        return Ok(Domains::Any);
+    }
+    EmailDomains::parse(raw)
+        .map(Domains::Only)
+        .map_err(|e| e.to_string())
+}
+
+impl EmailArgs {
+    /// `limits` with the flags given applied.
+    fn apply(&self, mut limits: KeyEmailLimits) -> KeyEmailLimits {
+        let quota = |q: Quota| match q {
+            Quota::Default => None,
+            Quota::Limit(n) => Some(n),
+        };
+        if let Some(q) = self.email_quota_per_hour {
+            limits.quota_per_hour = quota(q);
+        }
+        if let Some(q) = self.email_quota_per_day {
+            limits.quota_per_day = quota(q);
+        }
+        if let Some(d) = &self.email_domains {
+            limits.domains = match d {
+                Domains::Any => None,
+                Domains::Only(list) => Some(list.clone()),
+            };
+        }
+        limits
+    }
+
+    fn is_empty(&self) -> bool {
+        self.email_quota_per_hour.is_none()
+            && self.email_quota_per_day.is_none()
+            && self.email_domains.is_none()
+    }
+}
+
+/// `1000/h 10000/d any` style: a key's email limits for `keys list`.
+fn describe_email(limits: &KeyEmailLimits) -> String {
+    let quota = |q: Option<u64>| match q {
+        None => "default".to_owned(),
+        Some(0) => "unlimited".to_owned(),
+        Some(n) => n.to_string(),
+    };
+    format!(
+        "{}/h {}/d {}",
+        quota(limits.quota_per_hour),
+        quota(limits.quota_per_day),
+        limits
+            .domains
+            .as_ref()
+            .map_or("any".to_owned(), ToString::to_string)
+    )
 }
 
 pub fn main() -> ExitCode {
@@ -127,8 +231,12 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let (db, _) = app::connect(&config).await?;
             db.ensure_migrated().await?;
             match keys {
-                KeysCommand::Create { name, admin } => {
+                KeysCommand::Create { name, admin, email } => {
                     let created = db.create_key(&name, admin).await?;
+                    if !email.is_empty() {
+                        let limits = email.apply(KeyEmailLimits::default());
+                        db.set_key_email_limits(&created.key.id, &limits).await?;
+                    }
                     println!(
                         "created key {} ({}{})",
                         created.key.id,
@@ -139,12 +247,12 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 KeysCommand::List => {
                     println!(
-                        "{:<36}  {:<12}  {:<6}  {:<8}  NAME",
-                        "ID", "PREFIX", "ADMIN", "STATE"
+                        "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  NAME",
+                        "ID", "PREFIX", "ADMIN", "STATE", "EMAIL (PER HOUR, DAY, DOMAINS)"
                     );
                     for key in db.list_keys().await? {
                         println!(
-                            "{:<36}  {:<12}  {:<6}  {:<8}  {}",
+                            "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  {}",
                             key.id,
                             key.prefix,
                             key.is_admin,
@@ -153,6 +261,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                             } else {
                                 "live"
                             },
+                            describe_email(&key.email),
                             key.name
                         );
                     }
@@ -160,6 +269,22 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 KeysCommand::Revoke { id } => {
                     anyhow::ensure!(db.revoke_key(&id).await?, "no live key with id {id}");
                     println!("revoked {id}");
+                }
+                KeysCommand::Set { id, email } => {
+                    anyhow::ensure!(
+                        !email.is_empty(),
+                        "nothing to change: give --email-quota-per-hour, --email-quota-per-day or --email-domains"
+                    );
+                    let key = db
+                        .get_key(&id)
+                        .await?
+                        .with_context(|| format!("no key with id {id}"))?;
+                    let limits = email.apply(key.email);
+                    anyhow::ensure!(
+                        db.set_key_email_limits(&id, &limits).await?,
+                        "no key with id {id}"
+                    );
+                    println!("{id}: email {}", describe_email(&limits));
                 }
             }
             Ok(())

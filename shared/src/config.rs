@@ -80,6 +80,7 @@ pub struct Config {
     pub health: HealthSettings,
     pub sandbox: Sandbox,
     pub smtp: Smtp,
+    pub email: EmailPolicy,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -101,6 +102,21 @@ pub struct Smtp {
     pub from: String,
     /// Seconds to wait for the server on each connection and command.
     pub timeout_secs: u64,
+}
+
+/// What keys may make quire email. Quotas count recipients (to, cc, bcc; one per `notify`)
+/// of accepted submissions per key, over the last 60 minutes and the last 24 hours; a key's
+/// own quotas (`quire keys set`) replace these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailPolicy {
+    /// Most recipients per key in any 60 minutes; 0 = unlimited.
+    pub quota_per_hour: u64,
+    /// Most recipients per key in any 24 hours; 0 = unlimited.
+    pub quota_per_day: u64,
+    /// Let every key use the free-text `generic` template and the `subject` override, not
+    /// only admin keys.
+    pub generic_for_all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,6 +423,11 @@ impl Default for Config {
                 password: None,
                 from: "quire@localhost".into(),
                 timeout_secs: 30,
+            },
+            email: EmailPolicy {
+                quota_per_hour: 1_000,
+                quota_per_day: 10_000,
+                generic_for_all: false,
             },
             shutdown_grace_secs: 30,
             idempotency_window_secs: 24 * 60 * 60,
@@ -876,6 +897,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_SMTP__PASSWORD            (unset)           SMTP password (needs a username)
   QUIRE_SMTP__FROM                quire@localhost   From address of every email
   QUIRE_SMTP__TIMEOUT_SECS        30                SMTP connection and command timeout
+  QUIRE_EMAIL__QUOTA_PER_HOUR     1000              recipients one key may email per 60 minutes, 0 = unlimited
+  QUIRE_EMAIL__QUOTA_PER_DAY      10000             recipients one key may email per 24 hours, 0 = unlimited
+  QUIRE_EMAIL__GENERIC_FOR_ALL    false             every key may use the `generic` template and `subject`
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
@@ -951,6 +975,23 @@ mod tests {
         assert!(e.contains("sandbox.timeout_ms"), "{e}");
         let e = load("[sandbox]\nmemory_mb = 64").unwrap_err().to_string();
         assert!(e.contains("sandbox.memory_mb"), "{e}");
+    }
+
+    #[test]
+    fn email_limits_have_defaults_and_can_be_lifted() {
+        let c = load("").unwrap();
+        assert_eq!(
+            (c.email.quota_per_hour, c.email.quota_per_day),
+            (1_000, 10_000)
+        );
+        assert!(!c.email.generic_for_all);
+        let c = load("[email]\nquota_per_hour = 0\ngeneric_for_all = true").unwrap();
+        assert_eq!(c.email.quota_per_hour, 0);
+        assert!(c.email.generic_for_all);
+        let e = load("[email]\nquota_per_hour = -1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email.quota_per_hour"), "{e}");
     }
 
     #[test]

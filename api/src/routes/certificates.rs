@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use shared::cache::CachedTemplate;
 use shared::db::{
     CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
-    InsertOutcome, NewCertificate, NewJob, RevokeOutcome, SortKey,
+    EmailCharge, InsertOutcome, NewCertificate, NewJob, OverQuota, RevokeOutcome, SortKey,
 };
 use shared::domain::{BoundedText, JobId, JobKind, Timestamp};
 use shared::images::{CheckedImage, ImageLimits};
@@ -25,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiJson, Caller};
+use crate::routes::emails;
 use crate::routes::jobs::{JobView, SubmittedView, bad_query};
 
 /// The template used when a submission names none.
@@ -405,7 +406,10 @@ async fn check_fields(
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a `notify.email` outside the key's domains", body = ErrorBody),
+        (status = 429, description = "With `notify`: the key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
         (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -417,6 +421,7 @@ pub async fn submit(
     body: ApiJson<CertificateRequest>,
 ) -> Result<Response, ApiError> {
     let idempotency_key = idempotency_key(&headers)?;
+    let charge = notify_charge(&state, &caller, body.value.notify.as_ref())?;
     let template = resolve_template(&state, &caller, body.value.template.as_deref()).await?;
     let order = validate(&state, &template, body.value).await?;
     let id = JobId::new();
@@ -432,9 +437,9 @@ pub async fn submit(
     )?;
     let inserted = state
         .db
-        .insert_certificate_job(&new, &order.certificate)
+        .insert_certificate_job_charged(&new, &order.certificate, charge.as_ref())
         .await;
-    enqueue(&state, id, inserted).await
+    enqueue_charged(&state, id, inserted).await
 }
 
 /// Writes a submission's input files under the job's directory; on failure none is left.
@@ -498,6 +503,40 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
             message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
             field: Some("Idempotency-Key".into()),
         })
+}
+
+/// [`enqueue`] for an insert charged to the key's email quotas: a 429 when it did not fit.
+pub(crate) async fn enqueue_charged(
+    state: &AppState,
+    id: JobId,
+    inserted: Result<Result<InsertOutcome, OverQuota>, shared::db::DbError>,
+) -> Result<Response, ApiError> {
+    match inserted {
+        Ok(Err(over)) => {
+            let _ = state.storage.remove_inputs(id).await;
+            Err(emails::quota_exceeded(&over))
+        }
+        Ok(Ok(outcome)) => enqueue(state, id, Ok(outcome)).await,
+        Err(e) => enqueue(state, id, Err(e)).await,
+    }
+}
+
+/// A `notify` email of a certificate or report submission: its address must be in the key's
+/// domains, and it is charged one recipient (a job sends one notification: `succeeded` or
+/// `dead`). `None` without `notify`.
+pub(crate) fn notify_charge(
+    state: &AppState,
+    caller: &Caller,
+    notify: Option<&shared::jobs::Notify>,
+) -> Result<Option<EmailCharge>, ApiError> {
+    let Some(notify) = notify else {
+        return Ok(None);
+    };
+    let mut p = Problems::default();
+    emails::check_domain(caller, &mut p, "notify.email", &notify.email);
+    let charge = emails::email_charge(state, caller, 1, &mut p);
+    p.into_result()?;
+    Ok(Some(charge))
 }
 
 /// Pushes a freshly inserted job's id. If the push fails the rows are removed again, so a

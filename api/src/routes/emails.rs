@@ -2,6 +2,12 @@
 //! line break in any header value, the template rendered once with the given variables (so a
 //! missing variable is a 422 now, not a dead job later), attachments the caller's own finished
 //! jobs. Over `limits.max_email_attachment_bytes` the files are linked instead of attached.
+//!
+//! So that a key cannot use quire as an open relay: every recipient is charged to the key's
+//! quotas (per hour and per day, `email.*` settings or the key's own), a key with a domain
+//! list may only email those domains (Reply-To included), and free text (the `generic`
+//! template, a `subject` of one's own) needs an admin key unless `email.generic_for_all`.
+//! Certificate and report submissions with `notify` go through the same checks.
 
 use std::collections::HashMap;
 
@@ -9,7 +15,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::db::JobRow;
+use shared::db::{EmailCharge, JobRow, OverQuota, QuotaWindow};
 use shared::domain::{EmailAddress, JobId, JobKind, JobStatus};
 use shared::email_templates::{self, EmailError, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
@@ -18,7 +24,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::certificates::{Problems, enqueue, idempotency_key, new_job};
+use crate::routes::certificates::{Problems, enqueue_charged, idempotency_key, new_job};
 use crate::routes::jobs::SubmittedView;
 
 /// Most `to` addresses; `cc` and `bcc` have the same limit each.
@@ -39,9 +45,11 @@ pub struct EmailRequest {
     #[serde(default)]
     pub bcc: Vec<String>,
     pub reply_to: Option<String>,
-    /// Replaces the template's subject.
+    /// Replaces the template's subject. Admin keys only, unless the setting
+    /// `email.generic_for_all` is on.
     pub subject: Option<String>,
-    /// `report_ready`, `certificate_issued`, `job_failed` or `generic`.
+    /// `report_ready`, `certificate_issued`, `job_failed` or `generic` (free text: admin keys
+    /// only, unless the setting `email.generic_for_all` is on).
     #[schema(example = "generic")]
     pub template: String,
     /// The template's variables (`generic`: `subject`, `text`).
@@ -64,7 +72,11 @@ pub struct EmailRequest {
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`)", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a recipient outside the key's domains", body = ErrorBody),
+        (status = 429, description = "The key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
         (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -77,6 +89,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let idempotency_key = idempotency_key(&headers)?;
     let req = body.value;
+    free_text_allowed(&state, &caller, &req)?;
     let mut p = Problems::default();
     let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
         if raw.len() < min || raw.len() > MAX_RECIPIENTS {
@@ -96,7 +109,10 @@ pub async fn submit(
         let mut out = Vec::new();
         for (i, a) in raw.iter().enumerate() {
             match EmailAddress::parse(a) {
-                Ok(a) => out.push(a),
+                Ok(a) => {
+                    check_domain(&caller, p, &format!("{field}[{i}]"), &a);
+                    out.push(a);
+                }
                 Err(e) => p.add(format!("{field}[{i}]"), "invalid_email", e.to_string()),
             }
         }
@@ -109,7 +125,10 @@ pub async fn submit(
         .reply_to
         .as_deref()
         .and_then(|a| match EmailAddress::parse(a) {
-            Ok(a) => Some(a),
+            Ok(a) => {
+                check_domain(&caller, &mut p, "reply_to", &a);
+                Some(a)
+            }
             Err(e) => {
                 p.add("reply_to", "invalid_email", e.to_string());
                 None
@@ -163,6 +182,8 @@ pub async fn submit(
         };
         p.add(field, code, message);
     }
+    let recipients = (to.len() + cc.len() + bcc.len()) as u64;
+    let charge = email_charge(&state, &caller, recipients, &mut p);
     p.into_result()?;
 
     let payload = EmailPayload {
@@ -187,8 +208,110 @@ pub async fn submit(
         idempotency_key,
         &body.raw,
     )?;
-    let inserted = state.db.insert_job(&new).await;
-    enqueue(&state, id, inserted).await
+    let inserted = state.db.insert_job_charged(&new, Some(&charge)).await;
+    enqueue_charged(&state, id, inserted).await
+}
+
+/// Free text in an email (the `generic` template, a `subject` of one's own) is what spam
+/// and phishing need, so only admin keys may send it unless `email.generic_for_all`.
+/// `reply_to` stays open to every key: it is an address, checked against the key's domains.
+fn free_text_allowed(
+    state: &AppState,
+    caller: &Caller,
+    req: &EmailRequest,
+) -> Result<(), ApiError> {
+    if caller.is_admin || state.config.email.generic_for_all {
+        return Ok(());
+    }
+    if req.template == "generic" {
+        return Err(ApiError::AdminOnly {
+            code: "admin_only_template",
+            message: "the free-text `generic` email template needs an admin key (the setting \
+                      `email.generic_for_all` opens it to every key)"
+                .into(),
+        });
+    }
+    if req.subject.is_some() {
+        return Err(ApiError::AdminOnly {
+            code: "admin_only_field",
+            message: "`subject` (a subject of your own) needs an admin key (the setting \
+                      `email.generic_for_all` opens it to every key)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// A recipient outside the key's domain list (when it has one) is a problem at `field`.
+pub(crate) fn check_domain(caller: &Caller, p: &mut Problems, field: &str, address: &EmailAddress) {
+    if let Some(domains) = &caller.email.domains
+        && !domains.allows(address)
+    {
+        p.add(
+            field,
+            "domain_not_allowed",
+            format!(
+                "`{field}`: this key may only email addresses at {domains} (or their subdomains)"
+            ),
+        );
+    }
+}
+
+/// What a submission that emails `recipients` addresses is charged: the key's own quotas or
+/// else the settings' (0 is unlimited). More recipients than a whole quota can never fit: a
+/// problem now rather than a 429 forever.
+pub(crate) fn email_charge(
+    state: &AppState,
+    caller: &Caller,
+    recipients: u64,
+    p: &mut Problems,
+) -> EmailCharge {
+    let limit = |own: Option<u64>, setting: u64| Some(own.unwrap_or(setting)).filter(|&n| n > 0);
+    let per_hour = limit(
+        caller.email.quota_per_hour,
+        state.config.email.quota_per_hour,
+    );
+    let per_day = limit(caller.email.quota_per_day, state.config.email.quota_per_day);
+    for (window, limit) in [(QuotaWindow::Hour, per_hour), (QuotaWindow::Day, per_day)] {
+        if let Some(limit) = limit
+            && recipients > limit
+        {
+            p.add(
+                "to",
+                "over_quota",
+                format!(
+                    "{recipients} recipients are more than this key's {} email quota of {limit}",
+                    window.adjective()
+                ),
+            );
+        }
+    }
+    EmailCharge {
+        key_id: caller.key_id.clone(),
+        recipients,
+        per_hour,
+        per_day,
+    }
+}
+
+/// The 429 for a submission that does not fit its key's quota.
+pub(crate) fn quota_exceeded(over: &OverQuota) -> ApiError {
+    let (per, span) = match over.window {
+        QuotaWindow::Hour => ("hour", "60 minutes"),
+        QuotaWindow::Day => ("day", "24 hours"),
+    };
+    ApiError::QuotaExceeded {
+        message: format!(
+            "{} email quota exceeded: this key may email {} recipients per {per}, has used {} \
+             in the last {span}, and this request adds {}; retry in {} s",
+            over.window.adjective(),
+            over.limit,
+            over.used,
+            over.requested,
+            over.retry_after_secs
+        ),
+        retry_after_secs: over.retry_after_secs,
+    }
 }
 
 /// The attachments: each the caller's own job (another key's job reads as unknown), finished

@@ -20,7 +20,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 use crate::offload::off_executor;
 use crate::routes::certificates::{
-    Problems, enqueue, idempotency_key, image, new_job, resolve_template_of, store_inputs,
+    Problems, enqueue_charged, idempotency_key, image, new_job, notify_charge, resolve_template_of,
+    store_inputs,
 };
 use crate::routes::jobs::SubmittedView;
 
@@ -553,7 +554,10 @@ async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, A
         (status = 202, description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a `notify.email` outside the key's domains", body = ErrorBody),
+        (status = 429, description = "With `notify`: the key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
         (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -565,6 +569,7 @@ pub async fn submit(
     body: ApiJson<ReportRequest>,
 ) -> Result<Response, ApiError> {
     let idempotency_key = idempotency_key(&headers)?;
+    let charge = notify_charge(&state, &caller, body.value.notify.as_ref())?;
     let template = resolve_template_of(
         &state,
         &caller,
@@ -616,6 +621,6 @@ pub async fn submit(
         idempotency_key,
         &body.raw,
     )?;
-    let inserted = state.db.insert_job(&new).await;
-    enqueue(&state, id, inserted).await
+    let inserted = state.db.insert_job_charged(&new, charge.as_ref()).await;
+    enqueue_charged(&state, id, inserted).await
 }

@@ -298,7 +298,7 @@ async fn handlers_stop_at_safe_points() {
 
     let id: JobId = app
         .post_ok(
-            &key,
+            &app.admin,
             "/v1/emails",
             &json!({"to": ["ana@example.com"], "template": "generic",
                     "vars": {"subject": "Never", "text": "Never sent"}}),

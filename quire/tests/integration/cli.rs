@@ -109,6 +109,80 @@ async fn keys_created_by_the_cli_work_against_the_api() {
     app.stop().await.unwrap();
 }
 
+/// `quire keys create|set` email flags: listed, and applied by a running API within the key
+/// cache's 10 s.
+#[tokio::test]
+async fn email_limits_set_by_the_cli_apply_to_a_running_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = quire(dir.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["migrate"]);
+    let created = run(&[
+        "keys",
+        "create",
+        "--name",
+        "partner",
+        "--email-domains",
+        "Example.com, example.org",
+        "--email-quota-per-day",
+        "0",
+    ]);
+    let key = created.lines().last().unwrap().trim().to_owned();
+    let line = run(&["keys", "list"]);
+    let line = line.lines().find(|l| l.ends_with(" partner")).unwrap();
+    assert!(
+        line.contains("default/h unlimited/d example.com,example.org"),
+        "{line}"
+    );
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let bad = quire(dir.path())
+        .args(["keys", "set", &id, "--email-domains", "not a domain"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+
+    let mut config = base_config(&dir);
+    config.data_dir = dir.path().to_path_buf();
+    let app = quire::App::start(config, quire::Roles::API, true)
+        .await
+        .unwrap();
+    let url = format!("http://{}/v1/certificates", app.addr.unwrap());
+    let client = reqwest::Client::new();
+    let submit = || {
+        let mut body = certificate("Partner Holder");
+        body["notify"] = serde_json::json!({"email": "ops@elsewhere.net"});
+        client.post(&url).bearer_auth(&key).json(&body).send()
+    };
+    assert_eq!(
+        submit().await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let set = run(&["keys", "set", &id, "--email-domains", "any"]);
+    assert!(set.contains("default/h unlimited/d any"), "{set}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let status = submit().await.unwrap().status();
+        if status == StatusCode::ACCEPTED {
+            break;
+        }
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lifted domain list never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.stop().await.unwrap();
+}
+
 #[test]
 fn invalid_settings_stop_start_up_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();

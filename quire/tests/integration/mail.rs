@@ -49,9 +49,11 @@ async fn an_email_arrives_with_recipients_subject_both_parts_and_the_pdf() {
     let cert = app.submit_ok(&key, &certificate("Ingrid Ødegård")).await;
     let pdf = app.pdf_of(&key, &cert).await;
 
+    // Free text (`generic`, a subject of one's own) is an admin's; an admin may attach any
+    // key's job.
     let id = app
         .post_ok(
-            &key,
+            &app.admin,
             "/v1/emails",
             &json!({
                 "to": ["ana@example.com", "Bo@Example.COM"],
@@ -65,7 +67,7 @@ async fn an_email_arrives_with_recipients_subject_both_parts_and_the_pdf() {
             }),
         )
         .await;
-    let job = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
+    let job = app.wait_for(&app.admin, &id, &["succeeded", "dead"]).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["kind"], "email");
 
@@ -203,7 +205,8 @@ async fn a_5xx_reply_fails_the_email_at_once_with_the_servers_reply() {
         smtp_to(c, server.port)
     })
     .await;
-    let key = app.new_key("rejected").await;
+    // `generic` is an admin's template.
+    let key = app.admin.clone();
     let id = app
         .post_ok(
             &key,
@@ -232,7 +235,8 @@ async fn a_5xx_reply_fails_the_email_at_once_with_the_servers_reply() {
 async fn a_server_that_is_down_is_retried_until_it_comes_back() {
     let port = free_port();
     let app = TestApp::spawn_with(Backend::Production, &[Roles::ALL], |c| smtp_to(c, port)).await;
-    let key = app.new_key("patient").await;
+    // `generic` is an admin's template.
+    let key = app.admin.clone();
     let id = app
         .post_ok(
             &key,
@@ -271,7 +275,8 @@ async fn a_sent_email_is_not_sent_again_by_a_retry() {
         smtp_to(c, server.port)
     })
     .await;
-    let key = app.new_key("once").await;
+    // `generic` is an admin's template.
+    let key = app.admin.clone();
     let id = app
         .post_ok(
             &key,
@@ -344,7 +349,8 @@ async fn a_dead_job_with_on_failure_sends_job_failed() {
 #[tokio::test]
 async fn the_embedded_default_writes_eml_files() {
     let app = TestApp::spawn(Backend::Embedded).await;
-    let key = app.new_key("local").await;
+    // `generic` is an admin's template.
+    let key = app.admin.clone();
     let id = app
         .post_ok(
             &key,
@@ -371,7 +377,11 @@ async fn the_embedded_default_writes_eml_files() {
 
 #[tokio::test]
 async fn bad_email_requests_are_422_naming_each_field() {
-    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |_| {}).await;
+    // A key that is not an admin's (its attachments must be its own), with `generic` open.
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
+        c.email.generic_for_all = true;
+    })
+    .await;
     let key = app.new_key("careless").await;
     let other = app.new_key("other").await;
     let theirs = app.submit_ok(&other, &certificate("Not Yours")).await;

@@ -6,6 +6,7 @@
 mod auth;
 mod cancel;
 mod cli;
+mod email_limits;
 mod faults;
 mod helpers;
 mod lifecycle;

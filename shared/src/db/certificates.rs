@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::email::{EmailCharge, OverQuota, charge_inserted};
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
 use super::{Db, DbError};
 use crate::config::DatabaseBackend;
@@ -407,6 +408,26 @@ impl Db {
         }
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// [`Db::insert_certificate_job`], charging a `notify` email to the key's quotas in the
+    /// same transaction (see [`Db::insert_job_charged`]).
+    pub async fn insert_certificate_job_charged(
+        &self,
+        job: &NewJob,
+        cert: &NewCertificate,
+        charge: Option<&EmailCharge>,
+    ) -> Result<Result<InsertOutcome, OverQuota>, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let outcome = insert_job_in(&mut tx, job).await?;
+        if let InsertOutcome::Inserted(_) = &outcome {
+            insert_certificates(&mut tx, &[(job, cert)], 1).await?;
+        }
+        if let Err(over) = charge_inserted(&mut tx, self.backend(), &outcome, charge).await? {
+            return Ok(Err(over));
+        }
+        tx.commit().await?;
+        Ok(Ok(outcome))
     }
 
     /// Starts writing a batch: its row now, its jobs chunk by chunk through the returned

@@ -5,12 +5,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{Db, DbError};
 use crate::config::Secret;
-use crate::domain::Timestamp;
+use crate::domain::{EmailDomains, Timestamp};
 
 /// The prefix every key starts with, so leaked keys are easy to recognise and scan for.
 const KEY_PREFIX: &str = "qk_";
@@ -24,6 +24,18 @@ pub struct ApiKey {
     pub is_admin: bool,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    pub email: KeyEmailLimits,
+}
+
+/// A key's own email limits; `None` follows the settings (`email.quota_per_hour`,
+/// `email.quota_per_day`) or, for domains, allows any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyEmailLimits {
+    /// 0 is unlimited.
+    pub quota_per_hour: Option<u64>,
+    /// 0 is unlimited.
+    pub quota_per_day: Option<u64>,
+    pub domains: Option<EmailDomains>,
 }
 
 /// A key just created: the only moment the key itself exists outside the client.
@@ -47,8 +59,25 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, DbError> {
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
             .map(Timestamp::from_millis),
+        email: KeyEmailLimits {
+            quota_per_hour: quota(row, "email_quota_per_hour")?,
+            quota_per_day: quota(row, "email_quota_per_day")?,
+            domains: row
+                .try_get::<Option<String>, _>("email_domains")?
+                .map(|d| EmailDomains::parse(&d).map_err(|e| DbError::Corrupt(e.to_string())))
+                .transpose()?,
+        },
     })
 }
+
+fn quota(row: &AnyRow, column: &str) -> Result<Option<u64>, DbError> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|n| u64::try_from(n).map_err(|_| DbError::Corrupt(format!("{column}: {n}"))))
+        .transpose()
+}
+
+const KEY_COLUMNS: &str = "id, name, prefix, is_admin, created_at, revoked_at, \
+                           email_quota_per_hour, email_quota_per_day, email_domains";
 
 impl Db {
     pub async fn create_key(&self, name: &str, is_admin: bool) -> Result<NewApiKey, DbError> {
@@ -57,11 +86,11 @@ impl Db {
         let secret = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
         let id = uuid::Uuid::now_v7().to_string();
         let prefix: String = secret.chars().take(10).collect();
-        let row = sqlx::query(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO api_keys (id, name, key_hash, prefix, is_admin, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING id, name, prefix, is_admin, created_at, revoked_at",
-        )
+             RETURNING {KEY_COLUMNS}"
+        )))
         .bind(id)
         .bind(name.to_owned())
         .bind(hash_key(&secret))
@@ -78,10 +107,9 @@ impl Db {
 
     /// The live (not revoked) key with this secret.
     pub async fn find_key(&self, secret: &str) -> Result<Option<ApiKey>, DbError> {
-        let row = sqlx::query(
-            "SELECT id, name, prefix, is_admin, created_at, revoked_at FROM api_keys \
-             WHERE key_hash = $1 AND revoked_at IS NULL",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        )))
         .bind(hash_key(secret))
         .fetch_optional(self.pool())
         .await?;
@@ -89,13 +117,43 @@ impl Db {
     }
 
     pub async fn list_keys(&self) -> Result<Vec<ApiKey>, DbError> {
-        let rows = sqlx::query(
-            "SELECT id, name, prefix, is_admin, created_at, revoked_at FROM api_keys \
-             ORDER BY created_at, id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        )))
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(key_from_row).collect()
+    }
+
+    /// Replaces a key's own email limits; `false` when there is no key with this id. API
+    /// processes see the change when their cached copy of the key expires (10 s).
+    pub async fn set_key_email_limits(
+        &self,
+        id: &str,
+        limits: &KeyEmailLimits,
+    ) -> Result<bool, DbError> {
+        let quota = |q: Option<u64>| q.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let done = sqlx::query(
+            "UPDATE api_keys SET email_quota_per_hour = $2, email_quota_per_day = $3, \
+             email_domains = $4 WHERE id = $1",
+        )
+        .bind(id.to_owned())
+        .bind(quota(limits.quota_per_hour))
+        .bind(quota(limits.quota_per_day))
+        .bind(limits.domains.as_ref().map(ToString::to_string))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
     }
 
     /// True when a live key with this id was revoked now.

@@ -22,12 +22,12 @@ pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
-pub use email::EmailSend;
+pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     NewJob, RetryOutcome, WaitingJob,
 };
-pub use keys::{ApiKey, NewApiKey, hash_key};
+pub use keys::{ApiKey, KeyEmailLimits, NewApiKey, hash_key};
 pub use maintenance::{ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};

@@ -44,16 +44,7 @@ impl EmailAddress {
         {
             return bad("the part before `@` is empty, too long or has characters not allowed");
         }
-        let domain_ok = !domain.is_empty()
-            && domain.len() <= 253
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            });
-        if !domain_ok {
+        if !is_host_name(domain) {
             return bad("the domain after `@` is not a host name");
         }
         Ok(EmailAddress(format!(
@@ -64,6 +55,66 @@ impl EmailAddress {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The part after `@`, lower-case.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+/// DNS labels of letters, digits and inner hyphens, at most 253 characters in all.
+fn is_host_name(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// The recipient domains a key may email (`quire keys … --email-domains a.com,b.org`): a
+/// non-empty list of host names, lower-case. A domain covers itself and its subdomains
+/// (`example.com` lets `mail.example.com` through, not `badexample.com`): whoever owns a
+/// domain owns its subdomains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailDomains(Vec<String>);
+
+impl EmailDomains {
+    /// A comma-separated list; blanks around names are ignored, duplicates dropped.
+    pub fn parse(raw: &str) -> Result<EmailDomains, EmailError> {
+        let mut domains: Vec<String> = Vec::new();
+        for name in raw.split(',').map(str::trim) {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if !is_host_name(&name) {
+                return Err(EmailError(format!(
+                    "`{name}` is not a domain name (letters, digits, `-` and dots; IDNs in their xn-- form)"
+                )));
+            }
+            if !domains.contains(&name) {
+                domains.push(name);
+            }
+        }
+        Ok(EmailDomains(domains))
+    }
+
+    pub fn allows(&self, address: &EmailAddress) -> bool {
+        let domain = address.domain();
+        self.0.iter().any(|allowed| {
+            domain == allowed
+                || domain
+                    .strip_suffix(allowed.as_str())
+                    .is_some_and(|head| head.ends_with('.'))
+        })
+    }
+}
+
+impl fmt::Display for EmailDomains {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(","))
     }
 }
 
@@ -148,6 +199,28 @@ mod tests {
             &format!("{}@example.com", "a".repeat(65)),
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn domain_lists_cover_their_subdomains_only() {
+        let list = EmailDomains::parse(" Example.com , example.org.,example.com").unwrap();
+        assert_eq!(list.to_string(), "example.com,example.org");
+        let allows = |a: &str| list.allows(&EmailAddress::parse(a).unwrap());
+        assert!(allows("ann@example.com"));
+        assert!(allows("ann@MAIL.example.com"));
+        assert!(allows("ann@example.org"));
+        assert!(!allows("ann@badexample.com"));
+        assert!(!allows("ann@example.com.evil.net"));
+        assert!(!allows("ann@example.net"));
+        for bad in [
+            "",
+            "example.com,",
+            "exa mple.com",
+            "*.example.com",
+            "a@example.com",
+        ] {
+            assert!(EmailDomains::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 

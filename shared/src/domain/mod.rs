@@ -5,7 +5,7 @@ mod job;
 mod text;
 mod timestamp;
 
-pub use email::{EmailAddress, EmailError, MAX_ADDRESS, header_value};
+pub use email::{EmailAddress, EmailDomains, EmailError, MAX_ADDRESS, header_value};
 pub use job::{JobId, JobKind, JobStatus, QueueName};
 pub use text::{BoundedText, TextError};
 pub use timestamp::Timestamp;
