@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -24,11 +24,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::routes::certificates::{CertificateRequest, Problems};
 
-/// Largest `main.typ`, in bytes.
-const MAX_SOURCE_BYTES: usize = 256 * 1024;
+/// Largest `main.typ`, in characters (what a JSON Schema `maxLength` can say).
+const MAX_SOURCE_CHARS: usize = 256 * 1024;
 /// Most assets, and their total decoded size.
 const MAX_ASSETS: usize = 20;
 const MAX_ASSET_TOTAL: usize = 4 * 1024 * 1024;
@@ -123,7 +123,7 @@ pub struct TemplateList {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<CacheQuery>,
+    ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateList>, ApiError> {
     let use_cache = q.use_cache.unwrap_or(true);
     let records: Vec<TemplateRecord> = if caller.is_admin {
@@ -169,8 +169,8 @@ async fn readable(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<CacheQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let t = readable(&state, &caller, &id, q.use_cache.unwrap_or(true)).await?;
     Ok(Json(view(&t.record, Some(&t.content), true)))
@@ -180,29 +180,37 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
-    /// 1 to 64 of `a-z 0-9 - _`; unique among live templates.
-    #[schema(example = "course-completion")]
+    /// 1 to 64 of `a-z 0-9 - _`, starting with a letter or digit, and not a UUID; unique
+    /// among live templates (else 409).
+    #[schema(example = "course-completion", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub name: String,
+    /// Any text (line breaks too), at most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000, pattern = "^[\\s\\S]*$")]
     pub description: String,
     /// Whether non-admin keys may see and use it.
     #[serde(default)]
     pub is_public: bool,
-    /// The typst source (`main.typ`). Job data is at `/data.json`, images at `/photo`,
-    /// `/signature`, `/qr.svg` and `/fields/<name>`.
+    /// The typst source (`main.typ`), at most 262144 characters, not blank. Job data is at
+    /// `/data.json`, images at `/photo`, `/signature`, `/qr.svg` and `/fields/<name>`. One that
+    /// does not compile with sample data is a 422 with typst's `diagnostics`.
+    #[schema(
+        max_length = 262144,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub source: String,
-    /// Other files by path (e.g. `/logo.svg`), base64.
+    /// Other files by path (e.g. `/logo.svg`), base64; at most 20, 4 MiB in all (else 422).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub assets: BTreeMap<String, String>,
-    /// Declared input fields, validated on every submission.
+    /// Declared input fields, validated on every submission; names are unique (else 422).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(max_items = 50)]
     pub fields: Vec<FieldSpec>,
     /// `certificate` (default) or `report`: what it renders. A report template reads a
     /// report's data (see the built-in `sat`) and is checked with a sample report.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "certificate")]
+    #[schema(example = "certificate")]
     pub kind: Option<TemplateKind>,
 }
 
@@ -210,23 +218,31 @@ pub struct TemplateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateUpdate {
+    /// Any text (line breaks too), at most 1000 characters.
+    #[schema(max_length = 1000, pattern = "^[\\s\\S]*$")]
     pub description: Option<String>,
     pub is_public: Option<bool>,
+    /// As on creation: at most 262144 characters, not blank, compiles.
+    #[schema(
+        max_length = 262144,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub source: Option<String>,
+    /// As on creation: at most 20, base64.
     #[schema(value_type = Option<Object>)]
     pub assets: Option<BTreeMap<String, String>>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(max_items = 50)]
     pub fields: Option<Vec<FieldSpec>>,
 }
 
 fn check_source(p: &mut Problems, source: &str) {
     if source.trim().is_empty() {
         p.add("source", "missing_field", "`source` is empty");
-    } else if source.len() > MAX_SOURCE_BYTES {
+    } else if source.chars().count() > MAX_SOURCE_CHARS {
         p.add(
             "source",
             "too_long",
-            format!("`source` is larger than {MAX_SOURCE_BYTES} bytes"),
+            format!("`source` is longer than {MAX_SOURCE_CHARS} characters"),
         );
     }
 }
@@ -557,7 +573,7 @@ async fn for_admin(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: ApiJson<TemplateUpdate>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
@@ -632,7 +648,7 @@ pub struct Deleted {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
     if current.record.builtin {
@@ -658,16 +674,17 @@ pub async fn delete(
 /// optional; sample values fill the rest). Answers the PDF, or a PNG of page 1 when the
 /// request says `Accept: image/png`. Bounded in time and memory.
 #[utoipa::path(post, path = "/v1/templates/{id}/preview", tag = "templates",
-    request_body = CertificateRequest,
+    request_body = PreviewRequest,
     params(("id" = String, Path, description = "Template id or name")),
-    responses((status = 200, description = "application/pdf or image/png"), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "The PDF, or with `Accept: image/png` a PNG of page 1",
+            content(("application/pdf"), ("image/png"))), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: ApiJson<PreviewRequest>,
 ) -> Result<Response, ApiError> {
     let template = readable(&state, &caller, &id, true).await?;
@@ -696,10 +713,15 @@ pub async fn preview(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
+    #[schema(max_length = 200)]
     pub recipient_name: Option<String>,
+    #[schema(max_length = 200)]
     pub course_name: Option<String>,
+    #[schema(format = Date)]
     pub issued_on: Option<String>,
+    #[schema(max_length = 200)]
     pub issuer_name: Option<String>,
+    #[schema(format = Date)]
     pub expires_on: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
