@@ -10,13 +10,13 @@
 # debug binary (`cargo test` builds it; built here if missing).
 #
 # Overridable: QUIRE_BIN (target/debug/quire), CONTRACT_MAX_EXAMPLES (examples per operation,
-# default 40: about a minute on 2 cores), CONTRACT_KEEP=1 keeps the data directory and report.
+# default 60: about a minute on 2 cores), CONTRACT_KEEP=1 keeps the data directory and report.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BIN=${QUIRE_BIN:-target/debug/quire}
-MAX_EXAMPLES=${CONTRACT_MAX_EXAMPLES:-40}
+MAX_EXAMPLES=${CONTRACT_MAX_EXAMPLES:-60}
 
 log() { echo "contract-test: $*"; }
 fail() {
@@ -51,11 +51,14 @@ BASE=http://127.0.0.1:$PORT
 
 # Embedded mode whatever the caller's environment says: SQLite database and queue in $WORK.
 quire() {
-    env -u DATABASE_URL -u REDIS_URL -u QUIRE_DATABASE_URL -u QUIRE_REDIS_URL -u QUIRE_CONFIG \
+    # `exec`: in the background the job is quire itself, so $! is the pid to stop (elsewhere
+    # always called in a subshell).
+    exec env -u DATABASE_URL -u REDIS_URL -u QUIRE_DATABASE_URL -u QUIRE_REDIS_URL -u QUIRE_CONFIG \
         QUIRE_DATA_DIR="$WORK/data" QUIRE_BIND="127.0.0.1:$PORT" QUIRE_PUBLIC_BASE_URL="$BASE" \
         "$BIN" "$@"
 }
 
+(quire migrate) >/dev/null
 KEY=$(quire keys create --name contract-test --admin | tail -n 1)
 [[ -n $KEY ]] || fail "quire keys create printed no key"
 
@@ -100,6 +103,9 @@ log "seeded: certificate job $JOB, batch $BATCH"
 # The seeded ids are offered for id parameters most of the time (generated ones the rest, so
 # unknown ids are exercised too).
 cat >"$WORK/schemathesis.toml" <<EOF
+# Every run starts afresh: no failure cache carried over in the working directory.
+cache = { enabled = false }
+
 [dictionaries]
 jobs = { values = ["$JOB"] }
 batches = { values = ["$BATCH"] }

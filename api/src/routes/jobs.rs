@@ -338,10 +338,14 @@ async fn serve_file(
         .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok())
         .ok_or_else(|| ApiError::Conflict {
             code: "not_ready",
-            message: format!(
-                "the job is {}; its file exists once it has succeeded",
-                job.status
-            ),
+            message: if job.status == JobStatus::Succeeded {
+                format!("a {} job produces no file", job.kind)
+            } else {
+                format!(
+                    "the job is {}; its file exists once it has succeeded",
+                    job.status
+                )
+            },
         })?;
     let etag = format!("\"{}\"", result.sha256);
     let matches = headers

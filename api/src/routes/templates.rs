@@ -713,15 +713,10 @@ pub async fn preview(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
-    #[schema(max_length = 200)]
     pub recipient_name: Option<String>,
-    #[schema(max_length = 200)]
     pub course_name: Option<String>,
-    #[schema(format = Date)]
     pub issued_on: Option<String>,
-    #[schema(max_length = 200)]
     pub issuer_name: Option<String>,
-    #[schema(format = Date)]
     pub expires_on: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,

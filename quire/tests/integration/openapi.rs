@@ -269,7 +269,7 @@ async fn the_document_states_the_configured_limits() {
     .await;
     let doc = app.json_at(None, app.url("/v1/openapi.json")).await;
     let schemas = &doc["components"]["schemas"];
-    for schema in ["CertificateRequest", "BatchItem", "PreviewRequest"] {
+    for schema in ["CertificateRequest", "BatchItem"] {
         for property in ["recipient_name", "course_name", "issuer_name"] {
             assert_eq!(
                 schemas[schema]["properties"][property]["maxLength"], 50,
