@@ -4,7 +4,8 @@
 #   - Redis at 127.0.0.1:6379;
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
-#   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port.
+#   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port;
+#   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs.
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
 # Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
 # starts them. Waits (bounded) until both answer; on failure says which service and why, and
@@ -110,9 +111,15 @@ wait_for() { # name probe
 
 poppler_present() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
 aiosmtpd_present() { command -v python3 >/dev/null 2>&1 && python3 -c 'import aiosmtpd' >/dev/null 2>&1; }
+# Pinned: its checks change between releases, and the contract test must not change with them.
+SCHEMATHESIS_VERSION=4.32.5
+schemathesis_present() {
+    command -v schemathesis >/dev/null 2>&1 &&
+        [[ $(schemathesis --version 2>/dev/null) == *" $SCHEMATHESIS_VERSION"* ]]
+}
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext, pdftoppm and aiosmtpd present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && schemathesis_present; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext, pdftoppm, aiosmtpd and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
     exit 0
 fi
 
@@ -161,29 +168,30 @@ if ((${#missing[@]} > 0)); then
 fi
 poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
 
-# --- aiosmtpd (PyPI) ----------------------------------------------------------------------------
+# --- aiosmtpd and schemathesis (PyPI) -----------------------------------------------------------
 
-ensure_aiosmtpd() {
-    aiosmtpd_present && return 0
-    log "aiosmtpd is not installed: python3 -m pip install aiosmtpd"
-    local out
+pip_install() { # name requirement
+    local name=$1 requirement=$2 out
+    log "$name is not installed: python3 -m pip install $requirement"
     if ! python3 -m pip --version >/dev/null 2>&1; then
         apt_install python3-pip
     fi
     # Debian's system Python refuses plain pip installs (PEP 668); it needs the
     # override on such a system; this is a test machine.
-    if ! out=$(python3 -m pip install -q aiosmtpd 2>&1); then
+    if ! out=$(python3 -m pip install -q "$requirement" 2>&1); then
         if grep -q 'externally-managed-environment' <<<"$out"; then
-            out=$(python3 -m pip install -q --break-system-packages aiosmtpd 2>&1) ||
-                { echo "$out" >&2; fail "aiosmtpd: pip install failed (see above)"; }
+            out=$(python3 -m pip install -q --break-system-packages "$requirement" 2>&1) ||
+                { echo "$out" >&2; fail "$name: pip install failed (see above)"; }
         else
             echo "$out" >&2
-            fail "aiosmtpd: python3 -m pip install aiosmtpd failed (see above)"
+            fail "$name: python3 -m pip install $requirement failed (see above)"
         fi
     fi
-    aiosmtpd_present || fail "aiosmtpd: installed, but python3 -c 'import aiosmtpd' still fails"
 }
-ensure_aiosmtpd
+aiosmtpd_present || pip_install aiosmtpd aiosmtpd
+aiosmtpd_present || fail "aiosmtpd: installed, but python3 -c 'import aiosmtpd' still fails"
+schemathesis_present || pip_install schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
+schemathesis_present || fail "schemathesis: installed, but \`schemathesis --version\` is not $SCHEMATHESIS_VERSION (is another one first on PATH?)"
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -301,4 +309,4 @@ ensure_redis_running
 
 pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"
 redis_up || fail "Redis: stopped answering at $REDIS_HOST:$REDIS_PORT"
-log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
+log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), $(schemathesis --version)"

@@ -34,5 +34,6 @@ echo "==> [test] QUIRE_TEST_DATABASE_URL=$QUIRE_TEST_DATABASE_URL QUIRE_TEST_RED
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "test" cargo test --workspace
+step "contract" bash deploy/contract-test.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"

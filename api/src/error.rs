@@ -51,6 +51,9 @@ pub enum ApiError {
     },
     #[error("not found")]
     NotFound(&'static str),
+    /// 405: the path exists, the method does not; the router adds the `Allow` header.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("request body too large")]
@@ -129,18 +132,29 @@ impl FieldError {
     }
 }
 
+/// Most problems one 422 lists: a huge invalid request must not get a huge answer. The
+/// message still counts them all.
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
 impl ApiError {
-    /// 422 listing every problem; the message names the first and counts the rest.
-    pub fn fields(errors: Vec<FieldError>) -> Self {
+    /// 422 listing the problems (at most [`MAX_LISTED_PROBLEMS`]); the message names the first
+    /// and counts the rest.
+    pub fn fields(mut errors: Vec<FieldError>) -> Self {
         let message = match errors.as_slice() {
             [] => "invalid input".to_owned(),
             [one] => one.message.clone(),
+            [first, rest @ ..] if errors.len() > MAX_LISTED_PROBLEMS => format!(
+                "{} (and {} more problems; the first {MAX_LISTED_PROBLEMS} are listed)",
+                first.message,
+                rest.len()
+            ),
             [first, rest @ ..] => format!("{} (and {} more problems)", first.message, rest.len()),
         };
         let code = match errors.as_slice() {
             [one] => one.code,
             _ => "invalid_fields",
         };
+        errors.truncate(MAX_LISTED_PROBLEMS);
         ApiError::InvalidMany {
             code,
             message,
@@ -224,6 +238,13 @@ impl ApiError {
                 format!("{what} not found"),
                 None,
             ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this method is not allowed on this path; the Allow header lists those that are"
+                    .into(),
+                None,
+            ),
             ApiError::Conflict { code, message } => {
                 (StatusCode::CONFLICT, code, message.clone(), None)
             }
@@ -280,10 +301,16 @@ impl IntoResponse for ApiError {
                 errors,
                 diagnostics,
                 ..
-            } => (
-                (!errors.is_empty()).then_some(errors),
-                (!diagnostics.is_empty()).then_some(diagnostics),
-            ),
+            } => {
+                // Bounded whoever built them (batches, typst's diagnostics).
+                let (mut errors, mut diagnostics) = (errors, diagnostics);
+                errors.truncate(MAX_LISTED_PROBLEMS);
+                diagnostics.truncate(MAX_LISTED_PROBLEMS);
+                (
+                    (!errors.is_empty()).then_some(errors),
+                    (!diagnostics.is_empty()).then_some(diagnostics),
+                )
+            }
             _ => (None, None),
         };
         let body = ErrorBody {

@@ -1,7 +1,9 @@
-//! Extractors whose rejections are `ApiError`s: a JSON body that reports the field at fault,
-//! and the authenticated caller.
+//! Extractors whose rejections are `ApiError`s: a JSON body, the query string and the path
+//! parameters (each reporting the field at fault in the one error body, never axum's plain
+//! text), and the authenticated caller.
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -43,19 +45,37 @@ where
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = AppState::from_ref(state).config.limits.max_body_bytes;
-        let raw = Bytes::from_request(req, state).await.map_err(|e| match e {
-            e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge { limit }
-            }
-            other => ApiError::BadRequest {
-                code: "unreadable_body",
-                message: other.body_text(),
-                field: None,
-            },
-        })?;
+        let ApiBody(raw) = ApiBody::from_request(req, state).await?;
         let value = parse_json(&raw)?;
         Ok(ApiJson { value, raw })
+    }
+}
+
+/// The raw body, of any type; too large is the JSON `413`, not axum's plain text.
+pub struct ApiBody(pub Bytes);
+
+impl<S> FromRequest<S> for ApiBody
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = AppState::from_ref(state).config.limits.max_body_bytes;
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBody)
+            .map_err(|e| match e {
+                e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::PayloadTooLarge { limit }
+                }
+                other => ApiError::BadRequest {
+                    code: "unreadable_body",
+                    message: other.body_text(),
+                    field: None,
+                },
+            })
     }
 }
 
@@ -124,6 +144,87 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
             }
         }
     })
+}
+
+/// The query string. Unlike axum's `Query`, a parameter that cannot be read is a JSON
+/// `400 invalid_query` naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        parse_query(query).map(ApiQuery)
+    }
+}
+
+/// Deserialises a query string, naming the parameter at fault.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            return ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("the query parameter `{missing}` is required"),
+                field: Some(missing.to_owned()),
+            };
+        }
+        let field = (path != ".").then_some(path);
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: match &field {
+                Some(f) => format!("the query parameter `{f}` is invalid: {message}"),
+                None => format!("the query string cannot be read: {message}"),
+            },
+            field,
+        }
+    })
+}
+
+/// Path parameters. Unlike axum's `Path`, one that cannot be read (bad percent-encoding,
+/// not UTF-8) is a JSON `400 invalid_path` naming it.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let field = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+                    _ => None,
+                };
+                Err(ApiError::BadRequest {
+                    code: "invalid_path",
+                    message: format!("a path parameter cannot be read: {}", e.body_text()),
+                    field,
+                })
+            }
+            Err(other) => Err(ApiError::Internal(format!(
+                "path parameters: {}",
+                other.body_text()
+            ))),
+        }
+    }
 }
 
 /// serde_json appends " at line 1 column 42"; the field path says more.

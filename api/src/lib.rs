@@ -98,6 +98,7 @@ pub fn health_router(readiness: routes::health::Readiness) -> Router {
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(readiness)
 }
 
@@ -169,14 +170,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
         .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
+        .merge(openapi::reference_page())
         .fallback(|| async { ApiError::NotFound("route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::BadRequest {
-                code: "method_not_allowed",
-                message: "this method is not allowed on this path".into(),
-                field: None,
-            }
-        })
+        // axum adds the `Allow` header (the route's methods) to this answer.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(state.config.limits.request_timeout_secs),
             server::deadline,

@@ -1,11 +1,16 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types.
 
+use std::sync::LazyLock;
+
 use axum::Json;
+use axum::extract::State;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::extract::Caller;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
     batches, certificates, emails, health, jobs, reports, schedules, system, templates, verify,
 };
@@ -28,7 +33,7 @@ use crate::routes::{
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses, &LineText),
 )]
 pub struct ApiDoc;
 
@@ -44,10 +49,334 @@ impl Modify for BearerAuth {
     }
 }
 
-/// This document.
+/// The answers every operation of a kind can give, added here rather than repeated on each
+/// handler: 400 (a body, query or path that cannot be read), 401 (keyed operations), 413 and
+/// 415 (JSON bodies), 503 with `Retry-After` (anything that reads the database or queue), and
+/// the few that only some operations give (429 quotas, 409 built-in templates, 503 sandbox
+/// busy). Every error answer has the one body, `ErrorBody`.
+struct CommonResponses;
+
+/// Operations whose answers need nothing else: they read neither the database nor the queue.
+const STATIC: &[&str] = &["/health", "/v1/openapi.json"];
+
+/// (method, path, status, description) beyond the common ones.
+const EXTRA: &[(&str, &str, &str, &str)] = &[
+    (
+        "post",
+        "/v1/emails",
+        "429",
+        "The key's email quota is spent; retry after `Retry-After` seconds",
+    ),
+    (
+        "post",
+        "/v1/certificates/batch",
+        "429",
+        "The key's email quota is spent; retry after `Retry-After` seconds",
+    ),
+    (
+        "put",
+        "/v1/templates/{id}",
+        "409",
+        "`builtin_template`: built-in templates cannot be changed",
+    ),
+];
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::PathItem;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let PathItem {
+                get,
+                put,
+                post,
+                delete,
+                patch,
+                ..
+            } = item;
+            let methods = [
+                ("get", get),
+                ("put", put),
+                ("post", post),
+                ("delete", delete),
+                ("patch", patch),
+            ];
+            for (method, op) in methods {
+                let Some(op) = op.as_mut() else { continue };
+                let keyed = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let has_body = op.request_body.is_some();
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error_response(description, None).into());
+                };
+                if has_params || has_body {
+                    add(
+                        "400",
+                        "The request cannot be read: malformed JSON, or a query, path or header \
+                         parameter that is not of its type (`field` names it)",
+                    );
+                }
+                if keyed {
+                    add(
+                        "401",
+                        "Missing, unknown or revoked API key (`Authorization: Bearer <key>`)",
+                    );
+                }
+                if has_body {
+                    add("413", "The body is larger than `limits.max_body_bytes`");
+                    add("415", "The body is not `application/json`");
+                }
+                for (m, p, status, description) in EXTRA {
+                    if *m == method && p == path {
+                        responses.insert(
+                            (*status).to_owned(),
+                            error_response(description, Some("Seconds to wait before retrying"))
+                                .into(),
+                        );
+                    }
+                }
+                if !STATIC.contains(&path.as_str()) && path != "/ready" {
+                    // Always with `Retry-After`, whether a dependency is down or the render
+                    // sandbox is busy.
+                    let description = if path.starts_with("/v1/templates")
+                        && matches!(method, "post" | "put")
+                    {
+                        "The database or queue is unavailable, or every render sandbox is busy; \
+                         retry after `Retry-After` seconds"
+                    } else {
+                        "The database or queue is unavailable; retry after `Retry-After` seconds"
+                    };
+                    responses.insert(
+                        "503".to_owned(),
+                        error_response(description, Some("Seconds to wait before retrying")).into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An error answer: `ErrorBody` as JSON, with `Retry-After` when `retry_after` describes it.
+fn error_response(
+    description: &str,
+    retry_after: Option<&str>,
+) -> utoipa::openapi::response::Response {
+    use utoipa::openapi::schema::{Ref, Type};
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, ResponseBuilder};
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if let Some(header) = retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some(header))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+/// A bounded string of a request body without a pattern or format of its own is one line of
+/// text, checked as `Problems::text` checks it: at least one visible character and no control
+/// character (no line break). The pattern spells out Rust's `char::is_control` and
+/// `char::is_whitespace` instead of `\s` or `\p{..}`, whose meanings differ between regex
+/// dialects (ECMA's `\s` takes U+FEFF, Python's does not).
+struct LineText;
+
+/// See [`LineText`].
+pub const LINE_PATTERN: &str = concat!(
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*",
+    "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+    "[^\\x00-\\x1f\\x7f-\\x9f]*$"
+);
+
+impl Modify for LineText {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                add_line_pattern(schema);
+            }
+        }
+    }
+}
+
+fn add_line_pattern(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            let is_string = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if is_string
+                && object.max_length.is_some()
+                && object.pattern.is_none()
+                && object.format.is_none()
+                && object.enum_values.is_none()
+            {
+                object.pattern = Some(LINE_PATTERN.to_owned());
+            }
+            for property in object.properties.values_mut() {
+                add_line_pattern(property);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                add_line_pattern(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(add_line_pattern),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(add_line_pattern),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(add_line_pattern),
+        _ => {}
+    }
+}
+
+/// A string that is one of `values`.
+fn one_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The `status` filter of the job list: exactly what `JobStatus` parses.
+pub fn job_status() -> utoipa::openapi::Object {
+    one_of(shared::domain::JobStatus::ALL.map(|s| s.as_str()))
+}
+
+/// The `kind` filter of the job list: exactly what `JobKind` parses.
+pub fn job_kind() -> utoipa::openapi::Object {
+    one_of(shared::domain::JobKind::ALL.map(|k| k.as_str()))
+}
+
+/// The `status` filter of the registries: exactly what `CertificateStatus` parses.
+pub fn certificate_status() -> utoipa::openapi::Object {
+    one_of(shared::db::CertificateStatus::ALL.map(|s| s.as_str()))
+}
+
+/// The `sort` of the registries: exactly what `CertificateSort` parses.
+pub fn certificate_sort() -> utoipa::openapi::Object {
+    one_of(shared::db::CertificateSort::NAMES)
+}
+
+/// An email address as `EmailAddress` takes it: at most 254 characters.
+fn email_address(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat, SchemaType, Type};
+    let kind = if nullable {
+        SchemaType::Array(vec![Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(kind)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(shared::domain::MAX_ADDRESS))
+        .build()
+}
+
+fn email_list(min: usize, description: &str) -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(email_address(false))
+        .min_items(Some(min))
+        .max_items(Some(crate::routes::emails::MAX_RECIPIENTS))
+        .description(Some(description))
+        .build()
+}
+
+/// `to` of an email: 1 to 50 addresses.
+pub fn email_to() -> utoipa::openapi::schema::Array {
+    email_list(1, "1 to 50 addresses")
+}
+
+/// `cc` or `bcc` of an email: at most 50 addresses.
+pub fn email_copies() -> utoipa::openapi::schema::Array {
+    email_list(0, "At most 50 addresses")
+}
+
+/// `reply_to` of an email.
+pub fn email_reply_to() -> utoipa::openapi::Object {
+    email_address(true)
+}
+
+/// The email templates `POST /v1/emails` knows: exactly the built-in ones.
+pub fn email_template() -> utoipa::openapi::Object {
+    one_of(shared::email_templates::builtin_email_templates())
+}
+
+/// This document, with the limits this process enforces. No key needed: it holds no secrets,
+/// and clients are generated from it.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
-    responses((status = 200, description = "OpenAPI 3.1 document")),
-    security(("api_key" = [])))]
-pub async fn openapi_json(_caller: Caller) -> Result<Json<utoipa::openapi::OpenApi>, ApiError> {
-    Ok(Json(ApiDoc::openapi()))
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi_json(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    static DOC: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+    let mut doc = DOC.clone();
+    with_limits(&mut doc, &state.config.limits);
+    Json(doc)
+}
+
+/// The annotations state the default limits; these are the configurable ones, set to what
+/// this process enforces so that the document stays exact under any configuration.
+pub fn with_limits(doc: &mut utoipa::openapi::OpenApi, limits: &shared::config::Limits) {
+    let names = limits.max_name_chars;
+    for (schema, property, limit) in [
+        ("CertificateRequest", "recipient_name", names),
+        ("CertificateRequest", "course_name", names),
+        ("CertificateRequest", "issuer_name", names),
+        ("PreviewRequest", "recipient_name", names),
+        ("PreviewRequest", "course_name", names),
+        ("PreviewRequest", "issuer_name", names),
+        ("BatchItem", "recipient_name", names),
+        ("BatchItem", "course_name", names),
+        ("BatchItem", "issuer_name", names),
+        ("ReportRequest", "sections", limits.max_report_sections),
+        ("ReportRequest", "images", limits.max_report_images),
+        ("SectionInput", "rows", limits.max_report_rows),
+    ] {
+        set_limit(doc, schema, property, limit);
+    }
+}
+
+/// Sets a string property's `maxLength` or an array property's `maxItems`.
+fn set_limit(doc: &mut utoipa::openapi::OpenApi, schema: &str, property: &str, limit: usize) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let found = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut(schema))
+        .and_then(|s| match s {
+            RefOr::T(Schema::Object(object)) => object.properties.get_mut(property),
+            _ => None,
+        });
+    match found {
+        Some(RefOr::T(Schema::Object(text))) => text.max_length = Some(limit),
+        Some(RefOr::T(Schema::Array(list))) => list.max_items = Some(limit),
+        // The annotations and this table disagree: a test reads every entry back.
+        _ => tracing::error!(schema, property, "limit without its schema property"),
+    }
+}
+
+/// Where the interactive reference is served (Swagger UI, its assets in the binary).
+pub const REFERENCE_PATH: &str = "/docs";
+
+/// The interactive reference page for `/v1/openapi.json`; no key needed.
+pub fn reference_page<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    SwaggerUi::new(REFERENCE_PATH)
+        .config(utoipa_swagger_ui::Config::from("/v1/openapi.json"))
+        .into()
 }

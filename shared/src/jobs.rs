@@ -81,7 +81,7 @@ pub fn display_date(iso: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
-    #[schema(value_type = String, example = "ops@example.com")]
+    #[schema(value_type = String, example = "ops@example.com", format = Email, max_length = 254)]
     pub email: crate::domain::EmailAddress,
     /// Attach the PDF (when it fits under `limits.max_email_attachment_bytes`); otherwise the
     /// email carries a download link.

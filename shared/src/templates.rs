@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// What a template produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     Certificate,
@@ -36,7 +36,7 @@ impl std::str::FromStr for TemplateKind {
 }
 
 /// The type of a declared input field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -48,16 +48,19 @@ pub enum FieldType {
 }
 
 /// One declared template-specific input (`fields.<name>` in a submission).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
+    /// 1 to 64 ASCII letters, digits or `_`.
+    #[schema(pattern = "^[A-Za-z0-9_]{1,64}$")]
     pub name: String,
     #[serde(rename = "type")]
     pub field_type: FieldType,
     #[serde(default)]
     pub required: bool,
-    /// Characters, for text fields.
+    /// Characters, for text fields only (on another type it is a 422).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub max_length: Option<u32>,
 }
 

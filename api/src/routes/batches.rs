@@ -4,8 +4,8 @@
 //! the answer lists every bad row.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::Caller;
+use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller};
 use crate::offload::off_executor;
 use crate::routes::certificates::{CertificateRequest, resolve_template, store_inputs, validate};
 
@@ -29,10 +29,17 @@ const MAX_LISTED_ERRORS: usize = 200;
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchItem {
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
     pub recipient_name: String,
+    #[schema(max_length = 200)]
     pub course_name: String,
+    #[schema(format = Date)]
     pub issued_on: Option<String>,
+    #[schema(max_length = 200)]
     pub issuer_name: Option<String>,
+    /// Not before `issued_on` (else 422).
+    #[schema(format = Date)]
     pub expires_on: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
@@ -50,6 +57,8 @@ pub struct BatchRequest {
     /// List every certificate of the batch in the public registry.
     #[serde(default)]
     pub is_public: bool,
+    /// 1 to 10,000 rows.
+    #[schema(min_items = 1, max_items = 10000)]
     pub rows: Vec<BatchItem>,
 }
 
@@ -153,7 +162,7 @@ fn too_many() -> ApiError {
 /// Issue up to 10,000 certificates at once, from JSON or CSV.
 #[utoipa::path(post, path = "/v1/certificates/batch", tag = "certificates",
     request_body(content = BatchRequest, description = "JSON, or text/csv with a header row"),
-    params(BatchQuery, ("Idempotency-Key" = Option<String>, Header, description = "Same key and request within the window: the original batch (200); another request: 409")),
+    params(BatchQuery, ("Idempotency-Key" = Option<String>, Header, description = "Same key and request within the window: the original batch (200); another request: 409; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses((status = 202, description = "Accepted: one job per row", body = BatchView),
         (status = 200, description = "Same Idempotency-Key and request as before: the original batch", body = BatchView),
         (status = 409, description = "Idempotency-Key used with a different request", body = ErrorBody),
@@ -165,8 +174,8 @@ pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(q): Query<BatchQuery>,
-    body: Bytes,
+    ApiQuery(q): ApiQuery<BatchQuery>,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     // Same key, same request (content type, query and body): the original batch.
     let idempotency = match crate::routes::certificates::idempotency_key(&headers)? {
@@ -471,13 +480,13 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, A
 
 /// A batch's progress: jobs per status.
 #[utoipa::path(get, path = "/v1/batches/{id}", tag = "certificates",
-    params(("id" = String, Path, description = "Batch id")),
+    params(("id" = uuid::Uuid, Path, description = "Batch id")),
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BatchView>, ApiError> {
     let batch = find(&state, &caller, &id).await?;
     let name = template_name(&state, &batch).await?;
@@ -486,14 +495,14 @@ pub async fn get(
 
 /// A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
 #[utoipa::path(get, path = "/v1/batches/{id}/archive", tag = "certificates",
-    params(("id" = String, Path, description = "Batch id")),
-    responses((status = 200, description = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    params(("id" = uuid::Uuid, Path, description = "Batch id")),
+    responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Not complete yet", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let batch = find(&state, &caller, &id).await?;
     let view = batch_view(&state, &batch, "").await?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::routes::emails;
 use crate::routes::jobs::{JobView, SubmittedView, bad_query};
 
@@ -36,24 +36,34 @@ pub const DEFAULT_TEMPLATE: &str = "classic";
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     /// Template name or id; default `classic`. The job pins the template's current version.
+    /// One that does not exist or that the key may not use is a 422 `unknown_template`.
     #[schema(example = "classic")]
     pub template: Option<String>,
-    #[schema(example = "Zoë Ångström")]
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(example = "Zoë Ångström", max_length = 200)]
     pub recipient_name: String,
-    #[schema(example = "Rust for Backend Engineers")]
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(example = "Rust for Backend Engineers", max_length = 200)]
     pub course_name: String,
     /// `YYYY-MM-DD`; default today (UTC).
-    #[schema(example = "2026-11-21")]
+    #[schema(example = "2026-11-21", format = Date)]
     pub issued_on: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
     pub issuer_name: Option<String>,
-    /// `YYYY-MM-DD`: after this day verification answers `expired`.
+    /// `YYYY-MM-DD`, not before `issued_on` (else 422): after this day verification answers
+    /// `expired`.
+    #[schema(format = Date)]
     pub expires_on: Option<String>,
     /// List it in the public registry (`GET /v1/certificates/public`).
     #[serde(default)]
     pub is_public: bool,
-    /// Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted).
+    /// Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted); one that does not decode
+    /// within the image limits is a 422.
+    #[schema(content_encoding = "base64")]
     pub photo: Option<String>,
     /// Base64 JPEG, PNG or WebP; shown by templates with a signature line.
+    #[schema(content_encoding = "base64")]
     pub signature: Option<String>,
     /// The template's declared fields (`GET /v1/templates/{id}` lists them): text, date
     /// (`YYYY-MM-DD`), number, or image (base64).
@@ -87,7 +97,18 @@ impl Problems {
         self.0.push(FieldError::new(field, code, message));
     }
 
+    /// One line of text, as the OpenAPI document describes it: at most `max` characters as
+    /// sent, none a control character, at least one visible; stored trimmed.
     pub(crate) fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
+        let got = raw.chars().count();
+        if got > max {
+            self.add(
+                field,
+                "too_long",
+                format!("`{field}` must be at most {max} characters (got {got})"),
+            );
+            return None;
+        }
         match Text::parse(raw) {
             Err(e) => {
                 let code = if raw.trim().is_empty() {
@@ -98,23 +119,13 @@ impl Problems {
                 self.add(field, code, format!("`{field}` {e}"));
                 None
             }
-            Ok(text) => {
-                let got = text.as_str().chars().count();
-                if got > max {
-                    self.add(
-                        field,
-                        "too_long",
-                        format!("`{field}` must be at most {max} characters (got {got})"),
-                    );
-                    return None;
-                }
-                Some(text.into_inner())
-            }
+            Ok(text) => Some(text.into_inner()),
         }
     }
 
+    /// `YYYY-MM-DD` exactly (the document's `format: date`).
     pub(crate) fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
-        match Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")) {
+        match Date::parse(raw, format_description!("[year]-[month]-[day]")) {
             Ok(d) => Some(d),
             Err(_) => {
                 self.add(
@@ -401,7 +412,7 @@ async fn check_fields(
     path = "/v1/certificates",
     tag = "certificates",
     request_body = CertificateRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
@@ -650,20 +661,26 @@ pub struct RegistryQuery {
     /// Template name or id.
     pub template: Option<String>,
     /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
+    #[param(schema_with = crate::openapi::certificate_status)]
     pub status: Option<String>,
     /// Case-insensitive part of the recipient's name.
+    #[param(max_length = 200)]
     pub recipient: Option<String>,
     /// Issued on or after, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub issued_from: Option<String>,
     /// Issued on or before, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub issued_to: Option<String>,
     /// Batch id: only this batch's certificates.
     pub batch: Option<String>,
     /// `-created_at` (default), `created_at`, `-issued_on` or `issued_on`.
+    #[param(schema_with = crate::openapi::certificate_sort)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; any other text is a 400 `invalid_query`.
     pub cursor: Option<String>,
 }
 
@@ -723,7 +740,7 @@ async fn registry(
     let date = |field: &str, raw: &Option<String>| -> Result<Option<String>, ApiError> {
         raw.as_deref()
             .map(|s| {
-                Date::parse(s.trim(), format_description!("[year]-[month]-[day]"))
+                Date::parse(s, format_description!("[year]-[month]-[day]"))
                     .map(|d| d.to_string())
                     .map_err(|_| bad_query(field, format!("`{field}` must be YYYY-MM-DD")))
             })
@@ -739,19 +756,17 @@ async fn registry(
                 .map_err(|e| bad_query("status", format!("`status` {e}")))
         })
         .transpose()?;
-    if let Some(r) = q
-        .recipient
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-    {
+    if let Some(r) = q.recipient.as_deref() {
+        // As sent, like the document's `maxLength`.
         if r.chars().count() > 200 {
             return Err(bad_query(
                 "recipient",
                 "`recipient` is at most 200 characters",
             ));
         }
-        filter.recipient = Some(r.to_owned());
+        if !r.trim().is_empty() {
+            filter.recipient = Some(r.trim().to_owned());
+        }
     }
     if !public {
         filter.batch_id = q.batch.as_deref().map(|b| b.trim().to_owned());
@@ -815,7 +830,7 @@ async fn registry(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<RegistryQuery>,
+    ApiQuery(q): ApiQuery<RegistryQuery>,
 ) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
         owner_id: caller.owner_filter().map(str::to_owned),
@@ -829,7 +844,7 @@ pub async fn list(
     responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_public(
     State(state): State<AppState>,
-    Query(q): Query<RegistryQuery>,
+    ApiQuery(q): ApiQuery<RegistryQuery>,
 ) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
         public_only: true,
@@ -840,13 +855,13 @@ pub async fn list_public(
 
 /// One certificate (owner or admin).
 #[utoipa::path(get, path = "/v1/certificates/{id}", tag = "certificates",
-    params(("id" = String, Path, description = "The certificate's job id")),
+    params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
     responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CertificateView>, ApiError> {
     let id = crate::routes::jobs::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
     Ok(Json(view_of(&state, &caller, &id.to_string()).await?))
@@ -866,21 +881,21 @@ async fn view_of(state: &AppState, caller: &Caller, id: &str) -> Result<Certific
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Shown to anyone who verifies the certificate.
-    #[schema(example = "Issued in error")]
+    #[schema(example = "Issued in error", max_length = 500)]
     pub reason: String,
 }
 
 /// Revoke a certificate (owner or admin). Verification then answers `revoked` with the reason.
 #[utoipa::path(post, path = "/v1/certificates/{id}/revoke", tag = "certificates",
     request_body = RevokeRequest,
-    params(("id" = String, Path, description = "The certificate's job id")),
+    params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
     responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: ApiJson<RevokeRequest>,
 ) -> Result<Json<CertificateView>, ApiError> {
     let id = crate::routes::jobs::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;

@@ -38,26 +38,34 @@ const MAX_SUBJECT: usize = 250;
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     /// 1 to 50 addresses.
-    #[schema(example = json!(["ana@example.com"]))]
+    #[schema(example = json!(["ana@example.com"]), schema_with = crate::openapi::email_to)]
     pub to: Vec<String>,
+    /// At most 50 addresses.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::email_copies)]
     pub cc: Vec<String>,
+    /// At most 50 addresses.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::email_copies)]
     pub bcc: Vec<String>,
+    #[schema(schema_with = crate::openapi::email_reply_to)]
     pub reply_to: Option<String>,
     /// Replaces the template's subject. Admin keys only, unless the setting
     /// `email.generic_for_all` is on.
+    #[schema(max_length = 250)]
     pub subject: Option<String>,
     /// `report_ready`, `certificate_issued`, `job_failed` or `generic` (free text: admin keys
     /// only, unless the setting `email.generic_for_all` is on).
-    #[schema(example = "generic")]
+    #[schema(example = "generic", schema_with = crate::openapi::email_template)]
     pub template: String,
-    /// The template's variables (`generic`: `subject`, `text`).
+    /// The template's variables (`generic`: `subject`, `text`); one the template needs and
+    /// does not get is a 422.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub vars: serde_json::Map<String, serde_json::Value>,
-    /// Ids of the caller's own succeeded jobs whose PDFs to attach.
+    /// Ids of the caller's own succeeded jobs whose PDFs to attach (another is a 422).
     #[serde(default)]
+    #[schema(value_type = Vec<uuid::Uuid>, max_items = 20)]
     pub attachments: Vec<String>,
 }
 
@@ -67,7 +75,7 @@ pub struct EmailRequest {
     path = "/v1/emails",
     tag = "emails",
     request_body = EmailRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Caller;
+use crate::extract::{ApiPath, ApiQuery, Caller};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Links {
@@ -162,13 +162,13 @@ async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, Ap
 
 /// A job's status.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = find(&state, &caller, &id).await?;
     Ok(Json(JobView::from_row(&job, &state.base_url)))
@@ -178,12 +178,15 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only jobs in this status.
+    #[param(schema_with = crate::openapi::job_status)]
     pub status: Option<String>,
     /// Only jobs of this kind.
+    #[param(schema_with = crate::openapi::job_kind)]
     pub kind: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; any other text is a 400 `invalid_query`.
     pub cursor: Option<String>,
 }
 
@@ -210,7 +213,7 @@ pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let status = q
         .status
@@ -267,7 +270,7 @@ pub async fn list(
 
 /// The PDF a job produced. `ETag` is its sha256; `If-None-Match` answers 304.
 #[utoipa::path(get, path = "/v1/jobs/{id}/file", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
         (status = 304, description = "Not modified"),
@@ -277,7 +280,7 @@ pub async fn list(
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = find(&state, &caller, &id).await?;
@@ -286,6 +289,7 @@ pub async fn file(
 
 /// A signed download link's query: what emails carry instead of too-big attachments.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedLink {
     /// Unix seconds after which the link stops working.
     pub expires: i64,
@@ -296,18 +300,22 @@ pub struct SignedLink {
 /// A job's PDF through a signed link from an email (no API key: the signature is the
 /// permission). An invalid or expired link is 404, like an unknown job.
 #[utoipa::path(get, path = "/v1/files/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id"), SignedLink),
+    params(("id" = uuid::Uuid, Path, description = "Job id"), SignedLink),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
         (status = 304, description = "Not modified"),
         (status = 404, description = "Unknown job, bad signature or expired link", body = ErrorBody)))]
 pub async fn signed_file(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(link): Query<SignedLink>,
+    ApiPath(id): ApiPath<String>,
+    link: Result<ApiQuery<SignedLink>, ApiError>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let not_found = ApiError::NotFound("no such file, or the link expired");
+    // A link without its `expires` or `sig` (or with one unreadable) is as wrong as a bad one.
+    let Ok(ApiQuery(link)) = link else {
+        return Err(not_found);
+    };
     let Ok(job_id) = id.parse::<JobId>() else {
         return Err(not_found);
     };
@@ -338,10 +346,14 @@ async fn serve_file(
         .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok())
         .ok_or_else(|| ApiError::Conflict {
             code: "not_ready",
-            message: format!(
-                "the job is {}; its file exists once it has succeeded",
-                job.status
-            ),
+            message: if job.status == JobStatus::Succeeded {
+                format!("a {} job produces no file", job.kind)
+            } else {
+                format!(
+                    "the job is {}; its file exists once it has succeeded",
+                    job.status
+                )
+            },
         })?;
     let etag = format!("\"{}\"", result.sha256);
     let matches = headers
@@ -385,7 +397,7 @@ async fn serve_file(
 /// `cancelled` (error code `cancelled`). A job that finishes before reaching a safe point
 /// ends as it would have. Asking again while the request is pending is another 202.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Cancelled", body = JobView),
         (status = 202, description = "Running: cancelling was asked; poll the job for `cancelled`", body = JobView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -395,7 +407,7 @@ async fn serve_file(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let id = parse_id(&id)?;
     match state.db.cancel_job(id, caller.owner_filter()).await? {
@@ -426,7 +438,7 @@ pub async fn cancel(
 
 /// Run a `dead` or `failed` job again now, with the queue's `max_attempts` more attempts.
 #[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Queued again", body = JobView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "Not dead or failed", body = ErrorBody),
         (status = 503, body = ErrorBody)),
@@ -434,7 +446,7 @@ pub async fn cancel(
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = find(&state, &caller, &id).await?;
     let extra = state.config.queues.get(job.queue).max_attempts;

@@ -47,35 +47,59 @@ pub struct ReportRequest {
     #[serde(default)]
     pub pdfa: bool,
     /// Default "Site Acceptance Test Report".
+    #[schema(max_length = 200)]
     pub title: Option<String>,
-    #[schema(example = "SAT-2026-0042")]
+    #[schema(example = "SAT-2026-0042", max_length = 200)]
     pub document_number: String,
-    #[schema(example = "B")]
+    #[schema(example = "B", max_length = 200)]
     pub revision: String,
+    #[schema(max_length = 200)]
     pub project: String,
+    #[schema(max_length = 200)]
     pub client: String,
+    #[schema(max_length = 200)]
     pub site: String,
     /// The system under test.
+    #[schema(max_length = 200)]
     pub system: String,
     /// `YYYY-MM-DD`; default today (UTC).
+    #[schema(format = Date)]
     pub issued_on: Option<String>,
+    #[schema(format = Date)]
     pub test_start: Option<String>,
+    /// Not before `test_start` (else 422).
+    #[schema(format = Date)]
     pub test_end: Option<String>,
     /// Free text: blank lines separate paragraphs, `- ` starts a bullet, `**bold**`,
-    /// `_italic_`. Never interpreted as typst markup.
+    /// `_italic_`. Never interpreted as typst markup. Line breaks and tabs are the only
+    /// control characters allowed.
     #[serde(default)]
+    #[schema(
+        max_length = 20000,
+        pattern = "^(?:[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]|\\r\\n)*$"
+    )]
     pub scope: String,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub equipment: Vec<EquipmentInput>,
+    /// At most `limits.max_report_sections` (default 500), with at most
+    /// `limits.max_report_rows` (default 5000) result rows over all of them (else 422).
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub sections: Vec<SectionInput>,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub punch_list: Vec<PunchInput>,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub text_sections: Vec<TextSectionInput>,
+    /// At most `limits.max_report_images` (default 40) images and signatures together, at
+    /// most `limits.max_report_image_bytes` decoded (else 422).
     #[serde(default)]
+    #[schema(max_items = 40)]
     pub images: Vec<ImageInput>,
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub signoffs: Vec<SignoffInput>,
     /// Email someone when the report is ready (and, with `on_failure`, when it fails).
     pub notify: Option<Notify>,
@@ -84,79 +108,134 @@ pub struct ReportRequest {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EquipmentInput {
+    #[schema(max_length = 200)]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 200,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub model: String,
     #[serde(default)]
+    #[schema(
+        max_length = 200,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub serial: String,
     /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub calibration_due: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SectionInput {
+    #[schema(max_length = 200)]
     pub title: String,
     /// Free text shown before the results table.
     #[serde(default)]
+    #[schema(
+        max_length = 20000,
+        pattern = "^(?:[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]|\\r\\n)*$"
+    )]
     pub body: String,
     #[serde(default)]
+    #[schema(max_items = 5000)]
     pub rows: Vec<RowInput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowInput {
+    #[schema(max_length = 200)]
     pub item: String,
+    #[schema(max_length = 2000)]
     pub description: String,
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub expected: String,
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub actual: String,
-    /// `pass`, `fail` or `na` (also `n.a.`, `n/a`; any case).
-    #[schema(example = "pass")]
+    /// `pass`, `fail` or `na` (also `passed`, `failed`, `n.a.`, `n.a`, `n/a`; any case).
+    #[schema(
+        example = "pass",
+        pattern = "^[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?:[Pp][Aa][Ss][Ss](?:[Ee][Dd])?|[Ff][Aa][Ii][Ll](?:[Ee][Dd])?|[Nn](?:[Aa]|\\.[Aa]\\.?|/[Aa]))[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub result: String,
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub remarks: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PunchInput {
+    #[schema(max_length = 200)]
     pub item: String,
+    #[schema(max_length = 2000)]
     pub description: String,
-    /// `low`, `medium`, `high` or `critical`.
+    /// `low`, `medium`, `high` or `critical` (any case).
+    #[schema(
+        pattern = "^[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?:[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub severity: String,
+    #[schema(max_length = 200)]
     pub owner: String,
     /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub due: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextSectionInput {
+    #[schema(max_length = 200)]
     pub title: String,
+    #[schema(
+        max_length = 20000,
+        pattern = "^(?:[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]|\\r\\n)*$"
+    )]
     pub body: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageInput {
-    /// Base64 JPEG, PNG or WebP, checked like certificate photos.
+    /// Base64 JPEG, PNG or WebP, checked like certificate photos (else 422).
+    #[schema(content_encoding = "base64")]
     pub image: String,
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^(?:[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*|[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*)$"
+    )]
     pub caption: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignoffInput {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 200)]
     pub role: String,
+    #[schema(max_length = 200)]
     pub company: String,
     /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub date: String,
-    /// Base64 JPEG, PNG or WebP.
+    /// Base64 JPEG, PNG or WebP (else 422).
+    #[schema(content_encoding = "base64")]
     pub signature: Option<String>,
 }
 
@@ -231,7 +310,8 @@ async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, A
     let mut p = Problems::default();
     let short = |p: &mut Problems, path: &str, raw: &str| p.text(path, raw, SHORT);
     let optional = |p: &mut Problems, path: &str, raw: &str, max: usize| {
-        if raw.trim().is_empty() {
+        // Blank is allowed, but only within the length (counted as sent, like every limit).
+        if raw.trim().is_empty() && raw.chars().count() <= max {
             Some(String::new())
         } else {
             p.text(path, raw, max)
@@ -240,7 +320,8 @@ async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, A
     // Free text keeps its line breaks (they separate paragraphs and bullets).
     let body = |p: &mut Problems, path: &str, raw: &str| {
         let text = raw.replace("\r\n", "\n");
-        let got = text.chars().count();
+        // Counted as sent, like the document's `maxLength`.
+        let got = raw.chars().count();
         if text
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
@@ -549,7 +630,7 @@ async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, A
     path = "/v1/reports",
     tag = "reports",
     request_body = ReportRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)", body = SubmittedView),
         (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),

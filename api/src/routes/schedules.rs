@@ -4,7 +4,7 @@
 //! shared with the schedulers.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::config::MissedTicks;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Caller;
+use crate::extract::{ApiPath, Caller};
 use crate::routes::jobs::JobView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -123,7 +123,7 @@ pub async fn list(
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
     let spec = spec(&state, &name)?;
@@ -153,7 +153,7 @@ pub async fn run(
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_paused(state, caller, name, true).await
 }
@@ -167,7 +167,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_paused(state, caller, name, false).await
 }

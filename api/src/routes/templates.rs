@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -24,11 +24,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::routes::certificates::{CertificateRequest, Problems};
 
-/// Largest `main.typ`, in bytes.
-const MAX_SOURCE_BYTES: usize = 256 * 1024;
+/// Largest `main.typ`, in characters (what a JSON Schema `maxLength` can say).
+const MAX_SOURCE_CHARS: usize = 256 * 1024;
 /// Most assets, and their total decoded size.
 const MAX_ASSETS: usize = 20;
 const MAX_ASSET_TOTAL: usize = 4 * 1024 * 1024;
@@ -123,7 +123,7 @@ pub struct TemplateList {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<CacheQuery>,
+    ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateList>, ApiError> {
     let use_cache = q.use_cache.unwrap_or(true);
     let records: Vec<TemplateRecord> = if caller.is_admin {
@@ -169,8 +169,8 @@ async fn readable(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<CacheQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let t = readable(&state, &caller, &id, q.use_cache.unwrap_or(true)).await?;
     Ok(Json(view(&t.record, Some(&t.content), true)))
@@ -180,29 +180,37 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
-    /// 1 to 64 of `a-z 0-9 - _`; unique among live templates.
-    #[schema(example = "course-completion")]
+    /// 1 to 64 of `a-z 0-9 - _`, starting with a letter or digit, and not a UUID; unique
+    /// among live templates (else 409).
+    #[schema(example = "course-completion", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub name: String,
+    /// Any text (line breaks too), at most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000, pattern = "^[\\s\\S]*$")]
     pub description: String,
     /// Whether non-admin keys may see and use it.
     #[serde(default)]
     pub is_public: bool,
-    /// The typst source (`main.typ`). Job data is at `/data.json`, images at `/photo`,
-    /// `/signature`, `/qr.svg` and `/fields/<name>`.
+    /// The typst source (`main.typ`), at most 262144 characters, not blank. Job data is at
+    /// `/data.json`, images at `/photo`, `/signature`, `/qr.svg` and `/fields/<name>`. One that
+    /// does not compile with sample data is a 422 with typst's `diagnostics`.
+    #[schema(
+        max_length = 262144,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub source: String,
-    /// Other files by path (e.g. `/logo.svg`), base64.
+    /// Other files by path (e.g. `/logo.svg`), base64; at most 20, 4 MiB in all (else 422).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub assets: BTreeMap<String, String>,
-    /// Declared input fields, validated on every submission.
+    /// Declared input fields, validated on every submission; names are unique (else 422).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(max_items = 50)]
     pub fields: Vec<FieldSpec>,
     /// `certificate` (default) or `report`: what it renders. A report template reads a
     /// report's data (see the built-in `sat`) and is checked with a sample report.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "certificate")]
+    #[schema(example = "certificate")]
     pub kind: Option<TemplateKind>,
 }
 
@@ -210,23 +218,31 @@ pub struct TemplateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateUpdate {
+    /// Any text (line breaks too), at most 1000 characters.
+    #[schema(max_length = 1000, pattern = "^[\\s\\S]*$")]
     pub description: Option<String>,
     pub is_public: Option<bool>,
+    /// As on creation: at most 262144 characters, not blank, compiles.
+    #[schema(
+        max_length = 262144,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub source: Option<String>,
+    /// As on creation: at most 20, base64.
     #[schema(value_type = Option<Object>)]
     pub assets: Option<BTreeMap<String, String>>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(max_items = 50)]
     pub fields: Option<Vec<FieldSpec>>,
 }
 
 fn check_source(p: &mut Problems, source: &str) {
     if source.trim().is_empty() {
         p.add("source", "missing_field", "`source` is empty");
-    } else if source.len() > MAX_SOURCE_BYTES {
+    } else if source.chars().count() > MAX_SOURCE_CHARS {
         p.add(
             "source",
             "too_long",
-            format!("`source` is larger than {MAX_SOURCE_BYTES} bytes"),
+            format!("`source` is longer than {MAX_SOURCE_CHARS} characters"),
         );
     }
 }
@@ -385,16 +401,6 @@ async fn preview_request(
 ) -> Result<SandboxRequest, ApiError> {
     let sample_b64 = || base64::engine::general_purpose::STANDARD.encode(sample_image());
     let mut req = given;
-    let fill = |value: &mut String, sample: &str| {
-        if value.trim().is_empty() {
-            *value = sample.to_owned();
-        }
-    };
-    fill(&mut req.recipient_name, "Alexandra Wolfeschlegel-Ångström");
-    fill(
-        &mut req.course_name,
-        "Sample Course in Document Engineering",
-    );
     req.issued_on.get_or_insert_with(|| "2026-11-21".into());
     req.issuer_name
         .get_or_insert_with(|| "Quire Academy".into());
@@ -607,7 +613,7 @@ async fn for_admin(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: ApiJson<TemplateUpdate>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
@@ -693,7 +699,7 @@ pub struct Deleted {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
     if current.record.builtin {
@@ -719,16 +725,17 @@ pub async fn delete(
 /// optional; sample values fill the rest). Answers the PDF, or a PNG of page 1 when the
 /// request says `Accept: image/png`. Bounded in time and memory.
 #[utoipa::path(post, path = "/v1/templates/{id}/preview", tag = "templates",
-    request_body = CertificateRequest,
+    request_body = PreviewRequest,
     params(("id" = String, Path, description = "Template id or name")),
-    responses((status = 200, description = "application/pdf or image/png"), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "The PDF, or with `Accept: image/png` a PNG of page 1",
+            content(("application/pdf"), ("image/png"))), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: ApiJson<PreviewRequest>,
 ) -> Result<Response, ApiError> {
     let template = readable(&state, &caller, &id, true).await?;
@@ -736,10 +743,21 @@ pub async fn preview(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("image/png"));
-    let given = body.value.into_request();
     let output = if png { Output::Png } else { Output::Pdf };
     let request = match template.record.kind {
-        TemplateKind::Certificate => preview_request(&state, &template, given, output).await?,
+        TemplateKind::Certificate => {
+            let given = body.value.into_request();
+            preview_request(&state, &template, given, output).await?
+        }
+        // A report template previews with the sample report: certificate values sent to it
+        // would be silently ignored, so they are refused.
+        TemplateKind::Report if !body.value.is_empty() => {
+            return Err(ApiError::Invalid {
+                code: "invalid_field",
+                message: "a report template previews with a sample report; send `{}`".into(),
+                field: None,
+            });
+        }
         TemplateKind::Report => sample_report_request(&template.content, output),
     };
     let (bytes, _) = render_checked(&state, request).await?;
@@ -747,24 +765,50 @@ pub async fn preview(
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
-/// Preview values: like a certificate submission, every member optional.
+/// Preview values: like a certificate submission, every member optional (sample values fill
+/// the rest), and checked by the same rules.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
     pub recipient_name: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
     pub course_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub issued_on: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
     pub issuer_name: Option<String>,
+    /// `YYYY-MM-DD`, not before `issued_on` (else 422).
+    #[schema(format = Date)]
     pub expires_on: Option<String>,
+    /// The template's declared fields, as in a submission.
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl PreviewRequest {
+    fn is_empty(&self) -> bool {
+        self.recipient_name.is_none()
+            && self.course_name.is_none()
+            && self.issued_on.is_none()
+            && self.issuer_name.is_none()
+            && self.expires_on.is_none()
+            && self.fields.is_none()
+    }
+
     fn into_request(self) -> CertificateRequest {
         CertificateRequest {
-            recipient_name: self.recipient_name.unwrap_or_default(),
-            course_name: self.course_name.unwrap_or_default(),
+            // Absent means a sample value; a blank one sent is checked (and refused) as sent.
+            recipient_name: self
+                .recipient_name
+                .unwrap_or_else(|| "Alexandra Wolfeschlegel-Ångström".into()),
+            course_name: self
+                .course_name
+                .unwrap_or_else(|| "Sample Course in Document Engineering".into()),
             issued_on: self.issued_on,
             issuer_name: self.issuer_name,
             expires_on: self.expires_on,

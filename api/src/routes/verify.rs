@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiPath;
 use crate::routes::certificates::today;
 
 /// What anyone holding a verification code may learn.
@@ -117,11 +118,13 @@ fn html(v: &Verification) -> Response {
 /// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page.
 #[utoipa::path(get, path = "/v1/verify/{code}", tag = "verification",
     params(("code" = String, Path, description = "The verification code printed on the certificate")),
-    responses((status = 200, body = Verification), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "The verification; the HTML page with `Accept: text/html`",
+            content((Verification = "application/json"), ("text/html"))),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let verification = lookup(&state, &code).await?;
     if wants_html(&headers) {
@@ -131,7 +134,10 @@ pub async fn verify(
 }
 
 /// The HTML view, for people who scan the QR code.
-pub async fn verify_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+pub async fn verify_page(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Response {
     match lookup(&state, &code).await {
         Ok(v) => html(&v),
         Err(ApiError::NotFound(_)) => (

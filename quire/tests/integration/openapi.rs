@@ -25,9 +25,7 @@ fn check(doc: &Value, schema: &str, instance: &Value) {
 async fn responses_match_the_openapi_document() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let key = app.new_key("docs").await;
-    let response = app.get(&key, "/v1/openapi.json").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.unwrap();
+    let doc = app.json_at(None, app.url("/v1/openapi.json")).await;
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/v1/certificates",
@@ -143,5 +141,154 @@ async fn responses_match_the_openapi_document() {
     check(&doc, "CacheHealthView", &cache);
     let health: Value = app.json_at(None, app.url("/ready")).await;
     check(&doc, "Health", &health);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_document_and_its_reference_page_need_no_key() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let response = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // The interactive reference: Swagger UI, its assets served from the binary, pointed at
+    // the document.
+    let page = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 10_000, "{asset}");
+    }
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/v1/openapi.json"), "{init}");
+    app.stop().await;
+}
+
+/// Every operation documents the error answers it can give, each with the one error body.
+#[tokio::test]
+async fn every_operation_documents_its_errors() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let doc = app.json_at(None, app.url("/v1/openapi.json")).await;
+    let error_body = json!({"$ref": "#/components/schemas/ErrorBody"});
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let keyed = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let mut expected = Vec::new();
+            if keyed {
+                expected.push("401");
+            }
+            if op.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415"]);
+            }
+            if op.get("parameters").is_some() {
+                expected.push("400");
+            }
+            if !["/health", "/ready", "/v1/openapi.json"].contains(&path.as_str()) {
+                expected.push("503");
+            }
+            for status in expected {
+                let response = &responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{method} {path} does not document {status}"));
+                assert_eq!(
+                    response["content"]["application/json"]["schema"], error_body,
+                    "{method} {path} {status}"
+                );
+            }
+            if let Some(unavailable) = responses.get("503").filter(|_| path != "/ready") {
+                assert!(
+                    unavailable["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: 503 without Retry-After"
+                );
+            }
+        }
+    }
+    // The statuses a few operations add.
+    for (method, path, status) in [
+        ("post", "/v1/emails", "429"),
+        ("post", "/v1/certificates/batch", "429"),
+        ("put", "/v1/templates/{id}", "409"),
+        ("post", "/v1/templates", "503"),
+        ("put", "/v1/templates/{id}", "503"),
+        ("post", "/v1/templates/{id}/preview", "503"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"][status].is_object(),
+            "{method} {path} does not document {status}"
+        );
+    }
+    // `deny_unknown_fields` is `additionalProperties: false`.
+    for schema in [
+        "CertificateRequest",
+        "ReportRequest",
+        "EmailRequest",
+        "TemplateRequest",
+    ] {
+        assert_eq!(
+            doc["components"]["schemas"][schema]["additionalProperties"],
+            json!(false),
+            "{schema}"
+        );
+    }
+    app.stop().await;
+}
+
+/// The document states the limits this process enforces, not the defaults.
+#[tokio::test]
+async fn the_document_states_the_configured_limits() {
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::ALL], |c| {
+        c.limits.max_name_chars = 50;
+        c.limits.max_report_sections = 7;
+        c.limits.max_report_images = 3;
+        c.limits.max_report_rows = 11;
+    })
+    .await;
+    let doc = app.json_at(None, app.url("/v1/openapi.json")).await;
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["CertificateRequest", "BatchItem"] {
+        for property in ["recipient_name", "course_name", "issuer_name"] {
+            assert_eq!(
+                schemas[schema]["properties"][property]["maxLength"], 50,
+                "{schema}.{property}"
+            );
+        }
+    }
+    let report = &schemas["ReportRequest"]["properties"];
+    assert_eq!(report["sections"]["maxItems"], 7);
+    assert_eq!(report["images"]["maxItems"], 3);
+    assert_eq!(
+        schemas["SectionInput"]["properties"]["rows"]["maxItems"],
+        11
+    );
+    // And it means it: one character over is refused.
+    let mut body = certificate("x");
+    body["recipient_name"] = json!("y".repeat(51));
+    let (status, error) = error_of(app.submit(&app.admin, &body).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["code"], "too_long");
     app.stop().await;
 }

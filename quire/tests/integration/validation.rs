@@ -281,3 +281,93 @@ async fn typst_code_in_names_is_text() {
     );
     app.stop().await;
 }
+
+/// Every rejection, not only those of bodies, is the one JSON error body: a wrong method is
+/// 405 with `Allow`, a bad query or path parameter a 400 that names it.
+#[tokio::test]
+async fn every_rejection_is_the_json_error_body() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("strict").await;
+
+    let response = app
+        .client
+        .patch(app.url("/v1/jobs"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let allow = response.headers().get("allow").cloned();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{error}");
+    assert_eq!(error["code"], "method_not_allowed");
+    assert_eq!(
+        allow.as_ref().and_then(|a| a.to_str().ok()),
+        Some("GET,HEAD")
+    );
+    let response = app
+        .client
+        .delete(app.url("/v1/certificates"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let mut methods: Vec<&str> = allow.split(',').collect();
+    methods.sort_unstable();
+    assert_eq!(methods, ["GET", "HEAD", "POST"]);
+
+    for (path, field) in [
+        ("/v1/jobs?limit=many", "limit"),
+        ("/v1/jobs?limit=-1", "limit"),
+        ("/v1/certificates?limit=1.5", "limit"),
+        ("/v1/certificates/public?limit=x", "limit"),
+        ("/v1/templates?use_cache=perhaps", "use_cache"),
+        ("/v1/templates/classic?use_cache=2", "use_cache"),
+    ] {
+        let response = app.get(&key, path).await;
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
+        assert_eq!(error["code"], "invalid_query", "{path}: {error}");
+        assert_eq!(error["field"], field, "{path}: {error}");
+    }
+    // A path segment that is not UTF-8 once decoded.
+    let (status, error) = error_of(app.get(&key, "/v1/templates/%FF%FE").await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["code"], "invalid_path", "{error}");
+    assert_eq!(error["field"], "id", "{error}");
+
+    // A signed link without its expiry is as unknown as a wrong one: the documented 404.
+    let id = app.submit_ok(&key, &certificate("Link Holder")).await;
+    for query in ["?sig=00", "?expires=soon&sig=00", ""] {
+        let response = app
+            .client
+            .get(app.url(&format!("/v1/files/{id}{query}")))
+            .send()
+            .await
+            .unwrap();
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{query}: {error}");
+    }
+    app.stop().await;
+}
+
+/// A request with thousands of problems gets a bounded answer that still counts them all.
+#[tokio::test]
+async fn many_problems_are_listed_up_to_a_bound() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("sloppy").await;
+    let equipment: Vec<Value> = (0..300)
+        .map(|_| json!({"name": "", "calibration_due": "soon"}))
+        .collect();
+    let report = json!({
+        "document_number": "SAT-1", "revision": "A", "project": "P", "client": "C",
+        "site": "S", "system": "X", "equipment": equipment,
+    });
+    let (status, error) = error_of(app.post(&key, "/v1/reports", &report).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["errors"].as_array().unwrap().len(), 100, "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("599 more problems"), "{message}");
+    app.stop().await;
+}

@@ -19,6 +19,9 @@ pub enum TextError {
 }
 
 impl<const MAX: usize> BoundedText<MAX> {
+    /// Trimmed, non-empty, at most `MAX` characters. A control character anywhere is refused,
+    /// even a line break that trimming would drop: the API documents this rule as one regex
+    /// over the text as sent.
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -28,7 +31,7 @@ impl<const MAX: usize> BoundedText<MAX> {
         if got > MAX {
             return Err(TextError::TooLong { max: MAX, got });
         }
-        if trimmed.chars().any(char::is_control) {
+        if raw.chars().any(char::is_control) {
             return Err(TextError::Control);
         }
         Ok(Self(trimmed.to_owned()))
@@ -62,5 +65,6 @@ mod tests {
             Err(TextError::TooLong { max: 3, got: 4 })
         );
         assert_eq!(BoundedText::<9>::parse("a\u{7}b"), Err(TextError::Control));
+        assert_eq!(BoundedText::<9>::parse("ab\n"), Err(TextError::Control));
     }
 }
