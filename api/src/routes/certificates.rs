@@ -448,7 +448,7 @@ pub async fn submit(
     )?;
     let inserted = state
         .db
-        .insert_certificate_job_charged(&new, &order.certificate, charge.as_ref())
+        .insert_certificate_job(&new, &order.certificate, charge.as_ref())
         .await;
     enqueue_charged(&state, id, inserted).await
 }

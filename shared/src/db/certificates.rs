@@ -396,23 +396,9 @@ fn values(rows: usize, per_row: usize, constants: &str) -> String {
 impl Db {
     /// Inserts a certificate job and its registry row in one transaction. An idempotent
     /// replay returns the original job and writes nothing.
+    /// A `notify` email is charged to the key's quotas in the same transaction (see
+    /// [`Db::insert_job_charged`]).
     pub async fn insert_certificate_job(
-        &self,
-        job: &NewJob,
-        cert: &NewCertificate,
-    ) -> Result<InsertOutcome, DbError> {
-        let mut tx = self.pool().begin().await?;
-        let outcome = insert_job_in(&mut tx, job).await?;
-        if let InsertOutcome::Inserted(_) = &outcome {
-            insert_certificates(&mut tx, &[(job, cert)], 1).await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// [`Db::insert_certificate_job`], charging a `notify` email to the key's quotas in the
-    /// same transaction (see [`Db::insert_job_charged`]).
-    pub async fn insert_certificate_job_charged(
         &self,
         job: &NewJob,
         cert: &NewCertificate,
