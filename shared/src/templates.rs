@@ -139,7 +139,10 @@ impl TemplateContent {
     /// worker renders in-process only content whose files digest is a shipped template's.
     pub fn files_digest(&self) -> String {
         let mut hash = Sha256::new();
-        for (path, bytes) in self.files() {
+        let main = (MAIN_PATH, self.source.as_bytes());
+        let assets = self.assets.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
+        // The same bytes `files()` gives typst, without copying them.
+        for (path, bytes) in std::iter::once(main).chain(assets) {
             hash.update((path.len() as u64).to_le_bytes());
             hash.update(path.as_bytes());
             hash.update((bytes.len() as u64).to_le_bytes());
