@@ -16,17 +16,22 @@ use quire::Roles;
 /// Runs for hours unless something kills it (typst caps `while`, not nested `for`).
 const ENDLESS: &str = "#for i in range(100000) { for j in range(100000) { } }\n";
 
-/// A certificate template that loops only for the recipient `Loop`, so its creation check (with
-/// sample data) passes and a preview or job can be made to hold a sandbox as long as wanted.
-fn looping_when_asked() -> Value {
-    json!({
+/// Creates `loops` (admin): a certificate template that loops only for the recipient `Loop`,
+/// so its creation check (with sample data) passes and a preview or job can be made to hold a
+/// sandbox as long as wanted.
+async fn create_looping_template(app: &TestApp) {
+    let body = json!({
         "name": "loops",
         "is_public": true,
         "source": format!(
             "#let d = json(\"/data.json\")\n#set page(width: 10cm, height: 5cm)\n\
              #if d.recipient_name == \"Loop\" [{ENDLESS}]\nHello #d.recipient_name\n"
         ),
-    })
+    });
+    let created = app
+        .send(Method::POST, &app.admin, "/v1/templates", Some(&body))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
 }
 
 async fn wait_batch(app: &TestApp, key: &str, id: &str) -> Value {
@@ -128,16 +133,7 @@ async fn previews_are_bounded_and_checked() {
         c.sandbox.timeout_ms = 3000;
     })
     .await;
-    let admin = app.admin.clone();
-    let created = app
-        .send(
-            Method::POST,
-            &admin,
-            "/v1/templates",
-            Some(&looping_when_asked()),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
+    create_looping_template(&app).await;
     let user = app.new_key("previewer").await;
     let preview = |name: &str| {
         let request = app
@@ -215,15 +211,7 @@ async fn slow_requests_and_slow_clients_are_cut_off() {
     })
     .await;
     let admin = app.admin.clone();
-    let created = app
-        .send(
-            Method::POST,
-            &admin,
-            "/v1/templates",
-            Some(&looping_when_asked()),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
+    create_looping_template(&app).await;
     let started = Instant::now();
     let response = app
         .post(
@@ -323,16 +311,7 @@ async fn large_reports_do_not_stall_the_service() {
 async fn batch_rows_carry_image_fields() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let admin = app.admin.clone();
-    let body = json!({
-        "name": "badge",
-        "is_public": true,
-        "source": "#let d = json(\"/data.json\")\n#set page(width: 12cm, height: 8cm)\nBadge for #d.recipient_name\n#image(\"/fields/badge\", width: 3cm)\n",
-        "fields": [{"name": "badge", "type": "image", "required": true}]
-    });
-    let created = app
-        .send(Method::POST, &admin, "/v1/templates", Some(&body))
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
+    app.create_badge_template().await;
     let row = |name: &str, badge: String| json!({"recipient_name": name, "course_name": "Safety", "fields": {"badge": badge}});
     let bad = json!({"template": "badge", "rows": [
         row("Ann", b64(&jpeg_photo())),

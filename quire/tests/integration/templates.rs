@@ -27,6 +27,26 @@ fn template_body(name: &str, marker: &str) -> Value {
 }
 
 impl TestApp {
+    /// Creates `badge` (admin): a certificate template with one required image field,
+    /// `badge`, printed as "Badge for <name>".
+    pub async fn create_badge_template(&self) {
+        let body = json!({
+            "name": "badge",
+            "is_public": true,
+            "source": "#let d = json(\"/data.json\")\n#set page(width: 12cm, height: 8cm)\nBadge for #d.recipient_name\n#image(\"/fields/badge\", width: 3cm)\n",
+            "fields": [{"name": "badge", "type": "image", "required": true}]
+        });
+        let response = self
+            .send(
+                reqwest::Method::POST,
+                &self.admin,
+                "/v1/templates",
+                Some(&body),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -566,19 +586,9 @@ async fn uploaded_template_looping_on_data_is_killed() {
 /// job, served to typst at `/fields/<name>`.
 #[tokio::test]
 async fn image_fields_reach_the_template() {
-    use reqwest::Method;
     let app = TestApp::spawn(Backend::Embedded).await;
     let admin = app.admin.clone();
-    let body = json!({
-        "name": "badge",
-        "is_public": true,
-        "source": "#let d = json(\"/data.json\")\n#set page(width: 12cm, height: 8cm)\nBadge for #d.recipient_name\n#image(\"/fields/badge\", width: 3cm)\n",
-        "fields": [{"name": "badge", "type": "image", "required": true}]
-    });
-    let response = app
-        .send(Method::POST, &admin, "/v1/templates", Some(&body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    app.create_badge_template().await;
     let mut cert = certificate("Badge Holder");
     cert["template"] = json!("badge");
     let (_, error) = error_of(app.submit(&admin, &cert).await).await;
