@@ -220,6 +220,46 @@ async fn a_missing_program_cannot_start() {
     assert!(!err.is_template_fault());
 }
 
+/// The child starts in an empty directory of its own with none of the service's environment
+/// (no database URL, no secrets, no `DATA_DIR`): a stand-in program reports what it sees.
+#[tokio::test]
+async fn the_child_gets_no_environment_and_its_own_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("report-env");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\ncat >/dev/null\n\
+         printf '{\"status\":\"failed\",\"message\":\"cwd=%s files=%s env=%s\"}' \
+         \"$(pwd)\" \"$(ls -A | wc -l)\" \"$(env | cut -d= -f1 | tr '\\n' ' ')\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut limits = default_limits();
+    limits.program = program;
+    let response = render_bounded(&limits, &request("Hi", json!({}), Output::Pdf))
+        .await
+        .unwrap();
+    let SandboxResponse::Failed { message } = response else {
+        panic!("{response:?}");
+    };
+    let cwd = std::env::current_dir().unwrap();
+    assert!(message.contains("quire-sandbox-"), "{message}");
+    assert!(
+        !message.contains(&format!("cwd={} ", cwd.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("files=0 "),
+        "an empty directory: {message}"
+    );
+    // What the shell sets itself (PWD, SHLVL, _) only; the test's own HOME and PATH are gone.
+    for inherited in ["HOME", "PATH", "QUIRE_TEST_DATABASE_URL", "CARGO"] {
+        assert!(!message.contains(&format!(" {inherited} ")), "{message}");
+        assert!(!message.contains(&format!("={inherited} ")), "{message}");
+    }
+}
+
 /// The `classic` certificate, as the worker renders it, with a JPEG photo and a QR code.
 fn certificate(output: Output) -> SandboxRequest {
     let classic = worker::render::builtin_templates()
