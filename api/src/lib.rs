@@ -164,10 +164,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/system/cache/stats", get(routes::system::cache_stats))
         .route("/v1/system/cache/health", get(routes::system::cache_health))
         .route("/v1/jobs", get(routes::jobs::list))
-        .route(
-            "/v1/jobs/{id}",
-            get(routes::jobs::get).delete(routes::jobs::cancel),
-        )
+        .route("/v1/jobs/{id}", get(routes::jobs::get))
+        .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
         .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
         .merge(openapi::reference_page())

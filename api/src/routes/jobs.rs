@@ -396,7 +396,8 @@ async fn serve_file(
 /// (before rendering, before storing the file, before sending an email) and records
 /// `cancelled` (error code `cancelled`). A job that finishes before reaching a safe point
 /// ends as it would have. Asking again while the request is pending is another 202.
-#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs",
+/// A `POST` action, not `DELETE`: the job and its history stay readable afterwards.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Cancelled", body = JobView),
         (status = 202, description = "Running: cancelling was asked; poll the job for `cancelled`", body = JobView),

@@ -20,7 +20,7 @@ async fn isolation(backend: Backend) {
     }
     let response = app
         .client
-        .delete(app.url(&format!("/v1/jobs/{id}")))
+        .post(app.url(&format!("/v1/jobs/{id}/cancel")))
         .bearer_auth(&bob)
         .send()
         .await
