@@ -116,7 +116,7 @@ cache = { enabled = false }
 jobs = { values = ["$JOB"] }
 batches = { values = ["$BATCH"] }
 templates = { values = ["classic", "sat"] }
-schedules = { values = ["rescue", "cleanup", "health", "cache-warm"] }
+schedules = { values = ["cleanup", "health", "cache-warm"] }
 
 [[operations]]
 include-path-regex = "^/v1/(jobs|certificates|files)/\\\\{id\\\\}"

@@ -158,7 +158,7 @@ impl App {
             let (config, db, queue, token) =
                 (config.clone(), db.clone(), queue.clone(), shutdown.clone());
             tasks.spawn(
-                async move { ("scheduler", scheduler::run(&config, db, queue, token).await) },
+                async move { ("scheduler", scheduler::run(config, db, queue, token).await) },
             );
         }
         Ok(App {

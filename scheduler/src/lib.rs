@@ -1,5 +1,6 @@
-//! The scheduler: fires the configured cron schedules (`[schedules.<name>]`). Each tick
-//! enqueues one maintenance job; the scheduler never does the work itself.
+//! The scheduler: fires the configured cron schedules (`[schedules.<name>]`), and runs the
+//! [`rescuer`] loop. Each tick enqueues one maintenance job; the scheduler never does that
+//! work itself. Rescue is the exception, on purpose: see [`rescuer`].
 //!
 //! Exactly one job per schedule and tick, however many schedulers run: the tick's job has the
 //! idempotency key `schedule:<name>:<tick ms>` (see [`shared::schedules`]), unique per owner
@@ -8,6 +9,9 @@
 //! unfinished unless `overlap` is set, and `missed = "run-once"` enqueues one run on start
 //! when ticks passed while no scheduler ran.
 
+pub mod rescuer;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use shared::config::{Config, MissedTicks};
@@ -18,11 +22,14 @@ use shared::schedules::ScheduleSpec;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(
-    config: &Config,
+    config: Arc<Config>,
     db: Db,
     queue: Queue,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let rescuer = rescuer::Rescuer::connect(config.clone(), queue.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting the rescuer's database pool: {e}"))?;
     let (enabled, disabled): (Vec<_>, Vec<_>) =
         config.schedule_specs().into_iter().partition(|s| s.enabled);
     let names = |specs: &[ScheduleSpec]| {
@@ -35,6 +42,7 @@ pub async fn run(
     tracing::info!(enabled = %names(&enabled), disabled = %names(&disabled), "scheduler starting");
     let max_attempts = config.queues.maintenance.max_attempts;
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(rescuer.run(shutdown.clone()));
     for spec in enabled {
         let firing = Firing {
             spec,
@@ -171,8 +179,8 @@ impl Firing {
                     .record_schedule_run(name, Some(tick), Some(row.id))
                     .await?;
                 if let Err(e) = self.queue.push(row.queue, row.id, None).await {
-                    // The row waits as `queued`; the next rescue pushes it.
-                    tracing::warn!(schedule = %name, job_id = %row.id, error = %e, "tick's job not pushed; rescue will");
+                    // The row waits as `queued`; the rescuer pushes it again.
+                    tracing::warn!(schedule = %name, job_id = %row.id, error = %e, "tick's job not pushed; the rescuer will");
                 }
                 Ok(TickOutcome::Enqueued)
             }

@@ -73,7 +73,7 @@ pub struct Config {
     pub retry: Retry,
     pub rescue: Rescue,
     /// Cron schedules by name; each tick enqueues one maintenance job. The built-in ones
-    /// (`rescue`, `cleanup`, `health`, `db-maintenance`, `cache-warm`) are present by default
+    /// (`cleanup`, `health`, `db-maintenance`, `cache-warm`) are present by default
     /// and can be changed or disabled; more can be added (`[schedules.<name>]`).
     pub schedules: BTreeMap<String, ScheduleConfig>,
     pub cleanup: Cleanup,
@@ -225,6 +225,9 @@ pub struct Rescue {
     pub stale_after_secs: u64,
     /// How long a claimed job's lease lasts without a heartbeat before it is rescued.
     pub lease_secs: u64,
+    /// How often the scheduler's rescuer looks for expired leases and lost messages. A dead
+    /// worker's job runs again within `lease_secs` plus about this long.
+    pub interval_ms: u64,
 }
 
 /// One cron schedule. Only `cron` is required for a new schedule; the rest has defaults.
@@ -391,6 +394,7 @@ impl Default for Config {
             rescue: Rescue {
                 stale_after_secs: 30,
                 lease_secs: 60,
+                interval_ms: 1_000,
             },
             schedules: default_schedules(),
             cleanup: Cleanup {
@@ -453,15 +457,7 @@ fn default_schedules() -> BTreeMap<String, ScheduleConfig> {
         missed,
         overlap: false,
     };
-    let mut rescue = schedule("*/10 * * * * *", MissedTicks::Skip);
-    // Always, whatever is configured (see `ScheduleSpec::parse`); said here so it shows.
-    rescue.overlap = true;
     BTreeMap::from([
-        // Every 10 s: a lost message or a dead worker's job waits at most this long.
-        (
-            "rescue".into(),
-            schedule("*/10 * * * * *", MissedTicks::Skip),
-        ),
         (
             "health".into(),
             schedule("*/30 * * * * *", MissedTicks::Skip),
@@ -682,6 +678,9 @@ impl Config {
         if self.rescue.lease_secs < 5 {
             return bad("rescue.lease_secs", "must be at least 5");
         }
+        if !(50..=60_000).contains(&self.rescue.interval_ms) {
+            return bad("rescue.interval_ms", "must be between 50 and 60000");
+        }
         for (name, schedule) in &self.schedules {
             if let Err(e) = crate::schedules::ScheduleSpec::parse(name, schedule) {
                 return bad(&format!("schedules.{name}.{}", e.field), &e.message);
@@ -873,12 +872,12 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_RETRY__MAX_SECS           600               longest retry delay
   QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
   QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
+  QUIRE_RESCUE__INTERVAL_MS       1000              how often the scheduler's rescuer runs
   QUIRE_SCHEDULES__<NAME>__CRON / __TASK / __TIMEZONE / __ENABLED / __MISSED / __OVERLAP
                                   a schedule (`_` in NAME stands for `-`); built in:
-                                  rescue */10 * * * * *, health */30 * * * * *,
-                                  cache-warm 0 */15 * * * *, cleanup 0 17 3 * * * (run-once),
-                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no
-                                  overlap (rescue always overlaps)
+                                  health */30 * * * * *, cache-warm 0 */15 * * * *,
+                                  cleanup 0 17 3 * * * (run-once),
+                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no overlap
   QUIRE_CLEANUP__BATCH_SIZE       500               jobs deleted per statement
   QUIRE_CLEANUP__MAX_PER_RUN      50000             most jobs one cleanup run deletes
   QUIRE_CLEANUP__RETENTION__<KIND>__SUCCEEDED_DAYS / __DEAD_DAYS / __CANCELLED_DAYS
@@ -1037,15 +1036,9 @@ mod tests {
         let names: Vec<&str> = c.schedules.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            [
-                "cache-warm",
-                "cleanup",
-                "db-maintenance",
-                "health",
-                "rescue"
-            ]
+            ["cache-warm", "cleanup", "db-maintenance", "health",]
         );
-        assert_eq!(c.schedule_specs().len(), 5);
+        assert_eq!(c.schedule_specs().len(), 4);
         // Change one field of a built-in; add a schedule with only what is required.
         let c = load(
             "[schedules.cleanup]\nenabled = false\n[schedules.hourly-health]\ntask = 'health'\ncron = '0 0 * * * *'\ntimezone = 'Europe/Berlin'",
@@ -1054,19 +1047,27 @@ mod tests {
         assert!(!c.schedules["cleanup"].enabled);
         assert_eq!(c.schedules["cleanup"].cron, "0 17 3 * * *");
         assert_eq!(c.schedules["hourly-health"].missed, MissedTicks::Skip);
-        let e = load("[schedules.rescue]\ncron = 'every minute'")
+        let e = load("[schedules.health]\ncron = 'every minute'")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("schedules.rescue.cron"), "{e}");
+        assert!(e.contains("schedules.health.cron"), "{e}");
+        // Rescue is the scheduler's own loop, not a schedule: an old setting says where it went.
+        let e = load("[schedules.rescue]\ncron = '* * * * * *'")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schedules.rescue.task") && e.contains("rescue.interval_ms"),
+            "{e}"
+        );
         let e = load("[schedules.nightly]\ncron = '0 0 3 * * *'")
             .unwrap_err()
             .to_string();
         assert!(e.contains("schedules.nightly.task"), "{e}");
-        let e = load("[schedules.rescue]\ntimezone = 'Mars/Base'")
+        let e = load("[schedules.health]\ntimezone = 'Mars/Base'")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("schedules.rescue.timezone"), "{e}");
-        let e = load("[schedules.rescue]\nmissed = 'sometimes'")
+        assert!(e.contains("schedules.health.timezone"), "{e}");
+        let e = load("[schedules.health]\nmissed = 'sometimes'")
             .unwrap_err()
             .to_string();
         assert!(e.contains("run-once"), "{e}");

@@ -151,8 +151,6 @@ pub struct MaintenancePayload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MaintenanceTask {
-    /// Re-push waiting jobs whose message was lost; retry jobs whose lease expired.
-    Rescue,
     /// Delete finished jobs and their files past their retention.
     Cleanup,
     /// Check the database, queue, SMTP and disk; record the results.
@@ -168,8 +166,7 @@ pub enum MaintenanceTask {
 }
 
 impl MaintenanceTask {
-    pub const ALL: [MaintenanceTask; 6] = [
-        MaintenanceTask::Rescue,
+    pub const ALL: [MaintenanceTask; 5] = [
         MaintenanceTask::Cleanup,
         MaintenanceTask::Health,
         MaintenanceTask::DbMaintenance,
@@ -179,7 +176,6 @@ impl MaintenanceTask {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            MaintenanceTask::Rescue => "rescue",
             MaintenanceTask::Cleanup => "cleanup",
             MaintenanceTask::Health => "health",
             MaintenanceTask::DbMaintenance => "db-maintenance",

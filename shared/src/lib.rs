@@ -9,6 +9,7 @@ pub mod email_templates;
 pub mod images;
 pub mod jobs;
 pub mod links;
+pub mod notify;
 pub mod queue;
 pub mod reports;
 pub mod sandbox;

@@ -57,12 +57,18 @@ impl ScheduleSpec {
         }
         let task = match config.task {
             Some(task) => task,
+            None if name == "rescue" => {
+                return Err(error(
+                    "task",
+                    "is required: rescue is no longer a schedule but the scheduler's own loop; set `rescue.interval_ms` instead".into(),
+                ));
+            }
             None => serde_json::from_value(serde_json::Value::String(name.to_owned()))
                 .map_err(|_| {
                     error(
                         "task",
                         format!(
-                            "is required: `{name}` is not a task name (tasks: rescue, cleanup, health, db-maintenance, cache-warm)"
+                            "is required: `{name}` is not a task name (tasks: cleanup, health, db-maintenance, cache-warm)"
                         ),
                     )
                 })?,
@@ -98,12 +104,7 @@ impl ScheduleSpec {
             timezone,
             enabled: config.enabled,
             missed: config.missed,
-            // Rescue always overlaps: it is what re-pushes a run whose message was lost and
-            // expires the lease of a run whose worker died, its own included. Waiting for its
-            // own unfinished run would stop it for good (found by the fault tests), and with it
-            // every lost job; two rescues at once are harmless (conditional updates, duplicate
-            // pushes).
-            overlap: config.overlap || task == MaintenanceTask::Rescue,
+            overlap: config.overlap,
             cron,
         })
     }
@@ -261,9 +262,8 @@ mod tests {
             ),
             "task"
         );
-        // Rescue overlaps whatever the configuration says.
-        let rescue = ScheduleSpec::parse("rescue", &config("* * * * * *", "UTC", None)).unwrap();
-        assert!(rescue.overlap);
+        // Rescue is not a task: the scheduler runs it as its own loop.
+        assert_eq!(field("rescue", &config("* * * * * *", "UTC", None)), "task");
         // A built-in name is its own task.
         let cleanup = ScheduleSpec::parse("cleanup", &config("0 0 3 * * *", "UTC", None)).unwrap();
         assert_eq!(cleanup.task, MaintenanceTask::Cleanup);

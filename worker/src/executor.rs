@@ -229,7 +229,7 @@ impl Executor {
         let token = &claimed.lease_token;
         match outcome {
             Ok(result) => {
-                let notification = jobs::notify::on_success(&self.ctx, job, &result);
+                let notification = shared::notify::on_success(&self.ctx.config, job, &result);
                 if self
                     .ctx
                     .db
@@ -266,7 +266,7 @@ impl Executor {
                 });
                 let notification = retry_at
                     .is_none()
-                    .then(|| jobs::notify::on_dead(&self.ctx, job, err.code, &err.message))
+                    .then(|| shared::notify::on_dead(&self.ctx.config, job, err.code, &err.message))
                     .flatten();
                 let fenced = self
                     .ctx

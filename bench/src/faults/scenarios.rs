@@ -36,7 +36,7 @@ pub async fn run(
 /// lost attempt or message is found within seconds, not minutes.
 fn fast_rescue(lab: &mut Lab, lease_secs: u64, stale_after_secs: u64) {
     lab.set("QUIRE_RESCUE__LEASE_SECS", lease_secs);
-    lab.set("QUIRE_SCHEDULES__RESCUE__CRON", "* * * * * *");
+    lab.set("QUIRE_RESCUE__INTERVAL_MS", 1000);
     lab.set("QUIRE_RESCUE__STALE_AFTER_SECS", stale_after_secs);
     lab.set("QUIRE_SHUTDOWN_GRACE_SECS", 5);
 }

@@ -1,4 +1,4 @@
-//! Cancelling a running job: `DELETE /v1/jobs/{id}` answers 202, the worker holding the job is
+//! Cancelling a running job: `POST /v1/jobs/{id}/cancel` answers 202, the worker holding the job is
 //! signalled (in-process with SQLite, Redis pub/sub in production, or its heartbeat when the
 //! signal is missed) and the job ends `cancelled` at the handler's next safe point.
 
@@ -23,9 +23,9 @@ const LONG: Probe = Probe {
 /// Far below the probe's 20 s, and below a heartbeat of the default lease: the signal did it.
 const QUICKLY: Duration = Duration::from_secs(5);
 
-async fn delete(app: &TestApp, key: &str, id: &str) -> Response {
+async fn cancel(app: &TestApp, key: &str, id: &str) -> Response {
     app.client
-        .delete(app.url(&format!("/v1/jobs/{id}")))
+        .post(app.url(&format!("/v1/jobs/{id}/cancel")))
         .bearer_auth(key)
         .send()
         .await
@@ -68,11 +68,11 @@ async fn cancel_running(mut app: TestApp, worker_apart: bool) {
 
     // Ids are not probeable: someone else's job is unknown.
     let other = app.new_key("eve").await;
-    let (status, error) = error_of(delete(&app, &other, &id).await).await;
+    let (status, error) = error_of(cancel(&app, &other, &id).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
 
     let asked = tokio::time::Instant::now();
-    let response = delete(&app, &key, &id).await;
+    let response = cancel(&app, &key, &id).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let view: Value = response.json().await.unwrap();
     assert_eq!(view["status"], "running", "{view}");
@@ -82,7 +82,7 @@ async fn cancel_running(mut app: TestApp, worker_apart: bool) {
     // Asking again is harmless: 202 while the request is pending, 409 if the worker was
     // quicker (the pending case is checked deterministically in
     // `a_cancel_request_is_never_retried`).
-    let again = delete(&app, &key, &id).await.status();
+    let again = cancel(&app, &key, &id).await.status();
     assert!(
         again == StatusCode::ACCEPTED || again == StatusCode::CONFLICT,
         "{again}"
@@ -91,7 +91,7 @@ async fn cancel_running(mut app: TestApp, worker_apart: bool) {
     assert_cancelled(&app, &key, &id, asked, QUICKLY).await;
 
     // Finished now: a further DELETE is refused, and there is no file.
-    let (status, error) = error_of(delete(&app, &key, &id).await).await;
+    let (status, error) = error_of(cancel(&app, &key, &id).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["code"], "not_cancellable");
     let response = app.get(&key, &format!("/v1/jobs/{id}/file")).await;
@@ -110,7 +110,7 @@ async fn cancel_running(mut app: TestApp, worker_apart: bool) {
         .await;
     let done = app.wait_for(&key, &next, &["succeeded", "dead"]).await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    let (status, error) = error_of(delete(&app, &key, &next).await).await;
+    let (status, error) = error_of(cancel(&app, &key, &next).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["code"], "not_cancellable");
     assert_eq!(app.job(&key, &next).await["cancel_requested"], false);
@@ -211,7 +211,7 @@ async fn a_cancel_request_is_never_retried(backend: Backend) {
         .unwrap();
     // Running, so the request is recorded and answered 202, as often as it is made.
     for _ in 0..2 {
-        let response = delete(&app, &key, &failing.to_string()).await;
+        let response = cancel(&app, &key, &failing.to_string()).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         let view: Value = response.json().await.unwrap();
         assert_eq!(
@@ -240,7 +240,7 @@ async fn a_cancel_request_is_never_retried(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let response = delete(&app, &key, &expiring.to_string()).await;
+    let response = cancel(&app, &key, &expiring.to_string()).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let (retry, dead) = app.db.expire_leases(100).await.unwrap();
     assert!(retry.iter().all(|j| j.id != expiring), "{retry:?}");
@@ -249,7 +249,7 @@ async fn a_cancel_request_is_never_retried(backend: Backend) {
     // Shutdown hands running jobs back, but not one whose cancelling was asked.
     let stopping = Executor::new(app.job_context(), "stopping-worker".into());
     stopping.claim_for_test(released).await.expect("claimed");
-    let response = delete(&app, &key, &released.to_string()).await;
+    let response = cancel(&app, &key, &released.to_string()).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(stopping.release_running().await, 0);
 

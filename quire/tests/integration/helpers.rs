@@ -52,8 +52,8 @@ pub fn base_config(dir: &TempDir) -> Config {
         database_max_connections: 8,
         ..Config::default()
     };
-    // Rescue every second: tests of lost messages wait seconds, not tens.
-    config.schedules.get_mut("rescue").expect("built-in").cron = "* * * * * *".into();
+    // Rescue often: tests of lost messages wait seconds, not tens.
+    config.rescue.interval_ms = 250;
     config.rescue.stale_after_secs = 2;
     config.retry.base_ms = 50;
     config.retry.max_secs = 1;
@@ -265,6 +265,15 @@ impl TestApp {
 
     /// What a worker's handlers get, on this app's database, queue and data directory: for
     /// tests that run a handler or the executor themselves.
+    /// A rescuer on the test's database and queue, for single passes.
+    pub fn rescuer(&self) -> scheduler::rescuer::Rescuer {
+        scheduler::rescuer::Rescuer::new(
+            Arc::new(self.config.clone()),
+            self.db.clone(),
+            self.apps[0].queue.clone(),
+        )
+    }
+
     pub fn job_context(&self) -> worker::jobs::JobContext {
         worker::jobs::JobContext::new(
             Arc::new(self.config.clone()),

@@ -70,7 +70,7 @@ async fn lifecycle(app: &TestApp) {
     // Finished jobs cannot be cancelled.
     let response = app
         .client
-        .delete(app.url(&format!("/v1/jobs/{id}")))
+        .post(app.url(&format!("/v1/jobs/{id}/cancel")))
         .bearer_auth(&key)
         .send()
         .await
@@ -111,7 +111,7 @@ async fn cancel_queued(backend: Backend) {
     let kept = app.submit_ok(&key, &certificate("Keep Me")).await;
     let response = app
         .client
-        .delete(app.url(&format!("/v1/jobs/{cancelled}")))
+        .post(app.url(&format!("/v1/jobs/{cancelled}/cancel")))
         .bearer_auth(&key)
         .send()
         .await
@@ -122,7 +122,7 @@ async fn cancel_queued(backend: Backend) {
     // Cancelling twice: already cancelled.
     let response = app
         .client
-        .delete(app.url(&format!("/v1/jobs/{cancelled}")))
+        .post(app.url(&format!("/v1/jobs/{cancelled}/cancel")))
         .bearer_auth(&key)
         .send()
         .await
@@ -219,7 +219,7 @@ async fn production_pagination() {
 }
 
 /// A row whose queue message never arrived (lost by Redis, or a crash between insert and
-/// push) is found by the scheduler's rescue job and run.
+/// push) is found by the scheduler's rescuer and run.
 async fn lost_message_is_rescued(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.new_key("dave").await;

@@ -527,14 +527,14 @@ async fn a_job_whose_worker_died_on_its_last_attempt_still_sends_job_failed() {
         .await
         .unwrap()
         .expect("claimed");
-    let ctx = app.job_context();
-    worker::jobs::maintenance::rescue(&ctx).await.unwrap();
+    let rescuer = app.rescuer();
+    rescuer.pass().await.unwrap();
     let job = app.job(&key, &id).await;
     assert_eq!(job["status"], "dead", "{job}");
     assert_eq!(job["error"]["code"], "lease_expired", "{job}");
 
     // The notification is queued once, however many rescue passes run.
-    worker::jobs::maintenance::rescue(&ctx).await.unwrap();
+    rescuer.pass().await.unwrap();
     let page: Value = app
         .get(&key, "/v1/jobs?kind=email")
         .await

@@ -95,13 +95,7 @@ async fn schedules_api(backend: Backend) {
     let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        [
-            "cache-warm",
-            "cleanup",
-            "db-maintenance",
-            "health",
-            "rescue"
-        ]
+        ["cache-warm", "cleanup", "db-maintenance", "health",]
     );
     let cleanup = schedule(&app, "cleanup").await;
     assert_eq!(cleanup["task"], "cleanup");
@@ -474,4 +468,112 @@ async fn health_task_records_checks() {
     assert_eq!(check("database")["ok"], true, "{status}");
     assert_eq!(status["health"]["ok"], false);
     app.stop().await;
+}
+
+/// The rescuer is not a queued job: while the `maintenance` queue's only slot is held by a
+/// long cleanup (50,000 expired rows, deleted one per transaction), a job whose worker died
+/// (a running row whose lease nobody extends: what a SIGKILLed worker leaves) runs again
+/// within its lease plus 2 s, with the default rescue interval.
+async fn rescue_runs_beside_a_long_cleanup(backend: Backend) {
+    use shared::domain::JobStatus;
+    const ROWS: i64 = 50_000;
+    const LEASE_MS: i64 = 5_000;
+    let app = TestApp::spawn_with(backend, &[Roles::ALL], |c| {
+        quiet_builtins(c);
+        c.queues.maintenance.concurrency = 1;
+        c.cleanup.batch_size = 1;
+        c.cleanup.max_per_run = ROWS as u32;
+        c.rescue.interval_ms = 1_000;
+        c.rescue.lease_secs = (LEASE_MS / 1000) as u64;
+        c.shutdown_grace_secs = 1;
+    })
+    .await;
+    let key = app.new_key("rita").await;
+
+    // 50,000 maintenance jobs that finished 30 days ago (kept 7): one statement.
+    let pool = sqlx::AnyPool::connect(app.config.database_url().expose())
+        .await
+        .unwrap();
+    let old = Timestamp::now()
+        .plus_millis(-30 * 24 * 3600 * 1000)
+        .millis();
+    // Job ids are UUIDs: the row number fills the last group (the dialects pad differently).
+    let padded = match app.db.backend() {
+        shared::config::DatabaseBackend::Postgres => "lpad(i::text, 12, '0')",
+        shared::config::DatabaseBackend::Sqlite => "printf('%012d', i)",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
+         payload, created_at, finished_at, updated_at) \
+         SELECT '00000000-0000-7000-8000-' || {padded}, 'maintenance', 'maintenance', 'system', \
+         'succeeded', 1, 1, $1, '{{}}', $1, $1, $1 \
+         FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
+         SELECT i FROM n) AS s"
+    )))
+    .bind(old)
+    .bind(ROWS)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let cleanup: JobId = app
+        .post_ok(&app.admin, "/v1/schedules/cleanup/run", &Value::Null)
+        .await
+        .parse()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.db.get_job(cleanup, None).await.unwrap().unwrap().status != JobStatus::Running {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cleanup never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let victim = app
+        .insert_certificate_row(&key, "classic", Timestamp::now())
+        .await;
+    let claimed_before = Timestamp::now();
+    app.db
+        .claim_job(victim, "quire-killed-1-gone", LEASE_MS)
+        .await
+        .unwrap()
+        .expect("claimed by the worker that dies");
+    let lease_expired = claimed_before.plus_millis(LEASE_MS);
+
+    let job = app
+        .wait_for(&key, &victim.to_string(), &["succeeded", "dead"])
+        .await;
+    assert_eq!(
+        (job["status"].as_str(), job["attempt"].as_i64()),
+        (Some("succeeded"), Some(2)),
+        "{job}"
+    );
+    let row = app.db.get_job(victim, None).await.unwrap().unwrap();
+    let again_after = row.started_at.unwrap().millis() - lease_expired.millis();
+    let cleanup_row = app.db.get_job(cleanup, None).await.unwrap().unwrap();
+    assert!(
+        cleanup_row.status == JobStatus::Running
+            || cleanup_row.finished_at.unwrap().millis() > row.started_at.unwrap().millis(),
+        "the cleanup ended before the rescue: {cleanup_row:?}"
+    );
+    println!(
+        "rescue under cleanup ({backend:?}): running again {again_after} ms after the lease expired"
+    );
+    assert!(
+        again_after <= 2_000,
+        "running again {again_after} ms after its lease expired (at most 2,000)"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_rescue_runs_beside_a_long_cleanup() {
+    rescue_runs_beside_a_long_cleanup(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_rescue_runs_beside_a_long_cleanup() {
+    rescue_runs_beside_a_long_cleanup(Backend::Production).await;
 }

@@ -86,6 +86,11 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 
 impl Db {
     pub async fn connect(config: &Config) -> Result<Db, DbError> {
+        Db::connect_with(config, config.database_max_connections).await
+    }
+
+    /// [`Db::connect`] with a pool of `max_connections` (the rescuer's own, small one).
+    pub async fn connect_with(config: &Config, max_connections: u32) -> Result<Db, DbError> {
         install_default_drivers();
         let backend = config.database_backend();
         if backend == DatabaseBackend::Sqlite && config.database_url.is_none() {
@@ -94,7 +99,7 @@ impl Db {
                 .map_err(|e| DbError::Other(format!("cannot create data directory: {e}")))?;
         }
         let options = AnyPoolOptions::new()
-            .max_connections(config.database_max_connections)
+            .max_connections(max_connections)
             // Short acquire timeout: when the database is down, requests answer 503 quickly.
             .acquire_timeout(Duration::from_secs(3))
             .after_connect(move |conn, _| {

@@ -9,7 +9,6 @@
 pub mod certificate;
 pub mod email;
 pub mod maintenance;
-pub mod notify;
 mod pdf;
 pub mod report;
 

@@ -1,4 +1,5 @@
-//! `maintenance`: the work schedules enqueue, one file per task. Each task is idempotent and
+//! `maintenance`: the work schedules enqueue, one file per task (rescue is not one of them:
+//! it is the scheduler's own loop, `scheduler::rescuer`). Each task is idempotent and
 //! bounded per run (a big backlog is worked off over several ticks), and returns a small JSON
 //! summary that becomes the job's `result` (what `GET /v1/schedules` shows as the last result).
 
@@ -7,20 +8,16 @@ mod cleanup;
 mod db_maintenance;
 mod health;
 mod probe;
-mod rescue;
 
 use shared::db::Claimed;
 use shared::jobs::{MaintenancePayload, MaintenanceTask};
 
 use super::{JobContext, JobError};
 
-pub use rescue::rescue;
-
 pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
     let payload: MaintenancePayload = serde_json::from_value(claimed.job.payload.clone())
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     match payload.task {
-        MaintenanceTask::Rescue => rescue(ctx).await,
         MaintenanceTask::Cleanup => cleanup::run(ctx).await,
         MaintenanceTask::Health => health::run(ctx).await,
         MaintenanceTask::DbMaintenance => db_maintenance::run(ctx).await,

@@ -4,12 +4,16 @@
 //! transaction that records the outcome, so it exists exactly when the outcome does; its
 //! idempotency key (`notify:<outcome>:<job id>`) makes a second one impossible.
 
-use serde_json::{Value, json};
-use shared::db::{JobRow, NewJob};
-use shared::domain::{EmailAddress, JobId, JobKind, Timestamp};
-use shared::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
+//!
+//! Here, not in the worker, because two roles make them: the worker when it records an
+//! outcome, and the scheduler's rescuer when a job dies of an expired lease.
 
-use super::JobContext;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::db::{JobRow, NewJob};
+use crate::domain::{EmailAddress, JobId, JobKind, Timestamp};
+use crate::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
 
 fn notify_of(job: &JobRow) -> Option<Notify> {
     let notify = job.payload.get("notify")?;
@@ -17,10 +21,10 @@ fn notify_of(job: &JobRow) -> Option<Notify> {
 }
 
 /// The email to send now that `job` succeeded with `result`, if it asked for one.
-pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJob> {
+pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJob> {
     let notify = notify_of(job)?;
     let file: FileResult = serde_json::from_value(result.clone()).ok()?;
-    let base = ctx.config.public_base_url();
+    let base = config.public_base_url();
     let p = &job.payload;
     let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
     let (template, vars, filename) = match job.kind {
@@ -32,7 +36,7 @@ pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJ
                     "recipient_name": text("recipient_name"),
                     "course": text("course_name"),
                     "verification_code": code,
-                    "verify_url": shared::verification::verify_url(&base, &code),
+                    "verify_url": crate::verification::verify_url(&base, &code),
                     "job_id": job.id.to_string(),
                 }),
                 format!("certificate-{}.pdf", safe_name(&text("recipient_name"))),
@@ -53,7 +57,7 @@ pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJ
         ),
         JobKind::Email | JobKind::Maintenance => return None,
     };
-    let attach = notify.attach && file.bytes <= ctx.config.limits.max_email_attachment_bytes;
+    let attach = notify.attach && file.bytes <= config.limits.max_email_attachment_bytes;
     let file = AttachmentRef {
         job_id: job.id,
         filename,
@@ -66,11 +70,11 @@ pub fn on_success(ctx: &JobContext, job: &JobRow, result: &Value) -> Option<NewJ
         attachments: vec![file],
         attach,
     };
-    Some(email_job(ctx, job, "succeeded", email))
+    Some(email_job(config, job, "succeeded", email))
 }
 
 /// The `job_failed` email for a job that just ended `dead`, if it asked for one.
-pub fn on_dead(ctx: &JobContext, job: &JobRow, code: &str, message: &str) -> Option<NewJob> {
+pub fn on_dead(config: &Config, job: &JobRow, code: &str, message: &str) -> Option<NewJob> {
     let notify = notify_of(job)?;
     if !notify.on_failure {
         return None;
@@ -80,7 +84,7 @@ pub fn on_dead(ctx: &JobContext, job: &JobRow, code: &str, message: &str) -> Opt
         "kind": job.kind.as_str(),
         "attempts": job.attempt,
         "error": format!("{code}: {message}"),
-        "job_url": format!("{}/v1/jobs/{}", ctx.config.public_base_url().trim_end_matches('/'), job.id),
+        "job_url": format!("{}/v1/jobs/{}", config.public_base_url().trim_end_matches('/'), job.id),
     });
     let email = Email {
         to: notify.email,
@@ -89,7 +93,7 @@ pub fn on_dead(ctx: &JobContext, job: &JobRow, code: &str, message: &str) -> Opt
         attachments: Vec::new(),
         attach: false,
     };
-    Some(email_job(ctx, job, "dead", email))
+    Some(email_job(config, job, "dead", email))
 }
 
 /// What differs between notifications.
@@ -101,7 +105,7 @@ struct Email {
     attach: bool,
 }
 
-fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, email: Email) -> NewJob {
+fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJob {
     let payload = EmailPayload {
         to: vec![email.to],
         cc: Vec::new(),
@@ -119,7 +123,7 @@ fn email_job(ctx: &JobContext, job: &JobRow, outcome: &str, email: Email) -> New
         id: JobId::new(),
         kind: JobKind::Email,
         owner_id: job.owner_id.clone(),
-        max_attempts: ctx.config.queues.emails.max_attempts,
+        max_attempts: config.queues.emails.max_attempts,
         run_at: Timestamp::now(),
         payload: serde_json::to_value(&payload).unwrap_or(Value::Null),
         idempotency_key: Some(key.clone()),
