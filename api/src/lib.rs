@@ -2,8 +2,10 @@
 //! It never renders or sends anything itself.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod extract;
+pub mod images;
 mod offload;
 pub mod openapi;
 pub mod routes;
@@ -36,7 +38,7 @@ pub struct AppState {
     pub storage: Storage,
     pub auth: auth::KeyCache,
     /// Templates with their current version, per process, invalidated across processes.
-    pub templates: shared::cache::TemplateCache,
+    pub templates: crate::cache::TemplateCache,
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
     pub readiness: routes::health::Readiness,
@@ -66,7 +68,7 @@ impl AppState {
             )),
             base_url: config.public_base_url().into(),
             auth: auth::KeyCache::default(),
-            templates: shared::cache::TemplateCache::new(db.clone(), queue.clone()),
+            templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
             config,
             db,
             queue,

@@ -28,8 +28,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let rescuer = rescuer::Rescuer::connect(config.clone(), queue.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("connecting the rescuer's database pool: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("the rescuer's database pool: {e}"))?;
     let (enabled, disabled): (Vec<_>, Vec<_>) =
         config.schedule_specs().into_iter().partition(|s| s.enabled);
     let names = |specs: &[ScheduleSpec]| {

@@ -55,9 +55,10 @@ impl Rescuer {
         Rescuer { db, queue, config }
     }
 
-    /// A rescuer with a database pool of its own.
-    pub async fn connect(config: std::sync::Arc<Config>, queue: Queue) -> Result<Rescuer, DbError> {
-        let db = Db::connect_with(&config, POOL_SIZE).await?;
+    /// A rescuer with a database pool of its own, which connects on first use: a database
+    /// that is away at start fails a pass, which the loop retries, instead of the scheduler.
+    pub fn connect(config: std::sync::Arc<Config>, queue: Queue) -> Result<Rescuer, DbError> {
+        let db = Db::connect_lazy(&config, POOL_SIZE)?;
         Ok(Rescuer::new(config, db, queue))
     }
 

@@ -1,12 +1,10 @@
 //! The crate every role shares: configuration, domain types, job payloads, database, queues,
 //! file storage and telemetry. It knows nothing of HTTP.
 
-pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod email_templates;
-pub mod images;
 pub mod jobs;
 pub mod links;
 pub mod notify;

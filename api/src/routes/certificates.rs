@@ -3,19 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use crate::cache::CachedTemplate;
+use crate::images::{CheckedImage, ImageLimits};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use shared::cache::CachedTemplate;
 use shared::db::{
     CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
     EmailCharge, InsertOutcome, NewCertificate, NewJob, OverQuota, RevokeOutcome, SortKey,
 };
 use shared::domain::{BoundedText, JobId, JobKind, Timestamp};
-use shared::images::{CheckedImage, ImageLimits};
 use shared::jobs::CertificatePayload;
 use shared::templates::{FieldSpec, FieldType, TemplateKind};
 use time::Date;
@@ -167,7 +167,7 @@ pub(crate) async fn image(
         .acquire()
         .await
         .map_err(|e| ("internal", e.to_string()))?;
-    tokio::task::spawn_blocking(move || shared::images::decode_base64_image(&b64, &limits))
+    tokio::task::spawn_blocking(move || crate::images::decode_base64_image(&b64, &limits))
         .await
         .map_err(|e| ("internal", e.to_string()))?
         .map_err(|e| (e.code(), e.to_string()))

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::cache::CachedTemplate;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use shared::cache::CachedTemplate;
 use shared::db::{CreateOutcome, DeleteOutcome, NewTemplate, TemplateChange};
 use shared::jobs::CertificatePayload;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};

@@ -89,8 +89,19 @@ impl Db {
         Db::connect_with(config, config.database_max_connections).await
     }
 
-    /// [`Db::connect`] with a pool of `max_connections` (the rescuer's own, small one).
-    pub async fn connect_with(config: &Config, max_connections: u32) -> Result<Db, DbError> {
+    /// A pool of `max_connections` that connects on first use, so a database that is away
+    /// now is an error of the first statement, not of the start (the rescuer's own pool:
+    /// its loop retries, and must not stop the scheduler).
+    pub fn connect_lazy(config: &Config, max_connections: u32) -> Result<Db, DbError> {
+        install_default_drivers();
+        let backend = config.database_backend();
+        let pool = Db::pool_options(backend, max_connections)
+            .connect_lazy(config.database_url().expose())
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db { pool, backend })
+    }
+
+    async fn connect_with(config: &Config, max_connections: u32) -> Result<Db, DbError> {
         install_default_drivers();
         let backend = config.database_backend();
         if backend == DatabaseBackend::Sqlite && config.database_url.is_none() {
@@ -98,7 +109,15 @@ impl Db {
                 .await
                 .map_err(|e| DbError::Other(format!("cannot create data directory: {e}")))?;
         }
-        let options = AnyPoolOptions::new()
+        let pool = Db::pool_options(backend, max_connections)
+            .connect(config.database_url().expose())
+            .await
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db { pool, backend })
+    }
+
+    fn pool_options(backend: DatabaseBackend, max_connections: u32) -> AnyPoolOptions {
+        AnyPoolOptions::new()
             .max_connections(max_connections)
             // Short acquire timeout: when the database is down, requests answer 503 quickly.
             .acquire_timeout(Duration::from_secs(3))
@@ -124,12 +143,7 @@ impl Db {
                     conn.shrink_buffers();
                     Ok(true)
                 })
-            });
-        let pool = options
-            .connect(config.database_url().expose())
-            .await
-            .map_err(|e| DbError::from(e).redacted())?;
-        Ok(Db { pool, backend })
+            })
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -29,8 +29,8 @@ pub struct ImageLimits {
     pub max_side: u32,
 }
 
-impl From<&crate::config::Limits> for ImageLimits {
-    fn from(limits: &crate::config::Limits) -> Self {
+impl From<&shared::config::Limits> for ImageLimits {
+    fn from(limits: &shared::config::Limits) -> Self {
         ImageLimits {
             max_bytes: limits.max_image_bytes,
             max_pixels: limits.max_image_pixels,

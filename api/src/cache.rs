@@ -19,9 +19,9 @@ use moka::future::Cache;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Db, DbError};
-use crate::queue::Queue;
-use crate::templates::{TemplateContent, TemplateRecord};
+use shared::db::{Db, DbError};
+use shared::queue::Queue;
+use shared::templates::{TemplateContent, TemplateRecord};
 
 /// How long an entry lives while invalidations arrive: a safety net only.
 pub const TTL: Duration = Duration::from_secs(600);
