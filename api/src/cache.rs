@@ -1,6 +1,5 @@
-//! The per-process template cache (DESIGN.md section 4; seeds 000 and 002 fetched templates
-//! from the database on every request, then cached them in one process with manual
-//! invalidation).
+//! The per-process template cache: the current version of each template, so a submission
+//! does not read the template store on every request.
 //!
 //! Entries are a template's record with its current version's content, by id and by name,
 //! and the list of public templates. A change through the API invalidates this process's

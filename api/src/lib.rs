@@ -3,13 +3,18 @@
 
 pub mod auth;
 pub mod cache;
+pub mod certificate_order;
+pub mod email_limits;
 pub mod error;
 pub mod extract;
 pub mod images;
 mod offload;
 pub mod openapi;
+pub mod problems;
 pub mod routes;
 mod server;
+pub mod submit;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

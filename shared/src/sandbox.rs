@@ -1,6 +1,6 @@
 //! Bounded renders: one template compiled in a child process with a wall-clock timeout and an
-//! address-space limit (DESIGN.md section 4a: `typst::compile` cannot be cancelled and its loops
-//! are not capped, so templates uploaded by users are rendered in a process we can kill).
+//! address-space limit (`typst::compile` cannot be cancelled and its loops are not capped, so
+//! templates uploaded by users are rendered in a process we can kill).
 //!
 //! The parent calls [`render_bounded`], which runs `<program> __render-sandbox --memory-bytes N`
 //! (the `quire` binary itself by default), writes one [`SandboxRequest`] as JSON to the child's

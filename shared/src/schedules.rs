@@ -6,8 +6,8 @@
 //! same tick only one job exists. Tick instants come from the expression alone (whole
 //! seconds in the schedule's time zone), so every scheduler computes the same ones.
 //!
-//! Why not apalis-cron's `CronScheduler`: piping it to storage fires once per scheduler
-//! (DESIGN.md section 3), and its tick stream yields an `OutOfRange` error for ever once a
+//! Why not apalis-cron's `CronScheduler`: piping it to storage fires once per scheduler, so
+//! two schedulers would enqueue every tick twice, and its tick stream yields an `OutOfRange` error for ever once a
 //! tick is consumed after its instant (its next tick is kept, and each poll finds it in the
 //! past). We use the `cron` crate it is built on directly.
 

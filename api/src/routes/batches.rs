@@ -9,15 +9,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::db::{BatchRow, NewJob};
+use shared::db::BatchRow;
 use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::certificate_order::{CertificateRequest, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller};
 use crate::offload::off_executor;
-use crate::routes::certificates::{CertificateRequest, resolve_template, store_inputs, validate};
+use crate::submit::{Idempotency, new_job, push_or_withdraw, resolve_template, store_inputs};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -178,28 +179,17 @@ pub async fn submit(
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     // Same key, same request (content type, query and body): the original batch.
-    let idempotency = match crate::routes::certificates::idempotency_key(&headers)? {
-        Some(key) => {
-            let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-            for part in [
-                headers
-                    .get(header::CONTENT_TYPE)
-                    .map(|v| v.as_bytes())
-                    .unwrap_or_default(),
-                format!("{:?}|{:?}", q.template, q.is_public).as_bytes(),
-                &body,
-            ] {
-                sha2::Digest::update(&mut hasher, (part.len() as u64).to_le_bytes());
-                sha2::Digest::update(&mut hasher, part);
-            }
-            let hash = hex::encode(sha2::Digest::finalize(hasher));
-            if let Some(earlier) = earlier_batch(&state, &caller, &key, &hash).await? {
-                return Ok(earlier);
-            }
-            Some((key, hash))
-        }
-        None => None,
-    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let query = format!("{:?}|{:?}", q.template, q.is_public);
+    let idempotency = Idempotency::of_parts(&headers, &[content_type, query.as_bytes(), &body])?;
+    if let Some(i) = &idempotency
+        && let Some(earlier) = earlier_batch(&state, &caller, &i.key, &i.request_hash).await?
+    {
+        return Ok(earlier);
+    }
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -234,7 +224,6 @@ pub async fn submit(
     let started = std::time::Instant::now();
 
     let batch_id = JobId::new().to_string();
-    let queue = state.config.queues.get(JobKind::Certificate.queue());
     let request = move |row: &BatchItem| CertificateRequest {
         recipient_name: row.recipient_name.clone(),
         course_name: row.course_name.clone(),
@@ -303,15 +292,18 @@ pub async fn submit(
         .db
         .begin_batch(
             &batch,
-            idempotency.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
+            idempotency
+                .as_ref()
+                .map(|i| (i.key.as_str(), i.request_hash.as_str())),
         )
         .await
     {
         Ok(writer) => writer,
         Err(e) => {
             // The same request at the same moment: the other one inserted the key first.
-            if let Some((key, hash)) = &idempotency
-                && let Some(earlier) = earlier_batch(&state, &caller, key, hash).await?
+            if let Some(i) = &idempotency
+                && let Some(earlier) =
+                    earlier_batch(&state, &caller, &i.key, &i.request_hash).await?
             {
                 return Ok(earlier);
             }
@@ -327,24 +319,12 @@ pub async fn submit(
             let mut jobs = Vec::with_capacity(chunk.len());
             for row in chunk {
                 let order = validate(&state, &template, request(row)).await?;
-                let id = JobId::new();
+                let mut new = new_job(&state, &caller, JobKind::Certificate, &order.payload, None)?;
+                new.batch_id = Some(batch_id.clone());
                 if !order.inputs.is_empty() {
-                    with_inputs.push(id);
-                    store_inputs(&state, id, order.inputs).await?;
+                    with_inputs.push(new.id);
+                    store_inputs(&state, new.id, order.inputs).await?;
                 }
-                let new = NewJob {
-                    id,
-                    kind: JobKind::Certificate,
-                    owner_id: caller.key_id.clone(),
-                    max_attempts: queue.max_attempts,
-                    run_at: Timestamp::now(),
-                    payload: serde_json::to_value(&order.payload)
-                        .map_err(|e| ApiError::Internal(e.to_string()))?,
-                    idempotency_key: None,
-                    request_hash: None,
-                    idempotency_window: None,
-                    batch_id: Some(batch_id.clone()),
-                };
                 ids.push(new.id);
                 jobs.push((new, order.certificate));
             }
@@ -362,17 +342,10 @@ pub async fn submit(
     }
     drop(rows);
     let inserted = started.elapsed();
-    if let Err(e) = state
-        .queue
-        .push_many(JobKind::Certificate.queue(), &ids)
-        .await
-    {
-        tracing::warn!(batch_id = %batch_id, error = %e, "batch push failed; withdrawing it");
-        if let Err(db) = state.db.delete_unacknowledged_batch(&batch_id).await {
-            tracing::warn!(batch_id = %batch_id, error = %db, "could not withdraw the batch; the rescuer will run it");
-        }
-        return Err(e.into());
-    }
+    push_or_withdraw(&state, JobKind::Certificate.queue(), &ids, || {
+        state.db.delete_unacknowledged_batch(&batch_id)
+    })
+    .await?;
     tracing::info!(
         batch_id = %batch_id,
         rows = ids.len(),

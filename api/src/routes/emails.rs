@@ -15,17 +15,19 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::db::{EmailCharge, JobRow, OverQuota, QuotaWindow};
+use shared::db::JobRow;
 use shared::domain::{EmailAddress, JobId, JobKind, JobStatus};
 use shared::email_templates::{self, EmailError, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::email_limits::{check_domain, email_charge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
-use crate::routes::certificates::{Problems, enqueue_charged, idempotency_key, new_job};
-use crate::routes::jobs::SubmittedView;
+use crate::problems::Problems;
+use crate::submit::{self, Idempotency, Submission};
+use crate::views::SubmittedView;
 
 /// Most `to` addresses; `cc` and `bcc` have the same limit each.
 pub const MAX_RECIPIENTS: usize = 50;
@@ -95,7 +97,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: ApiJson<EmailRequest>,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency = Idempotency::of_body(&headers, &body.raw)?;
     let req = body.value;
     free_text_allowed(&state, &caller, &req)?;
     let mut p = Problems::default();
@@ -206,18 +208,14 @@ pub async fn submit(
         attach,
         about: None,
     };
-    let id = JobId::new();
-    let new = new_job(
-        &state,
-        &caller,
-        JobKind::Email,
-        id,
-        &payload,
-        idempotency_key,
-        &body.raw,
-    )?;
-    let inserted = state.db.insert_job_charged(&new, Some(&charge)).await;
-    enqueue_charged(&state, id, inserted).await
+    let job = Submission {
+        kind: JobKind::Email,
+        payload: &payload,
+        inputs: Vec::new(),
+        certificate: None,
+        charge: Some(&charge),
+    };
+    submit::submit(&state, &caller, idempotency, job).await
 }
 
 /// Free text in an email (the `generic` template, a `subject` of one's own) is what spam
@@ -248,78 +246,6 @@ fn free_text_allowed(
         });
     }
     Ok(())
-}
-
-/// A recipient outside the key's domain list (when it has one) is a problem at `field`.
-pub(crate) fn check_domain(caller: &Caller, p: &mut Problems, field: &str, address: &EmailAddress) {
-    if let Some(domains) = &caller.email.domains
-        && !domains.allows(address)
-    {
-        p.add(
-            field,
-            "domain_not_allowed",
-            format!(
-                "`{field}`: this key may only email addresses at {domains} (or their subdomains)"
-            ),
-        );
-    }
-}
-
-/// What a submission that emails `recipients` addresses is charged: the key's own quotas or
-/// else the settings' (0 is unlimited). More recipients than a whole quota can never fit: a
-/// problem now rather than a 429 forever.
-pub(crate) fn email_charge(
-    state: &AppState,
-    caller: &Caller,
-    recipients: u64,
-    p: &mut Problems,
-) -> EmailCharge {
-    let limit = |own: Option<u64>, setting: u64| Some(own.unwrap_or(setting)).filter(|&n| n > 0);
-    let per_hour = limit(
-        caller.email.quota_per_hour,
-        state.config.email.quota_per_hour,
-    );
-    let per_day = limit(caller.email.quota_per_day, state.config.email.quota_per_day);
-    for (window, limit) in [(QuotaWindow::Hour, per_hour), (QuotaWindow::Day, per_day)] {
-        if let Some(limit) = limit
-            && recipients > limit
-        {
-            p.add(
-                "to",
-                "over_quota",
-                format!(
-                    "{recipients} recipients are more than this key's {} email quota of {limit}",
-                    window.adjective()
-                ),
-            );
-        }
-    }
-    EmailCharge {
-        key_id: caller.key_id.clone(),
-        recipients,
-        per_hour,
-        per_day,
-    }
-}
-
-/// The 429 for a submission that does not fit its key's quota.
-pub(crate) fn quota_exceeded(over: &OverQuota) -> ApiError {
-    let (per, span) = match over.window {
-        QuotaWindow::Hour => ("hour", "60 minutes"),
-        QuotaWindow::Day => ("day", "24 hours"),
-    };
-    ApiError::QuotaExceeded {
-        message: format!(
-            "{} email quota exceeded: this key may email {} recipients per {per}, has used {} \
-             in the last {span}, and this request adds {}; retry in {} s",
-            over.window.adjective(),
-            over.limit,
-            over.used,
-            over.requested,
-            over.retry_after_secs
-        ),
-        retry_after_secs: over.retry_after_secs,
-    }
 }
 
 /// The attachments: each the caller's own job (another key's job reads as unknown), finished

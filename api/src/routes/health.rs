@@ -75,12 +75,12 @@ pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>)
     let mut down = Vec::new();
     let recorded = match db {
         Ok(()) => state.db.health_checks().await.ok().and_then(|checks| {
-            crate::routes::system::RecordedHealth::new(checks, state.health_stale_after_secs).map(
-                |r| RecordedSummary {
+            crate::views::RecordedHealth::new(checks, state.health_stale_after_secs).map(|r| {
+                RecordedSummary {
                     ok: r.ok,
                     stale: r.stale,
-                },
-            )
+                }
+            })
         }),
         Err(_) => None,
     };

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::domain::{JobId, JobKind};
+use shared::domain::JobKind;
 use shared::jobs::Notify;
 use shared::reports::{
     self, Block, Equipment, Figure, Outcome, PunchItem, ReportContent, ReportPayload, ResultRow,
@@ -16,17 +16,13 @@ use shared::templates::TemplateKind;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 use crate::offload::off_executor;
-use crate::routes::certificates::{
-    Problems, enqueue_charged, idempotency_key, image, new_job, notify_charge, resolve_template_of,
-    store_inputs,
-};
-use crate::routes::jobs::SubmittedView;
-
-/// The report template used when a submission names none.
-pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
+use crate::problems::Problems;
+use crate::submit::{self, Idempotency, Submission, image, resolve_template_of};
+use crate::views::SubmittedView;
 
 /// Longest short text (names, numbers, table cells' item), in characters.
 const SHORT: usize = 200;
@@ -649,7 +645,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: ApiJson<ReportRequest>,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency = Idempotency::of_body(&headers, &body.raw)?;
     let charge = notify_charge(&state, &caller, body.value.notify.as_ref())?;
     let template = resolve_template_of(
         &state,
@@ -690,18 +686,15 @@ pub async fn submit(
     };
     let content =
         serde_json::to_vec(&order.content).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let id = JobId::new();
-    let inputs = std::iter::once((reports::CONTENT_INPUT.to_owned(), content)).chain(order.inputs);
-    store_inputs(&state, id, inputs).await?;
-    let new = new_job(
-        &state,
-        &caller,
-        JobKind::Report,
-        id,
-        &payload,
-        idempotency_key,
-        &body.raw,
-    )?;
-    let inserted = state.db.insert_job_charged(&new, charge.as_ref()).await;
-    enqueue_charged(&state, id, inserted).await
+    let inputs = std::iter::once((reports::CONTENT_INPUT.to_owned(), content))
+        .chain(order.inputs)
+        .collect();
+    let job = Submission {
+        kind: JobKind::Report,
+        payload: &payload,
+        inputs,
+        certificate: None,
+        charge: charge.as_ref(),
+    };
+    submit::submit(&state, &caller, idempotency, job).await
 }

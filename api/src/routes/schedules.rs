@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, Caller};
-use crate::routes::jobs::JobView;
+use crate::views::JobView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleList {
@@ -116,7 +116,7 @@ pub async fn list(
 /// schedule allows overlap. Answers like a submission: 202 and the job.
 #[utoipa::path(post, path = "/v1/schedules/{name}/run", tag = "schedules",
     params(("name" = String, Path, description = "Schedule name")),
-    responses((status = 202, body = crate::routes::jobs::SubmittedView),
+    responses((status = 202, body = crate::views::SubmittedView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -137,8 +137,7 @@ pub async fn run(
     }
     let job = spec.job(None, state.config.queues.maintenance.max_attempts);
     let id = job.id;
-    let response =
-        crate::routes::certificates::enqueue(&state, id, state.db.insert_job(&job).await).await?;
+    let response = crate::submit::enqueue(&state, id, state.db.insert_job(&job).await).await?;
     state.db.record_schedule_run(&name, None, Some(id)).await?;
     tracing::info!(schedule = %name, job_id = %id, "schedule run on request");
     Ok(response)

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use shared::domain::Timestamp;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
+use crate::views::RecordedHealth;
 
 /// This process's template cache since it started.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -73,51 +73,6 @@ pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Jso
         up: h.up,
         ttl_secs: h.ttl_secs,
     })
-}
-
-/// One health check's latest recorded result (the `health` maintenance task records them).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CheckView {
-    /// `database`, `queue`, `mail` or `disk`.
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-    pub duration_ms: i64,
-    /// RFC 3339.
-    pub checked_at: String,
-}
-
-/// The latest recorded health: every check, and whether they are recent enough to trust.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RecordedHealth {
-    /// Every check passed and none is stale.
-    pub ok: bool,
-    /// The oldest check is older than `health.stale_after_secs` (the `health` schedule has
-    /// not run: no scheduler or worker, or it is paused).
-    pub stale: bool,
-    pub checks: Vec<CheckView>,
-}
-
-impl RecordedHealth {
-    /// `None` until the `health` task has run once.
-    pub fn new(checks: Vec<shared::db::HealthCheck>, stale_after_secs: u64) -> Option<Self> {
-        let oldest = checks.iter().map(|c| c.checked_at).min()?;
-        let stale = Timestamp::now().millis() - oldest.millis() > stale_after_secs as i64 * 1000;
-        Some(RecordedHealth {
-            ok: !stale && checks.iter().all(|c| c.ok),
-            stale,
-            checks: checks
-                .into_iter()
-                .map(|c| CheckView {
-                    name: c.name,
-                    ok: c.ok,
-                    detail: c.detail,
-                    duration_ms: c.duration_ms,
-                    checked_at: c.checked_at.to_rfc3339(),
-                })
-                .collect(),
-        })
-    }
 }
 
 /// Jobs in one queue by status.

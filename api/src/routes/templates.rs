@@ -1,6 +1,6 @@
 //! `/v1/templates`: templates managed over the API. Admins write; any key lists and reads the
 //! public ones. Every change is a new version; jobs pin the version they were submitted with.
-//! A template is untrusted code (DESIGN.md 4a): creating, changing and previewing one renders
+//! A template is untrusted code: creating, changing and previewing one renders
 //! it in a separate, time- and memory-limited process, never in this one.
 
 use std::collections::BTreeMap;
@@ -23,9 +23,10 @@ use shared::templates::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::certificate_order::CertificateRequest;
 use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::routes::certificates::{CertificateRequest, Problems};
+use crate::problems::Problems;
 
 /// Largest `main.typ`, in characters (what a JSON Schema `maxLength` can say).
 const MAX_SOURCE_CHARS: usize = 256 * 1024;
@@ -422,7 +423,7 @@ async fn preview_request(
             });
     }
     req.notify = None;
-    let order = crate::routes::certificates::validate(state, template, req).await?;
+    let order = crate::certificate_order::validate(state, template, req).await?;
     let mut payload = order.payload;
     payload.verification_code = "PREV-IEW0-CODE".into();
     let base = state.config.public_base_url();

@@ -13,9 +13,9 @@ use shared::db::CertificateStatus;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::certificate_order::today;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
-use crate::routes::certificates::today;
 
 /// What anyone holding a verification code may learn.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,4 +1,5 @@
-//! Certificate and report rendering with embedded typst 0.15 (DESIGN.md sections 4 and 4a).
+//! Certificate and report rendering with embedded typst 0.15: in this process for the shipped
+//! templates, in the bounded child (`shared::sandbox`) for uploaded ones.
 //!
 //! [`Engine`] holds what every render shares (fonts and the standard library);
 //! a [`Template`] is one template version's parsed files, built from the

@@ -1,0 +1,265 @@
+//! A certificate request and its validation into a `CertificateOrder`: the core fields, the
+//! template's declared fields, images decoded off the executor. Used by single submissions,
+//! batches and template previews.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use shared::db::NewCertificate;
+use shared::jobs::CertificatePayload;
+use shared::templates::{FieldSpec, FieldType};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::cache::CachedTemplate;
+use crate::error::ApiError;
+use crate::problems::Problems;
+use crate::submit::image;
+
+/// A certificate to issue.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRequest {
+    /// Template name or id; default `classic`. The job pins the template's current version.
+    /// One that does not exist or that the key may not use is a 422 `unknown_template`.
+    #[schema(example = "classic")]
+    pub template: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(example = "Zoë Ångström", max_length = 200)]
+    pub recipient_name: String,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(example = "Rust for Backend Engineers", max_length = 200)]
+    pub course_name: String,
+    /// `YYYY-MM-DD`; default today (UTC).
+    #[schema(example = "2026-11-21", format = Date)]
+    pub issued_on: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
+    pub issuer_name: Option<String>,
+    /// `YYYY-MM-DD`, not before `issued_on` (else 422): after this day verification answers
+    /// `expired`.
+    #[schema(format = Date)]
+    pub expires_on: Option<String>,
+    /// List it in the public registry (`GET /v1/certificates/public`).
+    #[serde(default)]
+    pub is_public: bool,
+    /// Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted); one that does not decode
+    /// within the image limits is a 422.
+    #[schema(content_encoding = "base64")]
+    pub photo: Option<String>,
+    /// Base64 JPEG, PNG or WebP; shown by templates with a signature line.
+    #[schema(content_encoding = "base64")]
+    pub signature: Option<String>,
+    /// The template's declared fields (`GET /v1/templates/{id}` lists them): text, date
+    /// (`YYYY-MM-DD`), number, or image (base64).
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Email someone when the certificate is issued (and, with `on_failure`, when it fails).
+    pub notify: Option<shared::jobs::Notify>,
+}
+
+/// A validated order: everything checked, nothing left to fail on bad input.
+pub(crate) struct CertificateOrder {
+    pub payload: CertificatePayload,
+    pub certificate: NewCertificate,
+    /// Input files to store under the job's directory: (name, bytes).
+    pub inputs: Vec<(String, Vec<u8>)>,
+}
+
+/// Checks a submission against the core rules and the template's declared fields. Images
+/// are decoded here too: a corrupt image is a 422 now, not a failed job later.
+pub(crate) async fn validate(
+    state: &AppState,
+    template: &CachedTemplate,
+    req: CertificateRequest,
+) -> Result<CertificateOrder, ApiError> {
+    let max = state.config.limits.max_name_chars;
+    let mut p = Problems::default();
+    let recipient_name = p.text("recipient_name", &req.recipient_name, max);
+    let course_name = p.text("course_name", &req.course_name, max);
+    let issuer_name = req
+        .issuer_name
+        .as_deref()
+        .and_then(|n| p.text("issuer_name", n, max));
+    let issued_on = match req.issued_on.as_deref() {
+        None => Some(time::OffsetDateTime::now_utc().date()),
+        Some(raw) => p.date("issued_on", raw),
+    };
+    let expires_on = req
+        .expires_on
+        .as_deref()
+        .and_then(|raw| p.date("expires_on", raw));
+    if let (Some(from), Some(until)) = (issued_on, expires_on)
+        && until < from
+    {
+        p.add(
+            "expires_on",
+            "invalid_date",
+            "`expires_on` must not be before `issued_on`",
+        );
+    }
+    let mut inputs = Vec::new();
+    for (field, b64) in [("photo", &req.photo), ("signature", &req.signature)] {
+        if let Some(b64) = b64 {
+            match image(state, b64.clone()).await {
+                Ok(img) => inputs.push((field.to_owned(), img.bytes)),
+                Err((code, message)) => p.add(field, code, format!("`{field}`: {message}")),
+            }
+        }
+    }
+    let (fields, image_fields) = check_fields(
+        state,
+        &template.content.fields,
+        req.fields.unwrap_or_default(),
+        &mut p,
+    )
+    .await;
+    for (name, bytes) in image_fields.iter() {
+        inputs.push((format!("field-{name}"), bytes.clone()));
+    }
+    p.into_result()?;
+    let (Some(recipient_name), Some(course_name), Some(issued_on)) =
+        (recipient_name, course_name, issued_on)
+    else {
+        return Err(ApiError::Internal(
+            "validation passed without values".into(),
+        ));
+    };
+    let record = &template.record;
+    let payload = CertificatePayload {
+        template: record.name.clone(),
+        template_id: Some(record.id.clone()),
+        template_version: Some(record.version),
+        recipient_name,
+        course_name,
+        issued_on: issued_on.to_string(),
+        issuer_name,
+        expires_on: expires_on.map(|d| d.to_string()),
+        verification_code: shared::verification::verification_code(),
+        has_photo: req.photo.is_some(),
+        has_signature: req.signature.is_some(),
+        fields,
+        image_fields: image_fields.keys().cloned().collect(),
+        notify: req.notify.clone(),
+    };
+    let certificate = NewCertificate {
+        template_id: record.id.clone(),
+        template_version: record.version,
+        template_name: record.name.clone(),
+        verification_code: payload.verification_code.clone(),
+        recipient_name: payload.recipient_name.clone(),
+        course_name: payload.course_name.clone(),
+        issuer_name: payload.issuer_name.clone(),
+        issued_on: payload.issued_on.clone(),
+        expires_on: payload.expires_on.clone(),
+        is_public: req.is_public,
+    };
+    Ok(CertificateOrder {
+        payload,
+        certificate,
+        inputs,
+    })
+}
+
+/// Template-specific fields against their declarations: unknown, missing, wrong type, too
+/// long. Returns the plain values and the decoded image fields.
+async fn check_fields(
+    state: &AppState,
+    declared: &[FieldSpec],
+    given: serde_json::Map<String, serde_json::Value>,
+    p: &mut Problems,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    BTreeMap<String, Vec<u8>>,
+) {
+    let mut values = serde_json::Map::new();
+    let mut images = BTreeMap::new();
+    for name in given.keys() {
+        if !declared.iter().any(|f| &f.name == name) {
+            let known: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
+            p.add(
+                format!("fields.{}", name.chars().take(64).collect::<String>()),
+                "unknown_field",
+                format!(
+                    "this template declares no field `{}`; it accepts: {}",
+                    name.chars().take(64).collect::<String>(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+    }
+    let max = state.config.limits.max_name_chars;
+    for spec in declared {
+        let path = format!("fields.{}", spec.name);
+        let value = match given.get(&spec.name) {
+            None | Some(serde_json::Value::Null) => {
+                if spec.required {
+                    p.add(&path, "missing_field", format!("`{path}` is required"));
+                }
+                continue;
+            }
+            Some(v) => v,
+        };
+        let wrong = |p: &mut Problems, expected: &str| {
+            p.add(
+                &path,
+                "invalid_type",
+                format!("`{path}` must be {expected}"),
+            )
+        };
+        match spec.field_type {
+            FieldType::Text => match value {
+                serde_json::Value::String(s) => {
+                    let limit = spec.max_length.map_or(max, |m| m as usize);
+                    if let Some(text) = p.text(&path, s, limit) {
+                        values.insert(spec.name.clone(), text.into());
+                    }
+                }
+                serde_json::Value::Number(n) => {
+                    values.insert(spec.name.clone(), n.to_string().into());
+                }
+                _ => wrong(p, "a string"),
+            },
+            FieldType::Number => match value {
+                serde_json::Value::Number(_) => {
+                    values.insert(spec.name.clone(), value.clone());
+                }
+                serde_json::Value::String(s)
+                    if s.trim().parse::<f64>().is_ok_and(f64::is_finite) =>
+                {
+                    values.insert(spec.name.clone(), s.trim().into());
+                }
+                _ => wrong(p, "a number"),
+            },
+            FieldType::Date => match value {
+                serde_json::Value::String(s) => {
+                    if let Some(d) = p.date(&path, s) {
+                        values.insert(
+                            spec.name.clone(),
+                            shared::jobs::display_date(&d.to_string()).into(),
+                        );
+                    }
+                }
+                _ => wrong(p, "a date string as YYYY-MM-DD"),
+            },
+            FieldType::Image => match value {
+                serde_json::Value::String(s) => match image(state, s.clone()).await {
+                    Ok(img) => {
+                        images.insert(spec.name.clone(), img.bytes);
+                    }
+                    Err((code, message)) => p.add(&path, code, format!("`{path}`: {message}")),
+                },
+                _ => wrong(p, "a base64 image string"),
+            },
+        }
+    }
+    (values, images)
+}
+
+pub(crate) fn today() -> String {
+    time::OffsetDateTime::now_utc().date().to_string()
+}

@@ -1,0 +1,74 @@
+//! `Problems`: every problem with a submission, collected with its field path, so a client
+//! fixes them all in one round (answered as one 422).
+
+use shared::domain::BoundedText;
+use time::Date;
+use time::macros::format_description;
+
+use crate::error::{ApiError, FieldError};
+
+type Text = BoundedText<10_000>;
+
+/// Collects every problem with a submission, so the client fixes them in one round.
+#[derive(Default)]
+pub(crate) struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    pub(crate) fn add(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    /// One line of text, as the OpenAPI document describes it: at most `max` characters as
+    /// sent, none a control character, at least one visible; stored trimmed.
+    pub(crate) fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
+        let got = raw.chars().count();
+        if got > max {
+            self.add(
+                field,
+                "too_long",
+                format!("`{field}` must be at most {max} characters (got {got})"),
+            );
+            return None;
+        }
+        match Text::parse(raw) {
+            Err(e) => {
+                let code = if raw.trim().is_empty() {
+                    "missing_field"
+                } else {
+                    "invalid_field"
+                };
+                self.add(field, code, format!("`{field}` {e}"));
+                None
+            }
+            Ok(text) => Some(text.into_inner()),
+        }
+    }
+
+    /// `YYYY-MM-DD` exactly (the document's `format: date`).
+    pub(crate) fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
+        match Date::parse(raw, format_description!("[year]-[month]-[day]")) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.add(
+                    field,
+                    "invalid_date",
+                    format!("`{field}` must be a date as YYYY-MM-DD, e.g. 2026-11-21"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::fields(self.0))
+        }
+    }
+}

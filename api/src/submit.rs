@@ -1,0 +1,303 @@
+//! The submission pipeline every submitting route goes through, in this order: the template
+//! a submission names (`resolve_template_of`), images checked off the executor (`image`), the
+//! `Idempotency-Key` (`idempotency_key`), input files stored (`store_inputs`), the job row built
+//! (`new_job`), inserted by the route (with its registry row or email charge), then pushed to
+//! the queue or withdrawn on failure (`enqueue`, `enqueue_charged`), and the `202` answer.
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use shared::db::{DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob};
+use shared::domain::{JobId, JobKind, QueueName, Timestamp};
+use shared::templates::TemplateKind;
+
+use crate::AppState;
+use crate::cache::CachedTemplate;
+use crate::email_limits::quota_exceeded;
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::images::{CheckedImage, ImageLimits};
+use crate::views::{JobView, SubmittedView};
+
+/// The template used when a submission names none.
+pub const DEFAULT_TEMPLATE: &str = "classic";
+
+fn image_limits(state: &AppState) -> ImageLimits {
+    let limits = &state.config.limits;
+    ImageLimits {
+        max_bytes: limits.max_image_bytes,
+        max_pixels: limits.max_image_pixels,
+        max_side: limits.max_image_side,
+    }
+}
+
+/// Decodes and checks one base64 image on the blocking pool (it fully decodes the pixels).
+pub(crate) async fn image(
+    state: &AppState,
+    b64: String,
+) -> Result<CheckedImage, (&'static str, String)> {
+    let limits = image_limits(state);
+    let _turn = state
+        .decodes
+        .acquire()
+        .await
+        .map_err(|e| ("internal", e.to_string()))?;
+    tokio::task::spawn_blocking(move || crate::images::decode_base64_image(&b64, &limits))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| (e.code(), e.to_string()))
+}
+
+/// The template a submission names, if the caller may use it.
+pub(crate) async fn resolve_template(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+) -> Result<std::sync::Arc<CachedTemplate>, ApiError> {
+    resolve_template_of(state, caller, name, TemplateKind::Certificate).await
+}
+
+/// The template of `kind` a submission names (default: `classic` or `sat`), if the caller may
+/// use it.
+pub(crate) async fn resolve_template_of(
+    state: &AppState,
+    caller: &Caller,
+    name: Option<&str>,
+    kind: TemplateKind,
+) -> Result<std::sync::Arc<CachedTemplate>, ApiError> {
+    let default = match kind {
+        TemplateKind::Certificate => DEFAULT_TEMPLATE,
+        TemplateKind::Report => DEFAULT_REPORT_TEMPLATE,
+    };
+    let name = name.unwrap_or(default).trim();
+    let unknown = || {
+        ApiError::invalid_with_code(
+            "unknown_template",
+            "template",
+            format!(
+                "unknown template `{}`; GET /v1/templates lists the available ones",
+                name.chars().take(64).collect::<String>()
+            ),
+        )
+    };
+    let template = state.templates.get(name, true).await?.ok_or_else(unknown)?;
+    if !caller.may_read(&template.record) || template.record.kind != kind {
+        return Err(unknown());
+    }
+    Ok(template)
+}
+
+/// The `Idempotency-Key` of a request and the hash of what it asked: the same key with the
+/// same request within the window answers the original; with another request, `409`.
+pub(crate) struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl Idempotency {
+    /// For a JSON submission: the hash of its raw body.
+    pub(crate) fn of_body(headers: &HeaderMap, body: &[u8]) -> Result<Option<Self>, ApiError> {
+        Ok(idempotency_key(headers)?.map(|key| Idempotency {
+            key,
+            request_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)),
+        }))
+    }
+
+    /// For a request whose meaning is in several parts (a batch: content type, query and
+    /// body): the hash of all of them, each length-prefixed so no two splits collide.
+    pub(crate) fn of_parts(headers: &HeaderMap, parts: &[&[u8]]) -> Result<Option<Self>, ApiError> {
+        let Some(key) = idempotency_key(headers)? else {
+            return Ok(None);
+        };
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        for part in parts {
+            sha2::Digest::update(&mut hasher, (part.len() as u64).to_le_bytes());
+            sha2::Digest::update(&mut hasher, part);
+        }
+        Ok(Some(Idempotency {
+            key,
+            request_hash: hex::encode(sha2::Digest::finalize(hasher)),
+        }))
+    }
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned()))
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_header",
+            message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            field: Some("Idempotency-Key".into()),
+        })
+}
+
+/// A validated job, as a route hands it to [`submit`].
+pub(crate) struct Submission<'a, P> {
+    pub kind: JobKind,
+    /// What the worker's handler reads; checked, nothing left to fail on bad input.
+    pub payload: &'a P,
+    /// Files stored under the job before its row exists: (name, bytes).
+    pub inputs: Vec<(String, Vec<u8>)>,
+    /// A certificate's registry row, inserted in the job's transaction.
+    pub certificate: Option<&'a NewCertificate>,
+    /// Email recipients charged to the key's quotas in the job's transaction.
+    pub charge: Option<&'a EmailCharge>,
+}
+
+/// The one way a job is submitted: its row built, its inputs stored, the row inserted (with
+/// its registry row and email charge, in one transaction, honouring the `Idempotency-Key`),
+/// its id pushed or everything withdrawn; `202` with `Location`, or `200` with the original
+/// job for a repeated request.
+pub(crate) async fn submit<P: Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    idempotency: Option<Idempotency>,
+    job: Submission<'_, P>,
+) -> Result<Response, ApiError> {
+    let new = new_job(state, caller, job.kind, job.payload, idempotency)?;
+    let id = new.id;
+    store_inputs(state, id, job.inputs).await?;
+    let inserted = match job.certificate {
+        Some(certificate) => {
+            state
+                .db
+                .insert_certificate_job(&new, certificate, job.charge)
+                .await
+        }
+        None => state.db.insert_job_charged(&new, job.charge).await,
+    };
+    let outcome = match inserted {
+        Ok(Err(over)) => {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(quota_exceeded(&over));
+        }
+        Ok(Ok(outcome)) => Ok(outcome),
+        Err(e) => Err(e),
+    };
+    enqueue(state, id, outcome).await
+}
+
+/// Writes a job's input files under its directory; on failure none is left.
+pub(crate) async fn store_inputs(
+    state: &AppState,
+    id: JobId,
+    inputs: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<(), ApiError> {
+    for (name, bytes) in inputs {
+        if let Err(e) = state.storage.write_input(id, &name, &bytes).await {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(ApiError::Internal(format!("storing {name}: {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// A submitted job's row: the queue's attempts, runnable now, with its idempotency key (a
+/// batch's rows have none of their own: the batch has it). The one place the API builds one.
+pub(crate) fn new_job(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+    payload: &impl Serialize,
+    idempotency: Option<Idempotency>,
+) -> Result<NewJob, ApiError> {
+    let (idempotency_key, request_hash) = match idempotency {
+        Some(i) => (Some(i.key), Some(i.request_hash)),
+        None => (None, None),
+    };
+    Ok(NewJob {
+        id: JobId::new(),
+        kind,
+        owner_id: caller.key_id.clone(),
+        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
+        run_at: Timestamp::now(),
+        payload: serde_json::to_value(payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+        idempotency_window: idempotency_key
+            .as_ref()
+            .map(|_| std::time::Duration::from_secs(state.config.idempotency_window_secs)),
+        idempotency_key,
+        request_hash,
+        batch_id: None,
+    })
+}
+
+/// Pushes a freshly inserted job's id. If the push fails the rows are removed again, so a
+/// client told 503 never finds a job it was not told about; a row whose push succeeded but
+/// whose message is later lost is re-pushed by the rescuer.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    id: JobId,
+    inserted: Result<InsertOutcome, shared::db::DbError>,
+) -> Result<Response, ApiError> {
+    let job = match inserted {
+        Ok(InsertOutcome::Inserted(job)) => job,
+        Ok(InsertOutcome::Existing(job)) => {
+            let _ = state.storage.remove_inputs(id).await;
+            return Ok(submitted(state, &job, StatusCode::OK));
+        }
+        Ok(InsertOutcome::KeyConflict) => {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(ApiError::Conflict {
+                code: "idempotency_conflict",
+                message: "this Idempotency-Key was used with a different request body".into(),
+            });
+        }
+        Err(e) => {
+            let _ = state.storage.remove_inputs(id).await;
+            return Err(e.into());
+        }
+    };
+    push_or_withdraw(state, job.queue, &[id], || async {
+        state.db.delete_unacknowledged_job(id).await?;
+        let _ = state.storage.remove_inputs(id).await;
+        Ok(())
+    })
+    .await?;
+    Ok(submitted(state, &job, StatusCode::ACCEPTED))
+}
+
+/// Pushes the ids of jobs just inserted. If the push fails, `withdraw` removes them (rows and
+/// files), so a client told 503 never finds jobs it was not told about; if even that fails the
+/// rows stay waiting and the rescuer pushes them. A push that succeeded but whose message is
+/// later lost is re-pushed by the rescuer too.
+pub(crate) async fn push_or_withdraw<W, F>(
+    state: &AppState,
+    queue: QueueName,
+    ids: &[JobId],
+    withdraw: W,
+) -> Result<(), ApiError>
+where
+    W: FnOnce() -> F,
+    F: Future<Output = Result<(), DbError>>,
+{
+    let pushed = match ids {
+        [id] => state.queue.push(queue, *id, None).await,
+        _ => state.queue.push_many(queue, ids).await,
+    };
+    if let Err(e) = pushed {
+        tracing::warn!(jobs = ids.len(), first = ?ids.first(), error = %e, "queue push failed; withdrawing");
+        if let Err(db) = withdraw().await {
+            tracing::warn!(jobs = ids.len(), first = ?ids.first(), error = %db, "could not withdraw; the rescuer will run them");
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> Response {
+    let view = SubmittedView::new(&JobView::from_row(job, &state.base_url));
+    let location = view.links.self_.clone();
+    (status, [(header::LOCATION, location)], Json(view)).into_response()
+}
+
+/// The report template used when a submission names none.
+pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";

@@ -1,0 +1,199 @@
+//! Answers that more than one route gives: the job as clients see it (`JobView`), a
+//! submission's answer (`SubmittedView`), the recorded health checks (`/ready` and
+//! `/v1/status`), and the parsing of ids and query values that answers the same way everywhere.
+
+use serde::{Deserialize, Serialize};
+use shared::db::JobRow;
+use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
+use shared::jobs::FileResult;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Links {
+    /// This job's status.
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// The produced file, once the job succeeded.
+    pub file: String,
+}
+
+/// What a submission answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmittedView {
+    pub id: String,
+    #[schema(value_type = String, example = "queued")]
+    pub status: String,
+    pub links: Links,
+}
+
+impl SubmittedView {
+    pub fn new(job: &JobView) -> Self {
+        Self {
+            id: job.id.clone(),
+            status: job.status.clone(),
+            links: job.links.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobResultView {
+    /// URL of the produced file.
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub pages: u32,
+}
+
+/// A job as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    /// `certificate`, `report`, `email` or `maintenance`.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+    pub status: String,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// When a `failed` job runs again.
+    pub run_at: Option<String>,
+    pub progress: Option<String>,
+    pub error: Option<JobErrorView>,
+    pub result: Option<JobResultView>,
+    /// A maintenance job's outcome as its task reports it (e.g. cleanup's counts, the health
+    /// checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<serde_json::Value>,
+    /// An email job's `Message-ID`, once the server accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Cancelling was asked while the job was running: it ends `cancelled` at the worker's
+    /// next safe point, or `succeeded` if it finished before reaching one.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    pub links: Links,
+}
+
+impl JobView {
+    pub fn from_row(job: &JobRow, base_url: &str) -> Self {
+        let self_ = format!("{base_url}/v1/jobs/{}", job.id);
+        let links = Links {
+            file: format!("{self_}/file"),
+            self_,
+        };
+        let result = job
+            .result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok())
+            .map(|r| JobResultView {
+                file: links.file.clone(),
+                bytes: r.bytes,
+                sha256: r.sha256,
+                pages: r.pages,
+            });
+        let error = match (&job.error_code, &job.error_message) {
+            (Some(code), message) => Some(JobErrorView {
+                code: code.clone(),
+                message: message.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        JobView {
+            id: job.id.to_string(),
+            kind: job.kind.to_string(),
+            status: job.status.to_string(),
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            created_at: job.created_at.to_rfc3339(),
+            started_at: job.started_at.map(|t| t.to_rfc3339()),
+            finished_at: job.finished_at.map(|t| t.to_rfc3339()),
+            run_at: (job.status == JobStatus::Failed).then(|| job.run_at.to_rfc3339()),
+            progress: job.progress.clone(),
+            error,
+            result,
+            summary: (job.kind == JobKind::Maintenance)
+                .then(|| job.result.clone())
+                .flatten(),
+            message_id: job
+                .result
+                .as_ref()
+                .and_then(|r| r.get("message_id"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned),
+            cancel_requested: job.cancel_requested_at.is_some(),
+            links,
+        }
+    }
+}
+
+pub(crate) fn parse_id(raw: &str) -> Result<JobId, ApiError> {
+    // Anything that is not one of our ids cannot name a job: 404, like an unknown id.
+    raw.parse().map_err(|_| ApiError::NotFound("job"))
+}
+
+/// 400 for a query-string parameter that cannot be used.
+pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: message.into(),
+        field: Some(field.to_owned()),
+    }
+}
+
+/// One health check's latest recorded result (the `health` maintenance task records them).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckView {
+    /// `database`, `queue`, `mail` or `disk`.
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub duration_ms: i64,
+    /// RFC 3339.
+    pub checked_at: String,
+}
+
+/// The latest recorded health: every check, and whether they are recent enough to trust.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecordedHealth {
+    /// Every check passed and none is stale.
+    pub ok: bool,
+    /// The oldest check is older than `health.stale_after_secs` (the `health` schedule has
+    /// not run: no scheduler or worker, or it is paused).
+    pub stale: bool,
+    pub checks: Vec<CheckView>,
+}
+
+impl RecordedHealth {
+    /// `None` until the `health` task has run once.
+    pub fn new(checks: Vec<shared::db::HealthCheck>, stale_after_secs: u64) -> Option<Self> {
+        let oldest = checks.iter().map(|c| c.checked_at).min()?;
+        let stale = Timestamp::now().millis() - oldest.millis() > stale_after_secs as i64 * 1000;
+        Some(RecordedHealth {
+            ok: !stale && checks.iter().all(|c| c.ok),
+            stale,
+            checks: checks
+                .into_iter()
+                .map(|c| CheckView {
+                    name: c.name,
+                    ok: c.ok,
+                    detail: c.detail,
+                    duration_ms: c.duration_ms,
+                    checked_at: c.checked_at.to_rfc3339(),
+                })
+                .collect(),
+        })
+    }
+}
