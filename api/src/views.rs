@@ -89,10 +89,9 @@ pub struct JobView {
 
 impl JobView {
     pub fn from_row(job: &JobRow, base_url: &str) -> Self {
-        let self_ = format!("{base_url}/v1/jobs/{}", job.id);
         let links = Links {
-            file: format!("{self_}/file"),
-            self_,
+            self_: shared::urls::job(base_url, job.id),
+            file: shared::urls::job_file(base_url, &job.id.to_string()),
         };
         let result = job
             .result

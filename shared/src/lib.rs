@@ -15,4 +15,5 @@ pub mod schedules;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;
+pub mod urls;
 pub mod verification;

@@ -48,10 +48,7 @@ impl LinkSigner {
     pub fn url(&self, public_base_url: &str, job: JobId) -> String {
         let expires = Timestamp::now().millis() / 1000 + LINK_TTL_SECS;
         let sig = hex::encode(self.mac(job, expires).finalize().into_bytes());
-        format!(
-            "{}/v1/files/{job}?expires={expires}&sig={sig}",
-            public_base_url.trim_end_matches('/')
-        )
+        crate::urls::signed_file(public_base_url, job, expires, &sig)
     }
 
     /// Whether `sig` signs (`job`, `expires`) and `expires` is still ahead. Constant time.

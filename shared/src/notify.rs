@@ -84,7 +84,7 @@ pub fn on_dead(config: &Config, job: &JobRow, code: &str, message: &str) -> Opti
         "kind": job.kind.as_str(),
         "attempts": job.attempt,
         "error": format!("{code}: {message}"),
-        "job_url": format!("{}/v1/jobs/{}", config.public_base_url().trim_end_matches('/'), job.id),
+        "job_url": crate::urls::job(&config.public_base_url(), job.id),
     });
     let email = Email {
         to: notify.email,

@@ -17,7 +17,7 @@ pub fn verification_code() -> String {
 
 /// The public URL that verifies a document: `{base}/v1/verify/{code}`.
 pub fn verify_url(public_base_url: &str, code: &str) -> String {
-    format!("{}/v1/verify/{code}", public_base_url.trim_end_matches('/'))
+    crate::urls::verify(public_base_url, code)
 }
 
 /// `url` as a QR code in SVG, drawn locally: medium error correction (survives ~15% damage),

@@ -115,7 +115,7 @@ impl Executor {
     }
 
     /// Claims `id` and registers it as running without running it: for tests of release.
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-support"))]
     pub async fn claim_for_test(&self, id: JobId) -> Option<Claimed> {
         let claimed = self.claim(id).await?;
         self.register(&claimed);

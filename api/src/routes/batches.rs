@@ -418,7 +418,6 @@ async fn batch_view(
         })
         .map(|(_, n)| n)
         .sum();
-    let self_ = format!("{}/v1/batches/{}", state.base_url, batch.id);
     Ok(BatchView {
         id: batch.id.clone(),
         template: template.to_owned(),
@@ -434,9 +433,9 @@ async fn batch_view(
         complete: finished >= batch.total,
         created_at: Timestamp::from_millis(batch.created_at).to_rfc3339(),
         links: BatchLinks {
-            archive: format!("{self_}/archive"),
-            certificates: format!("{}/v1/certificates?batch={}", state.base_url, batch.id),
-            self_,
+            self_: shared::urls::batch(&state.base_url, &batch.id),
+            archive: shared::urls::batch_archive(&state.base_url, &batch.id),
+            certificates: shared::urls::batch_certificates(&state.base_url, &batch.id),
         },
     })
 }

@@ -115,7 +115,7 @@ impl CertificateView {
             batch_id: if public { None } else { row.batch_id.clone() },
             created_at: Timestamp::from_millis(row.created_at).to_rfc3339(),
             file: (!public && row.file().is_some())
-                .then(|| format!("{base_url}/v1/jobs/{}/file", row.job_id)),
+                .then(|| shared::urls::job_file(base_url, &row.job_id)),
         }
     }
 }

@@ -581,7 +581,7 @@ pub async fn create(
         }
     };
     state.templates.invalidate().await;
-    let location = format!("{}/v1/templates/{}", state.base_url, record.id);
+    let location = shared::urls::template(&state.base_url, &record.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

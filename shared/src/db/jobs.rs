@@ -105,6 +105,7 @@ pub struct NewJob {
 impl NewJob {
     /// A `probe` maintenance job owned by `owner_id` (see [`crate::jobs::Probe`]): for the
     /// fault tests, which insert it directly; the API has no way to submit one.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn probe(owner_id: &str, probe: crate::jobs::Probe, max_attempts: u32) -> NewJob {
         let payload = crate::jobs::MaintenancePayload {
             task: crate::jobs::MaintenanceTask::Probe,

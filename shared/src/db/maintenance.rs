@@ -199,7 +199,7 @@ impl Db {
     }
 
     /// Moves a finished job's `finished_at` into the past: for tests of retention.
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-support"))]
     pub async fn backdate_finished_for_test(
         &self,
         id: JobId,
@@ -216,7 +216,7 @@ impl Db {
     /// Jobs per second of tick time of `schedule`: (`schedule:<name>:<second in ms>`, jobs
     /// whose tick falls in that second). For tests and the fault suite: with one tick per
     /// second, two jobs in one second would mean two schedulers disagreed on the instant.
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-support"))]
     pub async fn tick_counts_for_test(
         &self,
         schedule: &str,
