@@ -4,13 +4,17 @@
 //! (`new_job`), inserted by the route (with its registry row or email charge), then pushed to
 //! the queue or withdrawn on failure (`enqueue`, `enqueue_charged`), and the `202` answer.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use shared::db::{DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob};
-use shared::domain::{JobId, JobKind, QueueName, Timestamp};
+use shared::domain::{JobId, QueueName};
+use shared::jobs::JobPayload;
 use shared::templates::TemplateKind;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
 use crate::AppState;
 use crate::cache::CachedTemplate;
@@ -142,8 +146,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// A validated job, as a route hands it to [`submit`].
 pub(crate) struct Submission<'a, P> {
-    pub kind: JobKind,
-    /// What the worker's handler reads; checked, nothing left to fail on bad input.
+    /// What the worker's handler receives; checked, nothing left to fail on bad input.
     pub payload: &'a P,
     /// Files stored under the job before its row exists: (name, bytes).
     pub inputs: Vec<(String, Vec<u8>)>,
@@ -157,13 +160,13 @@ pub(crate) struct Submission<'a, P> {
 /// its registry row and email charge, in one transaction, honouring the `Idempotency-Key`),
 /// its id pushed or everything withdrawn; `202` with `Location`, or `200` with the original
 /// job for a repeated request.
-pub(crate) async fn submit<P: Serialize>(
+pub(crate) async fn submit<P: JobPayload>(
     state: &AppState,
     caller: &Caller,
     idempotency: Option<Idempotency>,
     job: Submission<'_, P>,
 ) -> Result<Response, ApiError> {
-    let new = new_job(state, caller, job.kind, job.payload, idempotency)?;
+    let new = new_job(state, caller, job.payload, idempotency);
     let id = new.id;
     store_inputs(state, id, job.inputs).await?;
     let inserted = match job.certificate {
@@ -203,31 +206,22 @@ pub(crate) async fn store_inputs(
 
 /// A submitted job's row: the queue's attempts, runnable now, with its idempotency key (a
 /// batch's rows have none of their own: the batch has it). The one place the API builds one.
-pub(crate) fn new_job(
+pub(crate) fn new_job<P: JobPayload>(
     state: &AppState,
     caller: &Caller,
-    kind: JobKind,
-    payload: &impl Serialize,
+    payload: &P,
     idempotency: Option<Idempotency>,
-) -> Result<NewJob, ApiError> {
-    let (idempotency_key, request_hash) = match idempotency {
-        Some(i) => (Some(i.key), Some(i.request_hash)),
-        None => (None, None),
-    };
-    Ok(NewJob {
-        id: JobId::new(),
-        kind,
-        owner_id: caller.key_id.clone(),
-        max_attempts: state.config.queues.get(kind.queue()).max_attempts,
-        run_at: Timestamp::now(),
-        payload: serde_json::to_value(payload).map_err(|e| ApiError::Internal(e.to_string()))?,
-        idempotency_window: idempotency_key
-            .as_ref()
-            .map(|_| std::time::Duration::from_secs(state.config.idempotency_window_secs)),
-        idempotency_key,
-        request_hash,
-        batch_id: None,
-    })
+) -> NewJob {
+    let max_attempts = state.config.queues.get(P::KIND.queue()).max_attempts;
+    let mut job = NewJob::of(caller.key_id.as_str(), max_attempts, payload);
+    if let Some(i) = idempotency {
+        job.idempotency_key = Some(i.key);
+        job.request_hash = Some(i.request_hash);
+        job.idempotency_window = Some(std::time::Duration::from_secs(
+            state.config.idempotency_window_secs,
+        ));
+    }
+    job
 }
 
 /// Pushes a freshly inserted job's id. If the push fails the rows are removed again, so a
@@ -301,3 +295,39 @@ fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> 
 
 /// The report template used when a submission names none.
 pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
+
+/// The answers every submission can give besides its own `202`, `422` and `429` (and `403` for
+/// emails): documented once, for the routes' `responses(...)`.
+pub struct SubmissionResponses;
+
+impl utoipa::IntoResponses for SubmissionResponses {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let json = |description: &str, schema: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build()
+        };
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                json(
+                    "Same Idempotency-Key and body as before: the original job",
+                    "SubmittedView",
+                ),
+            )
+            .response("400", json("", "ErrorBody"))
+            .response("401", json("", "ErrorBody"))
+            .response("409", json("", "ErrorBody"))
+            .response("413", json("", "ErrorBody"))
+            .response("415", json("", "ErrorBody"))
+            .response("503", json("", "ErrorBody"))
+            .build()
+            .into()
+    }
+}

@@ -37,7 +37,7 @@ enum Command {
     /// A worker only: consumes the queues and runs jobs (reads database_url, redis_url, queues, retry, rescue, cleanup, health, smtp).
     #[command(after_help = SETTINGS)]
     Worker,
-    /// The scheduler only: enqueues maintenance jobs on their cron schedules (reads database_url, redis_url, schedules).
+    /// The scheduler only: enqueues maintenance jobs on their cron schedules and runs the rescuer (reads database_url, redis_url, schedules, rescue).
     #[command(after_help = SETTINGS)]
     Scheduler,
     /// Applies database migrations, then exits (reads database_url).

@@ -2,7 +2,29 @@
 //! carry small values and references (paths of inputs), never large blobs. Field names are
 //! stored in rows: add fields with defaults, never rename.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::domain::JobKind;
+
+/// A job kind's payload: what its row's `payload` column holds, what the API builds after
+/// validation and what the kind's handler receives. `NewJob::of` is the one constructor of
+/// a job row from it.
+pub trait JobPayload: Serialize + DeserializeOwned {
+    const KIND: JobKind;
+}
+
+impl JobPayload for CertificatePayload {
+    const KIND: JobKind = JobKind::Certificate;
+}
+
+impl JobPayload for EmailPayload {
+    const KIND: JobKind = JobKind::Email;
+}
+
+impl JobPayload for MaintenancePayload {
+    const KIND: JobKind = JobKind::Maintenance;
+}
 
 /// `certificate`: one certificate PDF.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::db::{JobRow, NewJob};
-use crate::domain::{EmailAddress, JobId, JobKind, Timestamp};
+use crate::domain::{EmailAddress, JobKind};
 use crate::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
 
 fn notify_of(job: &JobRow) -> Option<Notify> {
@@ -118,19 +118,16 @@ fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJ
         attach: email.attach,
         about: Some(job.id),
     };
+    let mut email = NewJob::of(
+        job.owner_id.as_str(),
+        config.queues.emails.max_attempts,
+        &payload,
+    );
+    // One notification per outcome and job, for ever (no window).
     let key = format!("notify:{outcome}:{}", job.id);
-    NewJob {
-        id: JobId::new(),
-        kind: JobKind::Email,
-        owner_id: job.owner_id.clone(),
-        max_attempts: config.queues.emails.max_attempts,
-        run_at: Timestamp::now(),
-        payload: serde_json::to_value(&payload).unwrap_or(Value::Null),
-        idempotency_key: Some(key.clone()),
-        request_hash: Some(key),
-        idempotency_window: None,
-        batch_id: None,
-    }
+    email.idempotency_key = Some(key.clone());
+    email.request_hash = Some(key);
+    email
 }
 
 fn into_map(value: Value) -> serde_json::Map<String, Value> {

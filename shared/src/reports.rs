@@ -29,6 +29,10 @@ pub struct ReportPayload {
     pub notify: Option<crate::jobs::Notify>,
 }
 
+impl crate::jobs::JobPayload for ReportPayload {
+    const KIND: crate::domain::JobKind = crate::domain::JobKind::Report;
+}
+
 /// One report, checked. Dates are `YYYY-MM-DD`; text is plain text; images and signatures are
 /// the job's input files `image-<n>` and `signoff-<n>` (1-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

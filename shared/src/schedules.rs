@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 
 use crate::config::{MissedTicks, ScheduleConfig};
 use crate::db::{NewJob, SYSTEM_OWNER};
-use crate::domain::{JobId, JobKind, Timestamp};
+use crate::domain::Timestamp;
 use crate::jobs::{MaintenancePayload, MaintenanceTask};
 
 #[derive(Debug, Clone)]
@@ -146,19 +146,14 @@ impl ScheduleSpec {
             schedule: Some(self.name.clone()),
             probe: None,
         };
-        NewJob {
-            id: JobId::new(),
-            kind: JobKind::Maintenance,
-            owner_id: SYSTEM_OWNER.to_owned(),
-            max_attempts,
-            run_at: tick.unwrap_or_else(Timestamp::now),
-            payload: serde_json::to_value(&payload).expect("a maintenance payload serializes"),
-            idempotency_key: tick.map(|t| self.tick_key(t)),
-            request_hash: tick.map(|_| "schedule".to_owned()),
-            // A tick's identity never expires: it is what makes it run once.
-            idempotency_window: None,
-            batch_id: None,
+        let mut job = NewJob::of(SYSTEM_OWNER, max_attempts, &payload);
+        if let Some(tick) = tick {
+            job.run_at = tick;
+            // A tick's identity never expires (no window): it is what makes it run once.
+            job.idempotency_key = Some(self.tick_key(tick));
+            job.request_hash = Some("schedule".to_owned());
         }
+        job
     }
 }
 

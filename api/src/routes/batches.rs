@@ -319,7 +319,7 @@ pub async fn submit(
             let mut jobs = Vec::with_capacity(chunk.len());
             for row in chunk {
                 let order = validate(&state, &template, request(row)).await?;
-                let mut new = new_job(&state, &caller, JobKind::Certificate, &order.payload, None)?;
+                let mut new = new_job(&state, &caller, &order.payload, None);
                 new.batch_id = Some(batch_id.clone());
                 if !order.inputs.is_empty() {
                     with_inputs.push(new.id);

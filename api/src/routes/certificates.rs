@@ -11,7 +11,7 @@ use shared::db::{
     CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
     RevokeOutcome, SortKey,
 };
-use shared::domain::{JobId, JobKind, Timestamp};
+use shared::domain::{JobId, Timestamp};
 use time::Date;
 use time::macros::format_description;
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +22,7 @@ use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::problems::Problems;
-use crate::submit::{self, Idempotency, Submission, resolve_template};
+use crate::submit::{self, Idempotency, Submission, SubmissionResponses, resolve_template};
 use crate::views::{SubmittedView, bad_query};
 
 /// Submit a certificate job.
@@ -34,13 +34,10 @@ use crate::views::{SubmittedView, bad_query};
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
-        (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        SubmissionResponses,
         (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a `notify.email` outside the key's domains", body = ErrorBody),
         (status = 429, description = "With `notify`: the key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
-        (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -55,7 +52,6 @@ pub async fn submit(
     let template = resolve_template(&state, &caller, body.value.template.as_deref()).await?;
     let order = validate(&state, &template, body.value).await?;
     let job = Submission {
-        kind: JobKind::Certificate,
         payload: &order.payload,
         inputs: order.inputs,
         certificate: Some(&order.certificate),

@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::db::JobRow;
-use shared::domain::{EmailAddress, JobId, JobKind, JobStatus};
+use shared::domain::{EmailAddress, JobId, JobStatus};
 use shared::email_templates::{self, EmailError, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
 use utoipa::ToSchema;
@@ -26,7 +26,7 @@ use crate::email_limits::{check_domain, email_charge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 use crate::problems::Problems;
-use crate::submit::{self, Idempotency, Submission};
+use crate::submit::{self, Idempotency, Submission, SubmissionResponses};
 use crate::views::SubmittedView;
 
 /// Most `to` addresses; `cc` and `bcc` have the same limit each.
@@ -80,14 +80,11 @@ pub struct EmailRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
-        (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        SubmissionResponses,
         (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`)", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a recipient outside the key's domains", body = ErrorBody),
         (status = 429, description = "The key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
-        (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -209,7 +206,6 @@ pub async fn submit(
         about: None,
     };
     let job = Submission {
-        kind: JobKind::Email,
         payload: &payload,
         inputs: Vec::new(),
         certificate: None,

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::domain::JobKind;
 use shared::jobs::Notify;
 use shared::reports::{
     self, Block, Equipment, Figure, Outcome, PunchItem, ReportContent, ReportPayload, ResultRow,
@@ -21,7 +20,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 use crate::offload::off_executor;
 use crate::problems::Problems;
-use crate::submit::{self, Idempotency, Submission, image, resolve_template_of};
+use crate::submit::{
+    self, Idempotency, Submission, SubmissionResponses, image, resolve_template_of,
+};
 use crate::views::SubmittedView;
 
 /// Longest short text (names, numbers, table cells' item), in characters.
@@ -629,13 +630,10 @@ async fn validate(state: &AppState, req: ReportRequest) -> Result<ReportOrder, A
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 202, description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)", body = SubmittedView),
-        (status = 200, description = "Same Idempotency-Key and body as before: the original job", body = SubmittedView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        SubmissionResponses,
         (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a `notify.email` outside the key's domains", body = ErrorBody),
         (status = 429, description = "With `notify`: the key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
-        (status = 503, body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -690,7 +688,6 @@ pub async fn submit(
         .chain(order.inputs)
         .collect();
     let job = Submission {
-        kind: JobKind::Report,
         payload: &payload,
         inputs,
         certificate: None,

@@ -307,7 +307,7 @@ async fn handlers_stop_at_safe_points() {
         .parse()
         .unwrap();
     let claimed = app.db.claim_job(id, "w", 60_000).await.unwrap().unwrap();
-    let run = worker::jobs::email::run(&ctx, &claimed);
+    let run = worker::jobs::dispatch(&ctx, &claimed);
     let err = worker::jobs::with_cancellation(cancelled, run)
         .await
         .expect_err("cancelled");

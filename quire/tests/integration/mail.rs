@@ -294,7 +294,7 @@ async fn a_sent_email_is_not_sent_again_by_a_retry() {
         .await
         .unwrap()
         .expect("claimed");
-    let sent = worker::jobs::email::run(&ctx, &first).await.unwrap();
+    let sent = worker::jobs::dispatch(&ctx, &first).await.unwrap();
     // The attempt never records its success (its worker is stopped and its job handed over);
     // another worker runs it again.
     app.db
@@ -307,7 +307,7 @@ async fn a_sent_email_is_not_sent_again_by_a_retry() {
         .await
         .unwrap()
         .expect("claimed again");
-    let again = worker::jobs::email::run(&ctx, &second).await.unwrap();
+    let again = worker::jobs::dispatch(&ctx, &second).await.unwrap();
     assert_eq!(again["message_id"], sent["message_id"]);
     assert_eq!(again["sent_by_earlier_attempt"], true);
     assert_eq!(server.received_within(2, Duration::from_secs(1)).len(), 1);

@@ -103,6 +103,29 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    /// The one constructor of a job row: `payload`'s kind, runnable now, no idempotency key,
+    /// in no batch. Callers change what differs (a tick's key and instant, a submission's
+    /// `Idempotency-Key`, a batch's id).
+    pub fn of<P: crate::jobs::JobPayload>(
+        owner_id: impl Into<String>,
+        max_attempts: u32,
+        payload: &P,
+    ) -> NewJob {
+        NewJob {
+            id: JobId::new(),
+            kind: P::KIND,
+            owner_id: owner_id.into(),
+            max_attempts,
+            run_at: Timestamp::now(),
+            // Payloads are plain structs whose maps have string keys: serializing cannot fail.
+            payload: serde_json::to_value(payload).expect("a job payload serializes"),
+            idempotency_key: None,
+            request_hash: None,
+            idempotency_window: None,
+            batch_id: None,
+        }
+    }
+
     /// A `probe` maintenance job owned by `owner_id` (see [`crate::jobs::Probe`]): for the
     /// fault tests, which insert it directly; the API has no way to submit one.
     #[cfg(any(test, feature = "test-support"))]
@@ -112,18 +135,7 @@ impl NewJob {
             schedule: None,
             probe: Some(probe),
         };
-        NewJob {
-            id: JobId::new(),
-            kind: JobKind::Maintenance,
-            owner_id: owner_id.to_owned(),
-            max_attempts,
-            run_at: Timestamp::now(),
-            payload: serde_json::to_value(payload).expect("a probe serializes"),
-            idempotency_key: None,
-            request_hash: None,
-            idempotency_window: None,
-            batch_id: None,
-        }
+        NewJob::of(owner_id, max_attempts, &payload)
     }
 }
 

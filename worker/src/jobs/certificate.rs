@@ -8,10 +8,12 @@ use shared::verification::{qr_svg, verify_url};
 use super::{JobContext, JobError, pdf};
 use crate::render::{ImageSlot, RenderInput};
 
-pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
+pub async fn run(
+    ctx: &JobContext,
+    claimed: &Claimed,
+    payload: CertificatePayload,
+) -> Result<serde_json::Value, JobError> {
     let job = &claimed.job;
-    let payload: CertificatePayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     let (template_id, version) = match (&payload.template_id, payload.template_version) {
         (Some(id), Some(version)) => (id.clone(), version),
         // Rows from before templates were versioned: the template's current version.

@@ -15,10 +15,12 @@ use shared::jobs::{AttachmentRef, EmailPayload, EmailResult, FileResult};
 use super::{JobContext, JobError};
 use crate::email::{Attachment, OutgoingEmail, SendError};
 
-pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<Value, JobError> {
+pub async fn run(
+    ctx: &JobContext,
+    claimed: &Claimed,
+    payload: EmailPayload,
+) -> Result<Value, JobError> {
     let job = &claimed.job;
-    let payload: EmailPayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     let recipients = payload.to.len() + payload.cc.len() + payload.bcc.len();
     if let Some(sent) = ctx.db.email_send(job.id).await? {
         tracing::info!(message_id = %sent.message_id, "sent by an earlier attempt; not sending again");

@@ -102,9 +102,16 @@ pub fn safe_point() -> Result<(), JobError> {
 /// Runs the handler for the claimed job's kind; its `Ok` value becomes the row's `result`.
 pub async fn dispatch(ctx: &JobContext, job: &Claimed) -> Result<serde_json::Value, JobError> {
     match job.job.kind {
-        JobKind::Certificate => certificate::run(ctx, job).await,
-        JobKind::Report => report::run(ctx, job).await,
-        JobKind::Email => email::run(ctx, job).await,
-        JobKind::Maintenance => maintenance::run(ctx, job).await,
+        JobKind::Certificate => certificate::run(ctx, job, payload(job)?).await,
+        JobKind::Report => report::run(ctx, job, payload(job)?).await,
+        JobKind::Email => email::run(ctx, job, payload(job)?).await,
+        JobKind::Maintenance => maintenance::run(ctx, payload(job)?).await,
     }
+}
+
+/// The row's payload as its kind's type: what the handler receives. A row that does not
+/// parse will never parse: permanent.
+fn payload<P: shared::jobs::JobPayload>(claimed: &Claimed) -> Result<P, JobError> {
+    serde_json::from_value(claimed.job.payload.clone())
+        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))
 }

@@ -8,7 +8,11 @@ use shared::reports::{CONTENT_INPUT, ReportContent, ReportPayload, image_input, 
 use super::{JobContext, JobError, pdf};
 use crate::render::RenderInput;
 
-pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
+pub async fn run(
+    ctx: &JobContext,
+    claimed: &Claimed,
+    payload: ReportPayload,
+) -> Result<serde_json::Value, JobError> {
     let job = &claimed.job;
     let progress = |stage: &'static str| async move {
         // Progress is informative: failing to record it never fails the job.
@@ -21,8 +25,6 @@ pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Valu
         }
     };
     progress("validating").await;
-    let payload: ReportPayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
     let read = |name: String| pdf::read_input(ctx, job, name);
     let content: ReportContent = serde_json::from_slice(&read(CONTENT_INPUT.into()).await?)
         .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable report: {e}")))?;

@@ -9,14 +9,14 @@ mod db_maintenance;
 mod health;
 mod probe;
 
-use shared::db::Claimed;
 use shared::jobs::{MaintenancePayload, MaintenanceTask};
 
 use super::{JobContext, JobError};
 
-pub async fn run(ctx: &JobContext, claimed: &Claimed) -> Result<serde_json::Value, JobError> {
-    let payload: MaintenancePayload = serde_json::from_value(claimed.job.payload.clone())
-        .map_err(|e| JobError::permanent("invalid_payload", format!("unreadable payload: {e}")))?;
+pub async fn run(
+    ctx: &JobContext,
+    payload: MaintenancePayload,
+) -> Result<serde_json::Value, JobError> {
     match payload.task {
         MaintenanceTask::Cleanup => cleanup::run(ctx).await,
         MaintenanceTask::Health => health::run(ctx).await,
