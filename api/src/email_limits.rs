@@ -10,6 +10,9 @@ use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::problems::Problems;
 
+/// Most `to` addresses of one email; `cc` and `bcc` have the same limit each.
+pub const MAX_RECIPIENTS: usize = 50;
+
 /// A `notify` email of a certificate or report submission: its address must be in the key's
 /// domains, and it is charged one recipient (a job sends one notification: `succeeded` or
 /// `dead`). `None` without `notify`.

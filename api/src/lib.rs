@@ -12,6 +12,7 @@ mod offload;
 pub mod openapi;
 pub mod problems;
 pub mod routes;
+pub mod schemas;
 mod server;
 pub mod submit;
 pub mod views;

@@ -57,7 +57,7 @@ pub struct App {
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<(Db, Queue)> {
-    let db = Db::connect(config)
+    let db = Db::connect(&config.db_settings())
         .await
         .context("connecting to the database")?;
     let queue = match &config.redis_url {

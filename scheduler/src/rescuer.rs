@@ -58,7 +58,10 @@ impl Rescuer {
     /// A rescuer with a database pool of its own, which connects on first use: a database
     /// that is away at start fails a pass, which the loop retries, instead of the scheduler.
     pub fn connect(config: std::sync::Arc<Config>, queue: Queue) -> Result<Rescuer, DbError> {
-        let db = Db::connect_lazy(&config, POOL_SIZE)?;
+        let db = Db::connect_lazy(&shared::db::DbSettings {
+            max_connections: POOL_SIZE,
+            ..config.db_settings()
+        })?;
         Ok(Rescuer::new(config, db, queue))
     }
 

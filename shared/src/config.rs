@@ -7,7 +7,6 @@
 //! Secrets are wrapped in [`Secret`] so they never reach a log line or an error message.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,35 +16,11 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::QueueName;
-use crate::jobs::MaintenanceTask;
 use crate::sandbox::SandboxLimits;
 
-/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-    /// The one door to the value; grep for it to audit where secrets go.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::db::DatabaseBackend;
+pub use crate::schedules::{MissedTicks, ScheduleConfig};
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,48 +205,6 @@ pub struct Rescue {
     pub interval_ms: u64,
 }
 
-/// One cron schedule. Only `cron` is required for a new schedule; the rest has defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleConfig {
-    /// The maintenance task each tick enqueues; defaults to the schedule's name.
-    #[serde(default)]
-    pub task: Option<MaintenanceTask>,
-    /// Cron expression with seconds first: `sec min hour day-of-month month day-of-week
-    /// [year]`, e.g. `0 30 3 * * *` (03:30:00 every day).
-    pub cron: String,
-    /// IANA time zone the expression is read in, e.g. `Europe/Berlin`.
-    #[serde(default = "utc")]
-    pub timezone: String,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// What happens to ticks missed while no scheduler ran.
-    #[serde(default)]
-    pub missed: MissedTicks,
-    /// Whether a tick enqueues a job while the previous one of the schedule has not finished.
-    #[serde(default)]
-    pub overlap: bool,
-}
-
-fn utc() -> String {
-    "UTC".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Ticks missed while no scheduler ran (all stopped, or a deploy took longer than a period).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MissedTicks {
-    /// Forget them; the next tick runs on time.
-    #[default]
-    Skip,
-    /// On start, run the schedule once if at least one tick was missed.
-    RunOnce,
-}
-
 /// What the `cleanup` task deletes: finished jobs (their rows, files and registry entries)
 /// older than their kind's retention for their status. Jobs still waiting or running are
 /// never touched.
@@ -452,7 +385,7 @@ fn default_schedules() -> BTreeMap<String, ScheduleConfig> {
     let schedule = |cron: &str, missed| ScheduleConfig {
         task: None,
         cron: cron.into(),
-        timezone: utc(),
+        timezone: "UTC".into(),
         enabled: true,
         missed,
         overlap: false,
@@ -482,11 +415,22 @@ fn default_schedules() -> BTreeMap<String, ScheduleConfig> {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
-/// Which database and queue a configuration selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseBackend {
-    Sqlite,
-    Postgres,
+fn bad(setting: &str, msg: &str) -> Result<(), ConfigError> {
+    Err(ConfigError(format!("setting `{setting}`: {msg}")))
+}
+
+fn within(
+    setting: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    bad(
+        setting,
+        &format!("must be between {} and {}", range.start(), range.end()),
+    )
 }
 
 impl Config {
@@ -549,8 +493,15 @@ impl Config {
 
     /// Checks what types alone cannot: schemes, ranges, contradictions.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad =
-            |setting: &str, msg: &str| Err(ConfigError(format!("setting `{setting}`: {msg}")));
+        self.validate_connections()?;
+        self.validate_queues()?;
+        self.validate_limits()?;
+        self.validate_maintenance()?;
+        self.validate_smtp()
+    }
+
+    /// Database and Redis URLs, the namespace, the pool, the public base URL.
+    fn validate_connections(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.database_url {
             let url = url.expose();
             if !(url.starts_with("postgres://")
@@ -591,19 +542,36 @@ impl Config {
         {
             return bad("public_base_url", "must start with http:// or https://");
         }
+        Ok(())
+    }
+
+    /// Each queue's concurrency, attempts and timeout; the retry backoff.
+    fn validate_queues(&self) -> Result<(), ConfigError> {
         for queue in QueueName::ALL {
             let q = self.queues.get(queue);
             let name = format!("queues.{queue}");
-            if q.concurrency == 0 || q.concurrency > 1024 {
-                return bad(&format!("{name}.concurrency"), "must be between 1 and 1024");
-            }
-            if q.max_attempts == 0 || q.max_attempts > 100 {
-                return bad(&format!("{name}.max_attempts"), "must be between 1 and 100");
-            }
+            within(
+                &format!("{name}.concurrency"),
+                q.concurrency as u64,
+                1..=1024,
+            )?;
+            within(
+                &format!("{name}.max_attempts"),
+                q.max_attempts.into(),
+                1..=100,
+            )?;
             if q.timeout_secs == 0 {
                 return bad(&format!("{name}.timeout_secs"), "must be at least 1");
             }
         }
+        if self.retry.base_ms == 0 || self.retry.max_secs == 0 {
+            return bad("retry", "base_ms and max_secs must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// What bounds a request: body, images, report sizes, names, times.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         for (name, value) in [
             ("max_report_rows", l.max_report_rows as u64),
@@ -616,91 +584,79 @@ impl Config {
                 return bad(&format!("limits.{name}"), "must be at least 1");
             }
         }
-        if self.limits.max_body_bytes < 1024 {
+        if l.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes", "must be at least 1024");
         }
-        if self.limits.max_image_bytes == 0
-            || self.limits.max_image_bytes > self.limits.max_body_bytes
-        {
+        if l.max_image_bytes == 0 || l.max_image_bytes > l.max_body_bytes {
             return bad(
                 "limits.max_image_bytes",
                 "must be at least 1 and not more than limits.max_body_bytes",
             );
         }
-        if !(1..=1_000_000_000).contains(&self.limits.max_image_pixels) {
-            return bad(
-                "limits.max_image_pixels",
-                "must be between 1 and 1000000000",
-            );
-        }
-        if !(1..=100_000).contains(&self.limits.max_image_side) {
-            return bad("limits.max_image_side", "must be between 1 and 100000");
-        }
-        if !(1..=64 * 1024 * 1024).contains(&self.limits.max_report_text_bytes) {
-            return bad(
-                "limits.max_report_text_bytes",
-                "must be between 1 and 67108864",
-            );
-        }
-        if !(1..=1024).contains(&self.limits.max_concurrent_decodes) {
-            return bad(
-                "limits.max_concurrent_decodes",
-                "must be between 1 and 1024",
-            );
-        }
-        if !(1..=3600).contains(&self.limits.request_timeout_secs) {
-            return bad("limits.request_timeout_secs", "must be between 1 and 3600");
-        }
-        if !(1..=600).contains(&self.limits.header_read_timeout_secs) {
-            return bad(
-                "limits.header_read_timeout_secs",
-                "must be between 1 and 600",
-            );
-        }
-        if !(1..=10_000).contains(&self.limits.max_name_chars) {
-            return bad("limits.max_name_chars", "must be between 1 and 10000");
-        }
-        if self.retry.base_ms == 0 || self.retry.max_secs == 0 {
-            return bad("retry", "base_ms and max_secs must be at least 1");
-        }
-        if !(100..=120_000).contains(&self.sandbox.timeout_ms) {
-            return bad("sandbox.timeout_ms", "must be between 100 and 120000");
-        }
-        if !(128..=16_384).contains(&self.sandbox.memory_mb) {
-            return bad("sandbox.memory_mb", "must be between 128 and 16384");
-        }
-        if !(1..=256).contains(&self.sandbox.max_children) {
-            return bad("sandbox.max_children", "must be between 1 and 256");
-        }
-        if !(1..=1024).contains(&self.sandbox.max_output_mb) {
-            return bad("sandbox.max_output_mb", "must be between 1 and 1024");
-        }
+        within(
+            "limits.max_image_pixels",
+            l.max_image_pixels,
+            1..=1_000_000_000,
+        )?;
+        within(
+            "limits.max_image_side",
+            l.max_image_side as u64,
+            1..=100_000,
+        )?;
+        within(
+            "limits.max_report_text_bytes",
+            l.max_report_text_bytes as u64,
+            1..=64 * 1024 * 1024,
+        )?;
+        within(
+            "limits.max_concurrent_decodes",
+            l.max_concurrent_decodes as u64,
+            1..=1024,
+        )?;
+        within(
+            "limits.request_timeout_secs",
+            l.request_timeout_secs,
+            1..=3600,
+        )?;
+        within(
+            "limits.header_read_timeout_secs",
+            l.header_read_timeout_secs,
+            1..=600,
+        )?;
+        within("limits.max_name_chars", l.max_name_chars as u64, 1..=10_000)
+    }
+
+    /// The sandbox, rescue, schedules, cleanup and health checks.
+    fn validate_maintenance(&self) -> Result<(), ConfigError> {
+        let sandbox = &self.sandbox;
+        within("sandbox.timeout_ms", sandbox.timeout_ms, 100..=120_000)?;
+        within("sandbox.memory_mb", sandbox.memory_mb, 128..=16_384)?;
+        within("sandbox.max_children", sandbox.max_children as u64, 1..=256)?;
+        within("sandbox.max_output_mb", sandbox.max_output_mb, 1..=1024)?;
         if self.rescue.lease_secs < 5 {
             return bad("rescue.lease_secs", "must be at least 5");
         }
-        if !(50..=60_000).contains(&self.rescue.interval_ms) {
-            return bad("rescue.interval_ms", "must be between 50 and 60000");
-        }
+        within("rescue.interval_ms", self.rescue.interval_ms, 50..=60_000)?;
         for (name, schedule) in &self.schedules {
             if let Err(e) = crate::schedules::ScheduleSpec::parse(name, schedule) {
                 return bad(&format!("schedules.{name}.{}", e.field), &e.message);
             }
         }
-        if self.cleanup.batch_size == 0 || self.cleanup.batch_size > 10_000 {
-            return bad("cleanup.batch_size", "must be between 1 and 10000");
-        }
+        within(
+            "cleanup.batch_size",
+            self.cleanup.batch_size.into(),
+            1..=10_000,
+        )?;
         if self.cleanup.max_per_run < self.cleanup.batch_size {
             return bad("cleanup.max_per_run", "must be at least cleanup.batch_size");
         }
         if self.health.stale_after_secs == 0 {
             return bad("health.stale_after_secs", "must be at least 1");
         }
-        self.validate_smtp()
+        Ok(())
     }
 
     fn validate_smtp(&self) -> Result<(), ConfigError> {
-        let bad =
-            |setting: &str, msg: &str| Err(ConfigError(format!("setting `{setting}`: {msg}")));
         let smtp = &self.smtp;
         if let Some(host) = &smtp.host
             && (host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/'))
@@ -734,6 +690,19 @@ impl Config {
     /// Where the file transport writes `.eml` files when no SMTP host is set.
     pub fn mail_dir(&self) -> PathBuf {
         self.data_dir.join("mail")
+    }
+
+    /// What the database pool needs: URL, backend, size, and the data directory to create
+    /// first when the embedded default database file lives there.
+    pub fn db_settings(&self) -> crate::db::DbSettings {
+        let backend = self.database_backend();
+        crate::db::DbSettings {
+            url: self.database_url(),
+            backend,
+            max_connections: self.database_max_connections,
+            create_dir: (backend == DatabaseBackend::Sqlite && self.database_url.is_none())
+                .then(|| self.data_dir.clone()),
+        }
     }
 
     pub fn database_backend(&self) -> DatabaseBackend {

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod reports;
 pub mod sandbox;
 pub mod schedules;
+pub mod secret;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;

@@ -15,11 +15,53 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{MissedTicks, ScheduleConfig};
 use crate::db::{NewJob, SYSTEM_OWNER};
 use crate::domain::Timestamp;
 use crate::jobs::{MaintenancePayload, MaintenanceTask};
+
+/// One cron schedule. Only `cron` is required for a new schedule; the rest has defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// The maintenance task each tick enqueues; defaults to the schedule's name.
+    #[serde(default)]
+    pub task: Option<MaintenanceTask>,
+    /// Cron expression with seconds first: `sec min hour day-of-month month day-of-week
+    /// [year]`, e.g. `0 30 3 * * *` (03:30:00 every day).
+    pub cron: String,
+    /// IANA time zone the expression is read in, e.g. `Europe/Berlin`.
+    #[serde(default = "utc")]
+    pub timezone: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// What happens to ticks missed while no scheduler ran.
+    #[serde(default)]
+    pub missed: MissedTicks,
+    /// Whether a tick enqueues a job while the previous one of the schedule has not finished.
+    #[serde(default)]
+    pub overlap: bool,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Ticks missed while no scheduler ran (all stopped, or a deploy took longer than a period).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissedTicks {
+    /// Forget them; the next tick runs on time.
+    #[default]
+    Skip,
+    /// On start, run the schedule once if at least one tick was missed.
+    RunOnce,
+}
 
 #[derive(Debug, Clone)]
 pub struct ScheduleSpec {

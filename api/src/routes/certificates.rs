@@ -122,7 +122,7 @@ pub struct RegistryQuery {
     /// Template name or id.
     pub template: Option<String>,
     /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
-    #[param(schema_with = crate::openapi::certificate_status)]
+    #[param(schema_with = crate::schemas::certificate_status)]
     pub status: Option<String>,
     /// Case-insensitive part of the recipient's name.
     #[param(max_length = 200)]
@@ -136,7 +136,7 @@ pub struct RegistryQuery {
     /// Batch id: only this batch's certificates.
     pub batch: Option<String>,
     /// `-created_at` (default), `created_at`, `-issued_on` or `issued_on`.
-    #[param(schema_with = crate::openapi::certificate_sort)]
+    #[param(schema_with = crate::schemas::certificate_sort)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

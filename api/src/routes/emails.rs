@@ -22,15 +22,13 @@ use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::email_limits::{check_domain, email_charge};
+use crate::email_limits::{MAX_RECIPIENTS, check_domain, email_charge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 use crate::problems::Problems;
 use crate::submit::{self, Idempotency, Submission, SubmissionResponses};
 use crate::views::SubmittedView;
 
-/// Most `to` addresses; `cc` and `bcc` have the same limit each.
-pub const MAX_RECIPIENTS: usize = 50;
 /// Most attachments.
 pub const MAX_ATTACHMENTS: usize = 20;
 const MAX_SUBJECT: usize = 250;
@@ -40,17 +38,17 @@ const MAX_SUBJECT: usize = 250;
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     /// 1 to 50 addresses.
-    #[schema(example = json!(["ana@example.com"]), schema_with = crate::openapi::email_to)]
+    #[schema(example = json!(["ana@example.com"]), schema_with = crate::schemas::email_to)]
     pub to: Vec<String>,
     /// At most 50 addresses.
     #[serde(default)]
-    #[schema(schema_with = crate::openapi::email_copies)]
+    #[schema(schema_with = crate::schemas::email_copies)]
     pub cc: Vec<String>,
     /// At most 50 addresses.
     #[serde(default)]
-    #[schema(schema_with = crate::openapi::email_copies)]
+    #[schema(schema_with = crate::schemas::email_copies)]
     pub bcc: Vec<String>,
-    #[schema(schema_with = crate::openapi::email_reply_to)]
+    #[schema(schema_with = crate::schemas::email_reply_to)]
     pub reply_to: Option<String>,
     /// Replaces the template's subject. Admin keys only, unless the setting
     /// `email.generic_for_all` is on.
@@ -58,7 +56,7 @@ pub struct EmailRequest {
     pub subject: Option<String>,
     /// `report_ready`, `certificate_issued`, `job_failed` or `generic` (free text: admin keys
     /// only, unless the setting `email.generic_for_all` is on).
-    #[schema(example = "generic", schema_with = crate::openapi::email_template)]
+    #[schema(example = "generic", schema_with = crate::schemas::email_template)]
     pub template: String,
     /// The template's variables (`generic`: `subject`, `text`); one the template needs and
     /// does not get is a 422.

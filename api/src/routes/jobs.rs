@@ -45,10 +45,10 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only jobs in this status.
-    #[param(schema_with = crate::openapi::job_status)]
+    #[param(schema_with = crate::schemas::job_status)]
     pub status: Option<String>,
     /// Only jobs of this kind.
-    #[param(schema_with = crate::openapi::job_kind)]
+    #[param(schema_with = crate::schemas::job_kind)]
     pub kind: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -191,7 +191,7 @@ impl Lab {
             ..Config::default()
         };
         self.db = Some(
-            Db::connect(&config)
+            Db::connect(&config.db_settings())
                 .await
                 .context("connecting the lab's Db")?,
         );

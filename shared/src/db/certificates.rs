@@ -5,10 +5,10 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::DatabaseBackend;
 use super::email::{EmailCharge, OverQuota, charge_inserted};
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
 use super::{Db, DbError};
-use crate::config::DatabaseBackend;
 use crate::domain::{JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.

@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
+use super::DatabaseBackend;
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
 use super::{Db, DbError};
-use crate::config::DatabaseBackend;
 use crate::domain::{JobId, Timestamp};
 
 const MINUTE_MS: i64 = 60_000;

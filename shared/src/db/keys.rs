@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Db, DbError};
-use crate::config::Secret;
 use crate::domain::{EmailDomains, Timestamp};
+use crate::secret::Secret;
 
 /// The prefix every key starts with, so leaked keys are easy to recognise and scan for.
 const KEY_PREFIX: &str = "qk_";

@@ -3,8 +3,8 @@
 
 use sqlx::{AssertSqlSafe, Executor as _, Row};
 
+use super::DatabaseBackend;
 use super::{Db, DbError, placeholders};
-use crate::config::DatabaseBackend;
 use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
 
 /// A finished job past its retention: what deleting its files needs.

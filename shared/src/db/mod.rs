@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection, Executor};
 
-use crate::config::{Config, DatabaseBackend};
+use crate::secret::Secret;
 
 pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
@@ -31,6 +31,23 @@ pub use keys::{ApiKey, KeyEmailLimits, NewApiKey, hash_key};
 pub use maintenance::{ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
+
+/// Which SQL database a configuration selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a pool needs of the configuration (`Config::db_settings`).
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: Secret<String>,
+    pub backend: DatabaseBackend,
+    pub max_connections: u32,
+    /// Created first: the directory of the embedded default database file.
+    pub create_dir: Option<std::path::PathBuf>,
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
@@ -85,40 +102,42 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 impl Db {
-    pub async fn connect(config: &Config) -> Result<Db, DbError> {
-        Db::connect_with(config, config.database_max_connections).await
-    }
-
-    /// A pool of `max_connections` that connects on first use, so a database that is away
-    /// now is an error of the first statement, not of the start (the rescuer's own pool:
-    /// its loop retries, and must not stop the scheduler).
-    pub fn connect_lazy(config: &Config, max_connections: u32) -> Result<Db, DbError> {
+    /// Connects now: a database that is away is an error here.
+    pub async fn connect(settings: &DbSettings) -> Result<Db, DbError> {
         install_default_drivers();
-        let backend = config.database_backend();
-        let pool = Db::pool_options(backend, max_connections)
-            .connect_lazy(config.database_url().expose())
-            .map_err(|e| DbError::from(e).redacted())?;
-        Ok(Db { pool, backend })
-    }
-
-    async fn connect_with(config: &Config, max_connections: u32) -> Result<Db, DbError> {
-        install_default_drivers();
-        let backend = config.database_backend();
-        if backend == DatabaseBackend::Sqlite && config.database_url.is_none() {
-            tokio::fs::create_dir_all(&config.data_dir)
+        if let Some(dir) = &settings.create_dir {
+            tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| DbError::Other(format!("cannot create data directory: {e}")))?;
         }
-        let pool = Db::pool_options(backend, max_connections)
-            .connect(config.database_url().expose())
+        let pool = Db::pool_options(settings)
+            .connect(settings.url.expose())
             .await
             .map_err(|e| DbError::from(e).redacted())?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend: settings.backend,
+        })
     }
 
-    fn pool_options(backend: DatabaseBackend, max_connections: u32) -> AnyPoolOptions {
+    /// A pool that connects on first use, so a database that is away now is an error of the
+    /// first statement, not of the start (the rescuer's own pool: its loop retries, and must
+    /// not stop the scheduler).
+    pub fn connect_lazy(settings: &DbSettings) -> Result<Db, DbError> {
+        install_default_drivers();
+        let pool = Db::pool_options(settings)
+            .connect_lazy(settings.url.expose())
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db {
+            pool,
+            backend: settings.backend,
+        })
+    }
+
+    fn pool_options(settings: &DbSettings) -> AnyPoolOptions {
+        let backend = settings.backend;
         AnyPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(settings.max_connections)
             // Short acquire timeout: when the database is down, requests answer 503 quickly.
             .acquire_timeout(Duration::from_secs(3))
             .after_connect(move |conn, _| {

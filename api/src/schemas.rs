@@ -1,0 +1,76 @@
+//! OpenAPI schemas that `derive(ToSchema)` cannot state, referenced by the request types'
+//! `schema_with`: enums that are exactly what the domain types parse, and email addresses
+//! with their limits. Here, not in `openapi.rs`, so request types need not import the
+//! document that lists them.
+
+/// A string that is one of `values`.
+fn one_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The `status` filter of the job list: exactly what `JobStatus` parses.
+pub fn job_status() -> utoipa::openapi::Object {
+    one_of(shared::domain::JobStatus::ALL.map(|s| s.as_str()))
+}
+
+/// The `kind` filter of the job list: exactly what `JobKind` parses.
+pub fn job_kind() -> utoipa::openapi::Object {
+    one_of(shared::domain::JobKind::ALL.map(|k| k.as_str()))
+}
+
+/// The `status` filter of the registries: exactly what `CertificateStatus` parses.
+pub fn certificate_status() -> utoipa::openapi::Object {
+    one_of(shared::db::CertificateStatus::ALL.map(|s| s.as_str()))
+}
+
+/// The `sort` of the registries: exactly what `CertificateSort` parses.
+pub fn certificate_sort() -> utoipa::openapi::Object {
+    one_of(shared::db::CertificateSort::NAMES)
+}
+
+/// An email address as `EmailAddress` takes it: at most 254 characters.
+fn email_address(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat, SchemaType, Type};
+    let kind = if nullable {
+        SchemaType::Array(vec![Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(kind)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(shared::domain::MAX_ADDRESS))
+        .build()
+}
+
+fn email_list(min: usize, description: &str) -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(email_address(false))
+        .min_items(Some(min))
+        .max_items(Some(crate::email_limits::MAX_RECIPIENTS))
+        .description(Some(description))
+        .build()
+}
+
+/// `to` of an email: 1 to 50 addresses.
+pub fn email_to() -> utoipa::openapi::schema::Array {
+    email_list(1, "1 to 50 addresses")
+}
+
+/// `cc` or `bcc` of an email: at most 50 addresses.
+pub fn email_copies() -> utoipa::openapi::schema::Array {
+    email_list(0, "At most 50 addresses")
+}
+
+/// `reply_to` of an email.
+pub fn email_reply_to() -> utoipa::openapi::Object {
+    email_address(true)
+}
+
+/// The email templates `POST /v1/emails` knows: exactly the built-in ones.
+pub fn email_template() -> utoipa::openapi::Object {
+    one_of(shared::email_templates::builtin_email_templates())
+}
