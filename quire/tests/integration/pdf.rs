@@ -1,10 +1,12 @@
 //! Reading PDFs back as a person would see them: page 1 rasterised by poppler's `pdftoppm`
-//! (installed by `deploy/test-services.sh`, package poppler-utils) and its QR codes decoded.
-//!
-//! The worker's tests have a copy of `qr_codes_in_pdf` (worker/tests/qr.rs): test code stays
-//! out of release builds, and the two trees cannot share a module.
+//! (installed by `deploy/test-services.sh`, package poppler-utils) and its QR codes decoded;
+//! and the verification QR code's whole path: `shared::verification::qr_svg` served in the QR
+//! image slot, drawn by a typst template, exported to PDF, read back.
 
 use std::process::Command;
+
+use shared::verification::{qr_svg, verify_url};
+use worker::render::{Engine, ImageSlot, RenderInput, Template};
 
 /// Every QR code on page 1 of `pdf`, decoded, in no particular order. Panics when `pdftoppm`
 /// is missing or fails: a test that reads QR codes must not pass without reading them.
@@ -102,4 +104,50 @@ fn a_verification_qr_code_reads_back_from_a_pdf() {
 #[test]
 fn a_pdf_without_qr_codes_has_none() {
     assert!(qr_codes_in_pdf(&pdf_with_qr("<path d=\"\"/>")).is_empty());
+}
+
+/// A page rendered in-process by the worker's engine, with `qr` in the QR image slot.
+fn render_with_qr(main_typ: &str, qr: Option<String>) -> Vec<u8> {
+    let engine = Engine::new().expect("engine");
+    let template =
+        Template::compile(vec![("/main.typ".into(), main_typ.as_bytes().to_vec())]).unwrap();
+    let input = RenderInput {
+        images: qr
+            .map(|svg| vec![(ImageSlot::Qr, svg.into_bytes())])
+            .unwrap_or_default(),
+        ..RenderInput::default()
+    };
+    engine.render(&template, &input).expect("render").pdf
+}
+
+#[test]
+fn the_qr_code_in_a_rendered_pdf_decodes_to_the_verify_url() {
+    let url = verify_url("https://example.test/", "ABCD-EFGH-JKMN");
+    let pdf = render_with_qr(
+        r#"#set page(width: 8cm, height: 6cm, margin: 1cm)
+Scan to verify:
+#align(right, image("/qr.svg", width: 2.5cm))
+"#,
+        Some(qr_svg(&url)),
+    );
+    assert_eq!(qr_codes_in_pdf(&pdf), vec![url]);
+}
+
+#[test]
+fn a_small_qr_code_still_decodes() {
+    // 1.5 cm across: a module of a version-3 code is ~0.4 mm, ~3 pixels at 200 dpi.
+    let url = verify_url("https://certificates.example.org", "23456789ABCD");
+    let pdf = render_with_qr(
+        r#"#set page(width: 4cm, height: 4cm, margin: 0.5cm)
+#image("/qr.svg", width: 1.5cm)
+"#,
+        Some(qr_svg(&url)),
+    );
+    assert_eq!(qr_codes_in_pdf(&pdf), vec![url]);
+}
+
+#[test]
+fn a_page_without_a_qr_code_has_none() {
+    let pdf = render_with_qr("#set page(width: 4cm, height: 4cm)\nNo code here.\n", None);
+    assert!(qr_codes_in_pdf(&pdf).is_empty());
 }
