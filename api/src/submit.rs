@@ -1,8 +1,10 @@
-//! The submission pipeline every submitting route goes through, in this order: the template
-//! a submission names (`resolve_template_of`), images checked off the executor (`image`), the
-//! `Idempotency-Key` (`idempotency_key`), input files stored (`store_inputs`), the job row built
-//! (`new_job`), inserted by the route (with its registry row or email charge), then pushed to
-//! the queue or withdrawn on failure (`enqueue`, `enqueue_charged`), and the `202` answer.
+//! The submission pipeline every submitting route goes through. Before validation: the
+//! template a submission names (`resolve_template_of`) and the `Idempotency-Key`
+//! (`Idempotency`); during it, images checked off the executor (`image`). Then [`submit`]: the
+//! job row built (`new_job`), input files stored (`store_inputs`), the row inserted with its
+//! registry row or email charge in one transaction, pushed to the queue or withdrawn on
+//! failure (`enqueue`, `push_or_withdraw`), and the `202` answer. Batches use the same pieces
+//! around their own chunked insert.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +28,8 @@ use crate::views::{JobView, SubmittedView};
 
 /// The template used when a submission names none.
 pub const DEFAULT_TEMPLATE: &str = "classic";
+/// The report template used when a submission names none.
+pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
 
 fn image_limits(state: &AppState) -> ImageLimits {
     let limits = &state.config.limits;
@@ -293,11 +297,10 @@ fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> 
     (status, [(header::LOCATION, location)], Json(view)).into_response()
 }
 
-/// The report template used when a submission names none.
-pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
-
 /// The answers every submission can give besides its own `202`, `422` and `429` (and `403` for
-/// emails): documented once, for the routes' `responses(...)`.
+/// emails): documented once, for the routes' `responses(...)`. The schemas are named, not
+/// collected: `SubmittedView` and `ErrorBody` are in the document through the routes' own
+/// `body = …` (a dangling name would fail the contract test).
 pub struct SubmissionResponses;
 
 impl utoipa::IntoResponses for SubmissionResponses {

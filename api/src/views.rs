@@ -91,7 +91,7 @@ impl JobView {
     pub fn from_row(job: &JobRow, base_url: &str) -> Self {
         let links = Links {
             self_: shared::urls::job(base_url, job.id),
-            file: shared::urls::job_file(base_url, &job.id.to_string()),
+            file: shared::urls::job_file(base_url, job.id),
         };
         let result = job
             .result

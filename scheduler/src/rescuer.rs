@@ -28,7 +28,8 @@ const POOL_SIZE: u32 = 2;
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RescuePass {
-    /// Running jobs whose lease had expired (now retrying, dead or cancelled).
+    /// Running jobs whose lease had expired and that now retry or are dead (those with a
+    /// cancel request end `cancelled` and are not counted).
     pub expired_leases: usize,
     /// Waiting jobs pushed again because their message may be lost.
     pub repushed: usize,

@@ -3,7 +3,6 @@
 //! (`job_failed`). The email job is built here and inserted by the executor in the same
 //! transaction that records the outcome, so it exists exactly when the outcome does; its
 //! idempotency key (`notify:<outcome>:<job id>`) makes a second one impossible.
-
 //!
 //! Here, not in the worker, because two roles make them: the worker when it records an
 //! outcome, and the scheduler's rescuer when a job dies of an expired lease.
@@ -138,7 +137,7 @@ fn into_map(value: Value) -> serde_json::Map<String, Value> {
 }
 
 /// A file name part from user text: letters, digits, `-` and `_` only, at most 60 characters.
-pub fn safe_name(text: &str) -> String {
+fn safe_name(text: &str) -> String {
     let name: String = text
         .chars()
         .map(|c| {

@@ -3,49 +3,49 @@
 //! (`api::router`) and the OpenAPI document's. Each takes the public base URL (a trailing `/`
 //! is ignored).
 
-use crate::domain::JobId;
+use std::fmt::Display;
 
 fn base(public_base_url: &str) -> &str {
     public_base_url.trim_end_matches('/')
 }
 
 /// A job's status: `GET /v1/jobs/{id}`.
-pub fn job(public_base_url: &str, id: JobId) -> String {
+pub fn job(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/jobs/{id}", base(public_base_url))
 }
 
 /// A job's file: `GET /v1/jobs/{id}/file`.
-pub fn job_file(public_base_url: &str, id: &str) -> String {
+pub fn job_file(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/jobs/{id}/file", base(public_base_url))
 }
 
 /// A batch's progress: `GET /v1/batches/{id}`.
-pub fn batch(public_base_url: &str, id: &str) -> String {
+pub fn batch(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/batches/{id}", base(public_base_url))
 }
 
 /// A batch's archive of PDFs: `GET /v1/batches/{id}/archive`.
-pub fn batch_archive(public_base_url: &str, id: &str) -> String {
+pub fn batch_archive(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/batches/{id}/archive", base(public_base_url))
 }
 
 /// A batch's certificates in the registry: `GET /v1/certificates?batch={id}`.
-pub fn batch_certificates(public_base_url: &str, id: &str) -> String {
+pub fn batch_certificates(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/certificates?batch={id}", base(public_base_url))
 }
 
 /// A template: `GET /v1/templates/{id}`.
-pub fn template(public_base_url: &str, id: &str) -> String {
+pub fn template(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/templates/{id}", base(public_base_url))
 }
 
 /// The public verification of a document: `GET /v1/verify/{code}`.
-pub fn verify(public_base_url: &str, code: &str) -> String {
+pub fn verify(public_base_url: &str, code: impl Display) -> String {
     format!("{}/v1/verify/{code}", base(public_base_url))
 }
 
 /// A signed download link: `GET /v1/files/{job}?expires=…&sig=…`.
-pub fn signed_file(public_base_url: &str, job: JobId, expires: i64, sig: &str) -> String {
+pub fn signed_file(public_base_url: &str, job: impl Display, expires: i64, sig: &str) -> String {
     format!(
         "{}/v1/files/{job}?expires={expires}&sig={sig}",
         base(public_base_url)

@@ -16,9 +16,7 @@ pub fn verification_code() -> String {
 }
 
 /// The public URL that verifies a document: `{base}/v1/verify/{code}`.
-pub fn verify_url(public_base_url: &str, code: &str) -> String {
-    crate::urls::verify(public_base_url, code)
-}
+pub use crate::urls::verify as verify_url;
 
 /// `url` as a QR code in SVG, drawn locally: medium error correction (survives ~15% damage),
 /// the standard 4-module quiet zone, black on white.

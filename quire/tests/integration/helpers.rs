@@ -263,8 +263,6 @@ impl TestApp {
             .unwrap()
     }
 
-    /// What a worker's handlers get, on this app's database, queue and data directory: for
-    /// tests that run a handler or the executor themselves.
     /// A rescuer on the test's database and queue, for single passes.
     pub fn rescuer(&self) -> scheduler::rescuer::Rescuer {
         scheduler::rescuer::Rescuer::new(
@@ -274,6 +272,8 @@ impl TestApp {
         )
     }
 
+    /// What a worker's handlers get, on this app's database, queue and data directory: for
+    /// tests that run a handler or the executor themselves.
     pub fn job_context(&self) -> worker::jobs::JobContext {
         worker::jobs::JobContext::new(
             Arc::new(self.config.clone()),

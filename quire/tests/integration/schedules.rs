@@ -93,10 +93,7 @@ async fn schedules_api(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[Roles::ALL], quiet_builtins).await;
     let listed = schedules(&app).await;
     let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        ["cache-warm", "cleanup", "db-maintenance", "health",]
-    );
+    assert_eq!(names, ["cache-warm", "cleanup", "db-maintenance", "health"]);
     let cleanup = schedule(&app, "cleanup").await;
     assert_eq!(cleanup["task"], "cleanup");
     assert_eq!(cleanup["cron"], "0 17 3 * * *");

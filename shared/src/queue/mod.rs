@@ -521,9 +521,6 @@ fn run_at_after(delay: Duration) -> u64 {
     at.as_secs() + u64::from(at.subsec_nanos() > 0)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Wake-ups
-
 #[cfg(test)]
 mod tests {
     use super::*;
