@@ -1,4 +1,5 @@
-//! A certificate request and its validation into a `CertificateOrder`: the core fields, the
+//! A certificate request in its three shapes (a single submission, a batch row, a preview's
+//! optional values) and its validation into a `CertificateOrder`: the core fields, the
 //! template's declared fields, images decoded off the executor. Used by single submissions,
 //! batches and template previews.
 
@@ -6,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use shared::db::NewCertificate;
+use shared::domain::CalendarDate;
 use shared::jobs::CertificatePayload;
 use shared::templates::{FieldSpec, FieldType};
 use utoipa::ToSchema;
@@ -58,6 +60,96 @@ pub struct CertificateRequest {
     pub notify: Option<shared::jobs::Notify>,
 }
 
+/// One certificate of a batch: a submission without photo or signature. Image fields the
+/// template declares are base64 values in `fields`, stored per job like a single submission's.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
+    pub recipient_name: String,
+    #[schema(max_length = 200)]
+    pub course_name: String,
+    #[schema(format = Date)]
+    pub issued_on: Option<String>,
+    #[schema(max_length = 200)]
+    pub issuer_name: Option<String>,
+    /// Not before `issued_on` (else 422).
+    #[schema(format = Date)]
+    pub expires_on: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl BatchItem {
+    /// The row as a single submission's request (without photo or signature).
+    pub(crate) fn request(&self, is_public: bool) -> CertificateRequest {
+        CertificateRequest {
+            recipient_name: self.recipient_name.clone(),
+            course_name: self.course_name.clone(),
+            issued_on: self.issued_on.clone(),
+            issuer_name: self.issuer_name.clone(),
+            expires_on: self.expires_on.clone(),
+            is_public,
+            fields: self.fields.clone(),
+            ..CertificateRequest::default()
+        }
+    }
+}
+
+/// Preview values: like a certificate submission, every member optional (sample values fill
+/// the rest), and checked by the same rules.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
+    pub recipient_name: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
+    pub course_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    pub issued_on: Option<String>,
+    /// At most `limits.max_name_chars` (default 200) characters.
+    #[schema(max_length = 200)]
+    pub issuer_name: Option<String>,
+    /// `YYYY-MM-DD`, not before `issued_on` (else 422).
+    #[schema(format = Date)]
+    pub expires_on: Option<String>,
+    /// The template's declared fields, as in a submission.
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl PreviewRequest {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.recipient_name.is_none()
+            && self.course_name.is_none()
+            && self.issued_on.is_none()
+            && self.issuer_name.is_none()
+            && self.expires_on.is_none()
+            && self.fields.is_none()
+    }
+
+    pub(crate) fn into_request(self) -> CertificateRequest {
+        CertificateRequest {
+            // Absent means a sample value; a blank one sent is checked (and refused) as sent.
+            recipient_name: self
+                .recipient_name
+                .unwrap_or_else(|| "Alexandra Wolfeschlegel-Ångström".into()),
+            course_name: self
+                .course_name
+                .unwrap_or_else(|| "Sample Course in Document Engineering".into()),
+            issued_on: self.issued_on,
+            issuer_name: self.issuer_name,
+            expires_on: self.expires_on,
+            fields: self.fields,
+            ..CertificateRequest::default()
+        }
+    }
+}
+
 /// A validated order: everything checked, nothing left to fail on bad input.
 pub(crate) struct CertificateOrder {
     pub payload: CertificatePayload,
@@ -82,7 +174,7 @@ pub(crate) async fn validate(
         .as_deref()
         .and_then(|n| p.text("issuer_name", n, max));
     let issued_on = match req.issued_on.as_deref() {
-        None => Some(time::OffsetDateTime::now_utc().date()),
+        None => Some(CalendarDate::today()),
         Some(raw) => p.date("issued_on", raw),
     };
     let expires_on = req
@@ -132,9 +224,9 @@ pub(crate) async fn validate(
         template_version: Some(record.version),
         recipient_name,
         course_name,
-        issued_on: issued_on.to_string(),
+        issued_on,
         issuer_name,
-        expires_on: expires_on.map(|d| d.to_string()),
+        expires_on,
         verification_code: shared::verification::verification_code(),
         has_photo: req.photo.is_some(),
         has_signature: req.signature.is_some(),
@@ -150,8 +242,8 @@ pub(crate) async fn validate(
         recipient_name: payload.recipient_name.clone(),
         course_name: payload.course_name.clone(),
         issuer_name: payload.issuer_name.clone(),
-        issued_on: payload.issued_on.clone(),
-        expires_on: payload.expires_on.clone(),
+        issued_on: payload.issued_on,
+        expires_on: payload.expires_on,
         is_public: req.is_public,
     };
     Ok(CertificateOrder {
@@ -238,10 +330,7 @@ async fn check_fields(
             FieldType::Date => match value {
                 serde_json::Value::String(s) => {
                     if let Some(d) = p.date(&path, s) {
-                        values.insert(
-                            spec.name.clone(),
-                            shared::jobs::display_date(&d.to_string()).into(),
-                        );
+                        values.insert(spec.name.clone(), d.display().into());
                     }
                 }
                 _ => wrong(p, "a date string as YYYY-MM-DD"),
@@ -258,8 +347,4 @@ async fn check_fields(
         }
     }
     (values, images)
-}
-
-pub(crate) fn today() -> String {
-    time::OffsetDateTime::now_utc().date().to_string()
 }

@@ -11,6 +11,7 @@ pub mod images;
 mod offload;
 pub mod openapi;
 pub mod problems;
+pub mod report_order;
 pub mod routes;
 pub mod schemas;
 mod server;

@@ -1,9 +1,7 @@
 //! `Problems`: every problem with a submission, collected with its field path, so a client
 //! fixes them all in one round (answered as one 422).
 
-use shared::domain::BoundedText;
-use time::Date;
-use time::macros::format_description;
+use shared::domain::{BoundedText, CalendarDate};
 
 use crate::error::{ApiError, FieldError};
 
@@ -50,8 +48,8 @@ impl Problems {
     }
 
     /// `YYYY-MM-DD` exactly (the document's `format: date`).
-    pub(crate) fn date(&mut self, field: &str, raw: &str) -> Option<Date> {
-        match Date::parse(raw, format_description!("[year]-[month]-[day]")) {
+    pub(crate) fn date(&mut self, field: &str, raw: &str) -> Option<CalendarDate> {
+        match raw.parse::<CalendarDate>() {
             Ok(d) => Some(d),
             Err(_) => {
                 self.add(

@@ -9,9 +9,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::db::{DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob};
+use shared::db::{
+    BatchRow, DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob, RetryOutcome,
+};
 use shared::domain::{JobId, QueueName};
 use shared::jobs::JobPayload;
 use shared::templates::TemplateKind;
@@ -22,7 +25,7 @@ use crate::AppState;
 use crate::cache::CachedTemplate;
 use crate::email_limits::quota_exceeded;
 use crate::error::ApiError;
-use crate::extract::Caller;
+use crate::extract::{ApiJson, Caller};
 use crate::images::{CheckedImage, ImageLimits};
 use crate::views::{JobView, SubmittedView};
 
@@ -98,7 +101,7 @@ pub(crate) async fn resolve_template_of(
 
 /// The `Idempotency-Key` of a request and the hash of what it asked: the same key with the
 /// same request within the window answers the original; with another request, `409`.
-pub(crate) struct Idempotency {
+pub struct Idempotency {
     pub key: String,
     pub request_hash: String,
 }
@@ -130,6 +133,34 @@ impl Idempotency {
     }
 }
 
+impl Idempotency {
+    /// The batch submitted earlier with this key, when the request is the same; `409
+    /// idempotency_conflict` when it differs.
+    pub(crate) async fn earlier_batch(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+    ) -> Result<Option<BatchRow>, ApiError> {
+        let window = std::time::Duration::from_secs(state.config.idempotency_window_secs);
+        let earlier = state
+            .db
+            .batch_by_idempotency_key(&caller.key_id, &self.key, window)
+            .await?;
+        match earlier {
+            Some((_, hash)) if hash != self.request_hash => Err(key_conflict()),
+            earlier => Ok(earlier.map(|(batch, _)| batch)),
+        }
+    }
+}
+
+/// The same `Idempotency-Key` with another request.
+fn key_conflict() -> ApiError {
+    ApiError::Conflict {
+        code: "idempotency_conflict",
+        message: "this Idempotency-Key was used with a different request body".into(),
+    }
+}
+
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
@@ -148,6 +179,41 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
+/// What every JSON submission starts from, in the order a client meets the errors: the caller
+/// (`401`), the JSON body (`415`, `413`, `400`), then the `Idempotency-Key` (`400`), hashed
+/// with the raw body.
+pub struct JsonSubmission<T> {
+    pub caller: Caller,
+    pub idempotency: Option<Idempotency>,
+    pub body: T,
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonSubmission<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let json = ApiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(JsonSubmission {
+            caller,
+            idempotency: Idempotency::of_body(&headers, &json.raw)?,
+            body: json.value,
+        })
+    }
+}
+
+/// The `Idempotency-Key` header of a single-job submission, for the routes' `params(...)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Same key and body return the original job; 1 to 255 visible ASCII characters
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,255}$")]
+    #[allow(dead_code)] // read by Idempotency::of_body; here only for the document
+    idempotency_key: Option<String>,
+}
+
 /// A validated job, as a route hands it to [`submit`].
 pub(crate) struct Submission<'a, P> {
     /// What the worker's handler receives; checked, nothing left to fail on bad input.
@@ -160,6 +226,31 @@ pub(crate) struct Submission<'a, P> {
     pub charge: Option<&'a EmailCharge>,
 }
 
+impl<'a, P> Submission<'a, P> {
+    /// A job that is only its payload: no input files, registry row or email charge.
+    pub(crate) fn of(payload: &'a P) -> Self {
+        Submission {
+            payload,
+            inputs: Vec::new(),
+            certificate: None,
+            charge: None,
+        }
+    }
+}
+
+/// A submission's answer: `202` with `Location` and the job, or `200` with the original job
+/// for a repeated request.
+pub struct Accepted {
+    pub id: JobId,
+    response: Response,
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        self.response
+    }
+}
+
 /// The one way a job is submitted: its row built, its inputs stored, the row inserted (with
 /// its registry row and email charge, in one transaction, honouring the `Idempotency-Key`),
 /// its id pushed or everything withdrawn; `202` with `Location`, or `200` with the original
@@ -169,8 +260,18 @@ pub(crate) async fn submit<P: JobPayload>(
     caller: &Caller,
     idempotency: Option<Idempotency>,
     job: Submission<'_, P>,
-) -> Result<Response, ApiError> {
-    let new = new_job(state, caller, job.payload, idempotency);
+) -> Result<Accepted, ApiError> {
+    submit_as(state, &caller.key_id, idempotency, job).await
+}
+
+/// [`submit`] for `owner`: a key's id, or the system's for a schedule run on request.
+pub(crate) async fn submit_as<P: JobPayload>(
+    state: &AppState,
+    owner: &str,
+    idempotency: Option<Idempotency>,
+    job: Submission<'_, P>,
+) -> Result<Accepted, ApiError> {
+    let new = new_job(state, owner, job.payload, idempotency);
     let id = new.id;
     store_inputs(state, id, job.inputs).await?;
     let inserted = match job.certificate {
@@ -212,12 +313,12 @@ pub(crate) async fn store_inputs(
 /// batch's rows have none of their own: the batch has it). The one place the API builds one.
 pub(crate) fn new_job<P: JobPayload>(
     state: &AppState,
-    caller: &Caller,
+    owner: &str,
     payload: &P,
     idempotency: Option<Idempotency>,
 ) -> NewJob {
     let max_attempts = state.config.queues.get(P::KIND.queue()).max_attempts;
-    let mut job = NewJob::of(caller.key_id.as_str(), max_attempts, payload);
+    let mut job = NewJob::of(owner, max_attempts, payload);
     if let Some(i) = idempotency {
         job.idempotency_key = Some(i.key);
         job.request_hash = Some(i.request_hash);
@@ -231,11 +332,11 @@ pub(crate) fn new_job<P: JobPayload>(
 /// Pushes a freshly inserted job's id. If the push fails the rows are removed again, so a
 /// client told 503 never finds a job it was not told about; a row whose push succeeded but
 /// whose message is later lost is re-pushed by the rescuer.
-pub(crate) async fn enqueue(
+async fn enqueue(
     state: &AppState,
     id: JobId,
     inserted: Result<InsertOutcome, shared::db::DbError>,
-) -> Result<Response, ApiError> {
+) -> Result<Accepted, ApiError> {
     let job = match inserted {
         Ok(InsertOutcome::Inserted(job)) => job,
         Ok(InsertOutcome::Existing(job)) => {
@@ -244,10 +345,7 @@ pub(crate) async fn enqueue(
         }
         Ok(InsertOutcome::KeyConflict) => {
             let _ = state.storage.remove_inputs(id).await;
-            return Err(ApiError::Conflict {
-                code: "idempotency_conflict",
-                message: "this Idempotency-Key was used with a different request body".into(),
-            });
+            return Err(key_conflict());
         }
         Err(e) => {
             let _ = state.storage.remove_inputs(id).await;
@@ -291,10 +389,34 @@ where
     Ok(())
 }
 
-fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> Response {
+fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> Accepted {
     let view = SubmittedView::new(&JobView::from_row(job, &state.base_url));
     let location = view.links.self_.clone();
-    (status, [(header::LOCATION, location)], Json(view)).into_response()
+    Accepted {
+        id: job.id,
+        response: (status, [(header::LOCATION, location)], Json(view)).into_response(),
+    }
+}
+
+/// The pipeline's other door: a `dead` or `failed` job queued again with its queue's
+/// `max_attempts` more attempts, and its id pushed. Nothing is withdrawn if the push fails:
+/// the job existed before this request, its row says `queued`, and the rescuer pushes it.
+pub(crate) async fn resubmit(
+    state: &AppState,
+    caller: &Caller,
+    job: &shared::db::JobRow,
+) -> Result<RetryOutcome, ApiError> {
+    let extra = state.config.queues.get(job.queue).max_attempts;
+    let outcome = state
+        .db
+        .retry_job(job.id, caller.owner_filter(), extra)
+        .await?;
+    if let RetryOutcome::Requeued(job) = &outcome
+        && let Err(e) = state.queue.push(job.queue, job.id, None).await
+    {
+        tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+    }
+    Ok(outcome)
 }
 
 /// The answers every submission can give besides its own `202`, `422` and `429` (and `403` for
@@ -330,6 +452,56 @@ impl utoipa::IntoResponses for SubmissionResponses {
             .response("413", json("", "ErrorBody"))
             .response("415", json("", "ErrorBody"))
             .response("503", json("", "ErrorBody"))
+            .build()
+            .into()
+    }
+}
+
+/// The `422` and `429` of a generation job that may carry `notify` (certificates, reports).
+pub struct NotifyResponses;
+
+impl utoipa::IntoResponses for NotifyResponses {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let error = Some(Ref::from_schema_name("ErrorBody"));
+        ResponsesBuilder::new()
+            .response(
+                "422",
+                ResponseBuilder::new()
+                    .description(
+                        "Invalid fields, each with its path; `domain_not_allowed` for a \
+                         `notify.email` outside the key's domains",
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(error.clone()).build(),
+                    ),
+            )
+            .response(
+                "429",
+                ResponseBuilder::new()
+                    .description(
+                        "With `notify`: the key's hourly or daily email quota is used up \
+                         (`quota_exceeded`); see `Retry-After`",
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(error).build(),
+                    )
+                    .header(
+                        "Retry-After",
+                        utoipa::openapi::HeaderBuilder::new()
+                            .schema(
+                                utoipa::openapi::ObjectBuilder::new()
+                                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                                        utoipa::openapi::KnownFormat::Int64,
+                                    )))
+                                    .minimum(Some(0)),
+                            )
+                            .description(Some("Seconds until enough of the quota frees up"))
+                            .build(),
+                    ),
+            )
             .build()
             .into()
     }

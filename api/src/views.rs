@@ -1,10 +1,11 @@
 //! Answers that more than one route gives: the job as clients see it (`JobView`), a
-//! submission's answer (`SubmittedView`), the recorded health checks (`/ready` and
+//! submission's answer (`SubmittedView`), a certificate as its owner (`CertificateView`) and
+//! anyone with its code (`Verification`) see it, the recorded health checks (`/ready` and
 //! `/v1/status`), and the parsing of ids and query values that answers the same way everywhere.
 
 use serde::{Deserialize, Serialize};
-use shared::db::JobRow;
-use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
+use shared::db::{CertificateRow, JobRow};
+use shared::domain::{CalendarDate, JobId, JobKind, JobStatus, Timestamp};
 use shared::jobs::FileResult;
 use utoipa::ToSchema;
 
@@ -194,5 +195,97 @@ impl RecordedHealth {
                 })
                 .collect(),
         })
+    }
+}
+
+/// A certificate in a registry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateView {
+    /// The job that renders it.
+    pub id: String,
+    /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
+    pub status: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub template: String,
+    pub template_version: i64,
+    pub verification_code: String,
+    pub verify_url: String,
+    pub is_public: bool,
+    pub revoked_at: Option<String>,
+    pub revocation_reason: Option<String>,
+    /// sha256 of the issued PDF.
+    pub sha256: Option<String>,
+    pub batch_id: Option<String>,
+    pub created_at: String,
+    /// The PDF (owner or admin; absent in the public registry).
+    pub file: Option<String>,
+}
+
+impl CertificateView {
+    pub(crate) fn from_row(row: &CertificateRow, base_url: &str, public: bool) -> Self {
+        let status = row.status(CalendarDate::today());
+        CertificateView {
+            id: row.job_id.to_string(),
+            status: status.as_str().to_owned(),
+            recipient_name: row.recipient_name.clone(),
+            course_name: row.course_name.clone(),
+            issuer_name: row.issuer_name.clone(),
+            issued_on: row.issued_on.to_string(),
+            expires_on: row.expires_on.map(|d| d.to_string()),
+            template: row.template_name.clone(),
+            template_version: row.template_version,
+            verification_code: row.verification_code.clone(),
+            verify_url: shared::verification::verify_url(base_url, &row.verification_code),
+            is_public: row.is_public,
+            revoked_at: row
+                .revoked_at
+                .map(|t| Timestamp::from_millis(t).to_rfc3339()),
+            revocation_reason: row.revoked_reason.clone(),
+            sha256: row.sha256().map(str::to_owned),
+            batch_id: if public { None } else { row.batch_id.clone() },
+            created_at: Timestamp::from_millis(row.created_at).to_rfc3339(),
+            file: (!public && row.file().is_some())
+                .then(|| shared::urls::job_file(base_url, row.job_id)),
+        }
+    }
+}
+
+/// What anyone holding a verification code may learn.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Verification {
+    pub code: String,
+    /// `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
+    pub status: String,
+    pub recipient_name: String,
+    pub course_name: String,
+    pub issuer_name: Option<String>,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub revocation_reason: Option<String>,
+    /// RFC 3339.
+    pub revoked_at: Option<String>,
+    /// sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
+    pub sha256: Option<String>,
+}
+
+impl Verification {
+    /// The public part of a certificate's view.
+    pub(crate) fn of(view: CertificateView) -> Self {
+        Verification {
+            code: view.verification_code,
+            status: view.status,
+            recipient_name: view.recipient_name,
+            course_name: view.course_name,
+            issuer_name: view.issuer_name,
+            issued_on: view.issued_on,
+            expires_on: view.expires_on,
+            revocation_reason: view.revocation_reason,
+            revoked_at: view.revoked_at,
+            sha256: view.sha256,
+        }
     }
 }

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::JobKind;
+use crate::domain::{CalendarDate, JobKind};
 
 /// A job kind's payload: what its row's `payload` column holds, what the API builds after
 /// validation and what the kind's handler receives. `NewJob::of` is the one constructor of
@@ -39,12 +39,11 @@ pub struct CertificatePayload {
     pub template_version: Option<i64>,
     pub recipient_name: String,
     pub course_name: String,
-    /// `YYYY-MM-DD`.
-    pub issued_on: String,
+    pub issued_on: CalendarDate,
     pub issuer_name: Option<String>,
-    /// `YYYY-MM-DD`, if the certificate expires.
+    /// If the certificate expires.
     #[serde(default)]
-    pub expires_on: Option<String>,
+    pub expires_on: Option<CalendarDate>,
     /// Unguessable code printed on the certificate and behind its QR code.
     pub verification_code: String,
     /// The photo was stored as the job's `photo` input file.
@@ -70,9 +69,9 @@ impl CertificatePayload {
         serde_json::json!({
             "recipient_name": self.recipient_name,
             "course_name": self.course_name,
-            "issued_on": display_date(&self.issued_on),
+            "issued_on": self.issued_on.display(),
             "issuer_name": self.issuer_name,
-            "expires_on": self.expires_on.as_deref().map(display_date),
+            "expires_on": self.expires_on.map(CalendarDate::display),
             "verification_code": self.verification_code,
             "verify_url": crate::verification::verify_url(public_base_url, &self.verification_code),
             "has_photo": self.has_photo,
@@ -81,20 +80,6 @@ impl CertificatePayload {
             "fields": self.fields,
         })
     }
-}
-
-/// `2026-11-21` -> `21 November 2026`; anything unparsable is shown as given.
-pub fn display_date(iso: &str) -> String {
-    use time::macros::format_description;
-    time::Date::parse(iso, format_description!("[year]-[month]-[day]"))
-        .ok()
-        .and_then(|d| {
-            d.format(format_description!(
-                "[day padding:none] [month repr:long] [year]"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| iso.to_owned())
 }
 
 /// `"notify"` on a generation job: email `email` when the job succeeds (`report_ready` or
@@ -248,16 +233,4 @@ pub struct FileResult {
     pub bytes: u64,
     pub sha256: String,
     pub pages: u32,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_read_like_dates() {
-        assert_eq!(display_date("2026-11-21"), "21 November 2026");
-        assert_eq!(display_date("2026-01-05"), "5 January 2026");
-        assert_eq!(display_date("garbage"), "garbage");
-    }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::display_date;
+use crate::domain::CalendarDate;
 
 /// The input file a report job's content is stored in.
 pub const CONTENT_INPUT: &str = "report.json";
@@ -33,8 +33,8 @@ impl crate::jobs::JobPayload for ReportPayload {
     const KIND: crate::domain::JobKind = crate::domain::JobKind::Report;
 }
 
-/// One report, checked. Dates are `YYYY-MM-DD`; text is plain text; images and signatures are
-/// the job's input files `image-<n>` and `signoff-<n>` (1-based).
+/// One report, checked. Dates are stored as `YYYY-MM-DD`; text is plain text; images and
+/// signatures are the job's input files `image-<n>` and `signoff-<n>` (1-based).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportContent {
     pub title: String,
@@ -44,9 +44,9 @@ pub struct ReportContent {
     pub client: String,
     pub site: String,
     pub system: String,
-    pub issued_on: String,
-    pub test_start: Option<String>,
-    pub test_end: Option<String>,
+    pub issued_on: CalendarDate,
+    pub test_start: Option<CalendarDate>,
+    pub test_end: Option<CalendarDate>,
     pub scope: Vec<Block>,
     pub equipment: Vec<Equipment>,
     pub sections: Vec<TestSection>,
@@ -61,7 +61,7 @@ pub struct Equipment {
     pub name: String,
     pub model: String,
     pub serial: String,
-    pub calibration_due: String,
+    pub calibration_due: CalendarDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ pub struct PunchItem {
     pub description: String,
     pub severity: Severity,
     pub owner: String,
-    pub due: Option<String>,
+    pub due: Option<CalendarDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,7 +148,7 @@ pub struct Signoff {
     pub name: String,
     pub role: String,
     pub company: String,
-    pub date: String,
+    pub date: CalendarDate,
     pub has_signature: bool,
 }
 
@@ -354,16 +354,16 @@ impl ReportContent {
             "site": self.site,
             "system": self.system,
             "dates": {
-                "issued": display_date(&self.issued_on),
-                "test_start": self.test_start.as_deref().map(display_date),
-                "test_end": self.test_end.as_deref().map(display_date),
+                "issued": self.issued_on.display(),
+                "test_start": self.test_start.map(CalendarDate::display),
+                "test_end": self.test_end.map(CalendarDate::display),
             },
             "scope": self.scope,
             "equipment": self.equipment.iter().map(|e| json!({
                 "name": e.name,
                 "model": e.model,
                 "serial": e.serial,
-                "calibration_due": display_date(&e.calibration_due),
+                "calibration_due": e.calibration_due.display(),
             })).collect::<Vec<_>>(),
             "sections": sections,
             "summary": summary,
@@ -372,7 +372,7 @@ impl ReportContent {
                 "description": p.description,
                 "severity": p.severity,
                 "owner": p.owner,
-                "due": p.due.as_deref().map(display_date),
+                "due": p.due.map(CalendarDate::display),
             })).collect::<Vec<_>>(),
             "text_sections": self.text_sections,
             "images": self.images.iter().enumerate().map(|(i, f)| json!({
@@ -383,7 +383,7 @@ impl ReportContent {
                 "name": s.name,
                 "role": s.role,
                 "company": s.company,
-                "date": display_date(&s.date),
+                "date": s.date.display(),
                 "signature": s.has_signature.then(|| format!("{}{}", crate::templates::FIELDS_DIR, signoff_input(i))),
             })).collect::<Vec<_>>(),
         })
@@ -402,6 +402,7 @@ pub fn sample() -> ReportContent {
         result,
         remarks: String::new(),
     };
+    let date = |raw: &str| -> CalendarDate { raw.parse().expect("a valid sample date") };
     ReportContent {
         title: "Site Acceptance Test Report".into(),
         document_number: "SAT-0000-SAMPLE".into(),
@@ -410,15 +411,15 @@ pub fn sample() -> ReportContent {
         client: "Sample Client".into(),
         site: "Sample Site".into(),
         system: "Sample System".into(),
-        issued_on: "2026-11-21".into(),
-        test_start: Some("2026-11-17".into()),
-        test_end: Some("2026-11-19".into()),
+        issued_on: date("2026-11-21"),
+        test_start: Some(date("2026-11-17")),
+        test_end: Some(date("2026-11-19")),
         scope: parse_blocks("The scope of the test.\n\n- One\n- **Two**"),
         equipment: vec![Equipment {
             name: "Multimeter".into(),
             model: "Fluke 87V".into(),
             serial: "0001".into(),
-            calibration_due: "2027-03-01".into(),
+            calibration_due: date("2027-03-01"),
         }],
         sections: vec![
             TestSection {
@@ -437,7 +438,7 @@ pub fn sample() -> ReportContent {
             description: "Label the cabinet".into(),
             severity: Severity::Low,
             owner: "J. Smith".into(),
-            due: Some("2026-12-01".into()),
+            due: Some(date("2026-12-01")),
         }],
         text_sections: vec![TextSection {
             title: "Observations".into(),
@@ -450,7 +451,7 @@ pub fn sample() -> ReportContent {
             name: "A. Engineer".into(),
             role: "Engineer".into(),
             company: "Acme".into(),
-            date: "2026-11-19".into(),
+            date: date("2026-11-19"),
             has_signature: true,
         }],
     }

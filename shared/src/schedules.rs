@@ -180,15 +180,19 @@ impl ScheduleSpec {
         format!("schedule:{}:{}", self.name, tick.millis())
     }
 
-    /// The maintenance job a tick enqueues (`tick: None`: a run requested through the API,
-    /// which has no tick identity).
-    pub fn job(&self, tick: Option<Timestamp>, max_attempts: u32) -> NewJob {
-        let payload = MaintenancePayload {
+    /// What the schedule's job does.
+    pub fn payload(&self) -> MaintenancePayload {
+        MaintenancePayload {
             task: self.task,
             schedule: Some(self.name.clone()),
             probe: None,
-        };
-        let mut job = NewJob::of(SYSTEM_OWNER, max_attempts, &payload);
+        }
+    }
+
+    /// The maintenance job a tick enqueues (`tick: None`: a run requested through the API,
+    /// which has no tick identity).
+    pub fn job(&self, tick: Option<Timestamp>, max_attempts: u32) -> NewJob {
+        let mut job = NewJob::of(SYSTEM_OWNER, max_attempts, &self.payload());
         if let Some(tick) = tick {
             job.run_at = tick;
             // A tick's identity never expires (no window): it is what makes it run once.

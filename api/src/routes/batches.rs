@@ -14,7 +14,7 @@ use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::certificate_order::{CertificateRequest, validate};
+use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller};
 use crate::offload::off_executor;
@@ -24,27 +24,6 @@ use crate::submit::{Idempotency, new_job, push_or_withdraw, resolve_template, st
 pub const MAX_ROWS: usize = 10_000;
 /// Most row errors listed in one answer; the message gives the total.
 const MAX_LISTED_ERRORS: usize = 200;
-
-/// One certificate of a batch: a submission without photo or signature. Image fields the
-/// template declares are base64 values in `fields`, stored per job like a single submission's.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchItem {
-    /// At most `limits.max_name_chars` (default 200) characters.
-    #[schema(max_length = 200)]
-    pub recipient_name: String,
-    #[schema(max_length = 200)]
-    pub course_name: String,
-    #[schema(format = Date)]
-    pub issued_on: Option<String>,
-    #[schema(max_length = 200)]
-    pub issuer_name: Option<String>,
-    /// Not before `issued_on` (else 422).
-    #[schema(format = Date)]
-    pub expires_on: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
-}
 
 /// A batch as JSON. CSV uploads (`Content-Type: text/csv`) send the rows as CSV with a header
 /// row of field names (`recipient_name`, `course_name`, `issued_on`, `issuer_name`,
@@ -186,9 +165,9 @@ pub async fn submit(
     let query = format!("{:?}|{:?}", q.template, q.is_public);
     let idempotency = Idempotency::of_parts(&headers, &[content_type, query.as_bytes(), &body])?;
     if let Some(i) = &idempotency
-        && let Some(earlier) = earlier_batch(&state, &caller, &i.key, &i.request_hash).await?
+        && let Some(earlier) = i.earlier_batch(&state, &caller).await?
     {
-        return Ok(earlier);
+        return earlier_batch(&state, &earlier).await;
     }
     let mime = headers
         .get(header::CONTENT_TYPE)
@@ -224,16 +203,7 @@ pub async fn submit(
     let started = std::time::Instant::now();
 
     let batch_id = JobId::new().to_string();
-    let request = move |row: &BatchItem| CertificateRequest {
-        recipient_name: row.recipient_name.clone(),
-        course_name: row.course_name.clone(),
-        issued_on: row.issued_on.clone(),
-        issuer_name: row.issuer_name.clone(),
-        expires_on: row.expires_on.clone(),
-        is_public,
-        fields: row.fields.clone(),
-        ..CertificateRequest::default()
-    };
+    let request = move |row: &BatchItem| row.request(is_public);
 
     // Pass 1: every row checked, only the problems kept; on the blocking pool, as 10,000
     // rows are seconds of CPU.
@@ -302,10 +272,9 @@ pub async fn submit(
         Err(e) => {
             // The same request at the same moment: the other one inserted the key first.
             if let Some(i) = &idempotency
-                && let Some(earlier) =
-                    earlier_batch(&state, &caller, &i.key, &i.request_hash).await?
+                && let Some(earlier) = i.earlier_batch(&state, &caller).await?
             {
-                return Ok(earlier);
+                return earlier_batch(&state, &earlier).await;
             }
             return Err(e.into());
         }
@@ -319,7 +288,7 @@ pub async fn submit(
             let mut jobs = Vec::with_capacity(chunk.len());
             for row in chunk {
                 let order = validate(&state, &template, request(row)).await?;
-                let mut new = new_job(&state, &caller, &order.payload, None);
+                let mut new = new_job(&state, &caller.key_id, &order.payload, None);
                 new.batch_id = Some(batch_id.clone());
                 if !order.inputs.is_empty() {
                     with_inputs.push(new.id);
@@ -364,34 +333,12 @@ pub async fn submit(
         .into_response())
 }
 
-/// The batch submitted earlier with this `Idempotency-Key`: `200` with it when the request
-/// is the same, `409 idempotency_conflict` when it differs; `None` when there is none.
-async fn earlier_batch(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Response>, ApiError> {
-    let window = std::time::Duration::from_secs(state.config.idempotency_window_secs);
-    let Some((batch, earlier_hash)) = state
-        .db
-        .batch_by_idempotency_key(&caller.key_id, key, window)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if earlier_hash != hash {
-        return Err(ApiError::Conflict {
-            code: "idempotency_conflict",
-            message: "this Idempotency-Key was used with a different request body".into(),
-        });
-    }
-    let template = template_name(state, &batch).await?;
-    let view = batch_view(state, &batch, &template).await?;
+/// `200` with a batch submitted earlier with the same `Idempotency-Key` and request.
+async fn earlier_batch(state: &AppState, batch: &BatchRow) -> Result<Response, ApiError> {
+    let template = template_name(state, batch).await?;
+    let view = batch_view(state, batch, &template).await?;
     let location = view.links.self_.clone();
-    Ok(Some(
-        (StatusCode::OK, [(header::LOCATION, location)], Json(view)).into_response(),
-    ))
+    Ok((StatusCode::OK, [(header::LOCATION, location)], Json(view)).into_response())
 }
 
 /// The name of the batch's template (its id if the template is gone).
@@ -549,7 +496,7 @@ async fn write_zip(
             .unwrap_or("");
         manifest.write_record([
             name.as_str(),
-            &file.job_id,
+            &file.job_id.to_string(),
             &spreadsheet_safe(&file.recipient_name),
             sha,
         ])?;

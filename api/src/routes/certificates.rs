@@ -3,54 +3,43 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use shared::db::{
-    CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
-    RevokeOutcome, SortKey,
+    CertificateCursor, CertificateFilter, CertificateSort, CertificateStatus, RevokeOutcome,
+    SortKey,
 };
-use shared::domain::{JobId, Timestamp};
-use time::Date;
-use time::macros::format_description;
+use shared::domain::{CalendarDate, JobId};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::certificate_order::{CertificateRequest, today, validate};
+use crate::certificate_order::{CertificateRequest, validate};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::problems::Problems;
-use crate::submit::{self, Idempotency, Submission, SubmissionResponses, resolve_template};
-use crate::views::{SubmittedView, bad_query};
+use crate::submit::{
+    self, Accepted, IdempotencyKeyHeader, JsonSubmission, NotifyResponses, Submission,
+    SubmissionResponses, resolve_template,
+};
+use crate::views::{CertificateView, SubmittedView, bad_query};
 
 /// Submit a certificate job.
-#[utoipa::path(
-    post,
-    path = "/v1/certificates",
-    tag = "certificates",
-    request_body = CertificateRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
-    responses(
-        (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
-        SubmissionResponses,
-        (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a `notify.email` outside the key's domains", body = ErrorBody),
-        (status = 429, description = "With `notify`: the key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
-    ),
-    security(("api_key" = []))
-)]
+#[utoipa::path(post, path = "/v1/certificates", tag = "certificates", request_body = CertificateRequest,
+    params(IdempotencyKeyHeader), security(("api_key" = [])),
+    responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView), SubmissionResponses, NotifyResponses))]
 pub async fn submit(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: ApiJson<CertificateRequest>,
-) -> Result<Response, ApiError> {
-    let idempotency = Idempotency::of_body(&headers, &body.raw)?;
-    let charge = notify_charge(&state, &caller, body.value.notify.as_ref())?;
-    let template = resolve_template(&state, &caller, body.value.template.as_deref()).await?;
-    let order = validate(&state, &template, body.value).await?;
+    submission: JsonSubmission<CertificateRequest>,
+) -> Result<Accepted, ApiError> {
+    let JsonSubmission {
+        caller,
+        idempotency,
+        body,
+    } = submission;
+    let charge = notify_charge(&state, &caller, body.notify.as_ref())?;
+    let template = resolve_template(&state, &caller, body.template.as_deref()).await?;
+    let order = validate(&state, &template, body).await?;
     let job = Submission {
         payload: &order.payload,
         inputs: order.inputs,
@@ -58,62 +47,6 @@ pub async fn submit(
         charge: charge.as_ref(),
     };
     submit::submit(&state, &caller, idempotency, job).await
-}
-
-/// A certificate in a registry.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CertificateView {
-    /// The job that renders it.
-    pub id: String,
-    /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
-    pub status: String,
-    pub recipient_name: String,
-    pub course_name: String,
-    pub issuer_name: Option<String>,
-    pub issued_on: String,
-    pub expires_on: Option<String>,
-    pub template: String,
-    pub template_version: i64,
-    pub verification_code: String,
-    pub verify_url: String,
-    pub is_public: bool,
-    pub revoked_at: Option<String>,
-    pub revocation_reason: Option<String>,
-    /// sha256 of the issued PDF.
-    pub sha256: Option<String>,
-    pub batch_id: Option<String>,
-    pub created_at: String,
-    /// The PDF (owner or admin; absent in the public registry).
-    pub file: Option<String>,
-}
-
-impl CertificateView {
-    pub(crate) fn from_row(row: &CertificateRow, base_url: &str, public: bool) -> Self {
-        let status = row.status(&today());
-        CertificateView {
-            id: row.job_id.clone(),
-            status: status.as_str().to_owned(),
-            recipient_name: row.recipient_name.clone(),
-            course_name: row.course_name.clone(),
-            issuer_name: row.issuer_name.clone(),
-            issued_on: row.issued_on.clone(),
-            expires_on: row.expires_on.clone(),
-            template: row.template_name.clone(),
-            template_version: row.template_version,
-            verification_code: row.verification_code.clone(),
-            verify_url: shared::verification::verify_url(base_url, &row.verification_code),
-            is_public: row.is_public,
-            revoked_at: row
-                .revoked_at
-                .map(|t| Timestamp::from_millis(t).to_rfc3339()),
-            revocation_reason: row.revoked_reason.clone(),
-            sha256: row.sha256().map(str::to_owned),
-            batch_id: if public { None } else { row.batch_id.clone() },
-            created_at: Timestamp::from_millis(row.created_at).to_rfc3339(),
-            file: (!public && row.file().is_some())
-                .then(|| shared::urls::job_file(base_url, &row.job_id)),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -170,8 +103,7 @@ fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> 
     if json.get("s")?.as_str()? != sort.name() {
         return None;
     }
-    let id = json.get("id")?.as_str()?;
-    id.parse::<JobId>().ok()?;
+    let job_id = json.get("id")?.as_str()?.parse::<JobId>().ok()?;
     // The key's type must be the sort's: a text key on a numeric sort (or the other way)
     // would reach the database as a comparison of mismatched types.
     let by_time = matches!(
@@ -181,15 +113,11 @@ fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> 
     let key = match json.get("k")? {
         serde_json::Value::Number(n) if by_time => SortKey::Int(n.as_i64()?),
         serde_json::Value::String(s) if !by_time => {
-            Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
-            SortKey::Text(s.clone())
+            SortKey::Text(s.parse::<CalendarDate>().ok()?.to_string())
         }
         _ => return None,
     };
-    Some(CertificateCursor {
-        key,
-        job_id: id.to_owned(),
-    })
+    Some(CertificateCursor { key, job_id })
 }
 
 async fn registry(
@@ -198,11 +126,10 @@ async fn registry(
     q: RegistryQuery,
     public: bool,
 ) -> Result<Json<CertificatePage>, ApiError> {
-    let date = |field: &str, raw: &Option<String>| -> Result<Option<String>, ApiError> {
+    let date = |field: &str, raw: &Option<String>| -> Result<Option<CalendarDate>, ApiError> {
         raw.as_deref()
             .map(|s| {
-                Date::parse(s, format_description!("[year]-[month]-[day]"))
-                    .map(|d| d.to_string())
+                s.parse::<CalendarDate>()
                     .map_err(|_| bad_query(field, format!("`{field}` must be YYYY-MM-DD")))
             })
             .transpose()
@@ -266,7 +193,13 @@ async fn registry(
     // One extra row says whether there is a next page.
     let mut rows = state
         .db
-        .list_certificates(&filter, sort, cursor.as_ref(), limit + 1, &today())
+        .list_certificates(
+            &filter,
+            sort,
+            cursor.as_ref(),
+            limit + 1,
+            CalendarDate::today(),
+        )
         .await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -325,11 +258,15 @@ pub async fn get(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CertificateView>, ApiError> {
     let id = crate::views::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
-    Ok(Json(view_of(&state, &caller, &id.to_string()).await?))
+    Ok(Json(view_of(&state, &caller, id).await?))
 }
 
 /// The caller's certificate (any, for admins) as a view; another owner's is not found.
-async fn view_of(state: &AppState, caller: &Caller, id: &str) -> Result<CertificateView, ApiError> {
+async fn view_of(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+) -> Result<CertificateView, ApiError> {
     let row = state
         .db
         .get_certificate(id, caller.owner_filter())
@@ -364,10 +301,9 @@ pub async fn revoke(
     let reason = p.text("reason", &body.value.reason, 500);
     p.into_result()?;
     let reason = reason.unwrap_or_default();
-    let id = id.to_string();
     match state
         .db
-        .revoke_certificate(&id, caller.owner_filter(), &reason)
+        .revoke_certificate(id, caller.owner_filter(), &reason)
         .await?
     {
         RevokeOutcome::NotFound => Err(ApiError::NotFound("certificate")),
@@ -375,7 +311,7 @@ pub async fn revoke(
             code: "already_revoked",
             message: "this certificate is already revoked".into(),
         }),
-        RevokeOutcome::Revoked => Ok(Json(view_of(&state, &caller, &id).await?)),
+        RevokeOutcome::Revoked => Ok(Json(view_of(&state, &caller, id).await?)),
     }
 }
 
@@ -385,10 +321,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_bind_to_their_sort() {
-        let id = JobId::new().to_string();
         let cursor = CertificateCursor {
             key: SortKey::Text("2026-11-21".into()),
-            job_id: id.clone(),
+            job_id: JobId::new(),
         };
         let text = encode_cursor(&cursor, CertificateSort::IssuedDesc);
         assert_eq!(

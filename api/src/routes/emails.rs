@@ -12,8 +12,6 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::db::JobRow;
 use shared::domain::{EmailAddress, JobId, JobStatus};
@@ -24,9 +22,11 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::email_limits::{MAX_RECIPIENTS, check_domain, email_charge};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::Caller;
 use crate::problems::Problems;
-use crate::submit::{self, Idempotency, Submission, SubmissionResponses};
+use crate::submit::{
+    self, Accepted, IdempotencyKeyHeader, JsonSubmission, Submission, SubmissionResponses,
+};
 use crate::views::SubmittedView;
 
 /// Most attachments.
@@ -70,30 +70,23 @@ pub struct EmailRequest {
 }
 
 /// Submit an email job.
-#[utoipa::path(
-    post,
-    path = "/v1/emails",
-    tag = "emails",
-    request_body = EmailRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body return the original job; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
-    responses(
-        (status = 202, description = "Accepted; poll the Location", body = SubmittedView),
+#[utoipa::path(post, path = "/v1/emails", tag = "emails",
+    request_body = EmailRequest, params(IdempotencyKeyHeader), security(("api_key" = [])),
+    responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         SubmissionResponses,
         (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`)", body = ErrorBody),
         (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a recipient outside the key's domains", body = ErrorBody),
         (status = 429, description = "The key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up"))),
-    ),
-    security(("api_key" = []))
-)]
+            headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up")))))]
 pub async fn submit(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: ApiJson<EmailRequest>,
-) -> Result<Response, ApiError> {
-    let idempotency = Idempotency::of_body(&headers, &body.raw)?;
-    let req = body.value;
+    submission: JsonSubmission<EmailRequest>,
+) -> Result<Accepted, ApiError> {
+    let JsonSubmission {
+        caller,
+        idempotency,
+        body: req,
+    } = submission;
     free_text_allowed(&state, &caller, &req)?;
     let mut p = Problems::default();
     let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {

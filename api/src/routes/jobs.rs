@@ -182,11 +182,7 @@ pub async fn signed_file(
     }
     let job = state.db.get_job(job_id, None).await?.ok_or(not_found)?;
     // A link outlives neither a revoked certificate nor its owner's revoked key.
-    if !state
-        .db
-        .link_is_live(&job.id.to_string(), &job.owner_id)
-        .await?
-    {
+    if !state.db.link_is_live(job.id, &job.owner_id).await? {
         return Err(ApiError::NotFound("no such file, or the link expired"));
     }
     serve_file(&state, &job, &headers).await
@@ -308,19 +304,8 @@ pub async fn retry(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = find(&state, &caller, &id).await?;
-    let extra = state.config.queues.get(job.queue).max_attempts;
-    match state
-        .db
-        .retry_job(job.id, caller.owner_filter(), extra)
-        .await?
-    {
-        RetryOutcome::Requeued(job) => {
-            if let Err(e) = state.queue.push(job.queue, job.id, None).await {
-                // The row says `queued`: the rescuer pushes it when the queue is back.
-                tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
-            }
-            Ok(Json(JobView::from_row(&job, &state.base_url)))
-        }
+    match crate::submit::resubmit(&state, &caller, &job).await? {
+        RetryOutcome::Requeued(job) => Ok(Json(JobView::from_row(&job, &state.base_url))),
         RetryOutcome::NotFound => Err(ApiError::NotFound("job")),
         RetryOutcome::NotRetryable(status) => Err(ApiError::Conflict {
             code: "not_retryable",

@@ -5,10 +5,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::config::MissedTicks;
-use shared::db::ScheduleState;
+use shared::db::{SYSTEM_OWNER, ScheduleState};
 use shared::domain::Timestamp;
 use shared::schedules::ScheduleSpec;
 use utoipa::ToSchema;
@@ -16,6 +15,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, Caller};
+use crate::submit::{Accepted, Submission, submit_as};
 use crate::views::JobView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -124,7 +124,7 @@ pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Accepted, ApiError> {
     caller.require_admin()?;
     let spec = spec(&state, &name)?;
     if !spec.overlap && state.db.schedule_state(&name).await?.running() {
@@ -135,12 +135,14 @@ pub async fn run(
             ),
         });
     }
-    let job = spec.job(None, state.config.queues.maintenance.max_attempts);
-    let id = job.id;
-    let response = crate::submit::enqueue(&state, id, state.db.insert_job(&job).await).await?;
-    state.db.record_schedule_run(&name, None, Some(id)).await?;
-    tracing::info!(schedule = %name, job_id = %id, "schedule run on request");
-    Ok(response)
+    let payload = spec.payload();
+    let accepted = submit_as(&state, SYSTEM_OWNER, None, Submission::of(&payload)).await?;
+    state
+        .db
+        .record_schedule_run(&name, None, Some(accepted.id))
+        .await?;
+    tracing::info!(schedule = %name, job_id = %accepted.id, "schedule run on request");
+    Ok(accepted)
 }
 
 /// Pauses the schedule: its ticks enqueue nothing until resumed (admin).

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use shared::db::{CreateOutcome, DeleteOutcome, NewTemplate, TemplateChange};
+use shared::domain::CalendarDate;
 use shared::jobs::CertificatePayload;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
 use shared::templates::{
@@ -23,7 +24,10 @@ use shared::templates::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::certificate_order::CertificateRequest;
+use crate::certificate_order::{CertificateRequest, PreviewRequest};
+
+/// The issue date sample renders and previews show when the caller gives none.
+const SAMPLE_DATE: CalendarDate = CalendarDate::new(time::macros::date!(2026 - 11 - 21));
 use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::problems::Problems;
@@ -362,7 +366,7 @@ fn sample_request(
         template_version: None,
         recipient_name: "Alexandra Wolfeschlegel-Ångström".into(),
         course_name: "Sample Course in Document Engineering".into(),
-        issued_on: "2026-11-21".into(),
+        issued_on: SAMPLE_DATE,
         issuer_name: Some("Quire Academy".into()),
         expires_on: None,
         verification_code: "PREV-IEW0-CODE".into(),
@@ -402,7 +406,7 @@ async fn preview_request(
 ) -> Result<SandboxRequest, ApiError> {
     let sample_b64 = || base64::engine::general_purpose::STANDARD.encode(sample_image());
     let mut req = given;
-    req.issued_on.get_or_insert_with(|| "2026-11-21".into());
+    req.issued_on.get_or_insert_with(|| SAMPLE_DATE.to_string());
     req.issuer_name
         .get_or_insert_with(|| "Quire Academy".into());
     req.photo.get_or_insert_with(sample_b64);
@@ -764,57 +768,4 @@ pub async fn preview(
     let (bytes, _) = render_checked(&state, request).await?;
     let content_type = if png { "image/png" } else { "application/pdf" };
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
-}
-
-/// Preview values: like a certificate submission, every member optional (sample values fill
-/// the rest), and checked by the same rules.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewRequest {
-    /// At most `limits.max_name_chars` (default 200) characters.
-    #[schema(max_length = 200)]
-    pub recipient_name: Option<String>,
-    /// At most `limits.max_name_chars` (default 200) characters.
-    #[schema(max_length = 200)]
-    pub course_name: Option<String>,
-    /// `YYYY-MM-DD`.
-    #[schema(format = Date)]
-    pub issued_on: Option<String>,
-    /// At most `limits.max_name_chars` (default 200) characters.
-    #[schema(max_length = 200)]
-    pub issuer_name: Option<String>,
-    /// `YYYY-MM-DD`, not before `issued_on` (else 422).
-    #[schema(format = Date)]
-    pub expires_on: Option<String>,
-    /// The template's declared fields, as in a submission.
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl PreviewRequest {
-    fn is_empty(&self) -> bool {
-        self.recipient_name.is_none()
-            && self.course_name.is_none()
-            && self.issued_on.is_none()
-            && self.issuer_name.is_none()
-            && self.expires_on.is_none()
-            && self.fields.is_none()
-    }
-
-    fn into_request(self) -> CertificateRequest {
-        CertificateRequest {
-            // Absent means a sample value; a blank one sent is checked (and refused) as sent.
-            recipient_name: self
-                .recipient_name
-                .unwrap_or_else(|| "Alexandra Wolfeschlegel-Ångström".into()),
-            course_name: self
-                .course_name
-                .unwrap_or_else(|| "Sample Course in Document Engineering".into()),
-            issued_on: self.issued_on,
-            issuer_name: self.issuer_name,
-            expires_on: self.expires_on,
-            fields: self.fields,
-            ..CertificateRequest::default()
-        }
-    }
 }

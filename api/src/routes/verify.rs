@@ -8,32 +8,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use shared::db::CertificateStatus;
-use utoipa::ToSchema;
+use shared::domain::CalendarDate;
 
 use crate::AppState;
-use crate::certificate_order::today;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
-
-/// What anyone holding a verification code may learn.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Verification {
-    pub code: String,
-    /// `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
-    pub status: String,
-    pub recipient_name: String,
-    pub course_name: String,
-    pub issuer_name: Option<String>,
-    pub issued_on: String,
-    pub expires_on: Option<String>,
-    pub revocation_reason: Option<String>,
-    /// RFC 3339.
-    pub revoked_at: Option<String>,
-    /// sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
-    pub sha256: Option<String>,
-}
+use crate::views::{CertificateView, Verification};
 
 static PAGE: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
@@ -60,7 +41,7 @@ async fn lookup(state: &AppState, code: &str) -> Result<Verification, ApiError> 
         .find_certificate_by_code(&code)
         .await?
         .ok_or(ApiError::NotFound("certificate"))?;
-    let status = row.status(&today());
+    let status = row.status(CalendarDate::today());
     // A certificate that never rendered was never issued: nothing to verify.
     if matches!(
         status,
@@ -68,20 +49,11 @@ async fn lookup(state: &AppState, code: &str) -> Result<Verification, ApiError> 
     ) {
         return Err(ApiError::NotFound("certificate"));
     }
-    Ok(Verification {
-        code: row.verification_code.clone(),
-        status: status.as_str().to_owned(),
-        recipient_name: row.recipient_name.clone(),
-        course_name: row.course_name.clone(),
-        issuer_name: row.issuer_name.clone(),
-        issued_on: row.issued_on.clone(),
-        expires_on: row.expires_on.clone(),
-        revocation_reason: row.revoked_reason.clone(),
-        revoked_at: row
-            .revoked_at
-            .map(|t| shared::domain::Timestamp::from_millis(t).to_rfc3339()),
-        sha256: row.sha256().map(str::to_owned),
-    })
+    Ok(Verification::of(CertificateView::from_row(
+        &row,
+        &state.base_url,
+        true,
+    )))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

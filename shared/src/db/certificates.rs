@@ -7,9 +7,10 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::DatabaseBackend;
 use super::email::{EmailCharge, OverQuota, charge_inserted};
+use super::idempotency::{KeyHolder, holder_of, release_expired};
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
 use super::{Db, DbError};
-use crate::domain::{JobStatus, Timestamp};
+use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.
 #[derive(Debug, Clone)]
@@ -21,9 +22,8 @@ pub struct NewCertificate {
     pub recipient_name: String,
     pub course_name: String,
     pub issuer_name: Option<String>,
-    /// `YYYY-MM-DD`.
-    pub issued_on: String,
-    pub expires_on: Option<String>,
+    pub issued_on: CalendarDate,
+    pub expires_on: Option<CalendarDate>,
     pub is_public: bool,
 }
 
@@ -62,23 +62,104 @@ impl CertificateStatus {
         }
     }
 
-    /// The SQL condition for this status; `$today` is bound by the caller.
+    /// The SQL condition for this status, from [`RULES`]; `today` is the placeholder the
+    /// caller binds today's date to.
     fn condition(self, today: &str) -> String {
-        match self {
-            Self::Pending => {
-                "j.status IN ('queued', 'running', 'failed') AND c.revoked_at IS NULL".into()
-            }
-            Self::Valid => format!(
-                "j.status = 'succeeded' AND c.revoked_at IS NULL \
-                 AND (c.expires_on IS NULL OR c.expires_on >= {today})"
-            ),
-            Self::Expired => format!(
-                "j.status = 'succeeded' AND c.revoked_at IS NULL AND c.expires_on < {today}"
-            ),
-            Self::Revoked => "c.revoked_at IS NOT NULL".into(),
-            Self::Failed => "j.status = 'dead' AND c.revoked_at IS NULL".into(),
-            Self::Cancelled => "j.status = 'cancelled' AND c.revoked_at IS NULL".into(),
+        let rule = RULES
+            .iter()
+            .find(|r| r.status == self)
+            .expect("every status has a rule");
+        let mut parts = vec![if rule.revoked {
+            "c.revoked_at IS NOT NULL".to_owned()
+        } else {
+            "c.revoked_at IS NULL".to_owned()
+        }];
+        if let Some(jobs) = rule.jobs {
+            let list: Vec<_> = jobs.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            parts.push(format!("j.status IN ({})", list.join(", ")));
         }
+        match rule.expiry {
+            Expiry::Any => {}
+            Expiry::Current => {
+                parts.push(format!("(c.expires_on IS NULL OR c.expires_on >= {today})"))
+            }
+            Expiry::Passed => parts.push(format!("c.expires_on < {today}")),
+        }
+        parts.join(" AND ")
+    }
+}
+
+/// What a rule asks of `expires_on` against today.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    Any,
+    /// None, or not before today.
+    Current,
+    /// Before today.
+    Passed,
+}
+
+/// One status's condition on a registry row and its job.
+struct Rule {
+    status: CertificateStatus,
+    revoked: bool,
+    /// The job statuses it covers; `None`: any.
+    jobs: Option<&'static [JobStatus]>,
+    expiry: Expiry,
+}
+
+/// The certificate status rule, stated once: [`CertificateRow::status`] reads it in Rust and
+/// [`CertificateStatus::condition`] turns it into SQL for listings. Exactly one rule holds for
+/// any row: a revoked certificate is revoked whatever its job did; otherwise its job's status
+/// decides, and a rendered certificate whose `expires_on` is before today has expired.
+const RULES: [Rule; 6] = [
+    Rule {
+        status: CertificateStatus::Revoked,
+        revoked: true,
+        jobs: None,
+        expiry: Expiry::Any,
+    },
+    Rule {
+        status: CertificateStatus::Pending,
+        revoked: false,
+        jobs: Some(&[JobStatus::Queued, JobStatus::Running, JobStatus::Failed]),
+        expiry: Expiry::Any,
+    },
+    Rule {
+        status: CertificateStatus::Valid,
+        revoked: false,
+        jobs: Some(&[JobStatus::Succeeded]),
+        expiry: Expiry::Current,
+    },
+    Rule {
+        status: CertificateStatus::Expired,
+        revoked: false,
+        jobs: Some(&[JobStatus::Succeeded]),
+        expiry: Expiry::Passed,
+    },
+    Rule {
+        status: CertificateStatus::Failed,
+        revoked: false,
+        jobs: Some(&[JobStatus::Dead]),
+        expiry: Expiry::Any,
+    },
+    Rule {
+        status: CertificateStatus::Cancelled,
+        revoked: false,
+        jobs: Some(&[JobStatus::Cancelled]),
+        expiry: Expiry::Any,
+    },
+];
+
+impl Rule {
+    fn holds(&self, row: &CertificateRow, today: CalendarDate) -> bool {
+        self.revoked == row.revoked_at.is_some()
+            && self.jobs.is_none_or(|jobs| jobs.contains(&row.job_status))
+            && match self.expiry {
+                Expiry::Any => true,
+                Expiry::Current => row.expires_on.is_none_or(|until| until >= today),
+                Expiry::Passed => row.expires_on.is_some_and(|until| until < today),
+            }
     }
 }
 
@@ -98,7 +179,7 @@ impl std::str::FromStr for CertificateStatus {
 /// A registry entry with what the job produced.
 #[derive(Debug, Clone)]
 pub struct CertificateRow {
-    pub job_id: String,
+    pub job_id: JobId,
     pub owner_id: String,
     pub template_id: String,
     pub template_version: i64,
@@ -108,8 +189,8 @@ pub struct CertificateRow {
     pub recipient_name: String,
     pub course_name: String,
     pub issuer_name: Option<String>,
-    pub issued_on: String,
-    pub expires_on: Option<String>,
+    pub issued_on: CalendarDate,
+    pub expires_on: Option<CalendarDate>,
     pub is_public: bool,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
@@ -121,20 +202,12 @@ pub struct CertificateRow {
 }
 
 impl CertificateRow {
-    /// The status on `today` (`YYYY-MM-DD`).
-    pub fn status(&self, today: &str) -> CertificateStatus {
-        if self.revoked_at.is_some() {
-            return CertificateStatus::Revoked;
-        }
-        match self.job_status {
-            JobStatus::Succeeded => match &self.expires_on {
-                Some(until) if until.as_str() < today => CertificateStatus::Expired,
-                _ => CertificateStatus::Valid,
-            },
-            JobStatus::Dead => CertificateStatus::Failed,
-            JobStatus::Cancelled => CertificateStatus::Cancelled,
-            _ => CertificateStatus::Pending,
-        }
+    /// The status on `today`, by [`RULES`].
+    pub fn status(&self, today: CalendarDate) -> CertificateStatus {
+        RULES
+            .iter()
+            .find(|rule| rule.holds(self, today))
+            .map_or(CertificateStatus::Pending, |rule| rule.status)
     }
 
     pub fn sha256(&self) -> Option<&str> {
@@ -162,8 +235,17 @@ fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
     };
     let int = |n: &str| row.try_get::<i64, _>(n).map_err(|e| corrupt(n, &e));
     let opt_int = |n: &str| row.try_get::<Option<i64>, _>(n).map_err(|e| corrupt(n, &e));
+    let date = |n: &str| text(n)?.parse::<CalendarDate>().map_err(|e| corrupt(n, &e));
+    let opt_date = |n: &str| {
+        opt_text(n)?
+            .map(|d| d.parse::<CalendarDate>())
+            .transpose()
+            .map_err(|e| corrupt(n, &e))
+    };
     Ok(CertificateRow {
-        job_id: text("job_id")?,
+        job_id: text("job_id")?
+            .parse::<JobId>()
+            .map_err(|e| corrupt("job_id", &e))?,
         owner_id: text("owner_id")?,
         template_id: text("template_id")?,
         template_version: int("template_version")?,
@@ -173,8 +255,8 @@ fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
         recipient_name: text("recipient_name")?,
         course_name: text("course_name")?,
         issuer_name: opt_text("issuer_name")?,
-        issued_on: text("issued_on")?,
-        expires_on: opt_text("expires_on")?,
+        issued_on: date("issued_on")?,
+        expires_on: opt_date("expires_on")?,
         is_public: int("is_public")? != 0,
         revoked_at: opt_int("revoked_at")?,
         revoked_reason: opt_text("revoked_reason")?,
@@ -201,9 +283,9 @@ pub struct CertificateFilter {
     pub status: Option<CertificateStatus>,
     /// Case-insensitive substring of the recipient's name.
     pub recipient: Option<String>,
-    /// Inclusive `YYYY-MM-DD` bounds on the issue date.
-    pub issued_from: Option<String>,
-    pub issued_to: Option<String>,
+    /// Inclusive bounds on the issue date.
+    pub issued_from: Option<CalendarDate>,
+    pub issued_to: Option<CalendarDate>,
     pub batch_id: Option<String>,
 }
 
@@ -261,7 +343,7 @@ pub enum SortKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateCursor {
     pub key: SortKey,
-    pub job_id: String,
+    pub job_id: JobId,
 }
 
 impl CertificateCursor {
@@ -270,11 +352,11 @@ impl CertificateCursor {
             CertificateSort::CreatedDesc | CertificateSort::CreatedAsc => {
                 SortKey::Int(row.created_at)
             }
-            _ => SortKey::Text(row.issued_on.clone()),
+            _ => SortKey::Text(row.issued_on.to_string()),
         };
         Self {
             key,
-            job_id: row.job_id.clone(),
+            job_id: row.job_id,
         }
     }
 }
@@ -353,7 +435,7 @@ impl BatchWriter {
 /// A finished certificate's file, for the batch archive.
 #[derive(Debug, Clone)]
 pub struct BatchFile {
-    pub job_id: String,
+    pub job_id: JobId,
     pub recipient_name: String,
     pub result: serde_json::Value,
 }
@@ -486,7 +568,7 @@ impl Db {
         sort: CertificateSort,
         cursor: Option<&CertificateCursor>,
         limit: u32,
-        today: &str,
+        today: CalendarDate,
     ) -> Result<Vec<CertificateRow>, DbError> {
         let (sql, binds) = list_sql(filter, sort, cursor, limit, today);
         let rows = if filter.public_only && self.backend() == DatabaseBackend::Postgres {
@@ -513,7 +595,7 @@ impl Db {
         sort: CertificateSort,
         limit: u32,
     ) -> Result<String, DbError> {
-        let (sql, binds) = list_sql(filter, sort, None, limit, "2026-01-01");
+        let (sql, binds) = list_sql(filter, sort, None, limit, CalendarDate::today());
         let rows = bound(format!("EXPLAIN {sql}"), binds)
             .fetch_all(self.pool())
             .await?;
@@ -527,12 +609,12 @@ impl Db {
     /// One certificate by its job id, if it exists and (when `owner_id` is given) is theirs.
     pub async fn get_certificate(
         &self,
-        job_id: &str,
+        job_id: JobId,
         owner_id: Option<&str>,
     ) -> Result<Option<CertificateRow>, DbError> {
         self.one_certificate(
             "c.job_id = $1 AND ($2 IS NULL OR c.owner_id = $2)",
-            &[Some(job_id), owner_id],
+            &[Some(&job_id.to_string()), owner_id],
         )
         .await
     }
@@ -564,12 +646,12 @@ impl Db {
 
     /// True when a signed link to this job's file may still be served: neither the job's
     /// certificate (if it is one) nor the key that owns the job has been revoked.
-    pub async fn link_is_live(&self, job_id: &str, owner_id: &str) -> Result<bool, DbError> {
+    pub async fn link_is_live(&self, job_id: JobId, owner_id: &str) -> Result<bool, DbError> {
         let revoked: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM certificates WHERE job_id = $1 AND revoked_at IS NOT NULL) \
                   + (SELECT COUNT(*) FROM api_keys WHERE id = $2 AND revoked_at IS NOT NULL)",
         )
-        .bind(job_id.to_owned())
+        .bind(job_id.to_string())
         .bind(owner_id.to_owned())
         .fetch_one(self.pool())
         .await?;
@@ -579,7 +661,7 @@ impl Db {
     /// Revokes a certificate; the first revocation's reason stands.
     pub async fn revoke_certificate(
         &self,
-        job_id: &str,
+        job_id: JobId,
         owner_id: Option<&str>,
         reason: &str,
     ) -> Result<RevokeOutcome, DbError> {
@@ -588,7 +670,7 @@ impl Db {
             "UPDATE certificates SET revoked_at = $3, revoked_reason = $4 \
              WHERE job_id = $1 AND ($2 IS NULL OR owner_id = $2) AND revoked_at IS NULL",
         )
-        .bind(job_id.to_owned())
+        .bind(job_id.to_string())
         .bind(owner_id.map(str::to_owned))
         .bind(now)
         .bind(reason.to_owned())
@@ -611,32 +693,15 @@ impl Db {
         key: &str,
         window: std::time::Duration,
     ) -> Result<Option<(BatchRow, String)>, DbError> {
-        let cutoff = Timestamp::now().millis() - window.as_millis() as i64;
-        sqlx::query(
-            "UPDATE batches SET idempotency_key = NULL \
-             WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
-        )
-        .bind(owner_id.to_owned())
-        .bind(key.to_owned())
-        .bind(cutoff)
-        .execute(self.pool())
-        .await?;
-        let row = sqlx::query(
-            "SELECT id, request_hash FROM batches WHERE owner_id = $1 AND idempotency_key = $2",
-        )
-        .bind(owner_id.to_owned())
-        .bind(key.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else {
+        release_expired(self.pool(), KeyHolder::Batches, owner_id, key, window).await?;
+        let Some((id, hash)) = holder_of(self.pool(), KeyHolder::Batches, owner_id, key).await?
+        else {
             return Ok(None);
         };
-        let id: String = row.try_get("id")?;
-        let hash: Option<String> = row.try_get("request_hash")?;
         Ok(self
             .get_batch(&id, Some(owner_id))
             .await?
-            .map(|batch| (batch, hash.unwrap_or_default())))
+            .map(|batch| (batch, hash)))
     }
 
     pub async fn get_batch(
@@ -696,8 +761,11 @@ impl Db {
         rows.iter()
             .map(|r| {
                 let result: String = r.try_get("result")?;
+                let id: String = r.try_get("id")?;
                 Ok(BatchFile {
-                    job_id: r.try_get("id")?,
+                    job_id: id
+                        .parse()
+                        .map_err(|e| DbError::Corrupt(format!("job id `{id}`: {e}")))?,
                     recipient_name: r.try_get("recipient_name")?,
                     result: serde_json::from_str(&result)
                         .map_err(|e| DbError::Corrupt(format!("result: {e}")))?,
@@ -732,7 +800,7 @@ fn list_sql(
     sort: CertificateSort,
     cursor: Option<&CertificateCursor>,
     limit: u32,
-    today: &str,
+    today: CalendarDate,
 ) -> (String, Vec<Bind>) {
     let mut binds = Vec::new();
     let mut next = |b: Bind| {
@@ -758,7 +826,7 @@ fn list_sql(
         sql += &format!(" AND c.batch_id = {}", next(Bind::Text(batch.clone())));
     }
     if let Some(status) = filter.status {
-        let today = next(Bind::Text(today.to_owned()));
+        let today = next(Bind::Text(today.to_string()));
         sql += &format!(" AND ({})", status.condition(&today));
     }
     if let Some(recipient) = &filter.recipient {
@@ -771,10 +839,10 @@ fn list_sql(
         sql += &format!(" AND c.recipient_key LIKE {p} ESCAPE '\\'");
     }
     if let Some(from) = &filter.issued_from {
-        sql += &format!(" AND c.issued_on >= {}", next(Bind::Text(from.clone())));
+        sql += &format!(" AND c.issued_on >= {}", next(Bind::Text(from.to_string())));
     }
     if let Some(to) = &filter.issued_to {
-        sql += &format!(" AND c.issued_on <= {}", next(Bind::Text(to.clone())));
+        sql += &format!(" AND c.issued_on <= {}", next(Bind::Text(to.to_string())));
     }
     let column = sort.column();
     let (cmp, dir) = if sort.descending() {
@@ -787,7 +855,7 @@ fn list_sql(
             SortKey::Int(i) => Bind::Int(*i),
             SortKey::Text(t) => Bind::Text(t.clone()),
         });
-        let id = next(Bind::Text(c.job_id.clone()));
+        let id = next(Bind::Text(c.job_id.to_string()));
         sql +=
             &format!(" AND ({column} {cmp} {key} OR ({column} = {key} AND c.job_id {cmp} {id}))");
     }
@@ -828,8 +896,8 @@ async fn insert_certificates(
                 .bind(cert.recipient_name.to_lowercase())
                 .bind(cert.course_name.clone())
                 .bind(cert.issuer_name.clone())
-                .bind(cert.issued_on.clone())
-                .bind(cert.expires_on.clone())
+                .bind(cert.issued_on.to_string())
+                .bind(cert.expires_on.map(|d| d.to_string()))
                 .bind(i64::from(cert.is_public));
         }
         query.execute(&mut **tx).await?;

@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::idempotency::{KeyHolder, holder_of, release_expired};
 use super::{Db, DbError, placeholders};
 use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 
@@ -743,15 +744,7 @@ pub(super) async fn insert_job_in(
 ) -> Result<InsertOutcome, DbError> {
     let now = Timestamp::now().millis();
     if let (Some(key), Some(window)) = (&job.idempotency_key, job.idempotency_window) {
-        sqlx::query(
-            "UPDATE jobs SET idempotency_key = NULL \
-             WHERE owner_id = $1 AND idempotency_key = $2 AND created_at < $3",
-        )
-        .bind(job.owner_id.clone())
-        .bind(key.clone())
-        .bind(now - window.as_millis() as i64)
-        .execute(&mut **tx)
-        .await?;
+        release_expired(&mut **tx, KeyHolder::Jobs, &job.owner_id, key, window).await?;
     }
     let payload = job.payload.to_string();
     let insert = format!(
@@ -783,19 +776,21 @@ pub(super) async fn insert_job_in(
         return Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?));
     }
     // The key was used before by this owner.
+    let key = job.idempotency_key.as_deref().unwrap_or_default();
+    // The holder was withdrawn meanwhile (its push failed): the client may simply retry.
+    let gone = || DbError::Unavailable("a concurrent request holds this key".into());
+    let (id, hash) = holder_of(&mut **tx, KeyHolder::Jobs, &job.owner_id, key)
+        .await?
+        .ok_or_else(gone)?;
+    if Some(&hash) != job.request_hash.as_ref() {
+        return Ok(InsertOutcome::KeyConflict);
+    }
     let existing = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, request_hash FROM jobs WHERE owner_id = $1 AND idempotency_key = $2"
+        "SELECT {COLUMNS} FROM jobs WHERE id = $1"
     )))
-    .bind(&job.owner_id)
-    .bind(job.idempotency_key.clone())
+    .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    // The holder was withdrawn meanwhile (its push failed): the client may simply retry.
-    .ok_or_else(|| DbError::Unavailable("a concurrent request holds this key".into()))?;
-    let hash: Option<String> = existing.try_get("request_hash").map_err(DbError::from)?;
-    if hash == job.request_hash {
-        Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
-    } else {
-        Ok(InsertOutcome::KeyConflict)
-    }
+    .ok_or_else(gone)?;
+    Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
 }

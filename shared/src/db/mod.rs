@@ -5,6 +5,7 @@
 
 mod certificates;
 mod email;
+mod idempotency;
 mod jobs;
 mod keys;
 mod maintenance;

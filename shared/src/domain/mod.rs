@@ -1,10 +1,12 @@
 //! Domain types: values that have been checked once, at the edge, and are trusted afterwards.
 
+mod date;
 mod email;
 mod job;
 mod text;
 mod timestamp;
 
+pub use date::CalendarDate;
 pub use email::{EmailAddress, EmailDomains, EmailError, MAX_ADDRESS, header_value};
 pub use job::{JobId, JobKind, JobStatus, QueueName};
 pub use text::{BoundedText, TextError};
