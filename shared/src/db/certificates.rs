@@ -904,3 +904,86 @@ async fn insert_certificates(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        revoked: bool,
+        job_status: JobStatus,
+        expires_on: Option<CalendarDate>,
+    ) -> CertificateRow {
+        CertificateRow {
+            job_id: JobId::new(),
+            owner_id: "k".into(),
+            template_id: "t".into(),
+            template_version: 1,
+            template_name: "classic".into(),
+            batch_id: None,
+            verification_code: "ABCD-EFGH-JKLM".into(),
+            recipient_name: "Ada".into(),
+            course_name: "Math".into(),
+            issuer_name: None,
+            issued_on: "2026-01-01".parse().unwrap(),
+            expires_on,
+            is_public: false,
+            revoked_at: revoked.then_some(1),
+            revoked_reason: None,
+            created_at: 0,
+            job_status,
+            result: None,
+            finished_at: None,
+        }
+    }
+
+    /// The rule as it was written by hand before it became a table: the table must agree.
+    fn by_hand(row: &CertificateRow, today: CalendarDate) -> CertificateStatus {
+        if row.revoked_at.is_some() {
+            return CertificateStatus::Revoked;
+        }
+        match row.job_status {
+            JobStatus::Succeeded => match row.expires_on {
+                Some(until) if until < today => CertificateStatus::Expired,
+                _ => CertificateStatus::Valid,
+            },
+            JobStatus::Dead => CertificateStatus::Failed,
+            JobStatus::Cancelled => CertificateStatus::Cancelled,
+            _ => CertificateStatus::Pending,
+        }
+    }
+
+    #[test]
+    fn exactly_one_rule_holds_for_every_row() {
+        let today: CalendarDate = "2026-06-15".parse().unwrap();
+        let expiries = [
+            None,
+            Some("2026-06-14".parse().unwrap()),
+            Some(today),
+            Some("2026-06-16".parse().unwrap()),
+        ];
+        for revoked in [false, true] {
+            for job_status in JobStatus::ALL {
+                for expires_on in expiries {
+                    let row = row(revoked, job_status, expires_on);
+                    let holding: Vec<_> = RULES.iter().filter(|r| r.holds(&row, today)).collect();
+                    assert_eq!(holding.len(), 1, "{revoked} {job_status} {expires_on:?}");
+                    assert_eq!(row.status(today), by_hand(&row, today));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_status_has_a_sql_condition() {
+        for status in CertificateStatus::ALL {
+            let sql = status.condition("$1");
+            assert!(sql.contains("c.revoked_at"), "{sql}");
+        }
+        assert_eq!(
+            CertificateStatus::Valid.condition("$1"),
+            "c.revoked_at IS NULL AND j.status IN ('succeeded') \
+             AND (c.expires_on IS NULL OR c.expires_on >= $1)"
+        );
+    }
+}
