@@ -9,7 +9,6 @@ use moka::future::Cache;
 use shared::db::{Db, hash_key};
 
 use crate::error::ApiError;
-use crate::extract::Caller;
 
 const KEY_TTL: Duration = Duration::from_secs(10);
 
@@ -48,5 +47,34 @@ impl KeyCache {
     /// Forget every cached key (after a revocation through this process).
     pub fn clear(&self) {
         self.cache.invalidate_all();
+    }
+}
+
+/// The authenticated caller: every `/v1` endpoint but public ones takes one.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub is_admin: bool,
+    /// The key's own email quotas and recipient domains (cached with the key).
+    pub email: shared::db::KeyEmailLimits,
+}
+
+impl Caller {
+    /// The owner filter for queries: admins see every owner's jobs.
+    pub fn owner_filter(&self) -> Option<&str> {
+        (!self.is_admin).then_some(self.key_id.as_str())
+    }
+
+    /// Public templates are everyone's; others only their owner's and admins'.
+    pub fn may_read(&self, template: &shared::templates::TemplateRecord) -> bool {
+        template.is_public || self.is_admin || template.owner_id == self.key_id
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this endpoint needs an admin key"))
+        }
     }
 }

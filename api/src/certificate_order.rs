@@ -12,10 +12,10 @@ use shared::jobs::CertificatePayload;
 use shared::templates::{FieldSpec, FieldType};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::cache::CachedTemplate;
 use crate::error::ApiError;
 use crate::problems::Problems;
+use crate::state::AppState;
 use crate::submit::image;
 
 /// A certificate to issue.

@@ -5,10 +5,10 @@
 use shared::db::{EmailCharge, OverQuota, QuotaWindow};
 use shared::domain::EmailAddress;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::problems::Problems;
+use crate::state::AppState;
 
 /// Most `to` addresses of one email; `cc` and `bcc` have the same limit each.
 pub const MAX_RECIPIENTS: usize = 50;

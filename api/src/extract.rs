@@ -9,8 +9,8 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body. Unlike axum's `Json`, errors name the field (`photo`, `fields.grade`) and say
 /// what was wrong in one stable shape.
@@ -235,34 +235,7 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// The authenticated caller: every `/v1` endpoint but public ones takes one.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub key_id: String,
-    pub is_admin: bool,
-    /// The key's own email quotas and recipient domains (cached with the key).
-    pub email: shared::db::KeyEmailLimits,
-}
-
-impl Caller {
-    /// The owner filter for queries: admins see every owner's jobs.
-    pub fn owner_filter(&self) -> Option<&str> {
-        (!self.is_admin).then_some(self.key_id.as_str())
-    }
-
-    /// Public templates are everyone's; others only their owner's and admins'.
-    pub fn may_read(&self, template: &shared::templates::TemplateRecord) -> bool {
-        template.is_public || self.is_admin || template.owner_id == self.key_id
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("this endpoint needs an admin key"))
-        }
-    }
-}
+pub use crate::auth::Caller;
 
 impl<S> FromRequestParts<S> for Caller
 where

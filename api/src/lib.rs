@@ -15,94 +15,28 @@ pub mod report_order;
 pub mod routes;
 pub mod schemas;
 mod server;
+pub mod state;
 pub mod submit;
 pub mod views;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use shared::config::Config;
-use shared::db::Db;
-use shared::queue::Queue;
-use shared::storage::Storage;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub queue: Queue,
-    pub storage: Storage,
-    pub auth: auth::KeyCache,
-    /// Templates with their current version, per process, invalidated across processes.
-    pub templates: crate::cache::TemplateCache,
-    /// `public_base_url` without a trailing slash, for links.
-    pub base_url: Arc<str>,
-    pub readiness: routes::health::Readiness,
-    /// Bounds the render children this process starts (template checks and previews).
-    pub sandbox: shared::sandbox::SandboxPool,
-    /// Bounds how many uploaded images this process decodes at once (each may take
-    /// `max_image_pixels` × 4 bytes); more wait their turn.
-    pub decodes: Arc<tokio::sync::Semaphore>,
-    /// Verifies signed download links; its key is read from the database on first use.
-    links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
-}
-
-impl AppState {
-    pub fn new(config: Arc<Config>, db: Db, queue: Queue) -> Self {
-        Self {
-            readiness: routes::health::Readiness {
-                db: db.clone(),
-                queue: queue.clone(),
-                consuming: None,
-                health_stale_after_secs: config.health.stale_after_secs,
-                header_read_timeout_secs: config.limits.header_read_timeout_secs,
-            },
-            storage: Storage::new(&config.data_dir),
-            sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
-            decodes: Arc::new(tokio::sync::Semaphore::new(
-                config.limits.max_concurrent_decodes,
-            )),
-            base_url: config.public_base_url().into(),
-            auth: auth::KeyCache::default(),
-            templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
-            config,
-            db,
-            queue,
-            links: Arc::default(),
-        }
-    }
-
-    /// The download-link signer (loads its key once).
-    pub async fn links(&self) -> Result<&shared::links::LinkSigner, ApiError> {
-        Ok(self
-            .links
-            .get_or_try_init(|| shared::links::LinkSigner::load(&self.db))
-            .await?)
-    }
-}
-
-impl AppState {
-    /// In a process that also runs a worker, `/ready` reports its consumers too.
-    pub fn with_consuming(mut self, consuming: Option<Arc<std::sync::atomic::AtomicBool>>) -> Self {
-        self.readiness.consuming = consuming;
-        self
-    }
-}
+pub use crate::state::AppState;
+use crate::state::Readiness;
 
 /// `/health` and `/ready` alone, for processes that serve no API (`quire worker`,
 /// `quire scheduler`) so their supervisor can probe them.
-pub fn health_router(readiness: routes::health::Readiness) -> Router {
+pub fn health_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
@@ -114,7 +48,7 @@ pub fn health_router(readiness: routes::health::Readiness) -> Router {
 /// Serves `health_router` until `shutdown` is cancelled.
 pub async fn serve_health(
     listener: TcpListener,
-    readiness: routes::health::Readiness,
+    readiness: Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let header_read = Duration::from_secs(readiness.header_read_timeout_secs);

@@ -9,11 +9,11 @@ use utoipa::{Modify, OpenApi};
 
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
     batches, certificates, emails, health, jobs, reports, schedules, system, templates, verify,
 };
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

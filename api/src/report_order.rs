@@ -12,9 +12,9 @@ use shared::reports::{
 };
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::problems::Problems;
+use crate::state::AppState;
 use crate::submit::image;
 
 /// Longest short text (names, numbers, table cells' item), in characters.

@@ -21,12 +21,12 @@ use shared::templates::TemplateKind;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
-use crate::AppState;
 use crate::cache::CachedTemplate;
 use crate::email_limits::quota_exceeded;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
 use crate::images::{CheckedImage, ImageLimits};
+use crate::state::AppState;
 use crate::views::{JobView, SubmittedView};
 
 /// The template used when a submission names none.

@@ -132,7 +132,7 @@ impl App {
                 .with_context(|| format!("binding health_bind {bind}"))?;
             let local = listener.local_addr()?;
             health_addr = Some(local);
-            let readiness = api::routes::health::Readiness {
+            let readiness = api::state::Readiness {
                 db: db.clone(),
                 queue: queue.clone(),
                 consuming: consuming.clone(),

@@ -13,11 +13,11 @@ use shared::db::BatchRow;
 use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller};
 use crate::offload::off_executor;
+use crate::state::AppState;
 use crate::submit::{Idempotency, new_job, push_or_withdraw, resolve_template, store_inputs};
 
 /// Most rows in one batch.

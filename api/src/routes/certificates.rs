@@ -12,12 +12,12 @@ use shared::db::{
 use shared::domain::{CalendarDate, JobId};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::certificate_order::{CertificateRequest, validate};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::problems::Problems;
+use crate::state::AppState;
 use crate::submit::{
     self, Accepted, IdempotencyKeyHeader, JsonSubmission, NotifyResponses, Submission,
     SubmissionResponses, resolve_template,

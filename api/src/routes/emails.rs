@@ -19,11 +19,11 @@ use shared::email_templates::{self, EmailError, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::email_limits::{MAX_RECIPIENTS, check_domain, email_charge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::problems::Problems;
+use crate::state::AppState;
 use crate::submit::{
     self, Accepted, IdempotencyKeyHeader, JsonSubmission, Submission, SubmissionResponses,
 };

@@ -1,37 +1,14 @@
 //! `/health` (the process answers) and `/ready` (its dependencies answer).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shared::db::Db;
-use shared::queue::Queue;
 use utoipa::ToSchema;
 
-use crate::AppState;
-
-/// What `/ready` checks: the database, the queue and, in a process that runs a worker,
-/// whether its queue consumers are running ("consuming", not merely "alive").
-#[derive(Clone)]
-pub struct Readiness {
-    pub db: Db,
-    pub queue: Queue,
-    /// Set by the worker while its consumers run; `None` in a process without a worker.
-    pub consuming: Option<Arc<AtomicBool>>,
-    /// `health.stale_after_secs`: when recorded checks are too old to trust.
-    pub health_stale_after_secs: u64,
-    /// `limits.header_read_timeout_secs`, for the health server of processes without an API.
-    pub header_read_timeout_secs: u64,
-}
-
-impl FromRef<AppState> for Readiness {
-    fn from_ref(state: &AppState) -> Self {
-        state.readiness.clone()
-    }
-}
+use crate::state::Readiness;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {

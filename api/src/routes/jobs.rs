@@ -12,9 +12,9 @@ use shared::domain::{JobId, JobKind, JobStatus};
 use shared::jobs::FileResult;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, Caller};
+use crate::state::AppState;
 use crate::views::{JobView, bad_query, parse_id};
 
 async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, ApiError> {

@@ -6,11 +6,11 @@ use axum::extract::State;
 use shared::reports::{self, ReportPayload};
 use shared::templates::TemplateKind;
 
-use crate::AppState;
 use crate::email_limits::notify_charge;
 use crate::error::ApiError;
 use crate::offload::off_executor;
 use crate::report_order::{ReportRequest, validate};
+use crate::state::AppState;
 use crate::submit::{
     self, Accepted, IdempotencyKeyHeader, JsonSubmission, NotifyResponses, Submission,
     SubmissionResponses, resolve_template_of,

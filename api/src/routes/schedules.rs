@@ -12,9 +12,9 @@ use shared::domain::Timestamp;
 use shared::schedules::ScheduleSpec;
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, Caller};
+use crate::state::AppState;
 use crate::submit::{Accepted, Submission, submit_as};
 use crate::views::JobView;
 

@@ -8,9 +8,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
+use crate::state::AppState;
 use crate::views::RecordedHealth;
 
 /// This process's template cache since it started.

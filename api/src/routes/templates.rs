@@ -23,8 +23,8 @@ use shared::templates::{
 };
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::certificate_order::{CertificateRequest, PreviewRequest};
+use crate::state::AppState;
 
 /// The issue date sample renders and previews show when the caller gives none.
 const SAMPLE_DATE: CalendarDate = CalendarDate::new(time::macros::date!(2026 - 11 - 21));

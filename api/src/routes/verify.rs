@@ -11,9 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use shared::db::CertificateStatus;
 use shared::domain::CalendarDate;
 
-use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
+use crate::state::AppState;
 use crate::views::{CertificateView, Verification};
 
 static PAGE: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {

@@ -5,11 +5,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::DatabaseBackend;
 use super::email::{EmailCharge, OverQuota, charge_inserted};
 use super::idempotency::{KeyHolder, holder_of, release_expired};
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
-use super::{Db, DbError};
+use super::pool::DatabaseBackend;
+use super::pool::{Db, DbError};
 use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.

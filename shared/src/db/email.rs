@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
-use super::DatabaseBackend;
 use super::jobs::{InsertOutcome, NewJob, insert_job_in};
-use super::{Db, DbError};
+use super::pool::DatabaseBackend;
+use super::pool::{Db, DbError};
 use crate::domain::{JobId, Timestamp};
 
 const MINUTE_MS: i64 = 60_000;

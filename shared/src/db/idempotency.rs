@@ -5,7 +5,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::DbError;
+use super::pool::DbError;
 use crate::domain::Timestamp;
 
 /// The table whose rows hold keys (`idempotency_key`, `request_hash`, `owner_id`,

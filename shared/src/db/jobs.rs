@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::idempotency::{KeyHolder, holder_of, release_expired};
-use super::{Db, DbError, placeholders};
+use super::pool::{Db, DbError, placeholders};
 use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 
 /// Columns every read returns, in `JobRow::from_row` order.

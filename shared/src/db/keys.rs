@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, DbError};
+use super::pool::{Db, DbError};
 use crate::domain::{EmailDomains, Timestamp};
 use crate::secret::Secret;
 

@@ -3,8 +3,8 @@
 
 use sqlx::{AssertSqlSafe, Executor as _, Row};
 
-use super::DatabaseBackend;
-use super::{Db, DbError, placeholders};
+use super::pool::DatabaseBackend;
+use super::pool::{Db, DbError, placeholders};
 use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
 
 /// A finished job past its retention: what deleting its files needs.
@@ -190,7 +190,7 @@ impl Db {
     /// Refreshes the planner's statistics: `ANALYZE` (PostgreSQL) or `PRAGMA optimize`
     /// (SQLite, which analyzes only the tables that need it). Returns what ran.
     pub async fn maintain(&self) -> Result<&'static str, DbError> {
-        let statement = match self.backend {
+        let statement = match self.backend() {
             DatabaseBackend::Postgres => "ANALYZE",
             DatabaseBackend::Sqlite => "PRAGMA optimize",
         };
@@ -226,7 +226,7 @@ impl Db {
              WHERE owner_id = $1 AND idempotency_key LIKE $2 \
              GROUP BY run_at / 1000 ORDER BY run_at / 1000",
         )
-        .bind(super::SYSTEM_OWNER)
+        .bind(super::templates::SYSTEM_OWNER)
         .bind(format!("schedule:{schedule}:%"))
         .fetch_all(self.pool())
         .await?;

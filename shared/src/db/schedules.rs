@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Db, DbError, JobRow};
+use super::jobs::JobRow;
+use super::pool::{Db, DbError};
 use crate::domain::{JobId, Timestamp};
 
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, DbError};
+use super::pool::{Db, DbError};
 use crate::domain::Timestamp;
 use crate::templates::{
     BuiltinTemplate, FieldSpec, TemplateContent, TemplateKind, TemplateRecord, TemplateVersion,

@@ -5,7 +5,9 @@ use shared::db::Claimed;
 use shared::jobs::CertificatePayload;
 use shared::verification::{qr_svg, verify_url};
 
-use super::{JobContext, JobError, pdf};
+use super::context::JobContext;
+use super::pdf;
+use crate::error::JobError;
 use crate::render::{ImageSlot, RenderInput};
 
 pub async fn run(

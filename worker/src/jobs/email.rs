@@ -12,8 +12,9 @@ use shared::domain::JobId;
 use shared::email_templates::{self, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, EmailResult, FileResult};
 
-use super::{JobContext, JobError};
+use super::context::JobContext;
 use crate::email::{Attachment, OutgoingEmail, SendError};
+use crate::error::JobError;
 
 pub async fn run(
     ctx: &JobContext,
@@ -80,7 +81,7 @@ pub async fn run(
     };
     // The last safe point: once the send has started, the email may be out, so it is
     // finished and recorded whatever was asked meanwhile.
-    super::safe_point()?;
+    super::context::safe_point()?;
     let sent = ctx.mailer.send(&email).await.map_err(send_error)?;
     record_send(ctx, job.id, &sent.message_id, recipients).await;
     tracing::info!(message_id = %sent.message_id, recipients, "email sent");

@@ -7,97 +7,17 @@
 //! than an argument so that every handler keeps its plain signature.
 
 pub mod certificate;
+pub(crate) mod context;
 pub mod email;
 pub mod maintenance;
 mod pdf;
 pub mod report;
 
-use std::sync::Arc;
-
-use shared::config::Config;
-use shared::db::{Claimed, Db};
+use shared::db::Claimed;
 use shared::domain::JobKind;
-use shared::links::LinkSigner;
-use shared::queue::Queue;
-use shared::storage::Storage;
-use tokio::sync::OnceCell;
-use tokio_util::sync::CancellationToken;
-
-use crate::email::Mailer;
-use crate::render::Engine;
-use crate::templates::CompiledTemplates;
-
-/// What handlers may use.
-#[derive(Clone)]
-pub struct JobContext {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub queue: Queue,
-    pub storage: Storage,
-    pub engine: Arc<Engine>,
-    pub templates: CompiledTemplates,
-    /// Bounds the render children of this process (uploaded templates).
-    pub sandbox: shared::sandbox::SandboxPool,
-    /// SMTP (pooled) or `.eml` files under `DATA_DIR/mail`.
-    pub mailer: Mailer,
-    /// Signs download links in emails; its key is read from the database on first use.
-    links: Arc<OnceCell<LinkSigner>>,
-}
-
-impl JobContext {
-    /// Everything handlers need, from the configuration. Call inside a Tokio runtime (the SMTP
-    /// pool starts a task); nothing connects yet.
-    pub fn new(
-        config: Arc<Config>,
-        db: Db,
-        queue: Queue,
-        engine: Arc<Engine>,
-    ) -> anyhow::Result<JobContext> {
-        Ok(JobContext {
-            storage: Storage::new(&config.data_dir),
-            mailer: Mailer::from_config(&config)?,
-            templates: CompiledTemplates::new(db.clone()),
-            sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
-            config,
-            db,
-            queue,
-            engine,
-            links: Arc::default(),
-        })
-    }
-
-    /// The download-link signer (loads its key once).
-    pub async fn links(&self) -> Result<&LinkSigner, JobError> {
-        self.links
-            .get_or_try_init(|| LinkSigner::load(&self.db))
-            .await
-            .map_err(JobError::from)
-    }
-}
 
 pub use crate::error::{CANCELLED, JobError};
-
-tokio::task_local! {
-    /// The running attempt's cancellation, set by the executor.
-    static CANCEL: CancellationToken;
-}
-
-/// Runs `attempt` with `cancel` as what [`safe_point`] checks.
-pub async fn with_cancellation<F: std::future::Future>(
-    cancel: CancellationToken,
-    attempt: F,
-) -> F::Output {
-    CANCEL.scope(cancel, attempt).await
-}
-
-/// A place where the attempt may stop: `Err(cancelled)` once cancelling was asked. Outside an
-/// attempt (tests calling a handler directly) it never stops.
-pub fn safe_point() -> Result<(), JobError> {
-    match CANCEL.try_with(CancellationToken::is_cancelled) {
-        Ok(true) => Err(JobError::cancelled()),
-        _ => Ok(()),
-    }
-}
+pub use context::{JobContext, safe_point, with_cancellation};
 
 /// Runs the handler for the claimed job's kind; its `Ok` value becomes the row's `result`.
 pub async fn dispatch(ctx: &JobContext, job: &Claimed) -> Result<serde_json::Value, JobError> {

@@ -9,7 +9,8 @@ use shared::db::JobRow;
 use shared::jobs::FileResult;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
 
-use super::{JobContext, JobError};
+use super::context::JobContext;
+use crate::error::JobError;
 use crate::render::{RenderInput, Rendered};
 use crate::templates::LoadedTemplate;
 
@@ -31,7 +32,7 @@ pub async fn render(
     template: Arc<LoadedTemplate>,
     input: RenderInput,
 ) -> Result<Rendered, JobError> {
-    super::safe_point()?;
+    super::context::safe_point()?;
     if template.compiled.is_none() {
         return self::sandboxed(ctx, &template, input).await;
     }
@@ -51,7 +52,7 @@ pub async fn store(
     job: &JobRow,
     rendered: &Rendered,
 ) -> Result<serde_json::Value, JobError> {
-    super::safe_point()?;
+    super::context::safe_point()?;
     let stored = ctx
         .storage
         .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)

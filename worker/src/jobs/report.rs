@@ -5,7 +5,9 @@
 use shared::db::Claimed;
 use shared::reports::{CONTENT_INPUT, ReportContent, ReportPayload, image_input, signoff_input};
 
-use super::{JobContext, JobError, pdf};
+use super::context::JobContext;
+use super::pdf;
+use crate::error::JobError;
 use crate::render::RenderInput;
 
 pub async fn run(

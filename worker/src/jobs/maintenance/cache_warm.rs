@@ -2,7 +2,8 @@
 //! cache, so the first job after a start or a template change does not pay for parsing.
 //! (Each worker warms itself when it runs the job; the others warm on first use.)
 
-use crate::jobs::{JobContext, JobError};
+use crate::error::JobError;
+use crate::jobs::context::JobContext;
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let templates = ctx.db.list_templates(true).await?;

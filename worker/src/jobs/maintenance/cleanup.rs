@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use shared::domain::{JobKind, JobStatus, Timestamp};
 
-use crate::jobs::{JobContext, JobError};
+use crate::error::JobError;
+use crate::jobs::context::JobContext;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 

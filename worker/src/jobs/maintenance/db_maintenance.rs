@@ -1,7 +1,8 @@
 //! `db-maintenance`: keeps the planner's statistics fresh as the jobs table grows and shrinks
 //! (`ANALYZE` on PostgreSQL, `PRAGMA optimize` on SQLite).
 
-use crate::jobs::{JobContext, JobError};
+use crate::error::JobError;
+use crate::jobs::context::JobContext;
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let started = tokio::time::Instant::now();

@@ -7,7 +7,8 @@ use std::time::Duration;
 use shared::db::HealthCheck;
 use shared::domain::Timestamp;
 
-use crate::jobs::{JobContext, JobError};
+use crate::error::JobError;
+use crate::jobs::context::JobContext;
 
 /// Longest any one check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);

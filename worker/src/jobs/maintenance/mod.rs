@@ -11,7 +11,8 @@ mod probe;
 
 use shared::jobs::{MaintenancePayload, MaintenanceTask};
 
-use super::{JobContext, JobError};
+use super::context::JobContext;
+use crate::error::JobError;
 
 pub async fn run(
     ctx: &JobContext,

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use shared::jobs::{Probe, ProbeOutcome};
 
-use crate::jobs::{JobError, safe_point};
+use crate::error::JobError;
+use crate::jobs::context::safe_point;
 
 const STEP: Duration = Duration::from_millis(50);
 

@@ -1,0 +1,97 @@
+//! `AppState`, what every handler is given, and `Readiness`, what `/ready` checks (also in
+//! processes that serve no API).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::extract::FromRef;
+use shared::config::Config;
+use shared::db::Db;
+use shared::queue::Queue;
+use shared::storage::Storage;
+
+use crate::error::ApiError;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub queue: Queue,
+    pub storage: Storage,
+    pub auth: crate::auth::KeyCache,
+    /// Templates with their current version, per process, invalidated across processes.
+    pub templates: crate::cache::TemplateCache,
+    /// `public_base_url` without a trailing slash, for links.
+    pub base_url: Arc<str>,
+    pub readiness: Readiness,
+    /// Bounds the render children this process starts (template checks and previews).
+    pub sandbox: shared::sandbox::SandboxPool,
+    /// Bounds how many uploaded images this process decodes at once (each may take
+    /// `max_image_pixels` × 4 bytes); more wait their turn.
+    pub decodes: Arc<tokio::sync::Semaphore>,
+    /// Verifies signed download links; its key is read from the database on first use.
+    links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, db: Db, queue: Queue) -> Self {
+        Self {
+            readiness: Readiness {
+                db: db.clone(),
+                queue: queue.clone(),
+                consuming: None,
+                health_stale_after_secs: config.health.stale_after_secs,
+                header_read_timeout_secs: config.limits.header_read_timeout_secs,
+            },
+            storage: Storage::new(&config.data_dir),
+            sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
+            decodes: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_concurrent_decodes,
+            )),
+            base_url: config.public_base_url().into(),
+            auth: crate::auth::KeyCache::default(),
+            templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
+            config,
+            db,
+            queue,
+            links: Arc::default(),
+        }
+    }
+
+    /// The download-link signer (loads its key once).
+    pub async fn links(&self) -> Result<&shared::links::LinkSigner, ApiError> {
+        Ok(self
+            .links
+            .get_or_try_init(|| shared::links::LinkSigner::load(&self.db))
+            .await?)
+    }
+}
+
+impl AppState {
+    /// In a process that also runs a worker, `/ready` reports its consumers too.
+    pub fn with_consuming(mut self, consuming: Option<Arc<std::sync::atomic::AtomicBool>>) -> Self {
+        self.readiness.consuming = consuming;
+        self
+    }
+}
+
+/// What `/ready` checks: the database, the queue and, in a process that runs a worker,
+/// whether its queue consumers are running ("consuming", not merely "alive").
+#[derive(Clone)]
+pub struct Readiness {
+    pub db: Db,
+    pub queue: Queue,
+    /// Set by the worker while its consumers run; `None` in a process without a worker.
+    pub consuming: Option<Arc<AtomicBool>>,
+    /// `health.stale_after_secs`: when recorded checks are too old to trust.
+    pub health_stale_after_secs: u64,
+    /// `limits.header_read_timeout_secs`, for the health server of processes without an API.
+    pub header_read_timeout_secs: u64,
+}
+
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        state.readiness.clone()
+    }
+}

@@ -1,0 +1,224 @@
+//! The connection pool (`Db`), how it is set up (`DbSettings`, `DatabaseBackend`) and what
+//! its calls fail with (`DbError`); the SQL itself is in the sibling modules.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Connection, Executor};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a pool needs of the configuration (`Config::db_settings`).
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: Secret<String>,
+    pub backend: DatabaseBackend,
+    pub max_connections: u32,
+    /// Created first: the directory of the embedded default database file.
+    pub create_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached: callers answer 503 and retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // Protocol: the connection broke mid-conversation (e.g. dropped during start-up).
+            sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(e.to_string()),
+            // PostgreSQL shutting down or refusing connections (class 08 / 57P0x).
+            sqlx::Error::Database(ref d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
+            // A statement cancelled by `statement_timeout` (57014): the database is too busy
+            // for this query now.
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c == "57014") => {
+                DbError::Unavailable(e.to_string())
+            }
+            // SQLite busy/locked beyond busy_timeout.
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c == "5" || c == "6") => {
+                DbError::Unavailable(e.to_string())
+            }
+            other => DbError::Other(other.to_string()),
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: DatabaseBackend,
+}
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+impl Db {
+    /// Connects now: a database that is away is an error here.
+    pub async fn connect(settings: &DbSettings) -> Result<Db, DbError> {
+        install_default_drivers();
+        if let Some(dir) = &settings.create_dir {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| DbError::Other(format!("cannot create data directory: {e}")))?;
+        }
+        let pool = Db::pool_options(settings)
+            .connect(settings.url.expose())
+            .await
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db {
+            pool,
+            backend: settings.backend,
+        })
+    }
+
+    /// A pool that connects on first use, so a database that is away now is an error of the
+    /// first statement, not of the start (the rescuer's own pool: its loop retries, and must
+    /// not stop the scheduler).
+    pub fn connect_lazy(settings: &DbSettings) -> Result<Db, DbError> {
+        install_default_drivers();
+        let pool = Db::pool_options(settings)
+            .connect_lazy(settings.url.expose())
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(Db {
+            pool,
+            backend: settings.backend,
+        })
+    }
+
+    fn pool_options(settings: &DbSettings) -> AnyPoolOptions {
+        let backend = settings.backend;
+        AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            // Short acquire timeout: when the database is down, requests answer 503 quickly.
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == DatabaseBackend::Sqlite {
+                        // WAL lets readers run beside the one writer; NORMAL is durable in WAL
+                        // across process crashes; busy_timeout queues writers instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            // A connection's socket buffers grow to its largest message (a 4,000-row batch
+            // insert is megabytes) and stay there; each pooled connection would keep its own.
+            // Give them back when the connection returns to the pool (a no-op when small).
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.shrink_buffers();
+                    Ok(true)
+                })
+            })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| DbError::Other(format!("migration failed: {e}")))
+    }
+
+    /// Fails unless every migration this build knows has been applied: the production roles
+    /// do not migrate by themselves (`quire migrate` does, once, before a rollout).
+    pub async fn ensure_migrated(&self) -> Result<(), DbError> {
+        let migrator = self.migrator();
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        let pending = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if pending > 0 {
+            return Err(DbError::Other(format!(
+                "{pending} migration(s) not applied; run `quire migrate` first"
+            )));
+        }
+        Ok(())
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            DatabaseBackend::Postgres => &POSTGRES_MIGRATIONS,
+            DatabaseBackend::Sqlite => &SQLITE_MIGRATIONS,
+        }
+    }
+
+    /// For `/ready`: one round trip, bounded in time.
+    pub async fn check(&self) -> Result<(), DbError> {
+        match tokio::time::timeout(Duration::from_secs(2), self.pool.execute("SELECT 1")).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(DbError::Unavailable("timed out".into())),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// `$first, $first+1, …` for `count` values: the list of an `IN (...)` whose length varies.
+/// Statements built with it run with `persistent(false)` (see ARCHITECTURE, invariants).
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl DbError {
+    /// Connection errors can quote the URL; keep only the kind of failure.
+    fn redacted(self) -> Self {
+        let scrub = |m: String| {
+            if m.contains("://") {
+                "cannot connect (check DATABASE_URL)".to_owned()
+            } else {
+                m
+            }
+        };
+        match self {
+            DbError::Unavailable(m) => DbError::Unavailable(scrub(m)),
+            DbError::Other(m) => DbError::Other(scrub(m)),
+            c => c,
+        }
+    }
+}
