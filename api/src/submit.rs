@@ -254,18 +254,9 @@ impl IntoResponse for Accepted {
 /// The one way a job is submitted: its row built, its inputs stored, the row inserted (with
 /// its registry row and email charge, in one transaction, honouring the `Idempotency-Key`),
 /// its id pushed or everything withdrawn; `202` with `Location`, or `200` with the original
-/// job for a repeated request.
+/// job for a repeated request. `owner` is the caller's key id, or the system's for a schedule
+/// run on request.
 pub(crate) async fn submit<P: JobPayload>(
-    state: &AppState,
-    caller: &Caller,
-    idempotency: Option<Idempotency>,
-    job: Submission<'_, P>,
-) -> Result<Accepted, ApiError> {
-    submit_as(state, &caller.key_id, idempotency, job).await
-}
-
-/// [`submit`] for `owner`: a key's id, or the system's for a schedule run on request.
-pub(crate) async fn submit_as<P: JobPayload>(
     state: &AppState,
     owner: &str,
     idempotency: Option<Idempotency>,

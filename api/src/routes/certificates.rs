@@ -46,7 +46,7 @@ pub async fn submit(
         certificate: Some(&order.certificate),
         charge: charge.as_ref(),
     };
-    submit::submit(&state, &caller, idempotency, job).await
+    submit::submit(&state, &caller.key_id, idempotency, job).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

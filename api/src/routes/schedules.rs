@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, Caller};
 use crate::state::AppState;
-use crate::submit::{Accepted, Submission, submit_as};
+use crate::submit::{Accepted, Submission, submit};
 use crate::views::JobView;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -136,7 +136,7 @@ pub async fn run(
         });
     }
     let payload = spec.payload();
-    let accepted = submit_as(&state, SYSTEM_OWNER, None, Submission::of(&payload)).await?;
+    let accepted = submit(&state, SYSTEM_OWNER, None, Submission::of(&payload)).await?;
     state
         .db
         .record_schedule_run(&name, None, Some(accepted.id))
