@@ -237,6 +237,24 @@ fn strip_position(message: &str) -> String {
 
 pub use crate::auth::Caller;
 
+/// What a keyed handler starts from: the app's state and the authenticated caller (`401`
+/// before anything else is read).
+pub struct Keyed {
+    pub state: AppState,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Keyed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Keyed {
+            caller: Caller::from_request_parts(parts, state).await?,
+            state: state.clone(),
+        })
+    }
+}
+
 impl<S> FromRequestParts<S> for Caller
 where
     AppState: FromRef<S>,

@@ -33,7 +33,7 @@ use crate::state::AppState;
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &CommonResponses, &LineText),
+    modifiers(&BearerAuth, &KeyRequired, &CommonResponses, &LineText),
 )]
 pub struct ApiDoc;
 
@@ -46,6 +46,47 @@ impl Modify for BearerAuth {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every operation needs an API key but these: health, the document itself, public
+/// verification, the public registry and signed download links (the link is the credential).
+const PUBLIC: &[&str] = &[
+    "/health",
+    "/ready",
+    "/v1/openapi.json",
+    "/v1/verify/{code}",
+    "/v1/certificates/public",
+    "/v1/files/{id}",
+];
+
+/// Marks every operation outside [`PUBLIC`] as needing the `api_key` bearer scheme, so the
+/// rule is written once instead of on each handler.
+struct KeyRequired;
+
+impl Modify for KeyRequired {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if PUBLIC.contains(&path.as_str()) {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security = Some(vec![SecurityRequirement::new(
+                    "api_key",
+                    Vec::<String>::new(),
+                )]);
+            }
+        }
     }
 }
 

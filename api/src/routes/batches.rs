@@ -5,7 +5,6 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller, Keyed};
 use crate::offload::off_executor;
 use crate::state::AppState;
 use crate::submit::{Idempotency, new_job, push_or_withdraw, resolve_template, store_inputs};
@@ -148,11 +147,9 @@ fn too_many() -> ApiError {
         (status = 409, description = "Idempotency-Key used with a different request", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, description = "Bad rows, each with its row number and field", body = ErrorBody),
-        (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 503, body = ErrorBody)))]
 pub async fn submit(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<BatchQuery>,
     ApiBody(body): ApiBody,
@@ -400,11 +397,9 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, A
 /// A batch's progress: jobs per status.
 #[utoipa::path(get, path = "/v1/batches/{id}", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "Batch id")),
-    responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BatchView>, ApiError> {
     let batch = find(&state, &caller, &id).await?;
@@ -416,11 +411,9 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/batches/{id}/archive", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "Batch id")),
     responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "Not complete yet", body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 409, description = "Not complete yet", body = ErrorBody)))]
 pub async fn archive(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let batch = find(&state, &caller, &id).await?;

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::certificate_order::{CertificateRequest, validate};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, Keyed};
 use crate::problems::Problems;
 use crate::state::AppState;
 use crate::submit::{
@@ -26,27 +26,22 @@ use crate::views::{CertificateView, SubmittedView, bad_query};
 
 /// Submit a certificate job.
 #[utoipa::path(post, path = "/v1/certificates", tag = "certificates", request_body = CertificateRequest,
-    params(IdempotencyKeyHeader), security(("api_key" = [])),
+    params(IdempotencyKeyHeader),
     responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView), SubmissionResponses, NotifyResponses))]
 pub async fn submit(
     State(state): State<AppState>,
-    submission: JsonSubmission<CertificateRequest>,
+    req: JsonSubmission<CertificateRequest>,
 ) -> Result<Accepted, ApiError> {
-    let JsonSubmission {
-        caller,
-        idempotency,
-        body,
-    } = submission;
-    let charge = notify_charge(&state, &caller, body.notify.as_ref())?;
-    let template = resolve_template(&state, &caller, body.template.as_deref()).await?;
-    let order = validate(&state, &template, body).await?;
+    let charge = notify_charge(&state, &req.caller, req.body.notify.as_ref())?;
+    let template = resolve_template(&state, &req.caller, req.body.template.as_deref()).await?;
+    let order = validate(&state, &template, req.body).await?;
     let job = Submission {
         payload: &order.payload,
         inputs: order.inputs,
         certificate: Some(&order.certificate),
         charge: charge.as_ref(),
     };
-    submit::submit(&state, &caller.key_id, idempotency, job).await
+    submit::submit(&state, &req.caller.key_id, req.idempotency, job).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -219,11 +214,9 @@ async fn registry(
 
 /// The caller's certificates (every owner's for admin keys).
 #[utoipa::path(get, path = "/v1/certificates", tag = "certificates", params(RegistryQuery),
-    responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiQuery(q): ApiQuery<RegistryQuery>,
 ) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
@@ -250,11 +243,9 @@ pub async fn list_public(
 /// One certificate (owner or admin).
 #[utoipa::path(get, path = "/v1/certificates/{id}", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
-    responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CertificateView>, ApiError> {
     let id = crate::views::parse_id(&id).map_err(|_| ApiError::NotFound("certificate"))?;
@@ -288,11 +279,9 @@ pub struct RevokeRequest {
     request_body = RevokeRequest,
     params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
     responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn revoke(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
     body: ApiJson<RevokeRequest>,
 ) -> Result<Json<CertificateView>, ApiError> {

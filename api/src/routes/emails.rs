@@ -71,7 +71,7 @@ pub struct EmailRequest {
 
 /// Submit an email job.
 #[utoipa::path(post, path = "/v1/emails", tag = "emails",
-    request_body = EmailRequest, params(IdempotencyKeyHeader), security(("api_key" = [])),
+    request_body = EmailRequest, params(IdempotencyKeyHeader),
     responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         SubmissionResponses,
         (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`)", body = ErrorBody),

@@ -13,7 +13,7 @@ use shared::jobs::FileResult;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiPath, ApiQuery, Caller, Keyed};
 use crate::state::AppState;
 use crate::views::{JobView, bad_query, parse_id};
 
@@ -30,11 +30,9 @@ async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, Ap
 /// A job's status.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
-    responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = find(&state, &caller, &id).await?;
@@ -66,11 +64,9 @@ pub struct JobPage {
 
 /// The caller's jobs (every job for admin keys), newest first.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
-    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let status = q
@@ -133,11 +129,9 @@ pub async fn list(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
         (status = 304, description = "Not modified"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody)))]
 pub async fn file(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -257,11 +251,9 @@ async fn serve_file(
         (status = 202, description = "Running: cancelling was asked; poll the job for `cancelled`", body = JobView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Already finished", body = ErrorBody),
-        (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 503, body = ErrorBody)))]
 pub async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let id = parse_id(&id)?;
@@ -296,11 +288,9 @@ pub async fn cancel(
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Queued again", body = JobView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "Not dead or failed", body = ErrorBody),
-        (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 503, body = ErrorBody)))]
 pub async fn retry(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = find(&state, &caller, &id).await?;

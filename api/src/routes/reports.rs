@@ -19,7 +19,7 @@ use crate::views::SubmittedView;
 
 /// Submit a SAT report job.
 #[utoipa::path(post, path = "/v1/reports", tag = "reports",
-    request_body = ReportRequest, params(IdempotencyKeyHeader), security(("api_key" = [])),
+    request_body = ReportRequest, params(IdempotencyKeyHeader),
     responses((status = 202, body = SubmittedView,
             description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)"),
         SubmissionResponses, NotifyResponses))]

@@ -4,7 +4,6 @@
 //! shared with the schedulers.
 
 use axum::Json;
-use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use shared::config::MissedTicks;
 use shared::db::{SYSTEM_OWNER, ScheduleState};
@@ -13,7 +12,7 @@ use shared::schedules::ScheduleSpec;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, Caller};
+use crate::extract::{ApiPath, Caller, Keyed};
 use crate::state::AppState;
 use crate::submit::{Accepted, Submission, submit};
 use crate::views::JobView;
@@ -87,12 +86,8 @@ fn spec(state: &AppState, name: &str) -> Result<ScheduleSpec, ApiError> {
 
 /// Every configured schedule, its next fire time and its last run (admin).
 #[utoipa::path(get, path = "/v1/schedules", tag = "schedules",
-    responses((status = 200, body = ScheduleList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<ScheduleList>, ApiError> {
+    responses((status = 200, body = ScheduleList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(Keyed { state, caller }: Keyed) -> Result<Json<ScheduleList>, ApiError> {
     caller.require_admin()?;
     let states = state.db.schedule_states().await?;
     let none = ScheduleState::default();
@@ -118,11 +113,9 @@ pub async fn list(
     params(("name" = String, Path, description = "Schedule name")),
     responses((status = 202, body = crate::views::SubmittedView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn run(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Accepted, ApiError> {
     caller.require_admin()?;
@@ -149,11 +142,9 @@ pub async fn run(
 #[utoipa::path(post, path = "/v1/schedules/{name}/pause", tag = "schedules",
     params(("name" = String, Path, description = "Schedule name")),
     responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn pause(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_paused(state, caller, name, true).await
@@ -163,11 +154,9 @@ pub async fn pause(
 #[utoipa::path(post, path = "/v1/schedules/{name}/resume", tag = "schedules",
     params(("name" = String, Path, description = "Schedule name")),
     responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn resume(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_paused(state, caller, name, false).await

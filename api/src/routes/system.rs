@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Caller;
+use crate::extract::{Caller, Keyed};
 use crate::state::AppState;
 use crate::views::RecordedHealth;
 
@@ -29,12 +29,8 @@ pub struct CacheStatsView {
 
 /// Template cache counters (admin).
 #[utoipa::path(get, path = "/v1/system/cache/stats", tag = "system",
-    responses((status = 200, body = CacheStatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn cache_stats(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<CacheStatsView>, ApiError> {
+    responses((status = 200, body = CacheStatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn cache_stats(Keyed { state, caller }: Keyed) -> Result<Json<CacheStatsView>, ApiError> {
     caller.require_admin()?;
     let s = state.templates.stats().await;
     let reads = s.hits + s.misses;
@@ -64,8 +60,7 @@ pub struct CacheHealthView {
 
 /// Whether the template cache's invalidation channel is up.
 #[utoipa::path(get, path = "/v1/system/cache/health", tag = "system",
-    responses((status = 200, body = CacheHealthView), (status = 401, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = CacheHealthView), (status = 401, body = ErrorBody)))]
 pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Json<CacheHealthView> {
     let h = state.templates.health();
     Json(CacheHealthView {
@@ -93,12 +88,8 @@ pub struct StatusView {
 /// What an operator checks first (admin): the recorded health checks (database, queue,
 /// mail, disk) and the jobs per queue and status, from the jobs table.
 #[utoipa::path(get, path = "/v1/status", tag = "system",
-    responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn status(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<StatusView>, ApiError> {
+    responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn status(Keyed { state, caller }: Keyed) -> Result<Json<StatusView>, ApiError> {
     caller.require_admin()?;
     let (checks, counts) = tokio::join!(state.db.health_checks(), state.db.job_counts());
     let mut queues: Vec<QueueCounts> = Vec::new();

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crate::cache::CachedTemplate;
 use axum::Json;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -29,7 +28,7 @@ use crate::state::AppState;
 /// The issue date sample renders and previews show when the caller gives none.
 const SAMPLE_DATE: CalendarDate = CalendarDate::new(time::macros::date!(2026 - 11 - 21));
 use crate::error::{ApiError, ErrorBody, TemplateDiagnostic};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, Keyed};
 use crate::problems::Problems;
 
 /// Largest `main.typ`, in characters (what a JSON Schema `maxLength` can say).
@@ -123,11 +122,9 @@ pub struct TemplateList {
 
 /// Templates: the public ones, plus every other for admin keys.
 #[utoipa::path(get, path = "/v1/templates", tag = "templates", params(CacheQuery),
-    responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateList>, ApiError> {
     let use_cache = q.use_cache.unwrap_or(true);
@@ -169,11 +166,9 @@ async fn readable(
 /// One template by id or name, with its source, asset list and declared fields.
 #[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates",
     params(("id" = String, Path, description = "Template id or name"), CacheQuery),
-    responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<CacheQuery>,
 ) -> Result<Json<TemplateView>, ApiError> {
@@ -532,11 +527,9 @@ async fn render_checked(
 /// Create a template (admin). Its source is compiled with sample data first.
 #[utoipa::path(post, path = "/v1/templates", tag = "templates", request_body = TemplateRequest,
     responses((status = 201, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, description = "Invalid, or does not compile (see `diagnostics`)", body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 409, body = ErrorBody), (status = 422, description = "Invalid, or does not compile (see `diagnostics`)", body = ErrorBody)))]
 pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     body: ApiJson<TemplateRequest>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
@@ -613,11 +606,9 @@ async fn for_admin(
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "A built-in template's content cannot change", body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, description = "Every render sandbox is busy; retry after `Retry-After`", body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 422, body = ErrorBody), (status = 503, description = "Every render sandbox is busy; retry after `Retry-After`", body = ErrorBody)))]
 pub async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
     body: ApiJson<TemplateUpdate>,
 ) -> Result<Json<TemplateView>, ApiError> {
@@ -699,11 +690,9 @@ pub struct Deleted {
 #[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates",
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
@@ -734,11 +723,9 @@ pub async fn delete(
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, description = "The PDF, or with `Accept: image/png` a PNG of page 1",
             content(("application/pdf"), ("image/png"))), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("api_key" = [])))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn preview(
-    State(state): State<AppState>,
-    caller: Caller,
+    Keyed { state, caller }: Keyed,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     body: ApiJson<PreviewRequest>,
