@@ -1,10 +1,10 @@
 //! The submission pipeline every submitting route goes through. Before validation: the
-//! template a submission names (`resolve_template_of`) and the `Idempotency-Key`
-//! (`Idempotency`); during it, images checked off the executor (`image`). Then [`submit`]: the
-//! job row built (`new_job`), input files stored (`store_inputs`), the row inserted with its
-//! registry row or email charge in one transaction, pushed to the queue or withdrawn on
-//! failure (`enqueue`, `push_or_withdraw`), and the `202` answer. Batches use the same pieces
-//! around their own chunked insert.
+//! request (`JsonSubmission`: caller, body, `Idempotency-Key`), the template a submission
+//! names (`resolve_template_of`); during it, images checked off the executor (`image`). Then
+//! one of three doors, sharing their steps (the job row built by `new_job`, input files stored
+//! by `store_inputs`, the push or the withdrawal by `push_or_withdraw`): [`submit`] for one
+//! job (certificates, reports, emails, schedule runs), [`submit_batch`] for a batch in one
+//! transaction, [`resubmit`] for a retry.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use shared::db::{
     BatchRow, DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob, RetryOutcome,
 };
-use shared::domain::{JobId, QueueName};
+use shared::domain::{JobId, JobKind, QueueName};
+use shared::jobs::CertificatePayload;
 use shared::jobs::JobPayload;
 use shared::templates::TemplateKind;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
@@ -283,6 +284,86 @@ pub(crate) async fn submit<P: JobPayload>(
         Err(e) => Err(e),
     };
     enqueue(state, id, outcome).await
+}
+
+/// One row of a batch, checked: the job it becomes.
+pub(crate) struct BatchJob {
+    pub payload: CertificatePayload,
+    pub certificate: NewCertificate,
+    pub inputs: Vec<(String, Vec<u8>)>,
+}
+
+/// What [`submit_batch`] did.
+pub(crate) enum BatchSubmitted {
+    /// Written and pushed: the jobs' ids, in row order.
+    Accepted(Vec<JobId>),
+    /// The same request with the same `Idempotency-Key` got in first (at the same moment).
+    Earlier(BatchRow),
+}
+
+/// A whole batch in one transaction: the batch row (holding the `Idempotency-Key`), then its
+/// jobs built and written a chunk at a time, each row turned into its job by `job` (rows are
+/// checked again here rather than kept from the first pass, so only one chunk of jobs is in
+/// memory), their inputs stored; then every id pushed, or everything withdrawn. Inputs stored
+/// for a batch that does not commit are removed, so no file outlives a refused batch and no
+/// row points at a missing file.
+pub(crate) async fn submit_batch<R, F>(
+    state: &AppState,
+    caller: &Caller,
+    idempotency: Option<&Idempotency>,
+    batch: &BatchRow,
+    rows: &[R],
+    job: impl Fn(&R) -> F,
+) -> Result<BatchSubmitted, ApiError>
+where
+    F: Future<Output = Result<BatchJob, ApiError>>,
+{
+    let key = idempotency.map(|i| (i.key.as_str(), i.request_hash.as_str()));
+    let mut writer = match state.db.begin_batch(batch, key).await {
+        Ok(writer) => writer,
+        Err(e) => {
+            // The same request at the same moment: the other one inserted the key first.
+            if let Some(i) = idempotency
+                && let Some(earlier) = i.earlier_batch(state, caller).await?
+            {
+                return Ok(BatchSubmitted::Earlier(earlier));
+            }
+            return Err(e.into());
+        }
+    };
+    let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
+    let mut with_inputs: Vec<JobId> = Vec::new();
+    let written = async {
+        for chunk in rows.chunks(writer.chunk_rows()) {
+            let mut jobs = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let checked = job(row).await?;
+                let mut new = new_job(state, &caller.key_id, &checked.payload, None);
+                new.batch_id = Some(batch.id.clone());
+                if !checked.inputs.is_empty() {
+                    with_inputs.push(new.id);
+                    store_inputs(state, new.id, checked.inputs).await?;
+                }
+                ids.push(new.id);
+                jobs.push((new, checked.certificate));
+            }
+            writer.insert(&jobs).await?;
+        }
+        writer.commit().await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(e) = written {
+        for id in with_inputs {
+            let _ = state.storage.remove_inputs(id).await;
+        }
+        return Err(e);
+    }
+    push_or_withdraw(state, JobKind::Certificate.queue(), &ids, || {
+        state.db.delete_unacknowledged_batch(&batch.id)
+    })
+    .await?;
+    Ok(BatchSubmitted::Accepted(ids))
 }
 
 /// Writes a job's input files under its directory; on failure none is left.

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::db::BatchRow;
-use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
+use shared::domain::{JobId, JobStatus, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::certificate_order::{BatchItem, validate};
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller, Keyed};
 use crate::offload::off_executor;
 use crate::state::AppState;
-use crate::submit::{Idempotency, new_job, push_or_withdraw, resolve_template, store_inputs};
+use crate::submit::{BatchJob, BatchSubmitted, Idempotency, resolve_template, submit_batch};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -245,8 +245,7 @@ pub async fn submit(
     }
     let validated = started.elapsed();
 
-    // Pass 2: the jobs, built and written one chunk at a time in one transaction, so the
-    // API holds one chunk of jobs in memory, not the whole batch.
+    // Pass 2: the jobs, re-checked and written a chunk at a time (see `submit_batch`).
     let batch = BatchRow {
         id: batch_id.clone(),
         owner_id: caller.key_id.clone(),
@@ -255,69 +254,29 @@ pub async fn submit(
         total: rows.len() as i64,
         created_at: Timestamp::now().millis(),
     };
-    let mut writer = match state
-        .db
-        .begin_batch(
-            &batch,
-            idempotency
-                .as_ref()
-                .map(|i| (i.key.as_str(), i.request_hash.as_str())),
-        )
-        .await
-    {
-        Ok(writer) => writer,
-        Err(e) => {
-            // The same request at the same moment: the other one inserted the key first.
-            if let Some(i) = &idempotency
-                && let Some(earlier) = i.earlier_batch(&state, &caller).await?
-            {
-                return earlier_batch(&state, &earlier).await;
-            }
-            return Err(e.into());
+    // Each row's check owns what it reads, so its future borrows nothing from the row.
+    let job = |row: &BatchItem| {
+        let (state, template, req) = (state.clone(), template.clone(), request(row));
+        async move {
+            let order = validate(&state, &template, req).await?;
+            Ok(BatchJob {
+                payload: order.payload,
+                certificate: order.certificate,
+                inputs: order.inputs,
+            })
         }
     };
-    let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
-    // Jobs whose image fields are already stored: removed again unless the batch commits, so
-    // no file outlives a batch that was refused, and no row points at a missing file.
-    let mut with_inputs: Vec<JobId> = Vec::new();
-    let written = async {
-        for chunk in rows.chunks(writer.chunk_rows()) {
-            let mut jobs = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                let order = validate(&state, &template, request(row)).await?;
-                let mut new = new_job(&state, &caller.key_id, &order.payload, None);
-                new.batch_id = Some(batch_id.clone());
-                if !order.inputs.is_empty() {
-                    with_inputs.push(new.id);
-                    store_inputs(&state, new.id, order.inputs).await?;
-                }
-                ids.push(new.id);
-                jobs.push((new, order.certificate));
-            }
-            writer.insert(&jobs).await?;
-        }
-        writer.commit().await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    if let Err(e) = written {
-        for id in with_inputs {
-            let _ = state.storage.remove_inputs(id).await;
-        }
-        return Err(e);
-    }
+    let submitted = submit_batch(&state, &caller, idempotency.as_ref(), &batch, &rows, job).await?;
+    let ids = match submitted {
+        BatchSubmitted::Accepted(ids) => ids,
+        BatchSubmitted::Earlier(earlier) => return earlier_batch(&state, &earlier).await,
+    };
     drop(rows);
-    let inserted = started.elapsed();
-    push_or_withdraw(&state, JobKind::Certificate.queue(), &ids, || {
-        state.db.delete_unacknowledged_batch(&batch_id)
-    })
-    .await?;
     tracing::info!(
         batch_id = %batch_id,
         rows = ids.len(),
         validate_ms = validated.as_millis() as u64,
-        insert_ms = (inserted - validated).as_millis() as u64,
-        push_ms = (started.elapsed() - inserted).as_millis() as u64,
+        write_ms = (started.elapsed() - validated).as_millis() as u64,
         "batch accepted"
     );
     let view = batch_view(&state, &batch, &template.record.name).await?;
