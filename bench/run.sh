@@ -19,7 +19,11 @@
 # against the API alone (worker and scheduler stopped). Also a batch of BATCH_ROWS (10,000)
 # rows as one CSV `POST /v1/certificates/batch`, waited for and its archive downloaded
 # (BATCH_RUNS times in a row against the same servers, to see whether memory keeps growing).
-# SUITES picks: `jobs` (the runs above), `batch`; both by default; and `report` (no
+# SUITES picks: `ceiling` (no servers: `cert_ceiling`, the same certificate with the same
+# photo rendered in-process by the worker's renderer on every core, BURST_JOBS of them: what
+# the machine can render; the summary then prints each deployment's end-to-end rate with the
+# photo as a fraction of it), `jobs` (the runs above), `batch`; all three by default; and
+# `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
 # with --pdfa when REPORT_PDFA=1; one JSON line each (pages, rows, render_ms, peak_rss_mib,
@@ -40,7 +44,7 @@ SUBMIT_CONCURRENCY="${SUBMIT_CONCURRENCY:-64}"
 INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-32}"
 BATCH_ROWS="${BATCH_ROWS:-10000}"
 BATCH_RUNS="${BATCH_RUNS:-1}"
-SUITES="${SUITES:-jobs batch}"
+SUITES="${SUITES:-ceiling jobs batch}"
 REPORT_PAGES="${REPORT_PAGES:-10 50 200}"
 REPORT_PDFA="${REPORT_PDFA:-0}"
 WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
@@ -58,6 +62,7 @@ esac
 QUIRE="$TARGET_DIR/quire"
 BENCH="$TARGET_DIR/bench"
 REPORT_RENDER="$TARGET_DIR/report_render"
+CERT_CEILING="$TARGET_DIR/cert_ceiling"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")"
 RESULTS="$WORK/results.jsonl"
@@ -319,12 +324,42 @@ report_suite() {
     done
 }
 
+# The render ceiling: certificates rendered in-process on every core, no servers.
+ceiling_suite() {
+    local line
+    [[ -x "$CERT_CEILING" ]] || {
+        echo "bench/run.sh: $CERT_CEILING missing (build bench, or unset SKIP_BUILD)" >&2
+        return 1
+    }
+    log "ceiling: cert_ceiling --jobs $BURST_JOBS"
+    line="$("$CERT_CEILING" --jobs "$BURST_JOBS")"
+    echo "$line"
+    echo "$line" >>"$WORK/ceiling.jsonl"
+}
+
+# Each deployment's end-to-end rate with the photo against the ceiling.
+ceiling_ratios() {
+    [[ -s "$WORK/ceiling.jsonl" && -s "$RESULTS" ]] || return 0
+    python3 - "$WORK/ceiling.jsonl" "$RESULTS" <<'PY'
+import json, sys
+ceiling = json.loads(open(sys.argv[1]).read().splitlines()[-1])["renders_per_s"]
+print(f"\nrender ceiling: {ceiling:.1f} certificates/s (in-process, every core)")
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    if r.get("mode") == "burst" and r.get("photo") and r.get("e2e_per_s"):
+        print(f"{r['label']:<12} burst with photo: {r['e2e_per_s']:.1f}/s end to end = {r['e2e_per_s'] / ceiling:.2f} of the ceiling")
+PY
+}
+
 if suite_on report; then
     report_suite
 fi
+if suite_on ceiling; then
+    ceiling_suite
+fi
 if ! suite_on jobs && ! suite_on batch; then
     echo
-    echo "JSON lines: $WORK/report.jsonl"
+    echo "JSON lines: $WORK/report.jsonl $WORK/ceiling.jsonl"
     exit 0
 fi
 
@@ -351,5 +386,6 @@ done
 
 log "results ($RESULTS)"
 "$BENCH" --summarize "$RESULTS"
+ceiling_ratios
 echo
 echo "JSON lines: $RESULTS; server logs: $WORK"
