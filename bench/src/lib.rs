@@ -26,6 +26,21 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+/// How the one-line measuring tools (`report_render`, `cert_ceiling`) end: their JSON line on
+/// standard output, or their error on standard error and a failure status.
+pub fn exit_with_line(tool: &str, line: anyhow::Result<String>) -> ExitCode {
+    match line {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{tool}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {

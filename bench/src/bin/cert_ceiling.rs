@@ -39,16 +39,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cert_ceiling: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::exit_with_line("cert_ceiling", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> anyhow::Result<String> {

@@ -43,16 +43,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("report_render: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::exit_with_line("report_render", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> anyhow::Result<String> {
