@@ -14,9 +14,9 @@ use utoipa::ToSchema;
 
 use crate::cache::CachedTemplate;
 use crate::error::ApiError;
+use crate::images;
 use crate::problems::Problems;
 use crate::state::AppState;
-use crate::submit::image;
 
 /// A certificate to issue.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -193,7 +193,7 @@ pub(crate) async fn validate(
     let mut inputs = Vec::new();
     for (field, b64) in [("photo", &req.photo), ("signature", &req.signature)] {
         if let Some(b64) = b64 {
-            match image(state, b64.clone()).await {
+            match images::check(state, b64.clone()).await {
                 Ok(img) => inputs.push((field.to_owned(), img.bytes)),
                 Err((code, message)) => p.add(field, code, format!("`{field}`: {message}")),
             }
@@ -336,7 +336,7 @@ async fn check_fields(
                 _ => wrong(p, "a date string as YYYY-MM-DD"),
             },
             FieldType::Image => match value {
-                serde_json::Value::String(s) => match image(state, s.clone()).await {
+                serde_json::Value::String(s) => match images::check(state, s.clone()).await {
                     Ok(img) => {
                         images.insert(spec.name.clone(), img.bytes);
                     }

@@ -13,9 +13,9 @@ use shared::reports::{
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::images;
 use crate::problems::Problems;
 use crate::state::AppState;
-use crate::submit::image;
 
 /// Longest short text (names, numbers, table cells' item), in characters.
 const SHORT: usize = 200;
@@ -658,7 +658,7 @@ impl Check {
         for (i, img) in list.iter().enumerate() {
             let caption = self.optional(&format!("images[{i}].caption"), &img.caption, CELL);
             let path = format!("images[{i}].image");
-            match image(state, img.image.clone()).await {
+            match images::check(state, img.image.clone()).await {
                 Ok(checked) => inputs.push((reports::image_input(i), checked.bytes)),
                 Err((code, message)) => self.p.add(&path, code, format!("`{path}`: {message}")),
             }
@@ -681,7 +681,7 @@ impl Check {
             let at = |f: &str| format!("signoffs[{i}].{f}");
             if let Some(b64) = &s.signature {
                 let path = at("signature");
-                match image(state, b64.clone()).await {
+                match images::check(state, b64.clone()).await {
                     Ok(checked) => inputs.push((reports::signoff_input(i), checked.bytes)),
                     Err((code, message)) => self.p.add(&path, code, format!("`{path}`: {message}")),
                 }

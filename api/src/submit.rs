@@ -1,6 +1,7 @@
 //! The submission pipeline every submitting route goes through. Before validation: the
 //! request (`JsonSubmission`: caller, body, `Idempotency-Key`), the template a submission
-//! names (`resolve_template_of`); during it, images checked off the executor (`image`). Then
+//! names (`resolve_template_of`); during it, images checked off the executor
+//! (`images::check`). Then
 //! one of three doors, sharing their steps (the job row built by `new_job`, input files stored
 //! by `store_inputs`, the push or the withdrawal by `push_or_withdraw`): [`submit`] for one
 //! job (certificates, reports, emails, schedule runs), [`submit_batch`] for a batch in one
@@ -10,23 +11,22 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::db::{
     BatchRow, DbError, EmailCharge, InsertOutcome, NewCertificate, NewJob, RetryOutcome,
 };
 use shared::domain::{JobId, JobKind, QueueName};
-use shared::jobs::CertificatePayload;
 use shared::jobs::JobPayload;
 use shared::templates::TemplateKind;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
 use crate::cache::CachedTemplate;
+use crate::certificate_order::CertificateOrder;
 use crate::email_limits::quota_exceeded;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
-use crate::images::{CheckedImage, ImageLimits};
 use crate::state::AppState;
 use crate::views::{JobView, SubmittedView};
 
@@ -34,32 +34,6 @@ use crate::views::{JobView, SubmittedView};
 pub const DEFAULT_TEMPLATE: &str = "classic";
 /// The report template used when a submission names none.
 pub const DEFAULT_REPORT_TEMPLATE: &str = "sat";
-
-fn image_limits(state: &AppState) -> ImageLimits {
-    let limits = &state.config.limits;
-    ImageLimits {
-        max_bytes: limits.max_image_bytes,
-        max_pixels: limits.max_image_pixels,
-        max_side: limits.max_image_side,
-    }
-}
-
-/// Decodes and checks one base64 image on the blocking pool (it fully decodes the pixels).
-pub(crate) async fn image(
-    state: &AppState,
-    b64: String,
-) -> Result<CheckedImage, (&'static str, String)> {
-    let limits = image_limits(state);
-    let _turn = state
-        .decodes
-        .acquire()
-        .await
-        .map_err(|e| ("internal", e.to_string()))?;
-    tokio::task::spawn_blocking(move || crate::images::decode_base64_image(&b64, &limits))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| (e.code(), e.to_string()))
-}
 
 /// The template a submission names, if the caller may use it.
 pub(crate) async fn resolve_template(
@@ -108,9 +82,9 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    /// For a JSON submission: the hash of its raw body.
-    pub(crate) fn of_body(headers: &HeaderMap, body: &[u8]) -> Result<Option<Self>, ApiError> {
-        Ok(idempotency_key(headers)?.map(|key| Idempotency {
+    /// For a JSON submission: the hash of its raw body. `header`: the `Idempotency-Key`.
+    fn of_body(header: Option<&HeaderValue>, body: &[u8]) -> Result<Option<Self>, ApiError> {
+        Ok(idempotency_key(header)?.map(|key| Idempotency {
             key,
             request_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)),
         }))
@@ -119,7 +93,7 @@ impl Idempotency {
     /// For a request whose meaning is in several parts (a batch: content type, query and
     /// body): the hash of all of them, each length-prefixed so no two splits collide.
     pub(crate) fn of_parts(headers: &HeaderMap, parts: &[&[u8]]) -> Result<Option<Self>, ApiError> {
-        let Some(key) = idempotency_key(headers)? else {
+        let Some(key) = idempotency_key(headers.get(IDEMPOTENCY_KEY))? else {
             return Ok(None);
         };
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
@@ -162,9 +136,11 @@ fn key_conflict() -> ApiError {
     }
 }
 
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
+fn idempotency_key(header: Option<&HeaderValue>) -> Result<Option<String>, ApiError> {
+    let Some(value) = header else {
         return Ok(None);
     };
     let key = value
@@ -195,11 +171,12 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonSubmission<T>
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let caller = Caller::from_request_parts(&mut parts, state).await?;
-        let headers = parts.headers.clone();
+        // Only the key is kept (a cheap clone), checked once the body has been read.
+        let key = parts.headers.get(IDEMPOTENCY_KEY).cloned();
         let json = ApiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
         Ok(JsonSubmission {
             caller,
-            idempotency: Idempotency::of_body(&headers, &json.raw)?,
+            idempotency: Idempotency::of_body(key.as_ref(), &json.raw)?,
             body: json.value,
         })
     }
@@ -286,13 +263,6 @@ pub(crate) async fn submit<P: JobPayload>(
     enqueue(state, id, outcome).await
 }
 
-/// One row of a batch, checked: the job it becomes.
-pub(crate) struct BatchJob {
-    pub payload: CertificatePayload,
-    pub certificate: NewCertificate,
-    pub inputs: Vec<(String, Vec<u8>)>,
-}
-
 /// What [`submit_batch`] did.
 pub(crate) enum BatchSubmitted {
     /// Written and pushed: the jobs' ids, in row order.
@@ -316,7 +286,7 @@ pub(crate) async fn submit_batch<R, F>(
     job: impl Fn(&R) -> F,
 ) -> Result<BatchSubmitted, ApiError>
 where
-    F: Future<Output = Result<BatchJob, ApiError>>,
+    F: Future<Output = Result<CertificateOrder, ApiError>>,
 {
     let key = idempotency.map(|i| (i.key.as_str(), i.request_hash.as_str()));
     let mut writer = match state.db.begin_batch(batch, key).await {

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller, Keyed};
 use crate::offload::off_executor;
 use crate::state::AppState;
-use crate::submit::{BatchJob, BatchSubmitted, Idempotency, resolve_template, submit_batch};
+use crate::submit::{BatchSubmitted, Idempotency, resolve_template, submit_batch};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -257,14 +257,7 @@ pub async fn submit(
     // Each row's check owns what it reads, so its future borrows nothing from the row.
     let job = |row: &BatchItem| {
         let (state, template, req) = (state.clone(), template.clone(), request(row));
-        async move {
-            let order = validate(&state, &template, req).await?;
-            Ok(BatchJob {
-                payload: order.payload,
-                certificate: order.certificate,
-                inputs: order.inputs,
-            })
-        }
+        async move { validate(&state, &template, req).await }
     };
     let submitted = submit_batch(&state, &caller, idempotency.as_ref(), &batch, &rows, job).await?;
     let ids = match submitted {
