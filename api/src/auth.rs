@@ -60,6 +60,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The system, owner of the jobs schedules enqueue (also those run on request).
+    pub fn system() -> Caller {
+        Caller {
+            key_id: shared::db::SYSTEM_OWNER.to_owned(),
+            is_admin: true,
+            email: Default::default(),
+        }
+    }
+
     /// The owner filter for queries: admins see every owner's jobs.
     pub fn owner_filter(&self) -> Option<&str> {
         (!self.is_admin).then_some(self.key_id.as_str())

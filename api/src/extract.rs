@@ -255,6 +255,35 @@ impl FromRequestParts<AppState> for Keyed {
     }
 }
 
+/// A keyed handler's row of the caller's own, named by the path's `{id}` (for admins, any
+/// owner's): found before the handler runs, after the `401`. Another owner's row is "not
+/// found", never "forbidden", so ids cannot be probed.
+pub struct Mine<T> {
+    pub state: AppState,
+    pub caller: Caller,
+    pub row: T,
+}
+
+/// How [`Mine`] finds a row: from the path's raw text, among those the caller may see.
+pub trait Owned: Sized {
+    fn find(
+        state: &AppState,
+        caller: &Caller,
+        id: &str,
+    ) -> impl Future<Output = Result<Self, ApiError>> + Send;
+}
+
+impl<T: Owned> FromRequestParts<AppState> for Mine<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Keyed { state, caller } = Keyed::from_request_parts(parts, state).await?;
+        let ApiPath(id) = ApiPath::<String>::from_request_parts(parts, &state).await?;
+        let row = T::find(&state, &caller, &id).await?;
+        Ok(Mine { state, caller, row })
+    }
+}
+
 impl<S> FromRequestParts<S> for Caller
 where
     AppState: FromRef<S>,

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod images;
 mod offload;
 pub mod openapi;
+pub mod paging;
 pub mod problems;
 pub mod report_order;
 pub mod routes;

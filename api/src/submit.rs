@@ -1,11 +1,11 @@
 //! The submission pipeline every submitting route goes through. Before validation: the
 //! request (`JsonSubmission`: caller, body, `Idempotency-Key`), the template a submission
 //! names (`resolve_template_of`); during it, images checked off the executor
-//! (`images::check`). Then
-//! one of three doors, sharing their steps (the job row built by `new_job`, input files stored
-//! by `store_inputs`, the push or the withdrawal by `push_or_withdraw`): [`submit`] for one
-//! job (certificates, reports, emails, schedule runs), [`submit_batch`] for a batch in one
-//! transaction, [`resubmit`] for a retry.
+//! (`images::check`). Then the one entry point, [`submit`], with an [`Order`]: one job
+//! ([`Submission`]: certificates, reports, emails, schedule runs), a batch in one transaction
+//! ([`BatchOrder`]), or a finished job again ([`Retry`]). The orders share their steps: the
+//! job row built by `new_job`, input files stored by `store_inputs`, the push or the
+//! withdrawal by `push_or_withdraw`.
 
 use std::collections::BTreeMap;
 
@@ -192,7 +192,7 @@ pub struct IdempotencyKeyHeader {
     idempotency_key: Option<String>,
 }
 
-/// A validated job, as a route hands it to [`submit`].
+/// One validated job, as a route hands it to [`submit`].
 pub(crate) struct Submission<'a, P> {
     /// What the worker's handler receives; checked, nothing left to fail on bad input.
     pub payload: &'a P,
@@ -229,41 +229,68 @@ impl IntoResponse for Accepted {
     }
 }
 
-/// The one way a job is submitted: its row built, its inputs stored, the row inserted (with
-/// its registry row and email charge, in one transaction, honouring the `Idempotency-Key`),
-/// its id pushed or everything withdrawn; `202` with `Location`, or `200` with the original
-/// job for a repeated request. `owner` is the caller's key id, or the system's for a schedule
-/// run on request.
-pub(crate) async fn submit<P: JobPayload>(
-    state: &AppState,
-    owner: &str,
-    idempotency: Option<Idempotency>,
-    job: Submission<'_, P>,
-) -> Result<Accepted, ApiError> {
-    let new = new_job(state, owner, job.payload, idempotency);
-    let id = new.id;
-    store_inputs(state, id, job.inputs).await?;
-    let inserted = match job.certificate {
-        Some(certificate) => {
-            state
-                .db
-                .insert_certificate_job(&new, certificate, job.charge)
-                .await
-        }
-        None => state.db.insert_job_charged(&new, job.charge).await,
-    };
-    let outcome = match inserted {
-        Ok(Err(over)) => {
-            let _ = state.storage.remove_inputs(id).await;
-            return Err(quota_exceeded(&over));
-        }
-        Ok(Ok(outcome)) => Ok(outcome),
-        Err(e) => Err(e),
-    };
-    enqueue(state, id, outcome).await
+/// What can be submitted: each kind of order places itself with the shared steps below.
+pub(crate) trait Order {
+    /// What the route turns into its answer.
+    type Answer;
+
+    async fn place(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Self::Answer, ApiError>;
 }
 
-/// What [`submit_batch`] did.
+/// The one entry point of every submission: a single job, a batch or a retry, by `caller`
+/// (the system's caller for a schedule run on request), honouring the `Idempotency-Key`.
+pub(crate) async fn submit<O: Order>(
+    state: &AppState,
+    caller: &Caller,
+    idempotency: Option<Idempotency>,
+    order: O,
+) -> Result<O::Answer, ApiError> {
+    order.place(state, caller, idempotency).await
+}
+
+/// One job: its row built, its inputs stored, the row inserted (with its registry row and
+/// email charge, in one transaction, honouring the `Idempotency-Key`), its id pushed or
+/// everything withdrawn; `202` with `Location`, or `200` with the original job for a
+/// repeated request.
+impl<P: JobPayload> Order for Submission<'_, P> {
+    type Answer = Accepted;
+
+    async fn place(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Accepted, ApiError> {
+        let new = new_job(state, &caller.key_id, self.payload, idempotency);
+        let id = new.id;
+        store_inputs(state, id, self.inputs).await?;
+        let inserted = match self.certificate {
+            Some(certificate) => {
+                state
+                    .db
+                    .insert_certificate_job(&new, certificate, self.charge)
+                    .await
+            }
+            None => state.db.insert_job_charged(&new, self.charge).await,
+        };
+        let outcome = match inserted {
+            Ok(Err(over)) => {
+                let _ = state.storage.remove_inputs(id).await;
+                return Err(quota_exceeded(&over));
+            }
+            Ok(Ok(outcome)) => Ok(outcome),
+            Err(e) => Err(e),
+        };
+        enqueue(state, id, outcome).await
+    }
+}
+
+/// What a [`BatchOrder`] did.
 pub(crate) enum BatchSubmitted {
     /// Written and pushed: the jobs' ids, in row order.
     Accepted(Vec<JobId>),
@@ -277,63 +304,75 @@ pub(crate) enum BatchSubmitted {
 /// memory), their inputs stored; then every id pushed, or everything withdrawn. Inputs stored
 /// for a batch that does not commit are removed, so no file outlives a refused batch and no
 /// row points at a missing file.
-pub(crate) async fn submit_batch<R, F>(
-    state: &AppState,
-    caller: &Caller,
-    idempotency: Option<&Idempotency>,
-    batch: &BatchRow,
-    rows: &[R],
-    job: impl Fn(&R) -> F,
-) -> Result<BatchSubmitted, ApiError>
+pub(crate) struct BatchOrder<'a, R, J> {
+    pub batch: &'a BatchRow,
+    pub rows: &'a [R],
+    pub job: J,
+}
+
+impl<R, J, F> Order for BatchOrder<'_, R, J>
 where
+    J: Fn(&R) -> F,
     F: Future<Output = Result<CertificateOrder, ApiError>>,
 {
-    let key = idempotency.map(|i| (i.key.as_str(), i.request_hash.as_str()));
-    let mut writer = match state.db.begin_batch(batch, key).await {
-        Ok(writer) => writer,
-        Err(e) => {
-            // The same request at the same moment: the other one inserted the key first.
-            if let Some(i) = idempotency
-                && let Some(earlier) = i.earlier_batch(state, caller).await?
-            {
-                return Ok(BatchSubmitted::Earlier(earlier));
-            }
-            return Err(e.into());
-        }
-    };
-    let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
-    let mut with_inputs: Vec<JobId> = Vec::new();
-    let written = async {
-        for chunk in rows.chunks(writer.chunk_rows()) {
-            let mut jobs = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                let checked = job(row).await?;
-                let mut new = new_job(state, &caller.key_id, &checked.payload, None);
-                new.batch_id = Some(batch.id.clone());
-                if !checked.inputs.is_empty() {
-                    with_inputs.push(new.id);
-                    store_inputs(state, new.id, checked.inputs).await?;
+    type Answer = BatchSubmitted;
+
+    async fn place(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        idempotency: Option<Idempotency>,
+    ) -> Result<BatchSubmitted, ApiError> {
+        let BatchOrder { batch, rows, job } = self;
+        let key = idempotency
+            .as_ref()
+            .map(|i| (i.key.as_str(), i.request_hash.as_str()));
+        let mut writer = match state.db.begin_batch(batch, key).await {
+            Ok(writer) => writer,
+            Err(e) => {
+                // The same request at the same moment: the other one inserted the key first.
+                if let Some(i) = &idempotency
+                    && let Some(earlier) = i.earlier_batch(state, caller).await?
+                {
+                    return Ok(BatchSubmitted::Earlier(earlier));
                 }
-                ids.push(new.id);
-                jobs.push((new, checked.certificate));
+                return Err(e.into());
             }
-            writer.insert(&jobs).await?;
+        };
+        let mut ids: Vec<JobId> = Vec::with_capacity(rows.len());
+        let mut with_inputs: Vec<JobId> = Vec::new();
+        let written = async {
+            for chunk in rows.chunks(writer.chunk_rows()) {
+                let mut jobs = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    let checked = job(row).await?;
+                    let mut new = new_job(state, &caller.key_id, &checked.payload, None);
+                    new.batch_id = Some(batch.id.clone());
+                    if !checked.inputs.is_empty() {
+                        with_inputs.push(new.id);
+                        store_inputs(state, new.id, checked.inputs).await?;
+                    }
+                    ids.push(new.id);
+                    jobs.push((new, checked.certificate));
+                }
+                writer.insert(&jobs).await?;
+            }
+            writer.commit().await?;
+            Ok::<_, ApiError>(())
         }
-        writer.commit().await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    if let Err(e) = written {
-        for id in with_inputs {
-            let _ = state.storage.remove_inputs(id).await;
+        .await;
+        if let Err(e) = written {
+            for id in with_inputs {
+                let _ = state.storage.remove_inputs(id).await;
+            }
+            return Err(e);
         }
-        return Err(e);
+        push_or_withdraw(state, JobKind::Certificate.queue(), &ids, || {
+            state.db.delete_unacknowledged_batch(&batch.id)
+        })
+        .await?;
+        Ok(BatchSubmitted::Accepted(ids))
     }
-    push_or_withdraw(state, JobKind::Certificate.queue(), &ids, || {
-        state.db.delete_unacknowledged_batch(&batch.id)
-    })
-    .await?;
-    Ok(BatchSubmitted::Accepted(ids))
 }
 
 /// Writes a job's input files under its directory; on failure none is left.
@@ -440,25 +479,34 @@ fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> 
     }
 }
 
-/// The pipeline's other door: a `dead` or `failed` job queued again with its queue's
-/// `max_attempts` more attempts, and its id pushed. Nothing is withdrawn if the push fails:
-/// the job existed before this request, its row says `queued`, and the rescuer pushes it.
-pub(crate) async fn resubmit(
-    state: &AppState,
-    caller: &Caller,
-    job: &shared::db::JobRow,
-) -> Result<RetryOutcome, ApiError> {
-    let extra = state.config.queues.get(job.queue).max_attempts;
-    let outcome = state
-        .db
-        .retry_job(job.id, caller.owner_filter(), extra)
-        .await?;
-    if let RetryOutcome::Requeued(job) = &outcome
-        && let Err(e) = state.queue.push(job.queue, job.id, None).await
-    {
-        tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+/// A `dead` or `failed` job queued again with its queue's `max_attempts` more attempts, and
+/// its id pushed. Nothing is withdrawn if the push fails: the job existed before this request,
+/// its row says `queued`, and the rescuer pushes it. No `Idempotency-Key`: a retry of a job
+/// already queued again is a `409`.
+pub(crate) struct Retry<'a>(pub &'a shared::db::JobRow);
+
+impl Order for Retry<'_> {
+    type Answer = RetryOutcome;
+
+    async fn place(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        _idempotency: Option<Idempotency>,
+    ) -> Result<RetryOutcome, ApiError> {
+        let job = self.0;
+        let extra = state.config.queues.get(job.queue).max_attempts;
+        let outcome = state
+            .db
+            .retry_job(job.id, caller.owner_filter(), extra)
+            .await?;
+        if let RetryOutcome::Requeued(job) = &outcome
+            && let Err(e) = state.queue.push(job.queue, job.id, None).await
+        {
+            tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+        }
+        Ok(outcome)
     }
-    Ok(outcome)
 }
 
 /// The answers every submission can give besides its own `202`, `422` and `429` (and `403` for

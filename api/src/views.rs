@@ -139,6 +139,14 @@ impl JobView {
     }
 }
 
+/// A page of jobs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
 pub(crate) fn parse_id(raw: &str) -> Result<JobId, ApiError> {
     // Anything that is not one of our ids cannot name a job: 404, like an unknown id.
     raw.parse().map_err(|_| ApiError::NotFound("job"))
@@ -252,6 +260,14 @@ impl CertificateView {
                 .then(|| shared::urls::job_file(base_url, row.job_id)),
         }
     }
+}
+
+/// A page of certificates from a registry listing.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificatePage {
+    pub certificates: Vec<CertificateView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// What anyone holding a verification code may learn.

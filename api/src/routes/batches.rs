@@ -14,10 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{ApiBody, ApiPath, ApiQuery, Caller, Keyed};
+use crate::extract::{ApiBody, ApiQuery, Caller, Keyed, Mine, Owned};
 use crate::offload::off_executor;
 use crate::state::AppState;
-use crate::submit::{BatchSubmitted, Idempotency, resolve_template, submit_batch};
+use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -245,7 +245,7 @@ pub async fn submit(
     }
     let validated = started.elapsed();
 
-    // Pass 2: the jobs, re-checked and written a chunk at a time (see `submit_batch`).
+    // Pass 2: the jobs, re-checked and written a chunk at a time (see `BatchOrder`).
     let batch = BatchRow {
         id: batch_id.clone(),
         owner_id: caller.key_id.clone(),
@@ -259,7 +259,12 @@ pub async fn submit(
         let (state, template, req) = (state.clone(), template.clone(), request(row));
         async move { validate(&state, &template, req).await }
     };
-    let submitted = submit_batch(&state, &caller, idempotency.as_ref(), &batch, &rows, job).await?;
+    let order = BatchOrder {
+        batch: &batch,
+        rows: &rows,
+        job,
+    };
+    let submitted = submit::submit(&state, &caller, idempotency, order).await?;
     let ids = match submitted {
         BatchSubmitted::Accepted(ids) => ids,
         BatchSubmitted::Earlier(earlier) => return earlier_batch(&state, &earlier).await,
@@ -336,14 +341,16 @@ async fn batch_view(
     })
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, ApiError> {
-    id.parse::<JobId>()
-        .map_err(|_| ApiError::NotFound("batch"))?;
-    state
-        .db
-        .get_batch(id, caller.owner_filter())
-        .await?
-        .ok_or(ApiError::NotFound("batch"))
+impl Owned for BatchRow {
+    async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, ApiError> {
+        id.parse::<JobId>()
+            .map_err(|_| ApiError::NotFound("batch"))?;
+        state
+            .db
+            .get_batch(id, caller.owner_filter())
+            .await?
+            .ok_or(ApiError::NotFound("batch"))
+    }
 }
 
 /// A batch's progress: jobs per status.
@@ -351,10 +358,10 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<BatchRow, A
     params(("id" = uuid::Uuid, Path, description = "Batch id")),
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
-    Keyed { state, caller }: Keyed,
-    ApiPath(id): ApiPath<String>,
+    Mine {
+        state, row: batch, ..
+    }: Mine<BatchRow>,
 ) -> Result<Json<BatchView>, ApiError> {
-    let batch = find(&state, &caller, &id).await?;
     let name = template_name(&state, &batch).await?;
     Ok(Json(batch_view(&state, &batch, &name).await?))
 }
@@ -365,10 +372,10 @@ pub async fn get(
     responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Not complete yet", body = ErrorBody)))]
 pub async fn archive(
-    Keyed { state, caller }: Keyed,
-    ApiPath(id): ApiPath<String>,
+    Mine {
+        state, row: batch, ..
+    }: Mine<BatchRow>,
 ) -> Result<Response, ApiError> {
-    let batch = find(&state, &caller, &id).await?;
     let view = batch_view(&state, &batch, "").await?;
     if !view.complete {
         return Err(ApiError::Conflict {

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::db::{
     CertificateCursor, CertificateFilter, CertificateSort, CertificateStatus, RevokeOutcome,
     SortKey,
@@ -16,13 +16,14 @@ use crate::certificate_order::{CertificateRequest, validate};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, Keyed};
+use crate::paging::{Listing, PageQuery};
 use crate::problems::Problems;
 use crate::state::AppState;
 use crate::submit::{
     self, Accepted, IdempotencyKeyHeader, JsonSubmission, NotifyResponses, Submission,
     SubmissionResponses, resolve_template,
 };
-use crate::views::{CertificateView, SubmittedView, bad_query};
+use crate::views::{CertificatePage, CertificateView, SubmittedView, bad_query};
 
 /// Submit a certificate job.
 #[utoipa::path(post, path = "/v1/certificates", tag = "certificates", request_body = CertificateRequest,
@@ -41,7 +42,7 @@ pub async fn submit(
         certificate: Some(&order.certificate),
         charge: charge.as_ref(),
     };
-    submit::submit(&state, &req.caller.key_id, req.idempotency, job).await
+    submit::submit(&state, &req.caller, req.idempotency, job).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -66,18 +67,6 @@ pub struct RegistryQuery {
     /// `-created_at` (default), `created_at`, `-issued_on` or `issued_on`.
     #[param(schema_with = crate::schemas::certificate_sort)]
     pub sort: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page; any other text is a 400 `invalid_query`.
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CertificatePage {
-    pub certificates: Vec<CertificateView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// Cursor text: base64url of `{"s": sort, "k": key, "id": job id}`.
@@ -119,6 +108,7 @@ async fn registry(
     state: &AppState,
     mut filter: CertificateFilter,
     q: RegistryQuery,
+    page: PageQuery,
     public: bool,
 ) -> Result<Json<CertificatePage>, ApiError> {
     let date = |field: &str, raw: &Option<String>| -> Result<Option<CalendarDate>, ApiError> {
@@ -173,36 +163,20 @@ async fn registry(
             )
         })?,
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(bad_query("limit", "`limit` must be 1 to 200"));
-    }
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            decode_cursor(c, sort)
-                .ok_or_else(|| bad_query("cursor", "`cursor` is not one this listing gave"))
-        })
-        .transpose()?;
-    // One extra row says whether there is a next page.
+    let page = page.checked(|text| decode_cursor(text, sort))?;
     let mut rows = state
         .db
         .list_certificates(
             &filter,
             sort,
-            cursor.as_ref(),
-            limit + 1,
+            page.after.as_ref(),
+            page.fetch(),
             CalendarDate::today(),
         )
         .await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| encode_cursor(&CertificateCursor::after(last, sort), sort))
-    } else {
-        None
-    };
+    let next_cursor = page.next_cursor(&mut rows, |last| {
+        encode_cursor(&CertificateCursor::after(last, sort), sort)
+    });
     Ok(Json(CertificatePage {
         certificates: rows
             .iter()
@@ -213,31 +187,29 @@ async fn registry(
 }
 
 /// The caller's certificates (every owner's for admin keys).
-#[utoipa::path(get, path = "/v1/certificates", tag = "certificates", params(RegistryQuery),
+#[utoipa::path(get, path = "/v1/certificates", tag = "certificates", params(RegistryQuery, PageQuery),
     responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list(
-    Keyed { state, caller }: Keyed,
-    ApiQuery(q): ApiQuery<RegistryQuery>,
-) -> Result<Json<CertificatePage>, ApiError> {
+pub async fn list(mine: Listing<RegistryQuery>) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
-        owner_id: caller.owner_filter().map(str::to_owned),
+        owner_id: mine.caller.owner_filter().map(str::to_owned),
         ..CertificateFilter::default()
     };
-    registry(&state, filter, q, false).await
+    registry(&mine.state, filter, mine.filter, mine.page, false).await
 }
 
 /// Certificates issued with `is_public: true` and rendered; no key needed.
-#[utoipa::path(get, path = "/v1/certificates/public", tag = "certificates", params(RegistryQuery),
+#[utoipa::path(get, path = "/v1/certificates/public", tag = "certificates", params(RegistryQuery, PageQuery),
     responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_public(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<RegistryQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
         public_only: true,
         ..CertificateFilter::default()
     };
-    registry(&state, filter, q, true).await
+    registry(&state, filter, q, page, true).await
 }
 
 /// One certificate (owner or admin).

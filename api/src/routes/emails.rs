@@ -202,7 +202,7 @@ pub async fn submit(
         certificate: None,
         charge: Some(&charge),
     };
-    submit::submit(&state, &caller.key_id, idempotency, job).await
+    submit::submit(&state, &caller, idempotency, job).await
 }
 
 /// Free text in an email (the `generic` template, a `subject` of one's own) is what spam

@@ -6,25 +6,27 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor, RetryOutcome};
 use shared::domain::{JobId, JobKind, JobStatus};
 use shared::jobs::FileResult;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery, Caller, Keyed};
+use crate::extract::{ApiPath, ApiQuery, Caller, Keyed, Mine, Owned};
+use crate::paging::{Listing, PageQuery};
 use crate::state::AppState;
-use crate::views::{JobView, bad_query, parse_id};
+use crate::submit::{Retry, submit};
+use crate::views::{JobPage, JobView, bad_query, parse_id};
 
-async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, ApiError> {
-    let id = parse_id(raw)?;
-    // Another owner's job is "not found", never "forbidden": ids must not be probeable.
-    state
-        .db
-        .get_job(id, caller.owner_filter())
-        .await?
-        .ok_or(ApiError::NotFound("job"))
+impl Owned for JobRow {
+    async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+        state
+            .db
+            .get_job(parse_id(id)?, caller.owner_filter())
+            .await?
+            .ok_or(ApiError::NotFound("job"))
+    }
 }
 
 /// A job's status.
@@ -32,11 +34,11 @@ async fn find(state: &AppState, caller: &Caller, raw: &str) -> Result<JobRow, Ap
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
-    Keyed { state, caller }: Keyed,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<JobView>, ApiError> {
-    let job = find(&state, &caller, &id).await?;
-    Ok(Json(JobView::from_row(&job, &state.base_url)))
+    Mine {
+        state, row: job, ..
+    }: Mine<JobRow>,
+) -> Json<JobView> {
+    Json(JobView::from_row(&job, &state.base_url))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,26 +50,18 @@ pub struct ListQuery {
     /// Only jobs of this kind.
     #[param(schema_with = crate::schemas::job_kind)]
     pub kind: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page; any other text is a 400 `invalid_query`.
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct JobPage {
-    pub jobs: Vec<JobView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// The caller's jobs (every job for admin keys), newest first.
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery, PageQuery),
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
-    Keyed { state, caller }: Keyed,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    Listing {
+        state,
+        caller,
+        filter: q,
+        page,
+    }: Listing<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let status = q
         .status
@@ -79,40 +73,23 @@ pub async fn list(
         .as_deref()
         .map(|s| s.parse::<JobKind>().map_err(|e| bad_query("kind", e)))
         .transpose()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(bad_query("limit", "limit must be between 1 and 200"));
-    }
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            ListCursor::decode(c)
-                .ok_or_else(|| bad_query("cursor", "not a cursor this API returned"))
-        })
-        .transpose()?;
+    let page = page.checked(ListCursor::decode)?;
     let filter = JobFilter {
         owner_id: caller.owner_filter().map(str::to_owned),
         status,
         kind,
     };
-    // One row more than asked tells whether there is a next page.
     let mut rows = state
         .db
-        .list_jobs(&filter, cursor.as_ref(), limit + 1)
+        .list_jobs(&filter, page.after.as_ref(), page.fetch())
         .await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|j| {
-            ListCursor {
-                created_at: j.created_at.millis(),
-                id: j.id.to_string(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let next_cursor = page.next_cursor(&mut rows, |last| {
+        ListCursor {
+            created_at: last.created_at.millis(),
+            id: last.id.to_string(),
+        }
+        .encode()
+    });
     Ok(Json(JobPage {
         jobs: rows
             .iter()
@@ -131,11 +108,11 @@ pub async fn list(
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody)))]
 pub async fn file(
-    Keyed { state, caller }: Keyed,
-    ApiPath(id): ApiPath<String>,
+    Mine {
+        state, row: job, ..
+    }: Mine<JobRow>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = find(&state, &caller, &id).await?;
     serve_file(&state, &job, &headers).await
 }
 
@@ -290,11 +267,13 @@ pub async fn cancel(
         (status = 404, body = ErrorBody), (status = 409, description = "Not dead or failed", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn retry(
-    Keyed { state, caller }: Keyed,
-    ApiPath(id): ApiPath<String>,
+    Mine {
+        state,
+        caller,
+        row: job,
+    }: Mine<JobRow>,
 ) -> Result<Json<JobView>, ApiError> {
-    let job = find(&state, &caller, &id).await?;
-    match crate::submit::resubmit(&state, &caller, &job).await? {
+    match submit(&state, &caller, None, Retry(&job)).await? {
         RetryOutcome::Requeued(job) => Ok(Json(JobView::from_row(&job, &state.base_url))),
         RetryOutcome::NotFound => Err(ApiError::NotFound("job")),
         RetryOutcome::NotRetryable(status) => Err(ApiError::Conflict {

@@ -74,5 +74,5 @@ pub async fn submit(
         certificate: None,
         charge: charge.as_ref(),
     };
-    submit::submit(&state, &caller.key_id, idempotency, job).await
+    submit::submit(&state, &caller, idempotency, job).await
 }

@@ -6,7 +6,7 @@
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use shared::config::MissedTicks;
-use shared::db::{SYSTEM_OWNER, ScheduleState};
+use shared::db::ScheduleState;
 use shared::domain::Timestamp;
 use shared::schedules::ScheduleSpec;
 use utoipa::ToSchema;
@@ -129,7 +129,7 @@ pub async fn run(
         });
     }
     let payload = spec.payload();
-    let accepted = submit(&state, SYSTEM_OWNER, None, Submission::of(&payload)).await?;
+    let accepted = submit(&state, &Caller::system(), None, Submission::of(&payload)).await?;
     state
         .db
         .record_schedule_run(&name, None, Some(accepted.id))
@@ -138,29 +138,36 @@ pub async fn run(
     Ok(accepted)
 }
 
-/// Pauses the schedule: its ticks enqueue nothing until resumed (admin).
-#[utoipa::path(post, path = "/v1/schedules/{name}/pause", tag = "schedules",
-    params(("name" = String, Path, description = "Schedule name")),
-    responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn pause(
-    Keyed { state, caller }: Keyed,
-    ApiPath(name): ApiPath<String>,
-) -> Result<Json<ScheduleView>, ApiError> {
-    set_paused(state, caller, name, true).await
+/// `pause` and `resume` differ only in their path and the flag they set: one definition for
+/// both, so their documented answers cannot drift apart.
+macro_rules! pause_switch {
+    ($(#[doc = $doc:literal])* $handler:ident, $path:literal, $paused:literal) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(post, path = $path, tag = "schedules",
+            params(("name" = String, Path, description = "Schedule name")),
+            responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
+                (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        pub async fn $handler(
+            Keyed { state, caller }: Keyed,
+            ApiPath(name): ApiPath<String>,
+        ) -> Result<Json<ScheduleView>, ApiError> {
+            set_paused(state, caller, name, $paused).await
+        }
+    };
 }
 
-/// Resumes a paused schedule (admin).
-#[utoipa::path(post, path = "/v1/schedules/{name}/resume", tag = "schedules",
-    params(("name" = String, Path, description = "Schedule name")),
-    responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn resume(
-    Keyed { state, caller }: Keyed,
-    ApiPath(name): ApiPath<String>,
-) -> Result<Json<ScheduleView>, ApiError> {
-    set_paused(state, caller, name, false).await
-}
+pause_switch!(
+    /// Pauses the schedule: its ticks enqueue nothing until resumed (admin).
+    pause,
+    "/v1/schedules/{name}/pause",
+    true
+);
+pause_switch!(
+    /// Resumes a paused schedule (admin).
+    resume,
+    "/v1/schedules/{name}/resume",
+    false
+);
 
 async fn set_paused(
     state: AppState,
