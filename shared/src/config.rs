@@ -315,7 +315,9 @@ impl Default for Config {
             },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.
-                certificates: queue(cores, 5, 60),
+                // Twice the cores: a job's database, queue and file round trips overlap another's
+                // render; the worker's render slots keep in-process renders at one per core.
+                certificates: queue(2 * cores, 5, 60),
                 reports: queue(cores.div_ceil(2), 3, 300),
                 emails: queue(8, 8, 60),
                 maintenance: queue(2, 3, 600),

@@ -27,6 +27,10 @@ pub struct JobContext {
     pub templates: CompiledTemplates,
     /// Bounds the render children of this process (uploaded templates).
     pub sandbox: shared::sandbox::SandboxPool,
+    /// Bounds the in-process renders running at once to the cores: a queue's jobs in flight
+    /// may be more (their database, queue and file round trips overlap other jobs' renders),
+    /// while typst's working memory stays that of one render a core.
+    pub render_slots: Arc<tokio::sync::Semaphore>,
     /// SMTP (pooled) or `.eml` files under `DATA_DIR/mail`.
     pub mailer: Mailer,
     /// Signs download links in emails; its key is read from the database on first use.
@@ -47,6 +51,9 @@ impl JobContext {
             mailer: Mailer::from_config(&config)?,
             templates: CompiledTemplates::new(db.clone()),
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
+            render_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             config,
             db,
             queue,

@@ -37,7 +37,10 @@ pub async fn render(
         return self::sandboxed(ctx, &template, input).await;
     }
     let engine = ctx.engine.clone();
+    // Never closed: the semaphore lives as long as the context.
+    let slot = ctx.render_slots.clone().acquire_owned().await;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let compiled = template.compiled.as_ref().expect("checked above");
         engine.render(compiled, &input)
     })
