@@ -277,9 +277,15 @@ pub struct Sandbox {
     pub max_output_mb: u64,
 }
 
+/// The cores this process may use (2 when the system cannot tell): what default concurrencies
+/// and the worker's render slots are sized by.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 impl Default for Config {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         let queue = |concurrency, max_attempts, timeout_secs| QueueSettings {
             concurrency,
             max_attempts,

@@ -51,9 +51,7 @@ impl JobContext {
             mailer: Mailer::from_config(&config)?,
             templates: CompiledTemplates::new(db.clone()),
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
-            render_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            render_slots: Arc::new(tokio::sync::Semaphore::new(shared::config::cores())),
             config,
             db,
             queue,

@@ -39,6 +39,8 @@ pub async fn render(
     let engine = ctx.engine.clone();
     // Never closed: the semaphore lives as long as the context.
     let slot = ctx.render_slots.clone().acquire_owned().await;
+    // Cancelling may have been asked while the job waited for its slot.
+    super::context::safe_point()?;
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let compiled = template.compiled.as_ref().expect("checked above");
