@@ -3,10 +3,13 @@
 //!
 //! [`decode_base64_image`] is the one entry point. It bounds the size before and after decoding
 //! the base64, sniffs the format from the bytes (JPEG, PNG and WebP only), rejects oversized
-//! dimensions from the header before any pixel is decoded (decompression bombs), then decodes
-//! the whole image so that a truncated or corrupt file is refused at submission rather than
-//! failing the job later. PNGs without transparency are re-encoded as JPEG: typst re-encodes
-//! PNGs during PDF export, ~15x slower and bigger than a JPEG that it embeds as is.
+//! dimensions from the header before any pixel is decoded (decompression bombs), then checks
+//! that the file is whole, so that a truncated file is refused at submission rather than
+//! failing the job later. A JPEG is checked by walking its segments to the end-of-image marker
+//! (the photo a certificate carries: its pixels are decoded once, by the worker's renderer,
+//! not twice); PNG and WebP are decoded completely, and PNGs without transparency are
+//! re-encoded as JPEG: typst re-encodes PNGs during PDF export, ~15x slower and bigger than a
+//! JPEG that it embeds as is.
 
 use std::io::Cursor;
 
@@ -245,10 +248,21 @@ fn check_image(bytes: Vec<u8>, limits: &ImageLimits) -> Result<CheckedImage, Ima
     decoder.set_limits(decode_limits).map_err(decode_error)?;
 
     if format == ImageFormat::Jpeg {
-        // zune-jpeg (through `image`) fills a truncated scan with grey instead of failing.
+        // Whole from start to end-of-image marker is what a submission can check cheaply (the
+        // header was parsed above). Decoding the pixels here would double the work of the
+        // render, which decodes them anyway; and zune-jpeg fills a truncated scan with grey
+        // rather than failing, so a decode would not find more than this walk does.
         jpeg_structure(&bytes).map_err(|reason| ImageError::Corrupt {
             reason: reason.into(),
         })?;
+        drop(decoder);
+        return Ok(CheckedImage {
+            bytes,
+            format,
+            width,
+            height,
+            converted: false,
+        });
     }
 
     let icc_profile = decoder.icc_profile().ok().flatten();
@@ -445,8 +459,8 @@ fn image_limits(state: &AppState) -> ImageLimits {
     }
 }
 
-/// Decodes and checks one base64 upload on the blocking pool (it fully decodes the pixels),
-/// at most `limits.max_concurrent_decodes` at once.
+/// Decodes and checks one base64 upload on the blocking pool (PNG and WebP pixels are decoded
+/// in full), at most `limits.max_concurrent_decodes` at once.
 pub(crate) async fn check(
     state: &AppState,
     b64: String,
@@ -595,6 +609,31 @@ mod tests {
             let r = decode_base64_image(&b64(&bytes[..cut]), &LIMITS);
             assert_eq!(code(r), "corrupt_image", "cut at {cut} of {}", bytes.len());
         }
+    }
+
+    #[test]
+    fn jpeg_pixels_are_left_to_the_renderer() {
+        // A whole JPEG whose scan data is noise: the segments are intact, so the submission
+        // takes it as is (the renderer decodes the pixels, once); a cut one is still refused.
+        let mut bytes = jpeg(64, 48);
+        let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let len = usize::from(u16::from_be_bytes([bytes[sos + 2], bytes[sos + 3]]));
+        let scan = sos + 2 + len..bytes.len() - 2;
+        for (i, b) in bytes[scan].iter_mut().enumerate() {
+            // Noise without 0xFF, so no marker appears inside the scan.
+            *b = (i as u8).wrapping_mul(37) & 0x7F;
+        }
+        let img = decode_base64_image(&b64(&bytes), &LIMITS).unwrap();
+        assert_eq!(
+            (img.format, img.width, img.height),
+            (ImageFormat::Jpeg, 64, 48)
+        );
+        assert_eq!(img.bytes, bytes);
+        let cut = &bytes[..bytes.len() - 10];
+        assert_eq!(
+            code(decode_base64_image(&b64(cut), &LIMITS)),
+            "corrupt_image"
+        );
     }
 
     #[test]
