@@ -6,6 +6,7 @@
 #   PROFILE=debug SKIP_BUILD=1 SERIAL_JOBS=20 BURST_JOBS=100 SUBMIT_JOBS=500 bench/run.sh
 #   PROFILE=dev SUITES=batch bench/run.sh   # only the 10,000-row batch, dev build
 #   PROFILE=dev SUITES=report bench/run.sh  # only the in-process SAT report renders
+#   BIN_DIR=/tmp/before REPS=1 bench/run.sh # binaries built elsewhere (no build)
 #
 # Deployments:
 #   embedded    `quire run` (API + worker + scheduler in one process) on SQLite in a fresh
@@ -14,9 +15,13 @@
 #               namespace (127.0.0.1:6379); `quire migrate`, then `quire api`, `quire worker`
 #               and `quire scheduler` as separate processes.
 #
+# Every suite runs REPS times (default 3) in one run and the summary gives medians.
 # Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo; burst 2000 jobs C=32
 # without photo; submit-only 10000 jobs C=64; production also: submit-only 10000 jobs C=32
-# against the API alone (worker and scheduler stopped). Also a batch of BATCH_ROWS (10,000)
+# against the API alone (worker and scheduler stopped), then, still against the API alone,
+# `wrk -t2 -c64` for WRK_SECS (10) seconds each: `POST /v1/certificates` with the photo,
+# without it, and `GET /v1/jobs/{id}` of one job (status reads), with the API's peak RSS
+# under each load (wrk is installed with apt when missing). Also a batch of BATCH_ROWS (10,000)
 # rows as one CSV `POST /v1/certificates/batch`, waited for and its archive downloaded
 # (BATCH_RUNS times in a row against the same servers, to see whether memory keeps growing).
 # SUITES picks: `ceiling` (no servers: `cert_ceiling`, the same certificate with the same
@@ -47,6 +52,10 @@ BATCH_RUNS="${BATCH_RUNS:-1}"
 SUITES="${SUITES:-ceiling jobs batch}"
 REPORT_PAGES="${REPORT_PAGES:-10 50 200}"
 REPORT_PDFA="${REPORT_PDFA:-0}"
+REPS="${REPS:-3}"
+WRK_SECS="${WRK_SECS:-10}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
 WAIT_TIMEOUT_SECS="${WAIT_TIMEOUT_SECS:-1200}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
@@ -59,6 +68,11 @@ case "$PROFILE" in
     dev | debug) TARGET_DIR="$ROOT/target/debug" ;;
     *) TARGET_DIR="$ROOT/target/$PROFILE" ;;
 esac
+# BIN_DIR: binaries from elsewhere (e.g. two builds compared in one session; implies SKIP_BUILD).
+if [[ -n "${BIN_DIR:-}" ]]; then
+    TARGET_DIR="$BIN_DIR"
+    SKIP_BUILD=1
+fi
 QUIRE="$TARGET_DIR/quire"
 BENCH="$TARGET_DIR/bench"
 REPORT_RENDER="$TARGET_DIR/report_render"
@@ -112,7 +126,7 @@ cleanup() {
         echo "bench/run.sh: failed (exit $status); logs, data and results kept in $WORK" >&2
     else
         # The PDFs and photos of the runs; logs and results stay.
-        rm -rf "$WORK/embedded-data" "$WORK/production-data"
+        rm -rf "$WORK"/embedded-data-* "$WORK"/production-data-*
     fi
     exit "$status"
 }
@@ -211,7 +225,7 @@ embedded() {
     local port url data pid key
     port="$(free_port)"
     url="http://127.0.0.1:$port"
-    data="$WORK/embedded-data"
+    data="$WORK/embedded-data-${rep:-1}"
     mkdir -p "$data"
     local run_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$data" QUIRE_BIND="127.0.0.1:$port")
     log "embedded: quire run on $url (data in $data)"
@@ -231,6 +245,52 @@ embedded() {
     stop_servers
 }
 
+# Resets the peak RSS (VmHWM) of process $1.
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || echo "bench/run.sh: cannot reset the peak RSS of $1" >&2; }
+# The peak RSS (VmHWM) of process $1 in MiB.
+peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# One wrk load: WHAT (submit-photo, submit, read) against URL, body file BODY ("" for a GET);
+# its JSON line, with the API's peak RSS, goes to wrk.jsonl.
+# Usage: wrk_run LABEL WHAT URL KEY BODY API_PID
+wrk_run() {
+    local label="$1" what="$2" url="$3" key="$4" body="$5" pid="$6" out line
+    log "$label: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${WRK_SECS}s $what $url"
+    out="$WORK/wrk-$label-$what-$(date +%s%N).out"
+    reset_peak "$pid"
+    WRK_KEY="$key" WRK_BODY="$body" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECS}s" \
+        --latency -s "$ROOT/bench/wrk/request.lua" "$url" >"$out" 2>&1 || {
+        cat "$out" >&2
+        return 1
+    }
+    line="$(tail -n 1 "$out")"
+    python3 - "$line" "$label" "$what" "$(peak_mib "$pid")" >>"$WORK/wrk.jsonl" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+r.update(label=sys.argv[2], what=sys.argv[3], api_peak_rss_mb=float(sys.argv[4]))
+print(json.dumps(r))
+PY
+    tail -n 1 "$WORK/wrk.jsonl"
+    if [[ "$(tail -n 1 "$WORK/wrk.jsonl" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["not_2xx"] + r["transport_errors"])')" != 0 ]]; then
+        echo "bench/run.sh: wrk $what saw errors:" >&2
+        cat "$out" >&2
+        return 1
+    fi
+}
+
+# Submissions with and without the photo, then status reads of one job, against the API
+# alone (no worker on the same cores).
+wrk_suite() {
+    local label="$1" url="$2" key="$3" pid_api="$4" id
+    "$BENCH" --write-body "$WORK/body-photo.json" --photo
+    "$BENCH" --write-body "$WORK/body.json"
+    wrk_run "$label" submit-photo "$url/v1/certificates" "$key" "$WORK/body-photo.json" "$pid_api"
+    wrk_run "$label" submit "$url/v1/certificates" "$key" "$WORK/body.json" "$pid_api"
+    id="$(curl -fsS -H "Authorization: Bearer $key" "$url/v1/jobs?limit=1" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["id"])')"
+    wrk_run "$label" read "$url/v1/jobs/$id" "$key" "" "$pid_api"
+}
+
 production() {
     local port url db ns pid_api pid_worker pid_scheduler key
     command -v createdb >/dev/null || {
@@ -239,12 +299,12 @@ production() {
     }
     port="$(free_port)"
     url="http://127.0.0.1:$port"
-    db="quire_bench_$STAMP"
-    ns="quire_bench_$STAMP"
+    db="quire_bench_${STAMP}_r${rep:-1}"
+    ns="quire_bench_${STAMP}_r${rep:-1}"
     createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
     DATABASES+=("$db")
     NAMESPACES+=("$ns")
-    local prod_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data"
+    local prod_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data-${rep:-1}"
         DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
         REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/?protocol=resp3"
         QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port")
@@ -287,6 +347,7 @@ production() {
     wait "$pid_worker" "$pid_scheduler" 2>/dev/null || true
     run_bench production-api "$url" "$key" "$pid_api" --mode submit-only --jobs "$SUBMIT_JOBS" \
         --concurrency "$INGEST_CONCURRENCY" --no-worker-expected
+    wrk_suite production-api "$url" "$key" "$pid_api"
     stop_servers
 }
 
@@ -337,27 +398,62 @@ ceiling_suite() {
     echo "$line" >>"$WORK/ceiling.jsonl"
 }
 
-# Each deployment's end-to-end rate with the photo against the ceiling.
-ceiling_ratios() {
-    [[ -s "$WORK/ceiling.jsonl" && -s "$RESULTS" ]] || return 0
-    python3 - "$WORK/ceiling.jsonl" "$RESULTS" <<'PY'
-import json, sys
-ceiling = json.loads(open(sys.argv[1]).read().splitlines()[-1])["renders_per_s"]
-print(f"\nrender ceiling: {ceiling:.1f} certificates/s (in-process, every core)")
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    if r.get("mode") == "burst" and r.get("photo") and r.get("e2e_per_s"):
-        print(f"{r['label']:<12} burst with photo: {r['e2e_per_s']:.1f}/s end to end = {r['e2e_per_s'] / ceiling:.2f} of the ceiling")
+# The figures of every repetition and their medians: the render ceiling, each deployment's
+# end-to-end rate with the photo as a fraction of the ceiling of its own repetition, the
+# serial latency, the worker's peak RSS, and the wrk loads against the API alone.
+medians() {
+    python3 - "$WORK" <<'PY'
+import json, os, statistics, sys
+work = sys.argv[1]
+def lines(name):
+    path = os.path.join(work, name)
+    return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+ceilings = [c["renders_per_s"] for c in lines("ceiling.jsonl")]
+results, wrk = lines("results.jsonl"), lines("wrk.jsonl")
+rows = []
+def row(name, values, fmt, goal=""):
+    values = [v for v in values if v is not None]
+    if values:
+        rows.append((name, fmt.format(statistics.median(values)),
+                     ", ".join(fmt.format(v) for v in values), goal))
+row("render ceiling, certificates/s", ceilings, "{:.1f}")
+for label in dict.fromkeys(r["label"] for r in results if r.get("label")):
+    mine = [r for r in results if r.get("label") == label]
+    burst = [r for r in mine if r["mode"] == "burst" and r.get("photo")]
+    row(f"{label}: burst with photo, end to end /s", [r.get("e2e_per_s") for r in burst], "{:.1f}")
+    if len(ceilings) == len(burst):
+        row(f"{label}: ... as a fraction of the ceiling",
+            [r["e2e_per_s"] / c for r, c in zip(burst, ceilings) if r.get("e2e_per_s")],
+            "{:.2f}", ">= 0.90")
+    row(f"{label}: burst with photo, worker peak RSS MiB", [r.get("peak_rss_mb") for r in burst], "{:.0f}", "<= 80")
+    serial = [r for r in mine if r["mode"] == "serial"]
+    row(f"{label}: one at a time, p50 ms", [r.get("e2e_p50_ms") for r in serial], "{:.1f}", "<= 6")
+    row(f"{label}: one at a time, p99 ms", [r.get("e2e_p99_ms") for r in serial], "{:.1f}", "<= 9")
+    alone = [r for r in mine if r["mode"] == "submit-only"]
+    row(f"{label}: submit-only (bench), /s", [r.get("submit_per_s") for r in alone], "{:.0f}")
+goals = {"submit-photo": (">= 4000", "<= 25"), "submit": (">= 8000", ""), "read": (">= 30000", "<= 5")}
+for label in dict.fromkeys(r["label"] for r in wrk):
+    for what, (rate_goal, p99_goal) in goals.items():
+        mine = [r for r in wrk if r["label"] == label and r["what"] == what]
+        row(f"{label}: wrk {what}, /s", [r["per_s"] for r in mine], "{:.0f}", rate_goal)
+        row(f"{label}: wrk {what}, p99 ms", [r["p99_ms"] for r in mine], "{:.2f}", p99_goal)
+        row(f"{label}: wrk {what}, API peak RSS MiB", [r["api_peak_rss_mb"] for r in mine], "{:.0f}", "<= 60" if what != "read" else "")
+if rows:
+    w = max(len(r[0]) for r in rows)
+    print(f"\n{'measure':<{w}}  {'median':>9}  {'goal':<9}  every repetition")
+    for name, median, each, goal in rows:
+        print(f"{name:<{w}}  {median:>9}  {goal:<9}  {each}")
 PY
 }
 
 if suite_on report; then
     report_suite
 fi
-if suite_on ceiling; then
-    ceiling_suite
-fi
 if ! suite_on jobs && ! suite_on batch; then
+    if suite_on ceiling; then
+        for _ in $(seq 1 "$REPS"); do ceiling_suite; done
+    fi
+    medians
     echo
     echo "JSON lines: $WORK/report.jsonl $WORK/ceiling.jsonl"
     exit 0
@@ -371,21 +467,36 @@ command -v curl >/dev/null || {
     echo "bench/run.sh: curl is needed" >&2
     exit 1
 }
+if suite_on jobs && [[ " $DEPLOYMENTS " == *" production "* ]] && ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >&2 || {
+        echo "bench/run.sh: wrk is needed for the API-alone loads (apt-get install wrk)" >&2
+        exit 1
+    }
+fi
 
 : >"$RESULTS"
-for deployment in $DEPLOYMENTS; do
-    case "$deployment" in
-        embedded) embedded ;;
-        production) production ;;
-        *)
-            echo "bench/run.sh: unknown deployment $deployment (embedded, production)" >&2
-            exit 2
-            ;;
-    esac
+# Each repetition measures the ceiling, then every deployment, so each ratio compares
+# figures taken minutes apart on the same machine.
+for rep in $(seq 1 "$REPS"); do
+    log "repetition $rep of $REPS"
+    if suite_on ceiling; then
+        ceiling_suite
+    fi
+    for deployment in $DEPLOYMENTS; do
+        case "$deployment" in
+            embedded) embedded ;;
+            production) production ;;
+            *)
+                echo "bench/run.sh: unknown deployment $deployment (embedded, production)" >&2
+                exit 2
+                ;;
+        esac
+    done
 done
 
 log "results ($RESULTS)"
 "$BENCH" --summarize "$RESULTS"
-ceiling_ratios
+medians
 echo
 echo "JSON lines: $RESULTS; server logs: $WORK"

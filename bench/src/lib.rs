@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(
         long,
         env = "BENCH_KEY",
-        required_unless_present = "summarize",
+        required_unless_present_any = ["summarize", "write_body"],
         hide_env_values = true
     )]
     pub key: Option<String>,
@@ -115,6 +115,10 @@ pub struct Args {
     /// Print a table of the JSON lines in FILE (as written with --json) and exit.
     #[arg(long, value_name = "FILE")]
     pub summarize: Option<PathBuf>,
+    /// Write the JSON body of one certificate request (with the photo when --photo is given)
+    /// to FILE and exit: the body `bench/wrk/request.lua` sends.
+    #[arg(long, value_name = "FILE")]
+    pub write_body: Option<PathBuf>,
 }
 
 impl Args {
@@ -136,6 +140,15 @@ pub fn main(args: Args) -> ExitCode {
                 print!("{table}");
                 ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(file) = &args.write_body {
+        return match runner::write_body(file, args.photo) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("bench: {e:#}");
                 ExitCode::FAILURE

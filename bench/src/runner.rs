@@ -115,6 +115,18 @@ fn rss_samples(pids: &[u32]) -> Vec<rss::RssSample> {
         .collect()
 }
 
+/// Writes the body of one request (job 0), for load generators that send the same body
+/// again and again (`wrk`).
+pub fn write_body(file: &std::path::Path, with_photo: bool) -> anyhow::Result<()> {
+    let photo = if with_photo {
+        Some(photo::generate().context("generating the photo")?)
+    } else {
+        None
+    };
+    std::fs::write(file, body(0, photo.as_ref()))
+        .with_context(|| format!("writing {}", file.display()))
+}
+
 /// The JSON body of job `i`.
 fn body(i: u64, photo: Option<&Photo>) -> Vec<u8> {
     let recipient = format!("Bench Recipient {i}");
