@@ -15,20 +15,26 @@
 #               namespace (127.0.0.1:6379); `quire migrate`, then `quire api`, `quire worker`
 #               and `quire scheduler` as separate processes.
 #
-# Every suite runs REPS times (default 3) in one run and the summary gives medians.
-# Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo; burst 2000 jobs C=32
+# Every suite runs REPS times (default 3) in one run; the summary gives each figure's median
+# and every repetition's value beside the issue's goal.
+# Per deployment: serial 200 jobs; burst 2000 jobs C=32 with photo (production: with the CPU
+# time each process spent per job, PostgreSQL and Redis included); burst 2000 jobs C=32
 # without photo; submit-only 10000 jobs C=64; production also: submit-only 10000 jobs C=32
-# against the API alone (worker and scheduler stopped), then, still against the API alone,
-# `wrk -t2 -c64` for WRK_SECS (10) seconds each: `POST /v1/certificates` with the photo,
-# without it, and `GET /v1/jobs/{id}` of one job (status reads), with the API's peak RSS
-# under each load (wrk is installed with apt when missing). Also a batch of BATCH_ROWS (10,000)
-# rows as one CSV `POST /v1/certificates/batch`, waited for and its archive downloaded
-# (BATCH_RUNS times in a row against the same servers, to see whether memory keeps growing).
+# against the API alone (worker and scheduler stopped; CPU per submission), then, still
+# against the API alone, `wrk -t2 -c64` for WRK_SECS (10) seconds each: `POST
+# /v1/certificates` with the photo, without it, and `GET /v1/jobs/{id}` of one job (status
+# reads), with the API's peak RSS under each load (wrk is installed with apt when missing).
+# Also a batch of BATCH_ROWS (10,000) rows as one CSV `POST /v1/certificates/batch`, waited
+# for and its archive downloaded (BATCH_RUNS times in a row against the same servers, to see
+# whether memory keeps growing).
 # SUITES picks: `ceiling` (no servers: `cert_ceiling`, the same certificate with the same
 # photo rendered in-process by the worker's renderer on every core, BURST_JOBS of them: what
 # the machine can render; the summary then prints each deployment's end-to-end rate with the
-# photo as a fraction of it), `jobs` (the runs above), `batch`; all three by default; and
-# `report` (no
+# photo as a fraction of the ceiling of the same repetition), `jobs` (the runs above),
+# `scale` (production: the burst with the photo with one worker, then two workers on the same
+# cores, then on one core: servers started afresh with PostgreSQL, Redis, quire and the bench
+# pinned to CPU 0 with taskset, given back every core after), `batch`; all four by default;
+# and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
 # with --pdfa when REPORT_PDFA=1; one JSON line each (pages, rows, render_ms, peak_rss_mib,
@@ -49,7 +55,7 @@ SUBMIT_CONCURRENCY="${SUBMIT_CONCURRENCY:-64}"
 INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-32}"
 BATCH_ROWS="${BATCH_ROWS:-10000}"
 BATCH_RUNS="${BATCH_RUNS:-1}"
-SUITES="${SUITES:-ceiling jobs batch}"
+SUITES="${SUITES:-ceiling jobs scale batch}"
 REPORT_PAGES="${REPORT_PAGES:-10 50 200}"
 REPORT_PDFA="${REPORT_PDFA:-0}"
 REPS="${REPS:-3}"
@@ -111,6 +117,10 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     stop_servers
+    # The scale suite pins PostgreSQL and Redis to one core; give them every core back.
+    if suite_on scale; then
+        pin_services "0-$(($(nproc) - 1))"
+    fi
     local db ns
     for db in "${DATABASES[@]}"; do
         dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$db" 2>/dev/null || true
@@ -291,49 +301,102 @@ wrk_suite() {
     wrk_run "$label" read "$url/v1/jobs/$id" "$key" "" "$pid_api"
 }
 
-production() {
-    local port url db ns pid_api pid_worker pid_scheduler key
+# Starts a production deployment on a fresh database and Redis namespace (NAME tells them
+# apart): api, worker and scheduler as separate processes. Sets URL, KEY, PROD_ENV, PID_API,
+# PID_WORKER, PID_SCHEDULER.
+start_production() {
+    local name="$1" port db ns
     command -v createdb >/dev/null || {
         echo "bench/run.sh: createdb (PostgreSQL client) is needed for the production deployment" >&2
         return 1
     }
     port="$(free_port)"
-    url="http://127.0.0.1:$port"
-    db="quire_bench_${STAMP}_r${rep:-1}"
-    ns="quire_bench_${STAMP}_r${rep:-1}"
+    URL="http://127.0.0.1:$port"
+    db="quire_bench_${STAMP}_${name}_r${rep:-1}"
+    ns="$db"
     createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
     DATABASES+=("$db")
     NAMESPACES+=("$ns")
-    local prod_env=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data-${rep:-1}"
+    PROD_ENV=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data-${name}-${rep:-1}"
         DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
         REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/?protocol=resp3"
         QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port")
-    log "production: database $db, Redis namespace $ns, API on $url"
-    "${prod_env[@]}" "$QUIRE" migrate >"$WORK/production-migrate.log" 2>&1 || {
-        cat "$WORK/production-migrate.log" >&2
+    log "$name: database $db, Redis namespace $ns, API on $URL"
+    "${PROD_ENV[@]}" "$QUIRE" migrate >"$WORK/$name-migrate.log" 2>&1 || {
+        cat "$WORK/$name-migrate.log" >&2
         return 1
     }
-    "${prod_env[@]}" "$QUIRE" api >"$WORK/production-api.log" 2>&1 &
-    pid_api=$!
-    PIDS+=("$pid_api")
-    "${prod_env[@]}" "$QUIRE" worker >"$WORK/production-worker.log" 2>&1 &
-    pid_worker=$!
-    PIDS+=("$pid_worker")
-    "${prod_env[@]}" "$QUIRE" scheduler >"$WORK/production-scheduler.log" 2>&1 &
-    pid_scheduler=$!
-    PIDS+=("$pid_scheduler")
-    wait_ready "$url" "$pid_api" "$WORK/production-api.log"
-    kill -0 "$pid_worker" 2>/dev/null || {
-        tail -n 30 "$WORK/production-worker.log" >&2
+    "${PROD_ENV[@]}" "$QUIRE" api >"$WORK/$name-api.log" 2>&1 &
+    PID_API=$!
+    PIDS+=("$PID_API")
+    "${PROD_ENV[@]}" "$QUIRE" worker >"$WORK/$name-worker.log" 2>&1 &
+    PID_WORKER=$!
+    PIDS+=("$PID_WORKER")
+    "${PROD_ENV[@]}" "$QUIRE" scheduler >"$WORK/$name-scheduler.log" 2>&1 &
+    PID_SCHEDULER=$!
+    PIDS+=("$PID_SCHEDULER")
+    wait_ready "$URL" "$PID_API" "$WORK/$name-api.log"
+    kill -0 "$PID_WORKER" 2>/dev/null || {
+        tail -n 30 "$WORK/$name-worker.log" >&2
         return 1
     }
-    key="$(create_key "${prod_env[@]}" "$QUIRE")"
+    KEY="$(create_key "${PROD_ENV[@]}" "$QUIRE")"
+}
+
+# CPU time (user + system, ms) of the processes that serve a run, as JSON {pid: [role, ms]}:
+# the quire processes given as ROLE=PID, and every postgres and redis-server process.
+cpu_sample() {
+    python3 - "$@" <<'PY'
+import json, os, sys
+tick = os.sysconf("SC_CLK_TCK")
+roles = dict(reversed(a.split("=")) for a in sys.argv[1:])
+out = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    role = roles.get(pid) or {"postgres": "postgres", "redis-server": "redis"}.get(comm)
+    if role:
+        out[pid] = [role, (int(fields[11]) + int(fields[12])) * 1000 / tick]
+print(json.dumps(out))
+PY
+}
+
+# CPU per job by role between two cpu_sample outputs, as a JSON line into cpu.jsonl.
+# Usage: cpu_per_job LABEL JOBS BEFORE AFTER
+cpu_per_job() {
+    python3 - "$@" >>"$WORK/cpu.jsonl" <<'PY'
+import json, sys
+label, jobs, before, after = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
+per = {}
+for pid, (role, ms) in after.items():
+    per[role] = per.get(role, 0.0) + ms - before.get(pid, [role, 0.0])[1]
+print(json.dumps({"label": label, "jobs": jobs, **{f"{r}_ms": round(v / jobs, 3) for r, v in sorted(per.items())}}))
+PY
+    tail -n 1 "$WORK/cpu.jsonl"
+}
+
+production() {
+    local before
+    start_production production
     if suite_on jobs; then
-        run_suite production "$url" "$key" "$pid_worker"
+        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode serial --jobs "$SERIAL_JOBS"
+        before="$(cpu_sample api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER")"
+        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
+            --concurrency "$BURST_CONCURRENCY" --photo
+        cpu_per_job production "$BURST_JOBS" "$before" \
+            "$(cpu_sample api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER")"
+        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
+            --concurrency "$BURST_CONCURRENCY"
+        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode submit-only --jobs "$SUBMIT_JOBS" \
+            --concurrency "$SUBMIT_CONCURRENCY"
     fi
     if suite_on batch; then
         for _ in $(seq 1 "$BATCH_RUNS"); do
-            run_bench production "$url" "$key" "$pid_api $pid_worker" --mode batch \
+            run_bench production "$URL" "$KEY" "$PID_API $PID_WORKER" --mode batch \
                 --jobs "$BATCH_ROWS"
         done
     fi
@@ -343,12 +406,46 @@ production() {
     fi
     # Ingestion alone: the API with no worker rendering on the same cores (what one API
     # process accepts when workers run elsewhere, as in production).
-    kill "$pid_worker" "$pid_scheduler" 2>/dev/null || true
-    wait "$pid_worker" "$pid_scheduler" 2>/dev/null || true
-    run_bench production-api "$url" "$key" "$pid_api" --mode submit-only --jobs "$SUBMIT_JOBS" \
+    kill "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    wait "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    before="$(cpu_sample api="$PID_API")"
+    run_bench production-api "$URL" "$KEY" "$PID_API" --mode submit-only --jobs "$SUBMIT_JOBS" \
         --concurrency "$INGEST_CONCURRENCY" --no-worker-expected
-    wrk_suite production-api "$url" "$key" "$pid_api"
+    cpu_per_job production-api "$SUBMIT_JOBS" "$before" "$(cpu_sample api="$PID_API")"
+    wrk_suite production-api "$URL" "$KEY" "$PID_API"
     stop_servers
+}
+
+# Sets the CPU affinity of every postgres and redis-server process, every thread.
+pin_services() {
+    local pid
+    for pid in $(pgrep -x postgres) $(pgrep -x redis-server); do
+        taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true
+    done
+}
+
+# Scale: the burst with the photo with two workers instead of one on the same cores, then
+# with everything (servers started afresh, PostgreSQL, Redis and the bench) on one core.
+scale() {
+    local all_cores="0-$(($(nproc) - 1))" pid_worker2
+    start_production scale
+    run_bench production-1-worker "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
+        --concurrency "$BURST_CONCURRENCY" --photo
+    "${PROD_ENV[@]}" "$QUIRE" worker >"$WORK/scale-worker2.log" 2>&1 &
+    pid_worker2=$!
+    PIDS+=("$pid_worker2")
+    run_bench production-2-workers "$URL" "$KEY" "$PID_WORKER $pid_worker2" --mode burst \
+        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    stop_servers
+    log "one core: PostgreSQL, Redis, quire and the bench on CPU 0"
+    pin_services 0
+    taskset -p -c 0 $$ >/dev/null
+    start_production one-core
+    run_bench production-1-core "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
+        --concurrency "$BURST_CONCURRENCY" --photo
+    stop_servers
+    taskset -p -c "$all_cores" $$ >/dev/null
+    pin_services "$all_cores"
 }
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
@@ -431,6 +528,10 @@ for label in dict.fromkeys(r["label"] for r in results if r.get("label")):
     row(f"{label}: one at a time, p99 ms", [r.get("e2e_p99_ms") for r in serial], "{:.1f}", "<= 9")
     alone = [r for r in mine if r["mode"] == "submit-only"]
     row(f"{label}: submit-only (bench), /s", [r.get("submit_per_s") for r in alone], "{:.0f}")
+for label in dict.fromkeys(c["label"] for c in lines("cpu.jsonl")):
+    mine = [c for c in lines("cpu.jsonl") if c["label"] == label]
+    for role in ("api", "worker", "scheduler", "postgres", "redis"):
+        row(f"{label}: CPU ms per job, {role}", [c.get(f"{role}_ms") for c in mine], "{:.2f}")
 goals = {"submit-photo": (">= 4000", "<= 25"), "submit": (">= 8000", ""), "read": (">= 30000", "<= 5")}
 for label in dict.fromkeys(r["label"] for r in wrk):
     for what, (rate_goal, p99_goal) in goals.items():
@@ -449,7 +550,7 @@ PY
 if suite_on report; then
     report_suite
 fi
-if ! suite_on jobs && ! suite_on batch; then
+if ! suite_on jobs && ! suite_on batch && ! suite_on scale; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -486,7 +587,14 @@ for rep in $(seq 1 "$REPS"); do
     for deployment in $DEPLOYMENTS; do
         case "$deployment" in
             embedded) embedded ;;
-            production) production ;;
+            production)
+                if suite_on jobs || suite_on batch; then
+                    production
+                fi
+                if suite_on scale; then
+                    scale
+                fi
+                ;;
             *)
                 echo "bench/run.sh: unknown deployment $deployment (embedded, production)" >&2
                 exit 2
