@@ -10,7 +10,7 @@ use super::pool::{Db, DbError, placeholders};
 use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 
 /// Columns every read returns, in `JobRow::from_row` order.
-const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
+pub(super) const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
      cancel_requested_at";
 
@@ -39,7 +39,7 @@ pub struct JobRow {
 }
 
 impl JobRow {
-    fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
         let corrupt =
             |what: &str, e: &dyn std::fmt::Display| DbError::Corrupt(format!("{what}: {e}"));
         let text = |name: &str| {
