@@ -409,15 +409,7 @@ impl BatchWriter {
             // connection made the API's memory grow with every batch.
             let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (job, _) in chunk {
-                query = query
-                    .bind(job.id.to_string())
-                    .bind(job.kind.as_str())
-                    .bind(job.kind.queue().as_str())
-                    .bind(job.owner_id.clone())
-                    .bind(i64::from(job.max_attempts))
-                    .bind(job.run_at.millis())
-                    .bind(job.payload.to_string())
-                    .bind(job.batch_id.clone());
+                query = bind_job(query, job);
             }
             query.execute(&mut *self.tx).await?;
             let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
@@ -524,29 +516,8 @@ impl Db {
              FROM job) \
              SELECT {JOB_COLUMNS} FROM job"
         );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(job.id.to_string())
-            .bind(job.kind.as_str())
-            .bind(job.kind.queue().as_str())
-            .bind(job.owner_id.clone())
-            .bind(i64::from(job.max_attempts))
-            .bind(job.run_at.millis())
-            .bind(job.payload.to_string())
-            .bind(job.batch_id.clone())
-            .bind(now)
-            .bind(cert.template_id.clone())
-            .bind(cert.template_version)
-            .bind(cert.template_name.clone())
-            .bind(cert.verification_code.clone())
-            .bind(cert.recipient_name.clone())
-            .bind(cert.recipient_name.to_lowercase())
-            .bind(cert.course_name.clone())
-            .bind(cert.issuer_name.clone())
-            .bind(cert.issued_on.to_string())
-            .bind(cert.expires_on.map(|d| d.to_string()))
-            .bind(i64::from(cert.is_public))
-            .fetch_one(self.pool())
-            .await?;
+        let query = bind_job(sqlx::query(AssertSqlSafe(sql)), job).bind(now);
+        let row = bind_certificate(query, cert).fetch_one(self.pool()).await?;
         Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?))
     }
 
@@ -940,23 +911,50 @@ async fn insert_certificates(
             query = query
                 .bind(job.id.to_string())
                 .bind(job.owner_id.clone())
-                .bind(job.batch_id.clone())
-                .bind(cert.template_id.clone())
-                .bind(cert.template_version)
-                .bind(cert.template_name.clone())
-                .bind(cert.verification_code.clone())
-                .bind(cert.recipient_name.clone())
-                .bind(cert.recipient_name.to_lowercase())
-                .bind(cert.course_name.clone())
-                .bind(cert.issuer_name.clone())
-                .bind(cert.issued_on.to_string())
-                .bind(cert.expires_on.map(|d| d.to_string()))
-                .bind(i64::from(cert.is_public))
-                .bind(now);
+                .bind(job.batch_id.clone());
+            query = bind_certificate(query, cert).bind(now);
         }
         query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Binds a new job's columns, in the order both inserts list them: `id`, `kind`, `queue`,
+/// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`.
+fn bind_job<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    job: &NewJob,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(job.id.to_string())
+        .bind(job.kind.as_str())
+        .bind(job.kind.queue().as_str())
+        .bind(job.owner_id.clone())
+        .bind(i64::from(job.max_attempts))
+        .bind(job.run_at.millis())
+        .bind(job.payload.to_string())
+        .bind(job.batch_id.clone())
+}
+
+/// Binds a registry row's own columns, in the order both inserts list them: `template_id`,
+/// `template_version`, `template_name`, `verification_code`, `recipient_name`,
+/// `recipient_key`, `course_name`, `issuer_name`, `issued_on`, `expires_on`, `is_public`.
+fn bind_certificate<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    cert: &NewCertificate,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(cert.template_id.clone())
+        .bind(cert.template_version)
+        .bind(cert.template_name.clone())
+        .bind(cert.verification_code.clone())
+        .bind(cert.recipient_name.clone())
+        .bind(cert.recipient_name.to_lowercase())
+        .bind(cert.course_name.clone())
+        .bind(cert.issuer_name.clone())
+        .bind(cert.issued_on.to_string())
+        .bind(cert.expires_on.map(|d| d.to_string()))
+        .bind(i64::from(cert.is_public))
 }
 
 #[cfg(test)]
