@@ -204,11 +204,20 @@ run_bench() {
     tail -n 1 "$out" >>"$RESULTS"
 }
 
+# The jobs suite against one deployment. ROLES (optional, ROLE=PID ...): the processes whose
+# CPU per job is recorded around the burst with the photo.
 run_suite() {
-    local label="$1" url="$2" key="$3" rss_pid="$4"
+    local label="$1" url="$2" key="$3" rss_pid="$4" before=""
+    local roles=("${@:5}")
     run_bench "$label" "$url" "$key" "$rss_pid" --mode serial --jobs "$SERIAL_JOBS"
+    if [[ ${#roles[@]} -gt 0 ]]; then
+        before="$(cpu_sample "${roles[@]}")"
+    fi
     run_bench "$label" "$url" "$key" "$rss_pid" --mode burst --jobs "$BURST_JOBS" \
         --concurrency "$BURST_CONCURRENCY" --photo
+    if [[ ${#roles[@]} -gt 0 ]]; then
+        cpu_per_job "$label" "$BURST_JOBS" "$before" "$(cpu_sample "${roles[@]}")"
+    fi
     run_bench "$label" "$url" "$key" "$rss_pid" --mode burst --jobs "$BURST_JOBS" \
         --concurrency "$BURST_CONCURRENCY"
     run_bench "$label" "$url" "$key" "$rss_pid" --mode submit-only --jobs "$SUBMIT_JOBS" \
@@ -383,16 +392,8 @@ production() {
     local before
     start_production production
     if suite_on jobs; then
-        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode serial --jobs "$SERIAL_JOBS"
-        before="$(cpu_sample api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER")"
-        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
-            --concurrency "$BURST_CONCURRENCY" --photo
-        cpu_per_job production "$BURST_JOBS" "$before" \
-            "$(cpu_sample api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER")"
-        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$BURST_JOBS" \
-            --concurrency "$BURST_CONCURRENCY"
-        run_bench production "$URL" "$KEY" "$PID_WORKER" --mode submit-only --jobs "$SUBMIT_JOBS" \
-            --concurrency "$SUBMIT_CONCURRENCY"
+        run_suite production "$URL" "$KEY" "$PID_WORKER" \
+            api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER"
     fi
     if suite_on batch; then
         for _ in $(seq 1 "$BATCH_RUNS"); do
