@@ -5,14 +5,16 @@
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
 #   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port;
-#   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs.
+#   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs;
+#   - an S3-compatible server at 127.0.0.1:5055: `moto` in server mode (PyPI, pinned:
+#     MOTO_VERSION), in memory, for the object storage tests (QUIRE_TEST_S3_URL).
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
 # Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
 # starts them. Waits (bounded) until both answer; on failure says which service and why, and
 # exits non-zero. Never skips silently. Safe to run any number of times.
 #
 # Overridable (for testing this script beside the real services): TEST_SERVICES_WAIT_SECS (30),
-# TEST_SERVICES_PG_PORT (5432), TEST_SERVICES_REDIS_PORT (6379).
+# TEST_SERVICES_PG_PORT (5432), TEST_SERVICES_REDIS_PORT (6379), TEST_SERVICES_S3_PORT (5055).
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -22,6 +24,9 @@ PG_DB="test"
 REDIS_HOST=127.0.0.1
 REDIS_PORT=${TEST_SERVICES_REDIS_PORT:-6379}
 WAIT_SECS=${TEST_SERVICES_WAIT_SECS:-30}
+S3_HOST=127.0.0.1
+S3_PORT=${TEST_SERVICES_S3_PORT:-5055}
+S3_LOG=/tmp/quire-moto-server.log
 REDIS_DIR=/var/lib/redis
 REDIS_LOG=/var/log/redis/ci.log
 HBA_MARKER="# added by quire deploy/test-services.sh"
@@ -96,6 +101,15 @@ pg_test_db_ok() {
     command -v psql >/dev/null 2>&1 && pg_tcp_query "$PG_DB" 'select 1' >/dev/null 2>&1
 }
 
+# moto answers S3's ListBuckets at / with XML.
+s3_up() {
+    timeout 3 bash -c '
+        exec 3<>"/dev/tcp/$1/$2" || exit 1
+        printf "GET / HTTP/1.0\r\nHost: $1\r\n\r\n" >&3
+        IFS= read -r -t 2 status <&3 || exit 1
+        [[ $status == "HTTP/"*" 200"* ]]' _ "$S3_HOST" "$S3_PORT" 2>/dev/null
+}
+
 wait_for() { # name probe
     local name=$1 probe=$2 deadline=$((SECONDS + WAIT_SECS))
     until "$probe"; do
@@ -118,8 +132,14 @@ schemathesis_present() {
         [[ $(schemathesis --version 2>/dev/null) == *" $SCHEMATHESIS_VERSION"* ]]
 }
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && schemathesis_present; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB) and Redis ($REDIS_HOST:$REDIS_PORT) answer, pdftotext, pdftoppm, aiosmtpd and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
+MOTO_VERSION=5.2.1
+moto_present() {
+    command -v moto_server >/dev/null 2>&1 &&
+        [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) == "$MOTO_VERSION" ]]
+}
+
+if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && schemathesis_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
     exit 0
 fi
 
@@ -192,6 +212,10 @@ aiosmtpd_present || pip_install aiosmtpd aiosmtpd
 aiosmtpd_present || fail "aiosmtpd: installed, but python3 -c 'import aiosmtpd' still fails"
 schemathesis_present || pip_install schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
 schemathesis_present || fail "schemathesis: installed, but \`schemathesis --version\` is not $SCHEMATHESIS_VERSION (is another one first on PATH?)"
+if ! s3_up; then
+    moto_present || pip_install moto "moto[server]==$MOTO_VERSION"
+    moto_present || fail "moto: installed, but moto_server or version $MOTO_VERSION not found"
+fi
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -302,6 +326,24 @@ ensure_redis_running() {
     fi
 }
 
+# --- S3 (moto server) -----------------------------------------------------------------------------
+
+ensure_s3_running() {
+    if s3_up; then
+        return 0
+    fi
+    if tcp_open "$S3_HOST" "$S3_PORT"; then
+        fail "S3: something listens on $S3_HOST:$S3_PORT but does not answer as S3"
+    fi
+    log "S3: starting moto_server on $S3_HOST:$S3_PORT (in memory; log $S3_LOG)"
+    setsid nohup moto_server -H "$S3_HOST" -p "$S3_PORT" >"$S3_LOG" 2>&1 </dev/null &
+    if ! wait_for "S3 ($S3_HOST:$S3_PORT)" s3_up; then
+        tail -n 20 "$S3_LOG" >&2 2>/dev/null || true
+        fail "S3: started moto_server but nothing answers at $S3_HOST:$S3_PORT after ${WAIT_SECS}s"
+    fi
+}
+
+ensure_s3_running
 ensure_pg_running
 ensure_pg_trust
 ensure_pg_db
@@ -309,4 +351,5 @@ ensure_redis_running
 
 pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"
 redis_up || fail "Redis: stopped answering at $REDIS_HOST:$REDIS_PORT"
-log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), $(schemathesis --version)"
+s3_up || fail "S3: stopped answering at $S3_HOST:$S3_PORT"
+log "ready: PostgreSQL $PG_HOST:$PG_PORT (user $PG_USER, db $PG_DB), Redis $REDIS_HOST:$REDIS_PORT, S3 http://$S3_HOST:$S3_PORT, pdftotext $(command -v pdftotext), pdftoppm $(command -v pdftoppm), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), $(schemathesis --version)"

@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export QUIRE_TEST_DATABASE_URL=${QUIRE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export QUIRE_TEST_REDIS_URL=${QUIRE_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+export QUIRE_TEST_S3_URL=${QUIRE_TEST_S3_URL:-http://127.0.0.1:5055}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
 now_ms() { date +%s%3N; }
@@ -30,7 +31,7 @@ step() { # name command...
 }
 
 step "services" bash deploy/test-services.sh
-echo "==> [test] QUIRE_TEST_DATABASE_URL=$QUIRE_TEST_DATABASE_URL QUIRE_TEST_REDIS_URL=$QUIRE_TEST_REDIS_URL"
+echo "==> [test] QUIRE_TEST_DATABASE_URL=$QUIRE_TEST_DATABASE_URL QUIRE_TEST_REDIS_URL=$QUIRE_TEST_REDIS_URL QUIRE_TEST_S3_URL=$QUIRE_TEST_S3_URL"
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "test" cargo test --workspace

@@ -137,6 +137,17 @@ impl FieldError {
 pub const MAX_LISTED_PROBLEMS: usize = 100;
 
 impl ApiError {
+    /// A file storage failure while `doing` something: a file a row names is missing (a
+    /// fault of ours: 500), or the store did not answer (503 with `Retry-After`: nothing was
+    /// accepted, the client may try again).
+    pub fn storage(doing: &str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return ApiError::Internal(format!("{doing}: {e}"));
+        }
+        tracing::warn!(error = %e, "{doing}: file storage failed");
+        ApiError::Unavailable("storage")
+    }
+
     /// 422 listing the problems (at most [`MAX_LISTED_PROBLEMS`]); the message names the first
     /// and counts the rest.
     pub fn fields(mut errors: Vec<FieldError>) -> Self {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cache;
 pub mod certificate_order;
+pub mod download;
 pub mod email_limits;
 pub mod error;
 pub mod extract;

@@ -35,16 +35,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, db: Db, queue: Queue) -> Self {
+    pub fn new(config: Arc<Config>, db: Db, queue: Queue, storage: Storage) -> Self {
         Self {
             readiness: Readiness {
                 db: db.clone(),
                 queue: queue.clone(),
+                storage: storage.clone(),
                 consuming: None,
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
             },
-            storage: Storage::new(&config.data_dir),
+            storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 config.limits.max_concurrent_decodes,
@@ -82,6 +83,8 @@ impl AppState {
 pub struct Readiness {
     pub db: Db,
     pub queue: Queue,
+    /// Files: `/ready` fails while object storage does not answer.
+    pub storage: Storage,
     /// Set by the worker while its consumers run; `None` in a process without a worker.
     pub consuming: Option<Arc<AtomicBool>>,
     /// `health.stale_after_secs`: when recorded checks are too old to trust.

@@ -382,9 +382,10 @@ pub(crate) async fn store_inputs(
     inputs: impl IntoIterator<Item = (String, Vec<u8>)>,
 ) -> Result<(), ApiError> {
     for (name, bytes) in inputs {
-        if let Err(e) = state.storage.write_input(id, &name, &bytes).await {
+        let bytes = axum::body::Bytes::from(bytes);
+        if let Err(e) = state.storage.write_input(id, &name, bytes).await {
             let _ = state.storage.remove_inputs(id).await;
-            return Err(ApiError::Internal(format!("storing {name}: {e}")));
+            return Err(ApiError::storage(&format!("storing input {name}"), e));
         }
     }
     Ok(())

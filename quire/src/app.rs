@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use shared::config::{Config, Secret};
 use shared::db::Db;
 use shared::queue::Queue;
+use shared::storage::Storage;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +51,8 @@ pub struct App {
     pub health_addr: Option<SocketAddr>,
     pub db: Db,
     pub queue: Queue,
+    /// Where this process's files live (data directory or object storage).
+    pub storage: Storage,
     /// The admin key created on first start of an empty database, if this start created it.
     pub first_admin_key: Option<Secret<String>>,
     shutdown: CancellationToken,
@@ -93,6 +96,8 @@ impl App {
         }
         let config = Arc::new(config);
         let (db, queue) = connect(&config).await?;
+        // A wrong bucket or key stops start-up with one line naming the setting.
+        let storage = Storage::connect(&config).await?;
         if migrate {
             db.migrate().await?;
         } else {
@@ -116,8 +121,9 @@ impl App {
         if let Some(listener) = listener {
             let local = listener.local_addr()?;
             addr = Some(local);
-            let state = api::AppState::new(config.clone(), db.clone(), queue.clone())
-                .with_consuming(consuming.clone());
+            let state =
+                api::AppState::new(config.clone(), db.clone(), queue.clone(), storage.clone())
+                    .with_consuming(consuming.clone());
             let token = shutdown.clone();
             tasks.spawn(async move {
                 (
@@ -135,6 +141,7 @@ impl App {
             let readiness = api::state::Readiness {
                 db: db.clone(),
                 queue: queue.clone(),
+                storage: storage.clone(),
                 consuming: consuming.clone(),
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
@@ -147,10 +154,15 @@ impl App {
             tracing::info!(%local, "health endpoints listening");
         }
         if let Some(consuming) = consuming {
-            let (config, db, queue, token) =
-                (config.clone(), db.clone(), queue.clone(), shutdown.clone());
+            let (config, db, queue, storage, token) = (
+                config.clone(),
+                db.clone(),
+                queue.clone(),
+                storage.clone(),
+                shutdown.clone(),
+            );
             tasks.spawn(async move {
-                let ran = worker::run(config, db, queue, consuming, token).await;
+                let ran = worker::run(config, db, queue, storage, consuming, token).await;
                 ("worker", ran)
             });
         }
@@ -166,6 +178,7 @@ impl App {
             health_addr,
             db,
             queue,
+            storage,
             first_admin_key,
             shutdown,
             tasks,

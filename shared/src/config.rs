@@ -39,6 +39,11 @@ pub struct Config {
     pub redis_url: Option<Secret<String>>,
     /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_namespace: String,
+    /// `s3://bucket/optional/prefix`: inputs, outputs and mail files live in S3-compatible
+    /// object storage (settings under `s3`, else the standard `AWS_*` variables); unset: files
+    /// under `DATA_DIR`.
+    pub storage_url: Option<String>,
+    pub s3: S3Settings,
     /// Base URL clients reach the API at; used in links. Defaults to `http://{bind}`.
     pub public_base_url: Option<String>,
     /// `text` or `json` log lines. The level comes from `RUST_LOG` (default `info`).
@@ -60,6 +65,33 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     pub idempotency_window_secs: u64,
+}
+
+/// How quire reaches S3-compatible object storage when `storage_url` is set. Each setting
+/// left unset comes from the standard AWS variable named beside it, then AWS's default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// The server, for S3-compatible stores (`http://127.0.0.1:9000`, R2, Ceph); unset: AWS
+    /// (`AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// `AWS_REGION`; S3-compatible servers usually accept any.
+    pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<Secret<String>>,
+    /// Address buckets as `endpoint/bucket/key` (what most S3-compatible servers need) rather
+    /// than `bucket.endpoint/key`.
+    pub path_style: bool,
+    /// Permit an `http://` endpoint (`AWS_ALLOW_HTTP`); refused otherwise.
+    pub allow_http: bool,
+    /// Downloads answer `302` to a presigned URL valid this many seconds, so bytes do not
+    /// pass through the API; 0 = the API streams them.
+    pub presign_downloads_secs: u64,
+    /// Seconds one request to the store may take before it counts as failed (and is retried
+    /// by the client, then by the job's own retries).
+    pub timeout_secs: u64,
 }
 
 /// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
@@ -299,6 +331,17 @@ impl Default for Config {
             database_max_connections: 16,
             redis_url: None,
             redis_namespace: "quire".into(),
+            storage_url: None,
+            s3: S3Settings {
+                endpoint: None,
+                region: None,
+                access_key_id: None,
+                secret_access_key: None,
+                path_style: true,
+                allow_http: false,
+                presign_downloads_secs: 0,
+                timeout_secs: 30,
+            },
             public_base_url: None,
             log_format: LogFormat::Text,
             limits: Limits {
@@ -542,6 +585,7 @@ impl Config {
                 "must be non-empty and contain only letters, digits, '-' and '_'",
             );
         }
+        self.validate_storage()?;
         if self.database_max_connections == 0 {
             return bad("database_max_connections", "must be at least 1");
         }
@@ -551,6 +595,41 @@ impl Config {
             return bad("public_base_url", "must start with http:// or https://");
         }
         Ok(())
+    }
+
+    /// The object storage URL and its S3 settings.
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.storage_url
+            && crate::storage::S3Location::parse(url).is_none()
+        {
+            return bad(
+                "storage_url (QUIRE_STORAGE_URL)",
+                "must be s3://bucket or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, '.' and '-')",
+            );
+        }
+        if let Some(endpoint) = &self.s3.endpoint {
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                return bad("s3.endpoint", "must start with https:// or http://");
+            }
+            if endpoint.starts_with("http://") && !self.s3.allow_http {
+                return bad(
+                    "s3.endpoint",
+                    "is http:// but s3.allow_http is false (set it to true to permit plain HTTP)",
+                );
+            }
+        }
+        if self.s3.secret_access_key.is_some() != self.s3.access_key_id.is_some() {
+            return bad(
+                "s3.access_key_id",
+                "and s3.secret_access_key must be set together",
+            );
+        }
+        within("s3.timeout_secs", self.s3.timeout_secs, 1..=600)?;
+        within(
+            "s3.presign_downloads_secs",
+            self.s3.presign_downloads_secs,
+            0..=7 * 24 * 60 * 60,
+        )
     }
 
     /// Each queue's concurrency, attempts and timeout; the retry backoff.
@@ -764,7 +843,7 @@ impl Config {
     /// Human-readable summary for the start-up log line; contains no secrets.
     pub fn describe(&self) -> String {
         format!(
-            "database={} queue={} data_dir={}",
+            "database={} queue={} storage={} data_dir={}",
             match self.database_backend() {
                 DatabaseBackend::Sqlite => "sqlite",
                 DatabaseBackend::Postgres => "postgres",
@@ -774,6 +853,7 @@ impl Config {
             } else {
                 "sqlite"
             },
+            self.storage_url.as_deref().unwrap_or("local"),
             self.data_dir.display()
         )
     }
@@ -837,6 +917,15 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue
   QUIRE_REDIS_NAMESPACE           quire             prefix of every Redis key
   QUIRE_PUBLIC_BASE_URL           http://{bind}     base URL used in links
+  QUIRE_STORAGE_URL               (unset)           s3://bucket[/prefix] ; unset = files in DATA_DIR
+  QUIRE_S3__ENDPOINT              (AWS_ENDPOINT_URL) S3-compatible server, e.g. http://127.0.0.1:9000
+  QUIRE_S3__REGION                (AWS_REGION)      region
+  QUIRE_S3__ACCESS_KEY_ID / QUIRE_S3__SECRET_ACCESS_KEY
+                                  (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) credentials
+  QUIRE_S3__PATH_STYLE            true              endpoint/bucket/key rather than bucket.endpoint/key
+  QUIRE_S3__ALLOW_HTTP            false             permit a plain http:// endpoint
+  QUIRE_S3__PRESIGN_DOWNLOADS_SECS 0                downloads redirect to a presigned URL valid this long; 0 = streamed
+  QUIRE_S3__TIMEOUT_SECS          30                longest one object storage request may take
   QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
   QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
   QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image

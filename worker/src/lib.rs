@@ -32,6 +32,7 @@ pub async fn run(
     config: Arc<Config>,
     db: Db,
     queue: Queue,
+    storage: shared::storage::Storage,
     consuming: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -40,7 +41,7 @@ pub async fn run(
     let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
     let executor = Executor::new(
-        JobContext::new(config.clone(), db, queue.clone(), engine)?,
+        JobContext::new(config.clone(), db, queue.clone(), engine, storage)?,
         name.clone(),
     );
     // Cancel requests reach running attempts until this function returns: through the

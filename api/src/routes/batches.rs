@@ -436,10 +436,7 @@ async fn write_zip(
         let Some(path) = file.result.get("file").and_then(|f| f.as_str()) else {
             continue;
         };
-        let full = storage
-            .resolve(path)
-            .ok_or_else(|| anyhow::anyhow!("bad stored path {path}"))?;
-        let bytes = tokio::fs::read(full).await?;
+        let bytes = storage.get(path).await?;
         let name = format!("{}.pdf", file.job_id);
         let sha = file
             .result

@@ -14,7 +14,8 @@ use crate::state::Readiness;
 pub struct Health {
     /// `ok`, or `unavailable` with what is down.
     pub status: String,
-    /// Names of the dependencies that do not answer (`database`, `queue`).
+    /// Names of the dependencies that do not answer (`database`, `queue`, `storage`,
+    /// `consumers`).
     pub down: Vec<String>,
     /// `/ready` only: whether the latest checks the `health` task recorded (database, queue,
     /// mail, disk) passed, for information: they do not change the status code, which is about
@@ -43,12 +44,16 @@ pub async fn health() -> Json<Health> {
     })
 }
 
-/// Readiness: the database and the queue answer (and a worker's consumers run); 503 names
-/// what is down: `database`, `queue`, `consumers`.
+/// Readiness: the database, the queue and file storage answer (and a worker's consumers
+/// run); 503 names what is down: `database`, `queue`, `storage`, `consumers`.
 #[utoipa::path(get, path = "/ready", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
-    let (db, queue) = tokio::join!(state.db.check(), state.queue.check());
+    let (db, queue, storage) = tokio::join!(
+        state.db.check(),
+        state.queue.check(),
+        tokio::time::timeout(std::time::Duration::from_secs(5), state.storage.check())
+    );
     let mut down = Vec::new();
     let recorded = match db {
         Ok(()) => state.db.health_checks().await.ok().and_then(|checks| {
@@ -68,6 +73,17 @@ pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>)
     if let Err(e) = queue {
         tracing::warn!(error = %e, "readiness: queue down");
         down.push("queue".to_owned());
+    }
+    match storage {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: storage down");
+            down.push("storage".to_owned());
+        }
+        Err(_) => {
+            tracing::warn!("readiness: storage did not answer within 5 s");
+            down.push("storage".to_owned());
+        }
     }
     if state
         .consuming

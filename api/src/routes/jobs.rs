@@ -2,10 +2,9 @@
 //! (the system of record), never from queue internals.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor, RetryOutcome};
 use shared::domain::{JobId, JobKind, JobStatus};
@@ -99,21 +98,28 @@ pub async fn list(
     }))
 }
 
-/// The PDF a job produced. `ETag` is its sha256; `If-None-Match` answers 304.
+/// The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+/// one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
+/// `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 #[utoipa::path(get, path = "/v1/jobs/{id}/file", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 206, description = "The requested byte range of the PDF", content_type = "application/pdf"),
+        (status = 302, description = "Redirect to a presigned object storage URL (when configured)"),
         (status = 304, description = "Not modified"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody)))]
+        (status = 409, description = "The job has not succeeded (yet)", body = ErrorBody),
+        (status = 416, description = "The range lies outside the file"),
+        (status = 503, description = "File storage unavailable", body = ErrorBody)))]
 pub async fn file(
     Mine {
         state, row: job, ..
     }: Mine<JobRow>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    serve_file(&state, &job, &headers).await
+    serve_file(&state, &job, &method, &headers).await
 }
 
 /// A signed download link's query: what emails carry instead of too-big attachments.
@@ -132,12 +138,17 @@ pub struct SignedLink {
     params(("id" = uuid::Uuid, Path, description = "Job id"), SignedLink),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 206, description = "The requested byte range of the PDF", content_type = "application/pdf"),
+        (status = 302, description = "Redirect to a presigned object storage URL (when configured)"),
         (status = 304, description = "Not modified"),
-        (status = 404, description = "Unknown job, bad signature or expired link", body = ErrorBody)))]
+        (status = 404, description = "Unknown job, bad signature or expired link", body = ErrorBody),
+        (status = 416, description = "The range lies outside the file"),
+        (status = 503, description = "File storage unavailable", body = ErrorBody)))]
 pub async fn signed_file(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     link: Result<ApiQuery<SignedLink>, ApiError>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let not_found = ApiError::NotFound("no such file, or the link expired");
@@ -156,12 +167,13 @@ pub async fn signed_file(
     if !state.db.link_is_live(job.id, &job.owner_id).await? {
         return Err(ApiError::NotFound("no such file, or the link expired"));
     }
-    serve_file(&state, &job, &headers).await
+    serve_file(&state, &job, &method, &headers).await
 }
 
 async fn serve_file(
     state: &AppState,
     job: &shared::db::JobRow,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let result = job
@@ -180,39 +192,14 @@ async fn serve_file(
                 )
             },
         })?;
-    let etag = format!("\"{}\"", result.sha256);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if matches {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let path = state
-        .storage
-        .resolve(&result.file)
-        .ok_or_else(|| ApiError::Internal(format!("row {} records an unsafe path", job.id)))?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::Internal(format!("opening {}: {e}", path.display())))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (header::CONTENT_LENGTH, result.bytes.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.pdf\"", job.id),
-            ),
-            (header::ETAG, etag),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=0, must-revalidate".to_owned(),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let object = crate::download::StoredObject {
+        key: &result.file,
+        bytes: result.bytes,
+        sha256: &result.sha256,
+        content_type: "application/pdf",
+        file_name: format!("{}.pdf", job.id),
+    };
+    crate::download::serve(state, method, headers, object).await
 }
 
 /// Cancel a job. A waiting job (`queued`, or `failed` before its retry) is cancelled at once:

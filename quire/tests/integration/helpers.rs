@@ -280,6 +280,7 @@ impl TestApp {
             self.db.clone(),
             self.apps[0].queue.clone(),
             Arc::new(worker::render::Engine::new().unwrap()),
+            self.apps[0].storage.clone(),
         )
         .unwrap()
     }

@@ -18,5 +18,6 @@ mod registry;
 mod reports;
 mod schedules;
 mod security;
+mod storage;
 mod templates;
 mod validation;

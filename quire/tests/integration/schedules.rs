@@ -398,7 +398,11 @@ async fn health_task_records_checks() {
     let status: Value = status_of(&app).await;
     let checks = status["health"]["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["database", "disk", "mail", "queue"], "{status}");
+    assert_eq!(
+        names,
+        ["database", "disk", "mail", "queue", "storage"],
+        "{status}"
+    );
     assert!(checks.iter().all(|c| c["ok"] == true), "{status}");
     assert_eq!(status["health"]["ok"], true);
     // The jobs table by queue and status: the health job itself succeeded.

@@ -9,7 +9,7 @@ use super::email::{EmailCharge, OverQuota, charge_inserted};
 use super::idempotency::{KeyHolder, holder_of, release_expired};
 use super::jobs::{COLUMNS as JOB_COLUMNS, InsertOutcome, JobRow, NewJob, insert_job_in};
 use super::pool::DatabaseBackend;
-use super::pool::{Db, DbError};
+use super::pool::{Db, DbError, values};
 use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.
@@ -445,27 +445,6 @@ const PG_CHUNK: usize = 4000;
 const SQLITE_CHUNK: usize = 40;
 // 15 parameters per certificate row: PostgreSQL allows 65,535 per statement, SQLite 32,766.
 const _: () = assert!(PG_CHUNK * 15 <= 65_535 && SQLITE_CHUNK * 15 <= 32_766);
-
-/// `($1, $2, ..<constants>), ($k+1, ..)` for `rows` rows of `per_row` parameters, each
-/// tuple ending with `constants` (SQL literals shared by every row).
-fn values(rows: usize, per_row: usize, constants: &str) -> String {
-    let mut sql = String::with_capacity(rows * per_row * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for k in 1..=per_row {
-            if k > 1 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * per_row + k));
-        }
-        sql.push_str(constants);
-        sql.push(')');
-    }
-    sql
-}
 
 impl Db {
     /// Inserts a certificate job and its registry row in one transaction. An idempotent

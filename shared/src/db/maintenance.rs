@@ -4,7 +4,7 @@
 use sqlx::{AssertSqlSafe, Executor as _, Row};
 
 use super::pool::DatabaseBackend;
-use super::pool::{Db, DbError, placeholders};
+use super::pool::{Db, DbError, placeholders, values};
 use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
 
 /// A finished job past its retention: what deleting its files needs.
@@ -61,9 +61,50 @@ impl Db {
             .collect()
     }
 
+    /// Files of deleted jobs not yet removed (a cleanup stopped between deleting the rows and
+    /// their files), oldest first, at most `limit`.
+    pub async fn pending_file_deletions(&self, limit: u32) -> Result<Vec<ExpiredJob>, DbError> {
+        let rows = sqlx::query(
+            "SELECT job_id, owner_id, attempts FROM file_deletions ORDER BY created_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("job_id")?;
+                Ok(ExpiredJob {
+                    id: id
+                        .parse()
+                        .map_err(|_| DbError::Corrupt(format!("job id {id}")))?,
+                    owner_id: row.try_get("owner_id")?,
+                    attempt: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// These jobs' files are gone: forget them.
+    pub async fn forget_file_deletions(&self, ids: &[JobId]) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM file_deletions WHERE job_id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
     /// Deletes these jobs if they are still `status` (a job retried meanwhile is kept), with
-    /// their registry entries and email records, in one short transaction. Returns the ids
-    /// deleted: only their files may go.
+    /// their registry entries and email records, in one short transaction that also records
+    /// their files as to be removed (`file_deletions`). Returns the ids deleted: only their
+    /// files may go; [`Db::forget_file_deletions`] once they have.
     pub async fn delete_jobs(
         &self,
         ids: &[JobId],
@@ -75,7 +116,8 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         // One text per batch length: not worth a cached prepared statement per connection.
         let sql = format!(
-            "DELETE FROM jobs WHERE status = $1 AND id IN ({}) RETURNING id, batch_id",
+            "DELETE FROM jobs WHERE status = $1 AND id IN ({}) \
+             RETURNING id, batch_id, owner_id, attempt",
             placeholders(2, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -87,8 +129,14 @@ impl Db {
         let rows = query.fetch_all(&mut *tx).await?;
         let mut deleted = Vec::with_capacity(rows.len());
         let mut batches = Vec::new();
+        let mut files = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = row.try_get("id")?;
+            files.push((
+                id.clone(),
+                row.try_get::<String, _>("owner_id")?,
+                row.try_get::<i64, _>("attempt")?,
+            ));
             deleted.push(id);
             if let Some(batch) = row.try_get::<Option<String>, _>("batch_id")? {
                 batches.push(batch);
@@ -104,6 +152,16 @@ impl Db {
                 }
                 query.execute(&mut *tx).await?;
             }
+            let sql = format!(
+                "INSERT INTO file_deletions (job_id, owner_id, attempts, created_at) VALUES {}",
+                values(files.len(), 4, "")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let now = Timestamp::now().millis();
+            for (id, owner, attempts) in files {
+                query = query.bind(id).bind(owner).bind(attempts).bind(now);
+            }
+            query.execute(&mut *tx).await?;
         }
         batches.sort();
         batches.dedup();

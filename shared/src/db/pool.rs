@@ -205,6 +205,27 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `($1, $2, ..<constants>), ($k+1, ..)` for `rows` rows of `per_row` parameters, each
+/// tuple ending with `constants` (SQL literals shared by every row).
+pub(super) fn values(rows: usize, per_row: usize, constants: &str) -> String {
+    let mut sql = String::with_capacity(rows * per_row * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for k in 1..=per_row {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * per_row + k));
+        }
+        sql.push_str(constants);
+        sql.push(')');
+    }
+    sql
+}
+
 impl DbError {
     /// Connection errors can quote the URL; keep only the kind of failure.
     fn redacted(self) -> Self {

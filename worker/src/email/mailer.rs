@@ -1,8 +1,8 @@
 //! Delivery: `Mailer::Smtp` (lettre, pooled, rustls) or `Mailer::File` (each message written
-//! atomically as `<message-id>.eml`, the embedded default under `DATA_DIR/mail`).
+//! whole as `mail/<message-id>.eml` in file storage: the embedded default under
+//! `DATA_DIR/mail`, or the bucket's `mail/` with object storage).
 
 use std::error::Error as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -10,12 +10,13 @@ use lettre::message::{Attachment as AttachmentPart, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use shared::config::{Config, Smtp, SmtpTls};
+use shared::storage::Storage;
 
 /// Where emails go.
 #[derive(Clone)]
 pub enum Mailer {
-    /// Each message is written as `<dir>/<message-id>.eml` (no server needed).
-    File { dir: PathBuf },
+    /// Each message is written as `mail/<message-id>.eml` in file storage (no server needed).
+    File { storage: Storage },
     /// A pooled SMTP transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
@@ -23,7 +24,10 @@ pub enum Mailer {
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Mailer::File { dir } => f.debug_struct("File").field("dir", dir).finish(),
+            Mailer::File { storage } => f
+                .debug_struct("File")
+                .field("storage", &storage.describe())
+                .finish(),
             Mailer::Smtp(_) => f.write_str("Smtp(..)"),
         }
     }
@@ -130,15 +134,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Mailer {
-    /// SMTP when `smtp.host` is set, otherwise `.eml` files under `DATA_DIR/mail`. Call it
-    /// inside a Tokio runtime (see [`Mailer::smtp`]).
-    pub fn from_config(config: &Config) -> Result<Mailer, MailerError> {
+    /// SMTP when `smtp.host` is set, otherwise `.eml` files under `mail/` in `storage`. Call
+    /// it inside a Tokio runtime (see [`Mailer::smtp`]).
+    pub fn from_config(config: &Config, storage: Storage) -> Result<Mailer, MailerError> {
         if config.smtp.host.is_some() {
             Mailer::smtp(&config.smtp)
         } else {
-            Ok(Mailer::File {
-                dir: config.mail_dir(),
-            })
+            Ok(Mailer::File { storage })
         }
     }
 
@@ -174,10 +176,10 @@ impl Mailer {
     /// answers NOOP, or a mail directory that exists. `Ok` describes where mail goes.
     pub async fn check(&self, timeout: Duration) -> Result<String, String> {
         match self {
-            Mailer::File { dir } => tokio::fs::create_dir_all(dir)
+            Mailer::File { storage } => storage
+                .check()
                 .await
-                .map(|()| format!("writing .eml files to {}", dir.display()))
-                .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+                .map(|_| format!("writing .eml files to mail/ in {}", storage.describe())),
             Mailer::Smtp(transport) => {
                 match tokio::time::timeout(timeout, transport.test_connection()).await {
                     Ok(Ok(true)) => Ok("SMTP server answers".into()),
@@ -195,9 +197,10 @@ impl Mailer {
         let keep_bcc = matches!(self, Mailer::File { .. });
         let (message, message_id) = build_message(email, keep_bcc)?;
         match self {
-            Mailer::File { dir } => {
-                let path = dir.join(format!("{message_id}.eml"));
-                shared::storage::write_atomic(&path, &message.formatted()).await?;
+            Mailer::File { storage } => {
+                storage
+                    .write_mail(&format!("{message_id}.eml"), message.formatted().into())
+                    .await?;
             }
             Mailer::Smtp(transport) => {
                 transport
@@ -305,7 +308,7 @@ mod tests {
     async fn file_transport_writes_a_parseable_eml_named_by_message_id() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::File {
-            dir: dir.path().join("mail"),
+            storage: Storage::new(dir.path()),
         };
         let sent = mailer.send(&email()).await.unwrap();
         assert!(sent.message_id.ends_with("@example.com"), "{sent:?}");
@@ -354,12 +357,13 @@ mod tests {
     async fn without_attachments_the_message_is_multipart_alternative() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::File {
-            dir: dir.path().to_owned(),
+            storage: Storage::new(dir.path()),
         };
         let mut e = email();
         e.attachments.clear();
         let sent = mailer.send(&e).await.unwrap();
-        let raw = std::fs::read(dir.path().join(format!("{}.eml", sent.message_id))).unwrap();
+        let path = dir.path().join(format!("mail/{}.eml", sent.message_id));
+        let raw = std::fs::read(path).unwrap();
         let text = String::from_utf8_lossy(&raw);
         assert!(text.contains("multipart/alternative"), "{text}");
         assert!(!text.contains("multipart/mixed"), "{text}");
@@ -369,7 +373,7 @@ mod tests {
     async fn header_injection_and_bad_addresses_are_permanent_errors() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::File {
-            dir: dir.path().to_owned(),
+            storage: Storage::new(dir.path()),
         };
         let cases: [fn(&mut OutgoingEmail); 6] = [
             |e| e.subject = "Hi\r\nBcc: victim@example.com".into(),
@@ -406,14 +410,18 @@ mod tests {
     #[tokio::test]
     async fn from_config_picks_the_transport() {
         let mut c = Config::default();
-        assert!(
-            matches!(Mailer::from_config(&c).unwrap(), Mailer::File { dir } if dir.ends_with("mail"))
-        );
+        assert!(matches!(
+            Mailer::from_config(&c, Storage::new("d")).unwrap(),
+            Mailer::File { .. }
+        ));
         for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
             c.smtp.host = Some("localhost".into());
             c.smtp.tls = tls;
             c.smtp.username = Some("u".into());
-            assert!(matches!(Mailer::from_config(&c).unwrap(), Mailer::Smtp(_)));
+            assert!(matches!(
+                Mailer::from_config(&c, Storage::new("d")).unwrap(),
+                Mailer::Smtp(_)
+            ));
         }
     }
 }

@@ -60,5 +60,5 @@ pub async fn run(
         .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
     let rendered = pdf::render(ctx, template, input).await?;
-    pdf::store(ctx, job, &rendered).await
+    pdf::store(ctx, job, rendered).await
 }

@@ -45,10 +45,11 @@ impl JobContext {
         db: Db,
         queue: Queue,
         engine: Arc<Engine>,
+        storage: Storage,
     ) -> anyhow::Result<JobContext> {
         Ok(JobContext {
-            storage: Storage::new(&config.data_dir),
-            mailer: Mailer::from_config(&config)?,
+            mailer: Mailer::from_config(&config, storage.clone())?,
+            storage,
             templates: CompiledTemplates::new(db.clone()),
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
             render_slots: Arc::new(tokio::sync::Semaphore::new(shared::config::cores())),

@@ -34,10 +34,10 @@ pub async fn run(
 
     let mut attachments = Vec::new();
     let mut files = Vec::new();
-    let paths = files_of(ctx, &payload.attachments).await?;
-    for (reference, path) in payload.attachments.iter().zip(paths) {
+    let keys = files_of(ctx, &payload.attachments).await?;
+    for (reference, key) in payload.attachments.iter().zip(keys) {
         if payload.attach {
-            let bytes = tokio::fs::read(&path).await.map_err(|e| {
+            let bytes = ctx.storage.get(&key).await.map_err(|e| {
                 JobError::retryable(
                     "attachment_unreadable",
                     format!("{}: {e}", reference.filename),
@@ -46,7 +46,7 @@ pub async fn run(
             attachments.push(Attachment {
                 filename: reference.filename.clone(),
                 mime: "application/pdf".into(),
-                bytes,
+                bytes: Vec::from(bytes),
             });
         } else {
             let url = ctx
@@ -127,11 +127,9 @@ async fn record_send(ctx: &JobContext, id: JobId, message_id: &str, n: usize) {
     tracing::error!(%message_id, "the email was sent but the send could not be recorded");
 }
 
-/// The PDFs of finished jobs (checked to be the caller's at submission), in order; one query.
-async fn files_of(
-    ctx: &JobContext,
-    references: &[AttachmentRef],
-) -> Result<Vec<std::path::PathBuf>, JobError> {
+/// The storage keys of finished jobs' PDFs (checked to be the caller's at submission), in
+/// order; one query.
+async fn files_of(ctx: &JobContext, references: &[AttachmentRef]) -> Result<Vec<String>, JobError> {
     let ids: Vec<JobId> = references.iter().map(|r| r.job_id).collect();
     let rows: HashMap<JobId, JobRow> = ctx
         .db
@@ -150,9 +148,7 @@ async fn files_of(
                 .as_ref()
                 .and_then(|r| serde_json::from_value(r.clone()).ok())
                 .ok_or_else(|| missing("has no file"))?;
-            ctx.storage
-                .resolve(&file.file)
-                .ok_or_else(|| missing("has a file path that is not safe"))
+            Ok(file.file)
         })
         .collect()
 }

@@ -14,14 +14,20 @@ use crate::error::JobError;
 use crate::render::{RenderInput, Rendered};
 use crate::templates::LoadedTemplate;
 
-/// One of the job's input files (stored by the API). Missing is permanent: it will not appear.
+/// One of the job's input files (stored by the API). Missing is permanent: it will not
+/// appear; a store that does not answer is retried (with the job's backoff).
 pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<Vec<u8>, JobError> {
-    ctx.storage.read_input(job.id, &name).await.map_err(|e| {
-        JobError::permanent(
+    match ctx.storage.read_input(job.id, &name).await {
+        Ok(bytes) => Ok(Vec::from(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(JobError::permanent(
             "missing_input",
             format!("the job's {name} cannot be read: {e}"),
-        )
-    })
+        )),
+        Err(e) => Err(JobError::retryable(
+            "storage_failed",
+            format!("reading the job's {name} failed: {e}"),
+        )),
+    }
 }
 
 /// Renders `input` with `template`: in-process, off the async executor (typst is CPU-bound and
@@ -55,12 +61,12 @@ pub async fn render(
 pub async fn store(
     ctx: &JobContext,
     job: &JobRow,
-    rendered: &Rendered,
+    rendered: Rendered,
 ) -> Result<serde_json::Value, JobError> {
     super::context::safe_point()?;
     let stored = ctx
         .storage
-        .write_output(&job.owner_id, job.id, job.attempt, &rendered.pdf)
+        .write_output(&job.owner_id, job.id, job.attempt, rendered.pdf.into())
         .await
         .map_err(|e| {
             JobError::retryable("storage_failed", format!("writing the PDF failed: {e}"))

@@ -55,5 +55,5 @@ pub async fn run(
     // The reports queue's own concurrency bounds how many render at once (and so memory).
     let rendered = pdf::render(ctx, template, input).await?;
     progress("writing").await;
-    pdf::store(ctx, job, &rendered).await
+    pdf::store(ctx, job, rendered).await
 }

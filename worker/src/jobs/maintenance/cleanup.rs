@@ -1,12 +1,16 @@
 //! `cleanup`: deletes finished jobs past their retention (per kind and status, in
 //! configuration) with their files, registry entries and email records. It works in small
 //! batches, each its own short transaction, so it never holds a long lock, and stops after
-//! `max_per_run` jobs (the next run continues). Rows go before files: a crash in between
-//! leaves an orphan file, never a row pointing at a missing one.
+//! `max_per_run` jobs (the next run continues). Rows go before files: the transaction that
+//! deletes the rows records their files in `file_deletions`, and an entry is forgotten only
+//! once its files are gone. A crash in between never leaves a row pointing at a missing file,
+//! and the next run first removes what the last one left (or what storage refused).
 
 use std::collections::{BTreeMap, HashSet};
 
 use shared::domain::{JobKind, JobStatus, Timestamp};
+
+use shared::db::ExpiredJob;
 
 use crate::error::JobError;
 use crate::jobs::context::JobContext;
@@ -20,6 +24,20 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     let mut deleted: BTreeMap<String, usize> = BTreeMap::new();
     let mut files = 0;
     let mut file_errors = 0;
+    // What an earlier run deleted the rows of but could not finish.
+    loop {
+        let pending = ctx
+            .db
+            .pending_file_deletions(settings.batch_size.min(budget as u32))
+            .await?;
+        let (removed, failed) = remove_files(ctx, &pending).await?;
+        files += removed;
+        file_errors += failed;
+        budget -= pending.len().min(budget);
+        if pending.len() < settings.batch_size as usize || failed > 0 || budget == 0 {
+            break;
+        }
+    }
     'kinds: for kind in JobKind::ALL {
         let keep = settings.retention.get(kind);
         for (status, days) in [
@@ -43,7 +61,8 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 if expired.is_empty() {
                     break;
                 }
-                budget -= expired.len();
+                let fetched = expired.len();
+                budget -= fetched;
                 let ids: Vec<_> = expired.iter().map(|j| j.id).collect();
                 let gone: HashSet<_> = ctx
                     .db
@@ -52,21 +71,14 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                     .into_iter()
                     .collect();
                 *deleted.entry(format!("{kind}/{status}")).or_default() += gone.len();
-                for job in expired.iter().filter(|j| gone.contains(&j.id)) {
-                    match ctx
-                        .storage
-                        .remove_job_files(&job.owner_id, job.id, job.attempt)
-                        .await
-                    {
-                        Ok(n) => files += n,
-                        Err(e) => {
-                            // The row is gone; the file is an orphan, not a broken promise.
-                            file_errors += 1;
-                            tracing::warn!(job_id = %job.id, error = %e, "could not remove a deleted job's files");
-                        }
-                    }
-                }
-                if expired.len() < limit {
+                let gone: Vec<ExpiredJob> = expired
+                    .into_iter()
+                    .filter(|j| gone.contains(&j.id))
+                    .collect();
+                let (removed, failed) = remove_files(ctx, &gone).await?;
+                files += removed;
+                file_errors += failed;
+                if fetched < limit {
                     break;
                 }
             }
@@ -79,9 +91,32 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     Ok(serde_json::json!({
         "deleted": total,
         "by_kind_and_status": deleted,
+        // Jobs whose files (outputs of every attempt, inputs) are gone.
         "files_removed": files,
         "file_errors": file_errors,
         // False when max_per_run stopped this run early: the next run continues.
         "complete": budget > 0,
     }))
+}
+
+/// Removes these deleted jobs' files and forgets the entries of those removed; a failure
+/// stays recorded for the next run. Returns (removed, failed).
+async fn remove_files(ctx: &JobContext, jobs: &[ExpiredJob]) -> Result<(usize, usize), JobError> {
+    let mut removed = Vec::with_capacity(jobs.len());
+    let mut failed = 0;
+    for job in jobs {
+        match ctx
+            .storage
+            .remove_job_files(&job.owner_id, job.id, job.attempt)
+            .await
+        {
+            Ok(()) => removed.push(job.id),
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(job_id = %job.id, error = %e, "could not remove a deleted job's files yet");
+            }
+        }
+    }
+    ctx.db.forget_file_deletions(&removed).await?;
+    Ok((removed.len(), failed))
 }

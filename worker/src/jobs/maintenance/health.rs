@@ -1,5 +1,5 @@
-//! `health`: checks the database, the queue, mail delivery and free disk space under
-//! `DATA_DIR`, and records each result (`health_checks`) for `/ready` and `/v1/status`. A
+//! `health`: checks the database, the queue, mail delivery, file storage and free disk space
+//! under `DATA_DIR`, and records each result (`health_checks`) for `/ready` and `/v1/status`. A
 //! failing check is a result, not a failed job: the job fails only if it cannot record.
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::jobs::context::JobContext;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let (database, queue, mail, disk) = tokio::join!(
+    let (database, queue, mail, storage, disk) = tokio::join!(
         timed("database", async {
             ctx.db
                 .check()
@@ -30,9 +30,10 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 .map_err(|e| e.to_string())
         }),
         timed("mail", ctx.mailer.check(CHECK_TIMEOUT)),
+        timed("storage", ctx.storage.check()),
         timed("disk", disk(ctx)),
     );
-    let checks = [database, queue, mail, disk];
+    let checks = [database, queue, mail, storage, disk];
     ctx.db.record_health(&checks).await?;
     let failing: Vec<&str> = checks
         .iter()
