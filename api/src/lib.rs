@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batches/{id}/archive", get(routes::batches::archive))
         .route("/v1/verify/{code}", get(routes::verify::verify))
         .route("/verify/{code}", get(routes::verify::verify_page))
+        .route("/assets/{name}", get(routes::assets::asset))
         .route(
             "/v1/templates",
             get(routes::templates::list).post(routes::templates::create),

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource; `router()` merges them in one place.
 
+pub mod assets;
 pub mod batches;
 pub mod certificates;
 pub mod emails;

@@ -1,12 +1,16 @@
 //! Public verification: `GET /v1/verify/{code}` (JSON, or HTML for browsers) and
 //! `GET /verify/{code}` (HTML), where a certificate's QR code leads. No key needed; the
 //! code itself is the unguessable secret.
+//!
+//! CDN-ready: every answer carries an `ETag` (the sha256 of its body, so revoking a
+//! certificate changes it at once) and `Cache-Control: public, max-age=60`; a matching
+//! `If-None-Match` is a `304`. A CDN may keep an answer a minute at most, and revalidates
+//! with a request that costs a database read but no body.
 
 use std::sync::LazyLock;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use shared::db::CertificateStatus;
 use shared::domain::CalendarDate;
@@ -66,7 +70,34 @@ fn wants_html(headers: &HeaderMap) -> bool {
     matches!((html, json), (Some(h), Some(j)) if h < j) || (html.is_some() && json.is_none())
 }
 
-fn html(v: &Verification) -> Response {
+/// How long a CDN or browser may reuse a verification answer without asking again.
+const MAX_AGE: &str = "public, max-age=60";
+
+/// `body` with its ETag and cache headers, or `304` when the client has it already.
+fn cacheable(request: &HeaderMap, content_type: &'static str, body: Vec<u8>) -> Response {
+    use sha2::Digest as _;
+    let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body)));
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let headers = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, MAX_AGE.to_owned()),
+        // One URL, two representations (HTML for browsers, JSON otherwise).
+        (header::VARY, "Accept".to_owned()),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let mut response = (headers, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn html(v: &Verification) -> Result<String, ApiError> {
     let label = match v.status.as_str() {
         "valid" => "valid",
         "expired" => "expired",
@@ -79,19 +110,20 @@ fn html(v: &Verification) -> Response {
             recipient_name => v.recipient_name, course_name => v.course_name,
             issuer_name => v.issuer_name, issued_on => v.issued_on, expires_on => v.expires_on,
             revocation_reason => v.revocation_reason, sha256 => v.sha256,
+            stylesheet => super::assets::url("verify.css"),
         })
     });
-    match rendered {
-        Ok(page) => Html(page).into_response(),
-        Err(e) => ApiError::Internal(format!("verification page: {e}")).into_response(),
-    }
+    rendered.map_err(|e| ApiError::Internal(format!("verification page: {e}")))
 }
 
-/// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page.
+/// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
+/// answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
+/// the current ETag answers 304 (revoking the certificate changes it).
 #[utoipa::path(get, path = "/v1/verify/{code}", tag = "verification",
     params(("code" = String, Path, description = "The verification code printed on the certificate")),
     responses((status = 200, description = "The verification; the HTML page with `Accept: text/html`",
             content((Verification = "application/json"), ("text/html"))),
+        (status = 304, description = "Not modified: the `If-None-Match` ETag is current"),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
@@ -100,18 +132,22 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let verification = lookup(&state, &code).await?;
     if wants_html(&headers) {
-        return Ok(html(&verification));
+        let page = html(&verification)?;
+        return Ok(cacheable(&headers, "text/html; charset=utf-8", page.into()));
     }
-    Ok(Json(verification).into_response())
+    let body = serde_json::to_vec(&verification)
+        .map_err(|e| ApiError::Internal(format!("verification JSON: {e}")))?;
+    Ok(cacheable(&headers, "application/json", body))
 }
 
 /// The HTML view, for people who scan the QR code.
 pub async fn verify_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
 ) -> Response {
-    match lookup(&state, &code).await {
-        Ok(v) => html(&v),
+    match lookup(&state, &code).await.and_then(|v| html(&v)) {
+        Ok(page) => cacheable(&headers, "text/html; charset=utf-8", page.into()),
         Err(ApiError::NotFound(_)) => (
             StatusCode::NOT_FOUND,
             Html("<!doctype html><title>Not found</title><h1>No certificate has this code</h1>"),

@@ -471,3 +471,115 @@ async fn cleanup_removes_objects_and_finishes_an_interrupted_run() {
     assert!(app.db.pending_file_deletions(10).await.unwrap().is_empty());
     app.stop().await;
 }
+
+/// What a CDN in front of quire needs: verification answers with an ETag and a short public
+/// max-age (a matching `If-None-Match` is a 304, revoking changes the ETag at once), and the
+/// page's stylesheet under a content-hashed name cached for a year.
+#[tokio::test]
+async fn verification_and_assets_are_cdn_ready() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("cdn").await;
+    let id = app.submit_ok(&key, &certificate("Cached Holder")).await;
+    app.wait_for(&key, &id, &["succeeded"]).await;
+    let certificate: Value = app
+        .json_at(Some(&key), app.url(&format!("/v1/certificates/{id}")))
+        .await;
+    let code = certificate["verification_code"].as_str().unwrap().to_owned();
+    let verify = app.url(&format!("/v1/verify/{code}"));
+    let ask = |etag: Option<String>| {
+        let mut request = app.client.get(&verify);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let first = ask(None).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(first.headers()["vary"], "Accept");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = ask(Some(etag.clone())).await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+
+    let revoked = app
+        .post(
+            &key,
+            &format!("/v1/certificates/{id}/revoke"),
+            &json!({"reason": "reissued"}),
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let after = ask(Some(etag.clone())).await.unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "the old ETag is stale at once"
+    );
+    assert_ne!(after.headers()["etag"], etag.as_str());
+    assert_eq!(after.json::<Value>().await.unwrap()["status"], "revoked");
+
+    let page = app
+        .client
+        .get(app.url(&format!("/verify/{code}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers().contains_key("etag"));
+    let html = page.text().await.unwrap();
+    let stylesheet = html
+        .split("href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        stylesheet.starts_with("/assets/verify.") && stylesheet.ends_with(".css"),
+        "{stylesheet}"
+    );
+    let css = app.client.get(app.url(&stylesheet)).send().await.unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(css.text().await.unwrap().contains(".badge"));
+    let stale = app
+        .client
+        .get(app.url("/assets/verify.000000000000.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// An object above the multipart threshold goes up in parts and comes back whole, with the
+/// sha256 of what was sent.
+#[tokio::test]
+async fn large_objects_go_up_in_parts() {
+    let endpoint = s3_endpoint();
+    let bucket = fresh_bucket(&endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(&dir);
+    use_s3(&mut config, &endpoint, &bucket);
+    let storage = shared::storage::Storage::connect(&config).await.unwrap();
+    let big: Vec<u8> = (0..20 * 1024 * 1024 + 123)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let job = shared::domain::JobId::new();
+    let stored = storage
+        .write_output("owner", job, 1, big.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(stored.sha256, sha256(&big));
+    let back = object(&endpoint, &bucket, &format!("files/{}", stored.relative)).await;
+    assert_eq!(sha256(&back), stored.sha256);
+    assert_eq!(back.len(), big.len());
+}
