@@ -34,6 +34,11 @@
 # `scale` (production: the burst with the photo with one worker, then two workers on the same
 # cores, then on one core: servers started afresh with PostgreSQL, Redis, quire and the bench
 # pinned to CPU 0 with taskset, given back every core after), `batch`; all four by default;
+# `storage` (production, in each repetition: the burst with the photo with files on local disk
+# and then in an S3 server -- s3s-fs, a Rust S3 server keeping objects as files, installed
+# with `cargo install` when missing -- and a DOWNLOAD_MB (50) MiB file downloaded
+# DOWNLOADS (5) times through the API, streamed, and by presigned redirect, with the API's
+# peak RSS);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -68,6 +73,9 @@ PG_PORT="${PG_PORT:-5432}"
 PG_USER="${PG_USER:-postgres}"
 REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+DOWNLOAD_MB="${DOWNLOAD_MB:-50}"
+DOWNLOADS="${DOWNLOADS:-5}"
+S3S_FS_VERSION=0.14.1
 
 # cargo puts the `dev` profile in target/debug.
 case "$PROFILE" in
@@ -90,6 +98,8 @@ RESULTS="$WORK/results.jsonl"
 PIDS=()          # servers started by this script
 DATABASES=()     # PostgreSQL databases created by this script
 NAMESPACES=()    # Redis namespaces used by this script
+S3_PID=""        # the S3 server of the storage suite
+EXTRA_ENV=()     # more settings for start_production (the storage suite's S3)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -117,6 +127,10 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     stop_servers
+    if [[ -n "$S3_PID" ]]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+    fi
     # The scale suite pins PostgreSQL and Redis to one core; give them every core back.
     if suite_on scale; then
         pin_services "0-$(($(nproc) - 1))"
@@ -136,7 +150,7 @@ cleanup() {
         echo "bench/run.sh: failed (exit $status); logs, data and results kept in $WORK" >&2
     else
         # The PDFs and photos of the runs; logs and results stay.
-        rm -rf "$WORK"/embedded-data-* "$WORK"/production-data-*
+        rm -rf "$WORK"/embedded-data-* "$WORK"/production-data-* "$WORK"/s3 "$WORK"/download.bin
     fi
     exit "$status"
 }
@@ -329,7 +343,7 @@ start_production() {
     PROD_ENV=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data-${name}-${rep:-1}"
         DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
         REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/?protocol=resp3"
-        QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port")
+        QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port" "${EXTRA_ENV[@]}")
     log "$name: database $db, Redis namespace $ns, API on $URL"
     "${PROD_ENV[@]}" "$QUIRE" migrate >"$WORK/$name-migrate.log" 2>&1 || {
         cat "$WORK/$name-migrate.log" >&2
@@ -415,6 +429,108 @@ production() {
     cpu_per_job production-api "$SUBMIT_JOBS" "$before" "$(cpu_sample api="$PID_API")"
     wrk_suite production-api "$URL" "$KEY" "$PID_API"
     stop_servers
+}
+
+# An S3 server for the storage suite (once per run): s3s-fs on a free port, objects as files
+# under $WORK/s3. Sets S3_URL.
+start_s3() {
+    [[ -n "$S3_PID" ]] && return 0
+    local bin="${S3S_FS:-$HOME/.cargo/bin/s3s-fs}"
+    if [[ ! -x "$bin" ]]; then
+        log "installing s3s-fs $S3S_FS_VERSION (cargo install)"
+        cargo install "s3s-fs@$S3S_FS_VERSION" --features binary --locked >&2
+    fi
+    local port
+    port="$(free_port)"
+    S3_URL="http://127.0.0.1:$port"
+    mkdir -p "$WORK/s3"
+    "$bin" --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret \
+        "$WORK/s3" >"$WORK/s3.log" 2>&1 &
+    S3_PID=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null --max-time 1 "$S3_URL/" && return 0
+        sleep 0.1
+    done
+    echo "bench/run.sh: s3s-fs did not answer on $S3_URL" >&2
+    tail -n 20 "$WORK/s3.log" >&2
+    return 1
+}
+
+# curl signing for the S3 server (bucket creation, uploads).
+s3_curl() { curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret "$@"; }
+
+# The burst with the photo on local files, then on S3; a large download through the API
+# (streamed) and by presigned redirect.
+storage_suite() {
+    start_s3
+    EXTRA_ENV=()
+    start_production local-files
+    run_bench production-local-files "$URL" "$KEY" "$PID_WORKER" --mode burst \
+        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    stop_servers
+    local bucket="bench-${rep:-1}-$$"
+    s3_curl -X PUT "$S3_URL/$bucket" >/dev/null
+    EXTRA_ENV=(QUIRE_STORAGE_URL="s3://$bucket/files" QUIRE_S3__ENDPOINT="$S3_URL"
+        QUIRE_S3__ALLOW_HTTP=true QUIRE_S3__REGION=us-east-1 QUIRE_S3__ACCESS_KEY_ID=bench
+        QUIRE_S3__SECRET_ACCESS_KEY=bench-secret)
+    start_production s3
+    run_bench production-s3 "$URL" "$KEY" "$PID_WORKER" --mode burst \
+        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    download_suite "$bucket"
+    stop_servers
+    EXTRA_ENV=()
+}
+
+# A DOWNLOAD_MB file as a succeeded job's result (object uploaded, row inserted as the worker
+# would have written it), downloaded through the API and through a second API that redirects
+# to presigned URLs; speeds and the streaming API's peak RSS.
+download_suite() {
+    local bucket="$1" db owner id key_path sha bytes presign_port presign_url pid_presign
+    db="${PROD_ENV[*]}"
+    db="$(sed -n 's/.*DATABASE_URL=\([^ ]*\).*/\1/p' <<<"$db")"
+    owner="$(psql -X -tA "$db" -c "SELECT owner_id FROM jobs WHERE kind = 'certificate' LIMIT 1")"
+    id="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+    head -c "$((DOWNLOAD_MB * 1024 * 1024))" /dev/urandom >"$WORK/download.bin"
+    sha="$(sha256sum "$WORK/download.bin" | cut -d' ' -f1)"
+    bytes="$(stat -c %s "$WORK/download.bin")"
+    key_path="outputs/$owner/$id-1.pdf"
+    s3_curl -T "$WORK/download.bin" "$S3_URL/$bucket/files/$key_path" >/dev/null
+    psql -X -q "$db" -c "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts,
+        run_at, payload, result, created_at, started_at, finished_at, updated_at)
+        SELECT '$id', 'report', 'reports', '$owner', 'succeeded', 1, 1, 0, payload,
+        '{\"file\": \"$key_path\", \"bytes\": $bytes, \"sha256\": \"$sha\", \"pages\": 1}',
+        0, 0, 0, 0 FROM jobs WHERE owner_id = '$owner' LIMIT 1"
+    presign_port="$(free_port)"
+    presign_url="http://127.0.0.1:$presign_port"
+    "${PROD_ENV[@]}" QUIRE_BIND="127.0.0.1:$presign_port" QUIRE_S3__PRESIGN_DOWNLOADS_SECS=300 \
+        "$QUIRE" api >"$WORK/presign-api.log" 2>&1 &
+    pid_presign=$!
+    PIDS+=("$pid_presign")
+    wait_ready "$presign_url" "$pid_presign" "$WORK/presign-api.log"
+    log "download: $DOWNLOAD_MB MiB x $DOWNLOADS, through the API and presigned"
+    local how base pid got
+    for how in streamed presigned; do
+        case "$how" in
+            streamed) base="$URL" pid="$PID_API" ;;
+            presigned) base="$presign_url" pid="$pid_presign" ;;
+        esac
+        reset_peak "$pid"
+        for _ in $(seq 1 "$DOWNLOADS"); do
+            got="$(curl -fsS -L -H "Authorization: Bearer $KEY" -o "$WORK/download.out" \
+                -w '%{time_total} %{speed_download}' "$base/v1/jobs/$id/file")"
+            [[ "$(sha256sum "$WORK/download.out" | cut -d' ' -f1)" == "$sha" ]] || {
+                echo "bench/run.sh: $how download does not match its sha256" >&2
+                return 1
+            }
+            python3 -c 'import json, sys
+t, speed = map(float, sys.argv[3].split())
+print(json.dumps({"label": sys.argv[1], "how": sys.argv[2], "mib": int(sys.argv[4]),
+                  "secs": t, "mib_per_s": speed / 1048576, "api_peak_rss_mb": float(sys.argv[5])}))' \
+                "production-s3" "$how" "$got" "$DOWNLOAD_MB" "$(peak_mib "$pid")" \
+                | tee -a "$WORK/download.jsonl"
+        done
+    done
+    rm -f "$WORK/download.out"
 }
 
 # Sets the CPU affinity of every postgres and redis-server process, every thread.
@@ -533,6 +649,15 @@ for label in dict.fromkeys(c["label"] for c in lines("cpu.jsonl")):
     mine = [c for c in lines("cpu.jsonl") if c["label"] == label]
     for role in ("api", "worker", "scheduler", "postgres", "redis"):
         row(f"{label}: CPU ms per job, {role}", [c.get(f"{role}_ms") for c in mine], "{:.2f}")
+local_files = [r for r in results if r.get("label") == "production-local-files" and r["mode"] == "burst"]
+on_s3 = [r for r in results if r.get("label") == "production-s3" and r["mode"] == "burst"]
+if local_files and len(local_files) == len(on_s3):
+    row("S3 storage / local files, burst with photo end to end",
+        [b["e2e_per_s"] / a["e2e_per_s"] for a, b in zip(local_files, on_s3)], "{:.2f}", ">= 0.90")
+for how in ("streamed", "presigned"):
+    mine = [d for d in lines("download.jsonl") if d["how"] == how]
+    row(f"download {mine[0]['mib'] if mine else ''} MiB {how}, MiB/s", [d["mib_per_s"] for d in mine], "{:.0f}")
+    row(f"download {how}, API peak RSS MiB", [d["api_peak_rss_mb"] for d in mine], "{:.0f}")
 goals = {"submit-photo": (">= 4000", "<= 25"), "submit": (">= 8000", ""), "read": (">= 30000", "<= 5")}
 for label in dict.fromkeys(r["label"] for r in wrk):
     for what, (rate_goal, p99_goal) in goals.items():
@@ -551,7 +676,7 @@ PY
 if suite_on report; then
     report_suite
 fi
-if ! suite_on jobs && ! suite_on batch && ! suite_on scale; then
+if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -594,6 +719,9 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on scale; then
                     scale
+                fi
+                if suite_on storage; then
+                    storage_suite
                 fi
                 ;;
             *)

@@ -103,6 +103,7 @@ pg_test_db_ok() {
 
 # moto answers S3's ListBuckets at / with XML.
 s3_up() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
     timeout 3 bash -c '
         exec 3<>"/dev/tcp/$1/$2" || exit 1
         printf "GET / HTTP/1.0\r\nHost: $1\r\n\r\n" >&3

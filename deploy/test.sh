@@ -35,6 +35,11 @@ echo "==> [test] QUIRE_TEST_DATABASE_URL=$QUIRE_TEST_DATABASE_URL QUIRE_TEST_RED
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "test" cargo test --workspace
+# The image built from the binary the tests just built, run for real with podman (no shared
+# volume, a worker killed mid-run), and the Kubernetes manifests checked and played.
+step "containers" bash deploy/container-test.sh
+step "k8s-validate" bash deploy/k8s/validate.sh
+step "k8s-play" bash deploy/k8s/kube-play-test.sh
 step "contract" bash deploy/contract-test.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"
