@@ -63,6 +63,15 @@ impl Storage {
     /// with one line naming it rather than failing the first job.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         let Some(url) = &config.storage_url else {
+            // Made here, not on the first write: `/ready` checks that it exists.
+            tokio::fs::create_dir_all(&config.data_dir)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "setting `data_dir` (QUIRE_DATA_DIR): cannot create {}: {e}",
+                        config.data_dir.display()
+                    )
+                })?;
             return Ok(Self::new(&config.data_dir));
         };
         let store = s3::S3::connect(url, &config.s3)?;
