@@ -457,7 +457,10 @@ start_s3() {
 }
 
 # curl signing for the S3 server (bucket creation, uploads).
-s3_curl() { curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret "$@"; }
+s3_curl() {
+    curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
 
 # The burst with the photo on local files, then on S3; a large download through the API
 # (streamed) and by presigned redirect.

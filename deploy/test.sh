@@ -40,6 +40,7 @@ step "test" cargo test --workspace
 step "containers" bash deploy/container-test.sh
 step "k8s-validate" bash deploy/k8s/validate.sh
 step "k8s-play" bash deploy/k8s/kube-play-test.sh
+step "prometheus" bash deploy/prometheus/check.sh
 step "contract" bash deploy/contract-test.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"

@@ -159,6 +159,7 @@ impl TemplateCache {
         self.inner.templates.invalidate_all();
         self.inner.lists.invalidate_all();
         self.inner.invalidations.fetch_add(1, Ordering::Relaxed);
+        shared::metrics::template_cache_invalidated();
     }
 
     /// A live template by id or name with its current version. `use_cache = false` reads
@@ -200,9 +201,11 @@ impl TemplateCache {
         }
         if let Some(hit) = cache.get(&key).await {
             inner.hits.fetch_add(1, Ordering::Relaxed);
+            shared::metrics::template_cache(true);
             return Ok(hit);
         }
         inner.misses.fetch_add(1, Ordering::Relaxed);
+        shared::metrics::template_cache(false);
         cache
             .try_get_with(key, loading)
             .await

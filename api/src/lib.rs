@@ -42,6 +42,7 @@ pub fn health_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
+        .route("/metrics", get(routes::health::metrics))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(readiness)
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
+        .route("/metrics", get(routes::health::metrics))
         .route("/v1/openapi.json", get(openapi::openapi_json))
         .route(
             "/v1/certificates",
@@ -114,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
         .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
+        .route_layer(axum::middleware::from_fn(server::record_metrics))
         .merge(openapi::reference_page())
         .fallback(|| async { ApiError::NotFound("route") })
         // axum adds the `Allow` header (the route's methods) to this answer.

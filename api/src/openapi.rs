@@ -29,7 +29,7 @@ use crate::state::AppState;
         system::status, system::cache_stats, system::cache_health,
         schedules::list, schedules::run, schedules::pause, schedules::resume,
         jobs::get, jobs::list, jobs::file, jobs::signed_file, jobs::cancel, jobs::retry,
-        health::health, health::ready,
+        health::health, health::ready, health::metrics,
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

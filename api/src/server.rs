@@ -71,6 +71,28 @@ pub(crate) fn request_span(request: &axum::http::Request<axum::body::Body>) -> t
 
 /// Stops a request that runs past its deadline with the JSON error (503). Applies until the
 /// response starts: a long download streams on.
+/// Counts every routed request by route template, method and status, with its latency
+/// (`quire_http_requests_total`, `quire_http_request_duration_seconds`). A route layer, so
+/// the template is known; unknown paths are not counted (they would name raw paths).
+pub(crate) async fn record_metrics(
+    matched: Option<axum::extract::MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = tokio::time::Instant::now();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    if let Some(route) = matched {
+        shared::metrics::http_request(
+            route.as_str(),
+            method.as_str(),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
+    response
+}
+
 pub(crate) async fn deadline(
     State(limit): State<Duration>,
     request: Request,

@@ -44,6 +44,7 @@ impl AppState {
                 consuming: None,
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
+                metrics_token: config.metrics.token.clone(),
             },
             storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
@@ -91,6 +92,8 @@ pub struct Readiness {
     pub health_stale_after_secs: u64,
     /// `limits.header_read_timeout_secs`, for the health server of processes without an API.
     pub header_read_timeout_secs: u64,
+    /// `metrics.token`: when set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<shared::config::Secret<String>>,
 }
 
 impl FromRef<AppState> for Readiness {

@@ -468,6 +468,7 @@ where
         }
         return Err(e.into());
     }
+    shared::metrics::jobs_submitted(JobKind::of_queue(queue), ids.len() as u64);
     Ok(())
 }
 
@@ -501,10 +502,11 @@ impl Order for Retry<'_> {
             .db
             .retry_job(job.id, caller.owner_filter(), extra)
             .await?;
-        if let RetryOutcome::Requeued(job) = &outcome
-            && let Err(e) = state.queue.push(job.queue, job.id, None).await
-        {
-            tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+        if let RetryOutcome::Requeued(job) = &outcome {
+            shared::metrics::job_retried(job.kind);
+            if let Err(e) = state.queue.push(job.queue, job.id, None).await {
+                tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");
+            }
         }
         Ok(outcome)
     }

@@ -42,6 +42,17 @@ impl Roles {
         worker: false,
         scheduler: true,
     };
+
+    /// The `role` label of this process's metrics.
+    pub fn label(&self) -> &'static str {
+        match (self.api, self.worker, self.scheduler) {
+            (true, true, true) => "run",
+            (true, false, false) => "api",
+            (false, true, false) => "worker",
+            (false, false, true) => "scheduler",
+            _ => "mixed",
+        }
+    }
 }
 
 pub struct App {
@@ -95,6 +106,9 @@ impl App {
             config.public_base_url = Some(format!("http://{}", listener.local_addr()?));
         }
         let config = Arc::new(config);
+        if config.metrics.enabled {
+            shared::metrics::install(roles.label());
+        }
         let (db, queue) = connect(&config).await?;
         // A wrong bucket or key stops start-up with one line naming the setting.
         let storage = Storage::connect(&config).await?;
@@ -145,6 +159,7 @@ impl App {
                 consuming: consuming.clone(),
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
+                metrics_token: config.metrics.token.clone(),
             };
             let token = shutdown.clone();
             tasks.spawn(async move {
@@ -152,6 +167,16 @@ impl App {
                 ("health", served.map_err(Into::into))
             });
             tracing::info!(%local, "health endpoints listening");
+        }
+        if config.metrics.enabled {
+            let (db, token) = (db.clone(), shutdown.clone());
+            // The backlog from the API and scheduler (workers report their pool only).
+            let backlog = roles.api || roles.scheduler;
+            tasks.spawn(async move {
+                let every = std::time::Duration::from_secs(5);
+                shared::metrics::sample(db, backlog, every, token).await;
+                ("metrics", Ok(()))
+            });
         }
         if let Some(consuming) = consuming {
             let (config, db, queue, storage, token) = (

@@ -103,6 +103,7 @@ impl Firing {
                 && next < now
             {
                 tracing::warn!(schedule = %self.spec.name, "fell behind; skipping to the next tick from now");
+                shared::metrics::schedule_tick(&self.spec.name, false, Duration::ZERO);
             }
             after = tick.max(now);
         }
@@ -133,6 +134,15 @@ impl Firing {
             match self.fire_once(tick).await {
                 Ok(outcome) => {
                     tracing::debug!(schedule = %self.spec.name, tick = tick.millis(), ?outcome, "tick");
+                    let lag = Timestamp::now().millis() - tick.millis();
+                    if outcome != TickOutcome::Paused {
+                        let fired = matches!(
+                            outcome,
+                            TickOutcome::Enqueued | TickOutcome::AlreadyEnqueued
+                        );
+                        let lag = Duration::from_millis(lag.max(0) as u64);
+                        shared::metrics::schedule_tick(&self.spec.name, fired, lag);
+                    }
                     if outcome == TickOutcome::StillRunning {
                         tracing::info!(schedule = %self.spec.name, "previous run unfinished; tick skipped");
                     }
@@ -174,6 +184,7 @@ impl Firing {
         let job = self.spec.job(Some(tick), self.max_attempts);
         match self.db.insert_job(&job).await? {
             InsertOutcome::Inserted(row) => {
+                shared::metrics::jobs_submitted(row.kind, 1);
                 self.db
                     .record_schedule_run(name, Some(tick), Some(row.id))
                     .await?;

@@ -96,11 +96,15 @@ impl Rescuer {
     /// One pass: expire leases, notify what died of it, push again what may be lost.
     pub async fn pass(&self) -> Result<RescuePass, RescueError> {
         let (expired, dead) = self.db.expire_leases(BATCH).await?;
+        for job in &expired {
+            shared::metrics::lease_expired(shared::domain::JobKind::of_queue(job.queue), false);
+        }
         self.notify_dead(&dead).await?;
         let stale_before =
             Timestamp::now().plus_millis(-(self.config.rescue.stale_after_secs as i64 * 1000));
         let stale = self.db.stale_waiting_jobs(stale_before, BATCH).await?;
         self.push_all(expired.iter().chain(stale.iter())).await?;
+        shared::metrics::rescued(stale.len() as u64);
         Ok(RescuePass {
             expired_leases: expired.len() + dead.len(),
             repushed: stale.len(),
@@ -116,12 +120,14 @@ impl Rescuer {
             return Ok(());
         }
         for row in &self.db.jobs_by_ids(dead).await? {
+            shared::metrics::lease_expired(row.kind, true);
             let message = row.error_message.as_deref().unwrap_or_default();
             let Some(email) = shared::notify::on_dead(&self.config, row, "lease_expired", message)
             else {
                 continue;
             };
             self.db.insert_job(&email).await?;
+            shared::metrics::jobs_submitted(email.kind, 1);
             if let Err(e) = self.queue.push(email.kind.queue(), email.id, None).await {
                 tracing::warn!(job_id = %email.id, error = %e, "notification not pushed; the next pass will");
             }

@@ -44,6 +44,7 @@ pub struct Config {
     /// under `DATA_DIR`.
     pub storage_url: Option<String>,
     pub s3: S3Settings,
+    pub metrics: MetricsSettings,
     /// Base URL clients reach the API at; used in links. Defaults to `http://{bind}`.
     pub public_base_url: Option<String>,
     /// `text` or `json` log lines. The level comes from `RUST_LOG` (default `info`).
@@ -92,6 +93,17 @@ pub struct S3Settings {
     /// Seconds one request to the store may take before it counts as failed (and is retried
     /// by the client, then by the job's own retries).
     pub timeout_secs: u64,
+}
+
+/// Prometheus metrics at `GET /metrics` (the API, and the health port of workers and
+/// schedulers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Record and serve metrics; off, nothing is recorded and `/metrics` is 404.
+    pub enabled: bool,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+    pub token: Option<Secret<String>>,
 }
 
 /// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
@@ -341,6 +353,10 @@ impl Default for Config {
                 allow_http: false,
                 presign_downloads_secs: 0,
                 timeout_secs: 30,
+            },
+            metrics: MetricsSettings {
+                enabled: true,
+                token: None,
             },
             public_base_url: None,
             log_format: LogFormat::Text,
@@ -926,6 +942,8 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_S3__ALLOW_HTTP            false             permit a plain http:// endpoint
   QUIRE_S3__PRESIGN_DOWNLOADS_SECS 0                downloads redirect to a presigned URL valid this long; 0 = streamed
   QUIRE_S3__TIMEOUT_SECS          30                longest one object storage request may take
+  QUIRE_METRICS__ENABLED          true              record metrics and serve GET /metrics
+  QUIRE_METRICS__TOKEN            (unset)           bearer token /metrics then requires
   QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
   QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
   QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image

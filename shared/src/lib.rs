@@ -7,6 +7,7 @@ pub mod domain;
 pub mod email_templates;
 pub mod jobs;
 pub mod links;
+pub mod metrics;
 pub mod notify;
 pub mod queue;
 pub mod reports;

@@ -130,7 +130,15 @@ impl Executor {
         let mut wait = Duration::from_millis(100);
         loop {
             match self.ctx.db.claim_job(id, &self.worker_name, lease_ms).await {
-                Ok(Some(claimed)) => return Some(claimed),
+                Ok(Some(claimed)) => {
+                    // Waited: from when it became runnable (submission, or its retry time).
+                    let waited = Timestamp::now().millis() - claimed.job.run_at.millis();
+                    shared::metrics::job_started(
+                        claimed.job.kind,
+                        Duration::from_millis(waited.max(0) as u64),
+                    );
+                    return Some(claimed);
+                }
                 Ok(None) => {
                     self.requeue_if_early(id).await;
                     return None;
@@ -167,20 +175,28 @@ impl Executor {
         let job = &claimed.job;
         let settings = self.ctx.config.queues.get(job.queue);
         let heartbeat = self.spawn_heartbeat(&claimed, cancel.clone());
+        let started = tokio::time::Instant::now();
         let work = jobs::with_cancellation(
             cancel,
             AssertUnwindSafe(jobs::dispatch(&self.ctx, &claimed)).catch_unwind(),
         );
-        let outcome = match tokio::time::timeout(settings.timeout(), work).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(JobError::retryable("panicked", panic_message(&panic))),
-            Err(_) => Err(JobError::retryable(
-                "timeout",
-                format!("the attempt ran longer than {} s", settings.timeout_secs),
-            )),
+        let (outcome, inputs_read) = match tokio::time::timeout(settings.timeout(), work).await {
+            Ok((Ok(result), read)) => (result, read),
+            Ok((Err(panic), _)) => (
+                Err(JobError::retryable("panicked", panic_message(&panic))),
+                Vec::new(),
+            ),
+            Err(_) => (
+                Err(JobError::retryable(
+                    "timeout",
+                    format!("the attempt ran longer than {} s", settings.timeout_secs),
+                )),
+                Vec::new(),
+            ),
         };
         heartbeat.abort();
-        if let Err(e) = self.record(&claimed, outcome).await {
+        let ran = started.elapsed();
+        if let Err(e) = self.record(&claimed, outcome, ran, &inputs_read).await {
             // The lease will expire and the rescuer will run the job again.
             tracing::error!(error = %e, "could not record the outcome");
         }
@@ -224,7 +240,10 @@ impl Executor {
         &self,
         claimed: &Claimed,
         outcome: Result<serde_json::Value, JobError>,
+        ran: Duration,
+        inputs_read: &[String],
     ) -> Result<(), DbError> {
+        use shared::metrics::{Outcome, job_finished, stale_result_rejected};
         let job = &claimed.job;
         let token = &claimed.lease_token;
         match outcome {
@@ -237,10 +256,17 @@ impl Executor {
                     .await?
                 {
                     tracing::info!("job succeeded");
-                    let _ = self.ctx.storage.remove_inputs(job.id).await;
+                    job_finished(job.kind, Outcome::Succeeded, ran);
+                    // A job that succeeded read every input it had: those, by name.
+                    let _ = self
+                        .ctx
+                        .storage
+                        .remove_inputs_read(job.id, inputs_read)
+                        .await;
                     self.push_follow_up(notification).await;
                 } else {
                     tracing::warn!("lease lost before completion; result discarded");
+                    stale_result_rejected();
                 }
             }
             Err(err) if err.is_cancellation() => {
@@ -251,9 +277,11 @@ impl Executor {
                     .await?
                 {
                     tracing::info!("job cancelled");
+                    job_finished(job.kind, Outcome::Cancelled, ran);
                     let _ = self.ctx.storage.remove_inputs(job.id).await;
                 } else {
                     tracing::warn!("lease lost before the cancel was recorded; discarded");
+                    stale_result_rejected();
                 }
             }
             Err(err) => {
@@ -282,6 +310,7 @@ impl Executor {
                     .await?;
                 match (fenced, retry_at) {
                     (FailOutcome::WillRetry, Some((_, delay))) => {
+                        job_finished(job.kind, Outcome::Failed, ran);
                         tracing::warn!(code = err.code, error = %err.message, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
                         if let Err(e) = self.ctx.queue.push(job.queue, job.id, Some(delay)).await {
                             tracing::warn!(error = %e, "retry push failed; the rescuer will push it");
@@ -289,14 +318,17 @@ impl Executor {
                     }
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
+                        job_finished(job.kind, Outcome::Dead, ran);
                         self.push_follow_up(notification).await;
                     }
                     (FailOutcome::Cancelled, _) => {
                         tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
+                        job_finished(job.kind, Outcome::Cancelled, ran);
                         let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
                         tracing::warn!(code = err.code, error = %err.message, "lease lost before the failure was recorded; discarded");
+                        stale_result_rejected();
                     }
                 }
             }
@@ -309,9 +341,9 @@ impl Executor {
     /// Pushes a notification inserted with the outcome. If the push fails the row waits as
     /// `queued` and the rescuer pushes it.
     async fn push_follow_up(&self, job: Option<shared::db::NewJob>) {
-        if let Some(job) = job
-            && let Err(e) = self.ctx.queue.push(job.kind.queue(), job.id, None).await
-        {
+        let Some(job) = job else { return };
+        shared::metrics::jobs_submitted(job.kind, 1);
+        if let Err(e) = self.ctx.queue.push(job.kind.queue(), job.id, None).await {
             tracing::warn!(job_id = %job.id, error = %e, "notification not pushed; the rescuer will");
         }
     }

@@ -70,6 +70,7 @@ pub async fn run(
     }
     // Shutdown: the consumers take no new jobs; running ones get the grace period to finish.
     consuming.store(false, Ordering::SeqCst);
+    shared::metrics::worker_consuming(false);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     match tokio::time::timeout(grace, consume).await {
         Ok(result) => result,
@@ -122,6 +123,7 @@ async fn consume(
             }
         }
         consuming.store(true, Ordering::SeqCst);
+        shared::metrics::worker_consuming(true);
         let outcome = consumer::run(
             queue.clone(),
             queues.clone(),
@@ -131,6 +133,15 @@ async fn consume(
         )
         .await;
         consuming.store(false, Ordering::SeqCst);
+        shared::metrics::worker_consuming(false);
+        match outcome {
+            Err(_) if !shutdown.is_cancelled() => {
+                // The queue backend failed under the consumers: an error, then a reconnect.
+                shared::metrics::queue_error();
+                shared::metrics::queue_reconnect();
+            }
+            _ => {}
+        }
         match outcome {
             Ok(()) => return Ok(()),
             Err(e) if shutdown.is_cancelled() => return Err(e),

@@ -44,6 +44,41 @@ pub async fn health() -> Json<Health> {
     })
 }
 
+/// Prometheus metrics of this process, in the text exposition format (see README,
+/// "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
+/// 404 when metrics are off (`metrics.enabled = false`).
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4"),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn metrics(
+    State(state): State<Readiness>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use axum::response::IntoResponse as _;
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Digests compared, so the time taken says nothing about the token's bytes.
+        let digest = |s: &str| <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
+        let ok = given.is_some_and(|g| digest(g) == digest(token.expose()));
+        if !ok {
+            return Err(crate::error::ApiError::Unauthorized("metrics token"));
+        }
+    }
+    let text = shared::metrics::render().ok_or(crate::error::ApiError::NotFound("metrics"))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
 /// Readiness: the database, the queue and file storage answer (and a worker's consumers
 /// run); 503 names what is down: `database`, `queue`, `storage`, `consumers`.
 #[utoipa::path(get, path = "/ready", tag = "system",

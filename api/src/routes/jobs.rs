@@ -223,6 +223,7 @@ pub async fn cancel(
     let id = parse_id(&id)?;
     match state.db.cancel_job(id, caller.owner_filter()).await? {
         CancelOutcome::Cancelled(job) => {
+            shared::metrics::job_cancelled_waiting(job.kind);
             let _ = state.storage.remove_inputs(id).await;
             Ok((
                 StatusCode::OK,

@@ -292,6 +292,7 @@ async fn handlers_stop_at_safe_points() {
     let run = worker::jobs::dispatch(&ctx, &claimed);
     let err = worker::jobs::with_cancellation(cancelled.clone(), run)
         .await
+        .0
         .expect_err("cancelled");
     assert!(err.is_cancellation(), "{err:?}");
     assert!(!app.dir.path().join("outputs").exists() || is_empty(&app.dir.path().join("outputs")));
@@ -310,6 +311,7 @@ async fn handlers_stop_at_safe_points() {
     let run = worker::jobs::dispatch(&ctx, &claimed);
     let err = worker::jobs::with_cancellation(cancelled, run)
         .await
+        .0
         .expect_err("cancelled");
     assert!(err.is_cancellation(), "{err:?}");
     let mail = app.dir.path().join("mail");

@@ -484,7 +484,10 @@ async fn verification_and_assets_are_cdn_ready() {
     let certificate: Value = app
         .json_at(Some(&key), app.url(&format!("/v1/certificates/{id}")))
         .await;
-    let code = certificate["verification_code"].as_str().unwrap().to_owned();
+    let code = certificate["verification_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let verify = app.url(&format!("/v1/verify/{code}"));
     let ask = |etag: Option<String>| {
         let mut request = app.client.get(&verify);

@@ -16,6 +16,15 @@ pub struct ExpiredJob {
     pub attempt: i64,
 }
 
+/// One kind's backlog (see [`Db::backlog`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    pub kind: JobKind,
+    pub waiting: i64,
+    pub running: i64,
+    pub oldest_run_at: Option<Timestamp>,
+}
+
 /// One check's latest result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthCheck {
@@ -59,6 +68,57 @@ impl Db {
                 })
             })
             .collect()
+    }
+
+    /// Per kind: jobs waiting (`queued`, or `failed` until their retry), running, and the
+    /// earliest `run_at` of the waiting ones, for the backlog gauges. Both halves read a
+    /// partial index (`jobs_waiting_run_at`, `jobs_running_lease`): the cost follows the
+    /// backlog, never the table (finished jobs are not read).
+    pub async fn backlog(&self) -> Result<Vec<Backlog>, DbError> {
+        let rows = sqlx::query(
+            "SELECT kind, 1 AS waiting, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs \
+             WHERE status IN ('queued', 'failed') GROUP BY kind \
+             UNION ALL \
+             SELECT kind, 0 AS waiting, COUNT(*) AS n, NULL AS oldest FROM jobs \
+             WHERE status = 'running' GROUP BY kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<Backlog> = JobKind::ALL
+            .into_iter()
+            .map(|kind| Backlog {
+                kind,
+                waiting: 0,
+                running: 0,
+                oldest_run_at: None,
+            })
+            .collect();
+        for row in &rows {
+            let kind: String = row.try_get("kind")?;
+            let Some(entry) = out.iter_mut().find(|b| b.kind.as_str() == kind) else {
+                continue;
+            };
+            let n: i64 = row.try_get("n")?;
+            if row.try_get::<i64, _>("waiting")? == 1 {
+                entry.waiting = n;
+                entry.oldest_run_at = row
+                    .try_get::<Option<i64>, _>("oldest")?
+                    .map(Timestamp::from_millis);
+            } else {
+                entry.running = n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pool now: open connections, idle ones, the most it may open.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        let pool = self.pool();
+        (
+            pool.size(),
+            pool.num_idle(),
+            pool.options().get_max_connections(),
+        )
     }
 
     /// Files of deleted jobs not yet removed (a cleanup stopped between deleting the rows and

@@ -23,7 +23,7 @@ pub use jobs::{
     NewJob, RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, KeyEmailLimits, NewApiKey, hash_key};
-pub use maintenance::{ExpiredJob, HealthCheck};
+pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 

@@ -74,6 +74,16 @@ impl JobKind {
             JobKind::Maintenance => QueueName::Maintenance,
         }
     }
+
+    /// The kind whose queue `queue` is (each kind has its own).
+    pub fn of_queue(queue: QueueName) -> JobKind {
+        match queue {
+            QueueName::Certificates => JobKind::Certificate,
+            QueueName::Reports => JobKind::Report,
+            QueueName::Emails => JobKind::Email,
+            QueueName::Maintenance => JobKind::Maintenance,
+        }
+    }
 }
 
 impl fmt::Display for JobKind {

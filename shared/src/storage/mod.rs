@@ -92,47 +92,52 @@ impl Storage {
     /// Writes `bytes` under `key`, whole or not at all.
     pub async fn put(&self, key: &str, bytes: Bytes) -> io::Result<()> {
         let key = checked(key)?;
-        match &*self.backend {
+        let result = match &*self.backend {
             Backend::Local(l) => l.put(key, &bytes).await,
             Backend::S3(s) => s.put(key, bytes).await,
-        }
+        };
+        counted("put", result)
     }
 
     /// The whole file.
     pub async fn get(&self, key: &str) -> io::Result<Bytes> {
         let key = checked(key)?;
-        match &*self.backend {
+        let result = match &*self.backend {
             Backend::Local(l) => l.get(key).await,
             Backend::S3(s) => s.get(key).await,
-        }
+        };
+        counted("get", result)
     }
 
     /// The file's bytes, or those of `range`, as a stream: downloads never hold a whole
     /// file in memory.
     pub async fn open(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ByteStream> {
         let key = checked(key)?;
-        match &*self.backend {
+        let result = match &*self.backend {
             Backend::Local(l) => l.open(key, range).await,
             Backend::S3(s) => s.open(key, range).await,
-        }
+        };
+        counted("get", result)
     }
 
     /// Removes one file; one already gone is fine.
     pub async fn delete(&self, key: &str) -> io::Result<()> {
         let key = checked(key)?;
-        match &*self.backend {
+        let result = match &*self.backend {
             Backend::Local(l) => l.delete(key).await,
             Backend::S3(s) => s.delete(key).await,
-        }
+        };
+        counted("delete", result)
     }
 
     /// Removes every file under `prefix` (a directory's worth of keys).
     pub async fn delete_prefix(&self, prefix: &str) -> io::Result<()> {
         let prefix = checked(prefix)?;
-        match &*self.backend {
+        let result = match &*self.backend {
             Backend::Local(l) => l.delete_dir(prefix).await,
             Backend::S3(s) => s.delete_prefix(prefix).await,
-        }
+        };
+        counted("delete", result)
     }
 
     /// A URL that fetches `key` without credentials for `ttl`, when the store can sign one
@@ -203,6 +208,21 @@ impl Storage {
         self.delete_prefix(&Self::inputs_prefix(job)).await
     }
 
+    /// Removes the inputs `names` of a job that read them all (it succeeded): by exact key,
+    /// so object storage needs no listing (a `LIST` per job costs requests, and some
+    /// S3-compatible servers walk the whole bucket for it). Nothing read, nothing to remove.
+    pub async fn remove_inputs_read(&self, job: JobId, names: &[String]) -> io::Result<()> {
+        match &*self.backend {
+            Backend::Local(_) => self.remove_inputs(job).await,
+            Backend::S3(_) => {
+                for name in names {
+                    self.delete(&Self::input_key(job, name)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Removes everything a job left: each attempt's output and its inputs. Files already
     /// gone are fine (a second cleanup pass, a job that never wrote one).
     pub async fn remove_job_files(
@@ -224,6 +244,16 @@ impl Storage {
         self.put(&key, bytes).await?;
         Ok(key)
     }
+}
+
+/// Counts a failure of the store (a missing file is an answer, not a failure).
+fn counted<T>(op: &'static str, result: io::Result<T>) -> io::Result<T> {
+    if let Err(e) = &result
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        crate::metrics::storage_error(op);
+    }
+    result
 }
 
 /// Refuses keys that could name anything outside the store's root: only plain segments.

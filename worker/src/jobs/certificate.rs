@@ -59,6 +59,6 @@ pub async fn run(
         .images
         .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
-    let rendered = pdf::render(ctx, template, input).await?;
+    let rendered = pdf::render(ctx, job, template, input).await?;
     pdf::store(ctx, job, rendered).await
 }

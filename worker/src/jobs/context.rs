@@ -73,14 +73,34 @@ impl JobContext {
 tokio::task_local! {
     /// The running attempt's cancellation, set by the executor.
     static CANCEL: CancellationToken;
+    /// The inputs the running attempt read: removed by exact name once the job succeeds, so
+    /// object storage needs no listing per job.
+    static INPUTS_READ: std::sync::Mutex<Vec<String>>;
 }
 
-/// Runs `attempt` with `cancel` as what [`safe_point`] checks.
+/// Runs `attempt` with `cancel` as what [`safe_point`] checks; also returns the names of
+/// the inputs it read.
 pub async fn with_cancellation<F: std::future::Future>(
     cancel: CancellationToken,
     attempt: F,
-) -> F::Output {
-    CANCEL.scope(cancel, attempt).await
+) -> (F::Output, Vec<String>) {
+    let recording = async {
+        let output = attempt.await;
+        let read = INPUTS_READ.with(|names| std::mem::take(&mut *lock(names)));
+        (output, read)
+    };
+    CANCEL
+        .scope(cancel, INPUTS_READ.scope(Default::default(), recording))
+        .await
+}
+
+/// Notes that the running attempt read input `name` (nothing outside an attempt).
+pub fn note_input_read(name: &str) {
+    let _ = INPUTS_READ.try_with(|names| lock(names).push(name.to_owned()));
+}
+
+fn lock(names: &std::sync::Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+    names.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A place where the attempt may stop: `Err(cancelled)` once cancelling was asked. Outside an

@@ -82,7 +82,17 @@ pub async fn run(
     // The last safe point: once the send has started, the email may be out, so it is
     // finished and recorded whatever was asked meanwhile.
     super::context::safe_point()?;
-    let sent = ctx.mailer.send(&email).await.map_err(send_error)?;
+    // The class is the built-in template's name: a small, fixed set.
+    let sent = match ctx.mailer.send(&email).await {
+        Ok(sent) => {
+            shared::metrics::email(payload.template.clone(), true);
+            sent
+        }
+        Err(e) => {
+            shared::metrics::email(payload.template.clone(), false);
+            return Err(send_error(e));
+        }
+    };
     record_send(ctx, job.id, &sent.message_id, recipients).await;
     tracing::info!(message_id = %sent.message_id, recipients, "email sent");
     let result = EmailResult {

@@ -18,7 +18,10 @@ use crate::templates::LoadedTemplate;
 /// appear; a store that does not answer is retried (with the job's backoff).
 pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<Vec<u8>, JobError> {
     match ctx.storage.read_input(job.id, &name).await {
-        Ok(bytes) => Ok(Vec::from(bytes)),
+        Ok(bytes) => {
+            super::context::note_input_read(&name);
+            Ok(Vec::from(bytes))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(JobError::permanent(
             "missing_input",
             format!("the job's {name} cannot be read: {e}"),
@@ -34,6 +37,18 @@ pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<
 /// synchronous), when its files are a shipped template's; in the bounded sandbox otherwise.
 /// What is rendered decides, never a flag in the job.
 pub async fn render(
+    ctx: &JobContext,
+    job: &JobRow,
+    template: Arc<LoadedTemplate>,
+    input: RenderInput,
+) -> Result<Rendered, JobError> {
+    let started = std::time::Instant::now();
+    let rendered = render_now(ctx, template, input).await?;
+    shared::metrics::rendered(job.kind, started.elapsed(), rendered.pdf.len());
+    Ok(rendered)
+}
+
+async fn render_now(
     ctx: &JobContext,
     template: Arc<LoadedTemplate>,
     input: RenderInput,

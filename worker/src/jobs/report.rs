@@ -53,7 +53,7 @@ pub async fn run(
 
     progress("rendering").await;
     // The reports queue's own concurrency bounds how many render at once (and so memory).
-    let rendered = pdf::render(ctx, template, input).await?;
+    let rendered = pdf::render(ctx, job, template, input).await?;
     progress("writing").await;
     pdf::store(ctx, job, rendered).await
 }
