@@ -34,13 +34,15 @@ step "services" bash deploy/test-services.sh
 echo "==> [test] QUIRE_TEST_DATABASE_URL=$QUIRE_TEST_DATABASE_URL QUIRE_TEST_REDIS_URL=$QUIRE_TEST_REDIS_URL QUIRE_TEST_S3_URL=$QUIRE_TEST_S3_URL"
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
+# Before the tests: it installs Prometheus (Debian's package) when missing, which the metrics
+# test runs.
+step "prometheus" bash deploy/prometheus/check.sh
 step "test" cargo test --workspace
 # The image built from the binary the tests just built, run for real with podman (no shared
 # volume, a worker killed mid-run), and the Kubernetes manifests checked and played.
 step "containers" bash deploy/container-test.sh
 step "k8s-validate" bash deploy/k8s/validate.sh
 step "k8s-play" bash deploy/k8s/kube-play-test.sh
-step "prometheus" bash deploy/prometheus/check.sh
 step "contract" bash deploy/contract-test.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"

@@ -11,6 +11,7 @@ mod faults;
 mod helpers;
 mod lifecycle;
 mod mail;
+mod metrics;
 mod openapi;
 mod outage;
 mod pdf;

@@ -1,0 +1,350 @@
+//! Metrics read by a real Prometheus: quire as separate processes (the API, two workers and
+//! the scheduler, each with its own recorder) on PostgreSQL and Redis, scraped on loopback
+//! every second; a known workload; then what Prometheus reports is compared with the jobs
+//! table. A process per role is the point: in-process apps would share one recorder.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use shared::domain::{JobId, JobStatus, Timestamp};
+
+use crate::helpers::*;
+
+/// A child process killed when dropped (a failing test leaves nothing running).
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn quire(env: &[(String, String)], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quire"));
+    command
+        .args(args)
+        .env_remove("QUIRE_CONFIG")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null());
+    command
+}
+
+fn spawn(mut command: Command, log: &std::path::Path) -> Process {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    Process(
+        command
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("process starts"),
+    )
+}
+
+async fn wait_ready(url: &str, what: &str, log: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(url).await
+            && r.status() == StatusCode::OK
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never ready at {url}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One number from Prometheus's HTTP API (`None`: no series).
+async fn scalar(prometheus: &str, query: &str) -> Option<f64> {
+    let body: Value = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&[("query", query)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "success", "{query}: {body}");
+    let result = body["data"]["result"].as_array().unwrap();
+    assert!(result.len() <= 1, "{query}: {body}");
+    result
+        .first()
+        .map(|r| r["value"][1].as_str().unwrap().parse().unwrap())
+}
+
+/// Waits until `query` reports `want` (scrapes are a second apart).
+async fn eventually(prometheus: &str, query: &str, want: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = scalar(prometheus, query).await;
+        if got == Some(want) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{query}: Prometheus says {got:?}, the jobs table {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn prometheus_agrees_with_the_jobs_table() {
+    let prometheus_bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("Prometheus must be installed (deploy/test-services.sh installs Debian's package)");
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_postgres().await;
+    let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
+    let (api, w1, w2, sched, prom) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let api_url = format!("http://127.0.0.1:{api}");
+    let mut env: Vec<(String, String)> = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("REDIS_URL", &test_redis_url()),
+        ("QUIRE_REDIS_NAMESPACE", &namespace),
+        ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_PUBLIC_BASE_URL", &api_url),
+        // Probes that outlive their queue's timeout: two attempts, then dead.
+        ("QUIRE_QUEUES__MAINTENANCE__TIMEOUT_SECS", "1"),
+        ("QUIRE_QUEUES__MAINTENANCE__MAX_ATTEMPTS", "2"),
+        ("QUIRE_RETRY__BASE_MS", "50"),
+        ("QUIRE_RETRY__MAX_SECS", "1"),
+        ("QUIRE_RESCUE__INTERVAL_MS", "250"),
+        ("QUIRE_SHUTDOWN_GRACE_SECS", "1"),
+        // No schedule adds jobs while the table and the counters are compared.
+        ("QUIRE_SCHEDULES__HEALTH__ENABLED", "false"),
+        ("QUIRE_SCHEDULES__CACHE_WARM__ENABLED", "false"),
+        ("QUIRE_SCHEDULES__CLEANUP__ENABLED", "false"),
+        ("QUIRE_SCHEDULES__DB_MAINTENANCE__ENABLED", "false"),
+        ("RUST_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let status = quire(&env, &["migrate"]).output().unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let created = quire(&env, &["keys", "create", "--name", "admin", "--admin"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let log = |name: &str| dir.path().join(format!("{name}.log"));
+    env.push(("QUIRE_BIND".into(), format!("127.0.0.1:{api}")));
+    let _api = spawn(quire(&env, &["api"]), &log("api"));
+    let mut roles = Vec::new();
+    for (name, role, port) in [
+        ("worker-1", "worker", w1),
+        ("worker-2", "worker", w2),
+        ("scheduler", "scheduler", sched),
+    ] {
+        let mut command = quire(&env, &[role]);
+        command.env("QUIRE_HEALTH_BIND", format!("127.0.0.1:{port}"));
+        roles.push(spawn(command, &log(name)));
+    }
+    wait_ready(&format!("{api_url}/ready"), "api", &log("api")).await;
+    for (name, port) in [("worker-1", w1), ("worker-2", w2), ("scheduler", sched)] {
+        wait_ready(&format!("http://127.0.0.1:{port}/ready"), name, &log(name)).await;
+    }
+
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: quire\n    static_configs:\n      - targets: \
+             ['127.0.0.1:{api}', '127.0.0.1:{w1}', '127.0.0.1:{w2}', '127.0.0.1:{sched}']\n"
+        ),
+    )
+    .unwrap();
+    let _prometheus = spawn(
+        {
+            let mut c = Command::new(prometheus_bin);
+            c.arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{prom}"))
+                .arg("--log.level=warn");
+            c
+        },
+        &log("prometheus"),
+    );
+    let prometheus = format!("http://127.0.0.1:{prom}");
+    wait_ready(
+        &format!("{prometheus}/-/ready"),
+        "prometheus",
+        &log("prometheus"),
+    )
+    .await;
+    eventually(&prometheus, "count(up == 1)", 4.0).await;
+
+    // The workload: 50 certificates through the API, and maintenance probes put in the
+    // table and queue directly (the API cannot submit them): 5 that fail permanently, 3 that
+    // outlive their timeout twice (dead), 1 cancelled while it waits.
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let response = client
+            .post(format!("{api_url}/v1/certificates"))
+            .bearer_auth(&key)
+            .json(&certificate(&format!("Counted Person {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().parse::<JobId>().unwrap());
+    }
+    let db = shared::db::Db::connect(&shared::db::DbSettings {
+        url: shared::config::Secret::new(database_url.clone()),
+        backend: shared::db::DatabaseBackend::Postgres,
+        max_connections: 2,
+        create_dir: None,
+    })
+    .await
+    .unwrap();
+    let queue = shared::queue::Queue::redis(&test_redis_url(), &namespace)
+        .await
+        .unwrap();
+    let owner = db.get_job(ids[0], None).await.unwrap().unwrap().owner_id;
+    let probe = |sleep_ms, outcome| shared::jobs::Probe { sleep_ms, outcome };
+    use shared::jobs::ProbeOutcome::{FailPermanent, Succeed};
+    for p in std::iter::repeat_n(probe(0, FailPermanent), 5)
+        .chain(std::iter::repeat_n(probe(3_000, Succeed), 3))
+    {
+        let job = shared::db::NewJob::probe(&owner, p, 2);
+        db.insert_job(&job).await.unwrap();
+        queue.push(job.kind.queue(), job.id, None).await.unwrap();
+        ids.push(job.id);
+    }
+    let mut waiting = shared::db::NewJob::probe(&owner, probe(0, Succeed), 2);
+    waiting.run_at = Timestamp::now().plus_millis(3_600_000);
+    db.insert_job(&waiting).await.unwrap();
+    let cancelled = client
+        .post(format!("{api_url}/v1/jobs/{}/cancel", waiting.id))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    ids.push(waiting.id);
+
+    // Every job final.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let rows = loop {
+        let rows = db.jobs_by_ids(&ids).await.unwrap();
+        if rows.iter().all(|r| {
+            matches!(
+                r.status,
+                JobStatus::Succeeded | JobStatus::Dead | JobStatus::Cancelled
+            )
+        }) {
+            break rows;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs not final");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows.len(), 59);
+
+    // What the table says, per kind and status, against what Prometheus says.
+    for kind in ["certificate", "maintenance"] {
+        let of_kind: Vec<_> = rows.iter().filter(|r| r.kind.as_str() == kind).collect();
+        for status in ["succeeded", "dead", "cancelled"] {
+            let n = of_kind
+                .iter()
+                .filter(|r| r.status.as_str() == status)
+                .count();
+            eventually(
+                &prometheus,
+                &format!("sum(quire_jobs_{status}_total{{kind=\"{kind}\"}})"),
+                n as f64,
+            )
+            .await;
+        }
+        let attempts: i64 = of_kind.iter().map(|r| r.attempt).sum();
+        let retried: i64 = of_kind.iter().map(|r| (r.attempt - 1).max(0)).sum();
+        for (query, want) in [
+            (
+                format!("sum(quire_jobs_started_total{{kind=\"{kind}\"}})"),
+                attempts,
+            ),
+            (
+                format!("sum(quire_jobs_failed_total{{kind=\"{kind}\"}})"),
+                retried,
+            ),
+            // Every attempt is in the run-time and wait-time histograms.
+            (
+                format!("sum(quire_job_run_seconds_count{{kind=\"{kind}\"}})"),
+                attempts,
+            ),
+            (
+                format!("sum(quire_job_wait_seconds_count{{kind=\"{kind}\"}})"),
+                attempts,
+            ),
+            // Waiting jobs come back to none (the API and scheduler sample every 5 s).
+            (format!("max(quire_jobs_queued{{kind=\"{kind}\"}})"), 0),
+            (format!("max(quire_jobs_running{{kind=\"{kind}\"}})"), 0),
+        ] {
+            eventually(&prometheus, &query, want as f64).await;
+        }
+    }
+    for (query, want) in [
+        (
+            "sum(quire_jobs_submitted_total{kind=\"certificate\"})",
+            50.0,
+        ),
+        (
+            "sum(quire_render_seconds_count{kind=\"certificate\"})",
+            50.0,
+        ),
+        ("sum(quire_pdf_bytes_count{kind=\"certificate\"})", 50.0),
+        (
+            "sum(quire_http_requests_total{route=\"/v1/certificates\",method=\"POST\",status=\"202\"})",
+            50.0,
+        ),
+        ("sum(quire_worker_consuming)", 2.0),
+        ("count(quire_build_info)", 4.0),
+        ("count(process_resident_memory_bytes)", 4.0),
+    ] {
+        eventually(&prometheus, query, want).await;
+    }
+
+    // Every expression of the alerts and the dashboard parses and runs on this Prometheus.
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let checked = Command::new("python3")
+        .arg(deploy.join("prometheus/exprs.py"))
+        .arg("--query")
+        .arg(&prometheus)
+        .arg(deploy.join("prometheus/alerts.yml"))
+        .arg(deploy.join("grafana/quire.json"))
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
