@@ -38,7 +38,10 @@
 # and then in an S3 server -- s3s-fs, a Rust S3 server keeping objects as files, installed
 # with `cargo install` when missing -- and a DOWNLOAD_MB (50) MiB file downloaded
 # DOWNLOADS (5) times through the API, streamed, and by presigned redirect, with the API's
-# peak RSS);
+# peak RSS); `metrics` (production, in each repetition: the burst with the photo and the
+# API-alone submissions with metrics on, then off, QUIRE_METRICS__ENABLED); `scrape`
+# (production, once: 1,000,000 finished jobs and 1,000 waiting ones inserted, then the time
+# of `GET /metrics` and of the backlog query the metrics sampler runs);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -484,6 +487,61 @@ storage_suite() {
     EXTRA_ENV=()
 }
 
+# Metrics on versus off: the same loads against servers started afresh each way.
+metrics_suite() {
+    local on
+    for on in true false; do
+        EXTRA_ENV=(QUIRE_METRICS__ENABLED="$on")
+        start_production "metrics-$on"
+        run_bench "production-metrics-$on" "$URL" "$KEY" "$PID_WORKER" --mode burst \
+            --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+        kill "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+        wait "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+        run_bench "production-metrics-$on" "$URL" "$KEY" "$PID_API" --mode submit-only \
+            --jobs "$SUBMIT_JOBS" --concurrency "$INGEST_CONCURRENCY" --no-worker-expected
+        stop_servers
+    done
+    EXTRA_ENV=()
+}
+
+# `GET /metrics` and the sampler's backlog query with a large jobs table.
+scrape_suite() {
+    local db owner ms
+    start_production scrape
+    db="$(sed -n 's/.*DATABASE_URL=\([^ ]*\).*/\1/p' <<<"${PROD_ENV[*]}")"
+    run_bench production-scrape "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs 10 --concurrency 2
+    owner="$(psql -X -tA "$db" -c "SELECT owner_id FROM jobs WHERE kind = 'certificate' LIMIT 1")"
+    log "scrape: inserting 1,000,000 finished and 1,000 waiting jobs"
+    psql -X -q "$db" -c "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt,
+        max_attempts, run_at, payload, created_at, started_at, finished_at, updated_at)
+        SELECT gen_random_uuid()::text, 'certificate', 'certificates', '$owner',
+        CASE WHEN g <= 1000 THEN 'queued' ELSE 'succeeded' END, 1, 5,
+        (extract(epoch from now()) * 1000)::bigint + CASE WHEN g <= 1000 THEN 3600000 ELSE 0 END,
+        '{}', g, g, g, g FROM generate_series(1, 1001000) AS g" \
+        && psql -X -q "$db" -c "ANALYZE jobs"
+    sleep 6 # the sampler's next pass sees the table
+    python3 - "$URL" "$db" <<'PY' | tee -a "$WORK/scrape.jsonl"
+import json, statistics, subprocess, sys, time, urllib.request
+url, db = sys.argv[1], sys.argv[2]
+times = []
+for _ in range(50):
+    t = time.perf_counter()
+    body = urllib.request.urlopen(url + "/metrics").read()
+    times.append((time.perf_counter() - t) * 1000)
+plan = subprocess.run(["psql", "-X", "-tA", db, "-c", "EXPLAIN (ANALYZE, FORMAT JSON) "
+    "SELECT kind, 1 AS waiting, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs "
+    "WHERE status IN ('queued', 'failed') GROUP BY kind UNION ALL "
+    "SELECT kind, 0 AS waiting, COUNT(*) AS n, NULL AS oldest FROM jobs "
+    "WHERE status = 'running' GROUP BY kind"], capture_output=True, text=True, check=True).stdout
+backlog_ms = json.loads(plan)[0]["Execution Time"]
+queued = [l for l in body.decode().splitlines() if l.startswith("quire_jobs_queued{") and 'kind="certificate"' in l]
+print(json.dumps({"jobs": 1001000, "scrape_p50_ms": statistics.median(times),
+                  "scrape_max_ms": max(times), "metrics_bytes": len(body),
+                  "backlog_query_ms": backlog_ms, "queued_gauge": queued}))
+PY
+    stop_servers
+}
+
 # A DOWNLOAD_MB file as a succeeded job's result (object uploaded, row inserted as the worker
 # would have written it), downloaded through the API and through a second API that redirects
 # to presigned URLs; speeds and the streaming API's peak RSS.
@@ -652,6 +710,12 @@ for label in dict.fromkeys(c["label"] for c in lines("cpu.jsonl")):
     mine = [c for c in lines("cpu.jsonl") if c["label"] == label]
     for role in ("api", "worker", "scheduler", "postgres", "redis"):
         row(f"{label}: CPU ms per job, {role}", [c.get(f"{role}_ms") for c in mine], "{:.2f}")
+for mode in ("burst", "submit-only"):
+    on = [r for r in results if r.get("label") == "production-metrics-true" and r["mode"] == mode]
+    off = [r for r in results if r.get("label") == "production-metrics-false" and r["mode"] == mode]
+    field = "e2e_per_s" if mode == "burst" else "submit_per_s"
+    if on and len(on) == len(off):
+        row(f"metrics on / off, {mode} /s", [a[field] / b[field] for a, b in zip(on, off)], "{:.3f}", ">= 0.97")
 local_files = [r for r in results if r.get("label") == "production-local-files" and r["mode"] == "burst"]
 on_s3 = [r for r in results if r.get("label") == "production-s3" and r["mode"] == "burst"]
 if local_files and len(local_files) == len(on_s3):
@@ -679,7 +743,8 @@ PY
 if suite_on report; then
     report_suite
 fi
-if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage; then
+if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
+    && ! suite_on metrics && ! suite_on scrape; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -725,6 +790,12 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on storage; then
                     storage_suite
+                fi
+                if suite_on metrics; then
+                    metrics_suite
+                fi
+                if suite_on scrape && [[ $rep == 1 ]]; then
+                    scrape_suite
                 fi
                 ;;
             *)

@@ -505,7 +505,8 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let env_file = std::env::var_os("QUIRE_CONFIG").map(PathBuf::from);
         let file = file.map(Path::to_path_buf).or(env_file);
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // What the operator set (file, then environment), without the defaults.
+        let mut given = Figment::new();
         if let Some(file) = &file {
             if !file.exists() {
                 return Err(ConfigError(format!(
@@ -513,9 +514,9 @@ impl Config {
                     file.display()
                 )));
             }
-            figment = figment.merge(Toml::file(file));
+            given = given.merge(Toml::file(file));
         }
-        figment = figment
+        given = given
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
             .merge(
                 Env::prefixed("QUIRE_")
@@ -523,7 +524,16 @@ impl Config {
                     .split("__")
                     .map(|k| env_key(k.as_str()).into()),
             );
-        Self::from_figment(figment)
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(given.clone());
+        let mut config = Self::from_figment(figment)?;
+        // On object storage each certificate waits on a few storage round trips besides its
+        // render: more in flight keeps the cores busy (renders stay one per core, bounded by
+        // the worker's render slots). Measured here: 4 in flight gave 0.38 of the local-files
+        // rate, 16 gave 0.93. An operator's own setting wins.
+        if config.storage_url.is_some() && !given.contains("queues.certificates.concurrency") {
+            config.queues.certificates.concurrency = 8 * cores();
+        }
+        Ok(config)
     }
 
     /// The schedules, parsed (configuration was validated, so this cannot fail).
@@ -951,6 +961,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_LIMITS__MAX_IMAGE_SIDE    10000             longest side of an image, in pixels
   QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
   QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
+                                  (certificates: 2 x cores in flight, 8 x with QUIRE_STORAGE_URL)
                                   per queue: certificates, reports, emails, maintenance
   QUIRE_RETRY__BASE_MS            1000              first retry delay (exponential, jittered)
   QUIRE_RETRY__MAX_SECS           600               longest retry delay
@@ -994,6 +1005,25 @@ mod tests {
         Config::from_figment(
             Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
         )
+    }
+
+    #[test]
+    fn object_storage_raises_the_certificates_in_flight_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("quire.toml");
+        std::fs::write(&file, "storage_url = 's3://bucket/p'\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.queues.certificates.concurrency, 8 * cores());
+        std::fs::write(
+            &file,
+            "storage_url = 's3://bucket/p'\n[queues.certificates]\nconcurrency = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.queues.certificates.concurrency, 3);
+        std::fs::write(&file, "").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.queues.certificates.concurrency, 2 * cores());
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn install(role: &str) {
     gauge!(
         "quire_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
-        "revision" => option_env!("QUIRE_GIT_REVISION").unwrap_or("unknown"),
+        "revision" => option_env!("BUILD_GIT_REVISION").unwrap_or("unknown"),
     )
     .set(1.0);
 }
@@ -265,6 +265,9 @@ pub async fn sample(
         }
         let (size, idle, max) = db.pool_stats();
         db_pool(size, idle, max);
+        if let Ok(waited) = db.time_acquire().await {
+            histogram!("quire_db_pool_acquire_seconds").record(waited.as_secs_f64());
+        }
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}

@@ -24,9 +24,11 @@ impl Drop for Process {
 
 fn quire(env: &[(String, String)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quire"));
+    // Only what is given: the test's own QUIRE_TEST_* would be unknown settings to quire.
     command
         .args(args)
-        .env_remove("QUIRE_CONFIG")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null());
     command

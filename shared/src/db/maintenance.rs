@@ -16,6 +16,20 @@ pub struct ExpiredJob {
     pub attempt: i64,
 }
 
+impl ExpiredJob {
+    /// From a row whose id and attempts columns are named `id` and `attempts`.
+    fn from_row(row: &sqlx::any::AnyRow, id: &str, attempts: &str) -> Result<Self, DbError> {
+        let job_id: String = row.try_get(id)?;
+        Ok(ExpiredJob {
+            id: job_id
+                .parse()
+                .map_err(|_| DbError::Corrupt(format!("job id {job_id}")))?,
+            owner_id: row.try_get("owner_id")?,
+            attempt: row.try_get(attempts)?,
+        })
+    }
+}
+
 /// One kind's backlog (see [`Db::backlog`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backlog {
@@ -57,16 +71,7 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                Ok(ExpiredJob {
-                    id: id
-                        .parse()
-                        .map_err(|_| DbError::Corrupt(format!("job id {id}")))?,
-                    owner_id: row.try_get("owner_id")?,
-                    attempt: row.try_get("attempt")?,
-                })
-            })
+            .map(|row| ExpiredJob::from_row(row, "id", "attempt"))
             .collect()
     }
 
@@ -111,6 +116,14 @@ impl Db {
         Ok(out)
     }
 
+    /// How long taking a connection from the pool takes now (the connection is given back
+    /// at once): a sample of what every query waits before it runs.
+    pub async fn time_acquire(&self) -> Result<std::time::Duration, DbError> {
+        let started = std::time::Instant::now();
+        drop(self.pool().acquire().await?);
+        Ok(started.elapsed())
+    }
+
     /// The pool now: open connections, idle ones, the most it may open.
     pub fn pool_stats(&self) -> (u32, usize, u32) {
         let pool = self.pool();
@@ -131,16 +144,7 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("job_id")?;
-                Ok(ExpiredJob {
-                    id: id
-                        .parse()
-                        .map_err(|_| DbError::Corrupt(format!("job id {id}")))?,
-                    owner_id: row.try_get("owner_id")?,
-                    attempt: row.try_get("attempts")?,
-                })
-            })
+            .map(|row| ExpiredJob::from_row(row, "job_id", "attempts"))
             .collect()
     }
 
