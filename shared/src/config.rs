@@ -524,6 +524,12 @@ impl Config {
                     .split("__")
                     .map(|k| env_key(k.as_str()).into()),
             );
+        Self::from_given(given)
+    }
+
+    /// The defaults under `given` (what the operator set), then the defaults that depend on
+    /// other settings.
+    fn from_given(given: Figment) -> Result<Config, ConfigError> {
         let figment = Figment::from(Serialized::defaults(Config::default())).merge(given.clone());
         let mut config = Self::from_figment(figment)?;
         // On object storage each certificate waits on a few storage round trips besides its
@@ -1009,21 +1015,13 @@ mod tests {
 
     #[test]
     fn object_storage_raises_the_certificates_in_flight_unless_set() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("quire.toml");
-        std::fs::write(&file, "storage_url = 's3://bucket/p'\n").unwrap();
-        let c = Config::load(Some(&file)).unwrap();
+        // Not `load`: the test process's own QUIRE_TEST_* variables are not settings.
+        let given = |toml: &str| Config::from_given(Figment::from(Toml::string(toml))).unwrap();
+        let c = given("storage_url = 's3://bucket/p'");
         assert_eq!(c.queues.certificates.concurrency, 8 * cores());
-        std::fs::write(
-            &file,
-            "storage_url = 's3://bucket/p'\n[queues.certificates]\nconcurrency = 3\n",
-        )
-        .unwrap();
-        let c = Config::load(Some(&file)).unwrap();
+        let c = given("storage_url = 's3://bucket/p'\n[queues.certificates]\nconcurrency = 3");
         assert_eq!(c.queues.certificates.concurrency, 3);
-        std::fs::write(&file, "").unwrap();
-        let c = Config::load(Some(&file)).unwrap();
-        assert_eq!(c.queues.certificates.concurrency, 2 * cores());
+        assert_eq!(given("").queues.certificates.concurrency, 2 * cores());
     }
 
     #[test]
