@@ -49,11 +49,13 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every operation needs an API key but these: health, the document itself, public
-/// verification, the public registry and signed download links (the link is the credential).
+/// Every operation needs an API key but these: health, metrics (their own optional token),
+/// the document itself, public verification, the public registry and signed download links
+/// (the link is the credential).
 const PUBLIC: &[&str] = &[
     "/health",
     "/ready",
+    "/metrics",
     "/v1/openapi.json",
     "/v1/verify/{code}",
     "/v1/certificates/public",
@@ -98,7 +100,7 @@ impl Modify for KeyRequired {
 struct CommonResponses;
 
 /// Operations whose answers need nothing else: they read neither the database nor the queue.
-const STATIC: &[&str] = &["/health", "/v1/openapi.json"];
+const STATIC: &[&str] = &["/health", "/metrics", "/v1/openapi.json"];
 
 /// (method, path, status, description) beyond the common ones.
 const EXTRA: &[(&str, &str, &str, &str)] = &[
