@@ -101,7 +101,8 @@ pub async fn serve(
         .map_err(|e| ApiError::Internal(format!("building a download response: {e}")))
 }
 
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+/// Whether the request's `If-None-Match` names `etag` (or `*`): the client has it already.
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -77,10 +77,7 @@ const MAX_AGE: &str = "public, max-age=60";
 fn cacheable(request: &HeaderMap, content_type: &'static str, body: Vec<u8>) -> Response {
     use sha2::Digest as _;
     let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body)));
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = crate::download::if_none_match(request, &etag);
     let headers = [
         (header::ETAG, etag),
         (header::CACHE_CONTROL, MAX_AGE.to_owned()),
