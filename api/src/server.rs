@@ -65,15 +65,33 @@ pub async fn run(
 
 /// The span of one request: method and path, never the query string (signed links carry
 /// their signature there) nor headers (API keys).
+/// With traces on it is an info span, the trace's server span: a child of the caller's
+/// `traceparent` if one came, named by the route template once routing knows it
+/// ([`record_metrics`]).
 pub(crate) fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    use tracing::field::Empty;
+    if !shared::telemetry::enabled() {
+        return tracing::debug_span!("request", method = %request.method(), path = %request.uri().path());
+    }
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        otel.name = %request.method(),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = %request.method(),
+        http.route = Empty,
+        http.response.status_code = Empty,
+    );
+    shared::telemetry::continue_request_trace(&span, request.headers());
+    span
 }
 
-/// Stops a request that runs past its deadline with the JSON error (503). Applies until the
-/// response starts: a long download streams on.
 /// Counts every routed request by route template, method and status, with its latency
 /// (`quire_http_requests_total`, `quire_http_request_duration_seconds`). A route layer, so
-/// the template is known; unknown paths are not counted (they would name raw paths).
+/// the template is known; unknown paths are not counted (they would name raw paths). With
+/// traces on, it also names the request's span by its route and answers its `traceparent`.
 pub(crate) async fn record_metrics(
     matched: Option<axum::extract::MatchedPath>,
     request: Request,
@@ -81,18 +99,37 @@ pub(crate) async fn record_metrics(
 ) -> Response {
     let started = tokio::time::Instant::now();
     let method = request.method().clone();
-    let response = next.run(request).await;
+    let traced = shared::telemetry::enabled();
+    if traced && let Some(route) = &matched {
+        // Before the handler: the span's name is fixed once anything reads its context.
+        let span = tracing::Span::current();
+        span.record("otel.name", format!("{method} {}", route.as_str()));
+        span.record("http.route", route.as_str());
+    }
+    let mut response = next.run(request).await;
+    let status = response.status();
     if let Some(route) = matched {
         shared::metrics::http_request(
             route.as_str(),
             method.as_str(),
-            response.status().as_u16(),
+            status.as_u16(),
             started.elapsed(),
         );
+        if traced {
+            let span = tracing::Span::current();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+            // The caller learns the trace its request is part of (a new one if it sent none).
+            shared::telemetry::inject_traceparent(response.headers_mut());
+        }
     }
     response
 }
 
+/// Stops a request that runs past its deadline with the JSON error (503). Applies until the
+/// response starts: a long download streams on.
 pub(crate) async fn deadline(
     State(limit): State<Duration>,
     request: Request,

@@ -21,8 +21,10 @@ occurrence as `FILE:WHERE<TAB>EXPRESSION` instead.
 
 --query URL evaluates each expression (instant query, GET URL/api/v1/query) on that Prometheus
 and prints `ok|ERROR|empty  N series  WHERE  EXPRESSION`; exits 1 if any answers status
-"error" (and, with --require-data, if any returns no series: alert expressions with a
-threshold are normally empty, so use it on dashboards or on expressions without one).
+"error". With --require-data it also exits 1 if an expression reads nothing: a dashboard's
+expression must return series; a rule's expression (an alert is normally empty: its
+threshold is not crossed) must have every series selector in it (`metric{labels}`) match
+series, so a misspelt metric, label or value is caught without firing the alert.
 
 Python standard library only: the YAML reader understands what rule files use (plain, quoted
 and block scalars for `expr`), not all of YAML.
@@ -299,6 +301,89 @@ def extract(path, overrides):
     return [(f"{path}:{where}", substitute(one_line(expr), values)) for where, expr in found]
 
 
+KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
+            "group_left", "group_right", "inf", "nan", "atan2", "start", "end"}
+LABEL_LIST = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+
+
+def _skip_brackets(expr, i, open_c, close_c):
+    """Index after the bracket that closes expr[i] (an open_c), skipping string literals."""
+    depth = 0
+    while i < len(expr):
+        c = expr[i]
+        if c in "\"'`":
+            i = _skip_string(expr, i)
+            continue
+        if c == open_c:
+            depth += 1
+        elif c == close_c:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError(f"unbalanced {open_c} in {expr}")
+
+
+def _skip_string(expr, i):
+    quote = expr[i]
+    i += 1
+    while i < len(expr) and expr[i] != quote:
+        i += 2 if expr[i] == "\\" and quote != "`" else 1
+    return i + 1
+
+
+def selectors(expr):
+    """The series selectors of a PromQL expression: `name{matchers}`, `name`, `{matchers}`."""
+    found = []
+    i = 0
+    while i < len(expr):
+        c = expr[i]
+        if c in "\"'`":
+            i = _skip_string(expr, i)
+        elif c == "[":  # a range or a subquery's range
+            i = _skip_brackets(expr, i, "[", "]")
+        elif c == "{":
+            end = _skip_brackets(expr, i, "{", "}")
+            found.append(expr[i:end])
+            i = end
+        elif c.isdigit() or (c == "." and expr[i + 1 : i + 2].isdigit()):
+            m = re.match(r"[0-9.]+(?:[eE][+-]?\d+)?(?:(?:ms|[smhdwy])\d*)*", expr[i:])
+            i += len(m.group(0))
+        elif c.isalpha() or c in "_:":
+            m = re.match(r"[A-Za-z_:][\w:]*", expr[i:])
+            word = m.group(0)
+            i += len(word)
+            j = i
+            while j < len(expr) and expr[j] == " ":
+                j += 1
+            nxt = expr[j : j + 1]
+            if word.lower() in LABEL_LIST and nxt == "(":
+                i = _skip_brackets(expr, j, "(", ")")
+            elif word.lower() in KEYWORDS or nxt == "(" or re.match(r"(by|without)\s*\(", expr[j:]):
+                continue  # an operator keyword, a function or an aggregation (`sum by (k) (...)`)
+            elif nxt == "{":
+                end = _skip_brackets(expr, j, "{", "}")
+                found.append(word + expr[j:end])
+                i = end
+            else:
+                found.append(word)
+        else:
+            i += 1
+    return found
+
+
+def present(selector):
+    """What must have data for `selector` to be read correctly: its metric, its equality
+    matchers as written, and, for a regex or negative matcher, only its label (a `5..` status
+    or a value left out appears only after a failure; the alert's unit tests cover those)."""
+    m = re.fullmatch(r"([A-Za-z_:][\w:]*)?(?:\{(.*)\})?", selector, re.S)
+    name, body = m.group(1) or "", m.group(2) or ""
+    kept = []
+    for label, op, value in re.findall(r'([A-Za-z_]\w*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)', body):
+        kept.append(f"{label}{op}{value}" if op == "=" else f'{label}=~".+"')
+    return name + ("{" + ", ".join(kept) + "}" if kept else "")
+
+
 def query(url, expr):
     """(status, number of series or error message)."""
     q = urllib.parse.urlencode({"query": expr})
@@ -345,12 +430,20 @@ def main():
             if status != "success":
                 bad += 1
                 print(f"ERROR  {where}  {info}  {expr}")
-            elif info == 0:
-                empty += 1
+                continue
+            if where.split(":", 1)[0].endswith(".json"):
+                unread = [] if info else [expr]
+            else:
+                unread = [sel for sel in selectors(expr)
+                          if query(args.query, f"count({present(sel)})")[1] in (0, "")]
+            if info == 0:
                 print(f"empty  0 series  {where}  {expr}")
             else:
                 print(f"ok     {info} series  {where}  {expr}")
-        print(f"{len(items)} expressions: {len(items) - bad} parse, {bad} errors, {empty} empty")
+            for sel in unread:
+                empty += 1
+                print(f"  no data: {sel}")
+        print(f"{len(items)} expressions: {len(items) - bad} parse, {bad} errors, {empty} read no data")
         sys.exit(1 if bad or (args.require_data and empty) else 0)
 
     if args.with_source:

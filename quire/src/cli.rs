@@ -198,7 +198,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shared::telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -206,7 +205,22 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(execute(cli.command.unwrap_or(Command::Run), config)) {
+    let command = cli.command.unwrap_or(Command::Run);
+    // Serving processes export traces (when OTEL_* asks); one-shot commands only log.
+    let role = match command {
+        Command::Run => Some("run"),
+        Command::Api => Some("api"),
+        Command::Worker => Some("worker"),
+        Command::Scheduler => Some("scheduler"),
+        _ => None,
+    };
+    let telemetry = {
+        let _inside = runtime.enter();
+        shared::telemetry::init(config.log_format, role)
+    };
+    let outcome = runtime.block_on(execute(command, config));
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("quire: {e:#}");

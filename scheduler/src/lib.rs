@@ -77,6 +77,7 @@ struct Firing {
 
 impl Firing {
     async fn run(self, shutdown: CancellationToken) {
+        shared::metrics::schedule_started(&self.spec.name);
         if self.spec.missed == MissedTicks::RunOnce {
             match self.missed_tick().await {
                 Ok(Some(tick)) => self.fire(tick, &shutdown).await,
@@ -165,7 +166,13 @@ impl Firing {
     }
 
     /// One try at `tick`: check pause and overlap, insert the tick's job (or find the one
-    /// another scheduler inserted), record it as the schedule's last run, push it.
+    /// another scheduler inserted), record it as the schedule's last run, push it. Its span
+    /// starts the trace the tick's job continues.
+    #[tracing::instrument(
+        name = "tick",
+        skip_all,
+        fields(schedule = %self.spec.name, otel.name = %format_args!("schedule {}", self.spec.name))
+    )]
     async fn fire_once(&self, tick: Timestamp) -> anyhow::Result<TickOutcome> {
         let name = &self.spec.name;
         let state = self.db.schedule_state(name).await?;

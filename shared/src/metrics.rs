@@ -71,6 +71,28 @@ pub fn install(role: &str) {
             counter!(name, "kind" => kind.as_str()).increment(0);
         }
     }
+    // Likewise the other counters without unbounded labels, so an alert or a panel reading
+    // them has a series before the first event (and `increase()` counts that event).
+    for name in [
+        "quire_queue_errors_total",
+        "quire_queue_reconnects_total",
+        "quire_stale_results_rejected_total",
+        "quire_lease_expiries_total",
+        "quire_rescued_jobs_total",
+        "quire_template_cache_hits_total",
+        "quire_template_cache_misses_total",
+        "quire_template_cache_invalidations_total",
+    ] {
+        counter!(name).increment(0);
+    }
+    // Email classes are the built-in templates: a small fixed set.
+    for class in crate::email_templates::builtin_email_templates() {
+        counter!("quire_emails_sent_total", "class" => class).increment(0);
+        counter!("quire_emails_failed_total", "class" => class).increment(0);
+    }
+    for op in ["put", "get", "delete"] {
+        counter!("quire_storage_errors_total", "op" => op).increment(0);
+    }
     gauge!(
         "quire_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
@@ -190,6 +212,12 @@ pub fn lease_expired(kind: JobKind, dead: bool) {
 /// A result (or failure) of an attempt whose lease was lost: discarded by fencing.
 pub fn stale_result_rejected() {
     counter!("quire_stale_results_rejected_total").increment(1);
+}
+
+/// A schedule this process runs: its tick counters exist from the start at 0.
+pub fn schedule_started(schedule: &str) {
+    counter!("quire_schedule_ticks_total", "schedule" => schedule.to_owned()).increment(0);
+    counter!("quire_schedule_ticks_skipped_total", "schedule" => schedule.to_owned()).increment(0);
 }
 
 /// A schedule tick fired `lag` after its instant, or was skipped (the previous run still

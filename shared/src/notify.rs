@@ -126,6 +126,11 @@ fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJ
     let key = format!("notify:{outcome}:{}", job.id);
     email.idempotency_key = Some(key.clone());
     email.request_hash = Some(key);
+    // Made by the job's attempt, it continues that span; made by the rescuer (no span of the
+    // job), it continues the job's own trace.
+    if email.trace_parent.is_none() {
+        email.trace_parent = job.trace_parent.clone();
+    }
     email
 }
 

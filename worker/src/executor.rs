@@ -55,8 +55,26 @@ impl Executor {
             return;
         };
         let job = &claimed.job;
-        let span =
-            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
+        use tracing::field::Empty;
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.id,
+            kind = %job.kind,
+            attempt = job.attempt,
+            template = Empty,
+            outcome = Empty,
+            error_code = Empty,
+            otel.name = Empty,
+            otel.kind = Empty,
+            otel.status_code = Empty,
+        );
+        if shared::telemetry::enabled() {
+            span.record("otel.name", format!("job {}", job.kind));
+            span.record("otel.kind", "consumer");
+        }
+        // Every attempt is a child of the request (or job, or tick) that created the job, so
+        // retries share its trace.
+        shared::telemetry::continue_trace(&span, job.trace_parent.as_deref());
         let cancel = self.register(&claimed);
         let (id, token) = (job.id, claimed.lease_token.clone());
         self.run_claimed(claimed, cancel).instrument(span).await;
@@ -243,9 +261,12 @@ impl Executor {
         ran: Duration,
         inputs_read: &[String],
     ) -> Result<(), DbError> {
-        use shared::metrics::{Outcome, job_finished, stale_result_rejected};
+        use shared::metrics::{Outcome, stale_result_rejected};
         let job = &claimed.job;
         let token = &claimed.lease_token;
+        if let Err(err) = &outcome {
+            tracing::Span::current().record("error_code", err.code);
+        }
         match outcome {
             Ok(result) => {
                 let notification = shared::notify::on_success(&self.ctx.config, job, &result);
@@ -256,7 +277,7 @@ impl Executor {
                     .await?
                 {
                     tracing::info!("job succeeded");
-                    job_finished(job.kind, Outcome::Succeeded, ran);
+                    finished(job.kind, Outcome::Succeeded, ran);
                     // A job that succeeded read every input it had: those, by name.
                     let _ = self
                         .ctx
@@ -277,7 +298,7 @@ impl Executor {
                     .await?
                 {
                     tracing::info!("job cancelled");
-                    job_finished(job.kind, Outcome::Cancelled, ran);
+                    finished(job.kind, Outcome::Cancelled, ran);
                     let _ = self.ctx.storage.remove_inputs(job.id).await;
                 } else {
                     tracing::warn!("lease lost before the cancel was recorded; discarded");
@@ -310,7 +331,7 @@ impl Executor {
                     .await?;
                 match (fenced, retry_at) {
                     (FailOutcome::WillRetry, Some((_, delay))) => {
-                        job_finished(job.kind, Outcome::Failed, ran);
+                        finished(job.kind, Outcome::Failed, ran);
                         tracing::warn!(code = err.code, error = %err.message, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
                         if let Err(e) = self.ctx.queue.push(job.queue, job.id, Some(delay)).await {
                             tracing::warn!(error = %e, "retry push failed; the rescuer will push it");
@@ -318,12 +339,12 @@ impl Executor {
                     }
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
-                        job_finished(job.kind, Outcome::Dead, ran);
+                        finished(job.kind, Outcome::Dead, ran);
                         self.push_follow_up(notification).await;
                     }
                     (FailOutcome::Cancelled, _) => {
                         tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
-                        job_finished(job.kind, Outcome::Cancelled, ran);
+                        finished(job.kind, Outcome::Cancelled, ran);
                         let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
@@ -347,6 +368,25 @@ impl Executor {
             tracing::warn!(job_id = %job.id, error = %e, "notification not pushed; the rescuer will");
         }
     }
+}
+
+/// Counts the attempt's end (metrics) and says it on the attempt's span (traces).
+fn finished(kind: shared::domain::JobKind, outcome: shared::metrics::Outcome, ran: Duration) {
+    use shared::metrics::Outcome;
+    let span = tracing::Span::current();
+    span.record(
+        "outcome",
+        match outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Dead => "dead",
+            Outcome::Cancelled => "cancelled",
+        },
+    );
+    if matches!(outcome, Outcome::Failed | Outcome::Dead) {
+        span.record("otel.status_code", "ERROR");
+    }
+    shared::metrics::job_finished(kind, outcome, ran);
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -106,7 +106,7 @@ impl TestApp {
     pub async fn spawn_config(config: Config, dir: TempDir, roles: &[Roles]) -> TestApp {
         // Silent unless asked: TEST_LOG=1 (with RUST_LOG for the level) shows the app's logs.
         if std::env::var_os("TEST_LOG").is_some() {
-            shared::telemetry::init(shared::config::LogFormat::Text);
+            let _ = shared::telemetry::init(shared::config::LogFormat::Text, None);
         }
         let mut apps = Vec::new();
         let mut admin = None;
@@ -213,6 +213,7 @@ impl TestApp {
             request_hash: None,
             idempotency_window: None,
             batch_id: None,
+            trace_parent: None,
         };
         self.db.insert_job(&job).await.unwrap();
         id

@@ -3,65 +3,15 @@
 //! every second; a known workload; then what Prometheus reports is compared with the jobs
 //! table. A process per role is the point: in-process apps would share one recorder.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::domain::{JobId, JobStatus, Timestamp};
 
 use crate::helpers::*;
-
-/// A child process killed when dropped (a failing test leaves nothing running).
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn quire(env: &[(String, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quire"));
-    // Only what is given: the test's own QUIRE_TEST_* would be unknown settings to quire.
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null());
-    command
-}
-
-fn spawn(mut command: Command, log: &std::path::Path) -> Process {
-    let out = std::fs::File::create(log).unwrap();
-    let err = out.try_clone().unwrap();
-    Process(
-        command
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("process starts"),
-    )
-}
-
-async fn wait_ready(url: &str, what: &str, log: &std::path::Path) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = reqwest::get(url).await
-            && r.status() == StatusCode::OK
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} never ready at {url}: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::processes::{quire, spawn, wait_ready};
 
 /// One number from Prometheus's HTTP API (`None`: no series).
 async fn scalar(prometheus: &str, query: &str) -> Option<f64> {
@@ -84,18 +34,40 @@ async fn scalar(prometheus: &str, query: &str) -> Option<f64> {
 
 /// Waits until `query` reports `want` (scrapes are a second apart).
 async fn eventually(prometheus: &str, query: &str, want: f64) {
+    until(
+        prometheus,
+        query,
+        &format!("the jobs table {want}"),
+        |got| got == want,
+    )
+    .await;
+}
+
+/// Waits until what `query` reports satisfies `ok` (`wanted` says what, for the failure).
+async fn until(prometheus: &str, query: &str, wanted: &str, ok: impl Fn(f64) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let got = scalar(prometheus, query).await;
-        if got == Some(want) {
+        if got.is_some_and(&ok) {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{query}: Prometheus says {got:?}, the jobs table {want}"
+            "{query}: Prometheus says {got:?}, want {wanted}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Every job id in the (fresh) database.
+async fn all_job_ids(database_url: &str) -> Vec<JobId> {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(database_url).await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM jobs")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    ids.iter().map(|id| id.parse().unwrap()).collect()
 }
 
 #[tokio::test]
@@ -129,7 +101,9 @@ async fn prometheus_agrees_with_the_jobs_table() {
         ("QUIRE_RESCUE__INTERVAL_MS", "250"),
         ("QUIRE_SHUTDOWN_GRACE_SECS", "1"),
         // No schedule adds jobs while the table and the counters are compared.
-        ("QUIRE_SCHEDULES__HEALTH__ENABLED", "false"),
+        // The health schedule ticks every second during the workload (its jobs are part of
+        // the comparison); it is paused before the table is read.
+        ("QUIRE_SCHEDULES__HEALTH__CRON", "* * * * * *"),
         ("QUIRE_SCHEDULES__CACHE_WARM__ENABLED", "false"),
         ("QUIRE_SCHEDULES__CLEANUP__ENABLED", "false"),
         ("QUIRE_SCHEDULES__DB_MAINTENANCE__ENABLED", "false"),
@@ -174,8 +148,10 @@ async fn prometheus_agrees_with_the_jobs_table() {
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: quire\n    static_configs:\n      - targets: \
-             ['127.0.0.1:{api}', '127.0.0.1:{w1}', '127.0.0.1:{w2}', '127.0.0.1:{sched}']\n"
+             scrape_configs:\n\
+             - job_name: quire-api\n  static_configs: [{{targets: ['127.0.0.1:{api}']}}]\n\
+             - job_name: quire-worker\n  static_configs: [{{targets: ['127.0.0.1:{w1}', '127.0.0.1:{w2}']}}]\n\
+             - job_name: quire-scheduler\n  static_configs: [{{targets: ['127.0.0.1:{sched}']}}]\n"
         ),
     )
     .unwrap();
@@ -252,11 +228,38 @@ async fn prometheus_agrees_with_the_jobs_table() {
         .unwrap();
     assert_eq!(cancelled.status(), StatusCode::OK);
     ids.push(waiting.id);
+    // A refused submission, for the HTTP error series.
+    let refused = client
+        .post(format!("{api_url}/v1/certificates"))
+        .bearer_auth(&key)
+        .json(&json!({"recipient_name": "No Course"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // At least one tick ran; then no more jobs come from the schedule.
+    until(
+        &prometheus,
+        "sum(quire_schedule_tick_lag_seconds_count)",
+        "a tick",
+        |n| n >= 1.0,
+    )
+    .await;
+    let paused = client
+        .post(format!("{api_url}/v1/schedules/health/pause"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), StatusCode::OK);
 
-    // Every job final.
+    // Every job of the table final: the workload's and the ticks'.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let rows = loop {
-        let rows = db.jobs_by_ids(&ids).await.unwrap();
+        let rows = db
+            .jobs_by_ids(&all_job_ids(&database_url).await)
+            .await
+            .unwrap();
         if rows.iter().all(|r| {
             matches!(
                 r.status,
@@ -268,7 +271,7 @@ async fn prometheus_agrees_with_the_jobs_table() {
         assert!(tokio::time::Instant::now() < deadline, "jobs not final");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(rows.len(), 59);
+    assert!(rows.len() > 59, "the workload and at least one tick");
 
     // What the table says, per kind and status, against what Prometheus says.
     for kind in ["certificate", "maintenance"] {
@@ -333,12 +336,14 @@ async fn prometheus_agrees_with_the_jobs_table() {
         eventually(&prometheus, query, want).await;
     }
 
-    // Every expression of the alerts and the dashboard parses and runs on this Prometheus.
+    // Every expression of the alerts and the dashboard parses, runs on this Prometheus and
+    // reads data: each dashboard query returns series, each alert's selectors match series.
     let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
     let checked = Command::new("python3")
         .arg(deploy.join("prometheus/exprs.py"))
         .arg("--query")
         .arg(&prometheus)
+        .arg("--require-data")
         .arg(deploy.join("prometheus/alerts.yml"))
         .arg(deploy.join("grafana/quire.json"))
         .output()

@@ -397,10 +397,11 @@ impl BatchWriter {
         for chunk in jobs.chunks(self.rows) {
             let sql = format!(
                 "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
-                 batch_id, status, attempt, pushed_at, created_at, updated_at) VALUES {}",
+                 batch_id, trace_parent, status, attempt, pushed_at, created_at, updated_at) \
+                 VALUES {}",
                 values(
                     chunk.len(),
-                    8,
+                    9,
                     &format!(", 'queued', 0, {now}, {now}, {now}")
                 )
             );
@@ -486,12 +487,13 @@ impl Db {
         let now = Timestamp::now().millis();
         let sql = format!(
             "WITH job AS (INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, \
-             max_attempts, run_at, payload, batch_id, pushed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $9, $9) RETURNING {JOB_COLUMNS}), \
+             max_attempts, run_at, payload, batch_id, trace_parent, pushed_at, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $10, $10) \
+             RETURNING {JOB_COLUMNS}), \
              certificate AS (INSERT INTO certificates (job_id, owner_id, batch_id, template_id, \
              template_version, template_name, verification_code, recipient_name, recipient_key, \
              course_name, issuer_name, issued_on, expires_on, is_public, created_at) \
-             SELECT id, owner_id, $8, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $9 \
+             SELECT id, owner_id, $8, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $10 \
              FROM job) \
              SELECT {JOB_COLUMNS} FROM job"
         );
@@ -899,7 +901,7 @@ async fn insert_certificates(
 }
 
 /// Binds a new job's columns, in the order both inserts list them: `id`, `kind`, `queue`,
-/// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`.
+/// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`, `trace_parent`.
 fn bind_job<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     job: &NewJob,
@@ -913,6 +915,7 @@ fn bind_job<'q>(
         .bind(job.run_at.millis())
         .bind(job.payload.to_string())
         .bind(job.batch_id.clone())
+        .bind(job.trace_parent.clone())
 }
 
 /// Binds a registry row's own columns, in the order both inserts list them: `template_id`,

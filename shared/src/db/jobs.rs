@@ -12,7 +12,7 @@ use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
 /// Columns every read returns, in `JobRow::from_row` order.
 pub(super) const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
-     cancel_requested_at";
+     cancel_requested_at, trace_parent";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -36,6 +36,8 @@ pub struct JobRow {
     /// When a client asked to cancel the job while it was running (the worker stops at its
     /// next safe point); kept after the job ends, so a too-late request stays visible.
     pub cancel_requested_at: Option<Timestamp>,
+    /// The W3C `traceparent` of what created the job (telemetry.rs), when traces were on.
+    pub trace_parent: Option<String>,
 }
 
 impl JobRow {
@@ -81,6 +83,7 @@ impl JobRow {
             started_at: opt_int("started_at")?.map(Timestamp::from_millis),
             finished_at: opt_int("finished_at")?.map(Timestamp::from_millis),
             cancel_requested_at: opt_int("cancel_requested_at")?.map(Timestamp::from_millis),
+            trace_parent: opt_text("trace_parent")?,
         })
     }
 }
@@ -101,12 +104,14 @@ pub struct NewJob {
     pub idempotency_window: Option<std::time::Duration>,
     /// The batch it belongs to, if any.
     pub batch_id: Option<String>,
+    /// The creator's trace context, so the job's attempts continue its trace.
+    pub trace_parent: Option<String>,
 }
 
 impl NewJob {
     /// The one constructor of a job row: `payload`'s kind, runnable now, no idempotency key,
     /// in no batch. Callers change what differs (a tick's key and instant, a submission's
-    /// `Idempotency-Key`, a batch's id).
+    /// `Idempotency-Key`, a batch's id). It continues the current span's trace, if any.
     pub fn of<P: crate::jobs::JobPayload>(
         owner_id: impl Into<String>,
         max_attempts: u32,
@@ -124,6 +129,7 @@ impl NewJob {
             request_hash: None,
             idempotency_window: None,
             batch_id: None,
+            trace_parent: crate::telemetry::current_traceparent(),
         }
     }
 
@@ -749,8 +755,8 @@ pub(super) async fn insert_job_in(
     let payload = job.payload.to_string();
     let insert = format!(
         "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
-         payload, idempotency_key, request_hash, batch_id, pushed_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $11, $10, $10, $10) \
+         payload, idempotency_key, request_hash, batch_id, trace_parent, pushed_at, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $11, $12, $10, $10, $10) \
          {} RETURNING {COLUMNS}",
         if job.idempotency_key.is_some() {
             "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
@@ -770,6 +776,7 @@ pub(super) async fn insert_job_in(
         .bind(job.request_hash.clone())
         .bind(now)
         .bind(job.batch_id.clone())
+        .bind(job.trace_parent.clone())
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(row) = row {

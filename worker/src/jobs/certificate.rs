@@ -16,6 +16,7 @@ pub async fn run(
     payload: CertificatePayload,
 ) -> Result<serde_json::Value, JobError> {
     let job = &claimed.job;
+    tracing::Span::current().record("template", payload.template.as_str());
     let (template_id, version) = match (&payload.template_id, payload.template_version) {
         (Some(id), Some(version)) => (id.clone(), version),
         // Rows from before templates were versioned: the template's current version.

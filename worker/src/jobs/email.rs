@@ -11,6 +11,7 @@ use shared::db::{Claimed, JobRow};
 use shared::domain::JobId;
 use shared::email_templates::{self, LinkedFile};
 use shared::jobs::{AttachmentRef, EmailPayload, EmailResult, FileResult};
+use tracing::Instrument;
 
 use super::context::JobContext;
 use crate::email::{Attachment, OutgoingEmail, SendError};
@@ -22,6 +23,7 @@ pub async fn run(
     payload: EmailPayload,
 ) -> Result<Value, JobError> {
     let job = &claimed.job;
+    tracing::Span::current().record("template", payload.template.as_str());
     let recipients = payload.to.len() + payload.cc.len() + payload.bcc.len();
     if let Some(sent) = ctx.db.email_send(job.id).await? {
         tracing::info!(message_id = %sent.message_id, "sent by an earlier attempt; not sending again");
@@ -83,7 +85,13 @@ pub async fn run(
     // finished and recorded whatever was asked meanwhile.
     super::context::safe_point()?;
     // The class is the built-in template's name: a small, fixed set.
-    let sent = match ctx.mailer.send(&email).await {
+    let sending = tracing::info_span!(
+        "send_email",
+        template = payload.template.as_str(),
+        recipients,
+        attachments = email.attachments.len()
+    );
+    let sent = match ctx.mailer.send(&email).instrument(sending).await {
         Ok(sent) => {
             shared::metrics::email(payload.template.clone(), true);
             sent

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use shared::db::JobRow;
 use shared::jobs::FileResult;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
@@ -16,6 +18,7 @@ use crate::templates::LoadedTemplate;
 
 /// One of the job's input files (stored by the API). Missing is permanent: it will not
 /// appear; a store that does not answer is retried (with the job's backoff).
+#[tracing::instrument(name = "load_input", skip_all, fields(input = %name))]
 pub async fn read_input(ctx: &JobContext, job: &JobRow, name: String) -> Result<Vec<u8>, JobError> {
     match ctx.storage.read_input(job.id, &name).await {
         Ok(bytes) => {
@@ -42,10 +45,23 @@ pub async fn render(
     template: Arc<LoadedTemplate>,
     input: RenderInput,
 ) -> Result<Rendered, JobError> {
-    let started = std::time::Instant::now();
-    let rendered = render_now(ctx, template, input).await?;
-    shared::metrics::rendered(job.kind, started.elapsed(), rendered.pdf.len());
-    Ok(rendered)
+    let span = tracing::info_span!(
+        "render",
+        sandboxed = template.compiled.is_none(),
+        pages = tracing::field::Empty,
+        pdf_bytes = tracing::field::Empty,
+    );
+    async {
+        let started = std::time::Instant::now();
+        let rendered = render_now(ctx, template, input).await?;
+        shared::metrics::rendered(job.kind, started.elapsed(), rendered.pdf.len());
+        let span = tracing::Span::current();
+        span.record("pages", rendered.pages);
+        span.record("pdf_bytes", rendered.pdf.len());
+        Ok(rendered)
+    }
+    .instrument(span)
+    .await
 }
 
 async fn render_now(
@@ -73,6 +89,7 @@ async fn render_now(
 }
 
 /// Writes the PDF as this attempt's file; the result the job row records.
+#[tracing::instrument(name = "store", skip_all, fields(pdf_bytes = rendered.pdf.len()))]
 pub async fn store(
     ctx: &JobContext,
     job: &JobRow,

@@ -16,6 +16,7 @@ pub async fn run(
     payload: ReportPayload,
 ) -> Result<serde_json::Value, JobError> {
     let job = &claimed.job;
+    tracing::Span::current().record("template", payload.template.as_str());
     let progress = |stage: &'static str| async move {
         // Progress is informative: failing to record it never fails the job.
         if let Err(e) = ctx
