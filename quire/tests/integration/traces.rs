@@ -2,8 +2,9 @@
 //! processes (PostgreSQL, Redis) export over OTLP HTTP/protobuf to a small collector on
 //! loopback, written here from the `opentelemetry-proto` types. A certificate submitted with a
 //! known `traceparent` must come back as one trace from the HTTP span through the attempt to
-//! the render; an email whose SMTP server is down must show both its attempts in the trace of
-//! the request that submitted it; the worker's JSON log lines carry the same ids.
+//! the render, and its notification email as a child of the attempt that created it; an email
+//! whose SMTP server is down must show both its attempts in the trace of the request that
+//! submitted it; the worker's JSON log lines carry the same ids.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -216,7 +217,12 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
         .post(format!("{api}/v1/certificates"))
         .bearer_auth(&key)
         .header("traceparent", format!("00-{trace}-{caller}-01"))
-        .json(&certificate("Traced Person"))
+        .json(&{
+            let mut body = certificate("Traced Person");
+            // Its notification email is a job the certificate's attempt creates.
+            body["notify"] = json!({"email": "holder@example.com"});
+            body
+        })
         .send()
         .await
         .unwrap();
@@ -240,6 +246,7 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
             "job certificate",
             "render",
             "store",
+            "job email",
         ]
         .iter()
         .all(|name| !in_trace(all, name).is_empty())
@@ -283,6 +290,10 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
             "{step} is the attempt's child"
         );
     }
+    // The notification continues the trace, as a child of the attempt that created it.
+    let notification = &in_trace(&seen, "job email")[0];
+    assert_eq!(notification.parent_span_id, attempt.span_id);
+    assert_eq!(notification.attr("template"), Some("certificate_issued"));
     let render = &in_trace(&seen, "render")[0];
     assert_eq!(render.attr("pages"), Some("1"));
     assert!(render.attr("pdf_bytes").unwrap().parse::<u64>().unwrap() > 1000);
