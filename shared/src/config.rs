@@ -259,6 +259,9 @@ pub struct Cleanup {
     pub batch_size: u32,
     /// Most jobs one run deletes; the next run continues.
     pub max_per_run: u32,
+    /// Inputs stored for no job row this long are removed (a submission writes its inputs
+    /// just before its row; one that failed in between leaves them behind).
+    pub orphan_inputs_after_secs: u64,
     pub retention: Retention,
 }
 
@@ -400,6 +403,7 @@ impl Default for Config {
             cleanup: Cleanup {
                 batch_size: 500,
                 max_per_run: 50_000,
+                orphan_inputs_after_secs: 3600,
                 retention: Retention {
                     // Certificates stay: their public verification links must keep working.
                     certificate: keep(0, 90, 30),

@@ -586,3 +586,100 @@ async fn large_objects_go_up_in_parts() {
     assert_eq!(sha256(&back), stored.sha256);
     assert_eq!(back.len(), big.len());
 }
+
+/// Inputs nothing will read are swept by the cleanup: those of a succeeded job (its worker
+/// was killed before removing them) and those of no job once older than
+/// `cleanup.orphan_inputs_after_secs`; a dead job's (it may be retried) and a fresh rowless
+/// one's (a submission in progress) stay. On the data directory and on object storage.
+async fn cleanup_sweeps_inputs_nothing_will_read(s3: Option<(String, String)>) {
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::ALL], |c| {
+        if let Some((endpoint, bucket)) = &s3 {
+            use_s3(c, endpoint, bucket);
+        }
+        c.cleanup.orphan_inputs_after_secs = 1;
+    })
+    .await;
+    let put = |job: String| {
+        let (s3, dir) = (s3.clone(), app.dir.path().to_owned());
+        async move {
+            match s3 {
+                Some((endpoint, bucket)) => {
+                    let url = format!("{endpoint}/{bucket}/files/inputs/{job}/photo");
+                    let sent = reqwest::Client::new().put(url).body(jpeg_photo()).send();
+                    assert!(sent.await.unwrap().status().is_success());
+                }
+                None => {
+                    std::fs::create_dir_all(dir.join(format!("inputs/{job}"))).unwrap();
+                    std::fs::write(dir.join(format!("inputs/{job}/photo")), jpeg_photo()).unwrap();
+                }
+            }
+        }
+    };
+    let stored = || {
+        let (s3, dir) = (s3.clone(), app.dir.path().to_owned());
+        async move {
+            let mut jobs: Vec<String> = match s3 {
+                Some((endpoint, bucket)) => keys(&endpoint, &bucket, "files/inputs/")
+                    .await
+                    .iter()
+                    .map(|k| k.split('/').nth(2).unwrap().to_owned())
+                    .collect(),
+                None => match std::fs::read_dir(dir.join("inputs")) {
+                    Ok(entries) => entries
+                        .map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .collect(),
+                    Err(_) => Vec::new(),
+                },
+            };
+            jobs.sort();
+            jobs
+        }
+    };
+    let key = app.new_key("sweep").await;
+    let succeeded = app.submit_ok(&key, &certificate("Left Behind")).await;
+    app.wait_for(&key, &succeeded, &["succeeded"]).await;
+    let dead = app
+        .insert_certificate_row(&key, "retired", shared::domain::Timestamp::now())
+        .await;
+    app.queue_push(dead).await;
+    app.wait_for(&key, &dead.to_string(), &["dead"]).await;
+    let rowless = shared::domain::JobId::new().to_string();
+    for job in [&succeeded, &dead.to_string(), &rowless] {
+        put(job.clone()).await;
+    }
+    let run_cleanup = || async {
+        let run = app
+            .post_ok(&app.admin, "/v1/schedules/cleanup/run", &Value::Null)
+            .await;
+        let job = app.wait_for(&app.admin, &run, &["succeeded", "dead"]).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        job
+    };
+    let job = run_cleanup().await;
+    assert_eq!(job["summary"]["inputs_swept"], 1, "{job}");
+    let mut kept = vec![dead.to_string(), rowless.clone()];
+    kept.sort();
+    assert_eq!(stored().await, kept, "the succeeded job's inputs went");
+    // The rowless inputs pass their age (one second here).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let job = run_cleanup().await;
+    assert_eq!(job["summary"]["inputs_swept"], 1, "{job}");
+    assert_eq!(
+        stored().await,
+        vec![dead.to_string()],
+        "the dead job keeps its inputs"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cleanup_sweeps_inputs_nothing_will_read_on_disk() {
+    cleanup_sweeps_inputs_nothing_will_read(None).await;
+}
+
+#[tokio::test]
+async fn cleanup_sweeps_inputs_nothing_will_read_in_s3() {
+    let endpoint = s3_endpoint();
+    let bucket = fresh_bucket(&endpoint).await;
+    cleanup_sweeps_inputs_nothing_will_read(Some((endpoint, bucket))).await;
+}

@@ -18,6 +18,14 @@ impl Timestamp {
         Self(ms)
     }
 
+    /// A file's modification time (before 1970: 1970).
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        let ms = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        Self(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+
     pub fn millis(&self) -> i64 {
         self.0
     }

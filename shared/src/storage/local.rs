@@ -12,6 +12,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::ByteStream;
+use crate::domain::Timestamp;
 
 #[derive(Debug)]
 pub(super) struct Local {
@@ -64,6 +65,24 @@ impl Local {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
+    }
+
+    /// The directories directly under `key`, with their modification time.
+    pub(super) async fn dirs_under(&self, key: &str) -> io::Result<Vec<(String, Timestamp)>> {
+        let mut entries = match tokio::fs::read_dir(self.root.join(key)).await {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other?,
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let meta = entry.metadata().await?;
+            let (Some(name), true) = (entry.file_name().to_str().map(str::to_owned), meta.is_dir())
+            else {
+                continue;
+            };
+            found.push((name, Timestamp::from_system_time(meta.modified()?)));
+        }
+        Ok(found)
     }
 
     pub(super) async fn check(&self) -> Result<String, String> {

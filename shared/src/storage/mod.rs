@@ -21,7 +21,7 @@ use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::domain::JobId;
+use crate::domain::{JobId, Timestamp};
 
 pub use local::write_atomic;
 pub use s3::S3Location;
@@ -206,6 +206,21 @@ impl Storage {
     /// Removes a job's inputs (its submission was refused, or it finished for good).
     pub async fn remove_inputs(&self, job: JobId) -> io::Result<()> {
         self.delete_prefix(&Self::inputs_prefix(job)).await
+    }
+
+    /// Every job with inputs stored, with when its inputs were last written: for the cleanup's
+    /// sweep of inputs left behind (a worker killed between recording its success and removing
+    /// them). One listing of `inputs/`; keys that name no job are skipped.
+    pub async fn jobs_with_inputs(&self) -> io::Result<Vec<(JobId, Timestamp)>> {
+        let result = match &*self.backend {
+            Backend::Local(l) => l.dirs_under("inputs").await,
+            Backend::S3(s) => s.first_segments_under("inputs").await,
+        };
+        let listed = counted("get", result)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|(segment, written)| Some((segment.parse().ok()?, written)))
+            .collect())
     }
 
     /// Removes the inputs `names` of a job that read them all (it succeeded): by exact key,

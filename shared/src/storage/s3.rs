@@ -22,6 +22,7 @@ use object_store::{
 
 use super::ByteStream;
 use crate::config::S3Settings;
+use crate::domain::Timestamp;
 
 /// Objects larger than this are uploaded in parts of this size.
 const MULTIPART_ABOVE: usize = 8 * 1024 * 1024;
@@ -231,6 +232,30 @@ impl S3 {
             .try_for_each(|_| async { Ok(()) })
             .await
             .map_err(to_io)
+    }
+
+    /// The first path segments under `key` (`inputs/<segment>/...`), each with the newest
+    /// modification time of its objects.
+    pub(super) async fn first_segments_under(
+        &self,
+        key: &str,
+    ) -> io::Result<Vec<(String, Timestamp)>> {
+        let prefix = self.path(key);
+        let mut newest: std::collections::HashMap<String, Timestamp> = Default::default();
+        let mut listed = self.store.list(Some(&prefix));
+        while let Some(meta) = listed.try_next().await.map_err(to_io)? {
+            let Some(segment) = meta
+                .location
+                .prefix_match(&prefix)
+                .and_then(|mut p| p.next())
+            else {
+                continue;
+            };
+            let written = Timestamp::from_millis(meta.last_modified.timestamp_millis());
+            let entry = newest.entry(segment.as_ref().to_owned()).or_insert(written);
+            *entry = (*entry).max(written);
+        }
+        Ok(newest.into_iter().collect())
     }
 
     pub(super) async fn presign(&self, key: &str, ttl: Duration) -> io::Result<String> {

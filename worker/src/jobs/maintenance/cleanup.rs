@@ -4,11 +4,12 @@
 //! `max_per_run` jobs (the next run continues). Rows go before files: the transaction that
 //! deletes the rows records their files in `file_deletions`, and an entry is forgotten only
 //! once its files are gone. A crash in between never leaves a row pointing at a missing file,
-//! and the next run first removes what the last one left (or what storage refused).
+//! and the next run first removes what the last one left (or what storage refused). Last, it
+//! sweeps inputs that nothing will read any more (`sweep_inputs`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use shared::domain::{JobKind, JobStatus, Timestamp};
+use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
 
 use shared::db::ExpiredJob;
 
@@ -88,12 +89,18 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     if total > 0 {
         tracing::info!(deleted = total, files, "cleanup deleted expired jobs");
     }
+    let swept = sweep_inputs(ctx, now).await?;
+    if swept > 0 {
+        tracing::info!(jobs = swept, "cleanup removed inputs left behind");
+    }
     Ok(serde_json::json!({
         "deleted": total,
         "by_kind_and_status": deleted,
         // Jobs whose files (outputs of every attempt, inputs) are gone.
         "files_removed": files,
         "file_errors": file_errors,
+        // Jobs whose inputs were left behind and are now removed (see `sweep_inputs`).
+        "inputs_swept": swept,
         // False when max_per_run stopped this run early: the next run continues.
         "complete": budget > 0,
     }))
@@ -119,4 +126,44 @@ async fn remove_files(ctx: &JobContext, jobs: &[ExpiredJob]) -> Result<(usize, u
     }
     ctx.db.forget_file_deletions(&removed).await?;
     Ok((removed.len(), failed))
+}
+
+/// Removes inputs nothing will read: those of succeeded or cancelled jobs (a worker killed
+/// after recording the outcome, before removing them) and those of no job at all, once older
+/// than `orphan_inputs_after_secs` (a submission writes its inputs just before its row, and one
+/// that failed in between leaves them). A dead job keeps its inputs: it may be retried. One
+/// listing of the inputs and one query per 500 jobs. Returns how many jobs' inputs went.
+async fn sweep_inputs(ctx: &JobContext, now: Timestamp) -> Result<usize, JobError> {
+    let listed = ctx.storage.jobs_with_inputs().await.map_err(|e| {
+        JobError::retryable("storage_failed", format!("listing the inputs failed: {e}"))
+    })?;
+    let orphan_after = ctx.config.cleanup.orphan_inputs_after_secs as i64 * 1000;
+    let mut swept = 0;
+    for chunk in listed.chunks(500) {
+        let ids: Vec<JobId> = chunk.iter().map(|(id, _)| *id).collect();
+        let status: HashMap<JobId, JobStatus> = ctx
+            .db
+            .jobs_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row.status))
+            .collect();
+        for (id, written) in chunk {
+            let unread = match status.get(id) {
+                Some(JobStatus::Succeeded | JobStatus::Cancelled) => true,
+                Some(_) => false,
+                None => now.millis() - written.millis() >= orphan_after,
+            };
+            if !unread {
+                continue;
+            }
+            match ctx.storage.remove_inputs(*id).await {
+                Ok(()) => swept += 1,
+                Err(e) => {
+                    tracing::warn!(job_id = %id, error = %e, "could not remove inputs left behind")
+                }
+            }
+        }
+    }
+    Ok(swept)
 }
