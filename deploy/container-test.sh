@@ -35,18 +35,13 @@
 # settings for every container: space-separated NAME=VALUE).
 set -Eeuo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEPLOY=$ROOT/deploy
-DIST=$DEPLOY/dist
-LOGS=$DIST/logs
+LOG_TAG=container-test
+# shellcheck source-path=SCRIPTDIR source=podman-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/podman-lib.sh"
 
-BINARY=${QUIRE_BINARY:-target/debug/quire}
-[[ $BINARY == /* ]] || BINARY=$ROOT/$BINARY
 CERTS=${QUIRE_CT_CERTS:-500}
 BATCH_ROWS=${QUIRE_CT_BATCH_ROWS:-1000}
 KILL_AT=${QUIRE_CT_KILL_AT:-200}
-BASE_IMAGE=${QUIRE_CT_BASE_IMAGE:-localhost/quire-base:bookworm}
-IMAGE=${QUIRE_CT_IMAGE:-localhost/quire:container-test}
 KEEP=${QUIRE_CT_KEEP:-0}
 
 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -59,42 +54,6 @@ DB_NAME=quire_ct_${RUN_ID//-/_}
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB_NAME
 BUCKET=$NAME
 NAMESPACE=$NAME
-
-# Rootful podman nested in a container host: runc and cgroupfs (no systemd), and explicit
-# rlimits (podman's defaults ask for more than this host allows). nofile: 65536, or the hard
-# limit of this shell when lower (raising it needs CAP_SYS_RESOURCE, which may be missing).
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs --events-backend file)
-hard_nofile=$(ulimit -Hn)
-NOFILE=65536
-if [[ $hard_nofile != unlimited ]] && ((hard_nofile < NOFILE)); then
-    NOFILE=$hard_nofile
-fi
-ULIMITS=(--ulimit "nofile=$NOFILE:$NOFILE" --ulimit "nproc=8192:8192")
-
-log() { echo "container-test: $*"; }
-die() {
-    echo "container-test: ERROR: $*" >&2
-    exit 1
-}
-
-# --- timing -------------------------------------------------------------------------------------
-
-T0=$(date +%s.%N)
-PHASE=
-PHASE_T=
-PHASES=()
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-phase() { # name (empty: close the current phase)
-    local now
-    now=$(date +%s.%N)
-    if [[ -n $PHASE ]]; then
-        PHASES+=("$(printf '%-66s %6s s' "$PHASE" "$(elapsed "$PHASE_T" "$now")")")
-        log "phase done: $PHASE ($(elapsed "$PHASE_T" "$now") s)"
-    fi
-    PHASE=$1
-    PHASE_T=$now
-    [[ -z $PHASE ]] || log "phase: $PHASE"
-}
 
 # --- cleanup and failure report -----------------------------------------------------------------
 
@@ -170,133 +129,17 @@ trap 'echo "container-test: ERROR: \`$BASH_COMMAND\` failed (exit $?) at line $L
 # --- 1. tools -----------------------------------------------------------------------------------
 
 phase "tools (podman, runc, debootstrap)"
-[[ $(id -u) -eq 0 ]] || die "run as root (rootful podman, debootstrap)"
-missing=()
-for tool in podman:podman runc:runc debootstrap:debootstrap curl:curl; do
-    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
-done
-if ((${#missing[@]})); then
-    log "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=120 update -qq || die "apt-get update failed"
-    apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" \
-        >/dev/null || die "apt-get install ${missing[*]} failed"
-fi
-# For interactive use of podman on this host too: the same settings as the flags above, only
-# when there is no containers.conf yet (an existing one is left alone; the flags win anyway).
-if [[ ! -e /etc/containers/containers.conf ]]; then
-    mkdir -p /etc/containers
-    cat >/etc/containers/containers.conf <<EOF
-# Written by quire deploy/container-test.sh: rootful podman on a host without systemd.
-[containers]
-default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=8192:8192"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-    log "wrote /etc/containers/containers.conf"
-fi
-"${PODMAN[@]}" info >/dev/null || die "podman does not work here (see above)"
+# shellcheck disable=SC2119 # no packages beyond the usual ones
+podman_tools
 
 # --- 2. base image ------------------------------------------------------------------------------
 
-debian_mirror() {
-    if [[ -n ${QUIRE_CT_MIRROR:-} ]]; then
-        echo "$QUIRE_CT_MIRROR"
-        return
-    fi
-    local uri
-    # deb822 stanzas (URIs + Suites with bookworm), then one-line sources.
-    uri=$(awk '
-        /^[[:space:]]*$/ { if (u != "" && s ~ /(^| )bookworm( |$)/) { print u; exit } u = ""; s = "" }
-        /^URIs:/ { u = $2 }
-        /^Suites:/ { $1 = ""; s = $0 " " }
-        END { if (u != "" && s ~ /(^| )bookworm( |$)/) print u }' \
-        /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-    if [[ -z $uri ]]; then
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { if ($(i + 1) == "bookworm") print $i; break } }' \
-            /etc/apt/sources.list 2>/dev/null | head -n 1)
-    fi
-    echo "${uri:-http://deb.debian.org/debian}"
-}
-
-make_base_image() {
-    local mirror rootfs
-    mirror=$(debian_mirror)
-    rootfs=$(mktemp -d /var/tmp/quire-base.XXXXXX)
-    mkdir -p "$LOGS"
-    log "debootstrap --variant=minbase --include=ca-certificates bookworm from $mirror (log $LOGS/debootstrap.log)"
-    if ! debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs" "$mirror" \
-        >"$LOGS/debootstrap.log" 2>&1; then
-        tail -n 40 "$LOGS/debootstrap.log" >&2
-        remove_rootfs "$rootfs"
-        die "debootstrap failed (see above)"
-    fi
-    # As slim as debian:bookworm-slim: no package cache or lists, man pages, docs (copyright
-    # files kept), locales; logs emptied.
-    (
-        cd "$rootfs"
-        rm -rf var/cache/apt/archives/*.deb var/cache/apt/*.bin var/lib/apt/lists/* \
-            usr/share/man/* usr/share/info/* usr/share/locale/* var/log/apt/* var/log/*.log \
-            var/cache/debconf/*-old var/lib/dpkg/*-old
-        find usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
-        find usr/share/doc -mindepth 1 -type d -empty -delete
-    )
-    tar --numeric-owner --xattrs -C "$rootfs" -c . |
-        "${PODMAN[@]}" import --quiet \
-            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-            --change 'CMD ["/bin/bash"]' \
-            --message "debootstrap --variant=minbase --include=ca-certificates bookworm $mirror" \
-            - "$BASE_IMAGE" >/dev/null || { remove_rootfs "$rootfs"; die "podman import failed"; }
-    remove_rootfs "$rootfs"
-}
-
-remove_rootfs() {
-    # debootstrap mounts proc/sys inside while it works: never delete through a mount.
-    { grep -F " $1/" /proc/mounts || true; } | awk '{ print $2 }' | sort -r |
-        xargs -r -n 1 umount -l 2>/dev/null || true
-    rm -rf --one-file-system "$1"
-}
-
-if [[ ${QUIRE_CT_REBUILD_BASE:-0} == 1 ]] && "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
-    "${PODMAN[@]}" rmi -f "$BASE_IMAGE" >/dev/null
-fi
-if "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
-    log "base image $BASE_IMAGE exists (QUIRE_CT_REBUILD_BASE=1 makes it again)"
-else
-    phase "base image (debootstrap + podman import)"
-    make_base_image
-    log "base image $BASE_IMAGE: $("${PODMAN[@]}" image inspect --format '{{.Size}}' "$BASE_IMAGE") bytes"
-fi
+ensure_base_image
 
 # --- 3. image -----------------------------------------------------------------------------------
 
 phase "image (strip binary, podman build --target prebuilt)"
-[[ -x $BINARY ]] || die "no binary at $BINARY (build it: cargo build -p quire; or set QUIRE_BINARY)"
-mkdir -p "$DIST" "$LOGS"
-# A copy first: the build may replace the file while we read it.
-cp "$BINARY" "$DIST/quire.tmp"
-strip -o "$DIST/quire" "$DIST/quire.tmp"
-rm -f "$DIST/quire.tmp"
-# The base has glibc and libgcc only: refuse a binary that wants more.
-others=$(ldd "$DIST/quire" | awk '{ print $1 }' |
-    grep -vE '^(linux-vdso\.so|/lib64/ld-linux-x86-64\.so|lib(c|m|gcc_s|pthread|dl|rt)\.so)' || true)
-[[ -z $others ]] || die "$BINARY links libraries the base image lacks: $others"
-old_image=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
-if ! "${PODMAN[@]}" build -f "$DEPLOY/Dockerfile" --ignorefile "$DEPLOY/Dockerfile.dockerignore" \
-    --target prebuilt --build-arg "RUNTIME_BASE=$BASE_IMAGE" --network host "${ULIMITS[@]}" \
-    -t "$IMAGE" "$ROOT" >"$LOGS/build.log" 2>&1; then
-    tail -n 40 "$LOGS/build.log" >&2
-    die "podman build failed (see above)"
-fi
-new_image=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE")
-if [[ -n $old_image && $old_image != "$new_image" ]]; then
-    "${PODMAN[@]}" rmi "$old_image" >/dev/null 2>&1 || true
-fi
-IMAGE_SIZE=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
-log "image $IMAGE: $IMAGE_SIZE bytes ($((IMAGE_SIZE / 1000000)) MB; binary $(stat -c %s "$DIST/quire") bytes stripped)"
+build_quire_image
 
 # --- 4. services, database, bucket --------------------------------------------------------------
 
@@ -468,7 +311,7 @@ tail -n 3 "$LOGS/api.log" | sed 's/^/  api log: /'
 phase ""
 echo
 echo "container-test: PASSED"
-printf '  %s\n' "${PHASES[@]}"
+print_phases
 python3 - "$LOGS/result.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -39,8 +39,10 @@ step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "prometheus" bash deploy/prometheus/check.sh
 step "test" cargo test --workspace
 # The image built from the binary the tests just built, run for real with podman (no shared
-# volume, a worker killed mid-run), and the Kubernetes manifests checked and played.
+# volume, a worker killed mid-run), then deploy/docker-compose.yml started with podman-compose
+# (stand-ins for the registry images), and the Kubernetes manifests checked and played.
 step "containers" bash deploy/container-test.sh
+step "compose" bash deploy/compose-test.sh
 step "k8s-validate" bash deploy/k8s/validate.sh
 step "k8s-play" bash deploy/k8s/kube-play-test.sh
 step "contract" bash deploy/contract-test.sh
