@@ -465,14 +465,23 @@ s3_curl() {
         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 
+# The burst with the photo against the servers just started, with the CPU per job of each
+# process (the S3 server's too: it shares the machine's cores with quire here).
+storage_burst() {
+    local label="$1" before roles=(api="$PID_API" worker="$PID_WORKER" scheduler="$PID_SCHEDULER" s3="$S3_PID")
+    before="$(cpu_sample "${roles[@]}")"
+    run_bench "$label" "$URL" "$KEY" "$PID_WORKER" --mode burst \
+        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    cpu_per_job "$label" "$BURST_JOBS" "$before" "$(cpu_sample "${roles[@]}")"
+}
+
 # The burst with the photo on local files, then on S3; a large download through the API
 # (streamed) and by presigned redirect.
 storage_suite() {
     start_s3
     EXTRA_ENV=()
     start_production local-files
-    run_bench production-local-files "$URL" "$KEY" "$PID_WORKER" --mode burst \
-        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    storage_burst production-local-files
     stop_servers
     local bucket="bench-${rep:-1}-$$"
     s3_curl -X PUT "$S3_URL/$bucket" >/dev/null
@@ -480,8 +489,7 @@ storage_suite() {
         QUIRE_S3__ALLOW_HTTP=true QUIRE_S3__REGION=us-east-1 QUIRE_S3__ACCESS_KEY_ID=bench
         QUIRE_S3__SECRET_ACCESS_KEY=bench-secret)
     start_production s3
-    run_bench production-s3 "$URL" "$KEY" "$PID_WORKER" --mode burst \
-        --jobs "$BURST_JOBS" --concurrency "$BURST_CONCURRENCY" --photo
+    storage_burst production-s3
     download_suite "$bucket"
     stop_servers
     EXTRA_ENV=()
@@ -708,7 +716,7 @@ for label in dict.fromkeys(r["label"] for r in results if r.get("label")):
     row(f"{label}: submit-only (bench), /s", [r.get("submit_per_s") for r in alone], "{:.0f}")
 for label in dict.fromkeys(c["label"] for c in lines("cpu.jsonl")):
     mine = [c for c in lines("cpu.jsonl") if c["label"] == label]
-    for role in ("api", "worker", "scheduler", "postgres", "redis"):
+    for role in ("api", "worker", "scheduler", "postgres", "redis", "s3"):
         row(f"{label}: CPU ms per job, {role}", [c.get(f"{role}_ms") for c in mine], "{:.2f}")
 for mode in ("burst", "submit-only"):
     on = [r for r in results if r.get("label") == "production-metrics-true" and r["mode"] == mode]
