@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use shared::domain::{JobId, JobStatus, Timestamp};
 
 use crate::helpers::*;
-use crate::processes::{quire, spawn, wait_ready};
+use crate::processes::{migrate_and_admin_key, quire, settings, spawn, wait_ready};
 
 /// One number from Prometheus's HTTP API (`None`: no series).
 async fn scalar(prometheus: &str, query: &str) -> Option<f64> {
@@ -87,7 +87,7 @@ async fn prometheus_agrees_with_the_jobs_table() {
         free_port(),
     );
     let api_url = format!("http://127.0.0.1:{api}");
-    let mut env: Vec<(String, String)> = [
+    let mut env = settings(&[
         ("DATABASE_URL", database_url.as_str()),
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
@@ -100,30 +100,16 @@ async fn prometheus_agrees_with_the_jobs_table() {
         ("QUIRE_RETRY__MAX_SECS", "1"),
         ("QUIRE_RESCUE__INTERVAL_MS", "250"),
         ("QUIRE_SHUTDOWN_GRACE_SECS", "1"),
-        // No schedule adds jobs while the table and the counters are compared.
         // The health schedule ticks every second during the workload (its jobs are part of
         // the comparison); it is paused before the table is read.
         ("QUIRE_SCHEDULES__HEALTH__CRON", "* * * * * *"),
+        // No other schedule adds jobs.
         ("QUIRE_SCHEDULES__CACHE_WARM__ENABLED", "false"),
         ("QUIRE_SCHEDULES__CLEANUP__ENABLED", "false"),
         ("QUIRE_SCHEDULES__DB_MAINTENANCE__ENABLED", "false"),
         ("RUST_LOG", "warn"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let status = quire(&env, &["migrate"]).output().unwrap();
-    assert!(status.status.success(), "{status:?}");
-    let created = quire(&env, &["keys", "create", "--name", "admin", "--admin"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8(created.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
+    ]);
+    let key = migrate_and_admin_key(&env);
 
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     env.push(("QUIRE_BIND".into(), format!("127.0.0.1:{api}")));

@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::Value;
 
 /// A child process killed when dropped (a failing test leaves nothing running).
 pub struct Process(Child);
@@ -52,6 +53,50 @@ pub async fn wait_ready(url: &str, what: &str, log: &std::path::Path) {
             tokio::time::Instant::now() < deadline,
             "{what} never ready at {url}: {}",
             std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Settings as the processes are given them.
+pub fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// `quire migrate`, then `quire keys create --admin`: the new key's secret.
+pub fn migrate_and_admin_key(env: &[(String, String)]) -> String {
+    let migrated = quire(env, &["migrate"]).output().unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let created = quire(env, &["keys", "create", "--name", "admin", "--admin"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    stdout.lines().last().unwrap().trim().to_owned()
+}
+
+/// Polls a job through the API until its status is one of `done` (or 60 s pass).
+pub async fn job_when(api: &str, key: &str, id: &str, done: &[&str]) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let job: Value = reqwest::Client::new()
+            .get(format!("{api}/v1/jobs/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done.contains(&job["status"].as_str().unwrap_or_default()) {
+            return job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job never reached {done:?}: {job}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::processes::{quire, spawn, wait_ready};
+use crate::processes::{job_when, migrate_and_admin_key, quire, settings, spawn, wait_ready};
 
 /// One span as received, with its resource's attributes.
 #[derive(Debug, Clone)]
@@ -140,29 +140,6 @@ fn named(all: &[Received], trace: &str, name: &str) -> Vec<Received> {
         .collect()
 }
 
-async fn job_when(api: &str, key: &str, id: &str, done: &[&str]) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job: Value = reqwest::Client::new()
-            .get(format!("{api}/v1/jobs/{id}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if done.contains(&job["status"].as_str().unwrap_or_default()) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "job never final: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_job_is_one_trace_from_the_request_to_the_render() {
     let (collector, spans) = receiver().await;
@@ -171,7 +148,8 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
     let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
     let (api_port, worker_port, smtp_port) = (free_port(), free_port(), free_port());
     let api = format!("http://127.0.0.1:{api_port}");
-    let env: Vec<(String, String)> = [
+    let smtp_port = smtp_port.to_string();
+    let env = settings(&[
         ("DATABASE_URL", database_url.as_str()),
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
@@ -182,7 +160,7 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
         ("QUIRE_LOG_FORMAT", "json"),
         // Nothing listens there: every send fails on the refused connection and is retried.
         ("QUIRE_SMTP__HOST", "127.0.0.1"),
-        ("QUIRE_SMTP__PORT", &smtp_port.to_string()),
+        ("QUIRE_SMTP__PORT", &smtp_port),
         ("QUIRE_SMTP__TLS", "none"),
         ("QUIRE_QUEUES__EMAILS__MAX_ATTEMPTS", "2"),
         ("QUIRE_RETRY__BASE_MS", "50"),
@@ -192,17 +170,8 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
         ("OTEL_SERVICE_NAME", "quire-under-test"),
         ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci"),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let migrated = quire(&env, &["migrate"]).output().unwrap();
-    assert!(migrated.status.success(), "{migrated:?}");
-    let created = quire(&env, &["keys", "create", "--name", "admin", "--admin"])
-        .output()
-        .unwrap();
-    let key = String::from_utf8(created.stdout).unwrap();
-    let key = key.lines().last().unwrap().trim().to_owned();
+    ]);
+    let key = migrate_and_admin_key(&env);
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let _api = spawn(quire(&env, &["api"]), &log("api"));
     let _worker = spawn(quire(&env, &["worker"]), &log("worker"));
