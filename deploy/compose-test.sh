@@ -251,8 +251,9 @@ healthy() { # service...
 }
 healthy postgres redis minio api worker scheduler
 WORKERS_AT_UP=$(containers worker)
-log "$(wc -l <<<"$WORKERS_AT_UP") worker container(s) after up"
-# (podman-compose 1.6 honours deploy.replicas only when deploy.mode: replicated is written out.)
+# deploy.replicas: 2 (podman-compose 1.6 honours it because deploy.mode: replicated is written out).
+(($(wc -l <<<"$WORKERS_AT_UP") == 2)) || die "expected 2 worker containers after up, found: ${WORKERS_AT_UP//$'\n'/ }"
+log "2 worker containers after up"
 
 # --- 4. key, one certificate --------------------------------------------------------------------
 
