@@ -207,13 +207,7 @@ pub fn main() -> ExitCode {
     };
     let command = cli.command.unwrap_or(Command::Run);
     // Serving processes export traces (when OTEL_* asks); one-shot commands only log.
-    let role = match command {
-        Command::Run => Some("run"),
-        Command::Api => Some("api"),
-        Command::Worker => Some("worker"),
-        Command::Scheduler => Some("scheduler"),
-        _ => None,
-    };
+    let role = command.serves().map(|(roles, _)| roles.label());
     let telemetry = {
         let _inside = runtime.enter();
         shared::telemetry::init(config.log_format, role)
@@ -229,12 +223,28 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl Command {
+    /// The roles a serving command runs, and whether it applies migrations first; `None` for
+    /// one-shot commands.
+    fn serves(&self) -> Option<(Roles, bool)> {
+        match self {
+            Command::Run => Some((Roles::ALL, true)),
+            Command::Api => Some((Roles::API, false)),
+            Command::Worker => Some((Roles::WORKER, false)),
+            Command::Scheduler => Some((Roles::SCHEDULER, false)),
+            _ => None,
+        }
+    }
+}
+
 async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Some((roles, migrate)) = command.serves() {
+        return serve(config, roles, migrate).await;
+    }
     match command {
-        Command::Run => serve(config, Roles::ALL, true).await,
-        Command::Api => serve(config, Roles::API, false).await,
-        Command::Worker => serve(config, Roles::WORKER, false).await,
-        Command::Scheduler => serve(config, Roles::SCHEDULER, false).await,
+        Command::Run | Command::Api | Command::Worker | Command::Scheduler => {
+            unreachable!("serving commands are handled above")
+        }
         Command::Migrate => {
             let (db, _) = app::connect(&config).await?;
             db.migrate().await?;
