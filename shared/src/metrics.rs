@@ -141,6 +141,18 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    /// As the job's status says it (`succeeded`, `failed`, `dead`, `cancelled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Dead => "dead",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 pub fn job_finished(kind: JobKind, outcome: Outcome, ran: Duration) {
     let name = match outcome {
         Outcome::Succeeded => "quire_jobs_succeeded_total",

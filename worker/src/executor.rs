@@ -374,15 +374,7 @@ impl Executor {
 fn finished(kind: shared::domain::JobKind, outcome: shared::metrics::Outcome, ran: Duration) {
     use shared::metrics::Outcome;
     let span = tracing::Span::current();
-    span.record(
-        "outcome",
-        match outcome {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Dead => "dead",
-            Outcome::Cancelled => "cancelled",
-        },
-    );
+    span.record("outcome", outcome.as_str());
     if matches!(outcome, Outcome::Failed | Outcome::Dead) {
         span.record("otel.status_code", "ERROR");
     }
