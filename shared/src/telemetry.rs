@@ -202,16 +202,26 @@ impl opentelemetry_http::HttpClient for OtlpClient {
     }
 }
 
-/// The current span's context as a W3C `traceparent`, to store with a job it creates (`None`
-/// when traces are off or there is no sampled-or-not valid context).
-pub fn current_traceparent() -> Option<String> {
+/// The current span's trace context when traces are on and it is a valid one.
+fn current_context() -> Option<opentelemetry::Context> {
     if !enabled() {
         return None;
     }
     let cx = tracing::Span::current().context();
-    if !cx.span().span_context().is_valid() {
-        return None;
+    cx.span().span_context().is_valid().then_some(cx)
+}
+
+/// Makes `span` (not yet entered) a child of `cx` when that is a valid trace context.
+fn adopt_parent(span: &tracing::Span, cx: opentelemetry::Context) {
+    if cx.span().span_context().is_valid() {
+        let _ = span.set_parent(cx);
     }
+}
+
+/// The current span's context as a W3C `traceparent`, to store with a job it creates (`None`
+/// when traces are off or there is no valid context).
+pub fn current_traceparent() -> Option<String> {
+    let cx = current_context()?;
     let mut carrier = std::collections::HashMap::new();
     propagator().inject_context(&cx, &mut carrier);
     carrier.remove("traceparent")
@@ -225,46 +235,31 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
         return;
     };
     let carrier = std::collections::HashMap::from([("traceparent".to_owned(), value.to_owned())]);
-    let cx = propagator().extract(&carrier);
-    if cx.span().span_context().is_valid() {
-        let _ = span.set_parent(cx);
-    }
+    adopt_parent(span, propagator().extract(&carrier));
 }
 
 /// Makes `span` (not yet entered) a child of the caller's context in the request's
 /// `traceparent` header, if any; without one it starts a new trace.
 pub fn continue_request_trace(span: &tracing::Span, headers: &http::HeaderMap) {
-    if !enabled() {
-        return;
-    }
-    let cx = propagator().extract(&HeaderExtractor(headers));
-    if cx.span().span_context().is_valid() {
-        let _ = span.set_parent(cx);
+    if enabled() {
+        adopt_parent(span, propagator().extract(&HeaderExtractor(headers)));
     }
 }
 
 /// Adds the current span's `traceparent` to a response, so a caller that sent none learns
 /// the trace its request started.
 pub fn inject_traceparent(headers: &mut http::HeaderMap) {
-    if !enabled() {
-        return;
-    }
-    let cx = tracing::Span::current().context();
-    if cx.span().span_context().is_valid() {
+    if let Some(cx) = current_context() {
         propagator().inject_context(&cx, &mut HeaderInjector(headers));
     }
 }
 
 /// The trace and span id of the current span, as hex (when traces are on).
 fn current_ids() -> Option<(String, String)> {
-    if !enabled() {
-        return None;
-    }
-    let cx = tracing::Span::current().context();
+    let cx = current_context()?;
     let span = cx.span();
     let sc = span.span_context();
-    sc.is_valid()
-        .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
+    Some((sc.trace_id().to_string(), sc.span_id().to_string()))
 }
 
 /// The JSON log format with `trace_id` and `span_id` of the event's span added, so a log line
