@@ -65,6 +65,7 @@ pub async fn run(
 
 /// The span of one request: method and path, never the query string (signed links carry
 /// their signature there) nor headers (API keys).
+///
 /// With traces on it is an info span, the trace's server span: a child of the caller's
 /// `traceparent` if one came, named by the route template once routing knows it
 /// ([`record_metrics`]).

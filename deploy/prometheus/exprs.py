@@ -434,7 +434,7 @@ def main():
             if where.split(":", 1)[0].endswith(".json"):
                 unread = [] if info else [expr]
             else:
-                unread = [sel for sel in selectors(expr)
+                unread = [sel for sel in dict.fromkeys(selectors(expr))
                           if query(args.query, f"count({present(sel)})")[1] in (0, "")]
             if info == 0:
                 print(f"empty  0 series  {where}  {expr}")

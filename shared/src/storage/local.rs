@@ -76,11 +76,12 @@ impl Local {
         let mut found = Vec::new();
         while let Some(entry) = entries.next_entry().await? {
             let meta = entry.metadata().await?;
-            let (Some(name), true) = (entry.file_name().to_str().map(str::to_owned), meta.is_dir())
-            else {
-                continue;
-            };
-            found.push((name, Timestamp::from_system_time(meta.modified()?)));
+            match entry.file_name().into_string() {
+                Ok(name) if meta.is_dir() => {
+                    found.push((name, Timestamp::from_system_time(meta.modified()?)));
+                }
+                _ => {}
+            }
         }
         Ok(found)
     }
