@@ -41,7 +41,11 @@
 # peak RSS); `metrics` (production, in each repetition: the burst with the photo and the
 # API-alone submissions with metrics on, then off, QUIRE_METRICS__ENABLED); `scrape`
 # (production, once: 1,000,000 finished jobs and 1,000 waiting ones inserted, then the time
-# of `GET /metrics` and of the backlog query the metrics sampler runs);
+# of `GET /metrics` and of the backlog query the metrics sampler runs); `fairness`
+# (production, one worker, in each repetition: src/bin/fairness.rs with
+# QUIRE_QUEUES__ORDER=fair, then =fifo on servers started afresh: 200 single certificates one
+# at a time idle and behind a 10,000-row batch, two keys' 5,000-row batches at once with each
+# key's share per second and a third key's wait, and the throughput of those 10,000 jobs);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -92,6 +96,7 @@ if [[ -n "${BIN_DIR:-}" ]]; then
 fi
 QUIRE="$TARGET_DIR/quire"
 BENCH="$TARGET_DIR/bench"
+FAIRNESS="$TARGET_DIR/fairness"
 REPORT_RENDER="$TARGET_DIR/report_render"
 CERT_CEILING="$TARGET_DIR/cert_ceiling"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
@@ -252,10 +257,12 @@ create_key() {
     echo "$key"
 }
 
-# Servers shut down quickly; nothing inherited points them elsewhere.
+# Servers shut down quickly; nothing inherited points them elsewhere. The per-key rate limit
+# is off (the loads send thousands of requests a second with one key); the fairness suite
+# measures it with a key of its own limit.
 CLEAN_ENV=(env -u DATABASE_URL -u REDIS_URL -u QUIRE_DATABASE_URL -u QUIRE_REDIS_URL
     -u QUIRE_CONFIG -u QUIRE_DATA_DIR -u QUIRE_BIND -u QUIRE_REDIS_NAMESPACE
-    -u QUIRE_PUBLIC_BASE_URL QUIRE_SHUTDOWN_GRACE_SECS=5)
+    -u QUIRE_PUBLIC_BASE_URL QUIRE_SHUTDOWN_GRACE_SECS=5 QUIRE_RATE_LIMIT__PER_KEY=0)
 
 embedded() {
     local port url data pid key
@@ -492,6 +499,25 @@ storage_suite() {
     storage_burst production-s3
     download_suite "$bucket"
     stop_servers
+    EXTRA_ENV=()
+}
+
+# Fair claims versus FIFO: the same loads against servers started afresh each way (one worker).
+fairness_suite() {
+    local order keys
+    for order in fair fifo; do
+        EXTRA_ENV=(QUIRE_QUEUES__ORDER="$order")
+        start_production "fairness-$order"
+        keys="$KEY"
+        for _ in 1 2 3; do
+            keys="$keys,$(create_key "${PROD_ENV[@]}" "$QUIRE")"
+        done
+        limited="$("${PROD_ENV[@]}" "$QUIRE" keys create --name limited --rate-limit 100 | tail -n 1)"
+        log "fairness ($order)"
+        "$FAIRNESS" --url "$URL" --keys "$keys" --limited-key "$limited" --label "$order" \
+            | tee -a "$WORK/fairness.jsonl"
+        stop_servers
+    done
     EXTRA_ENV=()
 }
 
@@ -740,6 +766,27 @@ for label in dict.fromkeys(r["label"] for r in wrk):
         row(f"{label}: wrk {what}, /s", [r["per_s"] for r in mine], "{:.0f}", rate_goal)
         row(f"{label}: wrk {what}, p99 ms", [r["p99_ms"] for r in mine], "{:.2f}", p99_goal)
         row(f"{label}: wrk {what}, API peak RSS MiB", [r["api_peak_rss_mb"] for r in mine], "{:.0f}", "<= 60" if what != "read" else "")
+fair = lines("fairness.jsonl")
+for label in ("fair", "fifo"):
+    mine = [f for f in fair if f["label"] == label]
+    row(f"{label}: singles idle p99 ms", [f["singles_idle"]["p99_ms"] for f in mine], "{:.0f}")
+    row(f"{label}: singles behind a batch p50 ms", [f["singles_loaded"]["p50_ms"] for f in mine], "{:.0f}")
+    row(f"{label}: singles behind a batch p99 ms", [f["singles_loaded"]["p99_ms"] for f in mine], "{:.0f}")
+    row(f"{label}: loaded p99 / idle p99", [f["singles_loaded"]["p99_ms"] / f["singles_idle"]["p99_ms"] for f in mine], "{:.2f}", "<= 3" if label == "fair" else "")
+    row(f"{label}: key A share while both busy", [f["share_a"] for f in mine], "{:.3f}", "0.4-0.6" if label == "fair" else "")
+    row(f"{label}: key A share per second p10", [f["share_a_per_second"]["p10"] for f in mine], "{:.2f}")
+    row(f"{label}: key A share per second p90", [f["share_a_per_second"]["p90"] for f in mine], "{:.2f}")
+    row(f"{label}: third key's batch row waited ms", [f["third_key_row_wait_ms"] for f in mine], "{:.0f}")
+    row(f"{label}: third key's single waited ms", [f["third_key_single_wait_ms"] for f in mine], "{:.0f}")
+    row(f"{label}: throughput of two batches /s", [f["throughput_per_s"] for f in mine], "{:.1f}")
+    limited = [f["rate_limit"] for f in mine if f.get("rate_limit")]
+    row(f"{label}: limited key (100/s) offered 500/s, accepted /s", [r["accepted_per_s"] for r in limited], "{:.1f}", "~100")
+    row(f"{label}: limited key's 429s without Retry-After", [r["refused_without_retry_after"] for r in limited], "{:.0f}", "0")
+    row(f"{label}: other key p99 ms alone", [r["other_key_alone_p99_ms"] for r in limited], "{:.2f}")
+    row(f"{label}: other key p99 ms during the flood", [r["other_key_meanwhile_p99_ms"] for r in limited], "{:.2f}")
+if fair:
+    pairs = [(f, g) for f, g in zip([x for x in fair if x["label"] == "fair"], [x for x in fair if x["label"] == "fifo"])]
+    row("fair / fifo throughput", [f["throughput_per_s"] / g["throughput_per_s"] for f, g in pairs], "{:.3f}", ">= 0.95")
 if rows:
     w = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{w}}  {'median':>9}  {'goal':<9}  every repetition")
@@ -752,7 +799,7 @@ if suite_on report; then
     report_suite
 fi
 if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
-    && ! suite_on metrics && ! suite_on scrape; then
+    && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -804,6 +851,9 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on scrape && [[ $rep == 1 ]]; then
                     scrape_suite
+                fi
+                if suite_on fairness; then
+                    fairness_suite
                 fi
                 ;;
             *)

@@ -39,6 +39,7 @@ impl KeyCache {
             key_id: k.id,
             is_admin: k.is_admin,
             email: k.email,
+            service: k.service,
         });
         self.cache.insert(hash, found.clone()).await;
         found.ok_or(ApiError::Unauthorized("unknown or revoked API key"))
@@ -57,6 +58,8 @@ pub struct Caller {
     pub is_admin: bool,
     /// The key's own email quotas and recipient domains (cached with the key).
     pub email: shared::db::KeyEmailLimits,
+    /// The key's own rate limit, waiting-jobs quota and weight (cached with the key).
+    pub service: shared::db::KeyServiceLimits,
 }
 
 impl Caller {
@@ -66,6 +69,7 @@ impl Caller {
             key_id: shared::db::SYSTEM_OWNER.to_owned(),
             is_admin: true,
             email: Default::default(),
+            service: Default::default(),
         }
     }
 

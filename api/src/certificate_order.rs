@@ -58,6 +58,32 @@ pub struct CertificateRequest {
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
     /// Email someone when the certificate is issued (and, with `on_failure`, when it fails).
     pub notify: Option<shared::jobs::Notify>,
+    /// `low`, `bulk` or `normal` (the default); `high` with an admin key only (else 403
+    /// `priority_not_allowed`). A worker takes the highest-priority ready job first.
+    pub priority: Option<crate::placement::PriorityChoice>,
+    /// Start no earlier than this RFC 3339 instant: the job is `scheduled` until then (and
+    /// can be cancelled meanwhile). An instant already past means now. Not with `delay_secs`.
+    #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
+    pub run_at: Option<String>,
+    /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
+    #[schema(maximum = 31622400, minimum = 0)]
+    pub delay_secs: Option<u64>,
+}
+
+impl CertificateRequest {
+    /// Its priority and start instant, checked for `caller`.
+    pub(crate) fn placement(
+        &self,
+        caller: &crate::auth::Caller,
+    ) -> Result<crate::placement::Placement, ApiError> {
+        crate::placement::Placement::check(
+            caller,
+            shared::domain::Priority::Normal,
+            self.priority,
+            self.run_at.as_deref(),
+            self.delay_secs,
+        )
+    }
 }
 
 /// One certificate of a batch: a submission without photo or signature. Image fields the

@@ -49,6 +49,14 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 429 with its own code: too many requests (`rate_limited`) or too many jobs waiting
+    /// (`too_many_waiting_jobs`); `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooMany {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("not found")]
     NotFound(&'static str),
     /// 405: the path exists, the method does not; the router adds the `Allow` header.
@@ -58,6 +66,13 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("request body too large")]
     PayloadTooLarge { limit: usize },
+    /// 413 with its own code: a request over a count limit (`too_many_rows`).
+    #[error("{message}")]
+    TooLarge {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     /// 503: a dependency is down; the client should retry.
@@ -243,6 +258,9 @@ impl ApiError {
                 message.clone(),
                 None,
             ),
+            ApiError::TooMany { code, message, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, code, message.clone(), None)
+            }
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -264,6 +282,16 @@ impl ApiError {
                 "payload_too_large",
                 format!("request body is larger than the limit of {limit} bytes"),
                 None,
+            ),
+            ApiError::TooLarge {
+                code,
+                message,
+                field,
+            } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code,
+                message.clone(),
+                field.clone(),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -303,6 +331,9 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             ApiError::QuotaExceeded {
+                retry_after_secs, ..
+            }
+            | ApiError::TooMany {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,

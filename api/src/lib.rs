@@ -12,7 +12,10 @@ pub mod images;
 mod offload;
 pub mod openapi;
 pub mod paging;
+pub mod placement;
 pub mod problems;
+pub mod quotas;
+mod rate_limit;
 pub mod report_order;
 pub mod routes;
 pub mod schemas;
@@ -116,6 +119,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
         .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
+        // Inside the metrics layer, so refused requests are counted as 429s.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .route_layer(axum::middleware::from_fn(server::record_metrics))
         .merge(openapi::reference_page())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -94,35 +94,33 @@ impl Modify for KeyRequired {
 
 /// The answers every operation of a kind can give, added here rather than repeated on each
 /// handler: 400 (a body, query or path that cannot be read), 401 (keyed operations), 413 and
-/// 415 (JSON bodies), 503 with `Retry-After` (anything that reads the database or queue), and
-/// the few that only some operations give (429 quotas, 409 built-in templates, 503 sandbox
+/// 415 (JSON bodies), 429 with `Retry-After` (rate limits on keyed and public operations, the
+/// quotas of submissions), 503 with `Retry-After` (anything that reads the database or
+/// queue), and the few that only some operations give (409 built-in templates, 503 sandbox
 /// busy). Every error answer has the one body, `ErrorBody`.
 struct CommonResponses;
 
 /// Operations whose answers need nothing else: they read neither the database nor the queue.
 const STATIC: &[&str] = &["/health", "/metrics", "/v1/openapi.json"];
 
-/// (method, path, status, description) beyond the common ones.
-const EXTRA: &[(&str, &str, &str, &str)] = &[
-    (
-        "post",
-        "/v1/emails",
-        "429",
-        "The key's email quota is spent; retry after `Retry-After` seconds",
-    ),
-    (
-        "post",
-        "/v1/certificates/batch",
-        "429",
-        "The key's email quota is spent; retry after `Retry-After` seconds",
-    ),
-    (
-        "put",
-        "/v1/templates/{id}",
-        "409",
-        "`builtin_template`: built-in templates cannot be changed",
-    ),
+/// The operations that submit jobs (`POST`): counted against the waiting-jobs quota.
+const SUBMISSIONS: &[&str] = &[
+    "/v1/certificates",
+    "/v1/certificates/batch",
+    "/v1/reports",
+    "/v1/emails",
 ];
+
+/// Public operations rate-limited per client address (`rate_limit.rs`).
+const RATE_LIMITED_PUBLIC: &[&str] = &["/v1/verify/{code}", "/v1/certificates/public"];
+
+/// (method, path, status, description) beyond the common ones.
+const EXTRA: &[(&str, &str, &str, &str)] = &[(
+    "put",
+    "/v1/templates/{id}",
+    "409",
+    "`builtin_template`: built-in templates cannot be changed",
+)];
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -179,6 +177,31 @@ impl Modify for CommonResponses {
                                 .into(),
                         );
                     }
+                }
+                let submission = method == "post" && SUBMISSIONS.contains(&path.as_str());
+                let by_address = RATE_LIMITED_PUBLIC.contains(&path.as_str());
+                if keyed || by_address {
+                    let description = match (keyed, submission) {
+                        (false, _) => {
+                            "`rate_limited`: more requests from this client address than \
+                             `rate_limit.public_per_address` per window"
+                        }
+                        (true, false) => {
+                            "`rate_limited`: more requests than the key's rate limit \
+                             (`rate_limit.per_key` per window, or the key's own)"
+                        }
+                        (true, true) => {
+                            "`rate_limited`: more requests than the key's rate limit; \
+                             `too_many_waiting_jobs`: the key's jobs waiting or running would \
+                             exceed its quota (`quotas.max_waiting_jobs`), nothing accepted; \
+                             `quota_exceeded`: an email this submission sends is over the \
+                             key's email quota"
+                        }
+                    };
+                    responses.insert(
+                        "429".to_owned(),
+                        error_response(description, Some("Seconds to wait before retrying")).into(),
+                    );
                 }
                 if !STATIC.contains(&path.as_str()) && path != "/ready" {
                     // Always with `Retry-After`, whether a dependency is down or the render

@@ -92,6 +92,16 @@ pub struct ReportRequest {
     pub signoffs: Vec<SignoffInput>,
     /// Email someone when the report is ready (and, with `on_failure`, when it fails).
     pub notify: Option<Notify>,
+    /// `low`, `bulk` or `normal` (the default); `high` with an admin key only (else 403
+    /// `priority_not_allowed`). A worker takes the highest-priority ready job first.
+    pub priority: Option<crate::placement::PriorityChoice>,
+    /// Start no earlier than this RFC 3339 instant: the job is `scheduled` until then (and
+    /// can be cancelled meanwhile). An instant already past means now. Not with `delay_secs`.
+    #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
+    pub run_at: Option<String>,
+    /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
+    #[schema(maximum = 31622400, minimum = 0)]
+    pub delay_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]

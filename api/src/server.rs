@@ -34,7 +34,7 @@ pub async fn run(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, do not spin or stop serving.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -44,8 +44,21 @@ pub async fn run(
             },
             () = shutdown.cancelled() => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address, for the per-address rate limit of public routes.
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(
+                    move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        request
+                    },
+                )
+                .service(app.clone()),
+        );
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Bounds how many uploaded images this process decodes at once (each may take
     /// `max_image_pixels` × 4 bytes); more wait their turn.
     pub decodes: Arc<tokio::sync::Semaphore>,
+    /// Recent waiting-job counts per key, for the quota (`quotas.rs`).
+    pub waiting: crate::quotas::WaitingCounts,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
@@ -58,6 +60,7 @@ impl AppState {
             db,
             queue,
             links: Arc::default(),
+            waiting: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ use crate::certificate_order::CertificateOrder;
 use crate::email_limits::quota_exceeded;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller};
+use crate::placement::Placement;
 use crate::state::AppState;
 use crate::views::{JobView, SubmittedView};
 
@@ -202,6 +203,9 @@ pub(crate) struct Submission<'a, P> {
     pub certificate: Option<&'a NewCertificate>,
     /// Email recipients charged to the key's quotas in the job's transaction.
     pub charge: Option<&'a EmailCharge>,
+    /// Its priority and start instant as the client asked; `None`: the kind's default
+    /// (schedule runs: `system`).
+    pub placement: Option<Placement>,
 }
 
 impl<'a, P> Submission<'a, P> {
@@ -212,6 +216,7 @@ impl<'a, P> Submission<'a, P> {
             inputs: Vec::new(),
             certificate: None,
             charge: None,
+            placement: None,
         }
     }
 }
@@ -266,7 +271,11 @@ impl<P: JobPayload> Order for Submission<'_, P> {
         caller: &Caller,
         idempotency: Option<Idempotency>,
     ) -> Result<Accepted, ApiError> {
-        let new = new_job(state, &caller.key_id, self.payload, idempotency);
+        crate::quotas::admit(state, caller, 1).await?;
+        let mut new = new_job(state, caller, self.payload, idempotency);
+        if let Some(placement) = &self.placement {
+            placement.apply(&mut new);
+        }
         let id = new.id;
         store_inputs(state, id, self.inputs).await?;
         let inserted = match self.certificate {
@@ -308,6 +317,8 @@ pub(crate) struct BatchOrder<'a, R, J> {
     pub batch: &'a BatchRow,
     pub rows: &'a [R],
     pub job: J,
+    /// Every row's priority (default `bulk`) and start instant.
+    pub placement: Placement,
 }
 
 impl<R, J, F> Order for BatchOrder<'_, R, J>
@@ -323,7 +334,13 @@ where
         caller: &Caller,
         idempotency: Option<Idempotency>,
     ) -> Result<BatchSubmitted, ApiError> {
-        let BatchOrder { batch, rows, job } = self;
+        let BatchOrder {
+            batch,
+            rows,
+            job,
+            placement,
+        } = self;
+        crate::quotas::admit(state, caller, rows.len() as u64).await?;
         let key = idempotency
             .as_ref()
             .map(|i| (i.key.as_str(), i.request_hash.as_str()));
@@ -346,8 +363,9 @@ where
                 let mut jobs = Vec::with_capacity(chunk.len());
                 for row in chunk {
                     let checked = job(row).await?;
-                    let mut new = new_job(state, &caller.key_id, &checked.payload, None);
+                    let mut new = new_job(state, caller, &checked.payload, None);
                     new.batch_id = Some(batch.id.clone());
+                    placement.apply(&mut new);
                     if !checked.inputs.is_empty() {
                         with_inputs.push(new.id);
                         store_inputs(state, new.id, checked.inputs).await?;
@@ -366,6 +384,10 @@ where
                 let _ = state.storage.remove_inputs(id).await;
             }
             return Err(e);
+        }
+        if placement.run_at.is_some() {
+            shared::metrics::jobs_submitted(JobKind::Certificate, ids.len() as u64);
+            return Ok(BatchSubmitted::Accepted(ids));
         }
         push_or_withdraw(state, JobKind::Certificate.queue(), &ids, || {
             state.db.delete_unacknowledged_batch(&batch.id)
@@ -395,12 +417,16 @@ pub(crate) async fn store_inputs(
 /// batch's rows have none of their own: the batch has it). The one place the API builds one.
 pub(crate) fn new_job<P: JobPayload>(
     state: &AppState,
-    owner: &str,
+    caller: &Caller,
     payload: &P,
     idempotency: Option<Idempotency>,
 ) -> NewJob {
     let max_attempts = state.config.queues.get(P::KIND.queue()).max_attempts;
-    let mut job = NewJob::of(owner, max_attempts, payload);
+    let mut job = NewJob::of(&caller.key_id, max_attempts, payload);
+    job.weight = caller
+        .service
+        .weight
+        .map_or(1, |w| u32::try_from(w).unwrap_or(u32::MAX));
     if let Some(i) = idempotency {
         job.idempotency_key = Some(i.key);
         job.request_hash = Some(i.request_hash);
@@ -434,6 +460,11 @@ async fn enqueue(
             return Err(e.into());
         }
     };
+    // A scheduled job has no message until the promoter queues it at its time.
+    if job.status == shared::domain::JobStatus::Scheduled {
+        shared::metrics::jobs_submitted(job.kind, 1);
+        return Ok(submitted(state, &job, StatusCode::ACCEPTED));
+    }
     push_or_withdraw(state, job.queue, &[id], || async {
         state.db.delete_unacknowledged_job(id).await?;
         let _ = state.storage.remove_inputs(id).await;
@@ -541,6 +572,14 @@ impl utoipa::IntoResponses for SubmissionResponses {
             )
             .response("400", json("", "ErrorBody"))
             .response("401", json("", "ErrorBody"))
+            .response(
+                "403",
+                json(
+                    "`priority` above the submission's default with a key that is not an \
+                     admin's (`priority_not_allowed`)",
+                    "ErrorBody",
+                ),
+            )
             .response("409", json("", "ErrorBody"))
             .response("413", json("", "ErrorBody"))
             .response("415", json("", "ErrorBody"))

@@ -60,15 +60,20 @@ pub struct JobView {
     pub id: String,
     /// `certificate`, `report`, `email` or `maintenance`.
     pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+    /// `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`, `failed` (will
+    /// retry), `dead` or `cancelled`.
     pub status: String,
+    /// `low`, `bulk`, `notification`, `normal`, `high` or `system`: a worker takes the
+    /// highest-priority ready job of a kind first.
+    #[schema(example = "normal")]
+    pub priority: String,
     pub attempt: i64,
     pub max_attempts: i64,
     /// RFC 3339.
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-    /// When a `failed` job runs again.
+    /// When a `scheduled` job starts, or a `failed` job runs again.
     pub run_at: Option<String>,
     pub progress: Option<String>,
     pub error: Option<JobErrorView>,
@@ -115,12 +120,14 @@ impl JobView {
             id: job.id.to_string(),
             kind: job.kind.to_string(),
             status: job.status.to_string(),
+            priority: job.priority.to_string(),
             attempt: job.attempt,
             max_attempts: job.max_attempts,
             created_at: job.created_at.to_rfc3339(),
             started_at: job.started_at.map(|t| t.to_rfc3339()),
             finished_at: job.finished_at.map(|t| t.to_rfc3339()),
-            run_at: (job.status == JobStatus::Failed).then(|| job.run_at.to_rfc3339()),
+            run_at: matches!(job.status, JobStatus::Failed | JobStatus::Scheduled)
+                .then(|| job.run_at.to_rfc3339()),
             progress: job.progress.clone(),
             error,
             result,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use shared::config::Config;
-use shared::db::KeyEmailLimits;
+use shared::db::{KeyEmailLimits, KeyServiceLimits};
 use shared::domain::EmailDomains;
 
 use crate::app::{self, App, Roles};
@@ -68,17 +68,86 @@ enum KeysCommand {
         admin: bool,
         #[command(flatten)]
         email: EmailArgs,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// Lists keys (never the keys themselves).
     List,
     /// Revokes a key by id; it stops working within seconds.
     Revoke { id: String },
-    /// Changes a key's email limits (only the flags given); applies within 10 s.
+    /// Changes a key's email and service limits (only the flags given); applies within 10 s.
     Set {
         id: String,
         #[command(flatten)]
         email: EmailArgs,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
+}
+
+/// A key's own share of the service (see the `rate_limit.*` and `quotas.*` settings).
+#[derive(Debug, clap::Args)]
+struct ServiceArgs {
+    /// Requests per `rate_limit.window_secs`: a number (0 = unlimited) or `default` (the
+    /// setting `rate_limit.per_key`).
+    #[arg(long, value_name = "N|default", value_parser = parse_quota)]
+    rate_limit: Option<Quota>,
+    /// Jobs waiting or running at once: a number (0 = unlimited) or `default` (the setting
+    /// `quotas.max_waiting_jobs`).
+    #[arg(long, value_name = "N|default", value_parser = parse_quota)]
+    max_waiting_jobs: Option<Quota>,
+    /// Turns among keys at the same priority, 1 to 100 (2 runs twice as many jobs as 1), or
+    /// `default` (1).
+    #[arg(long, value_name = "N|default", value_parser = parse_weight)]
+    weight: Option<Quota>,
+}
+
+fn parse_weight(raw: &str) -> Result<Quota, String> {
+    match parse_quota(raw) {
+        Ok(Quota::Limit(n)) if !(1..=u64::from(shared::db::MAX_WEIGHT)).contains(&n) => Err(
+            format!("a weight is 1 to {} or `default`", shared::db::MAX_WEIGHT),
+        ),
+        Err(_) => Err(format!(
+            "a weight is 1 to {} or `default`",
+            shared::db::MAX_WEIGHT
+        )),
+        ok => ok,
+    }
+}
+
+impl ServiceArgs {
+    /// `limits` with the flags given applied.
+    fn apply(&self, mut limits: KeyServiceLimits) -> KeyServiceLimits {
+        let set = |q: Quota| match q {
+            Quota::Default => None,
+            Quota::Limit(n) => Some(n),
+        };
+        if let Some(q) = self.rate_limit {
+            limits.rate_limit = set(q);
+        }
+        if let Some(q) = self.max_waiting_jobs {
+            limits.max_waiting_jobs = set(q);
+        }
+        if let Some(q) = self.weight {
+            limits.weight = set(q);
+        }
+        limits
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rate_limit.is_none() && self.max_waiting_jobs.is_none() && self.weight.is_none()
+    }
+}
+
+/// `1000/window 50000 waiting weight 1` style, `default` where the settings apply.
+fn describe_service(limits: &KeyServiceLimits) -> String {
+    let or_default = |n: Option<u64>| n.map_or("default".to_owned(), |n| n.to_string());
+    format!(
+        "rate {} waiting {} weight {}",
+        or_default(limits.rate_limit),
+        or_default(limits.max_waiting_jobs),
+        limits.weight.unwrap_or(1)
+    )
 }
 
 /// A key's own email limits (see the `email.*` settings for the defaults).
@@ -255,11 +324,20 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let (db, _) = app::connect(&config).await?;
             db.ensure_migrated().await?;
             match keys {
-                KeysCommand::Create { name, admin, email } => {
+                KeysCommand::Create {
+                    name,
+                    admin,
+                    email,
+                    service,
+                } => {
                     let created = db.create_key(&name, admin).await?;
                     if !email.is_empty() {
                         let limits = email.apply(KeyEmailLimits::default());
                         db.set_key_email_limits(&created.key.id, &limits).await?;
+                    }
+                    if !service.is_empty() {
+                        let limits = service.apply(KeyServiceLimits::default());
+                        db.set_key_service_limits(&created.key.id, &limits).await?;
                     }
                     println!(
                         "created key {} ({}{})",
@@ -271,12 +349,17 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 KeysCommand::List => {
                     println!(
-                        "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  NAME",
-                        "ID", "PREFIX", "ADMIN", "STATE", "EMAIL (PER HOUR, DAY, DOMAINS)"
+                        "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  {:<40}  NAME",
+                        "ID",
+                        "PREFIX",
+                        "ADMIN",
+                        "STATE",
+                        "EMAIL (PER HOUR, DAY, DOMAINS)",
+                        "SERVICE"
                     );
                     for key in db.list_keys().await? {
                         println!(
-                            "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  {}",
+                            "{:<36}  {:<12}  {:<6}  {:<8}  {:<32}  {:<40}  {}",
                             key.id,
                             key.prefix,
                             key.is_admin,
@@ -286,6 +369,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                                 "live"
                             },
                             describe_email(&key.email),
+                            describe_service(&key.service),
                             key.name
                         );
                     }
@@ -294,10 +378,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     anyhow::ensure!(db.revoke_key(&id).await?, "no live key with id {id}");
                     println!("revoked {id}");
                 }
-                KeysCommand::Set { id, email } => {
+                KeysCommand::Set { id, email, service } => {
                     anyhow::ensure!(
-                        !email.is_empty(),
-                        "nothing to change: give --email-quota-per-hour, --email-quota-per-day or --email-domains"
+                        !email.is_empty() || !service.is_empty(),
+                        "nothing to change: give --email-quota-per-hour, --email-quota-per-day, \
+                         --email-domains, --rate-limit, --max-waiting-jobs or --weight"
                     );
                     let key = db
                         .get_key(&id)
@@ -308,7 +393,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                         db.set_key_email_limits(&id, &limits).await?,
                         "no key with id {id}"
                     );
-                    println!("{id}: email {}", describe_email(&limits));
+                    let service = service.apply(key.service);
+                    db.set_key_service_limits(&id, &service).await?;
+                    println!(
+                        "{id}: email {}; {}",
+                        describe_email(&limits),
+                        describe_service(&service)
+                    );
                 }
             }
             Ok(())

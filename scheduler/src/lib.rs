@@ -9,6 +9,7 @@
 //! unfinished unless `overlap` is set, and `missed = "run-once"` enqueues one run on start
 //! when ticks passed while no scheduler ran.
 
+pub mod promoter;
 pub mod rescuer;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub async fn run(
     tracing::info!(enabled = %names(&enabled), disabled = %names(&disabled), "scheduler starting");
     let max_attempts = config.queues.maintenance.max_attempts;
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(promoter::Promoter::new(rescuer.db().clone(), queue.clone()).run(shutdown.clone()));
     tasks.spawn(rescuer.run(shutdown.clone()));
     for spec in enabled {
         let firing = Firing {

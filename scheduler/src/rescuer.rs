@@ -66,6 +66,11 @@ impl Rescuer {
         Ok(Rescuer::new(config, db, queue))
     }
 
+    /// Its database pool, which the promoter shares.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Passes every `rescue.interval_ms` until shutdown. A failed pass (database or queue
     /// away) is logged and the next one tries again.
     pub async fn run(self, shutdown: CancellationToken) {

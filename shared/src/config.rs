@@ -62,6 +62,8 @@ pub struct Config {
     pub sandbox: Sandbox,
     pub smtp: Smtp,
     pub email: EmailPolicy,
+    pub rate_limit: RateLimitSettings,
+    pub quotas: Quotas,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -93,6 +95,34 @@ pub struct S3Settings {
     /// Seconds one request to the store may take before it counts as failed (and is retried
     /// by the client, then by the job's own retries).
     pub timeout_secs: u64,
+}
+
+/// Request rate limits of the API (GCRA: a burst of up to the limit, refilled evenly over
+/// the window). Across API processes through Redis; in-process on SQLite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Requests per window per API key, on every keyed endpoint; 0 = unlimited. A key's own
+    /// limit (`quire keys set --rate-limit`) replaces it.
+    pub per_key: u64,
+    /// Requests per window per client address on the public endpoints (verification, the
+    /// public registry), so verification codes cannot be enumerated quickly; 0 = unlimited.
+    pub public_per_address: u64,
+    /// The window, in seconds.
+    pub window_secs: u64,
+    /// Take the client address from the last `X-Forwarded-For` entry: only behind a proxy
+    /// that sets it (otherwise any client could pick its own address).
+    pub trust_forwarded_for: bool,
+}
+
+/// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
+/// them is accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// Jobs not finished yet (scheduled, queued, failed, running) per key; 0 = unlimited. A
+    /// key's own quota (`quire keys set --max-waiting-jobs`) replaces it.
+    pub max_waiting_jobs: u64,
 }
 
 /// Prometheus metrics at `GET /metrics` (the API, and the health port of workers and
@@ -197,6 +227,20 @@ pub struct Queues {
     pub reports: QueueSettings,
     pub emails: QueueSettings,
     pub maintenance: QueueSettings,
+    /// How a worker picks its next job (`queues.order`, env `QUIRE_QUEUES__ORDER`).
+    pub order: ClaimOrder,
+}
+
+/// How a worker picks its next job of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimOrder {
+    /// The highest priority first, and within one, keys in turn (the default).
+    #[default]
+    Fair,
+    /// The job each message names, in the order messages arrive: no priorities and no
+    /// turns. For measuring what fairness costs, and as an escape hatch.
+    Fifo,
 }
 
 impl Queues {
@@ -219,6 +263,8 @@ pub struct QueueSettings {
     pub max_attempts: u32,
     /// Longest one attempt may run before it is recorded as failed.
     pub timeout_secs: u64,
+    /// Most jobs of one key this queue runs at once, over every worker; 0 = no cap.
+    pub max_running_per_key: u32,
 }
 
 impl QueueSettings {
@@ -337,6 +383,7 @@ impl Default for Config {
             concurrency,
             max_attempts,
             timeout_secs,
+            max_running_per_key: 0,
         };
         Config {
             data_dir: PathBuf::from("./data"),
@@ -389,6 +436,7 @@ impl Default for Config {
                 reports: queue(cores.div_ceil(2), 3, 300),
                 emails: queue(8, 8, 60),
                 maintenance: queue(2, 3, 600),
+                order: ClaimOrder::Fair,
             },
             retry: Retry {
                 base_ms: 1_000,
@@ -431,6 +479,15 @@ impl Default for Config {
                 password: None,
                 from: "quire@localhost".into(),
                 timeout_secs: 30,
+            },
+            rate_limit: RateLimitSettings {
+                per_key: 1_000,
+                public_per_address: 20,
+                window_secs: 1,
+                trust_forwarded_for: false,
+            },
+            quotas: Quotas {
+                max_waiting_jobs: 50_000,
             },
             email: EmailPolicy {
                 quota_per_hour: 1_000,
@@ -710,6 +767,17 @@ impl Config {
         if l.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes", "must be at least 1024");
         }
+        within(
+            "rate_limit.window_secs",
+            self.rate_limit.window_secs,
+            1..=3600,
+        )?;
+        within("rate_limit.per_key", self.rate_limit.per_key, 0..=1_000_000)?;
+        within(
+            "rate_limit.public_per_address",
+            self.rate_limit.public_per_address,
+            0..=1_000_000,
+        )?;
         if l.max_image_bytes == 0 || l.max_image_bytes > l.max_body_bytes {
             return bad(
                 "limits.max_image_bytes",

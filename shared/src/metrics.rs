@@ -93,6 +93,9 @@ pub fn install(role: &str) {
     for op in ["put", "get", "delete"] {
         counter!("quire_storage_errors_total", "op" => op).increment(0);
     }
+    for by in ["key", "address"] {
+        counter!("quire_rate_limited_total", "by" => by).increment(0);
+    }
     gauge!(
         "quire_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
@@ -118,6 +121,11 @@ pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
     .increment(1);
     histogram!("quire_http_request_duration_seconds", "route" => route, "method" => method)
         .record(took.as_secs_f64());
+}
+
+/// A request refused by the rate limit of its key or client address (`by`).
+pub fn rate_limited(by: &'static str) {
+    counter!("quire_rate_limited_total", "by" => by).increment(1);
 }
 
 /// Jobs accepted (a batch counts its rows).
@@ -276,6 +284,7 @@ pub fn backlog(backlog: &crate::db::Backlog, now: crate::domain::Timestamp) {
     let kind = backlog.kind.as_str();
     gauge!("quire_jobs_queued", "kind" => kind).set(backlog.waiting as f64);
     gauge!("quire_jobs_running", "kind" => kind).set(backlog.running as f64);
+    gauge!("quire_jobs_scheduled", "kind" => kind).set(backlog.scheduled as f64);
     let age_ms = backlog
         .oldest_run_at
         .map_or(0, |t| (now.millis() - t.millis()).max(0));

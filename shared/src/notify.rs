@@ -122,6 +122,9 @@ fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJ
         config.queues.emails.max_attempts,
         &payload,
     );
+    // Below the users' own single submissions, above batch rows: a batch's 10,000 "issued"
+    // emails do not hold up someone's email sent by hand.
+    email.priority = crate::domain::Priority::Notification;
     // One notification per outcome and job, for ever (no window).
     let key = format!("notify:{outcome}:{}", job.id);
     email.idempotency_key = Some(key.clone());

@@ -20,10 +20,11 @@ use shared::queue::{ConsumerBackend, JobMessage, Queue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Our job handler: called once per received job id; claims the row, runs the job and
-/// records the outcome. It must not panic (a panic is logged and the message is dropped; the
-/// row's lease then expires and the rescuer takes over).
-pub type Handler = Arc<dyn Fn(JobId) -> BoxFuture<'static, ()> + Send + Sync>;
+/// Our job handler: called once per received message with its queue and job id; claims the
+/// best ready job of that queue, runs it and records the outcome. It must not panic (a panic
+/// is logged and the message is dropped; the row's lease then expires and the rescuer takes
+/// over).
+pub type Handler = Arc<dyn Fn(QueueName, JobId) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// How often finished apalis tasks are deleted from the backend (apalis never does it).
 const PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -88,7 +89,7 @@ pub async fn run(
         let handler = handler.clone();
         let stop = stop.clone();
         workers.spawn(async move {
-            let result = run_worker(backend, worker_name, concurrency, handler, stop).await;
+            let result = run_worker(backend, name, worker_name, concurrency, handler, stop).await;
             (name, result)
         });
     }
@@ -121,6 +122,7 @@ pub async fn run(
 
 async fn run_worker(
     backend: ConsumerBackend,
+    queue: QueueName,
     name: String,
     concurrency: usize,
     handler: Handler,
@@ -129,7 +131,7 @@ async fn run_worker(
     let service = move |message: serde_json::Value| {
         let handler = handler.clone();
         async move {
-            deliver(&handler, message).await;
+            deliver(&handler, queue, message).await;
             Ok::<(), BoxDynError>(())
         }
     };
@@ -175,7 +177,7 @@ async fn request_stop(ctx: &WorkerContext) -> Result<(), WorkerError> {
 
 /// Hands one message to the handler, on its own task so that a panic is contained and the
 /// handler never runs on the worker's polling task.
-async fn deliver(handler: &Handler, message: serde_json::Value) {
+async fn deliver(handler: &Handler, queue: QueueName, message: serde_json::Value) {
     let job_id = match serde_json::from_value::<JobMessage>(message) {
         Ok(m) => m.job_id,
         Err(e) => {
@@ -185,7 +187,7 @@ async fn deliver(handler: &Handler, message: serde_json::Value) {
             return;
         }
     };
-    if let Err(e) = tokio::spawn(handler(job_id)).await {
+    if let Err(e) = tokio::spawn(handler(queue, job_id)).await {
         tracing::error!(job_id = %job_id, error = %e, "job handler panicked");
     }
 }

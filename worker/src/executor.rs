@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use shared::db::{Claimed, DbError, FailOutcome, Lease};
-use shared::domain::{JobId, JobStatus, Timestamp};
+use shared::domain::{JobId, JobStatus, QueueName, Timestamp};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -50,8 +50,11 @@ impl Executor {
         }
     }
 
-    pub async fn execute(&self, id: JobId) {
-        let Some(claimed) = self.claim(id).await else {
+    /// One message of `queue`, naming job `id`: runs the best ready job of the queue (see
+    /// `Db::claim_next`), which is `id` unless a job of higher priority, or of an owner
+    /// whose turn it is, is waiting too (its own message will then take another).
+    pub async fn execute(&self, queue: QueueName, id: JobId) {
+        let Some(claimed) = self.claim(Some(queue), id).await else {
             return;
         };
         let job = &claimed.job;
@@ -78,6 +81,13 @@ impl Executor {
         let cancel = self.register(&claimed);
         let (id, token) = (job.id, claimed.lease_token.clone());
         self.run_claimed(claimed, cancel).instrument(span).await;
+        // With a per-key cap, messages that found only capped keys' jobs were spent: this
+        // slot of the key is free now, so wake a worker for its next one.
+        if self.ctx.config.queues.get(queue).max_running_per_key > 0
+            && let Err(e) = self.ctx.queue.push(queue, id, None).await
+        {
+            tracing::warn!(queue = %queue, error = %e, "wake-up after a capped job not pushed; the rescuer will");
+        }
         let mut running = self.lock_running();
         // Only our own entry: after a lost lease this process may run a newer attempt.
         if running.get(&id).is_some_and(|r| r.lease_token == token) {
@@ -135,19 +145,31 @@ impl Executor {
     /// Claims `id` and registers it as running without running it: for tests of release.
     #[cfg(any(test, feature = "test-support"))]
     pub async fn claim_for_test(&self, id: JobId) -> Option<Claimed> {
-        let claimed = self.claim(id).await?;
+        let claimed = self.claim(None, id).await?;
         self.register(&claimed);
         Some(claimed)
     }
 
-    /// Claims the job, retrying while the database is down. `None`: nothing to run (a
-    /// duplicate message, a cancelled job, or a message that arrived early and was re-pushed).
-    async fn claim(&self, id: JobId) -> Option<Claimed> {
+    /// Claims the best ready job of `queue` (with `None`: job `id` itself), retrying while
+    /// the database is down. `None`: nothing to run (a duplicate message, a cancelled job, or
+    /// a message that arrived early and was re-pushed).
+    async fn claim(&self, queue: Option<QueueName>, id: JobId) -> Option<Claimed> {
         let lease_ms = self.ctx.config.rescue.lease_secs as i64 * 1000;
         let started = tokio::time::Instant::now();
         let mut wait = Duration::from_millis(100);
         loop {
-            match self.ctx.db.claim_job(id, &self.worker_name, lease_ms).await {
+            let fair = self.ctx.config.queues.order == shared::config::ClaimOrder::Fair;
+            let claim = match queue.filter(|_| fair) {
+                Some(queue) => {
+                    let per_key = self.ctx.config.queues.get(queue).max_running_per_key;
+                    self.ctx
+                        .db
+                        .claim_next(queue, &self.worker_name, lease_ms, per_key)
+                        .await
+                }
+                None => self.ctx.db.claim_job(id, &self.worker_name, lease_ms).await,
+            };
+            match claim {
                 Ok(Some(claimed)) => {
                     // Waited: from when it became runnable (submission, or its retry time).
                     let waited = Timestamp::now().millis() - claimed.job.run_at.millis();

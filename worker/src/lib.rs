@@ -54,9 +54,9 @@ pub async fn run(
         listening,
     ));
     let handling = executor.clone();
-    let handler: consumer::Handler = Arc::new(move |id| {
+    let handler: consumer::Handler = Arc::new(move |queue, id| {
         let executor = handling.clone();
-        async move { executor.execute(id).await }.boxed()
+        async move { executor.execute(queue, id).await }.boxed()
     });
     let queues: Vec<_> = QueueName::ALL
         .into_iter()

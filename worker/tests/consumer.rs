@@ -123,7 +123,7 @@ struct Running {
 
 fn reporting_handler() -> (Handler, mpsc::UnboundedReceiver<(JobId, Instant)>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handler: Handler = Arc::new(move |id| {
+    let handler: Handler = Arc::new(move |_queue, id| {
         let tx = tx.clone();
         async move {
             let _ = tx.send((id, Instant::now()));
@@ -248,7 +248,7 @@ async fn exactly_once(kind: Kind) {
     let (tx, rx) = mpsc::unbounded_channel();
     let handler: Handler = {
         let (in_flight, max_in_flight) = (in_flight.clone(), max_in_flight.clone());
-        Arc::new(move |id| {
+        Arc::new(move |_queue, id| {
             let (tx, in_flight, max_in_flight) =
                 (tx.clone(), in_flight.clone(), max_in_flight.clone());
             async move {

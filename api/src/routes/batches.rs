@@ -16,6 +16,7 @@ use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiQuery, Caller, Keyed, Mine, Owned};
 use crate::offload::off_executor;
+use crate::placement::{Placement, PriorityChoice};
 use crate::state::AppState;
 use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
 
@@ -39,6 +40,16 @@ pub struct BatchRequest {
     /// 1 to 10,000 rows.
     #[schema(min_items = 1, max_items = 10000)]
     pub rows: Vec<BatchItem>,
+    /// Every row's priority: `low` or `bulk` (the default); `normal` or `high` with an admin
+    /// key only (else 403 `priority_not_allowed`).
+    pub priority: Option<PriorityChoice>,
+    /// Start no row before this RFC 3339 instant (they are `scheduled` until then). Not
+    /// with `delay_secs`.
+    #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
+    pub run_at: Option<String>,
+    /// Start no row before this many seconds from now (at most a year). Not with `run_at`.
+    #[schema(maximum = 31622400, minimum = 0)]
+    pub delay_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,6 +59,15 @@ pub struct BatchQuery {
     pub template: Option<String>,
     /// For CSV uploads: list the certificates publicly.
     pub is_public: Option<bool>,
+    /// For CSV uploads: every row's priority (`low` or `bulk`, the default; higher with an
+    /// admin key).
+    pub priority: Option<PriorityChoice>,
+    /// For CSV uploads: start no row before this RFC 3339 instant.
+    #[param(format = DateTime)]
+    pub run_at: Option<String>,
+    /// For CSV uploads: start no row before this many seconds from now (at most a year).
+    #[param(maximum = 31622400, minimum = 0)]
+    pub delay_secs: Option<u64>,
 }
 
 /// A batch and its progress.
@@ -57,7 +77,8 @@ pub struct BatchView {
     pub template: String,
     pub template_version: i64,
     pub total: i64,
-    /// Jobs per status: `queued`, `running`, `succeeded`, `failed`, `dead`, `cancelled`.
+    /// Jobs per status: `scheduled`, `queued`, `running`, `succeeded`, `failed`, `dead`,
+    /// `cancelled`.
     #[schema(value_type = Object)]
     pub counts: std::collections::BTreeMap<String, i64>,
     /// Jobs that reached an end state (succeeded, dead or cancelled).
@@ -131,9 +152,9 @@ fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
 }
 
 fn too_many() -> ApiError {
-    ApiError::Invalid {
+    ApiError::TooLarge {
         code: "too_many_rows",
-        message: format!("a batch has at most {MAX_ROWS} rows"),
+        message: format!("a batch has at most {MAX_ROWS} rows; split it: nothing was accepted"),
         field: Some("rows".into()),
     }
 }
@@ -145,7 +166,8 @@ fn too_many() -> ApiError {
     responses((status = 202, description = "Accepted: one job per row", body = BatchView),
         (status = 200, description = "Same Idempotency-Key and request as before: the original batch", body = BatchView),
         (status = 409, description = "Idempotency-Key used with a different request", body = ErrorBody),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 403, description = "`priority` above `bulk` with a key that is not an admin's (`priority_not_allowed`)", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "The body is larger than `limits.max_body_bytes`, or has more than 10,000 rows (`too_many_rows`)", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, description = "Bad rows, each with its row number and field", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn submit(
@@ -159,7 +181,10 @@ pub async fn submit(
         .get(header::CONTENT_TYPE)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    let query = format!("{:?}|{:?}", q.template, q.is_public);
+    let query = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}",
+        q.template, q.is_public, q.priority, q.run_at, q.delay_secs
+    );
     let idempotency = Idempotency::of_parts(&headers, &[content_type, query.as_bytes(), &body])?;
     if let Some(i) = &idempotency
         && let Some(earlier) = i.earlier_batch(&state, &caller).await?
@@ -172,11 +197,16 @@ pub async fn submit(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let (template, is_public, rows) = match mime.as_str() {
-        "text/csv" => (q.template, q.is_public.unwrap_or(false), parse_csv(&body)?),
+    let (template, is_public, rows, placement) = match mime.as_str() {
+        "text/csv" => {
+            let placement = batch_placement(&caller, q.priority, q.run_at, q.delay_secs)?;
+            let rows = parse_csv(&body)?;
+            (q.template, q.is_public.unwrap_or(false), rows, placement)
+        }
         "application/json" => {
             let req: BatchRequest = crate::extract::parse_json(&body)?;
-            (req.template, req.is_public, req.rows)
+            let placement = batch_placement(&caller, req.priority, req.run_at, req.delay_secs)?;
+            (req.template, req.is_public, req.rows, placement)
         }
         _ => {
             return Err(ApiError::BadRequest {
@@ -263,6 +293,7 @@ pub async fn submit(
         batch: &batch,
         rows: &rows,
         job,
+        placement,
     };
     let submitted = submit::submit(&state, &caller, idempotency, order).await?;
     let ids = match submitted {
@@ -285,6 +316,22 @@ pub async fn submit(
         Json(view),
     )
         .into_response())
+}
+
+/// A batch's priority (default `bulk`) and start instant, checked for `caller`.
+fn batch_placement(
+    caller: &crate::auth::Caller,
+    priority: Option<PriorityChoice>,
+    run_at: Option<String>,
+    delay_secs: Option<u64>,
+) -> Result<Placement, ApiError> {
+    Placement::check(
+        caller,
+        shared::domain::Priority::Bulk,
+        priority,
+        run_at.as_deref(),
+        delay_secs,
+    )
 }
 
 /// `200` with a batch submitted earlier with the same `Idempotency-Key` and request.

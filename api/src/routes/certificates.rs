@@ -34,6 +34,7 @@ pub async fn submit(
     req: JsonSubmission<CertificateRequest>,
 ) -> Result<Accepted, ApiError> {
     let charge = notify_charge(&state, &req.caller, req.body.notify.as_ref())?;
+    let placement = req.body.placement(&req.caller)?;
     let template = resolve_template(&state, &req.caller, req.body.template.as_deref()).await?;
     let order = validate(&state, &template, req.body).await?;
     let job = Submission {
@@ -41,6 +42,7 @@ pub async fn submit(
         inputs: order.inputs,
         certificate: Some(&order.certificate),
         charge: charge.as_ref(),
+        placement: Some(placement),
     };
     submit::submit(&state, &req.caller, req.idempotency, job).await
 }

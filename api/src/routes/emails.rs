@@ -67,6 +67,16 @@ pub struct EmailRequest {
     #[serde(default)]
     #[schema(value_type = Vec<uuid::Uuid>, max_items = 20)]
     pub attachments: Vec<String>,
+    /// `low`, `bulk` or `normal` (the default); `high` with an admin key only (else 403
+    /// `priority_not_allowed`). A worker takes the highest-priority ready job first.
+    pub priority: Option<crate::placement::PriorityChoice>,
+    /// Start no earlier than this RFC 3339 instant: the job is `scheduled` until then (and
+    /// can be cancelled meanwhile). An instant already past means now. Not with `delay_secs`.
+    #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
+    pub run_at: Option<String>,
+    /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
+    #[schema(maximum = 31622400, minimum = 0)]
+    pub delay_secs: Option<u64>,
 }
 
 /// Submit an email job.
@@ -74,7 +84,7 @@ pub struct EmailRequest {
     request_body = EmailRequest, params(IdempotencyKeyHeader),
     responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         SubmissionResponses,
-        (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`)", body = ErrorBody),
+        (status = 403, description = "`generic` or `subject` with a key that is not an admin's (`admin_only_template`, `admin_only_field`), or `priority` above `normal` (`priority_not_allowed`)", body = ErrorBody),
         (status = 422, description = "Invalid fields, each with its path; `domain_not_allowed` for a recipient outside the key's domains", body = ErrorBody),
         (status = 429, description = "The key's hourly or daily email quota is used up (`quota_exceeded`); see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until enough of the quota frees up")))))]
@@ -88,6 +98,13 @@ pub async fn submit(
         body: req,
     } = submission;
     free_text_allowed(&state, &caller, &req)?;
+    let placement = crate::placement::Placement::check(
+        &caller,
+        shared::domain::Priority::Normal,
+        req.priority,
+        req.run_at.as_deref(),
+        req.delay_secs,
+    )?;
     let mut p = Problems::default();
     let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
         if raw.len() < min || raw.len() > MAX_RECIPIENTS {
@@ -201,6 +218,7 @@ pub async fn submit(
         inputs: Vec::new(),
         certificate: None,
         charge: Some(&charge),
+        placement: Some(placement),
     };
     submit::submit(&state, &caller, idempotency, job).await
 }

@@ -32,6 +32,13 @@ pub async fn submit(
     }: JsonSubmission<ReportRequest>,
 ) -> Result<Accepted, ApiError> {
     let charge = notify_charge(&state, &caller, req.notify.as_ref())?;
+    let placement = crate::placement::Placement::check(
+        &caller,
+        shared::domain::Priority::Normal,
+        req.priority,
+        req.run_at.as_deref(),
+        req.delay_secs,
+    )?;
     let kind = TemplateKind::Report;
     let template = resolve_template_of(&state, &caller, req.template.as_deref(), kind).await?;
     let pdfa = req.pdfa;
@@ -73,6 +80,7 @@ pub async fn submit(
         inputs,
         certificate: None,
         charge: charge.as_ref(),
+        placement: Some(placement),
     };
     submit::submit(&state, &caller, idempotency, job).await
 }

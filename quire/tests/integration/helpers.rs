@@ -57,6 +57,9 @@ pub fn base_config(dir: &TempDir) -> Config {
     config.rescue.stale_after_secs = 2;
     config.retry.base_ms = 50;
     config.retry.max_secs = 1;
+    // Tests poll as fast as they like; the limits' own tests (limits.rs) turn them on.
+    config.rate_limit.per_key = 0;
+    config.rate_limit.public_per_address = 0;
     // Template checks and previews render in a child process: this build's quire binary.
     config.sandbox.program = Some(env!("CARGO_BIN_EXE_quire").into());
     config
@@ -214,6 +217,8 @@ impl TestApp {
             idempotency_window: None,
             batch_id: None,
             trace_parent: None,
+            priority: shared::domain::Priority::Normal,
+            weight: 1,
         };
         self.db.insert_job(&job).await.unwrap();
         id

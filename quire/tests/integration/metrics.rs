@@ -254,7 +254,14 @@ async fn prometheus_agrees_with_the_jobs_table() {
         }) {
             break rows;
         }
-        assert!(tokio::time::Instant::now() < deadline, "jobs not final");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs not final: {:?}",
+            rows.iter()
+                .filter(|r| !r.status.is_terminal())
+                .map(|r| (r.id, r.kind, r.status, r.run_at, r.priority))
+                .collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(rows.len() > 59, "the workload and at least one tick");

@@ -7,7 +7,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::email::{EmailCharge, OverQuota, charge_inserted};
 use super::idempotency::{KeyHolder, holder_of, release_expired};
-use super::jobs::{COLUMNS as JOB_COLUMNS, InsertOutcome, JobRow, NewJob, insert_job_in};
+use super::jobs::{
+    COLUMNS as JOB_COLUMNS, InsertOutcome, JobRow, NewJob, fair_base, insert_job_in, vtime_sql,
+};
 use super::pool::DatabaseBackend;
 use super::pool::{Db, DbError, values};
 use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
@@ -122,7 +124,12 @@ const RULES: [Rule; 6] = [
     Rule {
         status: CertificateStatus::Pending,
         revoked: false,
-        jobs: Some(&[JobStatus::Queued, JobStatus::Running, JobStatus::Failed]),
+        jobs: Some(&[
+            JobStatus::Scheduled,
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Failed,
+        ]),
         expiry: Expiry::Any,
     },
     Rule {
@@ -383,6 +390,10 @@ pub struct BatchRow {
 pub struct BatchWriter {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     rows: usize,
+    /// The virtual time of the last row written (see `vtime_sql`): read once for the
+    /// batch's first row, then one step per row, so a batch is spaced like its owner's
+    /// single submissions.
+    vtime: Option<i64>,
 }
 
 impl BatchWriter {
@@ -394,28 +405,36 @@ impl BatchWriter {
     /// Inserts jobs (with `batch_id` set) and their registry rows, in multi-row statements.
     pub async fn insert(&mut self, jobs: &[(NewJob, NewCertificate)]) -> Result<(), DbError> {
         let now = Timestamp::now().millis();
+        let Some((first, _)) = jobs.first() else {
+            return Ok(());
+        };
+        let mut vtime = match self.vtime {
+            Some(v) => v,
+            None => {
+                let queue = first.kind.queue();
+                fair_base(&mut self.tx, &first.owner_id, queue, first.priority, now).await?
+            }
+        };
         for chunk in jobs.chunks(self.rows) {
             let sql = format!(
                 "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
-                 batch_id, trace_parent, status, attempt, pushed_at, created_at, updated_at) \
-                 VALUES {}",
-                values(
-                    chunk.len(),
-                    9,
-                    &format!(", 'queued', 0, {now}, {now}, {now}")
-                )
+                 batch_id, trace_parent, priority, status, vtime, attempt, pushed_at, \
+                 created_at, updated_at) VALUES {}",
+                values(chunk.len(), 12, &format!(", 0, {now}, {now}, {now}"))
             );
             // Not prepared for reuse: the text is new every batch (the time is in it, and the
             // last chunk's size varies), and a cached statement of 32,000 parameters per pool
             // connection made the API's memory grow with every batch.
             let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (job, _) in chunk {
-                query = bind_job(query, job);
+                vtime += job.fair_step();
+                query = bind_job(query, job, now).bind(vtime);
             }
             query.execute(&mut *self.tx).await?;
             let pairs: Vec<_> = chunk.iter().map(|(j, c)| (j, c)).collect();
             insert_certificates(&mut self.tx, &pairs, self.rows).await?;
         }
+        self.vtime = Some(vtime);
         Ok(())
     }
 
@@ -444,7 +463,8 @@ fn chunk_rows(backend: DatabaseBackend) -> usize {
 }
 const PG_CHUNK: usize = 4000;
 const SQLITE_CHUNK: usize = 40;
-// 15 parameters per certificate row: PostgreSQL allows 65,535 per statement, SQLite 32,766.
+// 15 parameters per certificate row (12 per job row): PostgreSQL allows 65,535 per
+// statement, SQLite 32,766.
 const _: () = assert!(PG_CHUNK * 15 <= 65_535 && SQLITE_CHUNK * 15 <= 32_766);
 
 impl Db {
@@ -485,20 +505,25 @@ impl Db {
         cert: &NewCertificate,
     ) -> Result<InsertOutcome, DbError> {
         let now = Timestamp::now().millis();
+        let vtime = vtime_sql("$4", "$3", "$10", "$12", "$24");
         let sql = format!(
-            "WITH job AS (INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, \
-             max_attempts, run_at, payload, batch_id, trace_parent, pushed_at, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $10, $10) \
+            "WITH job AS (INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, \
+             payload, batch_id, trace_parent, priority, status, attempt, pushed_at, created_at, \
+             updated_at, vtime) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, \
+             $12, $12, {vtime}) \
              RETURNING {JOB_COLUMNS}), \
              certificate AS (INSERT INTO certificates (job_id, owner_id, batch_id, template_id, \
              template_version, template_name, verification_code, recipient_name, recipient_key, \
              course_name, issuer_name, issued_on, expires_on, is_public, created_at) \
-             SELECT id, owner_id, $8, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $10 \
+             SELECT id, owner_id, $8, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $12 \
              FROM job) \
              SELECT {JOB_COLUMNS} FROM job"
         );
-        let query = bind_job(sqlx::query(AssertSqlSafe(sql)), job).bind(now);
-        let row = bind_certificate(query, cert).fetch_one(self.pool()).await?;
+        let query = bind_job(sqlx::query(AssertSqlSafe(sql)), job, now).bind(now);
+        let row = bind_certificate(query, cert)
+            .bind(job.fair_step())
+            .fetch_one(self.pool())
+            .await?;
         Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?))
     }
 
@@ -531,6 +556,7 @@ impl Db {
         Ok(BatchWriter {
             tx,
             rows: chunk_rows(self.backend()),
+            vtime: None,
         })
     }
 
@@ -552,10 +578,13 @@ impl Db {
             .bind(id.to_owned())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM jobs WHERE batch_id = $1 AND status = 'queued' AND attempt = 0")
-            .bind(id.to_owned())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM jobs WHERE batch_id = $1 AND status IN ('queued', 'scheduled') \
+             AND attempt = 0",
+        )
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -901,10 +930,12 @@ async fn insert_certificates(
 }
 
 /// Binds a new job's columns, in the order both inserts list them: `id`, `kind`, `queue`,
-/// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`, `trace_parent`.
+/// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`, `trace_parent`, `priority`,
+/// `status` (as of `now`).
 fn bind_job<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     job: &NewJob,
+    now: i64,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     query
         .bind(job.id.to_string())
@@ -916,6 +947,8 @@ fn bind_job<'q>(
         .bind(job.payload.to_string())
         .bind(job.batch_id.clone())
         .bind(job.trace_parent.clone())
+        .bind(job.priority.level())
+        .bind(job.initial_status(now).as_str())
 }
 
 /// Binds a registry row's own columns, in the order both inserts list them: `template_id`,

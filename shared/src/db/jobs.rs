@@ -7,12 +7,12 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::idempotency::{KeyHolder, holder_of, release_expired};
 use super::pool::{Db, DbError, placeholders};
-use crate::domain::{JobId, JobKind, JobStatus, QueueName, Timestamp};
+use crate::domain::{JobId, JobKind, JobStatus, Priority, QueueName, Timestamp};
 
 /// Columns every read returns, in `JobRow::from_row` order.
 pub(super) const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
-     cancel_requested_at, trace_parent";
+     cancel_requested_at, trace_parent, priority";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -38,6 +38,7 @@ pub struct JobRow {
     pub cancel_requested_at: Option<Timestamp>,
     /// The W3C `traceparent` of what created the job (telemetry.rs), when traces were on.
     pub trace_parent: Option<String>,
+    pub priority: Priority,
 }
 
 impl JobRow {
@@ -84,6 +85,7 @@ impl JobRow {
             finished_at: opt_int("finished_at")?.map(Timestamp::from_millis),
             cancel_requested_at: opt_int("cancel_requested_at")?.map(Timestamp::from_millis),
             trace_parent: opt_text("trace_parent")?,
+            priority: Priority::from_level(int("priority")?),
         })
     }
 }
@@ -106,6 +108,11 @@ pub struct NewJob {
     pub batch_id: Option<String>,
     /// The creator's trace context, so the job's attempts continue its trace.
     pub trace_parent: Option<String>,
+    /// Maintenance jobs run at `System`, everything else at `Normal` unless the caller says
+    /// otherwise (batch rows `Bulk`, notifications `Notification`, a client's choice).
+    pub priority: Priority,
+    /// The owner's weight among owners of the same priority (1 to 100; see `vtime_sql`).
+    pub weight: u32,
 }
 
 impl NewJob {
@@ -130,6 +137,26 @@ impl NewJob {
             idempotency_window: None,
             batch_id: None,
             trace_parent: crate::telemetry::current_traceparent(),
+            priority: match P::KIND {
+                JobKind::Maintenance => Priority::System,
+                _ => Priority::Normal,
+            },
+            weight: 1,
+        }
+    }
+
+    /// Virtual time between two of this owner's jobs: a weight of 2 spaces them half as
+    /// far, so the owner gets twice the turns.
+    pub(super) fn fair_step(&self) -> i64 {
+        FAIR_STEP / i64::from(self.weight.clamp(1, MAX_WEIGHT))
+    }
+
+    /// `scheduled` when it may not run before a later instant, else `queued`.
+    pub fn initial_status(&self, now: i64) -> JobStatus {
+        if self.run_at.millis() > now {
+            JobStatus::Scheduled
+        } else {
+            JobStatus::Queued
         }
     }
 
@@ -254,10 +281,12 @@ impl Db {
 
     /// Removes a job that was never acknowledged to anyone (its queue push failed).
     pub async fn delete_unacknowledged_job(&self, id: JobId) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM jobs WHERE id = $1 AND status = 'queued' AND attempt = 0")
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND status IN ('queued', 'scheduled') AND attempt = 0",
+        )
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -321,7 +350,8 @@ impl Db {
         rows.iter().map(JobRow::from_row).collect()
     }
 
-    /// Cancels a job: one no worker holds (`queued`, or `failed` and waiting for a retry)
+    /// Cancels a job: one no worker holds (`scheduled`, `queued`, or `failed` and waiting for
+    /// a retry)
     /// at once; a `running` one by recording the request (the first request's time is kept),
     /// for the worker to act on. One statement, so a job that changes state meanwhile is
     /// judged by the state it is in when the update runs.
@@ -340,7 +370,7 @@ impl Db {
                  THEN COALESCE(cancel_requested_at, $3) ELSE cancel_requested_at END, \
                updated_at = $3 \
              WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) \
-               AND status IN ('queued', 'failed', 'running') \
+               AND status IN ('scheduled', 'queued', 'failed', 'running') \
              RETURNING {COLUMNS}"
         )))
         .bind(id.to_string())
@@ -425,6 +455,138 @@ impl Db {
             })
         })
         .transpose()
+    }
+
+    /// Takes the best ready job of `queue` for one attempt: the highest priority, then the
+    /// lowest virtual time (owners take turns, see `vtime_sql`), then the oldest id. A
+    /// message is a wake-up, not an assignment: whichever job it names, the worker runs the
+    /// one that should run next, so priority and fairness hold on every queue backend and
+    /// after any re-push. `None` when no job is ready. With `per_key` > 0, an owner with
+    /// that many jobs of the queue running gets none more until one ends (on PostgreSQL the
+    /// queue's claims then take turns on an advisory lock, so the cap holds across workers).
+    pub async fn claim_next(
+        &self,
+        queue: QueueName,
+        worker: &str,
+        lease_ms: i64,
+        per_key: u32,
+    ) -> Result<Option<Claimed>, DbError> {
+        // On PostgreSQL a claim can come back empty while a job is ready: its subquery's
+        // candidate was taken by a concurrent claim that committed meanwhile, and `LIMIT 1
+        // FOR UPDATE` then drops it rather than look further. This message would be spent
+        // with a job left waiting for the rescuer, so look again while one is ready.
+        let capped = capped_sql(per_key);
+        for _ in 0..CLAIM_ROUNDS {
+            if let Some(claimed) = self
+                .claim_next_once(queue, worker, lease_ms, per_key, &capped)
+                .await?
+            {
+                return Ok(Some(claimed));
+            }
+            if !self.has_ready_job(queue, &capped).await? {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `queue` has a job a claim could take now (`capped`: see `capped_sql`).
+    async fn has_ready_job(&self, queue: QueueName, capped: &str) -> Result<bool, DbError> {
+        let ready: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT 1 FROM jobs WHERE queue = $1 AND status IN ('queued', 'failed') \
+             AND run_at <= $2{capped} LIMIT 1"
+        )))
+        .bind(queue.as_str())
+        .bind(Timestamp::now().millis())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(ready.is_some())
+    }
+
+    async fn claim_next_once(
+        &self,
+        queue: QueueName,
+        worker: &str,
+        lease_ms: i64,
+        per_key: u32,
+        capped: &str,
+    ) -> Result<Option<Claimed>, DbError> {
+        let now = Timestamp::now().millis();
+        let token = uuid::Uuid::new_v4().to_string();
+        // PostgreSQL: concurrent claimers skip each other's candidate instead of queueing on
+        // it. SQLite runs one writer at a time, so the subquery's pick is still waiting when
+        // the update applies.
+        let postgres = self.backend() == super::pool::DatabaseBackend::Postgres;
+        let lock = if postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let update = format!(
+            "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = $2, \
+             lease_expires_at = $3, worker = $4, started_at = $5, updated_at = $5, \
+             progress = NULL \
+             WHERE id = (SELECT id FROM jobs WHERE queue = $1 \
+                           AND status IN ('queued', 'failed') AND run_at <= $5{capped} \
+                         ORDER BY priority DESC, vtime, id LIMIT 1 {lock}) \
+               AND status IN ('queued', 'failed') \
+             RETURNING {COLUMNS}"
+        );
+        let update = sqlx::query(AssertSqlSafe(update))
+            .bind(queue.as_str())
+            .bind(token.clone())
+            .bind(now + lease_ms)
+            .bind(worker.to_owned())
+            .bind(now);
+        let row = if postgres && per_key > 0 {
+            // Two claims counting an owner's running jobs at once would both see room.
+            let mut tx = self.pool().begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CLAIM_LOCK + queue_index(queue))
+                .execute(&mut *tx)
+                .await?;
+            let row = update.fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        } else {
+            update.fetch_optional(self.pool()).await?
+        };
+        row.map(|row| {
+            Ok(Claimed {
+                job: JobRow::from_row(&row)?,
+                lease_token: token,
+            })
+        })
+        .transpose()
+    }
+
+    /// Scheduled jobs whose `run_at` has come become `queued`, each with the virtual time
+    /// it would get if it were submitted now (so it waits its turn among its owner's jobs,
+    /// not ahead of everyone's). Returns them, for the caller to push. At most `limit`.
+    pub async fn promote_scheduled(&self, limit: u32) -> Result<Vec<WaitingJob>, DbError> {
+        let now = Timestamp::now().millis();
+        let vtime = vtime_sql("jobs.owner_id", "jobs.queue", "jobs.priority", "$1", "$3");
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'queued', vtime = {vtime}, pushed_at = $1, updated_at = $1 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'scheduled' AND run_at <= $1 \
+                          ORDER BY run_at LIMIT $2) AND status = 'scheduled' \
+             RETURNING id, queue, run_at"
+        )))
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(FAIR_STEP)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(waiting_from_row).collect()
+    }
+
+    /// When the next scheduled job falls due, if any: the promoter sleeps until then.
+    pub async fn next_scheduled_at(&self) -> Result<Option<Timestamp>, DbError> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(at.map(Timestamp::from_millis))
     }
 
     /// Extends a running attempt's lease, and tells whether cancelling was asked: the
@@ -753,10 +915,12 @@ pub(super) async fn insert_job_in(
         release_expired(&mut **tx, KeyHolder::Jobs, &job.owner_id, key, window).await?;
     }
     let payload = job.payload.to_string();
+    let vtime = vtime_sql("$4", "$3", "$13", "$10", "$15");
     let insert = format!(
         "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
          payload, idempotency_key, request_hash, batch_id, trace_parent, pushed_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $11, $12, $10, $10, $10) \
+         updated_at, priority, vtime) \
+         VALUES ($1, $2, $3, $4, $14, 0, $5, $6, $7, $8, $9, $11, $12, $10, $10, $10, $13, {vtime}) \
          {} RETURNING {COLUMNS}",
         if job.idempotency_key.is_some() {
             "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
@@ -777,6 +941,9 @@ pub(super) async fn insert_job_in(
         .bind(now)
         .bind(job.batch_id.clone())
         .bind(job.trace_parent.clone())
+        .bind(job.priority.level())
+        .bind(job.initial_status(now).as_str())
+        .bind(job.fair_step())
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(row) = row {
@@ -800,4 +967,74 @@ pub(super) async fn insert_job_in(
     .await?
     .ok_or_else(gone)?;
     Ok(InsertOutcome::Existing(JobRow::from_row(&existing)?))
+}
+
+/// The advisory lock of a queue's capped claims (plus the queue's index): "quire" in ASCII.
+const CLAIM_LOCK: i64 = 0x7175_6972_6500;
+
+fn queue_index(queue: QueueName) -> i64 {
+    QueueName::ALL.iter().position(|q| *q == queue).unwrap_or(0) as i64
+}
+
+/// The claim's condition for a per-key cap: not an owner with `per_key` jobs of the queue
+/// ($1) running. Empty without a cap. The number is the configuration's, never a client's.
+fn capped_sql(per_key: u32) -> String {
+    if per_key == 0 {
+        return String::new();
+    }
+    format!(
+        " AND owner_id NOT IN (SELECT owner_id FROM jobs WHERE queue = $1 \
+          AND status = 'running' GROUP BY owner_id HAVING COUNT(*) >= {per_key})"
+    )
+}
+
+/// Claims `claim_next` tries while jobs are ready but each try lost its candidate to a
+/// concurrent claim: enough for the claims in flight of a few workers, and bounded.
+const CLAIM_ROUNDS: usize = 8;
+
+/// Virtual time between two jobs of one owner of weight 1 (start-time fair queueing).
+pub(super) const FAIR_STEP: i64 = 1000;
+/// The largest weight an owner may have (its step is then `FAIR_STEP / MAX_WEIGHT`).
+pub const MAX_WEIGHT: u32 = 100;
+
+/// The virtual time of a job `owner` submits now to (`queue`, `priority`): one `step` after
+/// the later of the owner's last ready job and the queue's head (its lowest ready virtual
+/// time). So an owner with a long backlog has its jobs spaced out behind the head, and a
+/// newcomer's job lands right behind the head, not behind the backlog: the claim's
+/// `ORDER BY priority DESC, vtime` then alternates between owners. Jobs waiting for a retry
+/// time are left out of both, so a job in backoff neither holds the head back nor pushes its
+/// owner's next jobs away. Arguments are SQL expressions (placeholders or columns); `now` is
+/// in Unix milliseconds. The tables inside are aliased, so `jobs.<column>` arguments name
+/// the row of an enclosing `UPDATE jobs`.
+pub(super) fn vtime_sql(owner: &str, queue: &str, priority: &str, now: &str, step: &str) -> String {
+    format!(
+        "(COALESCE((SELECT MAX(v) FROM (\
+           SELECT MAX(mine.vtime) AS v FROM jobs AS mine WHERE mine.owner_id = {owner} \
+             AND mine.queue = {queue} AND mine.priority = {priority} \
+             AND mine.status IN ('queued', 'failed') AND mine.run_at <= {now} \
+           UNION ALL \
+           SELECT MIN(head.vtime) AS v FROM jobs AS head WHERE head.queue = {queue} \
+             AND head.priority = {priority} AND head.status IN ('queued', 'failed') \
+             AND head.run_at <= {now}) AS fair), 0) + {step})"
+    )
+}
+
+/// The virtual time before the first of `owner`'s next jobs in (`queue`, `priority`): what
+/// [`vtime_sql`] adds its step to, for a batch that numbers its rows itself.
+pub(super) async fn fair_base(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: &str,
+    queue: QueueName,
+    priority: Priority,
+    now: i64,
+) -> Result<i64, DbError> {
+    let sql = format!("SELECT {} AS base", vtime_sql("$1", "$2", "$3", "$4", "0"));
+    let base: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(owner.to_owned())
+        .bind(queue.as_str())
+        .bind(priority.level())
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(base)
 }

@@ -25,6 +25,19 @@ pub struct ApiKey {
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub email: KeyEmailLimits,
+    pub service: KeyServiceLimits,
+}
+
+/// A key's own share of the service; `None` follows the settings (`rate_limit.per_key`,
+/// `quotas.max_waiting_jobs`) or, for the weight, 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyServiceLimits {
+    /// Requests per `rate_limit.window_secs`; 0 is unlimited.
+    pub rate_limit: Option<u64>,
+    /// Jobs waiting (scheduled, queued, failed, running) at once; 0 is unlimited.
+    pub max_waiting_jobs: Option<u64>,
+    /// Turns among keys sharing a priority, 1 to 100 (2 runs twice as many jobs as 1).
+    pub weight: Option<u64>,
 }
 
 /// A key's own email limits; `None` follows the settings (`email.quota_per_hour`,
@@ -67,6 +80,11 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, DbError> {
                 .map(|d| EmailDomains::parse(&d).map_err(|e| DbError::Corrupt(e.to_string())))
                 .transpose()?,
         },
+        service: KeyServiceLimits {
+            rate_limit: quota(row, "rate_limit")?,
+            max_waiting_jobs: quota(row, "max_waiting_jobs")?,
+            weight: quota(row, "fair_weight")?,
+        },
     })
 }
 
@@ -77,7 +95,8 @@ fn quota(row: &AnyRow, column: &str) -> Result<Option<u64>, DbError> {
 }
 
 const KEY_COLUMNS: &str = "id, name, prefix, is_admin, created_at, revoked_at, \
-                           email_quota_per_hour, email_quota_per_day, email_domains";
+                           email_quota_per_hour, email_quota_per_day, email_domains, \
+                           rate_limit, max_waiting_jobs, fair_weight";
 
 impl Db {
     pub async fn create_key(&self, name: &str, is_admin: bool) -> Result<NewApiKey, DbError> {
@@ -144,6 +163,40 @@ impl Db {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a key's own service limits; `false` when there is no key with this id.
+    /// API processes see the change when their cached copy of the key expires (10 s).
+    pub async fn set_key_service_limits(
+        &self,
+        id: &str,
+        limits: &KeyServiceLimits,
+    ) -> Result<bool, DbError> {
+        let n = |q: Option<u64>| q.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let done = sqlx::query(
+            "UPDATE api_keys SET rate_limit = $2, max_waiting_jobs = $3, fair_weight = $4 \
+             WHERE id = $1",
+        )
+        .bind(id.to_owned())
+        .bind(n(limits.rate_limit))
+        .bind(n(limits.max_waiting_jobs))
+        .bind(n(limits.weight))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs of `owner` not finished yet (scheduled, queued, failed, running): what
+    /// `quotas.max_waiting_jobs` bounds. Reads the owner's status index, not the table.
+    pub async fn count_waiting_jobs(&self, owner: &str) -> Result<u64, DbError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 \
+             AND status IN ('scheduled', 'queued', 'failed', 'running')",
+        )
+        .bind(owner.to_owned())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n.max(0) as u64)
     }
 
     pub async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, DbError> {

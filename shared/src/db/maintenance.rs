@@ -36,6 +36,8 @@ pub struct Backlog {
     pub kind: JobKind,
     pub waiting: i64,
     pub running: i64,
+    /// Waiting for their `run_at` (`scheduled`), not runnable yet.
+    pub scheduled: i64,
     pub oldest_run_at: Option<Timestamp>,
 }
 
@@ -75,17 +77,21 @@ impl Db {
             .collect()
     }
 
-    /// Per kind: jobs waiting (`queued`, or `failed` until their retry), running, and the
-    /// earliest `run_at` of the waiting ones, for the backlog gauges. Both halves read a
-    /// partial index (`jobs_waiting_run_at`, `jobs_running_lease`): the cost follows the
-    /// backlog, never the table (finished jobs are not read).
+    /// Per kind: jobs waiting (`queued`, or `failed` until their retry), running,
+    /// scheduled, and the earliest `run_at` of the waiting ones, for the backlog gauges. Each
+    /// part reads a partial index (`jobs_waiting_run_at`, `jobs_running_lease`,
+    /// `jobs_scheduled_run_at`): the cost follows the backlog, never the table (finished
+    /// jobs are not read).
     pub async fn backlog(&self) -> Result<Vec<Backlog>, DbError> {
         let rows = sqlx::query(
             "SELECT kind, 1 AS waiting, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs \
              WHERE status IN ('queued', 'failed') GROUP BY kind \
              UNION ALL \
              SELECT kind, 0 AS waiting, COUNT(*) AS n, NULL AS oldest FROM jobs \
-             WHERE status = 'running' GROUP BY kind",
+             WHERE status = 'running' GROUP BY kind \
+             UNION ALL \
+             SELECT kind, 2 AS waiting, COUNT(*) AS n, NULL AS oldest FROM jobs \
+             WHERE status = 'scheduled' GROUP BY kind",
         )
         .fetch_all(self.pool())
         .await?;
@@ -95,6 +101,7 @@ impl Db {
                 kind,
                 waiting: 0,
                 running: 0,
+                scheduled: 0,
                 oldest_run_at: None,
             })
             .collect();
@@ -104,13 +111,15 @@ impl Db {
                 continue;
             };
             let n: i64 = row.try_get("n")?;
-            if row.try_get::<i64, _>("waiting")? == 1 {
-                entry.waiting = n;
-                entry.oldest_run_at = row
-                    .try_get::<Option<i64>, _>("oldest")?
-                    .map(Timestamp::from_millis);
-            } else {
-                entry.running = n;
+            match row.try_get::<i64, _>("waiting")? {
+                1 => {
+                    entry.waiting = n;
+                    entry.oldest_run_at = row
+                        .try_get::<Option<i64>, _>("oldest")?
+                        .map(Timestamp::from_millis);
+                }
+                2 => entry.scheduled = n,
+                _ => entry.running = n,
             }
         }
         Ok(out)

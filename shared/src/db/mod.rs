@@ -20,9 +20,9 @@ pub use certificates::{
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
-    NewJob, RetryOutcome, WaitingJob,
+    MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
 };
-pub use keys::{ApiKey, KeyEmailLimits, NewApiKey, hash_key};
+pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
 pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};

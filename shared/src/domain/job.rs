@@ -148,10 +148,12 @@ impl FromStr for QueueName {
 
 /// The job state machine (drawn in ARCHITECTURE.md):
 /// `queued -> running -> succeeded | failed (retry at run_at) -> running ... -> dead`, and
-/// `queued | failed -> cancelled`.
+/// `queued | failed -> cancelled`; a job submitted for later is `scheduled -> queued` when
+/// its time comes (or `scheduled -> cancelled`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    Scheduled,
     Queued,
     Running,
     Succeeded,
@@ -161,7 +163,8 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 6] = [
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Scheduled,
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::Succeeded,
@@ -172,6 +175,7 @@ impl JobStatus {
 
     pub fn as_str(&self) -> &'static str {
         match self {
+            JobStatus::Scheduled => "scheduled",
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
             JobStatus::Succeeded => "succeeded",
@@ -203,5 +207,90 @@ impl FromStr for JobStatus {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| format!("unknown job status `{s}`"))
+    }
+}
+
+/// How soon a job runs: a worker always takes the highest-priority ready job of its queue.
+/// The numbers are stored in rows (`jobs.priority`) and ordered on: never renumber. Clients
+/// name the first four; `notification` and `system` are quire's own (notification emails,
+/// maintenance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    /// Batch rows by default.
+    Bulk,
+    /// Emails a finished job asked for (`notify`).
+    Notification,
+    /// Single submissions by default.
+    Normal,
+    /// Above the default: admin keys only.
+    High,
+    /// Maintenance jobs (schedule ticks).
+    System,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 6] = [
+        Priority::Low,
+        Priority::Bulk,
+        Priority::Notification,
+        Priority::Normal,
+        Priority::High,
+        Priority::System,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Bulk => "bulk",
+            Priority::Notification => "notification",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::System => "system",
+        }
+    }
+
+    /// The stored number.
+    pub fn level(&self) -> i64 {
+        match self {
+            Priority::Low => 0,
+            Priority::Bulk => 10,
+            Priority::Notification => 15,
+            Priority::Normal => 20,
+            Priority::High => 30,
+            Priority::System => 40,
+        }
+    }
+
+    /// The priority a stored number stands for (the nearest level at or below it).
+    pub fn from_level(level: i64) -> Priority {
+        Priority::ALL
+            .into_iter()
+            .rev()
+            .find(|p| p.level() <= level)
+            .unwrap_or(Priority::Low)
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod priority_tests {
+    use super::*;
+
+    #[test]
+    fn levels_order_as_the_variants_and_round_trip() {
+        let levels: Vec<i64> = Priority::ALL.iter().map(Priority::level).collect();
+        assert!(levels.windows(2).all(|w| w[0] < w[1]), "{levels:?}");
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_level(p.level()), p);
+        }
+        assert_eq!(Priority::from_level(25), Priority::Normal);
+        assert_eq!(Priority::from_level(-5), Priority::Low);
     }
 }

@@ -8,6 +8,6 @@ mod timestamp;
 
 pub use date::CalendarDate;
 pub use email::{EmailAddress, EmailDomains, EmailError, MAX_ADDRESS, header_value};
-pub use job::{JobId, JobKind, JobStatus, QueueName};
+pub use job::{JobId, JobKind, JobStatus, Priority, QueueName};
 pub use text::{BoundedText, TextError};
 pub use timestamp::Timestamp;

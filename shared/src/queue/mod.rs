@@ -63,10 +63,12 @@ use sqlx::sqlite::{
 use crate::domain::{JobId, QueueName};
 
 mod events;
+mod limits;
 mod redis_backend;
 mod sqlite_backend;
 mod wake;
 
+pub use limits::{RateDecision, RatePolicy, gcra};
 use redis_backend::*;
 use sqlite_backend::*;
 use wake::{Signal, Signals};
@@ -131,6 +133,9 @@ struct Inner {
     /// Events published through this handle, for its own subscribers: how events travel when
     /// there is no Redis (SQLite: every role in one process).
     local: tokio::sync::broadcast::Sender<LocalEvent>,
+    /// Rate-limit buckets when there is no Redis (one process), and the clock they read.
+    buckets: limits::LocalBuckets,
+    started: std::time::Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +150,8 @@ impl Inner {
             backend,
             signals: Signals::default(),
             local: tokio::sync::broadcast::Sender::new(LOCAL_EVENTS),
+            buckets: limits::local_buckets(),
+            started: std::time::Instant::now(),
         }
     }
 }

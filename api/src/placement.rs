@@ -1,0 +1,136 @@
+//! A client's say in when its job runs: `priority` (lower than the default for anyone,
+//! higher for admin keys only), and `run_at` or `delay_secs` for a job that must not start
+//! before a later instant (it is `scheduled` until then). Parsed once here into a
+//! [`Placement`], which `submit::new_job` applies to the row.
+
+use serde::{Deserialize, Serialize};
+use shared::domain::{Priority, Timestamp};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// The furthest ahead a job may be scheduled: a year.
+pub const MAX_AHEAD_SECS: u64 = 366 * 24 * 3600;
+
+/// The priorities a client may ask for. `high` is above every default: admin keys only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityChoice {
+    Low,
+    Bulk,
+    Normal,
+    High,
+}
+
+impl PriorityChoice {
+    fn priority(self) -> Priority {
+        match self {
+            PriorityChoice::Low => Priority::Low,
+            PriorityChoice::Bulk => Priority::Bulk,
+            PriorityChoice::Normal => Priority::Normal,
+            PriorityChoice::High => Priority::High,
+        }
+    }
+}
+
+/// Where a job goes in line: its priority, and the instant it may start (`None`: now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub priority: Priority,
+    pub run_at: Option<Timestamp>,
+}
+
+impl Placement {
+    /// The default for a kind of submission, with nothing asked.
+    pub fn default_for(priority: Priority) -> Placement {
+        Placement {
+            priority,
+            run_at: None,
+        }
+    }
+
+    /// Checks what a request asked. `default`: the submission's own priority (`normal` for
+    /// single jobs, `bulk` for batch rows); a key may ask for it or lower, an admin key for
+    /// anything. `run_at` (RFC 3339) and `delay_secs` exclude each other; an instant in the
+    /// past means now; at most [`MAX_AHEAD_SECS`] ahead.
+    pub fn check(
+        caller: &Caller,
+        default: Priority,
+        priority: Option<PriorityChoice>,
+        run_at: Option<&str>,
+        delay_secs: Option<u64>,
+    ) -> Result<Placement, ApiError> {
+        let priority = match priority.map(PriorityChoice::priority) {
+            Some(asked) if asked > default && !caller.is_admin => {
+                return Err(ApiError::AdminOnly {
+                    code: "priority_not_allowed",
+                    message: format!(
+                        "priority `{asked}` is above this submission's default `{default}`; \
+                         only admin keys may raise it"
+                    ),
+                });
+            }
+            Some(asked) => asked,
+            None => default,
+        };
+        let now = Timestamp::now();
+        let run_at = match (run_at, delay_secs) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_with_code(
+                    "conflicting_fields",
+                    "delay_secs",
+                    "give `run_at` or `delay_secs`, not both",
+                ));
+            }
+            (Some(text), None) => {
+                let at = time::OffsetDateTime::parse(
+                    text,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|_| {
+                    ApiError::invalid_with_code(
+                        "invalid_run_at",
+                        "run_at",
+                        "`run_at` must be an RFC 3339 instant, e.g. 2026-12-24T18:00:00Z",
+                    )
+                })?;
+                let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+                Some(Timestamp::from_millis(ms))
+            }
+            // Capped before the multiplication; the bound is checked below.
+            (None, Some(secs)) => Some(now.plus_millis(secs.min(MAX_AHEAD_SECS + 1) as i64 * 1000)),
+            (None, None) => None,
+        };
+        if let Some(at) = run_at
+            && at.millis() - now.millis() > MAX_AHEAD_SECS as i64 * 1000
+        {
+            let field = if delay_secs.is_some() {
+                "delay_secs"
+            } else {
+                "run_at"
+            };
+            return Err(ApiError::invalid_with_code(
+                "too_far_ahead",
+                field,
+                format!(
+                    "a job may be scheduled at most {} days ahead",
+                    MAX_AHEAD_SECS / 86_400
+                ),
+            ));
+        }
+        Ok(Placement {
+            priority,
+            // Due already: runs now, like a submission without one.
+            run_at: run_at.filter(|at| *at > now),
+        })
+    }
+
+    /// Sets the row's priority and start instant.
+    pub fn apply(&self, job: &mut shared::db::NewJob) {
+        job.priority = self.priority;
+        if let Some(at) = self.run_at {
+            job.run_at = at;
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Fair service on both backends: priorities (a worker takes the highest-priority ready job;
+//! one priority in submission order; only admin keys raise it), turns between keys within a
+//! priority, and scheduled jobs (`run_at`, `delay_secs`): not before their time, within a
+//! second after it, cancellable meanwhile, and kept through the loss of every queue message.
+//! Jobs are submitted while no worker runs, then one worker with one slot starts and the
+//! order is read from the rows' `started_at`.
+
+use std::time::Duration;
+
+use quire::Roles;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, certificate, error_of};
+
+/// API and scheduler now, a one-slot worker later (`start_worker`).
+async fn app_without_worker(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, &[Roles::API, Roles::SCHEDULER], |config| {
+        config.queues.certificates.concurrency = 1;
+    })
+    .await
+}
+
+fn with(mut body: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+fn instant(job: &Value, field: &str) -> time::OffsetDateTime {
+    let text = job[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field}: {job}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// Job ids in the order their (only) attempt started.
+async fn start_order(app: &TestApp, key: &str, ids: &[String]) -> Vec<String> {
+    let mut started = Vec::new();
+    for id in ids {
+        let job = app.wait_for(key, id, &["succeeded"]).await;
+        started.push((instant(&job, "started_at"), id.clone()));
+    }
+    // One slot: attempts never overlap, and each takes milliseconds, so no ties.
+    started.sort();
+    started.into_iter().map(|(_, id)| id).collect()
+}
+
+async fn batch(app: &TestApp, key: &str, rows: usize, extra: Value) -> Vec<String> {
+    let rows: Vec<Value> = (0..rows)
+        .map(|i| json!({ "recipient_name": format!("Row {i}"), "course_name": "Fairness" }))
+        .collect();
+    let response = app
+        .post(
+            key,
+            "/v1/certificates/batch",
+            &with(json!({ "rows": rows }), extra),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let batch: Value = response.json().await.unwrap();
+    let certificates = app
+        .json_at(Some(key), batch["links"]["certificates"].as_str().unwrap())
+        .await;
+    let mut ids: Vec<String> = certificates["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    // Job ids are UUIDv7: sorting gives submission order.
+    ids.sort();
+    ids
+}
+
+async fn priorities_order_the_queue(backend: Backend) {
+    let mut app = app_without_worker(backend).await;
+    let key = app.new_key("prio").await;
+    let mut low = Vec::new();
+    let mut normal = Vec::new();
+    for i in 0..3 {
+        let body = with(
+            certificate(&format!("Low {i}")),
+            json!({ "priority": "low" }),
+        );
+        low.push(app.submit_ok(&key, &body).await);
+        normal.push(
+            app.submit_ok(&key, &certificate(&format!("Normal {i}")))
+                .await,
+        );
+    }
+    let admin = app.admin.clone();
+    let high = app
+        .submit_ok(
+            &admin,
+            &with(certificate("Urgent"), json!({ "priority": "high" })),
+        )
+        .await;
+    let view = app.job(&key, &low[0]).await;
+    assert_eq!(view["priority"], "low", "{view}");
+    assert_eq!(app.job(&key, &normal[0]).await["priority"], "normal");
+
+    // Only admin keys go above the default: `high` for a single job, `normal` for a batch.
+    let refused = app
+        .submit(
+            &key,
+            &with(certificate("Pushy"), json!({ "priority": "high" })),
+        )
+        .await;
+    let (status, body) = error_of(refused).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "priority_not_allowed", "{body}");
+    let refused = app
+        .post(
+            &key,
+            "/v1/certificates/batch",
+            &json!({ "rows": [{ "recipient_name": "A", "course_name": "B" }], "priority": "normal" }),
+        )
+        .await;
+    assert_eq!(error_of(refused).await.0, StatusCode::FORBIDDEN);
+
+    app.add(Roles::WORKER).await;
+    let mut all = vec![high];
+    all.extend(normal);
+    all.extend(low);
+    // The admin key sees every key's jobs.
+    let order = start_order(&app, &admin, &all).await;
+    assert_eq!(
+        order, all,
+        "high, then normal, then low; each in submission order"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_priorities_order_the_queue() {
+    priorities_order_the_queue(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_priorities_order_the_queue() {
+    priorities_order_the_queue(Backend::Production).await;
+}
+
+/// Two keys' batches at one priority alternate; a third key's one-row batch, submitted
+/// last, starts within the first few jobs instead of after both batches.
+async fn keys_take_turns(backend: Backend) {
+    let mut app = app_without_worker(backend).await;
+    let (a, b, c) = (
+        app.new_key("turn-a").await,
+        app.new_key("turn-b").await,
+        app.new_key("turn-c").await,
+    );
+    let a_ids = batch(&app, &a, 12, json!({})).await;
+    let b_ids = batch(&app, &b, 12, json!({})).await;
+    let c_ids = batch(&app, &c, 1, json!({})).await;
+    assert_eq!(app.job(&a, &a_ids[0]).await["priority"], "bulk");
+    app.add(Roles::WORKER).await;
+    let mut started = Vec::new();
+    for (key, ids) in [(&a, &a_ids), (&b, &b_ids), (&c, &c_ids)] {
+        for id in ids {
+            let job = app.wait_for(key, id, &["succeeded"]).await;
+            started.push((instant(&job, "started_at"), key.clone()));
+        }
+    }
+    started.sort();
+    let owners: Vec<&str> = started.iter().map(|(_, k)| k.as_str()).collect();
+    let c_at = owners.iter().position(|k| *k == c).unwrap();
+    assert!(c_at < 4, "the third key's job started {c_at}th: {owners:?}");
+    // While both batches have work (the first 20 jobs), neither key is ahead by more than 2.
+    let (mut na, mut nb) = (0i32, 0i32);
+    for owner in owners.iter().take(20) {
+        if *owner == a {
+            na += 1;
+        } else if *owner == b {
+            nb += 1;
+        }
+        assert!((na - nb).abs() <= 2, "turns not shared: {owners:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_keys_take_turns() {
+    keys_take_turns(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_keys_take_turns() {
+    keys_take_turns(Backend::Production).await;
+}
+
+/// Deletes every Redis key of the app's namespace: Redis lost its data.
+async fn lose_queue_messages(app: &TestApp) {
+    let client = redis::Client::open(crate::helpers::test_redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.config.redis_namespace))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Priorities survive the loss of every queue message: the rescuer pushes the rows again and
+/// the claim still takes the best one first.
+#[tokio::test]
+async fn production_priority_survives_losing_the_queue() {
+    let mut app = app_without_worker(Backend::Production).await;
+    let key = app.new_key("flushed").await;
+    let low = app
+        .submit_ok(
+            &key,
+            &with(certificate("Low"), json!({ "priority": "low" })),
+        )
+        .await;
+    let normal = app.submit_ok(&key, &certificate("Normal")).await;
+    lose_queue_messages(&app).await;
+    app.add(Roles::WORKER).await;
+    let order = start_order(&app, &key, &[low.clone(), normal.clone()]).await;
+    assert_eq!(order, vec![normal, low]);
+    app.stop().await;
+}
+
+async fn scheduled_jobs_wait_for_their_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.new_key("later").await;
+    let later = app
+        .submit(
+            &key,
+            &with(certificate("Later"), json!({ "delay_secs": 2 })),
+        )
+        .await;
+    assert_eq!(later.status(), StatusCode::ACCEPTED);
+    let later: Value = later.json().await.unwrap();
+    assert_eq!(later["status"], "scheduled", "{later}");
+    let id = later["id"].as_str().unwrap().to_owned();
+    let view = app.job(&key, &id).await;
+
+    // An RFC 3339 instant; cancelled while it waits, it never runs.
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let doomed = app
+        .submit_ok(&key, &with(certificate("Doomed"), json!({ "run_at": at })))
+        .await;
+    assert_eq!(app.job(&key, &doomed).await["status"], "scheduled");
+    let cancelled = app
+        .post(&key, &format!("/v1/jobs/{doomed}/cancel"), &json!({}))
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(app.job(&key, &doomed).await["status"], "cancelled");
+
+    let done = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let started = instant(&done, "started_at");
+    let due = instant(&view, "run_at");
+    assert!(started >= due, "started {started} before its run_at {due}");
+    assert!(
+        started - due < time::Duration::milliseconds(1500),
+        "started {started}, more than a second after its run_at {due}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.job(&key, &doomed).await["status"], "cancelled");
+
+    // Bad instants and both fields at once are 422s naming the field.
+    for (extra, field) in [
+        (json!({ "run_at": "tomorrow" }), "run_at"),
+        (json!({ "run_at": at, "delay_secs": 5 }), "delay_secs"),
+        (json!({ "delay_secs": 40_000_000u64 }), "delay_secs"),
+    ] {
+        let (status, body) =
+            error_of(app.submit(&key, &with(certificate("Bad"), extra)).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["field"], field, "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_scheduled_jobs_wait_for_their_time() {
+    scheduled_jobs_wait_for_their_time(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_scheduled_jobs_wait_for_their_time() {
+    scheduled_jobs_wait_for_their_time(Backend::Production).await;
+}
+
+/// A scheduled job has no queue message while it waits: losing Redis's data and restarting
+/// the worker and scheduler neither loses it nor fires it early.
+#[tokio::test]
+async fn production_scheduled_job_survives_restart_and_queue_loss() {
+    let mut app = TestApp::spawn_with(
+        Backend::Production,
+        &[Roles::API, Roles::WORKER, Roles::SCHEDULER],
+        |_| {},
+    )
+    .await;
+    let key = app.new_key("durable").await;
+    let id = app
+        .submit_ok(
+            &key,
+            &with(certificate("Durable"), json!({ "delay_secs": 3 })),
+        )
+        .await;
+    let due = instant(&app.job(&key, &id).await, "run_at");
+    for stopped in app.apps.split_off(1) {
+        stopped.stop().await.expect("clean stop");
+    }
+    lose_queue_messages(&app).await;
+    assert_eq!(app.job(&key, &id).await["status"], "scheduled");
+    app.add(Roles::WORKER).await;
+    app.add(Roles::SCHEDULER).await;
+    let done = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(instant(&done, "started_at") >= due);
+    app.stop().await;
+}
+
+/// A key of weight 3 gets about three turns for each of a weight-1 key's.
+#[tokio::test]
+async fn embedded_weights_share_turns() {
+    let mut app = app_without_worker(Backend::Embedded).await;
+    let (heavy, light) = (app.new_key("heavy").await, app.new_key("light").await);
+    let id = app.db.find_key(&heavy).await.unwrap().unwrap().id;
+    let weight = shared::db::KeyServiceLimits {
+        weight: Some(3),
+        ..Default::default()
+    };
+    assert!(app.db.set_key_service_limits(&id, &weight).await.unwrap());
+    let heavy_ids = batch(&app, &heavy, 12, json!({})).await;
+    let light_ids = batch(&app, &light, 12, json!({})).await;
+    app.add(Roles::WORKER).await;
+    let mut started = Vec::new();
+    for (key, ids) in [(&heavy, &heavy_ids), (&light, &light_ids)] {
+        for id in ids {
+            let job = app.wait_for(key, id, &["succeeded"]).await;
+            started.push((instant(&job, "started_at"), key.clone()));
+        }
+    }
+    started.sort();
+    let first: Vec<bool> = started.iter().take(12).map(|(_, k)| *k == heavy).collect();
+    let heavy_turns = first.iter().filter(|h| **h).count();
+    assert!(
+        (8..=10).contains(&heavy_turns),
+        "{heavy_turns} of 12: {first:?}"
+    );
+    app.stop().await;
+}
+
+/// With `max_running_per_key = 1` a key's jobs never run two at once, though the worker has
+/// four slots, while another key's jobs run beside them.
+async fn a_key_runs_at_most_its_cap(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, &[Roles::API, Roles::SCHEDULER], |config| {
+        config.queues.certificates.concurrency = 4;
+        config.queues.certificates.max_running_per_key = 1;
+    })
+    .await;
+    let (capped, other) = (app.new_key("capped").await, app.new_key("other").await);
+    let capped_ids = batch(&app, &capped, 6, json!({})).await;
+    let mut other_ids = Vec::new();
+    for i in 0..3 {
+        other_ids.push(
+            app.submit_ok(&other, &certificate(&format!("Beside {i}")))
+                .await,
+        );
+    }
+    app.add(Roles::WORKER).await;
+    let mut spans = Vec::new();
+    for id in &capped_ids {
+        let job = app.wait_for(&capped, id, &["succeeded"]).await;
+        spans.push((instant(&job, "started_at"), instant(&job, "finished_at")));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "two of the key's jobs overlapped: {pair:?}"
+        );
+    }
+    let mut last_other = None;
+    for id in &other_ids {
+        let job = app.wait_for(&other, id, &["succeeded"]).await;
+        last_other = last_other.max(Some(instant(&job, "finished_at")));
+    }
+    // The other key was not made to wait for the capped key's whole batch.
+    assert!(last_other.unwrap() < spans.last().unwrap().1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_a_key_runs_at_most_its_cap() {
+    a_key_runs_at_most_its_cap(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_a_key_runs_at_most_its_cap() {
+    a_key_runs_at_most_its_cap(Backend::Production).await;
+}
