@@ -779,6 +779,8 @@ for label in ("fair", "fifo"):
     row(f"{label}: third key's batch row waited ms", [f["third_key_row_wait_ms"] for f in mine], "{:.0f}")
     row(f"{label}: third key's single waited ms", [f["third_key_single_wait_ms"] for f in mine], "{:.0f}")
     row(f"{label}: throughput of two batches /s", [f["throughput_per_s"] for f in mine], "{:.1f}")
+    row(f"{label}: scheduled jobs started late p99 ms", [f["scheduled"]["late_p99_ms"] for f in mine], "{:.0f}", "<= 1000")
+    row(f"{label}: scheduled jobs started early", [f["scheduled"]["started_early"] for f in mine], "{:.0f}", "0")
     limited = [f["rate_limit"] for f in mine if f.get("rate_limit")]
     row(f"{label}: limited key (100/s) offered 500/s, accepted /s", [r["accepted_per_s"] for r in limited], "{:.1f}", "~100")
     row(f"{label}: limited key's 429s without Retry-After", [r["refused_without_retry_after"] for r in limited], "{:.0f}", "0")

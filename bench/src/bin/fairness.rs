@@ -10,6 +10,8 @@
 //!    priority) and single certificate (default priority), submitted 2 s later: how long
 //!    each waited to start.
 //! 3. `throughput`: jobs per second over the two batches of (2), first start to last finish.
+//! 5. `scheduled`: 50 certificates submitted with `delay_secs: 2`: how late each started
+//!    after its `run_at` (p50, p99, max), and whether any started early.
 //! 4. `rate_limit`: a key limited to 100 requests/s (its own limit) sends 500/s for
 //!    `--limit-secs`: requests accepted per second, refusals (each must be a 429 with
 //!    `Retry-After`), and the latency of another key's requests (20/s) meanwhile against
@@ -200,6 +202,36 @@ async fn singles(client: &Client, key: &str, n: usize, pace: Duration) -> anyhow
     Ok(json!({ "p50_ms": s.p50_ms, "p99_ms": s.p99_ms, "max_ms": s.max_ms }))
 }
 
+/// How late after their `run_at` 50 jobs submitted with `delay_secs: 2` started.
+async fn scheduled(client: &Client, key: &str) -> anyhow::Result<Value> {
+    let (mut ids, mut due) = (Vec::new(), Vec::new());
+    for i in 0..50 {
+        let body = json!({ "recipient_name": format!("Later {i}"), "course_name": "Fair Service", "delay_secs": 2 });
+        let job = client.post(key, "/v1/certificates", body).await?;
+        let id = job["id"].as_str().context("no id")?.to_owned();
+        // A scheduled job's view shows its run_at (a finished one's does not).
+        due.push(time_of(
+            &client.get(key, &format!("/v1/jobs/{id}")).await?,
+            "run_at",
+        )?);
+        ids.push(id);
+    }
+    let rows = client.finished(key, &ids).await?;
+    let mut late = Latencies::new();
+    let mut early = 0;
+    for (row, due) in rows.iter().zip(due) {
+        let started = time_of(row, "started_at")?;
+        if started < due {
+            early += 1;
+        }
+        late.record_span(started - due);
+    }
+    let s = late.summary().context("no jobs")?;
+    Ok(
+        json!({ "late_p50_ms": s.p50_ms, "late_p99_ms": s.p99_ms, "late_max_ms": s.max_ms, "started_early": early }),
+    )
+}
+
 /// Latencies of `GET /v1/jobs?limit=1` by `key`, `per_sec` a second for `secs`.
 async fn paced_reads(
     client: &Client,
@@ -285,7 +317,8 @@ async fn run(args: &Args) -> anyhow::Result<String> {
     };
     let pace = Duration::from_millis(args.pace_ms);
 
-    // 4 first, on an idle system: the rate limit.
+    // 5 and 4 first, on an idle system: scheduled jobs and the rate limit.
+    let scheduled = scheduled(&client, single_key).await?;
     let limited = match &args.limited_key {
         Some(limited) => rate_limit(&client, limited, single_key, args.limit_secs).await?,
         None => Value::Null,
@@ -399,6 +432,7 @@ async fn run(args: &Args) -> anyhow::Result<String> {
         "throughput_per_s": total as f64 / span,
         "jobs": total,
         "rate_limit": limited,
+        "scheduled": scheduled,
     });
     Ok(line.to_string())
 }

@@ -405,3 +405,40 @@ async fn embedded_a_key_runs_at_most_its_cap() {
 async fn production_a_key_runs_at_most_its_cap() {
     a_key_runs_at_most_its_cap(Backend::Production).await;
 }
+
+/// A job whose worker died keeps its priority: the rescuer retries it, and it still runs
+/// before the lower-priority job that waited all along.
+async fn priority_survives_a_rescue(backend: Backend) {
+    let mut app = app_without_worker(backend).await;
+    let key = app.new_key("rescued").await;
+    let low = app
+        .submit_ok(
+            &key,
+            &with(certificate("Low"), json!({ "priority": "low" })),
+        )
+        .await;
+    let normal = app.submit_ok(&key, &certificate("Normal")).await;
+    // A worker took it and died: its lease is already over.
+    app.db
+        .claim_job(normal.parse().unwrap(), "gone", -1)
+        .await
+        .unwrap()
+        .unwrap();
+    let rescued = app.wait_for(&key, &normal, &["failed"]).await;
+    assert_eq!(rescued["priority"], "normal", "{rescued}");
+    assert_eq!(rescued["error"]["code"], "lease_expired", "{rescued}");
+    app.add(Roles::WORKER).await;
+    let order = start_order(&app, &key, &[low.clone(), normal.clone()]).await;
+    assert_eq!(order, vec![normal, low]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_priority_survives_a_rescue() {
+    priority_survives_a_rescue(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_priority_survives_a_rescue() {
+    priority_survives_a_rescue(Backend::Production).await;
+}
