@@ -23,6 +23,7 @@ mod server;
 pub mod state;
 pub mod submit;
 pub mod views;
+pub mod waiting;
 
 use std::time::Duration;
 
@@ -155,9 +156,15 @@ pub async fn serve(
         let stop = shutdown.clone();
         async move { cache.listen(stop).await }
     });
+    // Jobs finishing anywhere wake this process's `?wait=` requests.
+    let relaying = tokio::spawn({
+        let (waiters, queue, stop) = (state.waiters.clone(), state.queue.clone(), shutdown.clone());
+        async move { waiters.listen(queue, stop).await }
+    });
     let header_read = Duration::from_secs(state.config.limits.header_read_timeout_secs);
     let app = router(state);
     let served = server::run(listener, app, header_read, shutdown).await;
     listening.abort();
+    relaying.abort();
     served
 }

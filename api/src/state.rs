@@ -32,6 +32,8 @@ pub struct AppState {
     pub decodes: Arc<tokio::sync::Semaphore>,
     /// Recent waiting-job counts per key, for the quota (`quotas.rs`).
     pub waiting: crate::quotas::WaitingCounts,
+    /// Requests waiting for a job or batch to finish (`?wait=`, `waiting.rs`).
+    pub waiters: crate::waiting::Waiters,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
@@ -61,6 +63,7 @@ impl AppState {
             queue,
             links: Arc::default(),
             waiting: Default::default(),
+            waiters: Default::default(),
         }
     }
 

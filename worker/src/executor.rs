@@ -300,6 +300,7 @@ impl Executor {
                 {
                     tracing::info!("job succeeded");
                     finished(job.kind, Outcome::Succeeded, ran);
+                    self.tell_waiters(job).await;
                     // A job that succeeded read every input it had: those, by name.
                     let _ = self
                         .ctx
@@ -321,6 +322,7 @@ impl Executor {
                 {
                     tracing::info!("job cancelled");
                     finished(job.kind, Outcome::Cancelled, ran);
+                    self.tell_waiters(job).await;
                     let _ = self.ctx.storage.remove_inputs(job.id).await;
                 } else {
                     tracing::warn!("lease lost before the cancel was recorded; discarded");
@@ -362,11 +364,13 @@ impl Executor {
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
                         finished(job.kind, Outcome::Dead, ran);
+                        self.tell_waiters(job).await;
                         self.push_follow_up(notification).await;
                     }
                     (FailOutcome::Cancelled, _) => {
                         tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
                         finished(job.kind, Outcome::Cancelled, ran);
+                        self.tell_waiters(job).await;
                         let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
                     (FailOutcome::Stale, _) => {
@@ -381,6 +385,18 @@ impl Executor {
 }
 
 impl Executor {
+    /// Wakes clients waiting on the job or its batch (`?wait=`); they read the row.
+    async fn tell_waiters(&self, job: &shared::db::JobRow) {
+        if let Err(e) = self
+            .ctx
+            .queue
+            .publish_finished(job.id, job.batch_id.as_deref())
+            .await
+        {
+            tracing::debug!(error = %e, "finished event not published; waiters re-read soon");
+        }
+    }
+
     /// Pushes a notification inserted with the outcome. If the push fails the row waits as
     /// `queued` and the rescuer pushes it.
     async fn push_follow_up(&self, job: Option<shared::db::NewJob>) {

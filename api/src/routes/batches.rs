@@ -19,6 +19,7 @@ use crate::offload::off_executor;
 use crate::placement::{Placement, PriorityChoice};
 use crate::state::AppState;
 use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
+use crate::waiting::{WaitQuery, batch_concerns, until_final};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -400,17 +401,32 @@ impl Owned for BatchRow {
     }
 }
 
-/// A batch's progress: jobs per status.
+/// A batch's progress: jobs per status; with `?wait=N`, as soon as every job is finished
+/// (or after N seconds).
 #[utoipa::path(get, path = "/v1/batches/{id}", tag = "certificates",
-    params(("id" = uuid::Uuid, Path, description = "Batch id")),
+    params(("id" = uuid::Uuid, Path, description = "Batch id"), WaitQuery),
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     Mine {
         state, row: batch, ..
     }: Mine<BatchRow>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> Result<Json<BatchView>, ApiError> {
+    let wait = q.duration(&state)?;
     let name = template_name(&state, &batch).await?;
-    Ok(Json(batch_view(&state, &batch, &name).await?))
+    if wait.is_zero() {
+        return Ok(Json(batch_view(&state, &batch, &name).await?));
+    }
+    let (concerns, gap) = batch_concerns(batch.id.clone());
+    let read = || {
+        let (state, batch, name) = (state.clone(), batch.clone(), name.clone());
+        async move {
+            let view = batch_view(&state, &batch, &name).await?;
+            let done = view.complete;
+            Ok((view, done))
+        }
+    };
+    Ok(Json(until_final(&state, wait, concerns, gap, read).await?))
 }
 
 /// A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.

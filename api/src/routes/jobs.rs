@@ -17,6 +17,7 @@ use crate::paging::{Listing, PageQuery};
 use crate::state::AppState;
 use crate::submit::{Retry, submit};
 use crate::views::{JobPage, JobView, bad_query, parse_id};
+use crate::waiting::{WaitQuery, job_concerns, until_final};
 
 impl Owned for JobRow {
     async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
@@ -28,16 +29,33 @@ impl Owned for JobRow {
     }
 }
 
-/// A job's status.
+/// A job's status; with `?wait=N`, as soon as it is finished (or after N seconds).
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
-    params(("id" = uuid::Uuid, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id"), WaitQuery),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
     Mine {
-        state, row: job, ..
+        state,
+        caller,
+        row: job,
     }: Mine<JobRow>,
-) -> Json<JobView> {
-    Json(JobView::from_row(&job, &state.base_url))
+    ApiQuery(q): ApiQuery<WaitQuery>,
+) -> Result<Json<JobView>, ApiError> {
+    let wait = q.duration(&state)?;
+    if wait.is_zero() || job.status.is_terminal() {
+        return Ok(Json(JobView::from_row(&job, &state.base_url)));
+    }
+    let id = job.id;
+    let read = || {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move {
+            let job = JobRow::find(&state, &caller, &id.to_string()).await?;
+            let done = job.status.is_terminal();
+            Ok((job, done))
+        }
+    };
+    let job = until_final(&state, wait, job_concerns(id), None, read).await?;
+    Ok(Json(JobView::from_row(&job, &state.base_url)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -224,6 +242,13 @@ pub async fn cancel(
     match state.db.cancel_job(id, caller.owner_filter()).await? {
         CancelOutcome::Cancelled(job) => {
             shared::metrics::job_cancelled_waiting(job.kind);
+            if let Err(e) = state
+                .queue
+                .publish_finished(job.id, job.batch_id.as_deref())
+                .await
+            {
+                tracing::debug!(error = %e, "finished event not published; waiters re-read soon");
+            }
             let _ = state.storage.remove_inputs(id).await;
             Ok((
                 StatusCode::OK,

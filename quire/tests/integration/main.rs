@@ -26,3 +26,4 @@ mod storage;
 mod templates;
 mod traces;
 mod validation;
+mod waiting;

@@ -12,7 +12,7 @@ use crate::domain::{JobId, JobKind, JobStatus, Priority, QueueName, Timestamp};
 /// Columns every read returns, in `JobRow::from_row` order.
 pub(super) const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
-     cancel_requested_at, trace_parent, priority";
+     cancel_requested_at, trace_parent, priority, batch_id";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -39,6 +39,8 @@ pub struct JobRow {
     /// The W3C `traceparent` of what created the job (telemetry.rs), when traces were on.
     pub trace_parent: Option<String>,
     pub priority: Priority,
+    /// The batch it belongs to, if any.
+    pub batch_id: Option<String>,
 }
 
 impl JobRow {
@@ -86,6 +88,7 @@ impl JobRow {
             cancel_requested_at: opt_int("cancel_requested_at")?.map(Timestamp::from_millis),
             trace_parent: opt_text("trace_parent")?,
             priority: Priority::from_level(int("priority")?),
+            batch_id: opt_text("batch_id")?,
         })
     }
 }

@@ -112,6 +112,43 @@ impl Queue {
         self.publish(CANCEL_TOPIC, &job_id.to_string()).await
     }
 
+    /// Tells processes with clients waiting on `job_id` (`GET /v1/jobs/{id}?wait=`, or its
+    /// batch's) that it reached an end state. Only a wake-up: waiters read the row, and one
+    /// that misses the message reads it again within seconds anyway.
+    pub async fn publish_finished(
+        &self,
+        job_id: JobId,
+        batch_id: Option<&str>,
+    ) -> Result<(), QueueError> {
+        let message = match batch_id {
+            Some(batch) => format!("{job_id} {batch}"),
+            None => job_id.to_string(),
+        };
+        self.publish(FINISHED_TOPIC, &message).await
+    }
+
+    /// Hands every message of [`Queue::publish_finished`] to `on_finished` (job id, batch
+    /// id) until `stop`; `on_state` as for [`Queue::subscribe`].
+    pub async fn subscribe_finished(
+        &self,
+        on_finished: impl Fn(JobId, Option<&str>) + Send + Sync,
+        on_state: impl Fn(bool) + Send + Sync,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let on_message = |message: &str| {
+            let (job, batch) = match message.split_once(' ') {
+                Some((job, batch)) => (job, Some(batch)),
+                None => (message, None),
+            };
+            match job.parse() {
+                Ok(id) => on_finished(id, batch),
+                Err(_) => tracing::warn!(message, "ignoring a finished event that is not a job id"),
+            }
+        };
+        self.subscribe(FINISHED_TOPIC, on_message, on_state, stop)
+            .await;
+    }
+
     /// Hands every cancel request published by [`Queue::publish_cancel`] to `on_cancel`
     /// until `stop`; `on_state` as for [`Queue::subscribe`].
     pub async fn subscribe_cancels(

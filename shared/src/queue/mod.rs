@@ -102,6 +102,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const LOCAL_EVENTS: usize = 256;
 /// The topic of cancel requests for running jobs; each message is one job id.
 const CANCEL_TOPIC: &str = "cancel";
+/// The topic of jobs that reached an end state; each message is `<job id>[ <batch id>]`.
+const FINISHED_TOPIC: &str = "finished";
 
 /// The message on every queue: only the job id; the row in SQL holds everything else.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
