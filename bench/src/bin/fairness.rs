@@ -194,12 +194,24 @@ async fn singles(client: &Client, key: &str, n: usize, pace: Duration) -> anyhow
         tokio::time::sleep(pace).await;
     }
     let rows = client.finished(key, &ids).await?;
-    let mut latencies = Latencies::new();
+    let (mut latencies, mut waits, mut runs) =
+        (Latencies::new(), Latencies::new(), Latencies::new());
     for row in &rows {
-        latencies.record_span(time_of(row, "finished_at")? - time_of(row, "created_at")?);
+        let (created, started) = (time_of(row, "created_at")?, time_of(row, "started_at")?);
+        let finished = time_of(row, "finished_at")?;
+        latencies.record_span(finished - created);
+        waits.record_span(started - created);
+        runs.record_span(finished - started);
     }
     let s = latencies.summary().context("no singles")?;
-    Ok(json!({ "p50_ms": s.p50_ms, "p99_ms": s.p99_ms, "max_ms": s.max_ms }))
+    let (w, r) = (
+        waits.summary().context("no singles")?,
+        runs.summary().context("no singles")?,
+    );
+    Ok(
+        json!({ "p50_ms": s.p50_ms, "p99_ms": s.p99_ms, "max_ms": s.max_ms,
+        "wait_p50_ms": w.p50_ms, "wait_p99_ms": w.p99_ms, "run_p50_ms": r.p50_ms, "run_p99_ms": r.p99_ms }),
+    )
 }
 
 /// How late after their `run_at` 50 jobs submitted with `delay_secs: 2` started.
