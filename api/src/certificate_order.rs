@@ -76,9 +76,8 @@ impl CertificateRequest {
         &self,
         caller: &crate::auth::Caller,
     ) -> Result<crate::placement::Placement, ApiError> {
-        crate::placement::Placement::check(
+        crate::placement::Placement::single(
             caller,
-            shared::domain::Priority::Normal,
             self.priority,
             self.run_at.as_deref(),
             self.delay_secs,

@@ -126,6 +126,16 @@ impl Placement {
         })
     }
 
+    /// [`Placement::check`] for a single submission (default `normal`).
+    pub fn single(
+        caller: &Caller,
+        priority: Option<PriorityChoice>,
+        run_at: Option<&str>,
+        delay_secs: Option<u64>,
+    ) -> Result<Placement, ApiError> {
+        Self::check(caller, Priority::Normal, priority, run_at, delay_secs)
+    }
+
     /// Sets the row's priority and start instant.
     pub fn apply(&self, job: &mut shared::db::NewJob) {
         job.priority = self.priority;

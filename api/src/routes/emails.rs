@@ -98,9 +98,8 @@ pub async fn submit(
         body: req,
     } = submission;
     free_text_allowed(&state, &caller, &req)?;
-    let placement = crate::placement::Placement::check(
+    let placement = crate::placement::Placement::single(
         &caller,
-        shared::domain::Priority::Normal,
         req.priority,
         req.run_at.as_deref(),
         req.delay_secs,

@@ -32,9 +32,8 @@ pub async fn submit(
     }: JsonSubmission<ReportRequest>,
 ) -> Result<Accepted, ApiError> {
     let charge = notify_charge(&state, &caller, req.notify.as_ref())?;
-    let placement = crate::placement::Placement::check(
+    let placement = crate::placement::Placement::single(
         &caller,
-        shared::domain::Priority::Normal,
         req.priority,
         req.run_at.as_deref(),
         req.delay_secs,

@@ -37,14 +37,31 @@ fn instant(job: &Value, field: &str) -> time::OffsetDateTime {
 
 /// Job ids in the order their (only) attempt started.
 async fn start_order(app: &TestApp, key: &str, ids: &[String]) -> Vec<String> {
+    let ids: Vec<(String, String)> = ids.iter().map(|id| (id.clone(), id.clone())).collect();
+    started_in_order(app, key, &ids).await
+}
+
+/// For each job of `jobs` (a key and its job ids), its key, in the order the jobs started:
+/// who was served when.
+async fn owners_in_start_order(app: &TestApp, jobs: &[(&String, &Vec<String>)]) -> Vec<String> {
+    let tagged: Vec<(String, String)> = jobs
+        .iter()
+        .flat_map(|(key, ids)| ids.iter().map(|id| ((*key).clone(), id.clone())))
+        .collect();
+    // The admin key reads every key's jobs.
+    started_in_order(app, &app.admin, &tagged).await
+}
+
+/// The tags of (tag, job id) pairs in the order the jobs' (only) attempts started.
+async fn started_in_order(app: &TestApp, key: &str, jobs: &[(String, String)]) -> Vec<String> {
     let mut started = Vec::new();
-    for id in ids {
+    for (tag, id) in jobs {
         let job = app.wait_for(key, id, &["succeeded"]).await;
-        started.push((instant(&job, "started_at"), id.clone()));
+        started.push((instant(&job, "started_at"), tag.clone()));
     }
     // One slot: attempts never overlap, and each takes milliseconds, so no ties.
     started.sort();
-    started.into_iter().map(|(_, id)| id).collect()
+    started.into_iter().map(|(_, tag)| tag).collect()
 }
 
 async fn batch(app: &TestApp, key: &str, rows: usize, extra: Value) -> Vec<String> {
@@ -157,15 +174,8 @@ async fn keys_take_turns(backend: Backend) {
     let c_ids = batch(&app, &c, 1, json!({})).await;
     assert_eq!(app.job(&a, &a_ids[0]).await["priority"], "bulk");
     app.add(Roles::WORKER).await;
-    let mut started = Vec::new();
-    for (key, ids) in [(&a, &a_ids), (&b, &b_ids), (&c, &c_ids)] {
-        for id in ids {
-            let job = app.wait_for(key, id, &["succeeded"]).await;
-            started.push((instant(&job, "started_at"), key.clone()));
-        }
-    }
-    started.sort();
-    let owners: Vec<&str> = started.iter().map(|(_, k)| k.as_str()).collect();
+    let started = owners_in_start_order(&app, &[(&a, &a_ids), (&b, &b_ids), (&c, &c_ids)]).await;
+    let owners: Vec<&str> = started.iter().map(String::as_str).collect();
     let c_at = owners.iter().position(|k| *k == c).unwrap();
     assert!(c_at < 4, "the third key's job started {c_at}th: {owners:?}");
     // While both batches have work (the first 20 jobs), neither key is ahead by more than 2.
@@ -339,15 +349,8 @@ async fn embedded_weights_share_turns() {
     let heavy_ids = batch(&app, &heavy, 12, json!({})).await;
     let light_ids = batch(&app, &light, 12, json!({})).await;
     app.add(Roles::WORKER).await;
-    let mut started = Vec::new();
-    for (key, ids) in [(&heavy, &heavy_ids), (&light, &light_ids)] {
-        for id in ids {
-            let job = app.wait_for(key, id, &["succeeded"]).await;
-            started.push((instant(&job, "started_at"), key.clone()));
-        }
-    }
-    started.sort();
-    let first: Vec<bool> = started.iter().take(12).map(|(_, k)| *k == heavy).collect();
+    let started = owners_in_start_order(&app, &[(&heavy, &heavy_ids), (&light, &light_ids)]).await;
+    let first: Vec<bool> = started.iter().take(12).map(|k| *k == heavy).collect();
     let heavy_turns = first.iter().filter(|h| **h).count();
     assert!(
         (8..=10).contains(&heavy_turns),
