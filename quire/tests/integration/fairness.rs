@@ -336,9 +336,8 @@ async fn production_scheduled_job_survives_restart_and_queue_loss() {
 }
 
 /// A key of weight 3 gets about three turns for each of a weight-1 key's.
-#[tokio::test]
-async fn embedded_weights_share_turns() {
-    let mut app = app_without_worker(Backend::Embedded).await;
+async fn weights_share_turns(backend: Backend) {
+    let mut app = app_without_worker(backend).await;
     let (heavy, light) = (app.new_key("heavy").await, app.new_key("light").await);
     let id = app.db.find_key(&heavy).await.unwrap().unwrap().id;
     let weight = shared::db::KeyServiceLimits {
@@ -357,6 +356,16 @@ async fn embedded_weights_share_turns() {
         "{heavy_turns} of 12: {first:?}"
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_weights_share_turns() {
+    weights_share_turns(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_weights_share_turns() {
+    weights_share_turns(Backend::Production).await;
 }
 
 /// With `max_running_per_key = 1` a key's jobs never run two at once, though the worker has

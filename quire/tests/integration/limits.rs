@@ -130,9 +130,8 @@ async fn production_keys_are_rate_limited_across_api_processes() {
 }
 
 /// Public verification is limited per client address, so codes cannot be enumerated fast.
-#[tokio::test]
-async fn public_endpoints_are_limited_per_address() {
-    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |config| {
+async fn public_endpoints_are_limited_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[Roles::API], |config| {
         config.rate_limit.public_per_address = 5;
         config.rate_limit.window_secs = 10;
     })
@@ -145,6 +144,16 @@ async fn public_endpoints_are_limited_per_address() {
     let (ok, _) = hammer(&app, &bases, None, "/v1/certificates/public", 2, policy).await;
     assert_eq!(ok, 0);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_public_endpoints_are_limited_per_address() {
+    public_endpoints_are_limited_per_address(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_public_endpoints_are_limited_per_address() {
+    public_endpoints_are_limited_per_address(Backend::Production).await;
 }
 
 /// A key's waiting jobs are bounded: past the quota a submission is refused whole.
