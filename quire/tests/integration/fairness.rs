@@ -454,3 +454,72 @@ async fn embedded_priority_survives_a_rescue() {
 async fn production_priority_survives_a_rescue() {
     priority_survives_a_rescue(Backend::Production).await;
 }
+
+/// A retry that comes due in an otherwise idle queue is not pushed behind jobs submitted
+/// meanwhile: the virtual clock does not restart below a job waiting for its retry.
+async fn a_due_retry_is_not_overtaken(backend: Backend) {
+    use shared::domain::{QueueName, Timestamp};
+    let app = app_without_worker(backend).await;
+    let (early, late) = (app.new_key("early").await, app.new_key("late").await);
+    let first = app.submit_ok(&early, &certificate("First")).await;
+    let retried = app.submit_ok(&early, &certificate("Retried")).await;
+    // A worker ran both: the first succeeded, the second failed and retries in a moment.
+    let token = |claimed: Option<shared::db::Claimed>| claimed.unwrap().lease_token;
+    let done = token(
+        app.db
+            .claim_job(first.parse().unwrap(), "w", 60_000)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        app.db
+            .complete_job(first.parse().unwrap(), &done, &json!({}), None)
+            .await
+            .unwrap()
+    );
+    let failing = token(
+        app.db
+            .claim_job(retried.parse().unwrap(), "w", 60_000)
+            .await
+            .unwrap(),
+    );
+    let due = Timestamp::now().plus_millis(1_000);
+    app.db
+        .fail_job(
+            retried.parse().unwrap(),
+            &failing,
+            "flaky",
+            "try again",
+            Some(due),
+            None,
+        )
+        .await
+        .unwrap();
+    // Meanwhile another key submits to the idle queue.
+    let newer = app.submit_ok(&late, &certificate("Newer")).await;
+    while Timestamp::now() < due {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let next = app
+        .db
+        .claim_next(QueueName::Certificates, "w", 60_000, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next.job.id.to_string(),
+        retried,
+        "the due retry first, then {newer}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_a_due_retry_is_not_overtaken() {
+    a_due_retry_is_not_overtaken(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_a_due_retry_is_not_overtaken() {
+    a_due_retry_is_not_overtaken(Backend::Production).await;
+}

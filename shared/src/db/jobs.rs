@@ -1006,7 +1006,9 @@ pub const MAX_WEIGHT: u32 = 100;
 /// newcomer's job lands right behind the head, not behind the backlog: the claim's
 /// `ORDER BY priority DESC, vtime` then alternates between owners. Jobs waiting for a retry
 /// time are left out of both, so a job in backoff neither holds the head back nor pushes its
-/// owner's next jobs away. Arguments are SQL expressions (placeholders or columns); `now` is
+/// owner's next jobs away; but when nothing is ready, the head is the lowest job in backoff,
+/// so jobs submitted to an otherwise idle queue line up behind a retry that comes due rather
+/// than ahead of it (the clock never restarts below a waiting job). Arguments are SQL expressions (placeholders or columns); `now` is
 /// in Unix milliseconds. The tables inside are aliased, so `jobs.<column>` arguments name
 /// the row of an enclosing `UPDATE jobs`.
 pub(super) fn vtime_sql(owner: &str, queue: &str, priority: &str, now: &str, step: &str) -> String {
@@ -1016,9 +1018,13 @@ pub(super) fn vtime_sql(owner: &str, queue: &str, priority: &str, now: &str, ste
              AND mine.queue = {queue} AND mine.priority = {priority} \
              AND mine.status IN ('queued', 'failed') AND mine.run_at <= {now} \
            UNION ALL \
-           SELECT MIN(head.vtime) AS v FROM jobs AS head WHERE head.queue = {queue} \
-             AND head.priority = {priority} AND head.status IN ('queued', 'failed') \
-             AND head.run_at <= {now}) AS fair), 0) + {step})"
+           SELECT COALESCE(\
+             (SELECT MIN(head.vtime) FROM jobs AS head WHERE head.queue = {queue} \
+               AND head.priority = {priority} AND head.status IN ('queued', 'failed') \
+               AND head.run_at <= {now}), \
+             (SELECT MIN(later.vtime) FROM jobs AS later WHERE later.queue = {queue} \
+               AND later.priority = {priority} AND later.status IN ('queued', 'failed'))) AS v \
+           ) AS fair), 0) + {step})"
     )
 }
 
