@@ -583,15 +583,6 @@ impl Db {
         rows.iter().map(waiting_from_row).collect()
     }
 
-    /// When the next scheduled job falls due, if any: the promoter sleeps until then.
-    pub async fn next_scheduled_at(&self) -> Result<Option<Timestamp>, DbError> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'")
-                .fetch_one(self.pool())
-                .await?;
-        Ok(at.map(Timestamp::from_millis))
-    }
-
     /// Extends a running attempt's lease, and tells whether cancelling was asked: the
     /// heartbeat is how a worker learns of a request whose signal it missed.
     pub async fn extend_lease(
@@ -1008,8 +999,8 @@ pub const MAX_WEIGHT: u32 = 100;
 /// time are left out of both, so a job in backoff neither holds the head back nor pushes its
 /// owner's next jobs away; but when nothing is ready, the head is the lowest job in backoff,
 /// so jobs submitted to an otherwise idle queue line up behind a retry that comes due rather
-/// than ahead of it (the clock never restarts below a waiting job). Arguments are SQL expressions (placeholders or columns); `now` is
-/// in Unix milliseconds. The tables inside are aliased, so `jobs.<column>` arguments name
+/// than ahead of it (the clock never restarts below a waiting job). Arguments are SQL
+/// expressions (placeholders or columns); `now` is in Unix milliseconds. The tables inside are aliased, so `jobs.<column>` arguments name
 /// the row of an enclosing `UPDATE jobs`.
 pub(super) fn vtime_sql(owner: &str, queue: &str, priority: &str, now: &str, step: &str) -> String {
     format!(
