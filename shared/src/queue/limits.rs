@@ -42,35 +42,48 @@ pub struct RateDecision {
 /// One GCRA step at `now_ms` for a bucket whose theoretical arrival time is `tat_ms`:
 /// the decision and the bucket's new time (unchanged when refused).
 pub fn gcra(tat_ms: Option<i64>, now_ms: i64, policy: RatePolicy) -> (RateDecision, i64) {
-    let interval = policy.interval_ms();
     let tat = tat_ms.unwrap_or(now_ms).max(now_ms);
-    let new_tat = tat + interval;
+    let new_tat = tat + policy.interval_ms();
     let allow_at = new_tat - policy.window_ms();
     if now_ms < allow_at {
-        let decision = RateDecision {
-            allowed: false,
-            remaining: 0,
-            reset_secs: secs_up(tat - now_ms),
-            retry_after_secs: secs_up(allow_at - now_ms).max(1),
-        };
+        let decision = RateDecision::of(policy, false, tat - now_ms, allow_at - now_ms);
         return (decision, tat);
     }
-    let ahead = new_tat - now_ms;
-    let decision = RateDecision {
-        allowed: true,
-        remaining: ((policy.window_ms() - ahead) / interval).max(0) as u32,
-        reset_secs: secs_up(ahead),
-        retry_after_secs: 0,
-    };
-    (decision, new_tat)
+    (RateDecision::of(policy, true, new_tat - now_ms, 0), new_tat)
+}
+
+impl RateDecision {
+    /// The decision from what a GCRA step found (here or in Redis): whether the request
+    /// passes, how far the bucket's time is ahead of now after it (`ahead_ms`), and, when
+    /// refused, how long until one passes (`retry_ms`).
+    fn of(policy: RatePolicy, allowed: bool, ahead_ms: i64, retry_ms: i64) -> RateDecision {
+        if !allowed {
+            return RateDecision {
+                allowed,
+                remaining: 0,
+                reset_secs: secs_up(ahead_ms),
+                retry_after_secs: secs_up(retry_ms).max(1),
+            };
+        }
+        RateDecision {
+            allowed,
+            remaining: ((policy.window_ms() - ahead_ms) / policy.interval_ms()).max(0) as u32,
+            reset_secs: secs_up(ahead_ms),
+            retry_after_secs: 0,
+        }
+    }
 }
 
 fn secs_up(ms: i64) -> u64 {
     (ms.max(0) as u64).div_ceil(1000)
 }
 
-/// The same step as [`gcra`], in Redis: KEYS[1] the bucket, ARGV[1] the interval and
-/// ARGV[2] the window in ms. Returns {allowed, tat - now, allow_at - now} in ms.
+/// The same step as [`gcra`], in Redis (hashed once per process): KEYS[1] the bucket,
+/// ARGV[1] the interval and ARGV[2] the window in ms. Returns {allowed, tat - now,
+/// allow_at - now} in ms.
+static GCRA: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(GCRA_LUA));
+
 const GCRA_LUA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -104,29 +117,14 @@ impl Queue {
     pub async fn take_token(&self, bucket: &str, policy: RatePolicy) -> RateDecision {
         match &self.inner.backend {
             Backend::Redis(r) => {
-                let script = redis::Script::new(GCRA_LUA);
                 let mut conn = r.conn.clone();
                 let key = format!("{}:ratelimit:{bucket}", r.namespace);
-                let mut invocation = script.key(key);
+                let mut invocation = GCRA.key(key);
                 invocation.arg(policy.interval_ms()).arg(policy.window_ms());
                 let call = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
                 match tokio::time::timeout(CHECK_TIMEOUT, call).await {
                     Ok(Ok((allowed, ahead, retry))) => {
-                        let interval = policy.interval_ms();
-                        RateDecision {
-                            allowed: allowed == 1,
-                            remaining: if allowed == 1 {
-                                ((policy.window_ms() - ahead) / interval).max(0) as u32
-                            } else {
-                                0
-                            },
-                            reset_secs: secs_up(ahead),
-                            retry_after_secs: if allowed == 1 {
-                                0
-                            } else {
-                                secs_up(retry).max(1)
-                            },
-                        }
+                        RateDecision::of(policy, allowed == 1, ahead, retry)
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %scrub(e.to_string(), &r.secrets), "rate limit check failed; letting the request through");

@@ -68,7 +68,10 @@ impl RedisBackend {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let script = redis::Script::new(PROMOTE_DUE_LUA);
+        // Every push runs it: the script is hashed once per process, not per call.
+        static SCRIPT: std::sync::LazyLock<redis::Script> =
+            std::sync::LazyLock::new(|| redis::Script::new(PROMOTE_DUE_LUA));
+        let script = &*SCRIPT;
         let mut conn = self.conn.clone();
         loop {
             let moved: i64 = tokio::time::timeout(
