@@ -75,6 +75,17 @@ impl Placement {
             None => default,
         };
         let now = Timestamp::now();
+        let too_far = |field: &str| {
+            ApiError::invalid_with_code(
+                "too_far_ahead",
+                field,
+                format!(
+                    "a job may be scheduled at most {} days ahead",
+                    MAX_AHEAD_SECS / 86_400
+                ),
+            )
+        };
+        let ahead_ms = MAX_AHEAD_SECS as i64 * 1000;
         let run_at = match (run_at, delay_secs) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid_with_code(
@@ -84,41 +95,22 @@ impl Placement {
                 ));
             }
             (Some(text), None) => {
-                let at = time::OffsetDateTime::parse(
-                    text,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .map_err(|_| {
+                let at = Timestamp::parse_rfc3339(text).ok_or_else(|| {
                     ApiError::invalid_with_code(
                         "invalid_run_at",
                         "run_at",
                         "`run_at` must be an RFC 3339 instant, e.g. 2026-12-24T18:00:00Z",
                     )
                 })?;
-                let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
-                Some(Timestamp::from_millis(ms))
+                if at.millis() - now.millis() > ahead_ms {
+                    return Err(too_far("run_at"));
+                }
+                Some(at)
             }
-            // Capped before the multiplication; the bound is checked below.
-            (None, Some(secs)) => Some(now.plus_millis(secs.min(MAX_AHEAD_SECS + 1) as i64 * 1000)),
+            (None, Some(secs)) if secs > MAX_AHEAD_SECS => return Err(too_far("delay_secs")),
+            (None, Some(secs)) => Some(now.plus_millis(secs as i64 * 1000)),
             (None, None) => None,
         };
-        if let Some(at) = run_at
-            && at.millis() - now.millis() > MAX_AHEAD_SECS as i64 * 1000
-        {
-            let field = if delay_secs.is_some() {
-                "delay_secs"
-            } else {
-                "run_at"
-            };
-            return Err(ApiError::invalid_with_code(
-                "too_far_ahead",
-                field,
-                format!(
-                    "a job may be scheduled at most {} days ahead",
-                    MAX_AHEAD_SECS / 86_400
-                ),
-            ));
-        }
         Ok(Placement {
             priority,
             // Due already: runs now, like a submission without one.

@@ -39,6 +39,12 @@ impl Timestamp {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// An RFC 3339 instant (any offset), to the millisecond; `None` when it is not one.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        Some(Self((at.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+
     pub fn to_rfc3339(&self) -> String {
         self.to_datetime()
             .format(&Rfc3339)
