@@ -44,8 +44,8 @@ pub struct BatchRequest {
     /// Every row's priority: `low` or `bulk` (the default); `normal` or `high` with an admin
     /// key only (else 403 `priority_not_allowed`).
     pub priority: Option<PriorityChoice>,
-    /// Start no row before this RFC 3339 instant (they are `scheduled` until then). Not
-    /// with `delay_secs`.
+    /// Start no row before this RFC 3339 instant (they are `scheduled` until then; at most a
+    /// year ahead). Not with `delay_secs`.
     #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
     pub run_at: Option<String>,
     /// Start no row before this many seconds from now (at most a year). Not with `run_at`.

@@ -71,7 +71,8 @@ pub struct EmailRequest {
     /// `priority_not_allowed`). A worker takes the highest-priority ready job first.
     pub priority: Option<crate::placement::PriorityChoice>,
     /// Start no earlier than this RFC 3339 instant: the job is `scheduled` until then (and
-    /// can be cancelled meanwhile). An instant already past means now. Not with `delay_secs`.
+    /// can be cancelled meanwhile). An instant already past means now; at most a year ahead
+    /// (else 422 `too_far_ahead`). Not with `delay_secs`.
     #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
     pub run_at: Option<String>,
     /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
