@@ -72,36 +72,15 @@ struct Client {
 
 impl Client {
     async fn post(&self, key: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("POST {path}: {status}: {body}");
-        }
-        Ok(body)
+        let request = self.http.post(format!("{}{path}", self.base)).json(&body);
+        answer(request.bearer_auth(key), path).await
     }
 
     async fn post_csv(&self, key: &str, csv: String) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}/v1/certificates/batch", self.base))
-            .bearer_auth(key)
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("POST batch: {status}: {body}");
-        }
-        Ok(body)
+        let path = "/v1/certificates/batch";
+        let request = self.http.post(format!("{}{path}", self.base));
+        let request = request.header("content-type", "text/csv").body(csv);
+        answer(request.bearer_auth(key), path).await
     }
 
     async fn get(&self, key: &str, path_or_url: &str) -> anyhow::Result<Value> {
@@ -110,13 +89,7 @@ impl Client {
         } else {
             format!("{}{path_or_url}", self.base)
         };
-        let response = self.http.get(&url).bearer_auth(key).send().await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("GET {url}: {status}: {body}");
-        }
-        Ok(body)
+        answer(self.http.get(&url).bearer_auth(key), &url).await
     }
 
     /// Waits until every job of `ids` is finished; returns their rows.
@@ -165,6 +138,17 @@ impl Client {
             }
         }
     }
+}
+
+/// The JSON answer of `request`, or an error naming `what` and the status.
+async fn answer(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
+    let response = request.send().await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    if !status.is_success() {
+        bail!("{what}: {status}: {body}");
+    }
+    Ok(body)
 }
 
 fn csv(rows: usize, tag: &str) -> String {
