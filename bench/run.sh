@@ -46,6 +46,11 @@
 # QUIRE_QUEUES__ORDER=fair, then =fifo on servers started afresh: 200 single certificates one
 # at a time idle and behind a 10,000-row batch, two keys' 5,000-row batches at once with each
 # key's share per second and a third key's wait, and the throughput of those 10,000 jobs);
+# `webhooks` (production, one worker, in each repetition: src/bin/webhooks.rs: WEBHOOK_JOBS
+# (10,000) certificates with an endpoint subscribed to their success, deliveries per second
+# and finished-to-received latency; the same with the receiver gone for WEBHOOK_OUTAGE_SECS
+# (30) in the middle, and whether every event arrived after; WAIT_JOBS (1,000) jobs known
+# finished by `?wait=30` versus by polling every second);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -97,6 +102,7 @@ fi
 QUIRE="$TARGET_DIR/quire"
 BENCH="$TARGET_DIR/bench"
 FAIRNESS="$TARGET_DIR/fairness"
+WEBHOOKS="$TARGET_DIR/webhooks"
 REPORT_RENDER="$TARGET_DIR/report_render"
 CERT_CEILING="$TARGET_DIR/cert_ceiling"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
@@ -521,6 +527,19 @@ fairness_suite() {
     EXTRA_ENV=()
 }
 
+# Webhooks and waiting (production, one worker, deliveries allowed to the bench's receiver on
+# loopback, the default retry schedule): src/bin/webhooks.rs.
+webhooks_suite() {
+    EXTRA_ENV=(QUIRE_WEBHOOKS__ALLOW_HTTP=true QUIRE_WEBHOOKS__ALLOW_NETWORKS=127.0.0.0/8)
+    start_production webhooks
+    log "webhooks"
+    "$WEBHOOKS" --url "$URL" --key "$KEY" --jobs "${WEBHOOK_JOBS:-10000}" \
+        --outage-secs "${WEBHOOK_OUTAGE_SECS:-30}" --wait-jobs "${WAIT_JOBS:-1000}" \
+        | tee -a "$WORK/webhooks.jsonl"
+    stop_servers
+    EXTRA_ENV=()
+}
+
 # Metrics on versus off: the same loads against servers started afresh each way.
 metrics_suite() {
     local on
@@ -786,6 +805,22 @@ for label in ("fair", "fifo"):
     row(f"{label}: limited key's 429s without Retry-After", [r["refused_without_retry_after"] for r in limited], "{:.0f}", "0")
     row(f"{label}: other key p99 ms alone", [r["other_key_alone_p99_ms"] for r in limited], "{:.2f}")
     row(f"{label}: other key p99 ms during the flood", [r["other_key_meanwhile_p99_ms"] for r in limited], "{:.2f}")
+hooks = lines("webhooks.jsonl")
+if hooks:
+    row("webhooks: certificates /s", [h["steady"]["certificates_per_s"] for h in hooks], "{:.0f}")
+    row("webhooks: deliveries /s", [h["steady"]["deliveries_per_s"] for h in hooks], "{:.0f}", ">= certs")
+    row("webhooks: deliveries / certificates rate", [h["steady"]["deliveries_per_s"] / h["steady"]["certificates_per_s"] for h in hooks], "{:.2f}", ">= 1")
+    row("webhooks: finished to received p50 ms", [h["steady"]["finished_to_received_p50_ms"] for h in hooks], "{:.0f}")
+    row("webhooks: finished to received p99 ms", [h["steady"]["finished_to_received_p99_ms"] for h in hooks], "{:.0f}")
+    row("webhooks: outage, events lost", [h["outage"]["lost"] for h in hooks], "{:.0f}", "0")
+    row("webhooks: outage, repeated webhook-ids", [h["outage"]["repeats"] for h in hooks], "{:.0f}")
+    row("webhooks: outage, last delivery after return ms", [h["outage"]["last_delivery_after_return_ms"] for h in hooks], "{:.0f}")
+    row("?wait=30: requests per job", [h["wait"]["requests_per_job"] for h in hooks], "{:.2f}")
+    row("?wait=30: added latency p50 ms", [h["wait"]["added_latency_p50_ms"] for h in hooks], "{:.0f}")
+    row("?wait=30: added latency p99 ms", [h["wait"]["added_latency_p99_ms"] for h in hooks], "{:.0f}")
+    row("polling 1/s: requests per job", [h["poll"]["requests_per_job"] for h in hooks], "{:.2f}")
+    row("polling 1/s: added latency p50 ms", [h["poll"]["added_latency_p50_ms"] for h in hooks], "{:.0f}")
+    row("polling 1/s: added latency p99 ms", [h["poll"]["added_latency_p99_ms"] for h in hooks], "{:.0f}")
 if fair:
     pairs = [(f, g) for f, g in zip([x for x in fair if x["label"] == "fair"], [x for x in fair if x["label"] == "fifo"])]
     row("fair / fifo throughput", [f["throughput_per_s"] / g["throughput_per_s"] for f, g in pairs], "{:.3f}", ">= 0.95")
@@ -801,7 +836,7 @@ if suite_on report; then
     report_suite
 fi
 if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
-    && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness; then
+    && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -857,6 +892,9 @@ for rep in $(seq 1 "$REPS"); do
                 if suite_on fairness; then
                     fairness_suite
                 fi
+                if suite_on webhooks; then
+                    webhooks_suite
+                fi
                 ;;
             *)
                 echo "bench/run.sh: unknown deployment $deployment (embedded, production)" >&2
@@ -867,7 +905,7 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 log "results ($RESULTS)"
-# Only the fairness suite writes no results of the bench's own.
+# Only the fairness and webhooks suites write no results of the bench's own.
 if [[ -s "$RESULTS" ]]; then
     "$BENCH" --summarize "$RESULTS"
 fi

@@ -126,6 +126,10 @@ wait_for() { # name probe
 
 poppler_present() { command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; }
 aiosmtpd_present() { command -v python3 >/dev/null 2>&1 && python3 -c 'import aiosmtpd' >/dev/null 2>&1; }
+# The reference implementation of Standard Webhooks: the webhook tests verify every
+# delivery's signature with it, independently of quire's own signing.
+STANDARDWEBHOOKS_VERSION=1.3.0
+standardwebhooks_present() { python3 -c 'import standardwebhooks' >/dev/null 2>&1; }
 # Pinned: its checks change between releases, and the contract test must not change with them.
 SCHEMATHESIS_VERSION=4.32.5
 schemathesis_present() {
@@ -139,8 +143,8 @@ moto_present() {
         [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) == "$MOTO_VERSION" ]]
 }
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && schemathesis_present && s3_up; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
     exit 0
 fi
 
@@ -211,6 +215,8 @@ pip_install() { # name requirement
 }
 aiosmtpd_present || pip_install aiosmtpd aiosmtpd
 aiosmtpd_present || fail "aiosmtpd: installed, but python3 -c 'import aiosmtpd' still fails"
+standardwebhooks_present || pip_install standardwebhooks "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+standardwebhooks_present || fail "standardwebhooks: installed, but python3 -c 'import standardwebhooks' still fails"
 schemathesis_present || pip_install schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
 schemathesis_present || fail "schemathesis: installed, but \`schemathesis --version\` is not $SCHEMATHESIS_VERSION (is another one first on PATH?)"
 if ! s3_up; then

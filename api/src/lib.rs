@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod callbacks;
 pub mod certificate_order;
 pub mod download;
 pub mod email_limits;
@@ -115,6 +116,30 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/system/cache/stats", get(routes::system::cache_stats))
         .route("/v1/system/cache/health", get(routes::system::cache_health))
+        .route("/v1/events", get(routes::events::stream))
+        .route(
+            "/v1/webhooks",
+            post(routes::webhooks::create).get(routes::webhooks::list),
+        )
+        .route(
+            "/v1/webhooks/callback-secret",
+            get(routes::webhooks::callback_secret),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            get(routes::webhooks::get)
+                .patch(routes::webhooks::update)
+                .delete(routes::webhooks::delete),
+        )
+        .route("/v1/webhooks/{id}/test", post(routes::webhooks::test))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(routes::webhooks::deliveries),
+        )
+        .route(
+            "/v1/webhooks/{id}/deliveries/{delivery}/retry",
+            post(routes::webhooks::retry),
+        )
         .route("/v1/jobs", get(routes::jobs::list))
         .route("/v1/jobs/{id}", get(routes::jobs::get))
         .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
@@ -161,10 +186,17 @@ pub async fn serve(
         let (waiters, queue, stop) = (state.waiters.clone(), state.queue.clone(), shutdown.clone());
         async move { waiters.listen(queue, stop).await }
     });
+    // Events numbered anywhere wake this process's `GET /v1/events` streams; the streams end
+    // with the shutdown, so the server can drain.
+    let feeding = tokio::spawn({
+        let (events, queue, stop) = (state.events.clone(), state.queue.clone(), shutdown.clone());
+        async move { events.listen(queue, stop).await }
+    });
     let header_read = Duration::from_secs(state.config.limits.header_read_timeout_secs);
     let app = router(state);
     let served = server::run(listener, app, header_read, shutdown).await;
     listening.abort();
     relaying.abort();
+    feeding.abort();
     served
 }

@@ -11,7 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    batches, certificates, emails, health, jobs, reports, schedules, system, templates, verify,
+    batches, certificates, emails, events, health, jobs, reports, schedules, system, templates,
+    verify, webhooks,
 };
 use crate::state::AppState;
 
@@ -29,6 +30,9 @@ use crate::state::AppState;
         system::status, system::cache_stats, system::cache_health,
         schedules::list, schedules::run, schedules::pause, schedules::resume,
         jobs::get, jobs::list, jobs::file, jobs::signed_file, jobs::cancel, jobs::retry,
+        events::stream,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::test, webhooks::deliveries, webhooks::retry, webhooks::callback_secret,
         health::health, health::ready, health::metrics,
         openapi_json,
     ),

@@ -103,6 +103,12 @@ pub struct ReportRequest {
     /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
     #[schema(maximum = 31622400, minimum = 0)]
     pub delay_secs: Option<u64>,
+    /// Deliver this job's end (`job.succeeded`, `job.dead` or `job.cancelled`) to this URL
+    /// too, signed like a webhook with the key's callback secret
+    /// (`GET /v1/webhooks/callback-secret`). Checked like a webhook's URL (422
+    /// `invalid_url`, `forbidden_target`).
+    #[schema(example = "https://example.com/hooks/quire")]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]

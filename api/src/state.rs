@@ -34,6 +34,8 @@ pub struct AppState {
     pub waiting: crate::quotas::WaitingCounts,
     /// Requests waiting for a job or batch to finish (`?wait=`, `waiting.rs`).
     pub waiters: crate::waiting::Waiters,
+    /// Wake-ups of `GET /v1/events` streams.
+    pub events: crate::waiting::EventFeed,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
@@ -64,6 +66,7 @@ impl AppState {
             links: Arc::default(),
             waiting: Default::default(),
             waiters: Default::default(),
+            events: Default::default(),
         }
     }
 

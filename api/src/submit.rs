@@ -206,6 +206,8 @@ pub(crate) struct Submission<'a, P> {
     /// Its priority and start instant as the client asked; `None`: the kind's default
     /// (schedule runs: `system`).
     pub placement: Option<Placement>,
+    /// Where to deliver the job's end, already checked (`callbacks::check_target`).
+    pub callback_url: Option<String>,
 }
 
 impl<'a, P> Submission<'a, P> {
@@ -217,6 +219,7 @@ impl<'a, P> Submission<'a, P> {
             certificate: None,
             charge: None,
             placement: None,
+            callback_url: None,
         }
     }
 }
@@ -276,6 +279,7 @@ impl<P: JobPayload> Order for Submission<'_, P> {
         if let Some(placement) = &self.placement {
             placement.apply(&mut new);
         }
+        new.callback_url = self.callback_url;
         let id = new.id;
         store_inputs(state, id, self.inputs).await?;
         let inserted = match self.certificate {

@@ -4,6 +4,10 @@
 //! (`Queue::subscribe_finished`: Redis pub/sub across processes, in-process on SQLite) and
 //! fans it out to its waiting requests, which read the row when their job or batch is named.
 //! A message lost on the way costs a waiter one slow re-read ([`RECHECK`]), never its answer.
+//!
+//! `EventFeed` does the same for `GET /v1/events` streams: the scheduler's event pump
+//! publishes the highest event number it gave, and each stream reads the log past its own
+//! cursor when that moves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +69,54 @@ impl Waiters {
             }));
         };
         queue.subscribe_finished(on_finished, |_| {}, stop).await;
+    }
+}
+
+/// This process's wake-ups of event streams (`GET /v1/events`): the highest event number
+/// published, the streams open (bounded), and the end of the process's serving.
+#[derive(Clone)]
+pub struct EventFeed {
+    latest: tokio::sync::watch::Sender<i64>,
+    closed: CancellationToken,
+    pub streams: Arc<tokio::sync::Semaphore>,
+}
+
+/// Event streams one API process keeps open at once; more answer 503.
+pub const MAX_EVENT_STREAMS: usize = 1024;
+
+impl Default for EventFeed {
+    fn default() -> Self {
+        Self {
+            latest: tokio::sync::watch::Sender::new(0),
+            closed: CancellationToken::new(),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+        }
+    }
+}
+
+impl EventFeed {
+    /// Relays the events topic to streams until `stop`; then ends every stream.
+    pub async fn listen(&self, queue: shared::queue::Queue, stop: CancellationToken) {
+        let latest = self.latest.clone();
+        let on_seq = move |seq: i64| {
+            latest.send_if_modified(|v| {
+                let newer = seq > *v;
+                *v = (*v).max(seq);
+                newer
+            });
+        };
+        queue.subscribe_events(on_seq, |_| {}, stop).await;
+        self.closed.cancel();
+    }
+
+    /// Wakes when a newer event number is published.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.latest.subscribe()
+    }
+
+    /// Cancelled when the process stops serving: streams end so the server can drain.
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 }
 

@@ -82,6 +82,10 @@ enum KeysCommand {
         email: EmailArgs,
         #[command(flatten)]
         service: ServiceArgs,
+        /// Where notices about the key go (a webhook endpoint disabled after failures), or
+        /// `none`.
+        #[arg(long, value_name = "ADDRESS|none")]
+        notify_email: Option<String>,
     },
 }
 
@@ -378,12 +382,35 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     anyhow::ensure!(db.revoke_key(&id).await?, "no live key with id {id}");
                     println!("revoked {id}");
                 }
-                KeysCommand::Set { id, email, service } => {
+                KeysCommand::Set {
+                    id,
+                    email,
+                    service,
+                    notify_email,
+                } => {
                     anyhow::ensure!(
-                        !email.is_empty() || !service.is_empty(),
+                        !email.is_empty() || !service.is_empty() || notify_email.is_some(),
                         "nothing to change: give --email-quota-per-hour, --email-quota-per-day, \
-                         --email-domains, --rate-limit, --max-waiting-jobs or --weight"
+                         --email-domains, --rate-limit, --max-waiting-jobs, --weight or \
+                         --notify-email"
                     );
+                    if let Some(address) = notify_email {
+                        let address = match address.as_str() {
+                            "none" => None,
+                            a => Some(
+                                shared::domain::EmailAddress::parse(a)
+                                    .map_err(|e| anyhow::anyhow!("--notify-email: {e}"))?,
+                            ),
+                        };
+                        anyhow::ensure!(
+                            db.set_key_notify_email(&id, address.as_ref()).await?,
+                            "no key with id {id}"
+                        );
+                        println!(
+                            "{id}: notices to {}",
+                            address.map_or("nobody".to_owned(), |a| a.to_string())
+                        );
+                    }
                     let key = db
                         .get_key(&id)
                         .await?

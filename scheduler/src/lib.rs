@@ -9,6 +9,7 @@
 //! unfinished unless `overlap` is set, and `missed = "run-once"` enqueues one run on start
 //! when ticks passed while no scheduler ran.
 
+pub mod event_pump;
 pub mod promoter;
 pub mod rescuer;
 
@@ -44,6 +45,9 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(promoter::Promoter::new(rescuer.db().clone(), queue.clone()).run(shutdown.clone()));
     tasks.spawn(rescuer.run(shutdown.clone()));
+    tasks.spawn(
+        event_pump::EventPump::new(&config, db.clone(), queue.clone()).run(shutdown.clone()),
+    );
     for spec in enabled {
         let firing = Firing {
             spec,

@@ -64,6 +64,7 @@ pub struct Config {
     pub email: EmailPolicy,
     pub rate_limit: RateLimitSettings,
     pub quotas: Quotas,
+    pub webhooks: WebhookSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -113,6 +114,31 @@ pub struct RateLimitSettings {
     /// Take the client address from the last `X-Forwarded-For` entry: only behind a proxy
     /// that sets it (otherwise any client could pick its own address).
     pub trust_forwarded_for: bool,
+}
+
+/// Webhook deliveries and the event log behind them and `GET /v1/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Permit `http://` targets (otherwise `https://` only).
+    pub allow_http: bool,
+    /// Networks a target may resolve into although they are private, loopback or
+    /// link-local, comma-separated CIDRs (`10.0.0.0/8,fd00::/8`): for tests and private
+    /// deployments. Empty: only public addresses.
+    pub allow_networks: String,
+    /// Longest one delivery may take, connect to last byte, in seconds.
+    pub timeout_secs: u64,
+    /// Backoff between a delivery's attempts (with `queues.webhooks.max_attempts`, 25 by
+    /// default: at least 26 hours of retries).
+    pub retry: Retry,
+    /// Consecutive failed attempts after which an endpoint is disabled; 0 = never.
+    pub disable_after_failures: u32,
+    /// How often the scheduler's event pump numbers new events and creates their
+    /// deliveries when no job finished to wake it, in milliseconds.
+    pub pump_interval_ms: u64,
+    /// How long events stay readable (`Last-Event-ID`), in hours; cleanup removes older ones
+    /// and deliveries past their job's retention.
+    pub events_retention_hours: u64,
 }
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
@@ -227,6 +253,7 @@ pub struct Queues {
     pub reports: QueueSettings,
     pub emails: QueueSettings,
     pub maintenance: QueueSettings,
+    pub webhooks: QueueSettings,
     /// How a worker picks its next job (`queues.order`, env `QUIRE_QUEUES__ORDER`).
     pub order: ClaimOrder,
 }
@@ -250,6 +277,7 @@ impl Queues {
             QueueName::Reports => &self.reports,
             QueueName::Emails => &self.emails,
             QueueName::Maintenance => &self.maintenance,
+            QueueName::Webhooks => &self.webhooks,
         }
     }
 }
@@ -319,6 +347,7 @@ pub struct Retention {
     pub report: KindRetention,
     pub email: KindRetention,
     pub maintenance: KindRetention,
+    pub webhook: KindRetention,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,6 +366,7 @@ impl Retention {
             JobKind::Report => self.report,
             JobKind::Email => self.email,
             JobKind::Maintenance => self.maintenance,
+            JobKind::Webhook => self.webhook,
         }
     }
 }
@@ -428,6 +458,18 @@ impl Default for Config {
                 request_timeout_secs: 60,
                 header_read_timeout_secs: 10,
             },
+            webhooks: WebhookSettings {
+                allow_http: false,
+                allow_networks: String::new(),
+                timeout_secs: 10,
+                retry: Retry {
+                    base_ms: 5_000,
+                    max_secs: 4 * 60 * 60,
+                },
+                disable_after_failures: 100,
+                pump_interval_ms: 100,
+                events_retention_hours: 7 * 24,
+            },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.
                 // Twice the cores: a job's database, queue and file round trips overlap another's
@@ -436,6 +478,9 @@ impl Default for Config {
                 reports: queue(cores.div_ceil(2), 3, 300),
                 emails: queue(8, 8, 60),
                 maintenance: queue(2, 3, 600),
+                // Deliveries wait on the network. 25 attempts with `webhooks.retry` span at
+                // least 26 hours, whatever the jitter draws (half of each delay at worst).
+                webhooks: queue(32, 25, 30),
                 order: ClaimOrder::Fair,
             },
             retry: Retry {
@@ -458,6 +503,7 @@ impl Default for Config {
                     report: keep(365, 90, 30),
                     email: keep(30, 90, 30),
                     maintenance: keep(7, 30, 7),
+                    webhook: keep(7, 30, 7),
                 },
             },
             health: HealthSettings {
@@ -641,6 +687,7 @@ impl Config {
         self.validate_queues()?;
         self.validate_limits()?;
         self.validate_maintenance()?;
+        self.validate_webhooks()?;
         self.validate_smtp()
     }
 
@@ -746,6 +793,25 @@ impl Config {
         }
         if self.retry.base_ms == 0 || self.retry.max_secs == 0 {
             return bad("retry", "base_ms and max_secs must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Webhook timeouts, backoff and allowed networks.
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let w = &self.webhooks;
+        within("webhooks.timeout_secs", w.timeout_secs, 1..=60)?;
+        within("webhooks.pump_interval_ms", w.pump_interval_ms, 10..=60_000)?;
+        within(
+            "webhooks.events_retention_hours",
+            w.events_retention_hours,
+            1..=24 * 366,
+        )?;
+        if w.retry.base_ms == 0 || w.retry.max_secs == 0 {
+            return bad("webhooks.retry", "base_ms and max_secs must be at least 1");
+        }
+        if let Err(e) = crate::webhooks::Networks::parse(&w.allow_networks) {
+            return bad("webhooks.allow_networks", &e);
         }
         Ok(())
     }
@@ -1040,7 +1106,8 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
   QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
                                   (certificates: 2 x cores in flight, 8 x with QUIRE_STORAGE_URL)
-                                  per queue: certificates, reports, emails, maintenance
+                                  per queue: certificates, reports, emails, maintenance,
+                                  webhooks (32 at once, 25 attempts, 30 s)
   QUIRE_RETRY__BASE_MS            1000              first retry delay (exponential, jittered)
   QUIRE_RETRY__MAX_SECS           600               longest retry delay
   QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
@@ -1056,7 +1123,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_CLEANUP__RETENTION__<KIND>__SUCCEEDED_DAYS / __DEAD_DAYS / __CANCELLED_DAYS
                                   days kept after finishing, 0 = forever; kinds: certificate
                                   (0/90/30), report (365/90/30), email (30/90/30),
-                                  maintenance (7/30/7)
+                                  maintenance (7/30/7), webhook (7/30/7)
   QUIRE_HEALTH__MIN_FREE_DISK_MB  1024              free space under DATA_DIR the health check wants
   QUIRE_HEALTH__STALE_AFTER_SECS  300               recorded health older than this is stale
   QUIRE_SANDBOX__PROGRAM          (this binary)     the quire binary bounded renders run
@@ -1072,6 +1139,14 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_EMAIL__QUOTA_PER_HOUR     1000              recipients one key may email per 60 minutes, 0 = unlimited
   QUIRE_EMAIL__QUOTA_PER_DAY      10000             recipients one key may email per 24 hours, 0 = unlimited
   QUIRE_EMAIL__GENERIC_FOR_ALL    false             every key may use the `generic` template and `subject`
+  QUIRE_WEBHOOKS__ALLOW_HTTP      false             permit http:// webhook targets
+  QUIRE_WEBHOOKS__ALLOW_NETWORKS  (empty)           CIDRs a target may resolve into though private
+  QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
+  QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
+  QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay
+  QUIRE_WEBHOOKS__DISABLE_AFTER_FAILURES 100        consecutive failed attempts that disable an endpoint
+  QUIRE_WEBHOOKS__PUMP_INTERVAL_MS 100              how often new events are numbered and dispatched
+  QUIRE_WEBHOOKS__EVENTS_RETENTION_HOURS 168        how long GET /v1/events can replay
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 

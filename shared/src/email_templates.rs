@@ -170,14 +170,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_four_builtins_are_embedded() {
+    fn the_five_builtins_are_embedded() {
         assert_eq!(
             builtin_email_templates(),
             [
                 "certificate_issued",
                 "generic",
                 "job_failed",
-                "report_ready"
+                "report_ready",
+                "webhook_disabled"
             ]
         );
     }
@@ -202,6 +203,11 @@ mod tests {
                        "error": "boom", "job_url": "https://q.example/v1/jobs/j3"}),
             ),
             ("generic", json!({"subject": "Hi", "text": "One.\n\nTwo."})),
+            (
+                "webhook_disabled",
+                json!({"webhook_id": "wh_1", "url": "https://hooks.example/q", "failures": 100,
+                       "webhook_url": "https://q.example/v1/webhooks/wh_1"}),
+            ),
         ];
         for (name, vars) in cases {
             let r = render(name, &vars).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -234,3 +234,14 @@ pub struct FileResult {
     pub sha256: String,
     pub pages: u32,
 }
+
+impl JobPayload for WebhookPayload {
+    const KIND: JobKind = JobKind::Webhook;
+}
+
+/// `webhook`: one event to one endpoint. The delivery's row (`webhook_deliveries`, same id)
+/// holds the URL, the body and the log of its attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    pub delivery_id: String,
+}

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::db::{JobRow, NewJob};
+use crate::db::{DisabledEndpoint, JobRow, NewJob};
 use crate::domain::{EmailAddress, JobKind};
 use crate::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
 
@@ -54,7 +54,7 @@ pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJo
                 safe_name(&text("revision"))
             ),
         ),
-        JobKind::Email | JobKind::Maintenance => return None,
+        JobKind::Email | JobKind::Maintenance | JobKind::Webhook => return None,
     };
     let attach = notify.attach && file.bytes <= config.limits.max_email_attachment_bytes;
     let file = AttachmentRef {
@@ -93,6 +93,44 @@ pub fn on_dead(config: &Config, job: &JobRow, code: &str, message: &str) -> Opti
         attach: false,
     };
     Some(email_job(config, job, "dead", email))
+}
+
+/// The email telling a key that its endpoint was disabled, when the key has a notification
+/// address (`quire keys set --notify-email`). Once per disabling (its idempotency key).
+pub fn on_webhook_disabled(config: &Config, disabled: &DisabledEndpoint) -> Option<NewJob> {
+    let to = EmailAddress::parse(disabled.notify_email.as_deref()?).ok()?;
+    let base = config.public_base_url();
+    let payload = EmailPayload {
+        to: vec![to],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: None,
+        subject: None,
+        template: "webhook_disabled".into(),
+        vars: into_map(json!({
+            "webhook_id": disabled.webhook_id,
+            "url": disabled.url,
+            "failures": disabled.failures,
+            "webhook_url": crate::urls::webhook(&base, &disabled.webhook_id),
+        })),
+        attachments: Vec::new(),
+        attach: false,
+        about: None,
+    };
+    let mut email = NewJob::of(
+        disabled.owner_id.as_str(),
+        config.queues.emails.max_attempts,
+        &payload,
+    );
+    email.priority = crate::domain::Priority::Notification;
+    let key = format!(
+        "notify:webhook-disabled:{}:{}",
+        disabled.webhook_id,
+        disabled.disabled_at.millis()
+    );
+    email.idempotency_key = Some(key.clone());
+    email.request_hash = Some(key);
+    Some(email)
 }
 
 /// What differs between notifications.

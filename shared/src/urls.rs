@@ -52,6 +52,11 @@ pub fn signed_file(public_base_url: &str, job: impl Display, expires: i64, sig: 
     )
 }
 
+/// A webhook endpoint: `GET /v1/webhooks/{id}`.
+pub fn webhook(public_base_url: &str, id: impl Display) -> String {
+    format!("{}/v1/webhooks/{id}", base(public_base_url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,9 @@ pub struct JobError {
     /// Stable code clients can match on, e.g. `render_failed`, `timeout`.
     pub code: &'static str,
     pub message: String,
+    /// The earliest the next attempt may run, when the other side said (a webhook's
+    /// `Retry-After`); longer than the backoff wins.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl JobError {
@@ -20,6 +23,7 @@ impl JobError {
             retryable: false,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -28,7 +32,14 @@ impl JobError {
             retryable: true,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Not before `delay` (see `retry_after`).
+    pub fn after(mut self, delay: Option<std::time::Duration>) -> Self {
+        self.retry_after = delay;
+        self
     }
 
     /// The attempt stopped at a safe point because cancelling was asked: the executor

@@ -331,7 +331,13 @@ impl Executor {
             }
             Err(err) => {
                 let retry_at = (err.retryable && job.attempt < job.max_attempts).then(|| {
-                    let delay = backoff(&self.ctx.config.retry, job.attempt);
+                    // Deliveries keep their own, longer schedule (more than a day).
+                    let policy = match job.kind {
+                        shared::domain::JobKind::Webhook => &self.ctx.config.webhooks.retry,
+                        _ => &self.ctx.config.retry,
+                    };
+                    let delay = backoff(policy, job.attempt)
+                        .max(err.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
                     (
                         Timestamp::now().plus_millis(delay.as_millis() as i64),
                         delay,
@@ -407,6 +413,9 @@ impl Executor {
         }
     }
 }
+
+/// The longest `Retry-After` honoured: beyond it the endpoint's word is not taken.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Counts the attempt's end (metrics) and says it on the attempt's span (traces).
 fn finished(kind: shared::domain::JobKind, outcome: shared::metrics::Outcome, ran: Duration) {

@@ -2,6 +2,7 @@
 //! blocking pool; the rows it writes are the only record of what happened.
 
 pub mod consumer;
+pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod executor;

@@ -51,6 +51,11 @@ pub struct BatchRequest {
     /// Start no row before this many seconds from now (at most a year). Not with `run_at`.
     #[schema(maximum = 31622400, minimum = 0)]
     pub delay_secs: Option<u64>,
+    /// Deliver `batch.completed` to this URL when the batch's last job ends, signed like a
+    /// webhook with the key's callback secret (`GET /v1/webhooks/callback-secret`). Checked
+    /// like a webhook's URL (422 `invalid_url`, `forbidden_target`).
+    #[schema(example = "https://example.com/hooks/quire")]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -69,6 +74,11 @@ pub struct BatchQuery {
     /// For CSV uploads: start no row before this many seconds from now (at most a year).
     #[param(maximum = 31622400, minimum = 0)]
     pub delay_secs: Option<u64>,
+    /// Deliver `batch.completed` to this URL when the batch's last job ends, signed like a
+    /// webhook with the key's callback secret (`GET /v1/webhooks/callback-secret`). Checked
+    /// like a webhook's URL (422 `invalid_url`, `forbidden_target`).
+    #[param(example = "https://example.com/hooks/quire")]
+    pub callback_url: Option<String>,
 }
 
 /// A batch and its progress.
@@ -183,8 +193,8 @@ pub async fn submit(
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     let query = format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}",
-        q.template, q.is_public, q.priority, q.run_at, q.delay_secs
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        q.template, q.is_public, q.priority, q.run_at, q.delay_secs, q.callback_url
     );
     let idempotency = Idempotency::of_parts(&headers, &[content_type, query.as_bytes(), &body])?;
     if let Some(i) = &idempotency
@@ -198,16 +208,28 @@ pub async fn submit(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let (template, is_public, rows, placement) = match mime.as_str() {
+    let (template, is_public, rows, placement, callback_url) = match mime.as_str() {
         "text/csv" => {
             let placement = batch_placement(&caller, q.priority, q.run_at, q.delay_secs)?;
             let rows = parse_csv(&body)?;
-            (q.template, q.is_public.unwrap_or(false), rows, placement)
+            (
+                q.template,
+                q.is_public.unwrap_or(false),
+                rows,
+                placement,
+                q.callback_url,
+            )
         }
         "application/json" => {
             let req: BatchRequest = crate::extract::parse_json(&body)?;
             let placement = batch_placement(&caller, req.priority, req.run_at, req.delay_secs)?;
-            (req.template, req.is_public, req.rows, placement)
+            (
+                req.template,
+                req.is_public,
+                req.rows,
+                placement,
+                req.callback_url,
+            )
         }
         _ => {
             return Err(ApiError::BadRequest {
@@ -217,6 +239,7 @@ pub async fn submit(
             });
         }
     };
+    let callback_url = crate::callbacks::checked(&state, callback_url).await?;
     if rows.is_empty() {
         return Err(ApiError::Invalid {
             code: "empty_batch",
@@ -284,6 +307,7 @@ pub async fn submit(
         template_version: template.record.version,
         total: rows.len() as i64,
         created_at: Timestamp::now().millis(),
+        callback_url: callback_url.clone(),
     };
     // Each row's check owns what it reads, so its future borrows nothing from the row.
     let job = |row: &BatchItem| {

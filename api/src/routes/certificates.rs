@@ -35,6 +35,7 @@ pub async fn submit(
 ) -> Result<Accepted, ApiError> {
     let charge = notify_charge(&state, &req.caller, req.body.notify.as_ref())?;
     let placement = req.body.placement(&req.caller)?;
+    let callback_url = crate::callbacks::checked(&state, req.body.callback_url.clone()).await?;
     let template = resolve_template(&state, &req.caller, req.body.template.as_deref()).await?;
     let order = validate(&state, &template, req.body).await?;
     let job = Submission {
@@ -43,6 +44,7 @@ pub async fn submit(
         certificate: Some(&order.certificate),
         charge: charge.as_ref(),
         placement: Some(placement),
+        callback_url,
     };
     submit::submit(&state, &req.caller, req.idempotency, job).await
 }

@@ -78,6 +78,12 @@ pub struct EmailRequest {
     /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
     #[schema(maximum = 31622400, minimum = 0)]
     pub delay_secs: Option<u64>,
+    /// Deliver this job's end (`job.succeeded`, `job.dead` or `job.cancelled`) to this URL
+    /// too, signed like a webhook with the key's callback secret
+    /// (`GET /v1/webhooks/callback-secret`). Checked like a webhook's URL (422
+    /// `invalid_url`, `forbidden_target`).
+    #[schema(example = "https://example.com/hooks/quire")]
+    pub callback_url: Option<String>,
 }
 
 /// Submit an email job.
@@ -105,6 +111,7 @@ pub async fn submit(
         req.run_at.as_deref(),
         req.delay_secs,
     )?;
+    let callback_url = crate::callbacks::checked(&state, req.callback_url.clone()).await?;
     let mut p = Problems::default();
     let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
         if raw.len() < min || raw.len() > MAX_RECIPIENTS {
@@ -219,6 +226,7 @@ pub async fn submit(
         certificate: None,
         charge: Some(&charge),
         placement: Some(placement),
+        callback_url,
     };
     submit::submit(&state, &caller, idempotency, job).await
 }

@@ -39,6 +39,7 @@ pub async fn submit(
         req.delay_secs,
     )?;
     let kind = TemplateKind::Report;
+    let callback_url = crate::callbacks::checked(&state, req.callback_url.clone()).await?;
     let template = resolve_template_of(&state, &caller, req.template.as_deref(), kind).await?;
     let pdfa = req.pdfa;
     let notify = req.notify.clone();
@@ -80,6 +81,7 @@ pub async fn submit(
         certificate: None,
         charge: charge.as_ref(),
         placement: Some(placement),
+        callback_url,
     };
     submit::submit(&state, &caller, idempotency, job).await
 }

@@ -219,6 +219,7 @@ impl TestApp {
             trace_parent: None,
             priority: shared::domain::Priority::Normal,
             weight: 1,
+            callback_url: None,
         };
         self.db.insert_job(&job).await.unwrap();
         id

@@ -384,6 +384,8 @@ pub struct BatchRow {
     pub template_version: i64,
     pub total: i64,
     pub created_at: i64,
+    /// Where to deliver `batch.completed`, signed with the owner's callback secret.
+    pub callback_url: Option<String>,
 }
 
 /// An open batch transaction; see [`Db::begin_batch`].
@@ -509,8 +511,8 @@ impl Db {
         let sql = format!(
             "WITH job AS (INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, \
              payload, batch_id, trace_parent, priority, status, attempt, pushed_at, created_at, \
-             updated_at, vtime) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, \
-             $12, $12, {vtime}) \
+             updated_at, vtime, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, 0, $12, $12, $12, {vtime}, $25) \
              RETURNING {JOB_COLUMNS}), \
              certificate AS (INSERT INTO certificates (job_id, owner_id, batch_id, template_id, \
              template_version, template_name, verification_code, recipient_name, recipient_key, \
@@ -522,6 +524,7 @@ impl Db {
         let query = bind_job(sqlx::query(AssertSqlSafe(sql)), job, now).bind(now);
         let row = bind_certificate(query, cert)
             .bind(job.fair_step())
+            .bind(job.callback_url.clone())
             .fetch_one(self.pool())
             .await?;
         Ok(InsertOutcome::Inserted(JobRow::from_row(&row)?))
@@ -541,7 +544,8 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO batches (id, owner_id, template_id, template_version, total, created_at, \
-             idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             idempotency_key, request_hash, callback_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(batch.id.clone())
         .bind(batch.owner_id.clone())
@@ -551,6 +555,7 @@ impl Db {
         .bind(batch.created_at)
         .bind(idempotency.map(|(key, _)| key.to_owned()))
         .bind(idempotency.map(|(_, hash)| hash.to_owned()))
+        .bind(batch.callback_url.clone())
         .execute(&mut *tx)
         .await?;
         Ok(BatchWriter {
@@ -743,7 +748,8 @@ impl Db {
         owner_id: Option<&str>,
     ) -> Result<Option<BatchRow>, DbError> {
         let row = sqlx::query(
-            "SELECT id, owner_id, template_id, template_version, total, created_at FROM batches \
+            "SELECT id, owner_id, template_id, template_version, total, created_at, callback_url \
+             FROM batches \
              WHERE id = $1 AND ($2 IS NULL OR owner_id = $2)",
         )
         .bind(id.to_owned())
@@ -758,6 +764,7 @@ impl Db {
                 template_version: r.try_get("template_version")?,
                 total: r.try_get("total")?,
                 created_at: r.try_get("created_at")?,
+                callback_url: r.try_get("callback_url")?,
             })
         })
         .transpose()
@@ -932,7 +939,7 @@ async fn insert_certificates(
 /// Binds a new job's columns, in the order both inserts list them: `id`, `kind`, `queue`,
 /// `owner_id`, `max_attempts`, `run_at`, `payload`, `batch_id`, `trace_parent`, `priority`,
 /// `status` (as of `now`).
-fn bind_job<'q>(
+pub(super) fn bind_job<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     job: &NewJob,
     now: i64,

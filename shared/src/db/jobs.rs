@@ -116,6 +116,9 @@ pub struct NewJob {
     pub priority: Priority,
     /// The owner's weight among owners of the same priority (1 to 100; see `vtime_sql`).
     pub weight: u32,
+    /// Where to deliver the job's end (`job.succeeded`, `job.dead`, `job.cancelled`), signed
+    /// with the owner's callback secret.
+    pub callback_url: Option<String>,
 }
 
 impl NewJob {
@@ -145,6 +148,7 @@ impl NewJob {
                 _ => Priority::Normal,
             },
             weight: 1,
+            callback_url: None,
         }
     }
 
@@ -913,8 +917,9 @@ pub(super) async fn insert_job_in(
     let insert = format!(
         "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt, max_attempts, run_at, \
          payload, idempotency_key, request_hash, batch_id, trace_parent, pushed_at, created_at, \
-         updated_at, priority, vtime) \
-         VALUES ($1, $2, $3, $4, $14, 0, $5, $6, $7, $8, $9, $11, $12, $10, $10, $10, $13, {vtime}) \
+         updated_at, priority, vtime, callback_url) \
+         VALUES ($1, $2, $3, $4, $14, 0, $5, $6, $7, $8, $9, $11, $12, $10, $10, $10, $13, {vtime}, \
+         $16) \
          {} RETURNING {COLUMNS}",
         if job.idempotency_key.is_some() {
             "ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
@@ -938,6 +943,7 @@ pub(super) async fn insert_job_in(
         .bind(job.priority.level())
         .bind(job.initial_status(now).as_str())
         .bind(job.fair_step())
+        .bind(job.callback_url.clone())
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(row) = row {

@@ -165,6 +165,21 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Sets (or with `None` clears) where notices about the key go; `false` when there is
+    /// no key with this id.
+    pub async fn set_key_notify_email(
+        &self,
+        id: &str,
+        address: Option<&crate::domain::EmailAddress>,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE api_keys SET notify_email = $2 WHERE id = $1")
+            .bind(id.to_owned())
+            .bind(address.map(ToString::to_string))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Replaces a key's own service limits; `false` when there is no key with this id.
     /// API processes see the change when their cached copy of the key expires (10 s).
     pub async fn set_key_service_limits(
@@ -190,7 +205,7 @@ impl Db {
     /// `quotas.max_waiting_jobs` bounds. Reads the owner's status index, not the table.
     pub async fn count_waiting_jobs(&self, owner: &str) -> Result<u64, DbError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 \
+            "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 AND kind <> 'webhook' \
              AND status IN ('scheduled', 'queued', 'failed', 'running')",
         )
         .bind(owner.to_owned())

@@ -5,6 +5,7 @@
 
 mod certificates;
 mod email;
+mod events;
 mod idempotency;
 mod jobs;
 mod keys;
@@ -12,12 +13,14 @@ mod maintenance;
 mod pool;
 mod schedules;
 mod templates;
+mod webhooks;
 
 pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
+pub use events::{Event, EventFilter, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
@@ -26,6 +29,9 @@ pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
 pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
+pub use webhooks::{
+    DeliveryAttempt, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange, WebhookRow,
+};
 
 /// Which SQL database a configuration selects.
 pub use pool::{DatabaseBackend, Db, DbError, DbSettings};

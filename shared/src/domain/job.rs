@@ -46,14 +46,17 @@ pub enum JobKind {
     Report,
     Email,
     Maintenance,
+    /// One webhook delivery (an event to one endpoint): its attempts are the retries.
+    Webhook,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Certificate,
         JobKind::Report,
         JobKind::Email,
         JobKind::Maintenance,
+        JobKind::Webhook,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -62,6 +65,7 @@ impl JobKind {
             JobKind::Report => "report",
             JobKind::Email => "email",
             JobKind::Maintenance => "maintenance",
+            JobKind::Webhook => "webhook",
         }
     }
 
@@ -72,6 +76,7 @@ impl JobKind {
             JobKind::Report => QueueName::Reports,
             JobKind::Email => QueueName::Emails,
             JobKind::Maintenance => QueueName::Maintenance,
+            JobKind::Webhook => QueueName::Webhooks,
         }
     }
 
@@ -82,6 +87,7 @@ impl JobKind {
             QueueName::Reports => JobKind::Report,
             QueueName::Emails => JobKind::Email,
             QueueName::Maintenance => JobKind::Maintenance,
+            QueueName::Webhooks => JobKind::Webhook,
         }
     }
 }
@@ -110,14 +116,16 @@ pub enum QueueName {
     Reports,
     Emails,
     Maintenance,
+    Webhooks,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 4] = [
+    pub const ALL: [QueueName; 5] = [
         QueueName::Certificates,
         QueueName::Reports,
         QueueName::Emails,
         QueueName::Maintenance,
+        QueueName::Webhooks,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -126,6 +134,7 @@ impl QueueName {
             QueueName::Reports => "reports",
             QueueName::Emails => "emails",
             QueueName::Maintenance => "maintenance",
+            QueueName::Webhooks => "webhooks",
         }
     }
 }

@@ -164,4 +164,30 @@ impl Queue {
         self.subscribe(CANCEL_TOPIC, on_message, on_state, stop)
             .await;
     }
+
+    /// Tells readers of the event log (`GET /v1/events`) that events up to `seq` can be read.
+    /// Only a wake-up: readers query the log, and re-read every few seconds anyway.
+    pub async fn publish_events(&self, seq: i64) -> Result<(), QueueError> {
+        self.publish(EVENTS_TOPIC, &seq.to_string()).await
+    }
+
+    /// Hands every [`Queue::publish_events`] to `on_seq` until `stop`; `on_state` as for
+    /// [`Queue::subscribe`].
+    pub async fn subscribe_events(
+        &self,
+        on_seq: impl Fn(i64) + Send + Sync,
+        on_state: impl Fn(bool) + Send + Sync,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let on_message = |message: &str| {
+            if let Ok(seq) = message.parse() {
+                on_seq(seq);
+            }
+        };
+        self.subscribe(EVENTS_TOPIC, on_message, on_state, stop)
+            .await;
+    }
 }
+
+/// The topic of numbered events (see `publish_events`).
+const EVENTS_TOPIC: &str = "events";

@@ -11,6 +11,7 @@ use shared::storage::Storage;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::delivery::Deliverer;
 use crate::email::Mailer;
 use crate::error::JobError;
 use crate::render::Engine;
@@ -33,6 +34,8 @@ pub struct JobContext {
     pub render_slots: Arc<tokio::sync::Semaphore>,
     /// SMTP (pooled) or `.eml` files under `DATA_DIR/mail`.
     pub mailer: Mailer,
+    /// Webhook deliveries' HTTP client (pooled; targets checked at connect).
+    pub deliverer: Deliverer,
     /// Signs download links in emails; its key is read from the database on first use.
     links: Arc<OnceCell<LinkSigner>>,
 }
@@ -49,6 +52,7 @@ impl JobContext {
     ) -> anyhow::Result<JobContext> {
         Ok(JobContext {
             mailer: Mailer::from_config(&config, storage.clone())?,
+            deliverer: Deliverer::from_config(&config)?,
             storage,
             templates: CompiledTemplates::new(db.clone()),
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),

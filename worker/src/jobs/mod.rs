@@ -12,6 +12,7 @@ pub mod email;
 pub mod maintenance;
 mod pdf;
 pub mod report;
+pub mod webhook;
 
 use shared::db::Claimed;
 use shared::domain::JobKind;
@@ -26,6 +27,7 @@ pub async fn dispatch(ctx: &JobContext, job: &Claimed) -> Result<serde_json::Val
         JobKind::Report => report::run(ctx, job, payload(job)?).await,
         JobKind::Email => email::run(ctx, job, payload(job)?).await,
         JobKind::Maintenance => maintenance::run(ctx, payload(job)?).await,
+        JobKind::Webhook => webhook::run(ctx, job, payload(job)?).await,
     }
 }
 

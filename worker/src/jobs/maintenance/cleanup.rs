@@ -93,8 +93,25 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     if swept > 0 {
         tracing::info!(jobs = swept, "cleanup removed inputs left behind");
     }
+    // The event log replays `webhooks.events_retention_hours`; delivery logs live as long as
+    // their delivery jobs (`cleanup.retention.webhook`, the longest of its statuses).
+    let w = &ctx.config.cleanup.retention.webhook;
+    let delivery_days = w.succeeded_days.max(w.dead_days).max(w.cancelled_days);
+    let hours = ctx.config.webhooks.events_retention_hours as i64;
+    let events_removed = ctx
+        .db
+        .delete_old_events(
+            now.plus_millis(-hours * 3_600_000),
+            match delivery_days {
+                0 => shared::domain::Timestamp::from_millis(i64::MIN),
+                d => now.plus_millis(-(i64::from(d)) * 86_400_000),
+            },
+        )
+        .await?;
     Ok(serde_json::json!({
         "deleted": total,
+        // Events past their retention and delivery logs past their jobs'.
+        "events_removed": events_removed,
         "by_kind_and_status": deleted,
         // Jobs whose files (outputs of every attempt, inputs) are gone.
         "files_removed": files,

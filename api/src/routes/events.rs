@@ -1,0 +1,211 @@
+//! `GET /v1/events`: the caller's job transitions (admins: everyone's) as server-sent
+//! events, read from the event log past the client's cursor. Each event's `id` is its place
+//! in the log, so a client that reconnects with `Last-Event-ID` gets exactly what it missed
+//! (within `webhooks.events_retention_hours`), whichever API process it reaches. A stream
+//! reads the log when the event pump says there is more (`EventFeed`), else every few
+//! seconds; comments every 15 s keep proxies from closing it.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use shared::db::{Db, Event, EventFilter};
+use shared::domain::{JobId, JobKind};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiQuery, Keyed};
+use crate::views::bad_query;
+
+/// Events read from the log at a time.
+const PAGE: u32 = 500;
+/// A stream reads the log this often even without a wake-up (one lost on the way).
+const RECHECK: Duration = Duration::from_secs(5);
+/// Comment lines this often keep idle connections open through proxies.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Which events; every filter is optional.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only this job's events.
+    pub job: Option<String>,
+    /// Only this batch's events (its jobs' transitions and `batch.completed`).
+    pub batch: Option<String>,
+    /// Only jobs of this kind: `certificate`, `report`, `email` or `maintenance`.
+    pub kind: Option<String>,
+    /// Start after this event, like the `Last-Event-ID` header (which wins); without either
+    /// the stream starts with the next event. `0` replays everything still kept.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+}
+
+/// One event as the stream's `data` carries it (the SSE `id` is `id`, its `event` is `type`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Its place in the event log; resume after it with `Last-Event-ID`.
+    pub id: i64,
+    /// `job.<status>` (`job.running`, `job.succeeded`, `job.failed`, `job.dead`,
+    /// `job.cancelled`, `job.queued`), `batch.completed` or `certificate.revoked`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it happened, RFC 3339.
+    pub at: String,
+    pub job_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub attempt: Option<i64>,
+}
+
+impl EventView {
+    fn new(e: &Event) -> EventView {
+        EventView {
+            id: e.seq,
+            event_type: e.event_type.clone(),
+            at: e.at.to_rfc3339(),
+            job_id: e.job_id.clone(),
+            batch_id: e.batch_id.clone(),
+            kind: e.kind.clone(),
+            status: e.status.clone(),
+            attempt: e.attempt,
+        }
+    }
+}
+
+/// A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
+/// event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
+/// A client that resumes from before the oldest event kept first gets an event `gap`.
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    params(EventQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+    responses(
+        (status = 200, description = "Server-sent events, one `EventView` per `data` line",
+            content_type = "text/event-stream", body = EventView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 503, description = "Too many streams open on this process, or the database is away",
+            body = ErrorBody)))]
+pub async fn stream(
+    Keyed { state, caller }: Keyed,
+    ApiQuery(q): ApiQuery<EventQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let filter = EventFilter {
+        owner: caller.owner_filter().map(str::to_owned),
+        job_id: q
+            .job
+            .map(|j| j.parse::<JobId>().map(|id| id.to_string()))
+            .transpose()
+            .map_err(|_| bad_query("job", "`job` is not a job id"))?,
+        batch_id: q.batch,
+        kind: q
+            .kind
+            .map(|k| k.parse::<JobKind>().map(|k| k.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| bad_query("kind", e))?,
+    };
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::BadRequest {
+                    code: "invalid_header",
+                    message: "`Last-Event-ID` must be an event id (a number)".into(),
+                    field: Some("Last-Event-ID".into()),
+                })?,
+        ),
+        None => match q.after {
+            Some(n) if n < 0 => return Err(bad_query("after", "`after` must be 0 or more")),
+            other => other,
+        },
+    };
+    let permit = state
+        .events
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable("event streams"))?;
+    // Subscribed before the first read, so nothing numbered in between is missed.
+    let wake = state.events.subscribe();
+    let (low, high) = state.db.event_seq_bounds().await?;
+    let cursor = resume.unwrap_or(high);
+    let mut pending = VecDeque::new();
+    if resume.is_some() && low > 0 && cursor + 1 < low {
+        pending.push_back(
+            SseEvent::default().event("gap").data(
+                serde_json::json!({ "oldest": low,
+                    "message": "events before `oldest` are no longer kept; some were missed" })
+                .to_string(),
+            ),
+        );
+    }
+    let reader = Reader {
+        db: state.db.clone(),
+        filter,
+        cursor,
+        pending,
+        wake,
+        closed: state.events.closed(),
+        _permit: permit,
+    };
+    let events = futures::stream::unfold(reader, |mut r| async move {
+        let event = r.next().await?;
+        Some((Ok(event), r))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+}
+
+/// One stream's state: its cursor in the log and what it read but has not sent yet.
+struct Reader {
+    db: Db,
+    filter: EventFilter,
+    cursor: i64,
+    pending: VecDeque<SseEvent>,
+    wake: tokio::sync::watch::Receiver<i64>,
+    closed: tokio_util::sync::CancellationToken,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Reader {
+    /// The next event to send; `None` ends the stream (the process stops serving).
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            match self.db.events_after(self.cursor, &self.filter, PAGE).await {
+                Ok(events) if !events.is_empty() => {
+                    for e in &events {
+                        self.cursor = e.seq;
+                        let data =
+                            serde_json::to_string(&EventView::new(e)).expect("an event serializes");
+                        self.pending.push_back(
+                            SseEvent::default()
+                                .id(e.seq.to_string())
+                                .event(e.event_type.clone())
+                                .data(data),
+                        );
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),
+            }
+            tokio::select! {
+                () = self.closed.cancelled() => return None,
+                changed = self.wake.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(RECHECK).await;
+                    }
+                }
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+}

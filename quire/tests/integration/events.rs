@@ -1,0 +1,225 @@
+//! `GET /v1/events`: every transition of a 1,000-job batch seen exactly once by a client that
+//! is cut off once and whose API process is restarted, resuming with `Last-Event-ID` on
+//! other API processes; filters, ownership and bad cursors.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use quire::Roles;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_of};
+use crate::receiver::read_events;
+
+async fn open(
+    app: &TestApp,
+    base: &str,
+    key: &str,
+    query: &str,
+    last: Option<i64>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .get(format!("{base}/v1/events?{query}"))
+        .bearer_auth(key);
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    response
+}
+
+fn base_of(app: &TestApp, i: usize) -> String {
+    format!("http://{}", app.apps[i].addr.unwrap())
+}
+
+#[tokio::test]
+async fn a_batch_is_seen_exactly_once_across_a_reconnect_and_an_api_restart() {
+    // Worker and scheduler in the first process; two more API processes serve the stream.
+    let mut app = TestApp::spawn_with(
+        Backend::Production,
+        &[Roles::ALL, Roles::API, Roles::API],
+        |_| {},
+    )
+    .await;
+    let key = app.new_key("streamer").await;
+    const JOBS: usize = 1_000;
+    let rows: Vec<Value> = (0..JOBS)
+        .map(|i| json!({ "recipient_name": format!("Streamed {i}"), "course_name": "Events" }))
+        .collect();
+    let response = app
+        .post(&key, "/v1/certificates/batch", &json!({ "rows": rows }))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let batch: Value = response.json().await.unwrap();
+    let batch = batch["id"].as_str().unwrap().to_owned();
+    let query = format!("batch={batch}");
+    let mut seen: Vec<(Option<i64>, String, Value)> = Vec::new();
+    let done = |item: &(Option<i64>, String, Value)| item.1 != "batch.completed";
+    let within = Duration::from_secs(240);
+
+    // From the start of the log (after=0), on the second process; cut off after 600 events.
+    let mut stream = open(
+        &app,
+        &base_of(&app, 1),
+        &key,
+        &format!("{query}&after=0"),
+        None,
+    )
+    .await;
+    let mut buffer = String::new();
+    let mut n = 0;
+    seen.extend(
+        read_events(&mut stream, &mut buffer, within, |item| {
+            n += 1;
+            n < 600 && done(item)
+        })
+        .await,
+    );
+    drop(stream);
+    assert_eq!(seen.len(), 600, "first connection");
+
+    // Resumed on the third process; that process is stopped after 600 more.
+    let last = seen.last().unwrap().0;
+    let mut stream = open(&app, &base_of(&app, 2), &key, &query, last).await;
+    let mut buffer = String::new();
+    let mut n = 0;
+    seen.extend(
+        read_events(&mut stream, &mut buffer, within, |item| {
+            n += 1;
+            n < 600 && done(item)
+        })
+        .await,
+    );
+    let stopping = app.apps.remove(2);
+    stopping.stop().await.unwrap();
+    // Whatever the stopped process had sent before its stream ended still counts.
+    seen.extend(read_events(&mut stream, &mut buffer, Duration::from_secs(5), done).await);
+
+    // Resumed on a new API process, until the batch completes.
+    app.add(Roles::API).await;
+    let last = seen.last().unwrap().0;
+    let mut stream = open(&app, &base_of(&app, 2), &key, &query, last).await;
+    let mut buffer = String::new();
+    seen.extend(read_events(&mut stream, &mut buffer, within, done).await);
+    assert_eq!(
+        seen.last().unwrap().1,
+        "batch.completed",
+        "the stream reached the end"
+    );
+
+    // Exactly once: ids strictly increasing (no repeat, nothing out of order), the same
+    // events as the log holds, each job's start and success once.
+    let ids: Vec<i64> = seen.iter().map(|s| s.0.unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase");
+    let filter = shared::db::EventFilter {
+        batch_id: Some(batch.clone()),
+        ..Default::default()
+    };
+    let logged: Vec<i64> = app
+        .db
+        .events_after(0, &filter, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(ids, logged, "every logged event, once");
+    let mut per_job: HashMap<String, Vec<String>> = HashMap::new();
+    for (_, event, data) in &seen {
+        assert_eq!(data["type"], event.as_str());
+        if let Some(job) = data["job_id"].as_str() {
+            per_job
+                .entry(job.to_owned())
+                .or_default()
+                .push(event.clone());
+        }
+    }
+    assert_eq!(per_job.len(), JOBS);
+    for (job, events) in &per_job {
+        assert_eq!(
+            events.iter().filter(|e| *e == "job.succeeded").count(),
+            1,
+            "{job}: {events:?}"
+        );
+        assert_eq!(
+            events.first().map(String::as_str),
+            Some("job.running"),
+            "{job}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_shows_only_the_callers_events_and_filters_them() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let mine = app.new_key("mine").await;
+    let theirs = app.new_key("theirs").await;
+    let mut stream = open(&app, &app.base, &mine, "kind=certificate", None).await;
+    let other = app
+        .submit_ok(&theirs, &crate::helpers::certificate("Not Mine"))
+        .await;
+    let id = app
+        .submit_ok(&mine, &crate::helpers::certificate("Mine Only"))
+        .await;
+    let mut buffer = String::new();
+    let got = read_events(&mut stream, &mut buffer, Duration::from_secs(30), |item| {
+        item.1 != "job.succeeded" || item.2["job_id"] != id.as_str()
+    })
+    .await;
+    let jobs: HashSet<&str> = got.iter().filter_map(|g| g.2["job_id"].as_str()).collect();
+    assert!(jobs.contains(id.as_str()), "{got:?}");
+    assert!(!jobs.contains(other.as_str()), "another key's job: {got:?}");
+    let types: Vec<&str> = got
+        .iter()
+        .filter(|g| g.2["job_id"] == id.as_str())
+        .map(|g| g.1.as_str())
+        .collect();
+    assert_eq!(types, ["job.running", "job.succeeded"]);
+
+    // The admin sees every key's; a job filter narrows to one.
+    let mut stream = open(
+        &app,
+        &app.base,
+        &app.admin,
+        &format!("job={other}&after=0"),
+        None,
+    )
+    .await;
+    let mut buffer = String::new();
+    let got = read_events(&mut stream, &mut buffer, Duration::from_secs(30), |item| {
+        item.1 != "job.succeeded"
+    })
+    .await;
+    assert!(
+        got.iter().all(|g| g.2["job_id"] == other.as_str()),
+        "{got:?}"
+    );
+    assert_eq!(got.last().unwrap().1, "job.succeeded");
+
+    // Bad cursors and filters are 400s naming what was wrong.
+    let response = app
+        .client
+        .get(app.url("/v1/events"))
+        .bearer_auth(&mine)
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "Last-Event-ID", "{body}");
+    let (status, body) = error_of(app.get(&mine, "/v1/events?kind=spaceship").await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "kind", "{body}");
+    let response = app.client.get(app.url("/v1/events")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}

@@ -1,0 +1,538 @@
+//! The event log (`events`, written by triggers in the transaction of each job status change
+//! and certificate revocation: an outbox) and the pump that turns it into something readers
+//! can follow: it numbers committed events (`seq`) one pump at a time, marks batches whose
+//! last job finished (a `batch.completed` event), and creates the webhook deliveries each
+//! event calls for, all in one transaction. So every committed transition gets exactly one
+//! `seq` and exactly one delivery per subscribed endpoint, whatever crashes where.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::certificates::bind_job;
+use super::jobs::{COLUMNS, JobRow, NewJob, fair_base};
+use super::pool::{DatabaseBackend, Db, DbError, placeholders, values};
+use crate::domain::{JobId, Priority, QueueName, Timestamp};
+use crate::job_view::JobView;
+use crate::jobs::WebhookPayload;
+
+/// An event as readers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub event_type: String,
+    pub owner_id: String,
+    pub job_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub attempt: Option<i64>,
+    pub at: Timestamp,
+    callback_url: Option<String>,
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, type, owner_id, job_id, batch_id, kind, status, attempt, at, callback_url";
+
+impl Event {
+    fn from_row(row: &AnyRow) -> Result<Event, DbError> {
+        let corrupt = |e: sqlx::Error| DbError::Corrupt(format!("event: {e}"));
+        Ok(Event {
+            seq: row.try_get("seq").map_err(corrupt)?,
+            event_type: row.try_get("type").map_err(corrupt)?,
+            owner_id: row.try_get("owner_id").map_err(corrupt)?,
+            job_id: row.try_get("job_id").map_err(corrupt)?,
+            batch_id: row.try_get("batch_id").map_err(corrupt)?,
+            kind: row.try_get("kind").map_err(corrupt)?,
+            status: row.try_get("status").map_err(corrupt)?,
+            attempt: row.try_get("attempt").map_err(corrupt)?,
+            at: Timestamp::from_millis(row.try_get("at").map_err(corrupt)?),
+            callback_url: row.try_get("callback_url").map_err(corrupt)?,
+        })
+    }
+
+    fn is_terminal_job_event(&self) -> bool {
+        matches!(
+            self.event_type.as_str(),
+            "job.succeeded" | "job.dead" | "job.cancelled"
+        )
+    }
+}
+
+/// Which events a reader wants (`GET /v1/events`): its own (admins: `owner` None), maybe
+/// only one job's, one batch's or one kind's.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub owner: Option<String>,
+    pub job_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// What one pump round did.
+#[derive(Debug, Default)]
+pub struct Pumped {
+    /// Events numbered (readable now).
+    pub numbered: usize,
+    /// The highest `seq` given.
+    pub high_seq: i64,
+    /// Delivery jobs created, to push.
+    pub deliveries: Vec<JobId>,
+}
+
+/// What a pump round needs of the configuration.
+#[derive(Debug, Clone)]
+pub struct PumpSettings {
+    pub public_base_url: String,
+    /// Attempts of a delivery (`queues.webhooks.max_attempts`).
+    pub max_attempts: u32,
+    /// Most events numbered per round.
+    pub limit: u32,
+}
+
+/// The advisory lock one pump at a time holds: "quire" + 1.
+const PUMP_LOCK: i64 = 0x7175_6972_6501;
+
+/// A delivery decided in a pump round.
+struct NewDelivery {
+    job: NewJob,
+    webhook_id: Option<String>,
+    url: String,
+    event: usize,
+}
+
+impl Db {
+    /// One pump round (see the module): numbers up to `limit` committed events, records
+    /// completed batches, and creates the deliveries of the numbered events.
+    pub async fn pump_events(&self, settings: &PumpSettings) -> Result<Pumped, DbError> {
+        let now = Timestamp::now().millis();
+        let mut tx = self.pool().begin().await?;
+        let (number, prefix) = match self.backend() {
+            DatabaseBackend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PUMP_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                // Numbers drawn row by row in id order (an UPDATE visits rows in no set
+                // order), so one job's events keep the order of its transitions.
+                (
+                    "UPDATE events e SET seq = n.seq FROM \
+                 (SELECT id, nextval('event_seq') AS seq FROM \
+                   (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1) todo) n \
+                 WHERE e.id = n.id",
+                    "e.",
+                )
+            }
+            // One writer at a time: ids are already in commit order.
+            DatabaseBackend::Sqlite => (
+                "UPDATE events SET seq = id WHERE id IN \
+                 (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1)",
+                "",
+            ),
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{number} RETURNING {}",
+            EVENT_COLUMNS
+                .split(", ")
+                .map(|c| format!("{prefix}{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .bind(i64::from(settings.limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = rows
+            .iter()
+            .map(Event::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.seq);
+        if events.is_empty() {
+            return Ok(Pumped::default());
+        }
+        complete_batches(&mut tx, &events, now).await?;
+        let deliveries = plan_deliveries(&mut tx, &events, settings).await?;
+        let ids = write_deliveries(&mut tx, &events, deliveries, settings, now).await?;
+        tx.commit().await?;
+        Ok(Pumped {
+            numbered: events.len(),
+            high_seq: events.last().map_or(0, |e| e.seq),
+            deliveries: ids,
+        })
+    }
+
+    /// Numbered events after `after` that `filter` lets through, oldest first, at most `limit`.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> Result<Vec<Event>, DbError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 \
+             AND ($2 IS NULL OR owner_id = $2) AND ($3 IS NULL OR job_id = $3) \
+             AND ($4 IS NULL OR batch_id = $4) AND ($5 IS NULL OR kind = $5) \
+             ORDER BY seq LIMIT $6"
+        )))
+        .bind(after)
+        .bind(filter.owner.clone())
+        .bind(filter.job_id.clone())
+        .bind(filter.batch_id.clone())
+        .bind(filter.kind.clone())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(Event::from_row).collect()
+    }
+
+    /// The highest `seq` given so far (0 when none): where a reader without `Last-Event-ID`
+    /// starts, and the lowest still kept (what a reconnect can replay from).
+    pub async fn event_seq_bounds(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MIN(seq), 0) AS low, COALESCE(MAX(seq), 0) AS high FROM events \
+             WHERE seq IS NOT NULL",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((
+            row.try_get("low").map_err(DbError::from)?,
+            row.try_get("high").map_err(DbError::from)?,
+        ))
+    }
+
+    /// Removes events older than `before` (numbered ones only: an unnumbered event has not
+    /// been delivered yet) and deliveries created before `deliveries_before`. Returns the
+    /// rows removed.
+    pub async fn delete_old_events(
+        &self,
+        before: Timestamp,
+        deliveries_before: Timestamp,
+    ) -> Result<u64, DbError> {
+        let events = sqlx::query("DELETE FROM events WHERE at < $1 AND seq IS NOT NULL")
+            .bind(before.millis())
+            .execute(self.pool())
+            .await?;
+        let deliveries = sqlx::query("DELETE FROM webhook_deliveries WHERE created_at < $1")
+            .bind(deliveries_before.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(events.rows_affected() + deliveries.rows_affected())
+    }
+}
+
+/// Batches whose last job these events finished get `completed_at` and a `batch.completed`
+/// event (numbered by the next round). The conditional update makes it once per batch.
+async fn complete_batches(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    events: &[Event],
+    now: i64,
+) -> Result<(), DbError> {
+    let batches: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.is_terminal_job_event())
+        .filter_map(|e| e.batch_id.as_deref())
+        .collect();
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE batches SET completed_at = $1 WHERE id IN ({}) AND completed_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id \
+         AND jobs.status IN ('scheduled', 'queued', 'running', 'failed')) \
+         RETURNING id, owner_id, callback_url",
+        placeholders(2, batches.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false).bind(now);
+    for b in &batches {
+        query = query.bind(b.to_string());
+    }
+    let done = query.fetch_all(&mut **tx).await?;
+    for row in done {
+        let id: String = row.try_get("id").map_err(DbError::from)?;
+        let owner: String = row.try_get("owner_id").map_err(DbError::from)?;
+        let callback: Option<String> = row.try_get("callback_url").map_err(DbError::from)?;
+        sqlx::query(
+            "INSERT INTO events (type, owner_id, batch_id, kind, status, callback_url, at) \
+             VALUES ('batch.completed', $1, $2, 'certificate', 'completed', $3, $4)",
+        )
+        .bind(owner)
+        .bind(id)
+        .bind(callback)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The deliveries these events call for: one per enabled endpoint of the event's owner that
+/// subscribed to its type, and one to the job's (batch's) `callback_url` for its end.
+async fn plan_deliveries(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    events: &[Event],
+    settings: &PumpSettings,
+) -> Result<Vec<NewDelivery>, DbError> {
+    let owners: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| crate::webhooks::SUBSCRIBABLE.contains(&e.event_type.as_str()))
+        .map(|e| e.owner_id.as_str())
+        .collect();
+    let mut hooks: HashMap<String, Vec<(String, String, Vec<String>)>> = HashMap::new();
+    if !owners.is_empty() {
+        let sql = format!(
+            "SELECT id, owner_id, url, events FROM webhooks \
+             WHERE disabled_at IS NULL AND owner_id IN ({})",
+            placeholders(1, owners.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for o in &owners {
+            query = query.bind(o.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let owner: String = row.try_get("owner_id").map_err(DbError::from)?;
+            let types: String = row.try_get("events").map_err(DbError::from)?;
+            let types: Vec<String> = serde_json::from_str(&types)
+                .map_err(|e| DbError::Corrupt(format!("webhook events: {e}")))?;
+            hooks.entry(owner).or_default().push((
+                row.try_get("id").map_err(DbError::from)?,
+                row.try_get("url").map_err(DbError::from)?,
+                types,
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let delivery = |webhook_id: Option<String>, url: String| {
+            let mut job = NewJob::of(
+                event.owner_id.clone(),
+                settings.max_attempts,
+                &WebhookPayload {
+                    delivery_id: String::new(),
+                },
+            );
+            job.payload = serde_json::to_value(WebhookPayload {
+                delivery_id: job.id.to_string(),
+            })
+            .expect("a job payload serializes");
+            job.priority = Priority::Notification;
+            job.trace_parent = None;
+            NewDelivery {
+                job,
+                webhook_id,
+                url,
+                event: i,
+            }
+        };
+        for (id, url, types) in hooks.get(&event.owner_id).into_iter().flatten() {
+            if crate::webhooks::subscribed(types, &event.event_type) {
+                out.push(delivery(Some(id.clone()), url.clone()));
+            }
+        }
+        if let Some(url) = &event.callback_url {
+            out.push(delivery(None, url.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts the delivery jobs and their log rows (multi-row statements), each with its body:
+/// the event and the job (batch, certificate) as the API shows it now.
+async fn write_deliveries(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    events: &[Event],
+    deliveries: Vec<NewDelivery>,
+    settings: &PumpSettings,
+    now: i64,
+) -> Result<Vec<JobId>, DbError> {
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: BTreeSet<usize> = deliveries.iter().map(|d| d.event).collect();
+    let data = event_data(tx, events, &wanted, &settings.public_base_url).await?;
+    // Each owner's deliveries take turns with other owners' (vtime), like any job.
+    let mut vtimes: BTreeMap<String, i64> = BTreeMap::new();
+    for d in &deliveries {
+        if !vtimes.contains_key(&d.job.owner_id) {
+            let base = fair_base(
+                tx,
+                &d.job.owner_id,
+                QueueName::Webhooks,
+                Priority::Notification,
+                now,
+            )
+            .await?;
+            vtimes.insert(d.job.owner_id.clone(), base);
+        }
+    }
+    const CHUNK: usize = 200;
+    for chunk in deliveries.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
+             batch_id, trace_parent, priority, status, vtime, attempt, pushed_at, \
+             created_at, updated_at) VALUES {}",
+            values(chunk.len(), 12, &format!(", 0, {now}, {now}, {now}"))
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for d in chunk {
+            let vtime = vtimes
+                .get_mut(&d.job.owner_id)
+                .expect("every owner has a base");
+            *vtime += d.job.fair_step();
+            query = bind_job(query, &d.job, now).bind(*vtime);
+        }
+        query.execute(&mut **tx).await?;
+
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, owner_id, url, event_seq, \
+             event_type, body, created_at) VALUES {}",
+            values(chunk.len(), 8, "")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for d in chunk {
+            let event = &events[d.event];
+            let body = crate::webhooks::event_body(
+                &event.event_type,
+                event.at,
+                data.get(&d.event)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+            );
+            query = query
+                .bind(d.job.id.to_string())
+                .bind(d.webhook_id.clone())
+                .bind(d.job.owner_id.clone())
+                .bind(d.url.clone())
+                .bind(event.seq)
+                .bind(event.event_type.clone())
+                .bind(body)
+                .bind(now);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(deliveries.iter().map(|d| d.job.id).collect())
+}
+
+/// What each wanted event's delivery carries as `data`: the job as `GET /v1/jobs/{id}`
+/// shows it; a batch's counts per status and its link; a revoked certificate's code and
+/// reason with its job. Three queries at most, however many events.
+async fn event_data(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    events: &[Event],
+    wanted: &BTreeSet<usize>,
+    base: &str,
+) -> Result<HashMap<usize, serde_json::Value>, DbError> {
+    let job_ids: BTreeSet<&str> = wanted
+        .iter()
+        .filter_map(|i| events[*i].job_id.as_deref())
+        .collect();
+    let mut jobs: HashMap<String, JobRow> = HashMap::new();
+    if !job_ids.is_empty() {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
+            placeholders(1, job_ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in &job_ids {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let job = JobRow::from_row(&row)?;
+            jobs.insert(job.id.to_string(), job);
+        }
+    }
+    let revoked: BTreeSet<&str> = wanted
+        .iter()
+        .filter(|i| events[**i].event_type == "certificate.revoked")
+        .filter_map(|i| events[*i].job_id.as_deref())
+        .collect();
+    let mut certificates: HashMap<String, serde_json::Value> = HashMap::new();
+    if !revoked.is_empty() {
+        let sql = format!(
+            "SELECT job_id, verification_code, revoked_at, revoked_reason FROM certificates \
+             WHERE job_id IN ({})",
+            placeholders(1, revoked.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in &revoked {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let job_id: String = row.try_get("job_id").map_err(DbError::from)?;
+            let code: String = row.try_get("verification_code").map_err(DbError::from)?;
+            let at: Option<i64> = row.try_get("revoked_at").map_err(DbError::from)?;
+            let reason: Option<String> = row.try_get("revoked_reason").map_err(DbError::from)?;
+            certificates.insert(
+                job_id,
+                serde_json::json!({
+                    "verification_code": code,
+                    "verify_url": crate::urls::verify(base, &code),
+                    "revoked_at": at.map(|t| Timestamp::from_millis(t).to_rfc3339()),
+                    "reason": reason,
+                }),
+            );
+        }
+    }
+    let batch_ids: BTreeSet<&str> = wanted
+        .iter()
+        .filter(|i| events[**i].event_type == "batch.completed")
+        .filter_map(|i| events[*i].batch_id.as_deref())
+        .collect();
+    let mut batches: HashMap<String, serde_json::Map<String, serde_json::Value>> = HashMap::new();
+    if !batch_ids.is_empty() {
+        let sql = format!(
+            "SELECT batch_id, status, COUNT(*) AS n FROM jobs WHERE batch_id IN ({}) \
+             GROUP BY batch_id, status",
+            placeholders(1, batch_ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in &batch_ids {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let batch: String = row.try_get("batch_id").map_err(DbError::from)?;
+            let status: String = row.try_get("status").map_err(DbError::from)?;
+            let n: i64 = row.try_get("n").map_err(DbError::from)?;
+            batches.entry(batch).or_default().insert(status, n.into());
+        }
+    }
+    let mut out = HashMap::new();
+    for i in wanted {
+        let event = &events[*i];
+        let job = || {
+            event
+                .job_id
+                .as_ref()
+                .and_then(|id| jobs.get(id))
+                .map(|row| serde_json::to_value(JobView::from_row(row, base)))
+                .transpose()
+                .ok()
+                .flatten()
+        };
+        let value = match event.event_type.as_str() {
+            "batch.completed" => {
+                let id = event.batch_id.clone().unwrap_or_default();
+                let counts = batches.get(&id).cloned().unwrap_or_default();
+                let total: i64 = counts.values().filter_map(|v| v.as_i64()).sum();
+                serde_json::json!({
+                    "id": id,
+                    "total": total,
+                    "counts": counts,
+                    "links": { "self": crate::urls::batch(base, &id) },
+                })
+            }
+            "certificate.revoked" => {
+                let mut cert = event
+                    .job_id
+                    .as_ref()
+                    .and_then(|id| certificates.get(id))
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({}));
+                cert["job"] = job().unwrap_or(serde_json::Value::Null);
+                cert
+            }
+            _ => job().unwrap_or(serde_json::Value::Null),
+        };
+        out.insert(*i, value);
+    }
+    Ok(out)
+}

@@ -1,0 +1,161 @@
+//! Sending webhook deliveries: one pooled HTTP client that follows no redirect, uses no
+//! proxy, and connects only to addresses the target policy allows. Its resolver checks every
+//! address a name resolves to when a connection opens, so a name that rebinds to a private
+//! address after the check cannot slip through.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use shared::config::Config;
+use shared::webhooks::TargetPolicy;
+
+/// The first bytes of an answer's body kept in the delivery log.
+const BODY_HEAD: usize = 1024;
+
+/// Sends deliveries (see the module).
+#[derive(Clone)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    pub policy: Arc<TargetPolicy>,
+}
+
+/// What one attempt got back.
+#[derive(Debug)]
+pub enum Answer {
+    /// The endpoint answered.
+    Status {
+        code: u16,
+        elapsed: Duration,
+        body_head: String,
+        /// `Retry-After` of a 429 or 503, when given.
+        retry_after: Option<Duration>,
+    },
+    /// No answer: refused, reset, timed out, TLS failure.
+    Unreachable { elapsed: Duration, error: String },
+}
+
+/// The resolver of the client: system DNS, then the policy's check of every address.
+struct CheckedResolver(Arc<TargetPolicy>);
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            for addr in &addrs {
+                policy.check_address(&host, addr.ip())?;
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl Deliverer {
+    pub fn from_config(config: &Config) -> anyhow::Result<Deliverer> {
+        let w = &config.webhooks;
+        let policy =
+            TargetPolicy::new(w.allow_http, &w.allow_networks).map_err(anyhow::Error::msg)?;
+        let policy = Arc::new(policy);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(Duration::from_secs(config.webhooks.timeout_secs))
+            .connect_timeout(Duration::from_secs(config.webhooks.timeout_secs))
+            .user_agent(concat!("quire-webhooks/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
+            .pool_max_idle_per_host(8)
+            .build()?;
+        Ok(Deliverer { client, policy })
+    }
+
+    /// POSTs `body` with the Standard Webhooks headers. The answer's status decides what
+    /// happens next (the caller's business); only the first KiB of its body is read.
+    pub async fn send(&self, url: &str, headers: &[(&str, String)], body: String) -> Answer {
+        let started = Instant::now();
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut response = match request.body(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Answer::Unreachable {
+                    elapsed: started.elapsed(),
+                    error: describe(&e),
+                };
+            }
+        };
+        let code = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let mut head = Vec::new();
+        while head.len() < BODY_HEAD {
+            match response.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        head.truncate(BODY_HEAD);
+        Answer::Status {
+            code,
+            elapsed: started.elapsed(),
+            body_head: String::from_utf8_lossy(&head).into_owned(),
+            retry_after,
+        }
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value.trim()).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// The error and its causes in one line (reqwest's own message names only the outermost).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(90);
+        let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(
+            d > Duration::from_secs(85) && d <= Duration::from_secs(90),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
