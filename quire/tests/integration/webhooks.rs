@@ -559,6 +559,44 @@ async fn callbacks_batches_revocations_tests_and_retries() {
     let entry = log.iter().find(|d| d["id"] == delivery.as_str()).unwrap();
     assert_eq!(entry["attempts"], 2, "{entry}");
 
+    // An admin sees and manages every key's endpoints, and makes one for another key.
+    let all: Value = app.json_at(Some(&app.admin), app.url("/v1/webhooks")).await;
+    assert!(
+        all["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == hook.as_str()),
+        "{all}"
+    );
+    let owner = app.owner_of(&key).await;
+    let response = app
+        .post(
+            &app.admin,
+            "/v1/webhooks",
+            &json!({ "url": rx.url, "events": ["job.dead"], "owner_id": owner }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let made: Value = response.json().await.unwrap();
+    assert_eq!(made["owner_id"], owner.as_str(), "{made}");
+    let response = app
+        .post(
+            &key,
+            "/v1/webhooks",
+            &json!({ "url": rx.url, "events": ["*"], "owner_id": "someone-else" }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Past their retention, events and delivery logs go.
+    let later = shared::domain::Timestamp::now().plus_millis(1_000);
+    assert!(app.db.delete_old_events(later, later).await.unwrap() > 0);
+    let (low, high) = app.db.event_seq_bounds().await.unwrap();
+    assert_eq!((low, high), (0, 0), "no event left");
+    let log = log_until(&app, &key, &hook, |_| true).await;
+    assert!(log.is_empty(), "{log:?}");
+
     // Another key sees none of it.
     let other = app.new_key("stranger").await;
     let response = app.get(&other, &format!("/v1/webhooks/{hook}")).await;
