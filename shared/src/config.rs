@@ -131,7 +131,9 @@ pub struct WebhookSettings {
     /// Backoff between a delivery's attempts (with `queues.webhooks.max_attempts`, 25 by
     /// default: at least 26 hours of retries).
     pub retry: Retry,
-    /// Consecutive failed attempts after which an endpoint is disabled; 0 = never.
+    /// Deliveries in a row that died (a permanent refusal, or every attempt failed) after
+    /// which an endpoint is disabled; 0 = never. Attempts still to be retried do not count,
+    /// so an outage shorter than the retries (a day) never disables an endpoint.
     pub disable_after_failures: u32,
     /// How often the scheduler's event pump numbers new events and creates their
     /// deliveries when no job finished to wake it, in milliseconds.
@@ -1144,7 +1146,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
   QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
   QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay
-  QUIRE_WEBHOOKS__DISABLE_AFTER_FAILURES 100        consecutive failed attempts that disable an endpoint
+  QUIRE_WEBHOOKS__DISABLE_AFTER_FAILURES 100        dead deliveries in a row that disable an endpoint
   QUIRE_WEBHOOKS__PUMP_INTERVAL_MS 100              how often new events are numbered and dispatched
   QUIRE_WEBHOOKS__EVENTS_RETENTION_HOURS 168        how long GET /v1/events can replay
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM

@@ -105,11 +105,11 @@ pub struct WebhookView {
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
-    /// False once disabled, by its owner or after `webhooks.disable_after_failures` failed
-    /// attempts in a row.
+    /// False once disabled, by its owner or after `webhooks.disable_after_failures`
+    /// deliveries in a row died.
     pub enabled: bool,
     pub disabled_reason: Option<String>,
-    /// Failed attempts since the last success.
+    /// Deliveries that died since the last one that succeeded.
     pub consecutive_failures: i64,
     /// Until when the previous secret still signs too (after a rotation), RFC 3339.
     pub previous_secret_until: Option<String>,

@@ -30,7 +30,8 @@ pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 pub use webhooks::{
-    DeliveryAttempt, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange, WebhookRow,
+    DeliveryAttempt, DeliveryEnd, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange,
+    WebhookRow,
 };
 
 /// Which SQL database a configuration selects.

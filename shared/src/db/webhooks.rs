@@ -159,7 +159,17 @@ pub struct DeliveryAttempt {
     /// The first KiB of the answer's body.
     pub response_body: Option<String>,
     pub error: Option<String>,
-    pub succeeded: bool,
+    pub ends: DeliveryEnd,
+}
+
+/// Where an attempt leaves its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryEnd {
+    Succeeded,
+    /// Failed; another attempt will follow.
+    WillRetry,
+    /// Failed for good: refused permanently, or out of attempts.
+    Dead,
 }
 
 /// An endpoint this attempt's failure disabled: whom to tell.
@@ -344,9 +354,10 @@ impl Db {
         secret.ok_or_else(|| DbError::Other(format!("no API key `{owner}`")))
     }
 
-    /// Logs an attempt and keeps the endpoint's count of consecutive failures: reset by a
-    /// success, else one more; reaching `disable_after` (0 = never) disables the endpoint,
-    /// returned so the caller can tell its owner.
+    /// Logs an attempt and keeps the endpoint's count of failed deliveries in a row: reset
+    /// by a delivery that succeeded, one more for one that died; reaching `disable_after`
+    /// (0 = never) disables the endpoint, returned so the caller can tell its owner. An
+    /// attempt that will be retried changes no count.
     pub async fn record_delivery_attempt(
         &self,
         id: JobId,
@@ -372,7 +383,9 @@ impl Db {
             tx.commit().await?;
             return Ok(None);
         };
-        let disabled = if attempt.succeeded {
+        let disabled = if attempt.ends == DeliveryEnd::WillRetry {
+            None
+        } else if attempt.ends == DeliveryEnd::Succeeded {
             sqlx::query(
                 "UPDATE webhooks SET consecutive_failures = 0 WHERE id = $1 \
                  AND consecutive_failures <> 0",

@@ -2,10 +2,11 @@
 //! when the delivery was created (the event pump); each attempt signs it afresh with the
 //! endpoint's current secrets (both during a rotation's overlap) and logs what came back.
 //! 2xx succeeds; 408, 429, 5xx and no answer retry (honouring `Retry-After`); a redirect or
-//! any other 4xx is permanent. Enough failed attempts in a row disable the endpoint.
+//! any other 4xx is permanent. Enough deliveries in a row that died (refused for good, or out
+//! of attempts) disable the endpoint.
 
 use serde_json::json;
-use shared::db::{Claimed, DeliveryAttempt};
+use shared::db::{Claimed, DeliveryAttempt, DeliveryEnd};
 use shared::domain::Timestamp;
 use shared::jobs::WebhookPayload;
 
@@ -56,14 +57,16 @@ pub async fn run(
         .map_err(|e| JobError::permanent("invalid_target", e))?;
     // Checked again at every delivery: a name may point elsewhere since the endpoint was made.
     if let Err(e) = policy.resolve(&target).await {
-        let refused = e.contains("public addresses only");
-        let err = if refused {
+        let err = if e.contains("public addresses only") {
             JobError::permanent("forbidden_target", e.clone())
         } else {
             JobError::retryable("unreachable", e.clone())
         };
-        record(ctx, id, None, 0, None, Some(e), false).await?;
-        return Err(err);
+        let logged = Logged {
+            error: Some(e),
+            ..Logged::default()
+        };
+        return record(ctx, job, logged, Err(err)).await;
     }
     let msg_id = format!("msg_{id}");
     let timestamp = now.millis() / 1000;
@@ -88,60 +91,88 @@ pub async fn run(
         } => {
             let ms = elapsed.as_millis() as i64;
             let ok = (200..300).contains(&code);
-            let error = (!ok).then(|| format!("answered {code}"));
-            record(ctx, id, Some(code), ms, Some(body_head), error.clone(), ok).await?;
-            if ok {
-                return Ok(json!({ "response_status": code, "response_ms": ms }));
-            }
-            let message = error.unwrap_or_default();
-            Err(match code {
+            let message = format!("answered {code}");
+            let outcome = match code {
+                200..=299 => Ok(json!({ "response_status": code, "response_ms": ms })),
                 408 | 429 | 500..=599 => {
-                    JobError::retryable("endpoint_error", message).after(retry_after)
+                    Err(JobError::retryable("endpoint_error", message.clone()).after(retry_after))
                 }
-                300..=399 => JobError::permanent(
+                300..=399 => Err(JobError::permanent(
                     "endpoint_redirected",
                     format!("{message}; redirects are not followed"),
-                ),
-                _ => JobError::permanent("endpoint_refused", message),
-            })
+                )),
+                _ => Err(JobError::permanent("endpoint_refused", message.clone())),
+            };
+            let logged = Logged {
+                status: Some(code),
+                ms,
+                body: Some(body_head),
+                error: (!ok).then_some(message),
+            };
+            record(ctx, job, logged, outcome).await
         }
         Answer::Unreachable { elapsed, error } => {
-            let ms = elapsed.as_millis() as i64;
-            record(ctx, id, None, ms, None, Some(error.clone()), false).await?;
-            Err(JobError::retryable("unreachable", error))
+            let logged = Logged {
+                ms: elapsed.as_millis() as i64,
+                error: Some(error.clone()),
+                ..Logged::default()
+            };
+            record(
+                ctx,
+                job,
+                logged,
+                Err(JobError::retryable("unreachable", error)),
+            )
+            .await
         }
     }
 }
 
-/// Logs the attempt; when it disabled the endpoint, emails the key's notification address.
-async fn record(
-    ctx: &JobContext,
-    id: shared::domain::JobId,
+/// What the log keeps of an attempt.
+#[derive(Default)]
+struct Logged {
     status: Option<u16>,
     ms: i64,
     body: Option<String>,
     error: Option<String>,
-    succeeded: bool,
-) -> Result<(), JobError> {
-    let attempt = DeliveryAttempt {
-        response_status: status,
-        response_ms: ms,
-        response_body: body,
-        error,
-        succeeded,
+}
+
+/// Logs the attempt and passes its outcome on. A delivery that ends here (succeeded, or dead:
+/// refused for good or out of attempts) moves the endpoint's count of failed deliveries in a
+/// row; when that disabled the endpoint, the key's notice address gets an email. An attempt
+/// that will be retried counts for nothing yet, so an outage shorter than the retries never
+/// disables an endpoint.
+async fn record(
+    ctx: &JobContext,
+    job: &Claimed,
+    logged: Logged,
+    outcome: Result<serde_json::Value, JobError>,
+) -> Result<serde_json::Value, JobError> {
+    let ends = match &outcome {
+        Ok(_) => DeliveryEnd::Succeeded,
+        Err(e) if e.retryable && job.job.attempt < job.job.max_attempts => DeliveryEnd::WillRetry,
+        Err(_) => DeliveryEnd::Dead,
     };
+    let attempt = DeliveryAttempt {
+        response_status: logged.status,
+        response_ms: logged.ms,
+        response_body: logged.body,
+        error: logged.error,
+        ends,
+    };
+    let id = job.job.id;
     let disabled = ctx
         .db
         .record_delivery_attempt(id, &attempt, ctx.config.webhooks.disable_after_failures)
         .await?;
     if let Some(disabled) = disabled {
         tracing::warn!(webhook = %disabled.webhook_id, failures = disabled.failures, "webhook endpoint disabled after consecutive failures");
-        if let Some(job) = shared::notify::on_webhook_disabled(&ctx.config, &disabled) {
-            ctx.db.insert_notice(&job).await?;
-            if let Err(e) = ctx.queue.push(job.kind.queue(), job.id, None).await {
+        if let Some(notice) = shared::notify::on_webhook_disabled(&ctx.config, &disabled) {
+            ctx.db.insert_notice(&notice).await?;
+            if let Err(e) = ctx.queue.push(notice.kind.queue(), notice.id, None).await {
                 tracing::warn!(error = %e, "notice not pushed; the rescuer will");
             }
         }
     }
-    Ok(())
+    outcome
 }
