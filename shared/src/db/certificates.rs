@@ -418,12 +418,7 @@ impl BatchWriter {
             }
         };
         for chunk in jobs.chunks(self.rows) {
-            let sql = format!(
-                "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
-                 batch_id, trace_parent, priority, status, vtime, attempt, pushed_at, \
-                 created_at, updated_at) VALUES {}",
-                values(chunk.len(), 12, &format!(", 0, {now}, {now}, {now}"))
-            );
+            let sql = insert_jobs_sql(chunk.len(), now);
             // Not prepared for reuse: the text is new every batch (the time is in it, and the
             // last chunk's size varies), and a cached statement of 32,000 parameters per pool
             // connection made the API's memory grow with every batch.
@@ -934,6 +929,17 @@ async fn insert_certificates(
         query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// A multi-row insert of `rows` new jobs, each bound by [`bind_job`] and then its `vtime`:
+/// batches and webhook deliveries.
+pub(super) fn insert_jobs_sql(rows: usize, now: i64) -> String {
+    format!(
+        "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
+         batch_id, trace_parent, priority, status, vtime, attempt, pushed_at, \
+         created_at, updated_at) VALUES {}",
+        values(rows, 12, &format!(", 0, {now}, {now}, {now}"))
+    )
 }
 
 /// Binds a new job's columns, in the order both inserts list them: `id`, `kind`, `queue`,

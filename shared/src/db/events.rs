@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::certificates::bind_job;
+use super::certificates::{bind_job, insert_jobs_sql};
 use super::jobs::{COLUMNS, JobRow, NewJob, fair_base};
 use super::pool::{DatabaseBackend, Db, DbError, placeholders, values};
 use crate::domain::{JobId, Priority, QueueName, Timestamp};
@@ -366,12 +366,7 @@ async fn write_deliveries(
     }
     const CHUNK: usize = 200;
     for chunk in deliveries.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO jobs (id, kind, queue, owner_id, max_attempts, run_at, payload, \
-             batch_id, trace_parent, priority, status, vtime, attempt, pushed_at, \
-             created_at, updated_at) VALUES {}",
-            values(chunk.len(), 12, &format!(", 0, {now}, {now}, {now}"))
-        );
+        let sql = insert_jobs_sql(chunk.len(), now);
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for d in chunk {
             let vtime = vtimes
