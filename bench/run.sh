@@ -807,6 +807,7 @@ for label in ("fair", "fifo"):
     row(f"{label}: other key p99 ms during the flood", [r["other_key_meanwhile_p99_ms"] for r in limited], "{:.2f}")
 hooks = lines("webhooks.jsonl")
 if hooks:
+    row("webhooks: certificates /s without an endpoint", [h["steady"]["baseline_certificates_per_s"] for h in hooks], "{:.0f}")
     row("webhooks: certificates /s", [h["steady"]["certificates_per_s"] for h in hooks], "{:.0f}")
     row("webhooks: deliveries /s", [h["steady"]["deliveries_per_s"] for h in hooks], "{:.0f}", ">= certs")
     row("webhooks: deliveries / certificates rate", [h["steady"]["deliveries_per_s"] / h["steady"]["certificates_per_s"] for h in hooks], "{:.2f}", ">= 1")

@@ -3,6 +3,8 @@
 //! on 127.0.0.1 and records each delivery's `webhook-id`, arrival time, and the job's
 //! `finished_at` from the body.
 //!
+//! 0. `baseline`: a batch of `--jobs` certificates with no endpoint: certificates per second
+//!    (first start to last finish, from the job rows).
 //! 1. `steady`: a batch of `--jobs` certificates, an endpoint subscribed to `job.succeeded`:
 //!    certificates per second (first start to last finish, from the bodies), deliveries per
 //!    second (first to last arrival), finished-to-received p50/p99/max.
@@ -191,6 +193,39 @@ impl Client {
         Ok(batch["id"].as_str().context("batch id")?.to_owned())
     }
 
+    /// Jobs per second of every job of the key so far: their number over first start to
+    /// last finish (from the rows).
+    async fn jobs_rate(&self) -> anyhow::Result<f64> {
+        let (mut first, mut last, mut n) = (None::<OffsetDateTime>, None::<OffsetDateTime>, 0);
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/v1/jobs?limit=200".to_owned();
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.get(&path).await?;
+            for job in page["jobs"].as_array().context("jobs")? {
+                let (Some(started), Some(finished)) =
+                    (job["started_at"].as_str(), job["finished_at"].as_str())
+                else {
+                    continue;
+                };
+                let (started, finished) = (parse_time(started)?, parse_time(finished)?);
+                first = Some(first.map_or(started, |f| f.min(started)));
+                last = Some(last.map_or(finished, |l| l.max(finished)));
+                n += 1;
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        match (first, last) {
+            (Some(a), Some(b)) if b > a => Ok(n as f64 / (b - a).as_seconds_f64()),
+            _ => bail!("no finished job to measure"),
+        }
+    }
+
     /// The ids of a batch's jobs (its registry listing).
     async fn batch_jobs(&self, batch: &str) -> anyhow::Result<Vec<String>> {
         let mut ids = Vec::new();
@@ -313,6 +348,19 @@ async fn run(args: Args) -> anyhow::Result<Value> {
         key: args.key.clone(),
     });
 
+    // 0. Baseline: the same batch with no endpoint, its rate from the job rows.
+    eprintln!("webhooks: baseline, {} jobs without an endpoint", args.jobs);
+    let baseline = client.batch(args.jobs, "Baseline").await?;
+    loop {
+        let batch = client
+            .get(&format!("/v1/batches/{baseline}?wait=60"))
+            .await?;
+        if batch["complete"] == true {
+            break;
+        }
+    }
+    let baseline_rate = client.jobs_rate().await?;
+
     // 1. Steady: every certificate's success delivered.
     let steady = Arc::new(Received::default());
     let receiver = Receiver::start("127.0.0.1:0".parse()?, steady.clone()).await?;
@@ -327,6 +375,7 @@ async fn run(args: Args) -> anyhow::Result<Value> {
     client.batch(args.jobs, "Steady").await?;
     let complete = until_delivered(&receiver, args.jobs, Duration::from_secs(1800)).await;
     let mut steady_figures = delivery_figures(&steady);
+    steady_figures["baseline_certificates_per_s"] = json!(baseline_rate);
     steady_figures["complete"] = json!(complete);
     steady_figures["repeats"] = json!(steady.repeats.load(Ordering::Relaxed));
     drop(receiver);

@@ -33,24 +33,34 @@ const WEBHOOK_COLUMNS: &str = "id, owner_id, url, events, description, secret, p
 
 impl WebhookRow {
     fn from_row(row: &AnyRow) -> Result<WebhookRow, DbError> {
+        WebhookRow::from_row_prefixed(row, "")
+    }
+
+    /// From columns named with `prefix` (a join's `w_id`, `w_url`, ...).
+    fn from_row_prefixed(row: &AnyRow, prefix: &str) -> Result<WebhookRow, DbError> {
         let c = |e: sqlx::Error| DbError::Corrupt(format!("webhook: {e}"));
         let ts = |v: Option<i64>| v.map(Timestamp::from_millis);
-        let events: String = row.try_get("events").map_err(c)?;
+        let col = |name: &str| format!("{prefix}{name}");
+        let events: String = row.try_get(col("events").as_str()).map_err(c)?;
         Ok(WebhookRow {
-            id: row.try_get("id").map_err(c)?,
-            owner_id: row.try_get("owner_id").map_err(c)?,
-            url: row.try_get("url").map_err(c)?,
+            id: row.try_get(col("id").as_str()).map_err(c)?,
+            owner_id: row.try_get(col("owner_id").as_str()).map_err(c)?,
+            url: row.try_get(col("url").as_str()).map_err(c)?,
             events: serde_json::from_str(&events)
                 .map_err(|e| DbError::Corrupt(format!("webhook events: {e}")))?,
-            description: row.try_get("description").map_err(c)?,
-            secret: row.try_get("secret").map_err(c)?,
-            previous_secret: row.try_get("previous_secret").map_err(c)?,
-            previous_secret_until: ts(row.try_get("previous_secret_until").map_err(c)?),
-            consecutive_failures: row.try_get("consecutive_failures").map_err(c)?,
-            disabled_at: ts(row.try_get("disabled_at").map_err(c)?),
-            disabled_reason: row.try_get("disabled_reason").map_err(c)?,
-            created_at: Timestamp::from_millis(row.try_get("created_at").map_err(c)?),
-            updated_at: Timestamp::from_millis(row.try_get("updated_at").map_err(c)?),
+            description: row.try_get(col("description").as_str()).map_err(c)?,
+            secret: row.try_get(col("secret").as_str()).map_err(c)?,
+            previous_secret: row.try_get(col("previous_secret").as_str()).map_err(c)?,
+            previous_secret_until: ts(row
+                .try_get(col("previous_secret_until").as_str())
+                .map_err(c)?),
+            consecutive_failures: row
+                .try_get(col("consecutive_failures").as_str())
+                .map_err(c)?,
+            disabled_at: ts(row.try_get(col("disabled_at").as_str()).map_err(c)?),
+            disabled_reason: row.try_get(col("disabled_reason").as_str()).map_err(c)?,
+            created_at: Timestamp::from_millis(row.try_get(col("created_at").as_str()).map_err(c)?),
+            updated_at: Timestamp::from_millis(row.try_get(col("updated_at").as_str()).map_err(c)?),
         })
     }
 
@@ -318,23 +328,31 @@ impl Db {
         Ok(true)
     }
 
-    /// The delivery and, for an endpoint's, the endpoint as it is now (`None` once deleted).
+    /// The delivery and, for an endpoint's, the endpoint as it is now (`None` once deleted):
+    /// one query.
     pub async fn delivery_target(
         &self,
         id: JobId,
     ) -> Result<Option<(DeliveryRow, Option<WebhookRow>)>, DbError> {
+        let hook_columns = WEBHOOK_COLUMNS
+            .split(", ")
+            .map(|c| format!("w.{c} AS w_{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d LEFT JOIN jobs j ON j.id = d.id \
+            "SELECT {DELIVERY_COLUMNS}, {hook_columns} FROM webhook_deliveries d \
+             LEFT JOIN jobs j ON j.id = d.id LEFT JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.id = $1"
         )))
         .bind(id.to_string())
         .fetch_optional(self.pool())
         .await?;
-        let Some(delivery) = row.as_ref().map(DeliveryRow::from_row).transpose()? else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let hook = match &delivery.webhook_id {
-            Some(w) => self.get_webhook(w, None).await?,
+        let delivery = DeliveryRow::from_row(&row)?;
+        let hook = match row.try_get::<Option<String>, _>("w_id")? {
+            Some(_) => Some(WebhookRow::from_row_prefixed(&row, "w_")?),
             None => None,
         };
         Ok(Some((delivery, hook)))
@@ -357,16 +375,17 @@ impl Db {
     /// Logs an attempt and keeps the endpoint's count of failed deliveries in a row: reset
     /// by a delivery that succeeded, one more for one that died; reaching `disable_after`
     /// (0 = never) disables the endpoint, returned so the caller can tell its owner. An
-    /// attempt that will be retried changes no count.
+    /// attempt that will be retried changes no count. `endpoint_failures`: the count as the
+    /// attempt read it (a success with none to reset writes only the log).
     pub async fn record_delivery_attempt(
         &self,
         id: JobId,
         attempt: &DeliveryAttempt,
         disable_after: u32,
+        endpoint_failures: i64,
     ) -> Result<Option<DisabledEndpoint>, DbError> {
         let now = Timestamp::now().millis();
-        let mut tx = self.pool().begin().await?;
-        let webhook: Option<Option<String>> = sqlx::query_scalar(
+        let log = sqlx::query_scalar(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, response_status = $2, \
              response_ms = $3, response_body = $4, error = $5, last_attempt_at = $6 \
              WHERE id = $1 RETURNING webhook_id",
@@ -376,16 +395,24 @@ impl Db {
         .bind(attempt.response_ms)
         .bind(attempt.response_body.clone())
         .bind(attempt.error.clone())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .bind(now);
+        // The common cases change no count: one statement, no transaction.
+        let counts = match attempt.ends {
+            DeliveryEnd::WillRetry => false,
+            DeliveryEnd::Succeeded => endpoint_failures != 0,
+            DeliveryEnd::Dead => true,
+        };
+        if !counts {
+            let _: Option<Option<String>> = log.fetch_optional(self.pool()).await?;
+            return Ok(None);
+        }
+        let mut tx = self.pool().begin().await?;
+        let webhook: Option<Option<String>> = log.fetch_optional(&mut *tx).await?;
         let Some(Some(webhook)) = webhook else {
             tx.commit().await?;
             return Ok(None);
         };
-        let disabled = if attempt.ends == DeliveryEnd::WillRetry {
-            None
-        } else if attempt.ends == DeliveryEnd::Succeeded {
+        let disabled = if attempt.ends == DeliveryEnd::Succeeded {
             sqlx::query(
                 "UPDATE webhooks SET consecutive_failures = 0 WHERE id = $1 \
                  AND consecutive_failures <> 0",

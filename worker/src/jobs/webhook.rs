@@ -24,6 +24,7 @@ pub async fn run(
     };
     let now = Timestamp::now();
     // An endpoint's delivery goes where the endpoint points now (a PATCHed URL applies).
+    let failures = hook.as_ref().map_or(0, |h| h.consecutive_failures);
     let (url, secrets) = match (&delivery.webhook_id, &hook) {
         (Some(_), None) => {
             return Err(JobError::permanent(
@@ -66,7 +67,7 @@ pub async fn run(
             error: Some(e),
             ..Logged::default()
         };
-        return record(ctx, job, logged, Err(err)).await;
+        return record(ctx, job, failures, logged, Err(err)).await;
     }
     let msg_id = format!("msg_{id}");
     let timestamp = now.millis() / 1000;
@@ -109,7 +110,7 @@ pub async fn run(
                 body: Some(body_head),
                 error: (!ok).then_some(message),
             };
-            record(ctx, job, logged, outcome).await
+            record(ctx, job, failures, logged, outcome).await
         }
         Answer::Unreachable { elapsed, error } => {
             let logged = Logged {
@@ -120,6 +121,7 @@ pub async fn run(
             record(
                 ctx,
                 job,
+                failures,
                 logged,
                 Err(JobError::retryable("unreachable", error)),
             )
@@ -145,6 +147,7 @@ struct Logged {
 async fn record(
     ctx: &JobContext,
     job: &Claimed,
+    failures: i64,
     logged: Logged,
     outcome: Result<serde_json::Value, JobError>,
 ) -> Result<serde_json::Value, JobError> {
@@ -163,7 +166,12 @@ async fn record(
     let id = job.job.id;
     let disabled = ctx
         .db
-        .record_delivery_attempt(id, &attempt, ctx.config.webhooks.disable_after_failures)
+        .record_delivery_attempt(
+            id,
+            &attempt,
+            ctx.config.webhooks.disable_after_failures,
+            failures,
+        )
         .await?;
     if let Some(disabled) = disabled {
         tracing::warn!(webhook = %disabled.webhook_id, failures = disabled.failures, "webhook endpoint disabled after consecutive failures");
