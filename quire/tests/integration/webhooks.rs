@@ -669,3 +669,49 @@ async fn a_worker_stopped_mid_delivery_loses_nothing_and_repeats_with_the_same_i
     assert_eq!(log[0]["payload"]["data"]["id"], job.as_str());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn events_wait_for_a_stopped_scheduler_and_are_delivered_once_after() {
+    // The scheduler (and its event pump) is a process of its own, stopped while jobs end.
+    let mut app = TestApp::spawn_with(
+        Backend::Production,
+        &[
+            Roles {
+                scheduler: false,
+                ..Roles::ALL
+            },
+            Roles::SCHEDULER,
+        ],
+        loopback,
+    )
+    .await;
+    let rx = Receiver::start().await;
+    let key = app.new_key("pumped").await;
+    let (hook, secret) = create_hook(&app, &key, &rx.url, &["job.succeeded"]).await;
+    let first = app.submit_ok(&key, &certificate("Before The Stop")).await;
+    rx.wait_for(1, WAIT).await;
+    app.apps.pop().unwrap().stop().await.unwrap();
+    let mut ids = vec![first];
+    for i in 0..5 {
+        let id = app
+            .submit_ok(&key, &certificate(&format!("While Stopped {i}")))
+            .await;
+        app.wait_for(&key, &id, &["succeeded"]).await;
+        ids.push(id);
+    }
+    // Their events wait in the log, committed with the jobs; nothing went out meanwhile.
+    assert_eq!(rx.received().len(), 1);
+    app.add(Roles::SCHEDULER).await;
+    let got = rx.wait_for(ids.len(), WAIT).await;
+    assert!(verified_by_reference(&secret, &got));
+    let mut delivered: Vec<String> = got
+        .iter()
+        .map(|d| d.json()["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    delivered.sort();
+    ids.sort();
+    assert_eq!(delivered, ids, "each job's success");
+    log_until(&app, &key, &hook, |e| all_status(e, ids.len(), "succeeded")).await;
+    assert_eq!(rx.received().len(), ids.len(), "once");
+    app.stop().await;
+}
