@@ -6,14 +6,6 @@ use shared::webhooks::TargetPolicy;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        message: message.into(),
-        field: Some(field.to_owned()),
-    }
-}
-
 fn policy(state: &AppState) -> Result<TargetPolicy, ApiError> {
     let w = &state.config.webhooks;
     TargetPolicy::new(w.allow_http, &w.allow_networks).map_err(ApiError::Internal)
@@ -25,11 +17,11 @@ pub async fn check_target(state: &AppState, field: &str, url: &str) -> Result<()
     let policy = policy(state)?;
     let target = policy
         .parse(url)
-        .map_err(|e| invalid(field, "invalid_url", format!("`{field}` {e}")))?;
+        .map_err(|e| ApiError::invalid_with_code("invalid_url", field, format!("`{field}` {e}")))?;
     policy
         .resolve(&target)
         .await
-        .map_err(|e| invalid(field, "forbidden_target", e))?;
+        .map_err(|e| ApiError::invalid_with_code("forbidden_target", field, e.to_string()))?;
     Ok(())
 }
 

@@ -239,9 +239,7 @@ impl JobPayload for WebhookPayload {
     const KIND: JobKind = JobKind::Webhook;
 }
 
-/// `webhook`: one event to one endpoint. The delivery's row (`webhook_deliveries`, same id)
-/// holds the URL, the body and the log of its attempts.
+/// `webhook`: one event to one endpoint. Empty: the delivery's row (`webhook_deliveries`, the
+/// job's own id) holds the URL, the body and the log of its attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookPayload {
-    pub delivery_id: String,
-}
+pub struct WebhookPayload {}

@@ -230,27 +230,40 @@ impl TargetPolicy {
     /// Resolves the target now and checks every address: one forbidden address refuses the
     /// target (a name that resolves to both is how rebinding attacks start). The worker's
     /// client checks again when it connects (its resolver calls `check_address`).
-    pub async fn resolve(&self, target: &Target) -> Result<Vec<SocketAddr>, String> {
-        let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
+    pub async fn resolve(&self, target: &Target) -> Result<Vec<SocketAddr>, Unresolved> {
+        let host = &target.host;
+        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, target.port)],
             Err(_) => tokio::time::timeout(
                 RESOLVE_TIMEOUT,
-                tokio::net::lookup_host((target.host.as_str(), target.port)),
+                tokio::net::lookup_host((host.as_str(), target.port)),
             )
             .await
-            .map_err(|_| format!("resolving `{}` timed out", target.host))?
-            .map_err(|e| format!("cannot resolve `{}`: {e}", target.host))?
+            .map_err(|_| Unresolved::Lookup(format!("resolving `{host}` timed out")))?
+            .map_err(|e| Unresolved::Lookup(format!("cannot resolve `{host}`: {e}")))?
             .collect(),
         };
         if addrs.is_empty() {
-            return Err(format!("`{}` resolves to no address", target.host));
+            return Err(Unresolved::Lookup(format!(
+                "`{host}` resolves to no address"
+            )));
         }
         for addr in &addrs {
-            self.check_address(&target.host, addr.ip())
-                .map_err(|e| e.0)?;
+            self.check_address(host, addr.ip())?;
         }
         Ok(addrs)
     }
+}
+
+/// Why a target could not be resolved to addresses a delivery may use.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unresolved {
+    /// The name did not resolve (now): worth another try later.
+    #[error("{0}")]
+    Lookup(String),
+    /// It resolves to an address the policy refuses: permanent.
+    #[error(transparent)]
+    Refused(#[from] AddressRefused),
 }
 
 /// Longest a target's name may take to resolve.
@@ -339,6 +352,7 @@ mod tests {
         let policy = TargetPolicy::default();
         let target = policy.parse("https://localhost:8443/x").unwrap();
         let err = policy.resolve(&target).await.unwrap_err();
-        assert!(err.contains("loopback"), "{err}");
+        assert!(matches!(err, Unresolved::Refused(_)), "{err}");
+        assert!(err.to_string().contains("loopback"), "{err}");
     }
 }

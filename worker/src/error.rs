@@ -48,6 +48,12 @@ impl JobError {
         Self::permanent(CANCELLED, "cancelled at the client's request")
     }
 
+    /// Whether `job`'s attempt that failed with this error will be tried again: a retryable
+    /// error with attempts left (the executor's rule; a handler may need to know it first).
+    pub fn will_retry(&self, job: &shared::db::JobRow) -> bool {
+        self.retryable && job.attempt < job.max_attempts
+    }
+
     pub fn is_cancellation(&self) -> bool {
         self.code == CANCELLED
     }

@@ -330,7 +330,7 @@ impl Executor {
                 }
             }
             Err(err) => {
-                let retry_at = (err.retryable && job.attempt < job.max_attempts).then(|| {
+                let retry_at = err.will_retry(job).then(|| {
                     // Deliveries keep their own, longer schedule (more than a day).
                     let policy = match job.kind {
                         shared::domain::JobKind::Webhook => &self.ctx.config.webhooks.retry,

@@ -11,11 +11,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::certificates::{bind_job, insert_jobs_sql};
-use super::jobs::{COLUMNS, JobRow, NewJob, fair_base};
+use super::jobs::{JobRow, NewJob, fair_base, jobs_by_ids_in};
 use super::pool::{DatabaseBackend, Db, DbError, placeholders, values};
-use crate::domain::{JobId, Priority, QueueName, Timestamp};
+use super::webhooks::delivery_job;
+use crate::domain::{JobId, JobStatus, Priority, QueueName, Timestamp};
 use crate::job_view::JobView;
-use crate::jobs::WebhookPayload;
 
 /// An event as readers see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,11 +52,14 @@ impl Event {
         })
     }
 
-    fn is_terminal_job_event(&self) -> bool {
-        matches!(
-            self.event_type.as_str(),
-            "job.succeeded" | "job.dead" | "job.cancelled"
-        )
+    /// A job's event into a final status (a batch's `completed` is not a job status).
+    fn ends_a_job(&self) -> bool {
+        self.job_id.is_some()
+            && self
+                .status
+                .as_deref()
+                .and_then(|s| s.parse::<JobStatus>().ok())
+                .is_some_and(|s| s.is_terminal())
     }
 }
 
@@ -229,7 +232,7 @@ async fn complete_batches(
 ) -> Result<(), DbError> {
     let batches: BTreeSet<&str> = events
         .iter()
-        .filter(|e| e.is_terminal_job_event())
+        .filter(|e| e.ends_a_job())
         .filter_map(|e| e.batch_id.as_deref())
         .collect();
     if batches.is_empty() {
@@ -247,21 +250,26 @@ async fn complete_batches(
         query = query.bind(b.to_string());
     }
     let done = query.fetch_all(&mut **tx).await?;
-    for row in done {
-        let id: String = row.try_get("id").map_err(DbError::from)?;
-        let owner: String = row.try_get("owner_id").map_err(DbError::from)?;
-        let callback: Option<String> = row.try_get("callback_url").map_err(DbError::from)?;
-        sqlx::query(
-            "INSERT INTO events (type, owner_id, batch_id, kind, status, callback_url, at) \
-             VALUES ('batch.completed', $1, $2, 'certificate', 'completed', $3, $4)",
-        )
-        .bind(owner)
-        .bind(id)
-        .bind(callback)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    if done.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO events (owner_id, batch_id, callback_url, type, kind, status, at) \
+         VALUES {}",
+        values(
+            done.len(),
+            3,
+            &format!(", 'batch.completed', 'certificate', 'completed', {now}")
+        )
+    );
+    let mut insert = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for row in &done {
+        insert = insert
+            .bind(row.try_get::<String, _>("owner_id")?)
+            .bind(row.try_get::<String, _>("id")?)
+            .bind(row.try_get::<Option<String>, _>("callback_url")?);
+    }
+    insert.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -302,26 +310,11 @@ async fn plan_deliveries(
     }
     let mut out = Vec::new();
     for (i, event) in events.iter().enumerate() {
-        let delivery = |webhook_id: Option<String>, url: String| {
-            let mut job = NewJob::of(
-                event.owner_id.clone(),
-                settings.max_attempts,
-                &WebhookPayload {
-                    delivery_id: String::new(),
-                },
-            );
-            job.payload = serde_json::to_value(WebhookPayload {
-                delivery_id: job.id.to_string(),
-            })
-            .expect("a job payload serializes");
-            job.priority = Priority::Notification;
-            job.trace_parent = None;
-            NewDelivery {
-                job,
-                webhook_id,
-                url,
-                event: i,
-            }
+        let delivery = |webhook_id: Option<String>, url: String| NewDelivery {
+            job: delivery_job(&event.owner_id, settings.max_attempts),
+            webhook_id,
+            url,
+            event: i,
         };
         for (id, url, types) in hooks.get(&event.owner_id).into_iter().flatten() {
             if crate::webhooks::subscribed(types, &event.event_type) {
@@ -416,25 +409,17 @@ async fn event_data(
     wanted: &BTreeSet<usize>,
     base: &str,
 ) -> Result<HashMap<usize, serde_json::Value>, DbError> {
-    let job_ids: BTreeSet<&str> = wanted
+    let job_ids: Vec<JobId> = wanted
         .iter()
-        .filter_map(|i| events[*i].job_id.as_deref())
+        .filter_map(|i| events[*i].job_id.as_deref()?.parse().ok())
+        .collect::<BTreeSet<JobId>>()
+        .into_iter()
         .collect();
-    let mut jobs: HashMap<String, JobRow> = HashMap::new();
-    if !job_ids.is_empty() {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
-            placeholders(1, job_ids.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for id in &job_ids {
-            query = query.bind(id.to_string());
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let job = JobRow::from_row(&row)?;
-            jobs.insert(job.id.to_string(), job);
-        }
-    }
+    let jobs: HashMap<String, JobRow> = jobs_by_ids_in(&mut **tx, &job_ids)
+        .await?
+        .into_iter()
+        .map(|job| (job.id.to_string(), job))
+        .collect();
     let revoked: BTreeSet<&str> = wanted
         .iter()
         .filter(|i| events[**i].event_type == "certificate.revoked")
@@ -498,10 +483,9 @@ async fn event_data(
                 .job_id
                 .as_ref()
                 .and_then(|id| jobs.get(id))
-                .map(|row| serde_json::to_value(JobView::from_row(row, base)))
-                .transpose()
-                .ok()
-                .flatten()
+                .map(|row| {
+                    serde_json::to_value(JobView::from_row(row, base)).expect("a view serializes")
+                })
         };
         let value = match event.event_type.as_str() {
             "batch.completed" => {

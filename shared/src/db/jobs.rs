@@ -853,20 +853,7 @@ impl Db {
 
     /// These jobs, in one query (any owner; missing ids are skipped).
     pub async fn jobs_by_ids(&self, ids: &[JobId]) -> Result<Vec<JobRow>, DbError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
-            placeholders(1, ids.len())
-        );
-        // One text per list length: not worth a cached prepared statement on every connection.
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for id in ids {
-            query = query.bind(id.to_string());
-        }
-        let rows = query.fetch_all(self.pool()).await?;
-        rows.iter().map(JobRow::from_row).collect()
+        jobs_by_ids_in(self.pool(), ids).await
     }
 
     /// Notes that these jobs' messages were just pushed.
@@ -900,6 +887,30 @@ fn waiting_from_row(row: &AnyRow) -> Result<WaitingJob, DbError> {
         queue: queue.parse().map_err(DbError::Corrupt)?,
         run_at: Timestamp::from_millis(run_at),
     })
+}
+
+/// [`Db::jobs_by_ids`] on any executor (a transaction's connection, or the pool).
+pub(super) async fn jobs_by_ids_in<'c, E>(
+    executor: E,
+    ids: &[JobId],
+) -> Result<Vec<JobRow>, DbError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    // One text per list length: not worth a cached prepared statement on every connection.
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    let rows = query.fetch_all(executor).await?;
+    rows.iter().map(JobRow::from_row).collect()
 }
 
 /// Inserts a job inside the caller's transaction, so rows that belong with it (a certificate,

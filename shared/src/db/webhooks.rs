@@ -2,12 +2,22 @@
 //! event and endpoint, keyed by its delivery job's id) and the per-key secret of one-off
 //! `callback_url` deliveries.
 
+use std::sync::LazyLock;
+
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::jobs::{NewJob, insert_job_in};
 use super::pool::{Db, DbError};
 use crate::domain::{JobId, Timestamp};
+
+/// A delivery's job: the owner's, at `notification` priority (above batch rows, below
+/// single submissions); its `webhook_deliveries` row takes the job's id.
+pub(super) fn delivery_job(owner: &str, max_attempts: u32) -> NewJob {
+    let mut job = NewJob::of(owner, max_attempts, &crate::jobs::WebhookPayload {});
+    job.priority = crate::domain::Priority::Notification;
+    job
+}
 
 /// An endpoint as stored.
 #[derive(Debug, Clone)]
@@ -334,19 +344,23 @@ impl Db {
         &self,
         id: JobId,
     ) -> Result<Option<(DeliveryRow, Option<WebhookRow>)>, DbError> {
-        let hook_columns = WEBHOOK_COLUMNS
-            .split(", ")
-            .map(|c| format!("w.{c} AS w_{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS}, {hook_columns} FROM webhook_deliveries d \
-             LEFT JOIN jobs j ON j.id = d.id LEFT JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.id = $1"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(self.pool())
-        .await?;
+        // Built once: every delivery attempt runs it.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let hook_columns = WEBHOOK_COLUMNS
+                .split(", ")
+                .map(|c| format!("w.{c} AS w_{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT {DELIVERY_COLUMNS}, {hook_columns} FROM webhook_deliveries d \
+                 LEFT JOIN jobs j ON j.id = d.id LEFT JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.id = $1"
+            )
+        });
+        let row = sqlx::query(AssertSqlSafe(SQL.as_str()))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -376,14 +390,17 @@ impl Db {
     /// by a delivery that succeeded, one more for one that died; reaching `disable_after`
     /// (0 = never) disables the endpoint, returned so the caller can tell its owner. An
     /// attempt that will be retried changes no count. `endpoint_failures`: the count as the
-    /// attempt read it (a success with none to reset writes only the log).
+    /// attempt read it (a success with none to reset writes only the log). The email
+    /// `notice` makes for a disabled endpoint is inserted in the same transaction, so it
+    /// exists exactly when the disabling does; returned with the endpoint, to push.
     pub async fn record_delivery_attempt(
         &self,
         id: JobId,
         attempt: &DeliveryAttempt,
         disable_after: u32,
         endpoint_failures: i64,
-    ) -> Result<Option<DisabledEndpoint>, DbError> {
+        notice: impl FnOnce(&DisabledEndpoint) -> Option<NewJob>,
+    ) -> Result<Option<(DisabledEndpoint, Option<NewJob>)>, DbError> {
         let now = Timestamp::now().millis();
         let log = sqlx::query_scalar(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, response_status = $2, \
@@ -446,14 +463,19 @@ impl Db {
                             .fetch_optional(&mut *tx)
                             .await?
                             .flatten();
-                    Some(DisabledEndpoint {
+                    let disabled = DisabledEndpoint {
                         webhook_id: webhook,
                         url: row.try_get("url")?,
                         owner_id: owner,
                         notify_email: email,
                         failures: row.try_get("consecutive_failures")?,
                         disabled_at: Timestamp::from_millis(now),
-                    })
+                    };
+                    let notice = notice(&disabled);
+                    if let Some(job) = &notice {
+                        insert_job_in(&mut tx, job).await?;
+                    }
+                    Some((disabled, notice))
                 }
                 _ => None,
             }
@@ -485,14 +507,6 @@ impl Db {
         rows.iter().map(DeliveryRow::from_row).collect()
     }
 
-    /// Inserts an email job (the notice of a disabled endpoint) on its own.
-    pub async fn insert_notice(&self, job: &NewJob) -> Result<(), DbError> {
-        let mut tx = self.pool().begin().await?;
-        insert_job_in(&mut tx, job).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Delivers a test event to an endpoint: a delivery job of its own, logged like any.
     pub async fn insert_test_delivery(
         &self,
@@ -501,15 +515,7 @@ impl Db {
         max_attempts: u32,
     ) -> Result<JobId, DbError> {
         let now = Timestamp::now().millis();
-        let mut job = NewJob::of(
-            hook.owner_id.clone(),
-            max_attempts,
-            &crate::jobs::WebhookPayload {
-                delivery_id: String::new(),
-            },
-        );
-        job.payload = serde_json::json!({ "delivery_id": job.id.to_string() });
-        job.priority = crate::domain::Priority::Notification;
+        let job = delivery_job(&hook.owner_id, max_attempts);
         let mut tx = self.pool().begin().await?;
         insert_job_in(&mut tx, &job).await?;
         sqlx::query(

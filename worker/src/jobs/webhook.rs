@@ -9,6 +9,7 @@ use serde_json::json;
 use shared::db::{Claimed, DeliveryAttempt, DeliveryEnd};
 use shared::domain::Timestamp;
 use shared::jobs::WebhookPayload;
+use shared::webhooks::Unresolved;
 
 use super::{JobContext, JobError};
 use crate::delivery::Answer;
@@ -58,13 +59,12 @@ pub async fn run(
         .map_err(|e| JobError::permanent("invalid_target", e))?;
     // Checked again at every delivery: a name may point elsewhere since the endpoint was made.
     if let Err(e) = policy.resolve(&target).await {
-        let err = if e.contains("public addresses only") {
-            JobError::permanent("forbidden_target", e.clone())
-        } else {
-            JobError::retryable("unreachable", e.clone())
+        let err = match &e {
+            Unresolved::Refused(_) => JobError::permanent("forbidden_target", e.to_string()),
+            Unresolved::Lookup(_) => JobError::retryable("unreachable", e.to_string()),
         };
         let logged = Logged {
-            error: Some(e),
+            error: Some(e.to_string()),
             ..Logged::default()
         };
         return record(ctx, job, failures, logged, Err(err)).await;
@@ -153,7 +153,7 @@ async fn record(
 ) -> Result<serde_json::Value, JobError> {
     let ends = match &outcome {
         Ok(_) => DeliveryEnd::Succeeded,
-        Err(e) if e.retryable && job.job.attempt < job.job.max_attempts => DeliveryEnd::WillRetry,
+        Err(e) if e.will_retry(&job.job) => DeliveryEnd::WillRetry,
         Err(_) => DeliveryEnd::Dead,
     };
     let attempt = DeliveryAttempt {
@@ -171,15 +171,15 @@ async fn record(
             &attempt,
             ctx.config.webhooks.disable_after_failures,
             failures,
+            |disabled| shared::notify::on_webhook_disabled(&ctx.config, disabled),
         )
         .await?;
-    if let Some(disabled) = disabled {
+    if let Some((disabled, notice)) = disabled {
         tracing::warn!(webhook = %disabled.webhook_id, failures = disabled.failures, "webhook endpoint disabled after consecutive failures");
-        if let Some(notice) = shared::notify::on_webhook_disabled(&ctx.config, &disabled) {
-            ctx.db.insert_notice(&notice).await?;
-            if let Err(e) = ctx.queue.push(notice.kind.queue(), notice.id, None).await {
-                tracing::warn!(error = %e, "notice not pushed; the rescuer will");
-            }
+        if let Some(notice) = notice
+            && let Err(e) = ctx.queue.push(notice.kind.queue(), notice.id, None).await
+        {
+            tracing::warn!(error = %e, "notice not pushed; the rescuer will");
         }
     }
     outcome
