@@ -13,6 +13,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, Keyed};
 use crate::paging::Listing;
 use crate::state::AppState;
+use crate::submit::{Retry, submit};
 
 /// Most endpoints one key may have.
 const MAX_PER_KEY: i64 = 20;
@@ -213,23 +214,16 @@ pub struct CallbackSecret {
     pub secret: String,
 }
 
-fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
-        code,
-        message: message.into(),
-        field: Some(field.to_owned()),
-    }
-}
-
 fn events(field: &str, events: &[String]) -> Result<Vec<String>, ApiError> {
-    shared::webhooks::parse_events(events).map_err(|e| invalid(field, "invalid_events", e))
+    shared::webhooks::parse_events(events)
+        .map_err(|e| ApiError::invalid_with_code("invalid_events", field, e))
 }
 
 fn description(d: Option<String>) -> Result<Option<String>, ApiError> {
     match d {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(invalid(
-            "description",
+        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(ApiError::invalid_with_code(
             "too_long",
+            "description",
             format!("`description` is at most {MAX_DESCRIPTION} characters"),
         )),
         other => Ok(other),
@@ -250,7 +244,11 @@ pub async fn create(
         Some(owner) if owner != caller.key_id => {
             caller.require_admin()?;
             if state.db.get_key(&owner).await?.is_none() {
-                return Err(invalid("owner_id", "unknown_key", "no API key has this id"));
+                return Err(ApiError::invalid_with_code(
+                    "unknown_key",
+                    "owner_id",
+                    "no API key has this id",
+                ));
             }
             owner
         }
@@ -334,16 +332,16 @@ pub async fn update(
     find(&state, owner, &id).await?;
     let overlap = body.overlap_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if overlap > MAX_OVERLAP_SECS {
-        return Err(invalid(
-            "overlap_secs",
+        return Err(ApiError::invalid_with_code(
             "out_of_range",
+            "overlap_secs",
             format!("`overlap_secs` is 0 to {MAX_OVERLAP_SECS}"),
         ));
     }
     if body.overlap_secs.is_some() && !body.rotate_secret {
-        return Err(invalid(
-            "overlap_secs",
+        return Err(ApiError::invalid_with_code(
             "conflicting_fields",
+            "overlap_secs",
             "`overlap_secs` goes with `rotate_secret: true`",
         ));
     }
@@ -411,19 +409,14 @@ pub async fn test(
         .db
         .insert_test_delivery(&hook, &body, max_attempts)
         .await?;
-    push(&state, delivery).await?;
+    // If the push fails the row waits `queued` and the rescuer pushes it.
+    if let Err(e) = state.queue.push(QueueName::Webhooks, delivery, None).await {
+        tracing::warn!(delivery = %delivery, error = %e, "delivery not pushed; the rescuer will");
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(delivery_view(&state, delivery).await?),
     ))
-}
-
-/// Pushes a delivery job; if that fails the row waits `queued` and the rescuer pushes it.
-async fn push(state: &AppState, id: JobId) -> Result<(), ApiError> {
-    if let Err(e) = state.queue.push(QueueName::Webhooks, id, None).await {
-        tracing::warn!(delivery = %id, error = %e, "delivery not pushed; the rescuer will");
-    }
-    Ok(())
 }
 
 async fn delivery_view(state: &AppState, id: JobId) -> Result<DeliveryView, ApiError> {
@@ -498,11 +491,13 @@ pub async fn retry(
         Some((row, _)) if row.webhook_id.as_deref() == Some(hook.id.as_str()) => {}
         _ => return Err(ApiError::NotFound("delivery")),
     }
-    match state
+    let job = state
         .db
-        .retry_job(delivery, None, state.config.queues.webhooks.max_attempts)
+        .get_job(delivery, None)
         .await?
-    {
+        .ok_or(ApiError::NotFound("delivery"))?;
+    // A job like any: the same retry as `POST /v1/jobs/{id}/retry` (requeue, push).
+    match submit(&state, &caller, None, Retry(&job)).await? {
         RetryOutcome::Requeued(_) => {}
         RetryOutcome::NotFound => return Err(ApiError::NotFound("delivery")),
         RetryOutcome::NotRetryable(status) => {
@@ -514,7 +509,6 @@ pub async fn retry(
             });
         }
     }
-    push(&state, delivery).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(delivery_view(&state, delivery).await?),

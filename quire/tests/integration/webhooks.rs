@@ -292,7 +292,6 @@ async fn repeated_failures_disable_the_endpoint_and_email_its_owner() {
     let later = app.submit_ok(&key, &certificate("Still Quiet")).await;
     app.wait_for(&key, &later, &["succeeded"]).await;
     wait_numbered(&app, &later, "job.succeeded").await;
-    tokio::task::yield_now().await;
     let log = log_until(&app, &key, &hook, |_| true).await;
     assert!(
         log.iter()
