@@ -223,3 +223,27 @@ async fn a_stream_shows_only_the_callers_events_and_filters_them() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_stream_gets_heartbeats() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("idle").await;
+    let mut stream = open(&app, &app.base, &key, "", None).await;
+    // Nothing happens; within the 15 s interval (and some slack) a comment line arrives,
+    // which is what keeps proxies from closing an idle connection.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    let started = tokio::time::Instant::now();
+    let mut seen = String::new();
+    while !seen.lines().any(|l| l.starts_with(':')) {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            other => panic!("no heartbeat within 25 s: {other:?}, got {seen:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "a heartbeat, not an event: {seen:?}"
+    );
+    assert!(!seen.contains("data:"), "{seen:?}");
+    app.stop().await;
+}
