@@ -596,7 +596,7 @@ async fn cleanup_sweeps_inputs_nothing_will_read(s3: Option<(String, String)>) {
         if let Some((endpoint, bucket)) = &s3 {
             use_s3(c, endpoint, bucket);
         }
-        c.cleanup.orphan_inputs_after_secs = 1;
+        c.cleanup.orphan_inputs_after_secs = 5;
     })
     .await;
     let put = |job: String| {
@@ -660,8 +660,9 @@ async fn cleanup_sweeps_inputs_nothing_will_read(s3: Option<(String, String)>) {
     let mut kept = vec![dead.to_string(), rowless.clone()];
     kept.sort();
     assert_eq!(stored().await, kept, "the succeeded job's inputs went");
-    // The rowless inputs pass their age (one second here).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The rowless inputs pass their age (five seconds here: a slow first run must not
+    // reach it).
+    tokio::time::sleep(Duration::from_millis(5100)).await;
     let job = run_cleanup().await;
     assert_eq!(job["summary"]["inputs_swept"], 1, "{job}");
     assert_eq!(
