@@ -42,7 +42,7 @@ pub async fn run(
     let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
     let executor = Executor::new(
-        JobContext::new(config.clone(), db, queue.clone(), engine, storage)?,
+        JobContext::new(config.clone(), db, queue.clone(), engine, storage.clone())?,
         name.clone(),
     );
     // Cancel requests reach running attempts until this function returns: through the
@@ -73,7 +73,7 @@ pub async fn run(
     consuming.store(false, Ordering::SeqCst);
     shared::metrics::worker_consuming(false);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    match tokio::time::timeout(grace, consume).await {
+    let drained = match tokio::time::timeout(grace, consume).await {
         Ok(result) => result,
         Err(_) => {
             let released = executor.release_running().await;
@@ -83,7 +83,15 @@ pub async fn run(
             );
             Ok(())
         }
+    };
+    // Finished jobs' inputs whose removal was gathered for later go now, not to the sweep.
+    if tokio::time::timeout(Duration::from_secs(5), storage.flush_deletes())
+        .await
+        .is_err()
+    {
+        tracing::warn!("inputs of finished jobs not all removed; the cleanup's sweep will");
     }
+    drained
 }
 
 /// Hands every cancel request to the executor, which stops the attempt if it runs here. A

@@ -138,11 +138,18 @@ async fn production_shares_no_disk_between_api_and_worker() {
     );
     assert_eq!(stored.len() as u64, result["bytes"].as_u64().unwrap());
     assert!(pdf_text(&stored).contains("Ada Storage Lovelace"));
-    // The photo's object went with the finished job.
-    assert_eq!(
-        keys(&endpoint, &bucket, &format!("files/inputs/{id}")).await,
-        Vec::<String>::new()
-    );
+    // The photo's object goes with the finished job, gathered into a bulk delete.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !keys(&endpoint, &bucket, &format!("files/inputs/{id}"))
+        .await
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finished job's photo is still stored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Downloads stream from the bucket: whole, one range, the last bytes, past the end, HEAD
     // and a matching ETag.
@@ -585,6 +592,42 @@ async fn large_objects_go_up_in_parts() {
     let back = object(&endpoint, &bucket, &format!("files/{}", stored.relative)).await;
     assert_eq!(sha256(&back), stored.sha256);
     assert_eq!(back.len(), big.len());
+}
+
+/// Finished jobs' inputs in object storage are removed together (bulk `DeleteObjects`), and
+/// a flush (a worker's shutdown) returns only once every removal asked for is done; another
+/// job's inputs stay.
+#[tokio::test]
+async fn gathered_input_removals_are_done_by_the_flush() {
+    let endpoint = s3_endpoint();
+    let bucket = fresh_bucket(&endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(&dir);
+    use_s3(&mut config, &endpoint, &bucket);
+    let storage = shared::storage::Storage::connect(&config).await.unwrap();
+    let jobs: Vec<_> = (0..30).map(|_| shared::domain::JobId::new()).collect();
+    let names = ["photo".to_owned(), "signature".to_owned()];
+    for job in &jobs {
+        for name in &names {
+            storage
+                .write_input(*job, name, jpeg_photo().into())
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(keys(&endpoint, &bucket, "files/inputs/").await.len(), 60);
+    for job in &jobs[..29] {
+        storage.remove_inputs_read(*job, &names).await.unwrap();
+    }
+    storage.flush_deletes().await;
+    let left = keys(&endpoint, &bucket, "files/inputs/").await;
+    assert_eq!(
+        left,
+        vec![
+            format!("files/inputs/{}/photo", jobs[29]),
+            format!("files/inputs/{}/signature", jobs[29])
+        ]
+    );
 }
 
 /// Inputs nothing will read are swept by the cleanup: those of a succeeded job (its worker

@@ -10,6 +10,7 @@
 
 mod local;
 mod s3;
+mod s3_deletes;
 
 use std::io;
 use std::ops::Range;
@@ -225,16 +226,27 @@ impl Storage {
 
     /// Removes the inputs `names` of a job that read them all (it succeeded): by exact key,
     /// so object storage needs no listing (a `LIST` per job costs requests, and some
-    /// S3-compatible servers walk the whole bucket for it). Nothing read, nothing to remove.
+    /// S3-compatible servers walk the whole bucket for it), and in object storage soon
+    /// rather than now: gathered with other jobs' into one `DeleteObjects` request
+    /// ([`Storage::flush_deletes`] waits for them). Nothing read, nothing to remove.
     pub async fn remove_inputs_read(&self, job: JobId, names: &[String]) -> io::Result<()> {
         match &*self.backend {
             Backend::Local(_) => self.remove_inputs(job).await,
-            Backend::S3(_) => {
+            Backend::S3(s) => {
                 for name in names {
-                    self.delete(&Self::input_key(job, name)).await?;
+                    let key = Self::input_key(job, name);
+                    counted("delete", s.delete_soon(checked(&key)?).await)?;
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Waits until the removals [`Storage::remove_inputs_read`] left for later are done: at
+    /// a worker's shutdown. (Any lost with a killed process are the cleanup sweep's.)
+    pub async fn flush_deletes(&self) {
+        if let Backend::S3(s) = &*self.backend {
+            s.flush_deletes().await
         }
     }
 

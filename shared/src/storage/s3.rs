@@ -21,6 +21,7 @@ use object_store::{
 };
 
 use super::ByteStream;
+use super::s3_deletes::GatheredDeletes;
 use crate::config::S3Settings;
 use crate::domain::Timestamp;
 
@@ -65,6 +66,7 @@ impl S3Location {
 pub(super) struct S3 {
     store: Arc<AmazonS3>,
     location: S3Location,
+    gathered: GatheredDeletes,
 }
 
 impl S3 {
@@ -105,6 +107,7 @@ impl S3 {
         Ok(Self {
             store: Arc::new(store),
             location,
+            gathered: GatheredDeletes::default(),
         })
     }
 
@@ -219,6 +222,23 @@ impl S3 {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             other => other.map_err(to_io),
         }
+    }
+
+    /// Deletes `key` soon, in one `DeleteObjects` request with others (see `s3_deletes`);
+    /// at once when too many are pending.
+    pub(super) async fn delete_soon(&self, key: &str) -> io::Result<()> {
+        match self.gathered.push(&self.store, self.path(key)) {
+            Ok(()) => Ok(()),
+            Err(path) => match self.store.delete(&path).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other.map_err(to_io),
+            },
+        }
+    }
+
+    /// Waits for the deletions [`S3::delete_soon`] queued.
+    pub(super) async fn flush_deletes(&self) {
+        self.gathered.flush().await
     }
 
     pub(super) async fn delete_prefix(&self, prefix: &str) -> io::Result<()> {
