@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports", post(routes::reports::submit))
         .route("/v1/emails", post(routes::emails::submit))
         .route("/v1/files/{id}", get(routes::jobs::signed_file))
+        .route("/v1/batches", get(routes::batches::list))
         .route("/v1/batches/{id}", get(routes::batches::get))
         .route("/v1/batches/{id}/archive", get(routes::batches::archive))
         .route("/v1/verify/{code}", get(routes::verify::verify))
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/system/cache/stats", get(routes::system::cache_stats))
         .route("/v1/system/cache/health", get(routes::system::cache_health))
+        .route("/v1/system/cache/clear", post(routes::system::cache_clear))
         .route("/v1/events", get(routes::events::stream))
         .route(
             "/v1/webhooks",
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
         .route("/v1/jobs/{id}/file", get(routes::jobs::file))
         .route("/v1/jobs/{id}/retry", post(routes::jobs::retry))
+        .route("/v1/jobs/{id}/history", get(routes::jobs::history))
         // Inside the metrics layer, so refused requests are counted as 429s.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -3,6 +3,8 @@
 //! anyone with its code (`Verification`) see it, the recorded health checks (`/ready` and
 //! `/v1/status`), and the parsing of ids and query values that answers the same way everywhere.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use shared::db::CertificateRow;
 use shared::domain::{CalendarDate, JobId, Timestamp};
@@ -195,6 +197,49 @@ impl Verification {
             revocation_reason: view.revocation_reason,
             revoked_at: view.revoked_at,
             sha256: view.sha256,
+        }
+    }
+}
+
+/// A worker process from the registry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkerView {
+    /// `quire-<host>-<pid>-<random>`: also the `worker` of the jobs it runs.
+    pub name: String,
+    pub host: String,
+    /// quire's version.
+    pub version: String,
+    pub pid: i64,
+    /// Queue -> attempts it runs at once.
+    pub queues: BTreeMap<String, u64>,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    /// Attempts running at the last heartbeat.
+    pub running: i64,
+    /// Whether it beat within the last 15 s (three heartbeats); `false` is a worker that
+    /// stopped without saying so (killed, or its host is gone).
+    pub alive: bool,
+}
+
+impl From<shared::db::WorkerRow> for WorkerView {
+    fn from(w: shared::db::WorkerRow) -> Self {
+        WorkerView {
+            alive: w.alive(),
+            queues: w
+                .queues
+                .split(',')
+                .filter_map(|pair| {
+                    let (queue, n) = pair.split_once(':')?;
+                    Some((queue.to_owned(), n.parse().ok()?))
+                })
+                .collect(),
+            name: w.name,
+            host: w.host,
+            version: w.version,
+            pid: w.pid,
+            started_at: w.started_at.to_rfc3339(),
+            heartbeat_at: w.heartbeat_at.to_rfc3339(),
+            running: w.running,
         }
     }
 }

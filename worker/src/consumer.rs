@@ -222,7 +222,7 @@ pub fn instance_name(prefix: &str) -> String {
     )
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let raw = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.trim().is_empty())

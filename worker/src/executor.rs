@@ -105,6 +105,11 @@ impl Executor {
         cancel
     }
 
+    /// Attempts running in this process now.
+    pub fn running_count(&self) -> usize {
+        self.lock_running().len()
+    }
+
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Running>> {
         // A poisoned map is still a valid map: the panic happened elsewhere.
         self.running.lock().unwrap_or_else(|e| e.into_inner())

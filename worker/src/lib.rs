@@ -7,6 +7,7 @@ pub mod email;
 pub mod error;
 pub mod executor;
 pub mod jobs;
+pub mod presence;
 pub mod render;
 pub mod retry;
 pub mod templates;
@@ -42,7 +43,13 @@ pub async fn run(
     let name = consumer::instance_name("quire");
     tracing::info!(worker = %name, "worker starting");
     let executor = Executor::new(
-        JobContext::new(config.clone(), db, queue.clone(), engine, storage.clone())?,
+        JobContext::new(
+            config.clone(),
+            db.clone(),
+            queue.clone(),
+            engine,
+            storage.clone(),
+        )?,
         name.clone(),
     );
     // Cancel requests reach running attempts until this function returns: through the
@@ -63,6 +70,16 @@ pub async fn run(
         .into_iter()
         .map(|q| (q, config.queues.get(q).concurrency))
         .collect();
+    // The registry row lives until the drain below is over.
+    let announcing = CancellationToken::new();
+    let _stop_announcing = announcing.clone().drop_guard();
+    let presence = tokio::spawn(presence::announce(
+        db,
+        name.clone(),
+        queues.clone(),
+        executor.clone(),
+        announcing.clone(),
+    ));
     let consume = consume(queue, queues, handler, consuming.clone(), shutdown.clone());
     tokio::pin!(consume);
     tokio::select! {
@@ -91,6 +108,8 @@ pub async fn run(
     {
         tracing::warn!("inputs of finished jobs not all removed; the cleanup's sweep will");
     }
+    announcing.cancel();
+    let _ = presence.await;
     drained
 }
 

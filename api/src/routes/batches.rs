@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::db::BatchRow;
+use shared::db::{BatchRow, ListCursor};
 use shared::domain::{JobId, JobStatus, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,6 +16,7 @@ use crate::certificate_order::{BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiQuery, Caller, Keyed, Mine, Owned};
 use crate::offload::off_executor;
+use crate::paging::{Listing, PageQuery};
 use crate::placement::{Placement, PriorityChoice};
 use crate::state::AppState;
 use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
@@ -381,6 +382,15 @@ async fn batch_view(
     template: &str,
 ) -> Result<BatchView, ApiError> {
     let counts = state.db.batch_counts(&batch.id).await?;
+    Ok(view_of(state, batch, template, &counts))
+}
+
+fn view_of(
+    state: &AppState,
+    batch: &BatchRow,
+    template: &str,
+    counts: &[(JobStatus, i64)],
+) -> BatchView {
     let finished: i64 = counts
         .iter()
         .filter(|(s, _)| {
@@ -391,7 +401,7 @@ async fn batch_view(
         })
         .map(|(_, n)| n)
         .sum();
-    Ok(BatchView {
+    BatchView {
         id: batch.id.clone(),
         template: template.to_owned(),
         template_version: batch.template_version,
@@ -410,7 +420,56 @@ async fn batch_view(
             archive: shared::urls::batch_archive(&state.base_url, &batch.id),
             certificates: shared::urls::batch_certificates(&state.base_url, &batch.id),
         },
-    })
+    }
+}
+
+/// A page of batches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchPage {
+    pub batches: Vec<BatchView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/batches` takes only paging.
+#[derive(Debug, Deserialize)]
+pub struct BatchListQuery {}
+
+/// The caller's batches (every batch for admin keys), newest first, each with its progress.
+#[utoipa::path(get, path = "/v1/batches", tag = "certificates", params(PageQuery),
+    responses((status = 200, body = BatchPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn list(
+    Listing {
+        state,
+        caller,
+        page,
+        ..
+    }: Listing<BatchListQuery>,
+) -> Result<Json<BatchPage>, ApiError> {
+    let page = page.checked(ListCursor::decode)?;
+    let mut rows = state
+        .db
+        .list_batches(caller.owner_filter(), page.after.as_ref(), page.fetch())
+        .await?;
+    let next_cursor = page.next_cursor(&mut rows, |last| {
+        ListCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        }
+        .encode()
+    });
+    let ids: Vec<String> = rows.iter().map(|b| b.id.clone()).collect();
+    let counts = state.db.batches_counts(&ids).await?;
+    let mut batches = Vec::with_capacity(rows.len());
+    for batch in &rows {
+        let template = template_name(&state, batch).await?;
+        let counts = counts.get(&batch.id).map(Vec::as_slice).unwrap_or_default();
+        batches.push(view_of(&state, batch, &template, counts));
+    }
+    Ok(Json(BatchPage {
+        batches,
+        next_cursor,
+    }))
 }
 
 impl Owned for BatchRow {

@@ -5,18 +5,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor, RetryOutcome};
-use shared::domain::{JobId, JobKind, JobStatus};
+use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
 use shared::jobs::FileResult;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, Caller, Keyed, Mine, Owned};
 use crate::paging::{Listing, PageQuery};
 use crate::state::AppState;
 use crate::submit::{Retry, submit};
-use crate::views::{JobPage, JobView, bad_query, parse_id};
+use crate::views::{JobErrorView, JobPage, JobView, bad_query, parse_id};
 use crate::waiting::{WaitQuery, job_concerns, until_final};
 
 impl Owned for JobRow {
@@ -58,6 +58,57 @@ pub async fn get(
     Ok(Json(JobView::from_row(&job, &state.base_url)))
 }
 
+/// One status change of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntryView {
+    /// The status the job entered.
+    #[schema(example = "running")]
+    pub status: String,
+    /// The attempt it belongs to (0 before the first).
+    pub attempt: i64,
+    pub at: String,
+    /// The worker that ran the attempt (on `running` and the attempt's end).
+    pub worker: Option<String>,
+    /// Why the attempt ended so (on `failed`, `dead` and `cancelled`).
+    pub error: Option<JobErrorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobHistory {
+    pub id: String,
+    /// Oldest first. Kept as long as the event log (`webhooks.events_retention_hours`).
+    pub history: Vec<HistoryEntryView>,
+}
+
+/// A job's attempts: every status it went through, with the worker that ran each attempt
+/// and each failure's error.
+#[utoipa::path(get, path = "/v1/jobs/{id}/history", tag = "jobs",
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
+    responses((status = 200, body = JobHistory), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn history(
+    Mine {
+        state, row: job, ..
+    }: Mine<JobRow>,
+) -> Result<Json<JobHistory>, ApiError> {
+    let entries = state.db.job_history(job.id).await?;
+    Ok(Json(JobHistory {
+        id: job.id.to_string(),
+        history: entries
+            .into_iter()
+            .map(|e| HistoryEntryView {
+                error: e.error_code.map(|code| JobErrorView {
+                    code,
+                    message: e.error_message.unwrap_or_default(),
+                }),
+                status: e.status,
+                attempt: e.attempt,
+                at: e.at.to_rfc3339(),
+                worker: e.worker,
+            })
+            .collect(),
+    }))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -67,6 +118,32 @@ pub struct ListQuery {
     /// Only jobs of this kind.
     #[param(schema_with = crate::schemas::job_kind)]
     pub kind: Option<String>,
+    /// Only jobs created at or after this time (RFC 3339, e.g. `2026-12-06T10:00:00Z`).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Only jobs created before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// Only the jobs of this batch.
+    #[param(max_length = 64)]
+    pub batch: Option<String>,
+    /// A job id, or text found in the job's data (a recipient's name or address, a report's
+    /// title) or in its last error message; at most 200 characters.
+    #[param(max_length = 200)]
+    pub search: Option<String>,
+}
+
+/// An RFC 3339 time from the query, or a 400 naming `field`.
+fn query_time(field: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    text.map(|t| {
+        Timestamp::parse_rfc3339(t).ok_or_else(|| {
+            bad_query(
+                field,
+                format!("`{field}` must be an RFC 3339 time such as 2026-12-06T10:00:00Z"),
+            )
+        })
+    })
+    .transpose()
 }
 
 /// The caller's jobs (every job for admin keys), newest first.
@@ -90,11 +167,23 @@ pub async fn list(
         .as_deref()
         .map(|s| s.parse::<JobKind>().map_err(|e| bad_query("kind", e)))
         .transpose()?;
+    let since = query_time("since", q.since.as_deref())?;
+    let until = query_time("until", q.until.as_deref())?;
+    if q.batch.as_ref().is_some_and(|b| b.chars().count() > 64) {
+        return Err(bad_query("batch", "`batch` is at most 64 characters"));
+    }
+    if q.search.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(bad_query("search", "`search` is at most 200 characters"));
+    }
     let page = page.checked(ListCursor::decode)?;
     let filter = JobFilter {
         owner_id: caller.owner_filter().map(str::to_owned),
         status,
         kind,
+        since,
+        until,
+        batch_id: q.batch,
+        search: q.search.filter(|t| !t.trim().is_empty()),
     };
     let mut rows = state
         .db

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, Keyed};
 use crate::state::AppState;
-use crate::views::RecordedHealth;
+use crate::views::{RecordedHealth, WorkerView};
 
 /// This process's template cache since it started.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -45,6 +45,31 @@ pub async fn cache_stats(Keyed { state, caller }: Keyed) -> Result<Json<CacheSta
         } else {
             s.hits as f64 / reads as f64
         },
+    }))
+}
+
+/// What a clear did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CacheCleared {
+    /// Entries this process dropped.
+    pub dropped: u64,
+    /// Whether the other processes were told (`false` while the invalidation channel is
+    /// down: their entries then expire within seconds anyway).
+    pub broadcast: bool,
+}
+
+/// Empties the template cache of every API process (admin): the next reads come from the
+/// database. Never needed for correctness (changes invalidate it); for an operator who
+/// edited templates in the database by hand.
+#[utoipa::path(post, path = "/v1/system/cache/clear", tag = "system",
+    responses((status = 200, body = CacheCleared), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn cache_clear(Keyed { state, caller }: Keyed) -> Result<Json<CacheCleared>, ApiError> {
+    caller.require_admin()?;
+    let dropped = state.templates.stats().await.entries;
+    state.templates.invalidate().await;
+    Ok(Json(CacheCleared {
+        dropped,
+        broadcast: state.templates.health().up,
     }))
 }
 
@@ -83,15 +108,22 @@ pub struct StatusView {
     /// The latest recorded health checks; null until the `health` task has run.
     pub health: Option<RecordedHealth>,
     pub queues: Vec<QueueCounts>,
+    /// Worker processes: running ones, and for an hour those that stopped without saying
+    /// so (`alive: false`).
+    pub workers: Vec<WorkerView>,
 }
 
 /// What an operator checks first (admin): the recorded health checks (database, queue,
-/// mail, disk) and the jobs per queue and status, from the jobs table.
+/// mail, disk), the jobs per queue and status, from the jobs table, and the workers.
 #[utoipa::path(get, path = "/v1/status", tag = "system",
     responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn status(Keyed { state, caller }: Keyed) -> Result<Json<StatusView>, ApiError> {
     caller.require_admin()?;
-    let (checks, counts) = tokio::join!(state.db.health_checks(), state.db.job_counts());
+    let (checks, counts, workers) = tokio::join!(
+        state.db.health_checks(),
+        state.db.job_counts(),
+        state.db.list_workers()
+    );
     let mut queues: Vec<QueueCounts> = Vec::new();
     for (queue, status, n) in counts? {
         match queues.last_mut() {
@@ -107,5 +139,6 @@ pub async fn status(Keyed { state, caller }: Keyed) -> Result<Json<StatusView>, 
     Ok(Json(StatusView {
         health: RecordedHealth::new(checks?, state.config.health.stale_after_secs),
         queues,
+        workers: workers?.into_iter().map(WorkerView::from).collect(),
     }))
 }

@@ -16,6 +16,7 @@ mod limits;
 mod mail;
 mod metrics;
 mod openapi;
+mod operators;
 mod outage;
 mod pdf;
 mod processes;

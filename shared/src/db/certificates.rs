@@ -2,6 +2,8 @@
 //! as its job row; its status derives from the job's status and the row's revocation and
 //! expiry, in SQL, so a listing is one indexed query whatever the filters.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -11,7 +13,7 @@ use super::jobs::{
     COLUMNS as JOB_COLUMNS, InsertOutcome, JobRow, NewJob, fair_base, insert_job_in, vtime_sql,
 };
 use super::pool::DatabaseBackend;
-use super::pool::{Db, DbError, values};
+use super::pool::{Db, DbError, placeholders, values};
 use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.
@@ -764,6 +766,82 @@ impl Db {
         })
         .transpose()
         .map_err(DbError::from)
+    }
+
+    /// The batches `owner_id` made (every batch when `None`), newest first, after `cursor`.
+    pub async fn list_batches(
+        &self,
+        owner_id: Option<&str>,
+        cursor: Option<&super::ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, DbError> {
+        let mut sql = String::from(
+            "SELECT id, owner_id, template_id, template_version, total, created_at, callback_url \
+             FROM batches WHERE 1 = 1",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if owner_id.is_some() {
+            sql += &format!(" AND owner_id = {}", next());
+        }
+        if cursor.is_some() {
+            let (a, b) = (next(), next());
+            sql += &format!(" AND (created_at < {a} OR (created_at = {a} AND id < {b}))");
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", next());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(owner) = owner_id {
+            query = query.bind(owner.to_owned());
+        }
+        if let Some(c) = cursor {
+            query = query.bind(c.created_at).bind(c.id.clone());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| -> Result<BatchRow, sqlx::Error> {
+                Ok(BatchRow {
+                    id: r.try_get("id")?,
+                    owner_id: r.try_get("owner_id")?,
+                    template_id: r.try_get("template_id")?,
+                    template_version: r.try_get("template_version")?,
+                    total: r.try_get("total")?,
+                    created_at: r.try_get("created_at")?,
+                    callback_url: r.try_get("callback_url")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(DbError::from)
+    }
+
+    /// Jobs per status of each of `ids` (one grouped query for a page of batches).
+    pub async fn batches_counts(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<(JobStatus, i64)>>, DbError> {
+        let mut counts: HashMap<String, Vec<(JobStatus, i64)>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(counts);
+        }
+        let sql = format!(
+            "SELECT batch_id, status, COUNT(*) AS n FROM jobs WHERE batch_id IN ({}) \
+             GROUP BY batch_id, status",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        for r in query.fetch_all(self.pool()).await? {
+            let batch: String = r.try_get("batch_id")?;
+            let status: String = r.try_get("status")?;
+            let n: i64 = r.try_get("n")?;
+            let status = status.parse().map_err(|e: String| DbError::Corrupt(e))?;
+            counts.entry(batch).or_default().push((status, n));
+        }
+        Ok(counts)
     }
 
     /// How many of a batch's jobs are in each status (one grouped, indexed query).

@@ -32,6 +32,18 @@ pub struct Event {
     callback_url: Option<String>,
 }
 
+/// One status change of a job (see [`Db::job_history`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub attempt: i64,
+    pub at: Timestamp,
+    /// The worker that ran the attempt (on `running` and the attempt's end).
+    pub worker: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
 const EVENT_COLUMNS: &str =
     "seq, type, owner_id, job_id, batch_id, kind, status, attempt, at, callback_url";
 
@@ -186,6 +198,31 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(Event::from_row).collect()
+    }
+
+    /// A job's status changes, oldest first: each attempt's start (with its worker) and
+    /// end (with its error). Kept as long as events are (`webhooks.events_retention_hours`).
+    pub async fn job_history(&self, job_id: JobId) -> Result<Vec<HistoryEntry>, DbError> {
+        let rows = sqlx::query(
+            "SELECT status, attempt, at, worker, error_code, error_message FROM events \
+             WHERE job_id = $1 AND type LIKE 'job.%' ORDER BY at, id",
+        )
+        .bind(job_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    status: r.try_get("status")?,
+                    attempt: r.try_get::<Option<i64>, _>("attempt")?.unwrap_or(0),
+                    at: Timestamp::from_millis(r.try_get("at")?),
+                    worker: r.try_get("worker")?,
+                    error_code: r.try_get("error_code")?,
+                    error_message: r.try_get("error_message")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
     }
 
     /// The highest `seq` given so far (0 when none): where a reader without `Last-Event-ID`

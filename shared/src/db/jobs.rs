@@ -195,6 +195,39 @@ pub struct JobFilter {
     pub owner_id: Option<String>,
     pub status: Option<JobStatus>,
     pub kind: Option<JobKind>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+    pub batch_id: Option<String>,
+    /// A job id, or text in the payload or the last error message (case-insensitive).
+    pub search: Option<String>,
+}
+
+/// What a listing's `search` looks for: one job by id, or a `LIKE` pattern (lower case, its
+/// own `%`, `_` and `\` escaped) matched against the payload and the last error.
+enum Search {
+    Id(JobId),
+    Text(String),
+}
+
+impl Search {
+    fn of(text: &str) -> Search {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<JobId>() {
+            return Search::Id(id);
+        }
+        let mut pattern = String::with_capacity(text.len() + 2);
+        pattern.push('%');
+        for c in text.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Search::Text(pattern)
+    }
 }
 
 /// Position after the last row of a page: listings are newest first, by (created_at, id).
@@ -335,6 +368,27 @@ impl Db {
         if filter.kind.is_some() {
             sql += &format!(" AND kind = {}", next());
         }
+        if filter.since.is_some() {
+            sql += &format!(" AND created_at >= {}", next());
+        }
+        if filter.until.is_some() {
+            sql += &format!(" AND created_at < {}", next());
+        }
+        if filter.batch_id.is_some() {
+            sql += &format!(" AND batch_id = {}", next());
+        }
+        let search = filter.search.as_deref().map(Search::of);
+        match &search {
+            Some(Search::Id(_)) => sql += &format!(" AND id = {}", next()),
+            Some(Search::Text(_)) => {
+                let p = next();
+                sql += &format!(
+                    " AND (LOWER(payload) LIKE {p} ESCAPE '\\' \
+                     OR LOWER(COALESCE(error_message, '')) LIKE {p} ESCAPE '\\')"
+                );
+            }
+            None => {}
+        }
         if cursor.is_some() {
             let (a, b) = (next(), next());
             sql += &format!(" AND (created_at < {a} OR (created_at = {a} AND id < {b}))");
@@ -349,6 +403,20 @@ impl Db {
         }
         if let Some(kind) = filter.kind {
             query = query.bind(kind.as_str());
+        }
+        if let Some(since) = filter.since {
+            query = query.bind(since.millis());
+        }
+        if let Some(until) = filter.until {
+            query = query.bind(until.millis());
+        }
+        if let Some(batch) = &filter.batch_id {
+            query = query.bind(batch.clone());
+        }
+        match search {
+            Some(Search::Id(id)) => query = query.bind(id.to_string()),
+            Some(Search::Text(pattern)) => query = query.bind(pattern),
+            None => {}
         }
         if let Some(c) = cursor {
             query = query.bind(c.created_at).bind(c.id.clone());

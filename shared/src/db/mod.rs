@@ -14,13 +14,14 @@ mod pool;
 mod schedules;
 mod templates;
 mod webhooks;
+mod workers;
 
 pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
-pub use events::{Event, EventFilter, PumpSettings, Pumped};
+pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
@@ -33,6 +34,8 @@ pub use webhooks::{
     DeliveryAttempt, DeliveryEnd, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange,
     WebhookRow,
 };
+
+pub use workers::{WORKER_HEARTBEAT, WorkerRow};
 
 /// Which SQL database a configuration selects.
 pub use pool::{DatabaseBackend, Db, DbError, DbSettings};
