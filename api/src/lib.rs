@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod callbacks;
 pub mod certificate_order;
+pub mod dashboard;
 pub mod download;
 pub mod email_limits;
 pub mod error;
@@ -65,6 +66,11 @@ pub async fn serve_health(
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.max_body_bytes;
+    let dashboard = if state.config.dashboard.enabled {
+        dashboard::router()
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
@@ -153,6 +159,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
+        // Sessions, not keys: outside the per-key rate limit.
+        .merge(dashboard)
         .route_layer(axum::middleware::from_fn(server::record_metrics))
         .merge(openapi::reference_page())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -44,3 +44,18 @@ CREATE TABLE workers (
 -- `GET /v1/batches`: a key's batches, newest first.
 CREATE INDEX batches_owner_created ON batches (owner_id, created_at DESC, id DESC);
 CREATE INDEX batches_created ON batches (created_at DESC, id DESC);
+
+-- Dashboard sessions of the embedded deployment (production keeps them in Redis): the
+-- SHA-256 of the cookie, the session as JSON, and when it ends unless used again.
+CREATE TABLE dashboard_sessions (
+    id         TEXT PRIMARY KEY,
+    data       TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+-- The dashboard's counts of unfinished jobs by kind, and its failures (newest first, and
+-- grouped by error), without reading the finished millions.
+CREATE INDEX jobs_unfinished ON jobs (status, kind)
+    WHERE status IN ('scheduled', 'queued', 'running', 'failed');
+CREATE INDEX jobs_failures ON jobs (finished_at DESC)
+    WHERE status IN ('failed', 'dead');

@@ -65,6 +65,7 @@ pub struct Config {
     pub rate_limit: RateLimitSettings,
     pub quotas: Quotas,
     pub webhooks: WebhookSettings,
+    pub dashboard: DashboardSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -141,6 +142,18 @@ pub struct WebhookSettings {
     /// How long events stay readable (`Last-Event-ID`), in hours; cleanup removes older ones
     /// and deliveries past their job's retention.
     pub events_retention_hours: u64,
+}
+
+/// The operators' web dashboard at `/dashboard` (served by the API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// Serve it; off, `/dashboard` is 404.
+    pub enabled: bool,
+    /// A session unused this long ends, in seconds.
+    pub idle_timeout_secs: u64,
+    /// A session ends this long after sign-in however much it is used, in seconds.
+    pub absolute_timeout_secs: u64,
 }
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
@@ -460,6 +473,11 @@ impl Default for Config {
                 request_timeout_secs: 60,
                 header_read_timeout_secs: 10,
             },
+            dashboard: DashboardSettings {
+                enabled: true,
+                idle_timeout_secs: 30 * 60,
+                absolute_timeout_secs: 12 * 60 * 60,
+            },
             webhooks: WebhookSettings {
                 allow_http: false,
                 allow_networks: String::new(),
@@ -690,6 +708,16 @@ impl Config {
         self.validate_limits()?;
         self.validate_maintenance()?;
         self.validate_webhooks()?;
+        within(
+            "dashboard.idle_timeout_secs",
+            self.dashboard.idle_timeout_secs,
+            60..=7 * 24 * 3600,
+        )?;
+        within(
+            "dashboard.absolute_timeout_secs",
+            self.dashboard.absolute_timeout_secs,
+            self.dashboard.idle_timeout_secs..=30 * 24 * 3600,
+        )?;
         self.validate_smtp()
     }
 
@@ -1149,6 +1177,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_WEBHOOKS__DISABLE_AFTER_FAILURES 100        dead deliveries in a row that disable an endpoint
   QUIRE_WEBHOOKS__PUMP_INTERVAL_MS 100              how often new events are numbered and dispatched
   QUIRE_WEBHOOKS__EVENTS_RETENTION_HOURS 168        how long GET /v1/events can replay
+  QUIRE_DASHBOARD__ENABLED        true              serve the operators' dashboard at /dashboard
+  QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
+  QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 

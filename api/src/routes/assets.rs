@@ -1,4 +1,4 @@
-//! Static assets (the verification page's stylesheet), compiled into the binary and served
+//! Static assets (the verification page's stylesheet, the dashboard's stylesheet and script), compiled into the binary and served
 //! under content-hashed names (`/assets/verify.3f2a9c41d07e.css`) with
 //! `Cache-Control: public, max-age=31536000, immutable`: a CDN or browser keeps them for a
 //! year, and a changed file gets a new name, so nothing ever needs invalidating.
@@ -22,11 +22,23 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    [(
-        "verify.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../../templates/web/verify.css").as_slice(),
-    )]
+    [
+        (
+            "verify.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../../templates/web/verify.css").as_slice(),
+        ),
+        (
+            "dashboard.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../../templates/dashboard/dashboard.css").as_slice(),
+        ),
+        (
+            "dashboard.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../../templates/dashboard/dashboard.js").as_slice(),
+        ),
+    ]
     .into_iter()
     .map(|(logical, content_type, bytes)| {
         let digest = hex::encode(Sha256::digest(bytes));

@@ -18,7 +18,8 @@ use shared::domain::{JobId, JobKind};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, Keyed};
+use crate::extract::{ApiQuery, Caller, Keyed};
+use crate::state::AppState;
 use crate::views::bad_query;
 
 /// Events read from the log at a time.
@@ -92,6 +93,16 @@ impl EventView {
 pub async fn stream(
     Keyed { state, caller }: Keyed,
     ApiQuery(q): ApiQuery<EventQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    open(state, caller, q, headers).await
+}
+
+/// The stream `caller` may read with `q`'s filters (also the dashboard's live updates).
+pub(crate) async fn open(
+    state: AppState,
+    caller: Caller,
+    q: EventQuery,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = EventFilter {

@@ -184,6 +184,7 @@ pub async fn list(
         until,
         batch_id: q.batch,
         search: q.search.filter(|t| !t.trim().is_empty()),
+        oldest_first: false,
     };
     let mut rows = state
         .db

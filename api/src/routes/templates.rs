@@ -393,6 +393,40 @@ fn sample_request(
 /// The sandbox request of a certificate preview: the caller's values, checked exactly as a
 /// submission's are (lengths, dates, declared fields, images), with sample values for the
 /// rest.
+/// A PNG of page 1 of version `version` of a template `caller` may read, with sample
+/// values (the dashboard's previews).
+pub(crate) async fn preview_version_png(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    version: Option<i64>,
+) -> Result<Vec<u8>, ApiError> {
+    let template = readable(state, caller, id, true).await?;
+    let content = match version {
+        Some(v) if v != template.record.version => {
+            state
+                .db
+                .template_version(&template.record.id, v)
+                .await?
+                .ok_or(ApiError::NotFound("template version"))?
+                .content
+        }
+        _ => template.content.clone(),
+    };
+    let at_version = CachedTemplate {
+        record: template.record.clone(),
+        content,
+    };
+    let request = match at_version.record.kind {
+        TemplateKind::Certificate => {
+            let empty = PreviewRequest::default().into_request();
+            preview_request(state, &at_version, empty, Output::Png).await?
+        }
+        TemplateKind::Report => sample_report_request(&at_version.content, Output::Png),
+    };
+    Ok(render_checked(state, request).await?.0)
+}
+
 async fn preview_request(
     state: &AppState,
     template: &CachedTemplate,

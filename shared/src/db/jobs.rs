@@ -202,6 +202,79 @@ pub struct JobFilter {
     pub batch_id: Option<String>,
     /// A job id, or text in the payload or the last error message (case-insensitive).
     pub search: Option<String>,
+    /// Oldest first (and the cursor moves forward) rather than newest first.
+    pub oldest_first: bool,
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl JobFilter {
+    /// The conditions (`1 = 1 AND …`) with their placeholders, and how many it used.
+    fn where_sql(&self) -> (String, usize) {
+        let mut sql = String::from("1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if self.owner_id.is_some() {
+            sql += &format!(" AND owner_id = {}", next());
+        }
+        if self.status.is_some() {
+            sql += &format!(" AND status = {}", next());
+        }
+        if self.kind.is_some() {
+            sql += &format!(" AND kind = {}", next());
+        }
+        if self.since.is_some() {
+            sql += &format!(" AND created_at >= {}", next());
+        }
+        if self.until.is_some() {
+            sql += &format!(" AND created_at < {}", next());
+        }
+        if self.batch_id.is_some() {
+            sql += &format!(" AND batch_id = {}", next());
+        }
+        match self.search.as_deref().map(Search::of) {
+            Some(Search::Id(_)) => sql += &format!(" AND id = {}", next()),
+            Some(Search::Text(_)) => {
+                let p = next();
+                sql += &format!(
+                    " AND (LOWER(payload) LIKE {p} ESCAPE '\\' \
+                     OR LOWER(COALESCE(error_message, '')) LIKE {p} ESCAPE '\\')"
+                );
+            }
+            None => {}
+        }
+        (sql, n)
+    }
+
+    /// Binds the values of [`JobFilter::where_sql`]'s placeholders, in order.
+    fn bind<'q>(&self, mut query: AnyQuery<'q>) -> AnyQuery<'q> {
+        if let Some(owner) = &self.owner_id {
+            query = query.bind(owner.clone());
+        }
+        if let Some(status) = self.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(kind) = self.kind {
+            query = query.bind(kind.as_str());
+        }
+        if let Some(since) = self.since {
+            query = query.bind(since.millis());
+        }
+        if let Some(until) = self.until {
+            query = query.bind(until.millis());
+        }
+        if let Some(batch) = &self.batch_id {
+            query = query.bind(batch.clone());
+        }
+        match self.search.as_deref().map(Search::of) {
+            Some(Search::Id(id)) => query.bind(id.to_string()),
+            Some(Search::Text(pattern)) => query.bind(pattern),
+            None => query,
+        }
+    }
 }
 
 /// What a listing's `search` looks for: one job by id, or a `LIKE` pattern (lower case, its
@@ -353,76 +426,46 @@ impl Db {
         cursor: Option<&ListCursor>,
         limit: u32,
     ) -> Result<Vec<JobRow>, DbError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1");
-        let mut n = 0;
+        let (mut sql, mut n) = filter.where_sql();
         let mut next = || {
             n += 1;
             format!("${n}")
         };
-        if filter.owner_id.is_some() {
-            sql += &format!(" AND owner_id = {}", next());
-        }
-        if filter.status.is_some() {
-            sql += &format!(" AND status = {}", next());
-        }
-        if filter.kind.is_some() {
-            sql += &format!(" AND kind = {}", next());
-        }
-        if filter.since.is_some() {
-            sql += &format!(" AND created_at >= {}", next());
-        }
-        if filter.until.is_some() {
-            sql += &format!(" AND created_at < {}", next());
-        }
-        if filter.batch_id.is_some() {
-            sql += &format!(" AND batch_id = {}", next());
-        }
-        let search = filter.search.as_deref().map(Search::of);
-        match &search {
-            Some(Search::Id(_)) => sql += &format!(" AND id = {}", next()),
-            Some(Search::Text(_)) => {
-                let p = next();
-                sql += &format!(
-                    " AND (LOWER(payload) LIKE {p} ESCAPE '\\' \
-                     OR LOWER(COALESCE(error_message, '')) LIKE {p} ESCAPE '\\')"
-                );
-            }
-            None => {}
-        }
+        let (before, order) = if filter.oldest_first {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         if cursor.is_some() {
             let (a, b) = (next(), next());
-            sql += &format!(" AND (created_at < {a} OR (created_at = {a} AND id < {b}))");
+            sql += &format!(
+                " AND (created_at {before} {a} OR (created_at = {a} AND id {before} {b}))"
+            );
         }
-        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", next());
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(owner) = &filter.owner_id {
-            query = query.bind(owner.clone());
-        }
-        if let Some(status) = filter.status {
-            query = query.bind(status.as_str());
-        }
-        if let Some(kind) = filter.kind {
-            query = query.bind(kind.as_str());
-        }
-        if let Some(since) = filter.since {
-            query = query.bind(since.millis());
-        }
-        if let Some(until) = filter.until {
-            query = query.bind(until.millis());
-        }
-        if let Some(batch) = &filter.batch_id {
-            query = query.bind(batch.clone());
-        }
-        match search {
-            Some(Search::Id(id)) => query = query.bind(id.to_string()),
-            Some(Search::Text(pattern)) => query = query.bind(pattern),
-            None => {}
-        }
+        sql += &format!(" ORDER BY created_at {order}, id {order} LIMIT {}", next());
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE {sql}");
+        let mut query = filter.bind(sqlx::query(AssertSqlSafe(sql)));
         if let Some(c) = cursor {
             query = query.bind(c.created_at).bind(c.id.clone());
         }
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter().map(JobRow::from_row).collect()
+    }
+
+    /// How many jobs `filter` lets through, counting no further than `cap` + 1: an answer
+    /// above `cap` means "more than `cap`", at a bounded cost on any table size.
+    pub async fn count_jobs_capped(&self, filter: &JobFilter, cap: i64) -> Result<i64, DbError> {
+        let (sql, n) = filter.where_sql();
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE {sql} LIMIT ${}) capped",
+            n + 1
+        );
+        let row = filter
+            .bind(sqlx::query(AssertSqlSafe(sql)))
+            .bind(cap + 1)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Cancels a job: one no worker holds (`scheduled`, `queued`, or `failed` and waiting for

@@ -4,6 +4,7 @@
 //! integers are BIGINT.
 
 mod certificates;
+mod dashboard;
 mod email;
 mod events;
 mod idempotency;
@@ -12,6 +13,7 @@ mod keys;
 mod maintenance;
 mod pool;
 mod schedules;
+mod sessions;
 mod templates;
 mod webhooks;
 mod workers;
@@ -20,6 +22,7 @@ pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
+pub use dashboard::{FailureGroup, Latencies, Throughput};
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
 pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{

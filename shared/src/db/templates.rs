@@ -236,6 +236,36 @@ impl Db {
         row.as_ref().map(version_row).transpose()
     }
 
+    /// Every version of a template, newest first: number, digest, when, and how many
+    /// fields it declares (not the sources).
+    pub async fn template_versions(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(i64, String, i64, usize)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT version, digest, created_at, fields FROM template_versions \
+             WHERE template_id = $1 ORDER BY version DESC",
+        )
+        .bind(id.to_owned())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let fields: String = r.try_get("fields")?;
+                let declared = serde_json::from_str::<Vec<serde_json::Value>>(&fields)
+                    .map(|f| f.len())
+                    .unwrap_or(0);
+                Ok((
+                    r.try_get("version")?,
+                    r.try_get("digest")?,
+                    r.try_get("created_at")?,
+                    declared,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// Live templates by name; only public ones when `public_only`.
     pub async fn list_templates(&self, public_only: bool) -> Result<Vec<TemplateRecord>, DbError> {
         let rows = sqlx::query(AssertSqlSafe(format!(

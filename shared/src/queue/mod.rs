@@ -63,11 +63,13 @@ use sqlx::sqlite::{
 use crate::domain::{JobId, QueueName};
 
 mod events;
+mod expiring;
 mod limits;
 mod redis_backend;
 mod sqlite_backend;
 mod wake;
 
+pub use expiring::Expiring;
 pub use limits::{RateDecision, RatePolicy, gcra};
 use redis_backend::*;
 use sqlite_backend::*;
