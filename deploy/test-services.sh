@@ -6,6 +6,8 @@
 #     (text, and pages rasterised to decode their QR codes);
 #   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port;
 #   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs;
+#   - Chromium (Debian's `chromium`) and Playwright (PyPI, pinned: PLAYWRIGHT_VERSION, driving
+#     that Chromium: it downloads no browser), which deploy/browser-test.sh runs;
 #   - an S3-compatible server at 127.0.0.1:5055: `moto` in server mode (PyPI, pinned:
 #     MOTO_VERSION), in memory, for the object storage tests (QUIRE_TEST_S3_URL).
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
@@ -137,14 +139,21 @@ schemathesis_present() {
         [[ $(schemathesis --version 2>/dev/null) == *" $SCHEMATHESIS_VERSION"* ]]
 }
 
+# Playwright drives Debian's Chromium (`executable_path`); its own browsers are never fetched.
+PLAYWRIGHT_VERSION=1.49.1
+chromium_present() { command -v chromium >/dev/null 2>&1; }
+playwright_present() {
+    [[ $(python3 -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null) == "$PLAYWRIGHT_VERSION" ]]
+}
+
 MOTO_VERSION=5.2.1
 moto_present() {
     command -v moto_server >/dev/null 2>&1 &&
         [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) == "$MOTO_VERSION" ]]
 }
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && s3_up; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks and schemathesis $SCHEMATHESIS_VERSION present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium and playwright $PLAYWRIGHT_VERSION present: nothing to do"
     exit 0
 fi
 
@@ -184,6 +193,10 @@ if ! poppler_present; then
     log "pdftotext/pdftoppm (poppler-utils) are not installed"
     missing+=(poppler-utils)
 fi
+if ! chromium_present; then
+    log "chromium is not installed"
+    missing+=(chromium)
+fi
 if ! command -v python3 >/dev/null 2>&1; then
     log "python3 is not installed (needed for aiosmtpd)"
     missing+=(python3 python3-pip)
@@ -219,6 +232,9 @@ standardwebhooks_present || pip_install standardwebhooks "standardwebhooks==$STA
 standardwebhooks_present || fail "standardwebhooks: installed, but python3 -c 'import standardwebhooks' still fails"
 schemathesis_present || pip_install schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
 schemathesis_present || fail "schemathesis: installed, but \`schemathesis --version\` is not $SCHEMATHESIS_VERSION (is another one first on PATH?)"
+chromium_present || fail "chromium: still missing after installing Debian's package"
+playwright_present || pip_install playwright "playwright==$PLAYWRIGHT_VERSION"
+playwright_present || fail "playwright: installed, but version $PLAYWRIGHT_VERSION not found"
 if ! s3_up; then
     moto_present || pip_install moto "moto[server]==$MOTO_VERSION"
     moto_present || fail "moto: installed, but moto_server or version $MOTO_VERSION not found"

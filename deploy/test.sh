@@ -46,5 +46,7 @@ step "compose" bash deploy/compose-test.sh
 step "k8s-validate" bash deploy/k8s/validate.sh
 step "k8s-play" bash deploy/k8s/kube-play-test.sh
 step "contract" bash deploy/contract-test.sh
+# The dashboard in Debian's Chromium, driven by Playwright.
+step "browser" bash deploy/browser-test.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"

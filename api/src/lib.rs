@@ -203,11 +203,17 @@ pub async fn serve(
         let (events, queue, stop) = (state.events.clone(), state.queue.clone(), shutdown.clone());
         async move { events.listen(queue, stop).await }
     });
+    // Submissions anywhere refresh this process's dashboards.
+    let announcing = tokio::spawn({
+        let (events, queue, stop) = (state.events.clone(), state.queue.clone(), shutdown.clone());
+        async move { events.listen_submitted(queue, stop).await }
+    });
     let header_read = Duration::from_secs(state.config.limits.header_read_timeout_secs);
     let app = router(state);
     let served = server::run(listener, app, header_read, shutdown).await;
     listening.abort();
     relaying.abort();
     feeding.abort();
+    announcing.abort();
     served
 }

@@ -258,7 +258,11 @@ pub(crate) async fn submit<O: Order>(
     idempotency: Option<Idempotency>,
     order: O,
 ) -> Result<O::Answer, ApiError> {
-    order.place(state, caller, idempotency).await
+    let answer = order.place(state, caller, idempotency).await?;
+    state
+        .events
+        .announce_submitted(&state.queue, &caller.key_id);
+    Ok(answer)
 }
 
 /// One job: its row built, its inputs stored, the row inserted (with its registry row and

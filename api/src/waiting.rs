@@ -79,7 +79,13 @@ pub struct EventFeed {
     latest: tokio::sync::watch::Sender<i64>,
     closed: CancellationToken,
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Owners that just submitted jobs, from any API process: a submission changes no
+    /// status, so it makes no event, yet the dashboard's counts should move at once.
+    submitted: tokio::sync::broadcast::Sender<String>,
 }
+
+/// The topic submissions are announced on (the owner's key id; no row behind it).
+const SUBMITTED_TOPIC: &str = "submitted";
 
 /// Event streams one API process keeps open at once; more answer 503.
 pub const MAX_EVENT_STREAMS: usize = 1024;
@@ -90,6 +96,7 @@ impl Default for EventFeed {
             latest: tokio::sync::watch::Sender::new(0),
             closed: CancellationToken::new(),
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+            submitted: tokio::sync::broadcast::Sender::new(256),
         }
     }
 }
@@ -107,6 +114,34 @@ impl EventFeed {
         };
         queue.subscribe_events(on_seq, |_| {}, stop).await;
         self.closed.cancel();
+    }
+
+    /// Relays submission announcements from every API process until `stop`.
+    pub async fn listen_submitted(&self, queue: shared::queue::Queue, stop: CancellationToken) {
+        let submitted = self.submitted.clone();
+        let on_message = move |owner: &str| {
+            let _ = submitted.send(owner.to_owned());
+        };
+        queue
+            .subscribe(SUBMITTED_TOPIC, on_message, |_| {}, stop)
+            .await;
+    }
+
+    /// Tells every API process (this one through the same channel) that `owner` submitted
+    /// jobs. Best effort, off the request's path: a lost announcement delays a dashboard's
+    /// refresh to the jobs' next status change.
+    pub fn announce_submitted(&self, queue: &shared::queue::Queue, owner: &str) {
+        let (queue, owner) = (queue.clone(), owner.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = queue.publish(SUBMITTED_TOPIC, &owner).await {
+                tracing::debug!(error = %e, "submission not announced");
+            }
+        });
+    }
+
+    /// Owners' submissions as they are announced.
+    pub fn submissions(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.submitted.subscribe()
     }
 
     /// Wakes when a newer event number is published.

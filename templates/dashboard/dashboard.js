@@ -68,7 +68,8 @@ function live() {
     timer = setTimeout(() => { timer = null; refresh(); }, 250);
   };
   for (const type of ["message", "job.queued", "job.running", "job.succeeded", "job.failed",
-    "job.dead", "job.cancelled", "job.scheduled", "batch.completed", "certificate.revoked"]) {
+    "job.dead", "job.cancelled", "job.scheduled", "batch.completed", "certificate.revoked",
+    "submitted"]) {
     events.addEventListener(type, soon);
   }
   document.body.dataset.liveState = "connecting";

@@ -10,7 +10,7 @@ use shared::db::{FailureGroup, JobFilter, JobRow, ListCursor};
 use shared::domain::{JobKind, JobStatus, Timestamp};
 
 use super::session::{Action, Operator};
-use super::{DashError, back, page};
+use super::{DashError, back, live_after, page};
 use crate::error::ApiError;
 use crate::extract::{Mine, Owned};
 use crate::views::{JobView, bad_query};
@@ -92,6 +92,16 @@ pub async fn list(
     Query(form): Query<ListForm>,
 ) -> Result<Response, DashError> {
     let filter = filter_of(&op, &form)?;
+    let live = match &filter.batch_id {
+        Some(b) => {
+            live_after(
+                &state,
+                &format!("/dashboard/events?batch={}", urlencoding(b)),
+            )
+            .await?
+        }
+        None => live_after(&state, "/dashboard/events").await?,
+    };
     let cursor = (!form.cursor.is_empty())
         .then(|| ListCursor::decode(&form.cursor).ok_or_else(|| bad_query("cursor", "bad cursor")))
         .transpose()?;
@@ -129,10 +139,6 @@ pub async fn list(
             serde_urlencoded::to_string(&query).expect("a query encodes")
         )
     });
-    let live = match &filter.batch_id {
-        Some(b) => format!("/dashboard/events?batch={}", urlencoding(b)),
-        None => "/dashboard/events".to_owned(),
-    };
     Ok(page(
         "jobs.html",
         Some(&op),
@@ -187,7 +193,9 @@ pub async fn show(
     State(state): State<crate::state::AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, DashError> {
-    let job = find(&state, &op, &id).await?;
+    let id = crate::views::parse_id(&id)?;
+    let live = live_after(&state, &format!("/dashboard/events?job={id}")).await?;
+    let job = find(&state, &op, &id.to_string()).await?;
     let history = state.db.job_history(job.id).await?;
     let history: Vec<_> = history
         .iter()
@@ -208,7 +216,6 @@ pub async fn show(
     let view = JobView::from_row(&job, &state.base_url);
     let has_file = job.status == JobStatus::Succeeded
         && job.result.as_ref().is_some_and(|r| r.get("file").is_some());
-    let live = format!("/dashboard/events?job={}", job.id);
     Ok(page(
         "job.html",
         Some(&op),

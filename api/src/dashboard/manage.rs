@@ -9,7 +9,7 @@ use shared::db::{BatchRow, JobFilter};
 use shared::domain::{JobStatus, Timestamp};
 
 use super::session::{Action, Operator};
-use super::{DashError, back, page};
+use super::{DashError, back, live_after, page};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Keyed, Mine, Owned};
 use crate::paging::{Listing, PageQuery};
@@ -37,6 +37,7 @@ pub async fn batches(
     State(state): State<AppState>,
     Query(form): Query<CursorForm>,
 ) -> Result<Response, DashError> {
+    let live = live_after(&state, "/dashboard/events").await?;
     let listing = Listing {
         state: state.clone(),
         caller: op.caller.clone(),
@@ -54,7 +55,7 @@ pub async fn batches(
         context! {
             batches => page_of.batches,
             next_url => page_of.next_cursor.map(|c| format!("/dashboard/batches?cursor={c}")),
-            live => "/dashboard/events",
+            live,
         },
     ))
 }
@@ -68,7 +69,9 @@ pub async fn batch(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, DashError> {
-    let row = find_batch(&state, &op, &id).await?;
+    let id = crate::views::parse_id(&id)?;
+    let live = live_after(&state, &format!("/dashboard/events?batch={id}")).await?;
+    let row = find_batch(&state, &op, &id.to_string()).await?;
     let mine = Mine {
         state: state.clone(),
         caller: op.caller.clone(),
@@ -95,7 +98,7 @@ pub async fn batch(
         "batches",
         context! {
             batch => view, failed,
-            live => format!("/dashboard/events?batch={}", row.id),
+            live,
         },
     ))
 }
@@ -115,12 +118,13 @@ pub async fn archive(
 }
 
 pub async fn schedules(op: Operator, State(state): State<AppState>) -> Result<Response, DashError> {
+    let live = live_after(&state, "/dashboard/events?kind=maintenance").await?;
     let list = crate::routes::schedules::list(keyed(&state, &op)).await?.0;
     Ok(page(
         "schedules.html",
         Some(&op),
         "schedules",
-        context! { schedules => list.schedules, live => "/dashboard/events?kind=maintenance" },
+        context! { schedules => list.schedules, live },
     ))
 }
 

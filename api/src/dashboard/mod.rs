@@ -225,6 +225,15 @@ fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
     response
 }
 
+/// The event stream URL a page listens to for changes after it was read: `path` (with its
+/// filters) resuming after the newest event numbered now. Taken before the page's own reads,
+/// so a change between the read and the stream's start is replayed, not missed.
+async fn live_after(state: &AppState, path: &str) -> Result<String, DashError> {
+    let (_, newest) = state.db.event_seq_bounds().await?;
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    Ok(format!("{path}{joiner}after={newest}"))
+}
+
 /// Back to `to` after an action (303: the browser follows with a GET).
 fn back(to: &str) -> Response {
     Redirect::to(to).into_response()

@@ -2,14 +2,16 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use minijinja::context;
 use serde::Serialize;
 use shared::db::Throughput;
 use shared::domain::{JobKind, Timestamp};
 
 use super::session::{self, Action, Operator};
-use super::{DashError, back, page};
+use super::{DashError, back, live_after, page};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Keyed};
 use crate::routes::events::EventQuery;
@@ -55,8 +57,12 @@ struct Chart {
 const CHART_WIDTH: f64 = 600.0;
 const CHART_HEIGHT: f64 = 100.0;
 
-fn chart(t: &Throughput, since: i64, bucket_ms: i64, buckets: i64, label: &str) -> Chart {
-    let first = since / bucket_ms * bucket_ms;
+/// The start of the first of `buckets` buckets of `bucket_ms` whose last holds `now`.
+fn first_bucket(now: i64, bucket_ms: i64, buckets: i64) -> i64 {
+    (now / bucket_ms - buckets + 1) * bucket_ms
+}
+
+fn chart(t: &Throughput, first: i64, bucket_ms: i64, buckets: i64, label: &str) -> Chart {
     let peak = t
         .buckets
         .values()
@@ -100,15 +106,17 @@ fn chart(t: &Throughput, since: i64, bucket_ms: i64, buckets: i64, label: &str) 
 }
 
 pub async fn overview(op: Operator, State(state): State<AppState>) -> Result<Response, DashError> {
+    let live = live_after(&state, "/dashboard/events").await?;
     let owner = op.caller.owner_filter().map(str::to_owned);
     let owner = owner.as_deref();
     let now = Timestamp::now().millis();
-    let hour_ago = Timestamp::from_millis(now - HOUR_MS);
-    let day_ago = Timestamp::from_millis(now - 24 * HOUR_MS);
+    // Charts: the last 60 minutes and 24 hours, the current one last.
+    let hour_ago = Timestamp::from_millis(first_bucket(now, 60_000, 60));
+    let day_ago = Timestamp::from_millis(first_bucket(now, HOUR_MS, 24));
     let db = &state.db;
     let (unfinished, finished, per_minute, per_hour, latencies, failures) = tokio::try_join!(
         db.unfinished_counts(owner),
-        db.finished_counts(owner, day_ago),
+        db.finished_counts(owner, Timestamp::from_millis(now - 24 * HOUR_MS)),
         db.throughput(owner, hour_ago, 60_000),
         db.throughput(owner, day_ago, HOUR_MS),
         db.latencies(owner, 1000),
@@ -171,26 +179,12 @@ pub async fn overview(op: Operator, State(state): State<AppState>) -> Result<Res
                 run_p50 => latencies.run_p50, run_p95 => latencies.run_p95,
             },
             workers, schedules, failures,
-            live => "/dashboard/events",
+            live,
         },
     ))
 }
 
-pub async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    // Already signed in: straight to the overview.
-    if let Some(c) = session::cookie(&headers, session::COOKIE)
-        && !c.is_empty()
-    {
-        let mut parts = axum::http::Request::new(()).into_parts().0;
-        parts.headers = headers.clone();
-        use axum::extract::FromRequestParts;
-        if Operator::from_request_parts(&mut parts, &state)
-            .await
-            .is_ok()
-        {
-            return back("/dashboard");
-        }
-    }
+pub async fn sign_in_form(State(state): State<AppState>) -> Response {
     sign_in_page(&state, None)
 }
 
@@ -260,14 +254,38 @@ pub async fn sign_out(
     Ok(response)
 }
 
-/// The caller's events (admins: all) as server-sent events, for pages that refresh live.
+/// The caller's events (admins: all) as server-sent events, for pages that refresh live,
+/// and a `submitted` event (no id: nothing to resume) when the caller's key (admins: any)
+/// submits jobs.
 pub async fn events(
     op: Operator,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Response, DashError> {
-    Ok(crate::routes::events::open(state, op.caller, q, headers)
-        .await?
+    let closed = state.events.closed();
+    let owner = op.caller.owner_filter().map(str::to_owned);
+    let submissions = state.events.submissions();
+    let logged = crate::routes::events::open(state, op.caller, q, headers).await?;
+    let submitted = futures::stream::unfold(submissions, move |mut rx| {
+        let owner = owner.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(by) if owner.as_deref().is_none_or(|o| o == by) => break,
+                    Ok(_) => continue,
+                    // Missed some: say so once, as one.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+            let event = SseEvent::default().event("submitted").data("{}");
+            Some((Ok::<_, std::convert::Infallible>(event), rx))
+        }
+    })
+    .take_until(closed.cancelled_owned());
+    let merged = futures::stream::select(logged, submitted);
+    Ok(Sse::new(merged)
+        .keep_alive(KeepAlive::new().interval(crate::routes::events::HEARTBEAT))
         .into_response())
 }

@@ -227,16 +227,10 @@ impl FromRequest<AppState> for Action {
             .await
             .map_err(IntoResponse::into_response)?;
         let req = Request::from_parts(parts, body);
+        // A body that is not a form carries no token either.
         let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(req, state)
             .await
-            .map_err(|e| {
-                DashError::Api(ApiError::BadRequest {
-                    code: "invalid_form",
-                    message: e.body_text(),
-                    field: None,
-                })
-                .into_response()
-            })?;
+            .map_err(|_| DashError::Csrf.into_response())?;
         let given = fields
             .iter()
             .find(|(n, _)| n == "csrf")

@@ -27,7 +27,7 @@ const PAGE: u32 = 500;
 /// A stream reads the log this often even without a wake-up (one lost on the way).
 const RECHECK: Duration = Duration::from_secs(5);
 /// Comment lines this often keep idle connections open through proxies.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Which events; every filter is optional.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -95,16 +95,17 @@ pub async fn stream(
     ApiQuery(q): ApiQuery<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    open(state, caller, q, headers).await
+    let events = open(state, caller, q, headers).await?;
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }
 
-/// The stream `caller` may read with `q`'s filters (also the dashboard's live updates).
+/// The events `caller` may read with `q`'s filters (also the dashboard's live updates).
 pub(crate) async fn open(
     state: AppState,
     caller: Caller,
     q: EventQuery,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static, ApiError> {
     let filter = EventFilter {
         owner: caller.owner_filter().map(str::to_owned),
         job_id: q
@@ -165,11 +166,10 @@ pub(crate) async fn open(
         closed: state.events.closed(),
         _permit: permit,
     };
-    let events = futures::stream::unfold(reader, |mut r| async move {
+    Ok(futures::stream::unfold(reader, |mut r| async move {
         let event = r.next().await?;
         Some((Ok(event), r))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    }))
 }
 
 /// One stream's state: its cursor in the log and what it read but has not sent yet.

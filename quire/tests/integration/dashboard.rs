@@ -1,0 +1,381 @@
+//! The dashboard over plain HTTP (the browser tests in `deploy/browser-test.sh` drive it in
+//! Chromium): sessions in the database (embedded) and in Redis (production), the cookie's
+//! attributes, CSRF refusals, a revoked key's session ending at once, ownership, idle expiry,
+//! sign-out, and pages that show what the API knows.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{Backend, TestApp, certificate};
+
+/// A browser without a cookie jar: the test carries the cookies by hand.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a token")
+        + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// `name=value` of the `Set-Cookie` for `name`, with the whole header.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| (v.split(';').next().unwrap().to_owned(), v.to_owned()))
+}
+
+/// Signs in with `key`; the session cookie (`quire_session=…`).
+async fn sign_in(app: &TestApp, key: &str) -> String {
+    let http = client();
+    let form = http
+        .get(app.url("/dashboard/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let (pre, _) = set_cookie(&form, "quire_sign_in").expect("the sign-in token cookie");
+    let token = csrf_of(&form.text().await.unwrap());
+    let signed = http
+        .post(app.url("/dashboard/sign-in"))
+        .header(COOKIE, &pre)
+        .form(&[("csrf", token.as_str()), ("key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed.headers()[LOCATION], "/dashboard");
+    let (cookie, header) = set_cookie(&signed, "quire_session").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/dashboard", "Max-Age="] {
+        assert!(header.contains(attribute), "{header}");
+    }
+    // Not https here, so not `Secure` (the browser would drop it).
+    assert!(!header.contains("Secure"), "{header}");
+    assert!(!header.contains(key), "the key never goes into the cookie");
+    cookie
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    client()
+        .get(app.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.new_key("ada").await;
+    let bob = app.new_key("bob").await;
+
+    // Signed out: every page sends to the sign-in page.
+    let anonymous = client()
+        .get(app.url("/dashboard/jobs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.headers()[LOCATION], "/dashboard/sign-in");
+
+    // A wrong key: 401 with the form again.
+    let http = client();
+    let form = http
+        .get(app.url("/dashboard/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let (pre, _) = set_cookie(&form, "quire_sign_in").unwrap();
+    let token = csrf_of(&form.text().await.unwrap());
+    let wrong = http
+        .post(app.url("/dashboard/sign-in"))
+        .header(COOKIE, &pre)
+        .form(&[("csrf", token.as_str()), ("key", "qk_not_a_key")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("unknown or revoked"));
+    // Without the sign-in cookie the token proves nothing: refused.
+    let forged = http
+        .post(app.url("/dashboard/sign-in"))
+        .form(&[("csrf", token.as_str()), ("key", ada.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let cookie = sign_in(&app, &ada).await;
+    let id = app
+        .submit_ok(&ada, &certificate("Dash Board Lovelace"))
+        .await;
+    app.wait_for(&ada, &id, &["succeeded"]).await;
+
+    // The overview and the job page show what the API knows.
+    let overview = get(&app, &cookie, "/dashboard").await;
+    assert_eq!(overview.status(), StatusCode::OK);
+    assert_eq!(overview.headers()["cache-control"], "no-store");
+    assert!(
+        overview.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let overview = overview.text().await.unwrap();
+    assert!(overview.contains("data-kind=\"certificate\""), "{overview}");
+    let page = get(&app, &cookie, &format!("/dashboard/jobs/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Dash Board Lovelace"), "the payload is shown");
+    assert!(page.contains(">succeeded<"), "{page}");
+    assert!(!page.contains("<script>alert"), "escaped");
+    let pdf = get(&app, &cookie, &format!("/dashboard/jobs/{id}/file")).await;
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert!(
+        pdf.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    let search = get(&app, &cookie, "/dashboard/jobs?search=board+lovelace").await;
+    assert!(search.text().await.unwrap().contains(&id));
+
+    // Another key's job: not found, as in the API.
+    let bob_cookie = sign_in(&app, &bob).await;
+    let theirs = get(&app, &bob_cookie, &format!("/dashboard/jobs/{id}")).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let keys_page = get(&app, &bob_cookie, "/dashboard/keys").await;
+    assert_eq!(keys_page.status(), StatusCode::FORBIDDEN);
+
+    // Actions need the session's token.
+    let csrf = csrf_of(&page);
+    let retry = |token: Option<&str>| {
+        let form: Vec<(&str, &str)> = token.map(|t| vec![("csrf", t)]).unwrap_or_default();
+        client()
+            .post(app.url(&format!("/dashboard/jobs/{id}/cancel")))
+            .header(COOKIE, &cookie)
+            .form(&form)
+            .send()
+    };
+    assert_eq!(retry(None).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        retry(Some(&bob_csrf(&app, &bob_cookie).await))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
+    // With it: the API's own answer (a finished job cannot be cancelled).
+    let refused = retry(Some(&csrf)).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("already succeeded"));
+
+    // Revoking the key ends its sessions at once.
+    let bob_id = app
+        .db
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "bob")
+        .unwrap()
+        .id;
+    assert!(app.db.revoke_key(&bob_id).await.unwrap());
+    let after = get(&app, &bob_cookie, "/dashboard").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+
+    // Signing out: the cookie is cleared and no longer works.
+    let out = client()
+        .post(app.url("/dashboard/sign-out"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let (_, cleared) = set_cookie(&out, "quire_session").unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let after = get(&app, &cookie, "/dashboard").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+async fn bob_csrf(app: &TestApp, cookie: &str) -> String {
+    csrf_of(&get(app, cookie, "/dashboard").await.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn sessions_in_the_database() {
+    sessions(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn sessions_in_redis() {
+    sessions(Backend::Production).await;
+}
+
+/// A session unused for the idle timeout ends; the absolute one bounds even a busy one.
+#[tokio::test]
+async fn sessions_expire() {
+    let app = TestApp::spawn_with(Backend::Production, &[quire::Roles::ALL], |c| {
+        c.dashboard.idle_timeout_secs = 60;
+        c.dashboard.absolute_timeout_secs = 60;
+    })
+    .await;
+    let cookie = sign_in(&app, &app.admin).await;
+    assert_eq!(
+        get(&app, &cookie, "/dashboard").await.status(),
+        StatusCode::OK
+    );
+    // Redis expires the record itself: its TTL is the session's end.
+    let mut redis = redis::Client::open(crate::helpers::test_redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:session:*", app.config.redis_namespace))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(ttl > 50_000 && ttl <= 60_000, "{ttl}");
+    // The stored record holds neither the key nor the cookie.
+    let stored: String = redis::cmd("GET")
+        .arg(&keys[0])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!stored.contains(&app.admin) && !stored.contains(cookie.split('=').nth(1).unwrap()));
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&keys[0])
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        get(&app, &cookie, "/dashboard").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    app.stop().await;
+}
+
+/// Bulk retry of a failure group: a confirmation that counts them, then every one retried.
+#[tokio::test]
+async fn bulk_retry_of_a_failure_group() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let cookie = sign_in(&app, &app.admin).await;
+    let probe = shared::jobs::Probe {
+        sleep_ms: 0,
+        outcome: shared::jobs::ProbeOutcome::FailPermanent,
+    };
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(app.insert_probe(&app.admin, probe.clone(), 1).await);
+    }
+    for id in &ids {
+        app.wait_for(&app.admin, id, &["dead"]).await;
+    }
+    let failures = get(&app, &cookie, "/dashboard/failures")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&failures);
+    let at = failures.find("name=\"group\" value=\"").unwrap() + 20;
+    let group = html_unescape(failures[at..].split('"').next().unwrap());
+    let confirm = client()
+        .post(app.url("/dashboard/failures/bulk"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("do", "retry"),
+            ("group", group.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let confirm = confirm.text().await.unwrap();
+    assert!(confirm.contains("id=\"confirm-count\">12<"), "{confirm}");
+    let done = client()
+        .post(app.url("/dashboard/failures/bulk"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("do", "retry"),
+            ("group", group.as_str()),
+            ("confirmed", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(
+        done.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("done=12")
+    );
+    for id in &ids {
+        let job = app.job(&app.admin, id).await;
+        assert!(
+            job["attempt"].as_i64().unwrap() >= 1 && job["max_attempts"].as_i64().unwrap() > 1,
+            "{job}"
+        );
+    }
+    // Discarding the selected dead ones deletes them.
+    for id in &ids {
+        app.wait_for(&app.admin, id, &["dead"]).await;
+    }
+    let mut form = vec![("csrf", csrf.as_str()), ("do", "discard")];
+    form.extend(ids[..3].iter().map(|id| ("id", id.as_str())));
+    let discarded = client()
+        .post(app.url("/dashboard/failures/bulk"))
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        discarded.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("done=3")
+    );
+    for id in &ids[..3] {
+        let gone = app.get(&app.admin, &format!("/v1/jobs/{id}")).await;
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    }
+    app.stop().await;
+}
+
+/// What minijinja escapes in an attribute, back.
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
