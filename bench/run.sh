@@ -50,7 +50,9 @@
 # (10,000) certificates with an endpoint subscribed to their success, deliveries per second
 # and finished-to-received latency; the same with the receiver gone for WEBHOOK_OUTAGE_SECS
 # (30) in the middle, and whether every event arrived after; WAIT_JOBS (1,000) jobs known
-# finished by `?wait=30` versus by polling every second);
+# finished by `?wait=30` versus by polling every second); `dashboard` (production, once:
+# 1,000,000 jobs of 10 keys over 30 days inserted, worker and scheduler stopped, then p50 and
+# p95 of 100 loads of each dashboard page, signed in through the sign-in form);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -540,6 +542,85 @@ webhooks_suite() {
     EXTRA_ENV=()
 }
 
+# The dashboard with 1,000,000 jobs in the PostgreSQL table: its pages' latency (signed in
+# through the real sign-in form) and the plans of its queries.
+dashboard_suite() {
+    local db admin viewer viewer_id
+    start_production dashboard
+    db="$(sed -n 's/.*DATABASE_URL=\([^ ]*\).*/\1/p' <<<"${PROD_ENV[*]}")"
+    # The jobs are the table's; no worker or scheduler touches them meanwhile.
+    kill "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    wait "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    admin="$("${PROD_ENV[@]}" "$QUIRE" keys create --name dash-admin --admin | tail -n 1)"
+    viewer="$("${PROD_ENV[@]}" "$QUIRE" keys create --name dash-viewer | tail -n 1)"
+    viewer_id="$(psql -X -tA "$db" -c "SELECT id FROM api_keys WHERE name = 'dash-viewer'")"
+    log "dashboard: inserting 1,000,000 jobs (30 days, 10 keys, 1.5 % dead)"
+    psql -X -q "$db" -c "INSERT INTO jobs (id, kind, queue, owner_id, status, attempt,
+        max_attempts, run_at, payload, error_code, error_message, batch_id, worker,
+        created_at, started_at, finished_at, updated_at, priority, vtime)
+        SELECT gen_random_uuid()::text, k.kind, k.queue,
+          CASE WHEN g % 4 = 0 THEN '$viewer_id' ELSE 'owner-' || (g % 9) END,
+          s.status, 1, 5, t.at, '{\"recipient_name\": \"Person ' || g || '\", \"course_name\": \"Course ' || (g % 50) || '\"}',
+          CASE WHEN s.status IN ('dead', 'failed') THEN 'render_failed' END,
+          CASE WHEN s.status IN ('dead', 'failed') THEN 'render failed: error ' || (g % 7) END,
+          CASE WHEN g % 10 = 0 THEN 'batch-' || (g / 10000) END, 'quire-bench-worker',
+          t.at, CASE WHEN s.status NOT IN ('queued', 'scheduled') THEN t.at + 40 END,
+          CASE WHEN s.status IN ('succeeded', 'dead', 'cancelled', 'failed') THEN t.at + 90 END,
+          t.at + 90, 20, 0
+        FROM generate_series(1, 1000000) AS g
+        CROSS JOIN LATERAL (SELECT (extract(epoch from now()) * 1000)::bigint
+            - (g::bigint * 2592) AS at) t
+        CROSS JOIN LATERAL (SELECT CASE WHEN g % 20 < 14 THEN 'certificate' WHEN g % 20 < 18 THEN 'email'
+            WHEN g % 20 < 19 THEN 'report' ELSE 'maintenance' END AS kind) k0
+        CROSS JOIN LATERAL (SELECT k0.kind, CASE k0.kind WHEN 'certificate' THEN 'certificates'
+            WHEN 'email' THEN 'emails' WHEN 'report' THEN 'reports' ELSE 'maintenance' END AS queue) k
+        CROSS JOIN LATERAL (SELECT CASE WHEN g % 1000 < 15 THEN 'dead' WHEN g % 1000 < 20 THEN 'cancelled'
+            WHEN g < 5000 AND g % 10 = 1 THEN 'queued' WHEN g < 5000 AND g % 10 = 2 THEN 'running'
+            WHEN g < 5000 AND g % 10 = 3 THEN 'failed' ELSE 'succeeded' END AS status) s" \
+        && psql -X -q "$db" -c "VACUUM ANALYZE jobs"
+    python3 - "$URL" "$admin" "$viewer" "$db" <<'PY' | tee -a "$WORK/dashboard.jsonl"
+import http.cookiejar, json, re, statistics, subprocess, sys, time, urllib.parse, urllib.request
+url, admin, viewer, db = sys.argv[1:5]
+
+def session(key):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(url + "/dashboard/sign-in").read().decode()
+    token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({"csrf": token, "key": key}).encode()
+    opener.open(url + "/dashboard/sign-in", body).read()
+    return opener
+
+def timed(opener, path, n=100):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        opener.open(url + path).read()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {"p50_ms": round(times[len(times) // 2], 1), "p95_ms": round(times[int(len(times) * 0.95)], 1),
+            "max_ms": round(times[-1], 1)}
+
+a, v = session(admin), session(viewer)
+pages = {
+    "overview (admin: every key)": (a, "/dashboard"),
+    "overview (one key)": (v, "/dashboard"),
+    "jobs: certificate, dead": (a, "/dashboard/jobs?kind=certificate&status=dead"),
+    "jobs: succeeded, last 24 h": (a, "/dashboard/jobs?status=succeeded&range=24h"),
+    "jobs: one key, email, last 7 days": (v, "/dashboard/jobs?kind=email&range=7d"),
+    "jobs: one batch": (a, "/dashboard/jobs?batch=batch-50"),
+    "jobs: free text (a recipient)": (a, "/dashboard/jobs?search=Person+123456"),
+    "failures, grouped": (a, "/dashboard/failures"),
+}
+out = {"jobs": 1000000}
+for name, (opener, path) in pages.items():
+    timed(opener, path, 5)  # warm
+    out[name] = timed(opener, path)
+print(json.dumps(out))
+PY
+    stop_servers
+}
+
 # Metrics on versus off: the same loads against servers started afresh each way.
 metrics_suite() {
     local on
@@ -895,6 +976,9 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on webhooks; then
                     webhooks_suite
+                fi
+                if suite_on dashboard && [[ $rep == 1 ]]; then
+                    dashboard_suite
                 fi
                 ;;
             *)

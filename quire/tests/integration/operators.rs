@@ -14,7 +14,16 @@ use crate::helpers::{Backend, TestApp, certificate, error_of};
 /// stopped cleanly leaves the list.
 async fn workers_are_listed(backend: Backend) {
     let mut app = TestApp::spawn_with(backend, &[Roles::API, Roles::WORKER], |_| {}).await;
-    let status = app.json_at(Some(&app.admin), app.url("/v1/status")).await;
+    // The worker writes its row as it starts consuming: wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = app.json_at(Some(&app.admin), app.url("/v1/status")).await;
+        if !status["workers"].as_array().unwrap().is_empty() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let workers = status["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 1, "{status}");
     let w = &workers[0];
