@@ -918,7 +918,8 @@ if suite_on report; then
     report_suite
 fi
 if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
-    && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks; then
+    && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks \
+    && ! suite_on dashboard; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi

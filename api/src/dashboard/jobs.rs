@@ -197,12 +197,21 @@ pub async fn show(
     let live = live_after(&state, &format!("/dashboard/events?job={id}")).await?;
     let job = find(&state, &op, &id.to_string()).await?;
     let history = state.db.job_history(job.id).await?;
+    // An attempt's end shows how long it ran: from its `running` entry.
+    let mut started: std::collections::HashMap<i64, i64> = Default::default();
     let history: Vec<_> = history
         .iter()
         .map(|e| {
+            let duration_ms = if e.status == "running" {
+                started.insert(e.attempt, e.at.millis());
+                None
+            } else {
+                started.get(&e.attempt).map(|s| e.at.millis() - s)
+            };
             context! {
                 status => e.status, attempt => e.attempt, at => e.at.to_rfc3339(),
                 worker => e.worker, error_code => e.error_code, error_message => e.error_message,
+                duration_ms,
             }
         })
         .collect();

@@ -127,28 +127,41 @@ impl Db {
     /// p50 and p95 of the waiting time (ready to started) and running time (started to
     /// finished) of the last `sample` jobs that succeeded.
     pub async fn latencies(&self, owner: Option<&str>, sample: u32) -> Result<Latencies, DbError> {
-        let sql = format!(
-            "SELECT run_at, created_at, started_at, finished_at FROM jobs \
-             WHERE kind IN ({kinds}) AND status = 'succeeded' AND finished_at IS NOT NULL{owner} \
-             ORDER BY finished_at DESC LIMIT $1",
-            kinds = kinds_list(),
-            owner = owner_clause(owner, 2)
-        );
+        // One backward walk of `jobs_cleanup (kind, status, finished_at)` per kind, each
+        // stopping after `sample` rows (a single ORDER BY over every kind scans the table),
+        // then the newest `sample` of those.
+        let owner_sql = owner_clause(owner, 2);
+        let per_kind: Vec<String> = JobKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                // Subqueries in FROM: SQLite takes no parentheses around a compound's parts.
+                format!(
+                    "SELECT * FROM (SELECT run_at, created_at, started_at, finished_at FROM jobs \
+                     WHERE kind = '{}' AND status = 'succeeded' AND finished_at IS NOT NULL\
+                     {owner_sql} ORDER BY finished_at DESC LIMIT $1) AS k{i}",
+                    k.as_str()
+                )
+            })
+            .collect();
+        let sql = per_kind.join(" UNION ALL ");
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(sample));
         if let Some(o) = owner {
             query = query.bind(o.to_owned());
         }
-        let mut waits = Vec::new();
-        let mut runs = Vec::new();
+        let mut rows: Vec<(i64, i64, i64)> = Vec::new();
         for r in query.fetch_all(self.pool()).await? {
             let ready: i64 = r.try_get::<i64, _>("run_at")?.max(r.try_get("created_at")?);
             let started: Option<i64> = r.try_get("started_at")?;
             let finished: Option<i64> = r.try_get("finished_at")?;
             if let (Some(s), Some(f)) = (started, finished) {
-                waits.push((s - ready).max(0));
-                runs.push((f - s).max(0));
+                rows.push((f, (s - ready).max(0), (f - s).max(0)));
             }
         }
+        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        rows.truncate(sample as usize);
+        let mut waits: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let mut runs: Vec<i64> = rows.iter().map(|r| r.2).collect();
         waits.sort_unstable();
         runs.sort_unstable();
         let at = |v: &[i64], q: f64| {
