@@ -136,6 +136,8 @@ async fn sessions(backend: Backend) {
     );
     let overview = overview.text().await.unwrap();
     assert!(overview.contains("data-kind=\"certificate\""), "{overview}");
+    // The key's one succeeded job is the latency sample (one query per kind, both dialects).
+    assert!(overview.contains("Last 1 succeeded jobs"), "{overview}");
     let page = get(&app, &cookie, &format!("/dashboard/jobs/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
