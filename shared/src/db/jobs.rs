@@ -444,7 +444,8 @@ impl Db {
         }
         sql += &format!(" ORDER BY created_at {order}, id {order} LIMIT {}", next());
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE {sql}");
-        let mut query = filter.bind(sqlx::query(AssertSqlSafe(sql)));
+        // As in `count_jobs_capped`: each filter planned with its own values.
+        let mut query = filter.bind(sqlx::query(AssertSqlSafe(sql)).persistent(false));
         if let Some(c) = cursor {
             query = query.bind(c.created_at).bind(c.id.clone());
         }
@@ -460,8 +461,10 @@ impl Db {
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE {sql} LIMIT ${}) capped",
             n + 1
         );
+        // Planned with this request's values every time (not a cached generic plan, which
+        // cannot tell a day's jobs from all of them and scans the table).
         let row = filter
-            .bind(sqlx::query(AssertSqlSafe(sql)))
+            .bind(sqlx::query(AssertSqlSafe(sql)).persistent(false))
             .bind(cap + 1)
             .fetch_one(self.pool())
             .await?;
