@@ -80,7 +80,10 @@ impl Db {
             kinds = kinds_list(),
             owner = owner_clause(owner, 2)
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since.millis());
+        // Planned with this `since` each time: a generic plan cannot tell an hour from a month.
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(since.millis());
         if let Some(o) = owner {
             query = query.bind(o.to_owned());
         }
@@ -105,7 +108,10 @@ impl Db {
             kinds = kinds_list(),
             owner = owner_clause(owner, 2)
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(since.millis());
+        // Planned with this `since` each time: a generic plan cannot tell an hour from a month.
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(since.millis());
         if let Some(o) = owner {
             query = query.bind(o.to_owned());
         }
