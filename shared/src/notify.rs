@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::db::{DisabledEndpoint, JobRow, NewJob};
-use crate::domain::{EmailAddress, JobKind};
+use crate::domain::{EmailAddress, JobId, JobKind};
 use crate::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
 
 fn notify_of(job: &JobRow) -> Option<Notify> {
@@ -142,6 +142,12 @@ struct Email {
     attach: bool,
 }
 
+/// The idempotency keys of the notification emails `job` may have made (one per outcome),
+/// by which its owner's rows find them.
+pub fn notification_keys(job: JobId) -> [String; 2] {
+    ["succeeded", "dead"].map(|outcome| format!("notify:{outcome}:{job}"))
+}
+
 fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJob {
     let payload = EmailPayload {
         to: vec![email.to],
@@ -163,7 +169,7 @@ fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJ
     // Below the users' own single submissions, above batch rows: a batch's 10,000 "issued"
     // emails do not hold up someone's email sent by hand.
     email.priority = crate::domain::Priority::Notification;
-    // One notification per outcome and job, for ever (no window).
+    // One notification per outcome and job, for ever (no window); see `notification_keys`.
     let key = format!("notify:{outcome}:{}", job.id);
     email.idempotency_key = Some(key.clone());
     email.request_hash = Some(key);

@@ -197,6 +197,13 @@ pub async fn show(
     let live = live_after(&state, &format!("/dashboard/events?job={id}")).await?;
     let job = find(&state, &op, &id.to_string()).await?;
     let history = state.db.job_history(job.id).await?;
+    let emails: Vec<_> = state
+        .db
+        .notification_emails(&job.owner_id, job.id)
+        .await?
+        .into_iter()
+        .map(|(id, status)| context! { id, status })
+        .collect();
     // An attempt's end shows how long it ran: from its `running` entry.
     let mut started: std::collections::HashMap<i64, i64> = Default::default();
     let history: Vec<_> = history
@@ -230,7 +237,7 @@ pub async fn show(
         Some(&op),
         "jobs",
         context! {
-            job => view, payload, history, trace_id, has_file, live,
+            job => view, payload, history, trace_id, has_file, live, emails,
             batch_id => job.batch_id,
             owner_id => job.owner_id,
             retryable => matches!(job.status, JobStatus::Dead | JobStatus::Failed),

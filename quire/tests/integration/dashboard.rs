@@ -119,9 +119,9 @@ async fn sessions(backend: Backend) {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
     let cookie = sign_in(&app, &ada).await;
-    let id = app
-        .submit_ok(&ada, &certificate("Dash Board Lovelace"))
-        .await;
+    let mut body = certificate("Dash Board Lovelace");
+    body["notify"] = serde_json::json!({ "email": "ada@example.com" });
+    let id = app.submit_ok(&ada, &body).await;
     app.wait_for(&ada, &id, &["succeeded"]).await;
 
     // The overview and the job page show what the API knows.
@@ -136,13 +136,18 @@ async fn sessions(backend: Backend) {
     );
     let overview = overview.text().await.unwrap();
     assert!(overview.contains("data-kind=\"certificate\""), "{overview}");
-    // The key's one succeeded job is the latency sample (one query per kind, both dialects).
-    assert!(overview.contains("Last 1 succeeded jobs"), "{overview}");
+    // The key's succeeded jobs are the latency sample (the certificate, perhaps its email).
+    assert!(
+        overview.contains("Last 1 succeeded jobs") || overview.contains("Last 2 succeeded jobs"),
+        "{overview}"
+    );
     let page = get(&app, &cookie, &format!("/dashboard/jobs/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains("Dash Board Lovelace"), "the payload is shown");
     assert!(page.contains(">succeeded<"), "{page}");
+    // The notification email it made is linked.
+    assert!(page.contains("class=\"notification\""), "{page}");
     assert!(!page.contains("<script>alert"), "escaped");
     let pdf = get(&app, &cookie, &format!("/dashboard/jobs/{id}/file")).await;
     assert_eq!(pdf.status(), StatusCode::OK);

@@ -390,6 +390,19 @@ pub struct BatchRow {
     pub callback_url: Option<String>,
 }
 
+/// A `batches` row (id, owner, template and version, total, created, callback URL).
+fn batch_row(r: &AnyRow) -> Result<BatchRow, sqlx::Error> {
+    Ok(BatchRow {
+        id: r.try_get("id")?,
+        owner_id: r.try_get("owner_id")?,
+        template_id: r.try_get("template_id")?,
+        template_version: r.try_get("template_version")?,
+        total: r.try_get("total")?,
+        created_at: r.try_get("created_at")?,
+        callback_url: r.try_get("callback_url")?,
+    })
+}
+
 /// An open batch transaction; see [`Db::begin_batch`].
 pub struct BatchWriter {
     tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -753,19 +766,10 @@ impl Db {
         .bind(owner_id.map(str::to_owned))
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| -> Result<BatchRow, sqlx::Error> {
-            Ok(BatchRow {
-                id: r.try_get("id")?,
-                owner_id: r.try_get("owner_id")?,
-                template_id: r.try_get("template_id")?,
-                template_version: r.try_get("template_version")?,
-                total: r.try_get("total")?,
-                created_at: r.try_get("created_at")?,
-                callback_url: r.try_get("callback_url")?,
-            })
-        })
-        .transpose()
-        .map_err(DbError::from)
+        row.as_ref()
+            .map(batch_row)
+            .transpose()
+            .map_err(DbError::from)
     }
 
     /// The batches `owner_id` made (every batch when `None`), newest first, after `cursor`.
@@ -801,17 +805,7 @@ impl Db {
         }
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter()
-            .map(|r| -> Result<BatchRow, sqlx::Error> {
-                Ok(BatchRow {
-                    id: r.try_get("id")?,
-                    owner_id: r.try_get("owner_id")?,
-                    template_id: r.try_get("template_id")?,
-                    template_version: r.try_get("template_version")?,
-                    total: r.try_get("total")?,
-                    created_at: r.try_get("created_at")?,
-                    callback_url: r.try_get("callback_url")?,
-                })
-            })
+            .map(batch_row)
             .collect::<Result<_, _>>()
             .map_err(DbError::from)
     }

@@ -60,11 +60,7 @@ impl Db {
         if let Some(o) = owner {
             query = query.bind(o.to_owned());
         }
-        let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("kind")?, r.try_get("status")?, r.try_get("n")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        kind_status_counts(query.fetch_all(self.pool()).await?)
     }
 
     /// Jobs that ended (succeeded, dead, cancelled) since `since`, per kind and status.
@@ -87,11 +83,7 @@ impl Db {
         if let Some(o) = owner {
             query = query.bind(o.to_owned());
         }
-        let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("kind")?, r.try_get("status")?, r.try_get("n")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        kind_status_counts(query.fetch_all(self.pool()).await?)
     }
 
     /// Succeeded and dead jobs per `bucket_ms` since `since`.
@@ -172,7 +164,7 @@ impl Db {
                 rows.push((f, (s - ready).max(0), (f - s).max(0)));
             }
         }
-        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
         rows.truncate(sample as usize);
         let mut waits: Vec<i64> = rows.iter().map(|r| r.1).collect();
         let mut runs: Vec<i64> = rows.iter().map(|r| r.2).collect();
@@ -280,6 +272,14 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)
     }
+}
+
+/// `(kind, status, n)` rows.
+fn kind_status_counts(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<(String, String, i64)>, DbError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get("kind")?, r.try_get("status")?, r.try_get("n")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
 }
 
 /// `'certificate', 'report', …`: every kind, so `jobs_cleanup (kind, status, finished_at)`

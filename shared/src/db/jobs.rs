@@ -453,6 +453,29 @@ impl Db {
         rows.iter().map(JobRow::from_row).collect()
     }
 
+    /// The notification emails `job` made (`notify`), through the owner's idempotency keys
+    /// (an index lookup): their ids and statuses.
+    pub async fn notification_emails(
+        &self,
+        owner_id: &str,
+        job: JobId,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let [succeeded, dead] = crate::notify::notification_keys(job);
+        let rows = sqlx::query(
+            "SELECT id, status FROM jobs WHERE owner_id = $1 AND idempotency_key IN ($2, $3) \
+             ORDER BY created_at",
+        )
+        .bind(owner_id.to_owned())
+        .bind(succeeded)
+        .bind(dead)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("status")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// How many jobs `filter` lets through, counting no further than `cap` + 1: an answer
     /// above `cap` means "more than `cap`", at a bounded cost on any table size.
     pub async fn count_jobs_capped(&self, filter: &JobFilter, cap: i64) -> Result<i64, DbError> {
