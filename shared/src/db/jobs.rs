@@ -655,7 +655,6 @@ impl Db {
         per_key: u32,
         capped: &str,
     ) -> Result<Option<Claimed>, DbError> {
-        let now = Timestamp::now().millis();
         let token = uuid::Uuid::new_v4().to_string();
         // PostgreSQL: concurrent claimers skip each other's candidate instead of queueing on
         // it. SQLite runs one writer at a time, so the subquery's pick is still waiting when
@@ -666,7 +665,7 @@ impl Db {
         } else {
             ""
         };
-        let update = format!(
+        let sql = format!(
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = $2, \
              lease_expires_at = $3, worker = $4, started_at = $5, updated_at = $5, \
              progress = NULL \
@@ -676,12 +675,17 @@ impl Db {
                AND status IN ('queued', 'failed') \
              RETURNING {COLUMNS}"
         );
-        let update = sqlx::query(AssertSqlSafe(update))
-            .bind(queue.as_str())
-            .bind(token.clone())
-            .bind(now + lease_ms)
-            .bind(worker.to_owned())
-            .bind(now);
+        // The time is read when the claim is made, after any wait for the lock below: a
+        // `started_at` from before the wait would put this attempt's start before the end of
+        // the one that held the lock.
+        let update = |now: i64| {
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(queue.as_str())
+                .bind(token.clone())
+                .bind(now + lease_ms)
+                .bind(worker.to_owned())
+                .bind(now)
+        };
         let row = if postgres && per_key > 0 {
             // Two claims counting an owner's running jobs at once would both see room.
             let mut tx = self.pool().begin().await?;
@@ -689,11 +693,15 @@ impl Db {
                 .bind(CLAIM_LOCK + queue_index(queue))
                 .execute(&mut *tx)
                 .await?;
-            let row = update.fetch_optional(&mut *tx).await?;
+            let row = update(Timestamp::now().millis())
+                .fetch_optional(&mut *tx)
+                .await?;
             tx.commit().await?;
             row
         } else {
-            update.fetch_optional(self.pool()).await?
+            update(Timestamp::now().millis())
+                .fetch_optional(self.pool())
+                .await?
         };
         row.map(|row| {
             Ok(Claimed {
