@@ -259,9 +259,12 @@ pub(crate) async fn submit<O: Order>(
     order: O,
 ) -> Result<O::Answer, ApiError> {
     let answer = order.place(state, caller, idempotency).await?;
-    state
-        .events
-        .announce_submitted(&state.queue, &caller.key_id);
+    // Only dashboards listen; without them a submission publishes nothing extra.
+    if state.config.dashboard.enabled {
+        state
+            .events
+            .announce_submitted(&state.queue, &caller.key_id);
+    }
     Ok(answer)
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::jobs::{COLUMNS, JobRow};
+use super::jobs::{AnyQuery, COLUMNS, JobRow};
 use super::pool::{Db, DbError};
 use crate::domain::{JobKind, Timestamp};
 
@@ -43,6 +43,14 @@ fn owner_clause(owner: Option<&str>, n: usize) -> String {
     owner.map_or(String::new(), |_| format!(" AND owner_id = ${n}"))
 }
 
+/// Binds the owner of [`owner_clause`], when there is one.
+fn bind_owner<'q>(query: AnyQuery<'q>, owner: Option<&str>) -> AnyQuery<'q> {
+    match owner {
+        Some(o) => query.bind(o.to_owned()),
+        None => query,
+    }
+}
+
 impl Db {
     /// Unfinished jobs (scheduled, queued, running, failed awaiting a retry) per kind and
     /// status: the `jobs_unfinished` index, however many finished jobs there are.
@@ -57,9 +65,7 @@ impl Db {
             owner_clause(owner, 1)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         kind_status_counts(query.fetch_all(self.pool()).await?)
     }
 
@@ -80,9 +86,7 @@ impl Db {
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
             .bind(since.millis());
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         kind_status_counts(query.fetch_all(self.pool()).await?)
     }
 
@@ -104,9 +108,7 @@ impl Db {
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
             .bind(since.millis());
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         let mut out = Throughput::default();
         for r in query.fetch_all(self.pool()).await? {
             let bucket: i64 = r.try_get("bucket")?;
@@ -152,9 +154,7 @@ impl Db {
                 .join(" UNION ALL "),
         };
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(sample));
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         let mut rows: Vec<(i64, i64, i64)> = Vec::new();
         for r in query.fetch_all(self.pool()).await? {
             let ready: i64 = r.try_get::<i64, _>("run_at")?.max(r.try_get("created_at")?);
@@ -199,9 +199,7 @@ impl Db {
             if owner.is_some() { 2 } else { 1 }
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter().map(JobRow::from_row).collect()
     }
@@ -222,9 +220,7 @@ impl Db {
             if owner.is_some() { 2 } else { 1 }
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
@@ -263,9 +259,7 @@ impl Db {
             .bind(group.kind.clone())
             .bind(group.error_code.clone())
             .bind(group.error_message.clone());
-        if let Some(o) = owner {
-            query = query.bind(o.to_owned());
-        }
+        query = bind_owner(query, owner);
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| r.try_get("id"))

@@ -206,7 +206,7 @@ pub struct JobFilter {
     pub oldest_first: bool,
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 impl JobFilter {
     /// The conditions (`1 = 1 AND …`) with their placeholders, and how many it used.
