@@ -206,19 +206,29 @@ async fn sessions(backend: Backend) {
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
 
     // Signing out: the cookie is cleared and no longer works.
-    let out = client()
-        .post(app.url("/dashboard/sign-out"))
-        .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let out = post_form(&app, &cookie, "/dashboard/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let (_, cleared) = set_cookie(&out, "quire_session").unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let after = get(&app, &cookie, "/dashboard").await;
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
     app.stop().await;
+}
+
+/// A form posted with the session `cookie`.
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client()
+        .post(app.url(path))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn bob_csrf(app: &TestApp, cookie: &str) -> String {
@@ -311,32 +321,28 @@ async fn bulk_retry_of_a_failure_group() {
     let csrf = csrf_of(&failures);
     let at = failures.find("name=\"group\" value=\"").unwrap() + 20;
     let group = html_unescape(failures[at..].split('"').next().unwrap());
-    let confirm = client()
-        .post(app.url("/dashboard/failures/bulk"))
-        .header(COOKIE, &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("do", "retry"),
-            ("group", group.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let confirm = post_form(
+        &app,
+        &cookie,
+        "/dashboard/failures/bulk",
+        &[("csrf", &csrf), ("do", "retry"), ("group", &group)],
+    )
+    .await;
     assert_eq!(confirm.status(), StatusCode::OK);
     let confirm = confirm.text().await.unwrap();
     assert!(confirm.contains("id=\"confirm-count\">12<"), "{confirm}");
-    let done = client()
-        .post(app.url("/dashboard/failures/bulk"))
-        .header(COOKIE, &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
+    let done = post_form(
+        &app,
+        &cookie,
+        "/dashboard/failures/bulk",
+        &[
+            ("csrf", &csrf),
             ("do", "retry"),
-            ("group", group.as_str()),
+            ("group", &group),
             ("confirmed", "yes"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert!(
         done.headers()[LOCATION]
@@ -357,13 +363,7 @@ async fn bulk_retry_of_a_failure_group() {
     }
     let mut form = vec![("csrf", csrf.as_str()), ("do", "discard")];
     form.extend(ids[..3].iter().map(|id| ("id", id.as_str())));
-    let discarded = client()
-        .post(app.url("/dashboard/failures/bulk"))
-        .header(COOKIE, &cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let discarded = post_form(&app, &cookie, "/dashboard/failures/bulk", &form).await;
     assert!(
         discarded.headers()[LOCATION]
             .to_str()

@@ -570,16 +570,22 @@ async fn verification_and_assets_are_cdn_ready() {
     app.stop().await;
 }
 
-/// An object above the multipart threshold goes up in parts and comes back whole, with the
-/// sha256 of what was sent.
-#[tokio::test]
-async fn large_objects_go_up_in_parts() {
+/// A `Storage` on a fresh bucket of the test S3 server, as a process would connect to it.
+async fn s3_storage() -> (String, String, shared::storage::Storage) {
     let endpoint = s3_endpoint();
     let bucket = fresh_bucket(&endpoint).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config(&dir);
     use_s3(&mut config, &endpoint, &bucket);
     let storage = shared::storage::Storage::connect(&config).await.unwrap();
+    (endpoint, bucket, storage)
+}
+
+/// An object above the multipart threshold goes up in parts and comes back whole, with the
+/// sha256 of what was sent.
+#[tokio::test]
+async fn large_objects_go_up_in_parts() {
+    let (endpoint, bucket, storage) = s3_storage().await;
     let big: Vec<u8> = (0..20 * 1024 * 1024 + 123)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
@@ -599,12 +605,7 @@ async fn large_objects_go_up_in_parts() {
 /// job's inputs stay.
 #[tokio::test]
 async fn gathered_input_removals_are_done_by_the_flush() {
-    let endpoint = s3_endpoint();
-    let bucket = fresh_bucket(&endpoint).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = base_config(&dir);
-    use_s3(&mut config, &endpoint, &bucket);
-    let storage = shared::storage::Storage::connect(&config).await.unwrap();
+    let (endpoint, bucket, storage) = s3_storage().await;
     let jobs: Vec<_> = (0..30).map(|_| shared::domain::JobId::new()).collect();
     let names = ["photo".to_owned(), "signature".to_owned()];
     for job in &jobs {
