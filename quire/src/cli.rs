@@ -4,19 +4,40 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches as _, Parser, Subcommand};
 use shared::config::Config;
 use shared::db::{KeyEmailLimits, KeyServiceLimits};
 use shared::domain::EmailDomains;
 
 use crate::app::{self, App, Roles};
+use crate::client::{self, ClientCommand};
 
 const SETTINGS: &str = "Settings are read from built-in defaults, then the TOML file given with --config \
 (or QUIRE_CONFIG), then QUIRE_* environment variables; DATABASE_URL and REDIS_URL are accepted too. \
 Run `quire settings` for the full list with defaults.";
 
+/// The top-level help's epilogue: both halves of the binary.
+const TOP_HELP: &str = concat!(
+    "Serving commands (run, api, worker, scheduler, migrate, keys) read the settings: ",
+    "defaults, then --config FILE (or QUIRE_CONFIG), then QUIRE_* environment variables; ",
+    "`quire settings` lists them. Client commands (login, submit, batch, jobs, status, top, ",
+    "schedules, templates, cache, certificates) talk to a running quire over HTTP: --url / ",
+    "QUIRE_URL, --key / QUIRE_KEY, or a profile saved by `quire login`."
+);
+
+/// The whole command line's definition, the one source of parsing, completions and the man
+/// page.
+fn definition() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().after_help(format!("{TOP_HELP}\n\n{}", client::EXIT_CODES))
+}
+
 #[derive(Debug, Parser)]
-#[command(name = "quire", version, about = "Document generation jobs: certificate and report PDFs, email, maintenance.", after_help = SETTINGS)]
+#[command(
+    name = "quire",
+    version,
+    about = "Document generation jobs: certificate and report PDFs, email, maintenance."
+)]
 struct Cli {
     /// TOML configuration file (also QUIRE_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -48,6 +69,19 @@ enum Command {
     Keys(KeysCommand),
     /// Prints every setting with its default.
     Settings,
+    #[command(flatten)]
+    Client(ClientCommand),
+    /// Prints a shell completion script: `source <(quire completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page, or with --dir writes one per command (quire.1, quire-jobs-list.1,
+    /// ...) into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Internal: one bounded render, request on stdin, response on stdout (shared::sandbox).
     #[command(name = "__render-sandbox", hide = true)]
     RenderSandbox {
@@ -249,7 +283,10 @@ fn describe_email(limits: &KeyEmailLimits) -> String {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&definition().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(Command::RenderSandbox { memory_bytes }) = cli.command {
         // No configuration, no logging: stdout is the protocol.
         return match worker::render::serve_stdio(memory_bytes) {
@@ -260,9 +297,27 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    if let Some(Command::Settings) = cli.command {
-        println!("{}", Config::settings_help());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::Settings) => {
+            println!("{}", Config::settings_help());
+            return ExitCode::SUCCESS;
+        }
+        // Clients of a running quire: no settings, no logging.
+        Some(Command::Client(command)) => return client::run(command),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut definition(), "quire", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man { dir }) => {
+            return match man_pages(dir.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("quire: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -431,7 +486,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Settings | Command::RenderSandbox { .. } => Ok(()),
+        Command::Settings
+        | Command::RenderSandbox { .. }
+        | Command::Client(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => Ok(()),
     }
 }
 
@@ -479,4 +538,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The man page on stdout, or one page per command and subcommand in `dir` (`quire.1`,
+/// `quire-jobs-retry.1`, ...).
+fn man_pages(dir: Option<&std::path::Path>) -> std::io::Result<()> {
+    let command = definition();
+    match dir {
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout()),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(command, dir)
+        }
+    }
 }

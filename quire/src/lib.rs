@@ -3,6 +3,7 @@
 
 pub mod app;
 mod cli;
+mod client;
 
 pub use app::{App, Roles};
 pub use cli::main;

@@ -647,7 +647,8 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
             .merge(
                 Env::prefixed("QUIRE_")
-                    .ignore(&["CONFIG"])
+                    // The client commands' own variables (quire/src/client), not settings.
+                    .ignore(&["CONFIG", "URL", "KEY", "PROFILE"])
                     .split("__")
                     .map(|k| env_key(k.as_str()).into()),
             );

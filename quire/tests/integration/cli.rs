@@ -7,13 +7,7 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 fn quire(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quire"));
-    // Only what the test sets: no configuration leaks in from the environment.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("QUIRE_") || name == "DATABASE_URL" || name == "REDIS_URL" {
-            cmd.env_remove(name);
-        }
-    }
+    let mut cmd = quire_binary();
     cmd.env("QUIRE_DATA_DIR", dir).env("RUST_LOG", "error");
     cmd
 }
@@ -231,6 +225,12 @@ fn help_describes_every_subcommand() {
         "migrate",
         "keys",
         "settings",
+        "submit",
+        "batch",
+        "jobs",
+        "status",
+        "completions",
+        "Exit codes",
     ] {
         assert!(help.contains(sub), "{sub} missing from --help");
     }

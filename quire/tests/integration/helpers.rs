@@ -373,6 +373,18 @@ impl TestApp {
     }
 }
 
+/// This build's `quire` binary with no quire setting from the test's environment: only what
+/// the test sets.
+pub fn quire_binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("QUIRE_") || name == "DATABASE_URL" || name == "REDIS_URL" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 pub fn certificate(name: &str) -> Value {
     json!({"recipient_name": name, "course_name": "Advanced Typesetting", "issuer_name": "Quire Academy", "issued_on": "2026-11-21"})
 }

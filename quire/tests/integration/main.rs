@@ -6,6 +6,7 @@
 mod auth;
 mod cancel;
 mod cli;
+mod client;
 mod dashboard;
 mod email_limits;
 mod events;
