@@ -665,9 +665,17 @@ impl Db {
         } else {
             ""
         };
+        // SQLite: the clock is read by the statement as it runs, after its wait for the
+        // write lock (a time bound before the wait could precede the end of the attempt
+        // whose write held the lock; PostgreSQL reads it after its own lock, below).
+        let started = if postgres {
+            "$5"
+        } else {
+            "MAX($5, CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER))"
+        };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = $2, \
-             lease_expires_at = $3, worker = $4, started_at = $5, updated_at = $5, \
+             lease_expires_at = $3, worker = $4, started_at = {started}, updated_at = $5, \
              progress = NULL \
              WHERE id = (SELECT id FROM jobs WHERE queue = $1 \
                            AND status IN ('queued', 'failed') AND run_at <= $5{capped} \
