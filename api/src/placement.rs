@@ -24,6 +24,18 @@ pub enum PriorityChoice {
 }
 
 impl PriorityChoice {
+    pub const ALL: [PriorityChoice; 4] = [
+        PriorityChoice::Low,
+        PriorityChoice::Bulk,
+        PriorityChoice::Normal,
+        PriorityChoice::High,
+    ];
+
+    /// The name a request uses (the same as the priority's).
+    pub fn as_str(self) -> &'static str {
+        self.priority().as_str()
+    }
+
     fn priority(self) -> Priority {
         match self {
             PriorityChoice::Low => Priority::Low,

@@ -32,7 +32,7 @@ pub enum BatchCommand {
         /// List the certificates in the public registry (CSV).
         #[arg(long)]
         public: bool,
-        #[arg(long, value_parser = ["bulk", "low", "normal", "high", "critical"])]
+        #[arg(long, value_parser = super::priorities())]
         priority: Option<String>,
         /// The same key and request within the window answer the original batch.
         #[arg(long, value_name = "KEY")]

@@ -45,7 +45,7 @@ pub enum JobsCommand {
         #[arg(long)]
         all_dead: bool,
         /// With --all-dead: only jobs of this kind.
-        #[arg(long, requires = "all_dead", value_parser = ["certificate", "report", "email", "maintenance"])]
+        #[arg(long, requires = "all_dead", value_parser = super::kinds())]
         kind: Option<String>,
     },
     /// Cancels waiting or running jobs (a running one stops at its next checkpoint).
@@ -64,9 +64,9 @@ pub enum JobsCommand {
 /// The listing filters (`GET /v1/jobs`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Filter {
-    #[arg(long, value_parser = ["certificate", "report", "email", "maintenance"])]
+    #[arg(long, value_parser = super::kinds())]
     pub kind: Option<String>,
-    #[arg(long, value_parser = ["scheduled", "queued", "running", "succeeded", "failed", "dead", "cancelled"])]
+    #[arg(long, value_parser = super::statuses())]
     pub status: Option<String>,
     /// Created at or after: RFC 3339, or an age such as 30m, 6h, 2d.
     #[arg(long, value_parser = parse_since)]

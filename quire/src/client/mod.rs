@@ -189,6 +189,23 @@ async fn login(conn: &Conn, out: Out) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--kind`: what the API's job filter accepts (`JobKind`).
+pub(crate) fn kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(shared::domain::JobKind::ALL.map(|k| k.as_str()))
+}
+
+/// `--status`: what the API's job filter accepts (`JobStatus`).
+pub(crate) fn statuses() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(shared::domain::JobStatus::ALL.map(|s| s.as_str()))
+}
+
+/// `--priority`: what a submission may ask for (`PriorityChoice`).
+pub(crate) fn priorities() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        api::placement::PriorityChoice::ALL.map(|p| p.as_str()),
+    )
+}
+
 /// Parses `NAME=VALUE` (a string) or `NAME:=JSON` (any JSON value), as HTTPie does.
 pub(crate) fn parse_assignment(raw: &str) -> Result<(String, serde_json::Value), String> {
     if let Some((name, json)) = raw.split_once(":=")

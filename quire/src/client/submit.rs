@@ -113,7 +113,7 @@ pub struct Common {
     /// Save the job's PDF here when it succeeds (implies --wait).
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
-    #[arg(long, value_parser = ["bulk", "low", "normal", "high", "critical"])]
+    #[arg(long, value_parser = super::priorities())]
     priority: Option<String>,
     /// Run no sooner than this many seconds from now.
     #[arg(long, value_name = "SECS")]

@@ -114,7 +114,20 @@ async fn jobs_are_submitted_followed_and_downloaded_from_the_command_line() {
         "recipient_name: Grace Hopper\ncourse_name: Compilers\nissuer_name: Navy School\n",
     )
     .unwrap();
-    let submitted = json_of(&app, k, &["submit", "certificate", "-f", path(&yaml)], 0).await;
+    let submitted = json_of(
+        &app,
+        k,
+        &[
+            "submit",
+            "certificate",
+            "-f",
+            path(&yaml),
+            "--priority",
+            "low",
+        ],
+        0,
+    )
+    .await;
     let grace = submitted["id"].as_str().unwrap().to_owned();
     assert_eq!(submitted["status"], "queued", "{submitted}");
     let waited = json_of(&app, k, &["jobs", "wait", &grace], 0).await;
@@ -124,6 +137,7 @@ async fn jobs_are_submitted_followed_and_downloaded_from_the_command_line() {
     let shown = json_of(&app, k, &["jobs", "show", &grace], 0).await;
     assert_eq!(shown["id"], grace.as_str());
     assert_eq!(shown["result"]["pages"], 1);
+    assert_eq!(shown["priority"], "low");
     let table = human(&app, k, &["jobs", "show", &grace], 0).await;
     assert!(stdout(&table).contains("succeeded"), "{}", stdout(&table));
     let listed = json_of(&app, k, &["jobs", "list", "--kind", "certificate"], 0).await;
@@ -280,6 +294,15 @@ async fn jobs_are_submitted_followed_and_downloaded_from_the_command_line() {
     assert_eq!(body["error"]["field"], "recipient_name", "{body}");
     // A bad flag is a usage error too, found before any request.
     human(&app, k, &["jobs", "list", "--status", "sleeping"], 2).await;
+    // Every value the API accepts is offered, and nothing else.
+    json_of(&app, k, &["jobs", "list", "--kind", "webhook"], 0).await;
+    human(
+        &app,
+        k,
+        &["submit", "certificate", "--priority", "critical"],
+        2,
+    )
+    .await;
     human(&app, k, &["jobs", "show", "not/an/id"], 2).await;
 
     app.stop().await;
