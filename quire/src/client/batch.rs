@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::failure::Failure;
-use super::http::Api;
+use super::http::{Api, segment};
 use super::output::{self, Out, text, when};
 
 /// How often a followed batch is read (one indexed count per read on the server).
@@ -153,14 +153,7 @@ pub async fn run(api: &Api, out: Out, command: BatchCommand) -> Result<(), Failu
 }
 
 fn batch_path(id: &str) -> Result<String, Failure> {
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(Failure::Usage(format!("`{id}` is not a batch id")));
-    }
-    Ok(format!("/v1/batches/{id}"))
+    Ok(format!("/v1/batches/{}", segment("a batch id", id)?))
 }
 
 /// Jobs of the batch that ended without a PDF (dead or cancelled).

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::failure::Failure;
-use super::http::Api;
+use super::http::{Api, segment};
 use super::output::{self, Out, text};
 
 #[derive(Debug, Subcommand)]
@@ -24,12 +24,8 @@ pub enum CertificatesCommand {
 pub async fn run(api: &Api, out: Out, command: CertificatesCommand) -> Result<(), Failure> {
     match command {
         CertificatesCommand::Verify { code } => {
-            if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(Failure::Usage(format!(
-                    "`{code}` is not a verification code"
-                )));
-            }
-            let v = api.get(&format!("/v1/verify/{code}")).await?;
+            let path = format!("/v1/verify/{}", segment("a verification code", &code)?);
+            let v = api.get(&path).await?;
             out.either(&v, || print(&v));
             match v["status"].as_str() {
                 Some("valid") => Ok(()),
@@ -40,10 +36,9 @@ pub async fn run(api: &Api, out: Out, command: CertificatesCommand) -> Result<()
             }
         }
         CertificatesCommand::Revoke { id, reason } => {
-            super::jobs::job_path(&id)?;
             let c = api
                 .post(
-                    &format!("/v1/certificates/{id}/revoke"),
+                    &format!("/v1/certificates/{}/revoke", segment("a job id", &id)?),
                     &json!({ "reason": reason }),
                 )
                 .await?;

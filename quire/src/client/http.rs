@@ -131,6 +131,20 @@ impl Api {
     }
 }
 
+/// `raw` as one segment of an API path, or a usage error naming `what` it should have been:
+/// every id, name and code the API takes is letters, digits, `-` and `_`, so nothing typed
+/// can reach another path (`../`, `?`).
+pub fn segment<'a>(what: &str, raw: &'a str) -> Result<&'a str, Failure> {
+    if raw.is_empty()
+        || !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Failure::Usage(format!("`{raw}` is not {what}")));
+    }
+    Ok(raw)
+}
+
 /// `out`'s temporary sibling while a download is under way.
 fn partial_name(out: &Path) -> std::path::PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();

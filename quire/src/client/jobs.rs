@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use shared::domain::Timestamp;
 
 use super::failure::Failure;
-use super::http::{Api, LONG_POLL_SECS};
+use super::http::{Api, LONG_POLL_SECS, segment};
 use super::output::{self, Out, status_cell, text, when};
 
 /// Statuses a job ends in; `failed` is an attempt that failed with another to come.
@@ -171,10 +171,7 @@ pub async fn run(api: &Api, out: Out, command: JobsCommand) -> Result<(), Failur
 
 /// `/v1/jobs/{id}`, with the id checked here so a typo is a usage error, not a 404.
 pub fn job_path(id: &str) -> Result<String, Failure> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Err(Failure::Usage(format!("`{id}` is not a job id")));
-    }
-    Ok(format!("/v1/jobs/{id}"))
+    Ok(format!("/v1/jobs/{}", segment("a job id", id)?))
 }
 
 /// Up to `limit` jobs matching `filter`, newest first, across pages.

@@ -5,7 +5,7 @@ use comfy_table::Cell;
 use serde_json::{Value, json};
 
 use super::failure::Failure;
-use super::http::Api;
+use super::http::{Api, segment};
 use super::output::{self, Out, status_cell, text, when};
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +45,7 @@ pub async fn run(api: &Api, out: Out, command: SchedulesCommand) -> Result<(), F
         SchedulesCommand::Run { name, wait } => {
             let submitted = api
                 .post(
-                    &format!("/v1/schedules/{}/run", segment(&name)?),
+                    &format!("/v1/schedules/{}/run", segment("a schedule name", &name)?),
                     &json!({}),
                 )
                 .await?;
@@ -68,7 +68,10 @@ pub async fn run(api: &Api, out: Out, command: SchedulesCommand) -> Result<(), F
 async fn switch(api: &Api, out: Out, name: &str, action: &str) -> Result<(), Failure> {
     let schedule = api
         .post(
-            &format!("/v1/schedules/{}/{action}", segment(name)?),
+            &format!(
+                "/v1/schedules/{}/{action}",
+                segment("a schedule name", name)?
+            ),
             &json!({}),
         )
         .await?;
@@ -76,18 +79,6 @@ async fn switch(api: &Api, out: Out, name: &str, action: &str) -> Result<(), Fai
         println!("{name}: {}", state(&schedule));
     });
     Ok(())
-}
-
-/// A schedule name as a path segment (names are `a-z 0-9 - _`).
-fn segment(name: &str) -> Result<&str, Failure> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(Failure::Usage(format!("`{name}` is not a schedule name")));
-    }
-    Ok(name)
 }
 
 fn state(s: &Value) -> &'static str {

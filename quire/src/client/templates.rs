@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::failure::Failure;
-use super::http::Api;
+use super::http::{Api, segment};
 use super::output::{self, Out, text, when};
 
 /// The typst source of a template directory.
@@ -159,16 +159,10 @@ pub async fn run(api: &Api, out: Out, command: TemplatesCommand) -> Result<(), F
 }
 
 fn template_path(id: &str) -> Result<String, Failure> {
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(Failure::Usage(format!(
-            "`{id}` is not a template id or name"
-        )));
-    }
-    Ok(format!("/v1/templates/{id}"))
+    Ok(format!(
+        "/v1/templates/{}",
+        segment("a template id or name", id)?
+    ))
 }
 
 /// A template directory as a creation request (without its name).

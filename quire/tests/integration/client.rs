@@ -12,15 +12,20 @@ use crate::helpers::*;
 
 /// The binary, pointed at `app` with `key`, and nothing of the environment's quire settings.
 fn quire(app: &TestApp, key: Option<&str>) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::from_std(quire_binary());
-    // Profiles are read from (and `login` writes to) a directory of this test's own.
+    let mut cmd = quire_binary();
+    pointed_at(&mut cmd, app, key);
+    assert_cmd::Command::from_std(cmd)
+}
+
+/// Sets what a client command of `cmd` (itself, or one it starts) reads: `app`'s URL, `key`,
+/// and a config directory of this test's own for profiles (`login` writes there).
+fn pointed_at(cmd: &mut std::process::Command, app: &TestApp, key: Option<&str>) {
     cmd.env("XDG_CONFIG_HOME", app.dir.path().join("config"))
         .env("HOME", app.dir.path())
         .env("QUIRE_URL", &app.base);
     if let Some(key) = key {
         cmd.env("QUIRE_KEY", key);
     }
-    cmd
 }
 
 /// Runs `cmd` off the runtime (the app serves on it meanwhile).
@@ -401,9 +406,9 @@ async fn a_batch_from_csv_is_followed_to_a_complete_zip() {
         path(&csv)
     );
     let mut script = std::process::Command::new("script");
+    pointed_at(&mut script, &app, k);
     script
         .args(["-q", "-e", "-c", &command, path(&typescript)])
-        .envs(cmd_env(&app, &key))
         .env("COLUMNS", "120")
         .env("TERM", "xterm");
     let status = tokio::task::spawn_blocking(move || script.output().unwrap())
@@ -423,18 +428,6 @@ async fn a_batch_from_csv_is_followed_to_a_complete_zip() {
     let out = human(&app, k, &["batch", "submit", path(&csv)], 2).await;
     assert!(stderr(&out).contains("row 1"), "{}", stderr(&out));
     app.stop().await;
-}
-
-/// What `quire(app, Some(key))` sets, for a command started through another program.
-fn cmd_env(app: &TestApp, key: &str) -> Vec<(String, String)> {
-    vec![
-        ("QUIRE_URL".into(), app.base.clone()),
-        ("QUIRE_KEY".into(), key.into()),
-        (
-            "XDG_CONFIG_HOME".into(),
-            path(&app.dir.path().join("config")).into(),
-        ),
-    ]
 }
 
 fn zip_entries(path: &Path) -> Vec<String> {
