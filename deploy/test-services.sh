@@ -4,6 +4,7 @@
 #   - Redis at 127.0.0.1:6379;
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
+#   - mold (Debian's), the linker .cargo/config.toml names;
 #   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port;
 #   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs;
 #   - Chromium (Debian's `chromium`) and Playwright (PyPI, pinned: PLAYWRIGHT_VERSION, driving
@@ -197,6 +198,11 @@ if ! chromium_present; then
     log "chromium is not installed"
     missing+=(chromium)
 fi
+# .cargo/config.toml links with mold: every cargo command after this step needs it.
+if ! command -v mold >/dev/null 2>&1; then
+    log "mold (the linker .cargo/config.toml names) is not installed"
+    missing+=(mold)
+fi
 if ! command -v python3 >/dev/null 2>&1; then
     log "python3 is not installed (needed for aiosmtpd)"
     missing+=(python3 python3-pip)
@@ -205,6 +211,7 @@ if ((${#missing[@]} > 0)); then
     apt_install "${missing[@]}"
 fi
 poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
+command -v mold >/dev/null 2>&1 || fail "mold still missing after installing it"
 
 # --- aiosmtpd and schemathesis (PyPI) -----------------------------------------------------------
 
