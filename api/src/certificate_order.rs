@@ -1,7 +1,8 @@
 //! A certificate request in its three shapes (a single submission, a batch row, a preview's
 //! optional values) and its validation into a `CertificateOrder`: the core fields, the
-//! template's declared fields, images decoded off the executor. Used by single submissions,
-//! batches and template previews.
+//! template's declared fields, images decoded. Used by single submissions, batches and
+//! template previews. Validation is synchronous: a request with images is checked inside
+//! `offload::CheckPool` (see [`needs_pool`]), never on the async executor.
 
 use std::collections::BTreeMap;
 
@@ -14,9 +15,15 @@ use utoipa::ToSchema;
 
 use crate::cache::CachedTemplate;
 use crate::error::ApiError;
-use crate::images;
+use crate::images::{self, ImageLimits};
 use crate::problems::Problems;
 use crate::state::AppState;
+use shared::config::Limits;
+
+/// A certificate's template fields as sent: at most as many as a template may declare
+/// (`MAX_FIELDS`), each a string, number, boolean or null, refused while the body is read.
+pub type Fields =
+    crate::limited::LimitedObject<{ shared::templates::MAX_FIELDS }, crate::limited::Scalar>;
 
 /// A certificate to issue.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -54,8 +61,8 @@ pub struct CertificateRequest {
     pub signature: Option<String>,
     /// The template's declared fields (`GET /v1/templates/{id}` lists them): text, date
     /// (`YYYY-MM-DD`), number, or image (base64).
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(schema_with = crate::schemas::certificate_fields)]
+    pub fields: Option<Fields>,
     /// Email someone when the certificate is issued (and, with `on_failure`, when it fails).
     pub notify: Option<shared::jobs::Notify>,
     /// `low`, `bulk` or `normal` (the default); `high` with an admin key only (else 403
@@ -109,8 +116,8 @@ pub struct BatchItem {
     /// Not before `issued_on` (else 422).
     #[schema(format = Date)]
     pub expires_on: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(schema_with = crate::schemas::certificate_fields)]
+    pub fields: Option<Fields>,
 }
 
 impl BatchItem {
@@ -150,8 +157,8 @@ pub struct PreviewRequest {
     #[schema(format = Date)]
     pub expires_on: Option<String>,
     /// The template's declared fields, as in a submission.
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(schema_with = crate::schemas::certificate_fields)]
+    pub fields: Option<Fields>,
 }
 
 impl PreviewRequest {
@@ -190,14 +197,47 @@ pub(crate) struct CertificateOrder {
     pub inputs: Vec<(String, Vec<u8>)>,
 }
 
-/// Checks a submission against the core rules and the template's declared fields. Images
-/// are decoded here too: a corrupt image is a 422 now, not a failed job later.
-pub(crate) async fn validate(
+/// Whether checking `req` decodes images (CPU-heavy: run it in the check pool). Without
+/// images a check is bounded small work (names, dates, at most `MAX_FIELDS` fields).
+pub(crate) fn needs_pool(template: &CachedTemplate, req: &CertificateRequest) -> bool {
+    req.photo.is_some()
+        || req.signature.is_some()
+        || req.fields.as_ref().is_some_and(|given| {
+            template
+                .content
+                .fields
+                .iter()
+                .any(|f| f.field_type == FieldType::Image && given.contains_key(&f.name))
+        })
+}
+
+/// Checks `req` for `owner` (an API key id): in the caller's task when it carries no image,
+/// else in the check pool (the key's turn, then a blocking thread).
+pub(crate) async fn check(
     state: &AppState,
+    owner: &str,
     template: &CachedTemplate,
     req: CertificateRequest,
 ) -> Result<CertificateOrder, ApiError> {
-    let max = state.config.limits.max_name_chars;
+    if !needs_pool(template, &req) {
+        return validate(&state.config.limits, template, req);
+    }
+    let (config, template) = (state.config.clone(), template.clone());
+    state
+        .checks
+        .run(owner, move || validate(&config.limits, &template, req))
+        .await?
+}
+
+/// Checks a submission against the core rules and the template's declared fields. Images
+/// are decoded here too: a corrupt image is a 422 now, not a failed job later.
+pub(crate) fn validate(
+    limits: &Limits,
+    template: &CachedTemplate,
+    req: CertificateRequest,
+) -> Result<CertificateOrder, ApiError> {
+    let max = limits.max_name_chars;
+    let image_limits = ImageLimits::from(limits);
     let mut p = Problems::default();
     let recipient_name = p.text("recipient_name", &req.recipient_name, max);
     let course_name = p.text("course_name", &req.course_name, max);
@@ -225,19 +265,18 @@ pub(crate) async fn validate(
     let mut inputs = Vec::new();
     for (field, b64) in [("photo", &req.photo), ("signature", &req.signature)] {
         if let Some(b64) = b64 {
-            match images::check(state, b64.clone()).await {
+            match images::check(&image_limits, b64) {
                 Ok(img) => inputs.push((field.to_owned(), img.bytes)),
                 Err((code, message)) => p.add(field, code, format!("`{field}`: {message}")),
             }
         }
     }
     let (fields, image_fields) = check_fields(
-        state,
+        limits,
         &template.content.fields,
-        req.fields.unwrap_or_default(),
+        req.fields.map(Fields::into_inner).unwrap_or_default(),
         &mut p,
-    )
-    .await;
+    );
     for (name, bytes) in image_fields.iter() {
         inputs.push((format!("field-{name}"), bytes.clone()));
     }
@@ -287,8 +326,8 @@ pub(crate) async fn validate(
 
 /// Template-specific fields against their declarations: unknown, missing, wrong type, too
 /// long. Returns the plain values and the decoded image fields.
-async fn check_fields(
-    state: &AppState,
+fn check_fields(
+    limits: &Limits,
     declared: &[FieldSpec],
     given: serde_json::Map<String, serde_json::Value>,
     p: &mut Problems,
@@ -316,7 +355,8 @@ async fn check_fields(
             );
         }
     }
-    let max = state.config.limits.max_name_chars;
+    let max = limits.max_name_chars;
+    let image_limits = ImageLimits::from(limits);
     for spec in declared {
         let path = format!("fields.{}", spec.name);
         let value = match given.get(&spec.name) {
@@ -368,7 +408,7 @@ async fn check_fields(
                 _ => wrong(p, "a date string as YYYY-MM-DD"),
             },
             FieldType::Image => match value {
-                serde_json::Value::String(s) => match images::check(state, s.clone()).await {
+                serde_json::Value::String(s) => match images::check(&image_limits, s) {
                     Ok(img) => {
                         images.insert(spec.name.clone(), img.bytes);
                     }

@@ -78,6 +78,13 @@ pub enum ApiError {
     /// 503: a dependency is down; the client should retry.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// 503: this process has as much of this kind of work waiting as it accepts (`busy`);
+    /// `Retry-After` says when to try again.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: the request ran past `limits.request_timeout_secs` and was stopped.
     #[error("request timed out")]
     Timeout { secs: u64 },
@@ -165,19 +172,26 @@ impl ApiError {
 
     /// 422 listing the problems (at most [`MAX_LISTED_PROBLEMS`]); the message names the first
     /// and counts the rest.
-    pub fn fields(mut errors: Vec<FieldError>) -> Self {
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let total = errors.len();
+        Self::fields_of(errors, total)
+    }
+
+    /// 422 listing `errors`, the first of `total` problems found (the rest were not kept).
+    pub fn fields_of(mut errors: Vec<FieldError>, total: usize) -> Self {
+        let total = total.max(errors.len());
         let message = match errors.as_slice() {
             [] => "invalid input".to_owned(),
-            [one] => one.message.clone(),
-            [first, rest @ ..] if errors.len() > MAX_LISTED_PROBLEMS => format!(
+            [one] if total == 1 => one.message.clone(),
+            [first, ..] if total > MAX_LISTED_PROBLEMS => format!(
                 "{} (and {} more problems; the first {MAX_LISTED_PROBLEMS} are listed)",
                 first.message,
-                rest.len()
+                total - 1
             ),
-            [first, rest @ ..] => format!("{} (and {} more problems)", first.message, rest.len()),
+            [first, ..] => format!("{} (and {} more problems)", first.message, total - 1),
         };
         let code = match errors.as_slice() {
-            [one] => one.code,
+            [one] if total == 1 => one.code,
             _ => "invalid_fields",
         };
         errors.truncate(MAX_LISTED_PROBLEMS);
@@ -305,6 +319,12 @@ impl ApiError {
                 format!("the {what} is unavailable; retry later"),
                 None,
             ),
+            ApiError::Busy { message, .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                message.clone(),
+                None,
+            ),
             ApiError::Timeout { secs } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
@@ -334,6 +354,9 @@ impl IntoResponse for ApiError {
                 retry_after_secs, ..
             }
             | ApiError::TooMany {
+                retry_after_secs, ..
+            }
+            | ApiError::Busy {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,

@@ -51,6 +51,25 @@ where
     }
 }
 
+/// A route's body limit, as its `413` tells it (set with axum's limit by [`body_limit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// The layer giving a route a body limit of `bytes`: axum's limit, and the number its `413`
+/// names.
+pub fn body_limit(
+    bytes: usize,
+) -> tower::ServiceBuilder<
+    tower::layer::util::Stack<
+        axum::Extension<BodyLimit>,
+        tower::layer::util::Stack<axum::extract::DefaultBodyLimit, tower::layer::util::Identity>,
+    >,
+> {
+    tower::ServiceBuilder::new()
+        .layer(axum::extract::DefaultBodyLimit::max(bytes))
+        .layer(axum::Extension(BodyLimit(bytes)))
+}
+
 /// The raw body, of any type; too large is the JSON `413`, not axum's plain text.
 pub struct ApiBody(pub Bytes);
 
@@ -62,7 +81,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).config.limits.max_body_bytes;
+        let limit = req.extensions().get::<BodyLimit>().map_or_else(
+            || AppState::from_ref(state).config.limits.max_json_body_bytes,
+            |l| l.0,
+        );
         Bytes::from_request(req, state)
             .await
             .map(ApiBody)
@@ -122,6 +144,16 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                 }
                 let field = if path == "." { None } else { Some(path) };
                 let message = strip_position(&message);
+                if message.starts_with(crate::limited::TOO_MANY) {
+                    return ApiError::Invalid {
+                        code: "too_many",
+                        message: match &field {
+                            Some(field) => format!("`{field}`: {message}"),
+                            None => message,
+                        },
+                        field,
+                    };
+                }
                 if message.starts_with("unknown field `") {
                     return ApiError::Invalid {
                         code: "unknown_field",

@@ -18,8 +18,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use image::{DynamicImage, ImageDecoder, ImageEncoder};
 use serde::{Deserialize, Serialize};
 
-use crate::state::AppState;
-
 /// JPEG quality of PNGs converted to JPEG: visually lossless for photos and signatures.
 const JPEG_QUALITY: u8 = 90;
 
@@ -450,31 +448,14 @@ fn jpeg_structure(bytes: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-fn image_limits(state: &AppState) -> ImageLimits {
-    let limits = &state.config.limits;
-    ImageLimits {
-        max_bytes: limits.max_image_bytes,
-        max_pixels: limits.max_image_pixels,
-        max_side: limits.max_image_side,
-    }
-}
-
-/// Decodes and checks one base64 upload on the blocking pool (PNG and WebP pixels are decoded
-/// in full), at most `limits.max_concurrent_decodes` at once.
-pub(crate) async fn check(
-    state: &AppState,
-    b64: String,
+/// Decodes and checks one base64 upload, as a submission's problem (code, message) when it
+/// is refused. CPU-heavy (PNG and WebP pixels are decoded in full): call it only inside a
+/// check of `offload::CheckPool`, never on the async executor.
+pub(crate) fn check(
+    limits: &ImageLimits,
+    b64: &str,
 ) -> Result<CheckedImage, (&'static str, String)> {
-    let limits = image_limits(state);
-    let _turn = state
-        .decodes
-        .acquire()
-        .await
-        .map_err(|e| ("internal", e.to_string()))?;
-    tokio::task::spawn_blocking(move || decode_base64_image(&b64, &limits))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| (e.code(), e.to_string()))
+    decode_base64_image(b64, limits).map_err(|e| (e.code(), e.to_string()))
 }
 
 #[cfg(test)]

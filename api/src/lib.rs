@@ -11,7 +11,8 @@ pub mod email_limits;
 pub mod error;
 pub mod extract;
 pub mod images;
-mod offload;
+pub mod limited;
+pub mod offload;
 pub mod openapi;
 pub mod paging;
 pub mod placement;
@@ -26,11 +27,11 @@ pub mod state;
 pub mod submit;
 pub mod views;
 pub mod waiting;
+pub mod watchdog;
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -65,7 +66,11 @@ pub async fn serve_health(
 }
 
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.limits.max_body_bytes;
+    // Bodies that carry images or documents may be as large as `limits.max_body_bytes`; every
+    // other request (control routes, emails, dashboard forms) gets `limits.max_json_body_bytes`,
+    // so no route reads more than it could ever need.
+    let large = extract::body_limit(state.config.limits.max_body_bytes);
+    let small = extract::body_limit(state.config.limits.max_json_body_bytes);
     let dashboard = if state.config.dashboard.enabled {
         dashboard::router()
     } else {
@@ -78,19 +83,27 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::openapi_json))
         .route(
             "/v1/certificates",
-            post(routes::certificates::submit).get(routes::certificates::list),
+            post(routes::certificates::submit)
+                .get(routes::certificates::list)
+                .layer(large.clone()),
         )
         .route(
             "/v1/certificates/public",
             get(routes::certificates::list_public),
         )
-        .route("/v1/certificates/batch", post(routes::batches::submit))
+        .route(
+            "/v1/certificates/batch",
+            post(routes::batches::submit).layer(large.clone()),
+        )
         .route("/v1/certificates/{id}", get(routes::certificates::get))
         .route(
             "/v1/certificates/{id}/revoke",
             post(routes::certificates::revoke),
         )
-        .route("/v1/reports", post(routes::reports::submit))
+        .route(
+            "/v1/reports",
+            post(routes::reports::submit).layer(large.clone()),
+        )
         .route("/v1/emails", post(routes::emails::submit))
         .route("/v1/files/{id}", get(routes::jobs::signed_file))
         .route("/v1/batches", get(routes::batches::list))
@@ -101,17 +114,20 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(routes::assets::asset))
         .route(
             "/v1/templates",
-            get(routes::templates::list).post(routes::templates::create),
+            get(routes::templates::list)
+                .post(routes::templates::create)
+                .layer(large.clone()),
         )
         .route(
             "/v1/templates/{id}",
             get(routes::templates::get)
                 .put(routes::templates::update)
-                .delete(routes::templates::delete),
+                .delete(routes::templates::delete)
+                .layer(large.clone()),
         )
         .route(
             "/v1/templates/{id}/preview",
-            post(routes::templates::preview),
+            post(routes::templates::preview).layer(large.clone()),
         )
         .route("/v1/status", get(routes::system::status))
         .route("/v1/schedules", get(routes::schedules::list))
@@ -170,7 +186,7 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(state.config.limits.request_timeout_secs),
             server::deadline,
         ))
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(small)
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| -> Response {
                 ApiError::Internal("a handler panicked".into()).into_response()

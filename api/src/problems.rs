@@ -3,13 +3,18 @@
 
 use shared::domain::{BoundedText, CalendarDate};
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, MAX_LISTED_PROBLEMS};
 
 type Text = BoundedText<10_000>;
 
-/// Collects every problem with a submission, so the client fixes them in one round.
+/// Collects every problem with a submission, so the client fixes them in one round. Only the
+/// first [`MAX_LISTED_PROBLEMS`] are kept (the rest are counted): a huge invalid request costs
+/// no more memory than a small one.
 #[derive(Default)]
-pub(crate) struct Problems(pub Vec<FieldError>);
+pub(crate) struct Problems {
+    listed: Vec<FieldError>,
+    total: usize,
+}
 
 impl Problems {
     pub(crate) fn add(
@@ -18,7 +23,21 @@ impl Problems {
         code: &'static str,
         message: impl Into<String>,
     ) {
-        self.0.push(FieldError::new(field, code, message));
+        self.total += 1;
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            self.listed.push(FieldError::new(field, code, message));
+        }
+    }
+
+    /// How many problems were found (listed or not).
+    pub(crate) fn count(&self) -> usize {
+        self.total
+    }
+
+    /// The problems so far as one 422 (leaving none behind).
+    pub(crate) fn take_error(&mut self) -> ApiError {
+        let total = std::mem::take(&mut self.total);
+        ApiError::fields_of(std::mem::take(&mut self.listed), total)
     }
 
     /// One line of text, as the OpenAPI document describes it: at most `max` characters as
@@ -62,11 +81,11 @@ impl Problems {
         }
     }
 
-    pub(crate) fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
+    pub(crate) fn into_result(mut self) -> Result<(), ApiError> {
+        if self.total == 0 {
             Ok(())
         } else {
-            Err(ApiError::fields(self.0))
+            Err(self.take_error())
         }
     }
 }

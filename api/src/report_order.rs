@@ -13,9 +13,8 @@ use shared::reports::{
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::images;
+use crate::images::{self, ImageLimits};
 use crate::problems::Problems;
-use crate::state::AppState;
 
 /// Longest short text (names, numbers, table cells' item), in characters.
 const SHORT: usize = 200;
@@ -313,11 +312,10 @@ pub(crate) struct ReportOrder {
 
 /// Every check, collecting all problems: the head, the sizes (stopping there when they are out
 /// of bounds), each list, then the images and signatures, decoded in order.
-pub(crate) async fn validate(
-    state: &AppState,
-    req: ReportRequest,
-) -> Result<ReportOrder, ApiError> {
-    let limits = &state.config.limits;
+/// CPU-heavy (images decoded, up to `limits.max_report_text_bytes` of markup parsed): run it
+/// in the check pool.
+pub(crate) fn validate(limits: &Limits, req: ReportRequest) -> Result<ReportOrder, ApiError> {
+    let image_limits = ImageLimits::from(limits);
     let mut c = Check::default();
     let head = c.head(&req);
     c.sizes(&req, limits)?;
@@ -326,8 +324,8 @@ pub(crate) async fn validate(
     let punch_list = c.punch_list(&req.punch_list);
     let text_sections = c.text_sections(&req.text_sections);
     let mut inputs = Vec::new();
-    let images = c.figures(state, &req.images, &mut inputs).await;
-    let signoffs = c.signoffs(state, &req.signoffs, &mut inputs).await;
+    let images = c.figures(&image_limits, &req.images, &mut inputs);
+    let signoffs = c.signoffs(&image_limits, &req.signoffs, &mut inputs);
     c.image_bytes(&inputs, limits.max_report_image_bytes);
     c.p.into_result()?;
     let content = head.content(Lists {
@@ -504,7 +502,7 @@ impl Check {
     /// The lists' lengths, the rows over all sections and the images with the signatures:
     /// when any is out of bounds, the answer is every problem so far, before the per-row work.
     fn sizes(&mut self, req: &ReportRequest, limits: &Limits) -> Result<(), ApiError> {
-        let before_sizes = self.p.0.len();
+        let before_sizes = self.p.count();
         self.too_many("equipment", req.equipment.len(), LIST);
         self.too_many("punch_list", req.punch_list.len(), LIST);
         self.too_many("text_sections", req.text_sections.len(), LIST);
@@ -538,8 +536,8 @@ impl Check {
             );
         }
         // Stop before the per-row work when the sizes alone are out of bounds.
-        if self.p.0.len() > before_sizes {
-            return Err(ApiError::fields(std::mem::take(&mut self.p.0)));
+        if self.p.count() > before_sizes {
+            return Err(self.p.take_error());
         }
         Ok(())
     }
@@ -665,9 +663,9 @@ impl Check {
     }
 
     /// The images, decoded in order into `inputs` (`image-<n>`), with their captions.
-    async fn figures(
+    fn figures(
         &mut self,
-        state: &AppState,
+        limits: &ImageLimits,
         list: &[ImageInput],
         inputs: &mut Vec<(String, Vec<u8>)>,
     ) -> Vec<Figure> {
@@ -675,7 +673,7 @@ impl Check {
         for (i, img) in list.iter().enumerate() {
             let caption = self.optional(&format!("images[{i}].caption"), &img.caption, CELL);
             let path = format!("images[{i}].image");
-            match images::check(state, img.image.clone()).await {
+            match images::check(limits, &img.image) {
                 Ok(checked) => inputs.push((reports::image_input(i), checked.bytes)),
                 Err((code, message)) => self.p.add(&path, code, format!("`{path}`: {message}")),
             }
@@ -687,9 +685,9 @@ impl Check {
     }
 
     /// The sign-offs, their signatures decoded in order into `inputs` (`signoff-<n>`).
-    async fn signoffs(
+    fn signoffs(
         &mut self,
-        state: &AppState,
+        limits: &ImageLimits,
         list: &[SignoffInput],
         inputs: &mut Vec<(String, Vec<u8>)>,
     ) -> Vec<Signoff> {
@@ -698,7 +696,7 @@ impl Check {
             let at = |f: &str| format!("signoffs[{i}].{f}");
             if let Some(b64) = &s.signature {
                 let path = at("signature");
-                match images::check(state, b64.clone()).await {
+                match images::check(limits, b64) {
                     Ok(checked) => inputs.push((reports::signoff_input(i), checked.bytes)),
                     Err((code, message)) => self.p.add(&path, code, format!("`{path}`: {message}")),
                 }

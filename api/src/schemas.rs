@@ -74,3 +74,28 @@ pub fn email_reply_to() -> utoipa::openapi::Object {
 pub fn email_template() -> utoipa::openapi::Object {
     one_of(shared::email_templates::builtin_email_templates())
 }
+
+/// A certificate's template fields: at most `MAX_FIELDS` members, each a string, number,
+/// boolean or null (`limited::Scalar`); which names a template declares is its own.
+pub fn certificate_fields() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let scalar = ObjectBuilder::new().schema_type(SchemaType::from_iter([
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+        Type::Null,
+    ]));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(shared::templates::MAX_FIELDS))
+        .additional_properties(Some(scalar))
+        .build()
+}
+
+/// An email template's variables: at most 50, any JSON values.
+pub fn email_vars() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Object)
+        .max_properties(Some(50))
+        .build()
+}

@@ -27,9 +27,9 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Bounds the render children this process starts (template checks and previews).
     pub sandbox: shared::sandbox::SandboxPool,
-    /// Bounds how many uploaded images this process decodes at once (each may take
-    /// `max_image_pixels` × 4 bytes); more wait their turn.
-    pub decodes: Arc<tokio::sync::Semaphore>,
+    /// CPU-heavy request checks (image decodes, reports, batches): bounded per process and
+    /// per key, run on the blocking pool without ever waiting there (`offload.rs`).
+    pub checks: crate::offload::CheckPool,
     /// Recent waiting-job counts per key, for the quota (`quotas.rs`).
     pub waiting: crate::quotas::WaitingCounts,
     /// Requests waiting for a job or batch to finish (`?wait=`, `waiting.rs`).
@@ -51,12 +51,17 @@ impl AppState {
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
                 metrics_token: config.metrics.token.clone(),
+                watchdog: crate::watchdog::Watchdog::start(std::time::Duration::from_secs(
+                    config.health.stall_after_secs,
+                )),
             },
             storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
-            decodes: Arc::new(tokio::sync::Semaphore::new(
+            checks: crate::offload::CheckPool::new(
                 config.limits.max_concurrent_decodes,
-            )),
+                config.limits.max_checks_per_key,
+                config.limits.max_waiting_checks,
+            ),
             base_url: config.public_base_url().into(),
             auth: crate::auth::KeyCache::default(),
             templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
@@ -103,6 +108,8 @@ pub struct Readiness {
     pub header_read_timeout_secs: u64,
     /// `metrics.token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<shared::config::Secret<String>>,
+    /// Whether this process still runs work: `/health` fails when it does not.
+    pub watchdog: crate::watchdog::Watchdog,
 }
 
 impl FromRef<AppState> for Readiness {

@@ -342,6 +342,9 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(execute(command, config));
     telemetry.shutdown();
+    // Blocking threads still running (a render, a stuck lookup) must not keep the process
+    // alive after its work has ended.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -496,6 +499,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn serve(config: Config, roles: Roles, migrate: bool) -> anyhow::Result<()> {
     tracing::info!(config = %config.describe(), ?roles, "quire starting");
+    let grace_secs = config.shutdown_grace_secs;
     let app = App::start(config, roles, migrate)
         .await
         .context("starting")?;
@@ -515,10 +519,25 @@ async fn serve(config: Config, roles: Roles, migrate: bool) -> anyhow::Result<()
         tracing::info!("api on http://{addr}");
     }
     let token = app.shutdown_token();
+    // Past the grace period (and a margin for the drain), the process exits whatever still
+    // runs: a plain thread, so it fires even if the runtime itself no longer makes progress.
+    let hard_stop = std::time::Duration::from_secs(grace_secs + 15);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested; finishing in-flight work");
         token.cancel();
+        std::thread::spawn(move || {
+            std::thread::sleep(hard_stop);
+            eprintln!(
+                "quire: still running {} s after the shutdown request; exiting",
+                hard_stop.as_secs()
+            );
+            std::process::exit(1);
+        });
+        // A second signal: stop now.
+        shutdown_signal().await;
+        eprintln!("quire: second shutdown request; exiting now");
+        std::process::exit(1);
     });
     app.wait().await
 }

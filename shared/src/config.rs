@@ -227,8 +227,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted where a body carries images or documents (certificates,
+    /// batches, reports, templates), in bytes.
     pub max_body_bytes: usize,
+    /// Largest request body of every other request (emails, webhooks, revocations, dashboard
+    /// forms), in bytes.
+    pub max_json_body_bytes: usize,
     /// Largest decoded image (photo) accepted, in bytes.
     pub max_image_bytes: usize,
     /// Most pixels (width × height) of an uploaded image; checked from its header before
@@ -251,9 +255,15 @@ pub struct Limits {
     /// Most bytes of free text (titles, notes, table cells, markup) in one report request, so
     /// one request cannot hold a validating thread for long.
     pub max_report_text_bytes: usize,
-    /// Most images decoded at the same moment in this process (API checks, worker renders);
-    /// further decodes wait. Bounds memory: each decode may hold `max_image_pixels` × 4 bytes.
+    /// Most CPU-heavy request checks (image decodes, report and batch validation) one API
+    /// process runs at once, each on a blocking thread; more wait without holding a thread.
+    /// Bounds memory too: a decode may hold `max_image_pixels` × 4 bytes.
     pub max_concurrent_decodes: usize,
+    /// Most such checks one key may have running or waiting in a process; beyond it `429
+    /// too_many_checks` at once.
+    pub max_checks_per_key: usize,
+    /// Most checks waiting for a turn in a process, all keys together; beyond it `503 busy`.
+    pub max_waiting_checks: usize,
     /// Longest a request may take, headers read to answer written, in seconds.
     pub request_timeout_secs: u64,
     /// Longest a client may take to send a request's headers, in seconds (slow-loris).
@@ -394,6 +404,10 @@ pub struct HealthSettings {
     pub min_free_disk_mb: u64,
     /// Recorded results older than this are reported as stale.
     pub stale_after_secs: u64,
+    /// `/health` fails (503 `stalled`) when this process's runtime and blocking pool have
+    /// completed no probe for this long: a process that can no longer make progress is
+    /// restarted by its supervisor.
+    pub stall_after_secs: u64,
 }
 
 /// Bounded renders of uploaded templates: a child process with a wall-clock timeout and an
@@ -457,6 +471,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             limits: Limits {
                 max_body_bytes: 10 * 1024 * 1024,
+                max_json_body_bytes: 256 * 1024,
                 max_image_bytes: 2 * 1024 * 1024,
                 // A 2000 × 2000 photo prints at 300 dpi across 17 cm; signatures and logos
                 // need far less. Each decode holds up to 16 MB at this size.
@@ -470,6 +485,8 @@ impl Default for Config {
                 max_email_attachment_bytes: 10 * 1024 * 1024,
                 max_report_text_bytes: 1024 * 1024,
                 max_concurrent_decodes: cores,
+                max_checks_per_key: 4,
+                max_waiting_checks: 256,
                 request_timeout_secs: 60,
                 header_read_timeout_secs: 10,
             },
@@ -529,6 +546,7 @@ impl Default for Config {
             health: HealthSettings {
                 min_free_disk_mb: 1024,
                 stale_after_secs: 300,
+                stall_after_secs: 10,
             },
             sandbox: Sandbox {
                 program: None,
@@ -864,6 +882,12 @@ impl Config {
         if l.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes", "must be at least 1024");
         }
+        if l.max_json_body_bytes < 1024 || l.max_json_body_bytes > l.max_body_bytes {
+            return bad(
+                "limits.max_json_body_bytes",
+                "must be at least 1024 and not more than limits.max_body_bytes",
+            );
+        }
         within(
             "rate_limit.window_secs",
             self.rate_limit.window_secs,
@@ -900,6 +924,16 @@ impl Config {
             "limits.max_concurrent_decodes",
             l.max_concurrent_decodes as u64,
             1..=1024,
+        )?;
+        within(
+            "limits.max_checks_per_key",
+            l.max_checks_per_key as u64,
+            1..=1024,
+        )?;
+        within(
+            "limits.max_waiting_checks",
+            l.max_waiting_checks as u64,
+            0..=100_000,
         )?;
         within(
             "limits.request_timeout_secs",
@@ -941,6 +975,11 @@ impl Config {
         if self.health.stale_after_secs == 0 {
             return bad("health.stale_after_secs", "must be at least 1");
         }
+        within(
+            "health.stall_after_secs",
+            self.health.stall_after_secs,
+            3..=3600,
+        )?;
         Ok(())
     }
 

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::db::{BatchRow, ListCursor};
 use shared::domain::{JobId, JobStatus, Timestamp};
+use shared::templates::MAX_FIELDS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::certificate_order::{BatchItem, validate};
+use crate::certificate_order::{self, BatchItem, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiQuery, Caller, Keyed, Mine, Owned};
-use crate::offload::off_executor;
 use crate::paging::{Listing, PageQuery};
 use crate::placement::{Placement, PriorityChoice};
 use crate::state::AppState;
@@ -134,6 +134,13 @@ fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
     if headers.iter().any(str::is_empty) {
         return Err(bad_body("every CSV column needs a name in the header row"));
     }
+    // The five named columns, and at most as many field columns as a template may declare.
+    if headers.len() > 5 + MAX_FIELDS {
+        return Err(bad_body(format!(
+            "a CSV batch has at most {} columns: the certificate's five and at most {MAX_FIELDS} template fields",
+            5 + MAX_FIELDS
+        )));
+    }
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         if rows.len() >= MAX_ROWS {
@@ -157,10 +164,76 @@ fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
                 }
             }
         }
-        item.fields = (!fields.is_empty()).then_some(fields);
+        item.fields = (!fields.is_empty()).then(|| fields.into());
         rows.push(item);
     }
     Ok(rows)
+}
+
+/// A batch request as sent, in either form.
+struct Parsed {
+    template: Option<String>,
+    is_public: bool,
+    rows: Vec<BatchItem>,
+    priority: Option<PriorityChoice>,
+    run_at: Option<String>,
+    delay_secs: Option<u64>,
+    callback_url: Option<String>,
+}
+
+/// Same key, same request (content type, query and body): the original batch.
+fn batch_idempotency(
+    headers: &HeaderMap,
+    q: &BatchQuery,
+    body: &[u8],
+) -> Result<Option<Idempotency>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let query = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        q.template, q.is_public, q.priority, q.run_at, q.delay_secs, q.callback_url
+    );
+    Idempotency::of_parts(headers, &[content_type, query.as_bytes(), body])
+}
+
+/// The rows and options of a CSV (options in the query) or JSON batch.
+fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed, ApiError> {
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match mime.as_str() {
+        "text/csv" => Ok(Parsed {
+            template: q.template,
+            is_public: q.is_public.unwrap_or(false),
+            rows: parse_csv(body)?,
+            priority: q.priority,
+            run_at: q.run_at,
+            delay_secs: q.delay_secs,
+            callback_url: q.callback_url,
+        }),
+        "application/json" => {
+            let req: BatchRequest = crate::extract::parse_json(body)?;
+            Ok(Parsed {
+                template: req.template,
+                is_public: req.is_public,
+                rows: req.rows,
+                priority: req.priority,
+                run_at: req.run_at,
+                delay_secs: req.delay_secs,
+                callback_url: req.callback_url,
+            })
+        }
+        _ => Err(ApiError::BadRequest {
+            code: "unsupported_media_type",
+            message: "send application/json or text/csv".into(),
+            field: None,
+        }),
+    }
 }
 
 fn too_many() -> ApiError {
@@ -188,58 +261,30 @@ pub async fn submit(
     ApiQuery(q): ApiQuery<BatchQuery>,
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
-    // Same key, same request (content type, query and body): the original batch.
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    let query = format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-        q.template, q.is_public, q.priority, q.run_at, q.delay_secs, q.callback_url
-    );
-    let idempotency = Idempotency::of_parts(&headers, &[content_type, query.as_bytes(), &body])?;
+    // Hashing and parsing up to `limits.max_body_bytes` of CSV or JSON is CPU work: in the
+    // check pool, like the rows' validation below.
+    let checks = state.checks.clone();
+    let (idempotency, parsed) = checks
+        .run(&caller.key_id, move || {
+            let idempotency = batch_idempotency(&headers, &q, &body)?;
+            Ok::<_, ApiError>((idempotency, parse_batch(&headers, q, &body)))
+        })
+        .await??;
     if let Some(i) = &idempotency
         && let Some(earlier) = i.earlier_batch(&state, &caller).await?
     {
         return earlier_batch(&state, &earlier).await;
     }
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let (template, is_public, rows, placement, callback_url) = match mime.as_str() {
-        "text/csv" => {
-            let placement = batch_placement(&caller, q.priority, q.run_at, q.delay_secs)?;
-            let rows = parse_csv(&body)?;
-            (
-                q.template,
-                q.is_public.unwrap_or(false),
-                rows,
-                placement,
-                q.callback_url,
-            )
-        }
-        "application/json" => {
-            let req: BatchRequest = crate::extract::parse_json(&body)?;
-            let placement = batch_placement(&caller, req.priority, req.run_at, req.delay_secs)?;
-            (
-                req.template,
-                req.is_public,
-                req.rows,
-                placement,
-                req.callback_url,
-            )
-        }
-        _ => {
-            return Err(ApiError::BadRequest {
-                code: "unsupported_media_type",
-                message: "send application/json or text/csv".into(),
-                field: None,
-            });
-        }
-    };
+    let Parsed {
+        template,
+        is_public,
+        rows,
+        priority,
+        run_at,
+        delay_secs,
+        callback_url,
+    } = parsed?;
+    let placement = batch_placement(&caller, priority, run_at, delay_secs)?;
     let callback_url = crate::callbacks::checked(&state, callback_url).await?;
     if rows.is_empty() {
         return Err(ApiError::Invalid {
@@ -259,30 +304,32 @@ pub async fn submit(
 
     // Pass 1: every row checked, only the problems kept; on the blocking pool, as 10,000
     // rows are seconds of CPU.
-    let (checking, checked_template) = (state.clone(), template.clone());
-    let (rows, errors, bad_rows) = off_executor(async move {
-        let mut errors: Vec<FieldError> = Vec::new();
-        let mut bad_rows = 0;
-        for (i, row) in rows.iter().enumerate() {
-            match validate(&checking, &checked_template, request(row)).await {
-                Ok(_) => {}
-                Err(ApiError::InvalidMany {
-                    errors: row_errors, ..
-                }) => {
-                    bad_rows += 1;
-                    for mut e in row_errors {
-                        if errors.len() < MAX_LISTED_ERRORS {
-                            e.row = Some(i + 1);
-                            errors.push(e);
+    let (config, checked_template) = (state.config.clone(), template.clone());
+    let checks = state.checks.clone();
+    let (rows, errors, bad_rows) = checks
+        .run(&caller.key_id, move || {
+            let mut errors: Vec<FieldError> = Vec::new();
+            let mut bad_rows = 0;
+            for (i, row) in rows.iter().enumerate() {
+                match validate(&config.limits, &checked_template, request(row)) {
+                    Ok(_) => {}
+                    Err(ApiError::InvalidMany {
+                        errors: row_errors, ..
+                    }) => {
+                        bad_rows += 1;
+                        for mut e in row_errors {
+                            if errors.len() < MAX_LISTED_ERRORS {
+                                e.row = Some(i + 1);
+                                errors.push(e);
+                            }
                         }
                     }
+                    Err(other) => return Err(other),
                 }
-                Err(other) => return Err(other),
             }
-        }
-        Ok((rows, errors, bad_rows))
-    })
-    .await??;
+            Ok((rows, errors, bad_rows))
+        })
+        .await??;
     if bad_rows > 0 {
         let first = errors
             .first()
@@ -313,7 +360,8 @@ pub async fn submit(
     // Each row's check owns what it reads, so its future borrows nothing from the row.
     let job = |row: &BatchItem| {
         let (state, template, req) = (state.clone(), template.clone(), request(row));
-        async move { validate(&state, &template, req).await }
+        let owner = caller.key_id.clone();
+        async move { certificate_order::check(&state, &owner, &template, req).await }
     };
     let order = BatchOrder {
         batch: &batch,

@@ -12,7 +12,7 @@ use shared::db::{
 use shared::domain::{CalendarDate, JobId};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::certificate_order::{CertificateRequest, validate};
+use crate::certificate_order::{self, CertificateRequest};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, Keyed};
@@ -37,7 +37,7 @@ pub async fn submit(
     let placement = req.body.placement(&req.caller)?;
     let callback_url = crate::callbacks::checked(&state, req.body.callback_url.clone()).await?;
     let template = resolve_template(&state, &req.caller, req.body.template.as_deref()).await?;
-    let order = validate(&state, &template, req.body).await?;
+    let order = certificate_order::check(&state, &req.caller.key_id, &template, req.body).await?;
     let job = Submission {
         payload: &order.payload,
         inputs: order.inputs,

@@ -60,9 +60,10 @@ pub struct EmailRequest {
     pub template: String,
     /// The template's variables (`generic`: `subject`, `text`); one the template needs and
     /// does not get is a 422.
+    /// At most 50 variables.
     #[serde(default)]
-    #[schema(value_type = Object)]
-    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[schema(schema_with = crate::schemas::email_vars)]
+    pub vars: crate::limited::LimitedObject<50>,
     /// Ids of the caller's own succeeded jobs whose PDFs to attach (another is a 422).
     #[serde(default)]
     #[schema(value_type = Vec<uuid::Uuid>, max_items = 20)]
@@ -174,7 +175,7 @@ pub async fn submit(
     let attach = total <= state.config.limits.max_email_attachment_bytes;
 
     // Rendered once now with what the worker will add, so a bad variable is a 422 here.
-    let mut vars = req.vars.clone();
+    let mut vars = req.vars.as_map().clone();
     let placeholders: Vec<LinkedFile> = attachments
         .iter()
         .filter(|_| !attach)
@@ -215,7 +216,7 @@ pub async fn submit(
         reply_to,
         subject,
         template: req.template.clone(),
-        vars: req.vars,
+        vars: req.vars.into_inner(),
         attachments,
         attach,
         about: None,

@@ -34,14 +34,34 @@ pub struct RecordedSummary {
     pub stale: bool,
 }
 
-/// Liveness: the process is up.
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = Health)))]
-pub async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        down: vec![],
-        recorded: None,
-    })
+/// Liveness: the process is up and still runs work (its runtime and blocking pool completed a
+/// probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
+/// supervisor restarts a process that can no longer make progress.
+#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = Health),
+    (status = 503, description = "The process has run no work for `health.stall_after_secs`", body = Health)))]
+pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
+    if let Some(stalled) = state.watchdog.stalled_for() {
+        tracing::error!(
+            stalled_secs = stalled.as_secs(),
+            "no blocking-pool work has completed lately: /health fails so this process is restarted"
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "stalled".into(),
+                down: vec!["progress".into()],
+                recorded: None,
+            }),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(Health {
+            status: "ok".into(),
+            down: vec![],
+            recorded: None,
+        }),
+    )
 }
 
 /// Prometheus metrics of this process, in the text exposition format (see README,

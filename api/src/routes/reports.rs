@@ -8,7 +8,6 @@ use shared::templates::TemplateKind;
 
 use crate::email_limits::notify_charge;
 use crate::error::ApiError;
-use crate::offload::off_executor;
 use crate::report_order::{ReportRequest, validate};
 use crate::state::AppState;
 use crate::submit::{
@@ -55,8 +54,11 @@ pub async fn submit(
             field: None,
         });
     }
-    let checking = state.clone();
-    let order = off_executor(async move { validate(&checking, req).await }).await??;
+    let config = state.config.clone();
+    let order = state
+        .checks
+        .run(&caller.key_id, move || validate(&config.limits, req))
+        .await??;
     let record = &template.record;
     let payload = ReportPayload {
         template: record.name.clone(),

@@ -420,7 +420,7 @@ pub(crate) async fn preview_version_png(
     let request = match at_version.record.kind {
         TemplateKind::Certificate => {
             let empty = PreviewRequest::default().into_request();
-            preview_request(state, &at_version, empty, Output::Png).await?
+            preview_request(state, &caller.key_id, &at_version, empty, Output::Png).await?
         }
         TemplateKind::Report => sample_report_request(&at_version.content, Output::Png),
     };
@@ -429,6 +429,7 @@ pub(crate) async fn preview_version_png(
 
 async fn preview_request(
     state: &AppState,
+    owner: &str,
     template: &CachedTemplate,
     given: CertificateRequest,
     output: Output,
@@ -440,7 +441,7 @@ async fn preview_request(
         .get_or_insert_with(|| "Quire Academy".into());
     req.photo.get_or_insert_with(sample_b64);
     req.signature.get_or_insert_with(sample_b64);
-    let fields = req.fields.get_or_insert_with(Default::default);
+    let fields = req.fields.get_or_insert_with(Default::default).as_map_mut();
     for spec in &template.content.fields {
         fields
             .entry(spec.name.clone())
@@ -456,7 +457,7 @@ async fn preview_request(
             });
     }
     req.notify = None;
-    let order = crate::certificate_order::validate(state, template, req).await?;
+    let order = crate::certificate_order::check(state, owner, template, req).await?;
     let mut payload = order.payload;
     payload.verification_code = "PREV-IEW0-CODE".into();
     let base = state.config.public_base_url();
@@ -773,7 +774,7 @@ pub async fn preview(
     let request = match template.record.kind {
         TemplateKind::Certificate => {
             let given = body.value.into_request();
-            preview_request(&state, &template, given, output).await?
+            preview_request(&state, &caller.key_id, &template, given, output).await?
         }
         // A report template previews with the sample report: certificate values sent to it
         // would be silently ignored, so they are refused.

@@ -20,6 +20,7 @@ mod metrics;
 mod openapi;
 mod operators;
 mod outage;
+mod overload;
 mod pdf;
 mod processes;
 mod receiver;
