@@ -5,7 +5,7 @@
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
 #   - mold (Debian's), the linker .cargo/config.toml names;
-#   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/smtp.rs starts on a free port;
+#   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/integration/smtp.rs starts on a free port;
 #   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs;
 #   - Chromium (Debian's `chromium`) and Playwright (PyPI, pinned: PLAYWRIGHT_VERSION, driving
 #     that Chromium: it downloads no browser), which deploy/browser-test.sh runs;

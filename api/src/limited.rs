@@ -192,7 +192,10 @@ mod tests {
         let err = serde_json::from_str::<LimitedObject<5, Scalar>>(r#"{"a": {"b": 1}}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("expected a string, number, boolean or null"), "{err}");
+        assert!(
+            err.contains("expected a string, number, boolean or null"),
+            "{err}"
+        );
     }
 
     #[test]

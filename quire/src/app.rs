@@ -107,7 +107,10 @@ impl App {
         }
         let config = Arc::new(config);
         if config.metrics.enabled {
-            shared::metrics::install(roles.label());
+            shared::metrics::install(
+                roles.label(),
+                option_env!("BUILD_GIT_REVISION").unwrap_or("unknown"),
+            );
         }
         let (db, queue) = connect(&config).await?;
         // A wrong bucket or key stops start-up with one line naming the setting.

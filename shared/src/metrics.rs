@@ -30,8 +30,9 @@ const JOB: &[f64] = &[
 const BYTES: &[f64] = &[1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7, 3e7, 1e8];
 
 /// Installs this process's recorder (once; later calls keep the first). `role` names what
-/// the process runs: `run`, `api`, `worker` or `scheduler`.
-pub fn install(role: &str) {
+/// the process runs: `run`, `api`, `worker` or `scheduler`; `revision` is the binary's git
+/// revision (the `quire_build_info` metric).
+pub fn install(role: &str, revision: &'static str) {
     if HANDLE.get().is_some() {
         return;
     }
@@ -99,7 +100,7 @@ pub fn install(role: &str) {
     gauge!(
         "quire_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
-        "revision" => option_env!("BUILD_GIT_REVISION").unwrap_or("unknown"),
+        "revision" => revision,
     )
     .set(1.0);
 }

@@ -1,6 +1,6 @@
 //! `shared::queue::Queue` against real backends: Redis at `QUIRE_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`; these tests fail, never skip, when it is not reachable) and SQLite
-//! in temporary directories. Consumption is tested in `worker/tests/consumer.rs`.
+//! in temporary directories. Consumption is tested in `worker/tests/integration/consumer.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -26,6 +26,7 @@ mod processes;
 mod receiver;
 mod registry;
 mod reports;
+mod sandbox;
 mod schedules;
 mod security;
 mod storage;

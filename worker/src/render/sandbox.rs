@@ -162,7 +162,7 @@ mod tests {
     use super::*;
 
     // `serve_stdio` limits the calling process, so it is tested through the `quire` binary
-    // (quire/tests/sandbox.rs); these call the part behind the pipes.
+    // (quire/tests/integration/sandbox.rs); these call the part behind the pipes.
 
     fn request(source: &str, output: Output) -> SandboxRequest {
         SandboxRequest {

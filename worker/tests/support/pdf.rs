@@ -1,5 +1,5 @@
 //! PDF inspection shared by the worker's render tests (`src/render/tests.rs`) and
-//! `tests/report_render.rs`, included in each with `#[path]`.
+//! `tests/integration/report_render.rs`, included in each with `#[path]`.
 
 /// Number of image XObjects in the PDF (lopdf, re-exported by pdf-extract).
 pub fn image_count(pdf: &[u8]) -> usize {

@@ -1,6 +1,6 @@
 //! A real SMTP server for tests: aiosmtpd (PyPI, ensured by `deploy/test-services.sh`) running
-//! `worker/tests/smtp_server.py` as a child process. Shared by `worker/tests/smtp.rs` and the
-//! quire integration tests (included with `#[path]`).
+//! `worker/tests/smtp_server.py` as a child process. Shared by the worker's integration tests
+//! and quire's (included with `#[path]`).
 
 #![allow(dead_code)]
 

@@ -8,10 +8,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use shared::config::{Smtp, SmtpTls};
 use worker::email::{Attachment, Mailer, OutgoingEmail, SendError};
 
-#[path = "support/smtp_server.rs"]
-mod smtp_server;
-
-use smtp_server::{SmtpServer, free_port};
+use crate::smtp_server::{SmtpServer, free_port};
 
 fn start_server(reject: &[&str]) -> SmtpServer {
     SmtpServer::start(reject, &[])

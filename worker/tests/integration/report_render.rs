@@ -7,11 +7,9 @@ use std::io::Cursor;
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use crate::pdf::image_count;
 use serde_json::{Value, json};
 use time::macros::datetime;
-#[path = "support/pdf.rs"]
-mod pdf;
-use pdf::image_count;
 use worker::render::{Engine, RenderError, RenderInput, Rendered, Template, builtin_templates};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::new().expect("engine loads"));
