@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the test suite talks to are available, and says what it did:
-#   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`;
+#   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`,
+#     with pg_stat_statements loaded (the cost guard counts statements with it);
 #   - Redis at 127.0.0.1:6379;
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
@@ -153,8 +154,11 @@ moto_present() {
         [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) == "$MOTO_VERSION" ]]
 }
 
-if pg_up && redis_up && pg_test_db_ok && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && s3_up; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium and playwright $PLAYWRIGHT_VERSION present: nothing to do"
+mold_present() { command -v mold >/dev/null 2>&1; }
+pg_stat_statements_loaded() { [[ $(pg_tcp_query postgres 'show shared_preload_libraries' 2>/dev/null) == *pg_stat_statements* ]]; }
+
+if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium and playwright $PLAYWRIGHT_VERSION present: nothing to do"
     exit 0
 fi
 
@@ -317,6 +321,35 @@ ensure_pg_trust() {
     done
 }
 
+# pg_stat_statements loaded (the cost guard, quire/tests/integration/cost.rs, counts what the
+# core path costs with it): added to shared_preload_libraries and the cluster restarted, once.
+ensure_pg_stat_statements() {
+    local libs
+    libs=$(pg_tcp_query postgres 'show shared_preload_libraries') ||
+        fail "PostgreSQL: cannot read shared_preload_libraries: $libs"
+    if [[ ,${libs// /}, == *,pg_stat_statements,* ]]; then
+        return 0
+    fi
+    log "PostgreSQL: loading pg_stat_statements (shared_preload_libraries) and restarting"
+    local value=pg_stat_statements
+    [[ -n $libs ]] && value="$libs,pg_stat_statements"
+    local out
+    out=$(pg_tcp_query postgres "alter system set shared_preload_libraries = '$value'") ||
+        fail "PostgreSQL: cannot set shared_preload_libraries: $out"
+    local cluster ver name
+    cluster=$(pg_cluster) || fail "PostgreSQL: no cluster listens on port $PG_PORT to restart"
+    read -r ver name <<<"$cluster"
+    if ! out=$(as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" restart 2>&1); then
+        echo "$out" >&2
+        fail "PostgreSQL: pg_ctlcluster $ver $name restart failed (see above)"
+    fi
+    wait_for "PostgreSQL ($PG_HOST:$PG_PORT)" pg_up ||
+        fail "PostgreSQL: restarted cluster $ver/$name but nothing answers at $PG_HOST:$PG_PORT"
+    libs=$(pg_tcp_query postgres 'show shared_preload_libraries')
+    [[ $libs == *pg_stat_statements* ]] ||
+        fail "PostgreSQL: pg_stat_statements still not loaded after the restart ($libs)"
+}
+
 ensure_pg_db() {
     local out
     out=$(pg_tcp_query postgres "select 1 from pg_database where datname = '$PG_DB'") ||
@@ -376,6 +409,7 @@ ensure_s3_running() {
 ensure_s3_running
 ensure_pg_running
 ensure_pg_trust
+ensure_pg_stat_statements
 ensure_pg_db
 ensure_redis_running
 

@@ -485,7 +485,7 @@ impl Default for Config {
                 max_email_attachment_bytes: 10 * 1024 * 1024,
                 max_report_text_bytes: 1024 * 1024,
                 max_concurrent_decodes: cores,
-                max_checks_per_key: 4,
+                max_checks_per_key: 32,
                 max_waiting_checks: 256,
                 request_timeout_secs: 60,
                 header_read_timeout_secs: 10,

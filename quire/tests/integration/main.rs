@@ -7,6 +7,7 @@ mod auth;
 mod cancel;
 mod cli;
 mod client;
+mod cost;
 mod dashboard;
 mod email_limits;
 mod events;
