@@ -69,7 +69,9 @@ impl PrivateRedis {
             .unwrap();
         let mut out = BTreeMap::new();
         for line in info.lines() {
-            let Some((name, rest)) = line.strip_prefix("cmdstat_").and_then(|l| l.split_once(':'))
+            let Some((name, rest)) = line
+                .strip_prefix("cmdstat_")
+                .and_then(|l| l.split_once(':'))
             else {
                 continue;
             };
@@ -245,7 +247,9 @@ fn check(section: &str, measured: &[(&str, f64)], report: &mut String, over: &mu
         } else {
             "ok"
         };
-        report.push_str(&format!("  {name:<24} {value:>10.2}  budget {limit:>8}  {verdict}\n"));
+        report.push_str(&format!(
+            "  {name:<24} {value:>10.2}  budget {limit:>8}  {verdict}\n"
+        ));
     }
 }
 
@@ -302,14 +306,20 @@ async fn the_core_path_stays_within_its_budgets() {
     submit_all(10).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while observer.succeeded().await < 10 {
-        assert!(tokio::time::Instant::now() < deadline, "warm-up never finished");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "warm-up never finished"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     observer.reset().await;
     redis.reset().await;
     let ids = submit_all(JOBS).await;
     while observer.succeeded().await < (10 + JOBS) as i64 {
-        assert!(tokio::time::Instant::now() < deadline, "jobs never finished");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs never finished"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let redis_jobs = redis.commands().await;
@@ -354,7 +364,10 @@ async fn the_core_path_stays_within_its_budgets() {
     }
     report.push_str("  statements (calls in all):\n");
     for (calls, text) in by_text.iter().take(25) {
-        report.push_str(&format!("    {calls:>6}  {}\n", &text[..text.len().min(110)]));
+        report.push_str(&format!(
+            "    {calls:>6}  {}\n",
+            &text[..text.len().min(110)]
+        ));
     }
     report.push_str(&format!("  redis: {redis_jobs:?}\n"));
 
@@ -405,7 +418,10 @@ async fn the_core_path_stays_within_its_budgets() {
         &mut over,
     );
     for (calls, text) in by_text.iter().take(10) {
-        report.push_str(&format!("    {calls:>6}  {}\n", &text[..text.len().min(110)]));
+        report.push_str(&format!(
+            "    {calls:>6}  {}\n",
+            &text[..text.len().min(110)]
+        ));
     }
     report.push_str(&format!("  redis: {redis_reads:?}\n"));
     println!("{report}");

@@ -1,9 +1,10 @@
-//! The event log (`events`, written by triggers in the transaction of each job status change
-//! and certificate revocation: an outbox) and the pump that turns it into something readers
-//! can follow: it numbers committed events (`seq`) one pump at a time, marks batches whose
-//! last job finished (a `batch.completed` event), and creates the webhook deliveries each
-//! event calls for, all in one transaction. So every committed transition gets exactly one
-//! `seq` and exactly one delivery per subscribed endpoint, whatever crashes where.
+//! The event log and the pump that fills it. Triggers write each job status change and
+//! certificate revocation into `event_outbox` in the transaction of the change; the pump,
+//! one at a time, moves committed outbox rows into `events`, giving each its `seq` as it is
+//! written (once: no second write to number it), marks batches whose last job finished (a
+//! `batch.completed` event), and creates the webhook deliveries each event calls for, all in
+//! one transaction. So every committed transition gets exactly one `seq` and exactly one
+//! delivery per subscribed endpoint, whatever crashes where.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -46,6 +47,10 @@ pub struct HistoryEntry {
 
 const EVENT_COLUMNS: &str =
     "seq, type, owner_id, job_id, batch_id, kind, status, attempt, at, callback_url";
+
+/// The columns an event keeps when it moves from the outbox into `events`.
+const MOVED: &str = "type, owner_id, job_id, batch_id, kind, status, attempt, callback_url, at, \
+                     worker, error_code, error_message";
 
 impl Event {
     fn from_row(row: &AnyRow) -> Result<Event, DbError> {
@@ -123,40 +128,55 @@ impl Db {
     pub async fn pump_events(&self, settings: &PumpSettings) -> Result<Pumped, DbError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool().begin().await?;
-        let (number, prefix) = match self.backend() {
+        // Committed rows of the outbox move into `events`, each given its `seq`, in one
+        // statement: an event is written to `events` once, whole.
+        let rows = match self.backend() {
             DatabaseBackend::Postgres => {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(PUMP_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                // Numbers drawn row by row in id order (an UPDATE visits rows in no set
-                // order), so one job's events keep the order of its transitions.
-                (
-                    "UPDATE events e SET seq = n.seq FROM \
-                 (SELECT id, nextval('event_seq') AS seq FROM \
-                   (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1) todo) n \
-                 WHERE e.id = n.id",
-                    "e.",
-                )
+                // Numbers drawn row by row in id order (the sorted subquery is not flattened),
+                // so one job's events keep the order of its transitions.
+                sqlx::query(AssertSqlSafe(format!(
+                    "WITH moved AS (DELETE FROM event_outbox WHERE id IN \
+                       (SELECT id FROM event_outbox ORDER BY id LIMIT $1) RETURNING *) \
+                     INSERT INTO events (seq, {MOVED}) \
+                     SELECT nextval('event_seq'), {MOVED} FROM \
+                       (SELECT * FROM moved ORDER BY id) todo \
+                     RETURNING {EVENT_COLUMNS}"
+                )))
+                .bind(i64::from(settings.limit))
+                .fetch_all(&mut *tx)
+                .await?
             }
-            // One writer at a time: ids are already in commit order.
-            DatabaseBackend::Sqlite => (
-                "UPDATE events SET seq = id WHERE id IN \
-                 (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1)",
-                "",
-            ),
+            // One writer at a time: an outbox id is already in commit order, and becomes the
+            // event's `seq` (the outbox's AUTOINCREMENT never reuses one).
+            DatabaseBackend::Sqlite => {
+                let last: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT $1)",
+                )
+                .bind(i64::from(settings.limit))
+                .fetch_one(&mut *tx)
+                .await?;
+                let Some(last) = last else {
+                    return Ok(Pumped::default());
+                };
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO events (seq, {MOVED}) \
+                     SELECT id, {MOVED} FROM event_outbox WHERE id <= $1 ORDER BY id \
+                     RETURNING {EVENT_COLUMNS}"
+                )))
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM event_outbox WHERE id <= $1")
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                rows
+            }
         };
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{number} RETURNING {}",
-            EVENT_COLUMNS
-                .split(", ")
-                .map(|c| format!("{prefix}{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-        .bind(i64::from(settings.limit))
-        .fetch_all(&mut *tx)
-        .await?;
         let mut events = rows
             .iter()
             .map(Event::from_row)
@@ -204,8 +224,14 @@ impl Db {
     /// end (with its error). Kept as long as events are (`webhooks.events_retention_hours`).
     pub async fn job_history(&self, job_id: JobId) -> Result<Vec<HistoryEntry>, DbError> {
         let rows = sqlx::query(
-            "SELECT status, attempt, at, worker, error_code, error_message FROM events \
-             WHERE job_id = $1 AND type LIKE 'job.%' ORDER BY at, id",
+            // Events still in the outbox come after every numbered one (ids offset by 2^62).
+            "SELECT status, attempt, at, worker, error_code, error_message, seq AS ord \
+             FROM events WHERE job_id = $1 AND type LIKE 'job.%' \
+             UNION ALL \
+             SELECT status, attempt, at, worker, error_code, error_message, \
+                    id + 4611686018427387904 AS ord \
+             FROM event_outbox WHERE job_id = $1 AND type LIKE 'job.%' \
+             ORDER BY at, ord",
         )
         .bind(job_id.to_string())
         .fetch_all(self.pool())
@@ -229,8 +255,7 @@ impl Db {
     /// starts, and the lowest still kept (what a reconnect can replay from).
     pub async fn event_seq_bounds(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query(
-            "SELECT COALESCE(MIN(seq), 0) AS low, COALESCE(MAX(seq), 0) AS high FROM events \
-             WHERE seq IS NOT NULL",
+            "SELECT COALESCE(MIN(seq), 0) AS low, COALESCE(MAX(seq), 0) AS high FROM events",
         )
         .fetch_one(self.pool())
         .await?;
@@ -240,15 +265,15 @@ impl Db {
         ))
     }
 
-    /// Removes events older than `before` (numbered ones only: an unnumbered event has not
-    /// been delivered yet) and deliveries created before `deliveries_before`. Returns the
+    /// Removes events older than `before` (those still in the outbox have not been delivered
+    /// yet and are not touched) and deliveries created before `deliveries_before`. Returns the
     /// rows removed.
     pub async fn delete_old_events(
         &self,
         before: Timestamp,
         deliveries_before: Timestamp,
     ) -> Result<u64, DbError> {
-        let events = sqlx::query("DELETE FROM events WHERE at < $1 AND seq IS NOT NULL")
+        let events = sqlx::query("DELETE FROM events WHERE at < $1")
             .bind(before.millis())
             .execute(self.pool())
             .await?;
@@ -291,7 +316,7 @@ async fn complete_batches(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO events (owner_id, batch_id, callback_url, type, kind, status, at) \
+        "INSERT INTO event_outbox (owner_id, batch_id, callback_url, type, kind, status, at) \
          VALUES {}",
         values(
             done.len(),
