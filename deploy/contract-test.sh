@@ -138,12 +138,23 @@ batches = { values = ["$BATCH"] }
 templates = { values = ["classic", "sat"] }
 schedules = { values = ["cleanup", "health", "cache-warm"] }
 
+# \`?wait=\` answers after up to 60 s when the job or batch is not finished by then (jobs this
+# run schedules for later): always 1 s here, or the run takes minutes longer. Its bounds and
+# long-polling are tested by quire/tests/integration/waiting.rs.
 [[operations]]
-include-path-regex = "^/v1/(jobs|certificates|files)/\\\\{id\\\\}"
+include-path-regex = "^/v1/jobs/\\\\{id\\\\}$"
+parameters = { "path.id" = { dictionary = "jobs", probability = 0.7 }, "query.wait" = 1 }
+
+[[operations]]
+include-path-regex = "^/v1/(jobs/\\\\{id\\\\}/|certificates/\\\\{id\\\\}|files/\\\\{id\\\\})"
 parameters = { "path.id" = { dictionary = "jobs", probability = 0.7 } }
 
 [[operations]]
-include-path-regex = "^/v1/batches/\\\\{id\\\\}"
+include-path-regex = "^/v1/batches/\\\\{id\\\\}$"
+parameters = { "path.id" = { dictionary = "batches", probability = 0.7 }, "query.wait" = 1 }
+
+[[operations]]
+include-path-regex = "^/v1/batches/\\\\{id\\\\}/"
 parameters = { "path.id" = { dictionary = "batches", probability = 0.7 } }
 
 [[operations]]

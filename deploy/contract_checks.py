@@ -175,8 +175,9 @@ def explain(junit: Path, document: Path, rules: list[Rule]) -> int:
             try:
                 body = json.loads(answer["body"])
             except ValueError:
-                # Shortened in the report: the codes are near the start.
-                body = {"error": {"code": m} for m in re.findall(r'"code":"([a-z_]+)"', answer["body"])[:1]}
+                # Shortened in the report: the top code, then those of the problems still shown.
+                codes = re.findall(r'"code":"([a-z_]+)"', answer["body"])
+                body = {"error": {"code": codes[0], "errors": [{"code": c} for c in codes[1:]]}} if codes else None
             rule = explaining_rule(rules, operation, int(answer["status"]), media_type, problem_codes(body))
         status = answer["status"] if answer else "?"
         if rule is None:

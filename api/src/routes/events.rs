@@ -155,7 +155,7 @@ pub(crate) async fn open(
     let (low, high) = state.db.event_seq_bounds().await?;
     let cursor = resume.unwrap_or(high);
     let mut pending = VecDeque::new();
-    if resume.is_some() && low > 0 && cursor + 1 < low {
+    if resume.is_some() && low > 0 && cursor.saturating_add(1) < low {
         pending.push_back(
             SseEvent::default().event("gap").data(
                 serde_json::json!({ "oldest": low,

@@ -663,6 +663,17 @@ async fn the_event_stream_is_described_event_by_event() {
         );
         assert!(data.is_valid(payload), "{payload} is not an EventView");
     }
+    // The largest event id resumes (after everything) rather than overflowing.
+    let response = app
+        .client
+        .get(app.url("/v1/events"))
+        .bearer_auth(&key)
+        .header("Last-Event-ID", i64::MAX.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
     // A gap is an event of its own shape.
     let gap = json!({"event": "gap", "data": "{\"oldest\":5,\"message\":\"missed\"}"});
     assert_valid(&event, &gap);
