@@ -11,7 +11,12 @@
 #   - Chromium (Debian's `chromium`) and Playwright (PyPI, pinned: PLAYWRIGHT_VERSION, driving
 #     that Chromium: it downloads no browser), which deploy/browser-test.sh runs;
 #   - an S3-compatible server at 127.0.0.1:5055: `moto` in server mode (PyPI, pinned:
-#     MOTO_VERSION), in memory, for the object storage tests (QUIRE_TEST_S3_URL).
+#     MOTO_VERSION), in memory, for the object storage tests (QUIRE_TEST_S3_URL);
+#   - `openapi-spec-validator` (PyPI, pinned: OPENAPI_SPEC_VALIDATOR_VERSION), which the OpenAPI
+#     integration test and deploy/contract-test.sh run on the served document;
+#   - `openapi-python-client` (PyPI, pinned: OPENAPI_PYTHON_CLIENT_VERSION) and pytest (PYTEST_VERSION),
+#     Node.js 20 or later with npm (Debian's packages when missing), which clients/generate.sh
+#     and clients/test.sh run (the TypeScript generator is pinned in clients/typescript).
 # Already up -> does nothing (well under a second). Installed but stopped -> starts them.
 # Absent -> installs them from Debian's packages (apt-get), configures trust auth on loopback,
 # starts them. Waits (bounded) until both answer; on failure says which service and why, and
@@ -148,6 +153,26 @@ playwright_present() {
     [[ $(python3 -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null) == "$PLAYWRIGHT_VERSION" ]]
 }
 
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+spec_validator_present() {
+    command -v openapi-spec-validator >/dev/null 2>&1 &&
+        [[ $(python3 -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"))' 2>/dev/null) == "$OPENAPI_SPEC_VALIDATOR_VERSION" ]]
+}
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+python_client_generator_present() {
+    command -v openapi-python-client >/dev/null 2>&1 &&
+        [[ $(openapi-python-client --version 2>/dev/null) == *" $OPENAPI_PYTHON_CLIENT_VERSION" ]]
+}
+PYTEST_VERSION=9.2.0
+pytest_present() {
+    [[ $(python3 -c 'import importlib.metadata as m; print(m.version("pytest"))' 2>/dev/null) == "$PYTEST_VERSION" ]]
+}
+# The TypeScript client's generator (@hey-api/openapi-ts 0.94) needs Node.js 20.19 or later.
+node_present() {
+    command -v npm >/dev/null 2>&1 &&
+        node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+
 MOTO_VERSION=5.2.1
 moto_present() {
     command -v moto_server >/dev/null 2>&1 &&
@@ -157,8 +182,8 @@ moto_present() {
 mold_present() { command -v mold >/dev/null 2>&1; }
 pg_stat_statements_loaded() { [[ $(pg_tcp_query postgres 'show shared_preload_libraries' 2>/dev/null) == *pg_stat_statements* ]]; }
 
-if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && s3_up; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium and playwright $PLAYWRIGHT_VERSION present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && node_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium, playwright $PLAYWRIGHT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION, openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, pytest $PYTEST_VERSION and Node.js $(node --version) present: nothing to do"
     exit 0
 fi
 
@@ -207,6 +232,10 @@ if ! command -v mold >/dev/null 2>&1; then
     log "mold (the linker .cargo/config.toml names) is not installed"
     missing+=(mold)
 fi
+if ! node_present && ! command -v node >/dev/null 2>&1; then
+    log "Node.js and npm are not installed (the TypeScript client's generator and tests)"
+    missing+=(nodejs npm)
+fi
 if ! command -v python3 >/dev/null 2>&1; then
     log "python3 is not installed (needed for aiosmtpd)"
     missing+=(python3 python3-pip)
@@ -246,6 +275,13 @@ schemathesis_present || fail "schemathesis: installed, but \`schemathesis --vers
 chromium_present || fail "chromium: still missing after installing Debian's package"
 playwright_present || pip_install playwright "playwright==$PLAYWRIGHT_VERSION"
 playwright_present || fail "playwright: installed, but version $PLAYWRIGHT_VERSION not found"
+spec_validator_present || pip_install openapi-spec-validator "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+spec_validator_present || fail "openapi-spec-validator: installed, but version $OPENAPI_SPEC_VALIDATOR_VERSION not found on PATH"
+python_client_generator_present || pip_install openapi-python-client "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION"
+python_client_generator_present || fail "openapi-python-client: installed, but \`openapi-python-client --version\` is not $OPENAPI_PYTHON_CLIENT_VERSION"
+pytest_present || pip_install pytest "pytest==$PYTEST_VERSION"
+pytest_present || fail "pytest: installed, but version $PYTEST_VERSION not found"
+node_present || fail "Node.js 20.19 or later with npm is needed (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install a newer one"
 if ! s3_up; then
     moto_present || pip_install moto "moto[server]==$MOTO_VERSION"
     moto_present || fail "moto: installed, but moto_server or version $MOTO_VERSION not found"

@@ -46,6 +46,9 @@ step "compose" bash deploy/compose-test.sh
 step "k8s-validate" bash deploy/k8s/validate.sh
 step "k8s-play" bash deploy/k8s/kube-play-test.sh
 step "contract" bash deploy/contract-test.sh
+# The official clients: regenerated from the document and compared with the checked-in ones,
+# then each run end to end against a quire.
+step "clients" bash clients/test.sh
 # The dashboard in Debian's Chromium, driven by Playwright.
 step "browser" bash deploy/browser-test.sh
 

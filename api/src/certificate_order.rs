@@ -258,7 +258,8 @@ pub(crate) fn validate(
     {
         p.add(
             "expires_on",
-            "invalid_date",
+            // Its own code: an order between two fields, which a schema cannot state.
+            "dates_out_of_order",
             "`expires_on` must not be before `issued_on`",
         );
     }

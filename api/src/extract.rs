@@ -113,7 +113,22 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
         });
     }
     let mut de = serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let parsed = serde_path_to_error::deserialize(&mut de).or_else(|e| {
+        // JSON Schema's `integer` is any number without a fraction (`977.0` too), serde's
+        // integers only those written without one: read such numbers as integers and try
+        // again (only on this error, so other bodies are parsed once).
+        if !e
+            .inner()
+            .to_string()
+            .starts_with("invalid type: floating point")
+        {
+            return Err(e);
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(raw).map_err(|_| e)?;
+        whole_numbers_as_integers(&mut value);
+        serde_path_to_error::deserialize(value)
+    });
+    parsed.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -256,6 +271,25 @@ where
                 other.body_text()
             ))),
         }
+    }
+}
+
+/// Numbers written with a zero fraction (`977.0`, `1e3`) become integers, everywhere in
+/// `value`.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 {
+                *value = Value::from(f as i64);
+            } else if f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64 {
+                *value = Value::from(f as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 

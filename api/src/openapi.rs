@@ -1,4 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types.
+//!
+//! Why 3.1 and not 3.2 (whose `itemSchema` describes each event of a `text/event-stream`):
+//! utoipa 5 writes 3.1 only, openapi-python-client refuses any other version, and the
+//! Swagger UI served at `/docs` (5.17) renders only 3.0 and 3.1; openapi-spec-validator
+//! refuses `itemSchema` in a 3.1 document. So the event stream is described the way 3.1
+//! tools read one (schemathesis among them): its `schema` is one event (`StreamEvent`:
+//! `id`, `event`, `data`), exactly what 3.2 would give as `itemSchema`.
 
 use std::sync::LazyLock;
 
@@ -38,9 +45,23 @@ use crate::state::AppState;
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &KeyRequired, &CommonResponses, &LineText),
+    modifiers(&BearerAuth, &KeyRequired, &CommonResponses, &LineText, &NamedEnums),
 )]
 pub struct ApiDoc;
+
+/// Adds the enums of [`schemas::named_enums`](crate::schemas::named_enums) as components,
+/// which parameters and properties reference by name.
+struct NamedEnums;
+
+impl Modify for NamedEnums {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, description, mut schema) in crate::schemas::named_enums() {
+            schema.description = Some(description.to_owned());
+            components.schemas.insert(name.to_owned(), schema.into());
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -319,13 +340,231 @@ fn add_line_pattern(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema:
 
 /// This document, with the limits this process enforces. No key needed: it holds no secrets,
 /// and clients are generated from it.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "get_openapi_document", tag = "system",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi_json(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+pub async fn openapi_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(document(&state.config.limits))
+}
+
+/// The document a process with these limits serves (also what `quire openapi` prints, and
+/// what the checked-in clients are generated from).
+pub fn document(limits: &shared::config::Limits) -> serde_json::Value {
     static DOC: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
     let mut doc = DOC.clone();
-    with_limits(&mut doc, &state.config.limits);
-    Json(doc)
+    with_limits(&mut doc, limits);
+    let mut json = serde_json::to_value(&doc).expect("the document serializes");
+    state_rules(&mut json);
+    json
+}
+
+/// The listings' `cursor` parameters: the syntax of the cursors each one gives, so an empty
+/// or malformed cursor is refused by the document as it is by the listing (`400
+/// invalid_query`). Every operation with a `cursor` is here (a test checks).
+const CURSORS: &[(&str, &str)] = &[
+    ("/v1/jobs", shared::db::ListCursor::PATTERN),
+    ("/v1/batches", shared::db::ListCursor::PATTERN),
+    (
+        "/v1/webhooks/{id}/deliveries",
+        shared::db::ListCursor::PATTERN,
+    ),
+    ("/v1/certificates", certificates::CURSOR_PATTERN),
+    ("/v1/certificates/public", certificates::CURSOR_PATTERN),
+];
+
+/// Padded base64 as the API decodes it (`base64`'s standard engine): groups of four, and a
+/// last group whose unused bits are zero.
+const BASE64_PATTERN: &str = concat!(
+    "^(?:[A-Za-z0-9+/]{4})*",
+    "(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+);
+
+/// A template asset's path as `shared::templates::valid_asset_path` takes it: `/` and
+/// segments of `A-Z a-z 0-9 . - _`, none `.` or `..`.
+const ASSET_PATH_PATTERN: &str = concat!(
+    "^(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*",
+    "|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*",
+    "|\\.\\.[A-Za-z0-9._-]+))+$"
+);
+
+/// The rules the request validation enforces that utoipa's annotations cannot write but JSON
+/// Schema can: written into the document here, so it is exactly as strict as the validation
+/// (schemathesis's contract test checks both directions).
+fn state_rules(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let schemas = &mut doc["components"]["schemas"];
+    // `Placement::check`: `run_at` or `delay_secs`, not both (422 `conflicting_fields`).
+    for schema in [
+        "CertificateRequest",
+        "BatchRequest",
+        "ReportRequest",
+        "EmailRequest",
+    ] {
+        schemas[schema]["not"] = json!({
+            "required": ["run_at", "delay_secs"],
+            "properties": {"run_at": {"type": "string"}, "delay_secs": {"type": "integer"}},
+        });
+        schemas[schema]["description"] = json!(format!(
+            "{} `run_at` and `delay_secs` exclude each other.",
+            schemas[schema]["description"].as_str().unwrap_or_default()
+        ));
+    }
+    // `overlap_secs` only with `rotate_secret: true` (422 `conflicting_fields`).
+    schemas["UpdateWebhook"]["not"] = json!({
+        "required": ["overlap_secs"],
+        "properties": {"overlap_secs": {"type": "integer"}},
+        "not": {"required": ["rotate_secret"], "properties": {"rotate_secret": {"const": true}}},
+    });
+    // `max_length` on text fields only (`FieldSpec::problem`).
+    schemas["FieldSpec"]["not"] = json!({
+        "required": ["type", "max_length"],
+        "properties": {"type": {"not": {"const": "text"}}, "max_length": {"type": "integer"}},
+    });
+    // A template's assets: paths that are not reserved for job data, base64 values
+    // (`decode_assets`). Their total size is checked after decoding (422 `too_large`).
+    let mut reserved: Vec<&str> = vec![shared::templates::MAIN_PATH, shared::templates::DATA_PATH];
+    reserved.extend(shared::templates::IMAGE_PATHS);
+    let assets = json!({
+        "maxProperties": templates::MAX_ASSETS,
+        "propertyNames": {
+            "maxLength": 128,
+            "pattern": ASSET_PATH_PATTERN,
+            "not": {"anyOf": [
+                {"enum": reserved},
+                {"pattern": format!("^{}", shared::templates::FIELDS_DIR)},
+            ]},
+        },
+        "additionalProperties": {"type": "string", "pattern": BASE64_PATTERN},
+    });
+    for schema in ["TemplateRequest", "TemplateUpdate"] {
+        let property = &mut schemas[schema]["properties"]["assets"];
+        for (key, value) in assets.as_object().expect("an object") {
+            property[key] = value.clone();
+        }
+    }
+    stream_events(schemas);
+    for (path, pattern) in CURSORS {
+        let Some(parameters) = doc["paths"][*path]["get"]["parameters"].as_array_mut() else {
+            continue;
+        };
+        for parameter in parameters.iter_mut().filter(|p| p["name"] == "cursor") {
+            parameter["schema"]["pattern"] = json!(pattern);
+        }
+    }
+    doc["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"] =
+        json!({"$ref": "#/components/schemas/StreamEvent"});
+    // An optional parameter is absent, never null: utoipa writes `Option<T>` as nullable, and
+    // a header or query string would then be offered the text `null`.
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+            .into_iter()
+            .flatten();
+        for parameter in parameters {
+            let Some(schema) = parameter.get_mut("schema") else {
+                continue;
+            };
+            if let Some(types) = schema.get_mut("type").and_then(|t| t.as_array_mut()) {
+                types.retain(|t| t != "null");
+                if let [single] = types.as_slice() {
+                    schema["type"] = single.clone();
+                }
+            }
+        }
+        // Files, sent or answered, are bytes: generators then give them a file or blob type.
+        let mut bodies: Vec<&mut serde_json::Value> = Vec::new();
+        let object = operation.as_object_mut().into_iter().flatten();
+        for (key, value) in object {
+            match key.as_str() {
+                "requestBody" => bodies.push(value),
+                "responses" => {
+                    bodies.extend(value.as_object_mut().into_iter().flatten().map(|r| r.1))
+                }
+                _ => {}
+            }
+        }
+        for body in bodies {
+            let content = body.get_mut("content").and_then(|c| c.as_object_mut());
+            for (media_type, media) in content.into_iter().flatten() {
+                if BINARY_MEDIA_TYPES.contains(&media_type.as_str()) {
+                    media["schema"] = json!({"type": "string", "format": "binary"});
+                }
+            }
+        }
+    }
+}
+
+/// Media types whose bodies are files: PDFs, page images, archives, CSV uploads.
+const BINARY_MEDIA_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "application/zip",
+    "text/csv",
+];
+
+/// The events of `GET /v1/events` as components: each event of the stream is a
+/// `StreamEvent`, whose `data` is JSON (`contentSchema`).
+fn stream_events(schemas: &mut serde_json::Value) {
+    use serde_json::json;
+    let statuses = shared::domain::JobStatus::ALL.map(|s| s.as_str()).join("|");
+    schemas["StreamEvent"] = json!({
+        "description": "One event of the `GET /v1/events` stream as `text/event-stream` carries it \
+            (what OpenAPI 3.2 calls the stream's `itemSchema`): a job's transition, a revocation \
+            or a finished batch, or once, first, a `gap` when events were missed.",
+        "oneOf": [
+            {"$ref": "#/components/schemas/JobStreamEvent"},
+            {"$ref": "#/components/schemas/GapStreamEvent"},
+        ],
+    });
+    schemas["JobStreamEvent"] = json!({
+        "type": "object",
+        "required": ["id", "event", "data"],
+        "properties": {
+            "id": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "The event's place in the log: resume after it with `Last-Event-ID`.",
+            },
+            "event": {
+                "type": "string",
+                "pattern": format!("^(?:job\\.(?:{statuses})|batch\\.completed|certificate\\.revoked)$"),
+                "description": "`job.<status>`, `batch.completed` or `certificate.revoked`.",
+            },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/EventView"},
+            },
+        },
+    });
+    schemas["GapStreamEvent"] = json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": "gap"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/EventGap"},
+            },
+        },
+    });
+    schemas["EventGap"] = json!({
+        "type": "object",
+        "description": "Events before `oldest` are no longer kept: a client that resumed from \
+            before it missed some.",
+        "required": ["oldest", "message"],
+        "properties": {
+            "oldest": {"type": "integer", "format": "int64"},
+            "message": {"type": "string"},
+        },
+    });
 }
 
 /// The annotations state the default limits; these are the configurable ones, set to what

@@ -479,7 +479,8 @@ impl Check {
         {
             self.p.add(
                 "test_end",
-                "invalid_date",
+                // Its own code: an order between two fields, which a schema cannot state.
+                "dates_out_of_order",
                 "`test_end` must not be before `test_start`",
             );
         }

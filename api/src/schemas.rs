@@ -11,24 +11,86 @@ fn one_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Ob
         .build()
 }
 
-/// The `status` filter of the job list: exactly what `JobStatus` parses.
-pub fn job_status() -> utoipa::openapi::Object {
-    one_of(shared::domain::JobStatus::ALL.map(|s| s.as_str()))
+/// The enums several operations and types share, as named components (`openapi.rs` adds
+/// them to the document): one name per set of values, so a generated client has one type
+/// for each instead of an inline enum per use (which generators name by place, and which
+/// then collide). Each is exactly what its domain type parses.
+pub fn named_enums() -> Vec<(&'static str, &'static str, utoipa::openapi::Object)> {
+    vec![
+        (
+            "JobStatus",
+            "A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, \
+             `succeeded`, `failed` (will retry), `dead` or `cancelled`.",
+            one_of(shared::domain::JobStatus::ALL.map(|s| s.as_str())),
+        ),
+        (
+            "JobKind",
+            "What a job does.",
+            one_of(shared::domain::JobKind::ALL.map(|k| k.as_str())),
+        ),
+        (
+            "Priority",
+            "A job's priority: a worker takes the highest-priority ready job of a queue first. \
+             `notification` and `system` are given by quire itself; a request asks with \
+             `PriorityChoice`.",
+            one_of(shared::domain::Priority::ALL.map(|p| p.as_str())),
+        ),
+        (
+            "CertificateStatus",
+            "A certificate's status in the registries.",
+            one_of(shared::db::CertificateStatus::ALL.map(|s| s.as_str())),
+        ),
+        (
+            "CertificateSort",
+            "The order of a registry listing.",
+            one_of(shared::db::CertificateSort::NAMES),
+        ),
+        (
+            "EmailTemplateName",
+            "The email templates `POST /v1/emails` knows: exactly the built-in ones.",
+            one_of(shared::email_templates::builtin_email_templates()),
+        ),
+    ]
 }
 
-/// The `kind` filter of the job list: exactly what `JobKind` parses.
-pub fn job_kind() -> utoipa::openapi::Object {
-    one_of(shared::domain::JobKind::ALL.map(|k| k.as_str()))
+/// A reference to one of [`named_enums`] (or another component).
+fn named(name: &str) -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name(name)
 }
 
-/// The `status` filter of the registries: exactly what `CertificateStatus` parses.
-pub fn certificate_status() -> utoipa::openapi::Object {
-    one_of(shared::db::CertificateStatus::ALL.map(|s| s.as_str()))
+/// The `status` filter of the job list.
+pub fn job_status() -> utoipa::openapi::Ref {
+    named("JobStatus")
 }
 
-/// The `sort` of the registries: exactly what `CertificateSort` parses.
-pub fn certificate_sort() -> utoipa::openapi::Object {
-    one_of(shared::db::CertificateSort::NAMES)
+/// The `kind` filters.
+pub fn job_kind() -> utoipa::openapi::Ref {
+    named("JobKind")
+}
+
+/// A job's kind, or null.
+pub fn job_kind_or_null() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(named("JobKind"))
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
+}
+
+/// The `status` filter of the registries.
+pub fn certificate_status() -> utoipa::openapi::Ref {
+    named("CertificateStatus")
+}
+
+/// The `sort` of the registries.
+pub fn certificate_sort() -> utoipa::openapi::Ref {
+    named("CertificateSort")
+}
+
+/// A template's kind, in answers.
+pub fn template_kind() -> utoipa::openapi::Ref {
+    named("TemplateKind")
 }
 
 /// An email address as `EmailAddress` takes it: at most 254 characters.
@@ -70,9 +132,9 @@ pub fn email_reply_to() -> utoipa::openapi::Object {
     email_address(true)
 }
 
-/// The email templates `POST /v1/emails` knows: exactly the built-in ones.
-pub fn email_template() -> utoipa::openapi::Object {
-    one_of(shared::email_templates::builtin_email_templates())
+/// The template of an email.
+pub fn email_template() -> utoipa::openapi::Ref {
+    named("EmailTemplateName")
 }
 
 /// A certificate's template fields: at most `MAX_FIELDS` members, each a string, number,

@@ -19,7 +19,7 @@ pub use shared::job_view::{JobErrorView, JobResultView, JobView, Links};
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubmittedView {
     pub id: String,
-    #[schema(value_type = String, example = "queued")]
+    #[schema(schema_with = shared::job_view::job_status_schema)]
     pub status: String,
     pub links: Links,
 }
@@ -106,7 +106,7 @@ impl RecordedHealth {
 pub struct CertificateView {
     /// The job that renders it.
     pub id: String,
-    /// `pending`, `valid`, `expired`, `revoked`, `failed` or `cancelled`.
+    #[schema(schema_with = crate::schemas::certificate_status)]
     pub status: String,
     pub recipient_name: String,
     pub course_name: String,

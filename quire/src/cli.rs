@@ -69,6 +69,11 @@ enum Command {
     Keys(KeysCommand),
     /// Prints every setting with its default.
     Settings,
+    /// Prints the OpenAPI document (JSON) that `quire api` serves at /v1/openapi.json with
+    /// these settings, without starting anything (clients/generate.sh generates the official
+    /// clients from it).
+    #[command(after_help = SETTINGS)]
+    Openapi,
     #[command(flatten)]
     Client(ClientCommand),
     /// Prints a shell completion script: `source <(quire completions bash)`.
@@ -326,6 +331,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Openapi) = cli.command {
+        let doc = api::openapi::document(&config.limits);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("a JSON value prints")
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -490,6 +503,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Settings
+        | Command::Openapi
         | Command::RenderSandbox { .. }
         | Command::Client(_)
         | Command::Completions { .. }

@@ -32,18 +32,31 @@ pub struct JobResultView {
     pub pages: u32,
 }
 
+/// The document's named enums (the API's `schemas::named_enums` defines them), so that a
+/// job's kind, status and priority have one type in generated clients.
+pub fn job_kind_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("JobKind")
+}
+
+/// See [`job_kind_schema`].
+pub fn job_status_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("JobStatus")
+}
+
+/// See [`job_kind_schema`].
+pub fn priority_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("Priority")
+}
+
 /// A job as clients see it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct JobView {
     pub id: String,
-    /// `certificate`, `report`, `email` or `maintenance`.
+    #[schema(schema_with = job_kind_schema)]
     pub kind: String,
-    /// `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`, `failed` (will
-    /// retry), `dead` or `cancelled`.
+    #[schema(schema_with = job_status_schema)]
     pub status: String,
-    /// `low`, `bulk`, `notification`, `normal`, `high` or `system`: a worker takes the
-    /// highest-priority ready job of a kind first.
-    #[schema(example = "normal")]
+    #[schema(schema_with = priority_schema)]
     pub priority: String,
     pub attempt: i64,
     pub max_attempts: i64,

@@ -245,8 +245,13 @@ fn too_many() -> ApiError {
 }
 
 /// Issue up to 10,000 certificates at once, from JSON or CSV.
-#[utoipa::path(post, path = "/v1/certificates/batch", tag = "certificates",
-    request_body(content = BatchRequest, description = "JSON, or text/csv with a header row"),
+#[utoipa::path(post, path = "/v1/certificates/batch", operation_id = "submit_batch", tag = "certificates",
+    request_body(description = "JSON, or CSV: a header row of field names (`recipient_name`, `course_name`, \
+        `issued_on`, `issuer_name`, `expires_on`, and the template's declared fields) then one row per \
+        certificate, with `template`, `is_public`, `priority`, `run_at`, `delay_secs` and `callback_url` \
+        as query parameters",
+        content((BatchRequest = "application/json"),
+            (String = "text/csv", example = "recipient_name,course_name\nAda Lovelace,Analytical Engines\n"))),
     params(BatchQuery, ("Idempotency-Key" = Option<String>, Header, description = "Same key and request within the window: the original batch (200); another request: 409; 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses((status = 202, description = "Accepted: one job per row", body = BatchView),
         (status = 200, description = "Same Idempotency-Key and request as before: the original batch", body = BatchView),
@@ -484,7 +489,7 @@ pub struct BatchPage {
 pub struct BatchListQuery {}
 
 /// The caller's batches (every batch for admin keys), newest first, each with its progress.
-#[utoipa::path(get, path = "/v1/batches", tag = "certificates", params(PageQuery),
+#[utoipa::path(get, path = "/v1/batches", operation_id = "list_batches", tag = "certificates", params(PageQuery),
     responses((status = 200, body = BatchPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     Listing {
@@ -534,7 +539,7 @@ impl Owned for BatchRow {
 
 /// A batch's progress: jobs per status; with `?wait=N`, as soon as every job is finished
 /// (or after N seconds).
-#[utoipa::path(get, path = "/v1/batches/{id}", tag = "certificates",
+#[utoipa::path(get, path = "/v1/batches/{id}", operation_id = "get_batch", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "Batch id"), WaitQuery),
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -561,7 +566,7 @@ pub async fn get(
 }
 
 /// A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
-#[utoipa::path(get, path = "/v1/batches/{id}/archive", tag = "certificates",
+#[utoipa::path(get, path = "/v1/batches/{id}/archive", operation_id = "download_batch_archive", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "Batch id")),
     responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Not complete yet", body = ErrorBody)))]

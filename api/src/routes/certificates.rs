@@ -3,11 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use base64::Engine as _;
 use serde::Deserialize;
 use shared::db::{
-    CertificateCursor, CertificateFilter, CertificateSort, CertificateStatus, RevokeOutcome,
-    SortKey,
+    CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
+    RevokeOutcome, SortKey,
 };
 use shared::domain::{CalendarDate, JobId};
 use utoipa::{IntoParams, ToSchema};
@@ -26,7 +25,7 @@ use crate::submit::{
 use crate::views::{CertificatePage, CertificateView, SubmittedView, bad_query};
 
 /// Submit a certificate job.
-#[utoipa::path(post, path = "/v1/certificates", tag = "certificates", request_body = CertificateRequest,
+#[utoipa::path(post, path = "/v1/certificates", operation_id = "submit_certificate", tag = "certificates", request_body = CertificateRequest,
     params(IdempotencyKeyHeader),
     responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView), SubmissionResponses, NotifyResponses))]
 pub async fn submit(
@@ -73,37 +72,38 @@ pub struct RegistryQuery {
     pub sort: Option<String>,
 }
 
-/// Cursor text: base64url of `{"s": sort, "k": key, "id": job id}`.
-fn encode_cursor(cursor: &CertificateCursor, sort: CertificateSort) -> String {
-    let key = match &cursor.key {
-        SortKey::Int(i) => serde_json::json!(i),
-        SortKey::Text(t) => serde_json::json!(t),
-    };
-    let json = serde_json::json!({ "s": sort.name(), "k": key, "id": cursor.job_id });
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+/// Cursor text: `<created_at ms>_<issued_on>_<job id>`, the last row's place in every order,
+/// so one cursor serves whichever `sort` the next request names. Its syntax is the document's
+/// pattern for `cursor` ([`CURSOR_PATTERN`]); `decode_cursor` takes exactly that.
+fn encode_cursor(row: &CertificateRow) -> String {
+    format!("{}_{}_{}", row.created_at, row.issued_on, row.job_id)
 }
 
+/// See [`encode_cursor`].
+pub const CURSOR_PATTERN: &str = concat!(
+    "^[0-9]{1,18}_[0-9]{4}-[0-9]{2}-[0-9]{2}_",
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+);
+
 fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    if json.get("s")?.as_str()? != sort.name() {
+    let mut parts = raw.splitn(3, '_');
+    let (created, issued, id) = (parts.next()?, parts.next()?, parts.next()?);
+    let created = shared::db::cursor_millis(created)?;
+    let job_id = shared::db::cursor_id(id)?;
+    // `YYYY-MM-DD` by shape: the key is compared with the rows' `issued_on` as text.
+    let date_shaped = issued.len() == 10
+        && issued.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !date_shaped {
         return None;
     }
-    let job_id = json.get("id")?.as_str()?.parse::<JobId>().ok()?;
-    // The key's type must be the sort's: a text key on a numeric sort (or the other way)
-    // would reach the database as a comparison of mismatched types.
-    let by_time = matches!(
-        sort,
-        CertificateSort::CreatedDesc | CertificateSort::CreatedAsc
-    );
-    let key = match json.get("k")? {
-        serde_json::Value::Number(n) if by_time => SortKey::Int(n.as_i64()?),
-        serde_json::Value::String(s) if !by_time => {
-            SortKey::Text(s.parse::<CalendarDate>().ok()?.to_string())
+    let key = match sort {
+        CertificateSort::CreatedDesc | CertificateSort::CreatedAsc => SortKey::Int(created),
+        CertificateSort::IssuedDesc | CertificateSort::IssuedAsc => {
+            SortKey::Text(issued.to_owned())
         }
-        _ => return None,
     };
     Some(CertificateCursor { key, job_id })
 }
@@ -178,9 +178,7 @@ async fn registry(
             CalendarDate::today(),
         )
         .await?;
-    let next_cursor = page.next_cursor(&mut rows, |last| {
-        encode_cursor(&CertificateCursor::after(last, sort), sort)
-    });
+    let next_cursor = page.next_cursor(&mut rows, encode_cursor);
     Ok(Json(CertificatePage {
         certificates: rows
             .iter()
@@ -191,7 +189,7 @@ async fn registry(
 }
 
 /// The caller's certificates (every owner's for admin keys).
-#[utoipa::path(get, path = "/v1/certificates", tag = "certificates", params(RegistryQuery, PageQuery),
+#[utoipa::path(get, path = "/v1/certificates", operation_id = "list_certificates", tag = "certificates", params(RegistryQuery, PageQuery),
     responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(mine: Listing<RegistryQuery>) -> Result<Json<CertificatePage>, ApiError> {
     let filter = CertificateFilter {
@@ -202,7 +200,7 @@ pub async fn list(mine: Listing<RegistryQuery>) -> Result<Json<CertificatePage>,
 }
 
 /// Certificates issued with `is_public: true` and rendered; no key needed.
-#[utoipa::path(get, path = "/v1/certificates/public", tag = "certificates", params(RegistryQuery, PageQuery),
+#[utoipa::path(get, path = "/v1/certificates/public", operation_id = "list_public_certificates", tag = "certificates", params(RegistryQuery, PageQuery),
     responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_public(
     State(state): State<AppState>,
@@ -217,7 +215,7 @@ pub async fn list_public(
 }
 
 /// One certificate (owner or admin).
-#[utoipa::path(get, path = "/v1/certificates/{id}", tag = "certificates",
+#[utoipa::path(get, path = "/v1/certificates/{id}", operation_id = "get_certificate", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
     responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -251,7 +249,7 @@ pub struct RevokeRequest {
 }
 
 /// Revoke a certificate (owner or admin). Verification then answers `revoked` with the reason.
-#[utoipa::path(post, path = "/v1/certificates/{id}/revoke", tag = "certificates",
+#[utoipa::path(post, path = "/v1/certificates/{id}/revoke", operation_id = "revoke_certificate", tag = "certificates",
     request_body = RevokeRequest,
     params(("id" = uuid::Uuid, Path, description = "The certificate's job id")),
     responses((status = 200, body = CertificateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -285,38 +283,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_bind_to_their_sort() {
-        let cursor = CertificateCursor {
-            key: SortKey::Text("2026-11-21".into()),
-            job_id: JobId::new(),
-        };
-        let text = encode_cursor(&cursor, CertificateSort::IssuedDesc);
+    fn a_cursor_holds_the_row_in_every_order() {
+        let id = JobId::new();
+        let text = format!("1764000000000_2026-11-21_{id}");
+        assert!(regex::Regex::new(CURSOR_PATTERN).unwrap().is_match(&text));
         assert_eq!(
             decode_cursor(&text, CertificateSort::IssuedDesc),
-            Some(cursor)
+            Some(CertificateCursor {
+                key: SortKey::Text("2026-11-21".into()),
+                job_id: id
+            })
         );
-        assert_eq!(decode_cursor(&text, CertificateSort::CreatedDesc), None);
-        assert_eq!(decode_cursor("garbage", CertificateSort::CreatedDesc), None);
+        assert_eq!(
+            decode_cursor(&text, CertificateSort::CreatedAsc),
+            Some(CertificateCursor {
+                key: SortKey::Int(1_764_000_000_000),
+                job_id: id
+            })
+        );
     }
 
     #[test]
-    fn crafted_cursors_with_the_wrong_key_type_are_refused() {
-        let id = JobId::new().to_string();
-        let craft = |sort: &str, key: serde_json::Value| {
-            let json = serde_json::json!({ "s": sort, "k": key, "id": id });
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
-        };
-        let issued = CertificateSort::IssuedDesc;
-        let created = CertificateSort::CreatedDesc;
-        assert_eq!(decode_cursor(&craft(issued.name(), 5.into()), issued), None);
-        assert_eq!(
-            decode_cursor(&craft(issued.name(), "x' OR 1=1".into()), issued),
-            None
-        );
-        assert_eq!(
-            decode_cursor(&craft(created.name(), "2026-11-21".into()), created),
-            None
-        );
-        assert!(decode_cursor(&craft(created.name(), 5.into()), created).is_some());
+    fn anything_but_the_documented_syntax_is_refused() {
+        let id = JobId::new();
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        for bad in [
+            String::new(),
+            "garbage".to_owned(),
+            format!("-5_2026-11-21_{id}"),
+            format!("+5_2026-11-21_{id}"),
+            format!("5_2026-11-21_{}", id.to_string().replace('-', "")),
+            format!("5_x' OR 1=1_{id}"),
+            format!("5_2026/11/21_{id}"),
+            format!("1234567890123456789_2026-11-21_{id}"),
+        ] {
+            assert!(!pattern.is_match(&bad), "{bad}");
+            for sort in [CertificateSort::CreatedDesc, CertificateSort::IssuedAsc] {
+                assert_eq!(decode_cursor(&bad, sort), None, "{bad}");
+            }
+        }
     }
 }

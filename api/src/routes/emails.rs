@@ -88,7 +88,7 @@ pub struct EmailRequest {
 }
 
 /// Submit an email job.
-#[utoipa::path(post, path = "/v1/emails", tag = "emails",
+#[utoipa::path(post, path = "/v1/emails", operation_id = "submit_email", tag = "emails",
     request_body = EmailRequest, params(IdempotencyKeyHeader),
     responses((status = 202, description = "Accepted; poll the Location", body = SubmittedView),
         SubmissionResponses,

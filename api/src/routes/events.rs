@@ -34,10 +34,12 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only this job's events.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub job: Option<String>,
     /// Only this batch's events (its jobs' transitions and `batch.completed`).
     pub batch: Option<String>,
-    /// Only jobs of this kind: `certificate`, `report`, `email` or `maintenance`.
+    /// Only jobs of this kind.
+    #[param(schema_with = crate::schemas::job_kind)]
     pub kind: Option<String>,
     /// Start after this event, like the `Last-Event-ID` header (which wins); without either
     /// the stream starts with the next event. `0` replays everything still kept.
@@ -58,7 +60,9 @@ pub struct EventView {
     pub at: String,
     pub job_id: Option<String>,
     pub batch_id: Option<String>,
+    #[schema(schema_with = crate::schemas::job_kind_or_null)]
     pub kind: Option<String>,
+    /// The job's status for `job.*` events, `revoked` or `completed` for the others.
     pub status: Option<String>,
     pub attempt: Option<i64>,
 }
@@ -80,12 +84,14 @@ impl EventView {
 
 /// A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
 /// event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-/// A client that resumes from before the oldest event kept first gets an event `gap`.
-#[utoipa::path(get, path = "/v1/events", tag = "events",
+/// A client that resumes from before the oldest event kept first gets an event `gap`. The
+/// document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+#[utoipa::path(get, path = "/v1/events", operation_id = "stream_events", tag = "events",
     params(EventQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event")),
     responses(
-        (status = 200, description = "Server-sent events, one `EventView` per `data` line",
+        (status = 200, description = "Server-sent events: each a `StreamEvent` (`id`, `event`, and \
+            `data` holding an `EventView` as JSON); comment lines every 15 s keep the connection open",
             content_type = "text/event-stream", body = EventView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 503, description = "Too many streams open on this process, or the database is away",
@@ -120,6 +126,10 @@ pub(crate) async fn open(
             .transpose()
             .map_err(|e| bad_query("kind", e))?,
     };
+    // Checked even when the header below wins: a request is refused for any bad parameter.
+    if q.after.is_some_and(|n| n < 0) {
+        return Err(bad_query("after", "`after` must be 0 or more"));
+    }
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
@@ -132,10 +142,7 @@ pub(crate) async fn open(
                     field: Some("Last-Event-ID".into()),
                 })?,
         ),
-        None => match q.after {
-            Some(n) if n < 0 => return Err(bad_query("after", "`after` must be 0 or more")),
-            other => other,
-        },
+        None => q.after,
     };
     let permit = state
         .events
@@ -148,7 +155,7 @@ pub(crate) async fn open(
     let (low, high) = state.db.event_seq_bounds().await?;
     let cursor = resume.unwrap_or(high);
     let mut pending = VecDeque::new();
-    if resume.is_some() && low > 0 && cursor + 1 < low {
+    if resume.is_some() && low > 0 && cursor.saturating_add(1) < low {
         pending.push_back(
             SseEvent::default().event("gap").data(
                 serde_json::json!({ "oldest": low,

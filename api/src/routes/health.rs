@@ -37,7 +37,7 @@ pub struct RecordedSummary {
 /// Liveness: the process is up and still runs work (its runtime and blocking pool completed a
 /// probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
 /// supervisor restarts a process that can no longer make progress.
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = Health),
+#[utoipa::path(get, path = "/health", operation_id = "get_health", tag = "system", responses((status = 200, body = Health),
     (status = 503, description = "The process has run no work for `health.stall_after_secs`", body = Health)))]
 pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
     if let Some(stalled) = state.watchdog.stalled_for() {
@@ -67,7 +67,7 @@ pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>
 /// Prometheus metrics of this process, in the text exposition format (see README,
 /// "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
 /// 404 when metrics are off (`metrics.enabled = false`).
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "system",
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4"),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
@@ -101,7 +101,7 @@ pub async fn metrics(
 
 /// Readiness: the database, the queue and file storage answer (and a worker's consumers
 /// run); 503 names what is down: `database`, `queue`, `storage`, `consumers`.
-#[utoipa::path(get, path = "/ready", tag = "system",
+#[utoipa::path(get, path = "/ready", operation_id = "get_readiness", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>) {
     let (db, queue, storage) = tokio::join!(

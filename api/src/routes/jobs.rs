@@ -30,7 +30,7 @@ impl Owned for JobRow {
 }
 
 /// A job's status; with `?wait=N`, as soon as it is finished (or after N seconds).
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "get_job", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id"), WaitQuery),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
@@ -62,7 +62,7 @@ pub async fn get(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEntryView {
     /// The status the job entered.
-    #[schema(example = "running")]
+    #[schema(schema_with = shared::job_view::job_status_schema)]
     pub status: String,
     /// The attempt it belongs to (0 before the first).
     pub attempt: i64,
@@ -82,7 +82,7 @@ pub struct JobHistory {
 
 /// A job's attempts: every status it went through, with the worker that ran each attempt
 /// and each failure's error.
-#[utoipa::path(get, path = "/v1/jobs/{id}/history", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs/{id}/history", operation_id = "get_job_history", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobHistory), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn history(
@@ -147,7 +147,7 @@ fn query_time(field: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiE
 }
 
 /// The caller's jobs (every job for admin keys), newest first.
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery, PageQuery),
+#[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs", params(ListQuery, PageQuery),
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     Listing {
@@ -209,7 +209,7 @@ pub async fn list(
 /// The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
 /// one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
 /// `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
-#[utoipa::path(get, path = "/v1/jobs/{id}/file", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs/{id}/file", operation_id = "download_job_file", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
@@ -242,7 +242,7 @@ pub struct SignedLink {
 
 /// A job's PDF through a signed link from an email (no API key: the signature is the
 /// permission). An invalid or expired link is 404, like an unknown job.
-#[utoipa::path(get, path = "/v1/files/{id}", tag = "jobs",
+#[utoipa::path(get, path = "/v1/files/{id}", operation_id = "download_signed_file", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id"), SignedLink),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf"),
@@ -317,7 +317,7 @@ async fn serve_file(
 /// `cancelled` (error code `cancelled`). A job that finishes before reaching a safe point
 /// ends as it would have. Asking again while the request is pending is another 202.
 /// A `POST` action, not `DELETE`: the job and its history stay readable afterwards.
-#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", operation_id = "cancel_job", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Cancelled", body = JobView),
         (status = 202, description = "Running: cancelling was asked; poll the job for `cancelled`", body = JobView),
@@ -364,7 +364,7 @@ pub async fn cancel(
 }
 
 /// Run a `dead` or `failed` job again now, with the queue's `max_attempts` more attempts.
-#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs",
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", operation_id = "retry_job", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses((status = 200, description = "Queued again", body = JobView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "Not dead or failed", body = ErrorBody),

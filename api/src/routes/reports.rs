@@ -17,7 +17,7 @@ use crate::submit::{
 use crate::views::SubmittedView;
 
 /// Submit a SAT report job.
-#[utoipa::path(post, path = "/v1/reports", tag = "reports",
+#[utoipa::path(post, path = "/v1/reports", operation_id = "submit_report", tag = "reports",
     request_body = ReportRequest, params(IdempotencyKeyHeader),
     responses((status = 202, body = SubmittedView,
             description = "Accepted; poll the Location (its `progress` says validating, rendering or writing)"),

@@ -85,7 +85,7 @@ fn spec(state: &AppState, name: &str) -> Result<ScheduleSpec, ApiError> {
 }
 
 /// Every configured schedule, its next fire time and its last run (admin).
-#[utoipa::path(get, path = "/v1/schedules", tag = "schedules",
+#[utoipa::path(get, path = "/v1/schedules", operation_id = "list_schedules", tag = "schedules",
     responses((status = 200, body = ScheduleList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(Keyed { state, caller }: Keyed) -> Result<Json<ScheduleList>, ApiError> {
     caller.require_admin()?;
@@ -109,7 +109,7 @@ pub async fn list(Keyed { state, caller }: Keyed) -> Result<Json<ScheduleList>, 
 /// Runs the schedule's task now, outside its ticks (admin). Works while paused or disabled;
 /// refused with 409 `already_running` while the previous run is unfinished, unless the
 /// schedule allows overlap. Answers like a submission: 202 and the job.
-#[utoipa::path(post, path = "/v1/schedules/{name}/run", tag = "schedules",
+#[utoipa::path(post, path = "/v1/schedules/{name}/run", operation_id = "run_schedule", tag = "schedules",
     params(("name" = String, Path, description = "Schedule name")),
     responses((status = 202, body = crate::views::SubmittedView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -141,9 +141,9 @@ pub async fn run(
 /// `pause` and `resume` differ only in their path and the flag they set: one definition for
 /// both, so their documented answers cannot drift apart.
 macro_rules! pause_switch {
-    ($(#[doc = $doc:literal])* $handler:ident, $path:literal, $paused:literal) => {
+    ($(#[doc = $doc:literal])* $handler:ident, $operation_id:literal, $path:literal, $paused:literal) => {
         $(#[doc = $doc])*
-        #[utoipa::path(post, path = $path, tag = "schedules",
+        #[utoipa::path(post, path = $path, operation_id = $operation_id, tag = "schedules",
             params(("name" = String, Path, description = "Schedule name")),
             responses((status = 200, body = ScheduleView), (status = 401, body = ErrorBody),
                 (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -159,12 +159,14 @@ macro_rules! pause_switch {
 pause_switch!(
     /// Pauses the schedule: its ticks enqueue nothing until resumed (admin).
     pause,
+    "pause_schedule",
     "/v1/schedules/{name}/pause",
     true
 );
 pause_switch!(
     /// Resumes a paused schedule (admin).
     resume,
+    "resume_schedule",
     "/v1/schedules/{name}/resume",
     false
 );

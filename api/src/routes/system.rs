@@ -28,7 +28,7 @@ pub struct CacheStatsView {
 }
 
 /// Template cache counters (admin).
-#[utoipa::path(get, path = "/v1/system/cache/stats", tag = "system",
+#[utoipa::path(get, path = "/v1/system/cache/stats", operation_id = "get_cache_stats", tag = "system",
     responses((status = 200, body = CacheStatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn cache_stats(Keyed { state, caller }: Keyed) -> Result<Json<CacheStatsView>, ApiError> {
     caller.require_admin()?;
@@ -61,7 +61,7 @@ pub struct CacheCleared {
 /// Empties the template cache of every API process (admin): the next reads come from the
 /// database. Never needed for correctness (changes invalidate it); for an operator who
 /// edited templates in the database by hand.
-#[utoipa::path(post, path = "/v1/system/cache/clear", tag = "system",
+#[utoipa::path(post, path = "/v1/system/cache/clear", operation_id = "clear_cache", tag = "system",
     responses((status = 200, body = CacheCleared), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn cache_clear(Keyed { state, caller }: Keyed) -> Result<Json<CacheCleared>, ApiError> {
     caller.require_admin()?;
@@ -84,7 +84,7 @@ pub struct CacheHealthView {
 }
 
 /// Whether the template cache's invalidation channel is up.
-#[utoipa::path(get, path = "/v1/system/cache/health", tag = "system",
+#[utoipa::path(get, path = "/v1/system/cache/health", operation_id = "get_cache_health", tag = "system",
     responses((status = 200, body = CacheHealthView), (status = 401, body = ErrorBody)))]
 pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Json<CacheHealthView> {
     let h = state.templates.health();
@@ -115,7 +115,7 @@ pub struct StatusView {
 
 /// What an operator checks first (admin): the recorded health checks (database, queue,
 /// mail, disk), the jobs per queue and status, from the jobs table, and the workers.
-#[utoipa::path(get, path = "/v1/status", tag = "system",
+#[utoipa::path(get, path = "/v1/status", operation_id = "get_status", tag = "system",
     responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn status(Keyed { state, caller }: Keyed) -> Result<Json<StatusView>, ApiError> {
     caller.require_admin()?;

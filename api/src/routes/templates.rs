@@ -34,7 +34,7 @@ use crate::problems::Problems;
 /// Largest `main.typ`, in characters (what a JSON Schema `maxLength` can say).
 const MAX_SOURCE_CHARS: usize = 256 * 1024;
 /// Most assets, and their total decoded size.
-const MAX_ASSETS: usize = 20;
+pub const MAX_ASSETS: usize = 20;
 const MAX_ASSET_TOTAL: usize = 4 * 1024 * 1024;
 
 /// A template as clients see it.
@@ -42,7 +42,7 @@ const MAX_ASSET_TOTAL: usize = 4 * 1024 * 1024;
 pub struct TemplateView {
     pub id: String,
     pub name: String,
-    /// `certificate` (reports come later).
+    #[schema(schema_with = crate::schemas::template_kind)]
     pub kind: String,
     pub description: String,
     pub is_public: bool,
@@ -121,7 +121,7 @@ pub struct TemplateList {
 }
 
 /// Templates: the public ones, plus every other for admin keys.
-#[utoipa::path(get, path = "/v1/templates", tag = "templates", params(CacheQuery),
+#[utoipa::path(get, path = "/v1/templates", operation_id = "list_templates", tag = "templates", params(CacheQuery),
     responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(
     Keyed { state, caller }: Keyed,
@@ -164,7 +164,7 @@ async fn readable(
 }
 
 /// One template by id or name, with its source, asset list and declared fields.
-#[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates",
+#[utoipa::path(get, path = "/v1/templates/{id}", operation_id = "get_template", tag = "templates",
     params(("id" = String, Path, description = "Template id or name"), CacheQuery),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -272,7 +272,8 @@ fn decode_assets(p: &mut Problems, assets: &BTreeMap<String, String>) -> BTreeMa
             );
             continue;
         }
-        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+        // As sent: the document's pattern for asset values is padded base64 without spaces.
+        match base64::engine::general_purpose::STANDARD.decode(b64) {
             Ok(bytes) => {
                 total += bytes.len();
                 out.insert(path.clone(), bytes);
@@ -560,7 +561,7 @@ async fn render_checked(
 }
 
 /// Create a template (admin). Its source is compiled with sample data first.
-#[utoipa::path(post, path = "/v1/templates", tag = "templates", request_body = TemplateRequest,
+#[utoipa::path(post, path = "/v1/templates", operation_id = "create_template", tag = "templates", request_body = TemplateRequest,
     responses((status = 201, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, description = "Invalid, or does not compile (see `diagnostics`)", body = ErrorBody)))]
 pub async fn create(
@@ -637,7 +638,7 @@ async fn for_admin(
 }
 
 /// Change a template (admin): a new version; queued and issued certificates keep theirs.
-#[utoipa::path(put, path = "/v1/templates/{id}", tag = "templates", request_body = TemplateUpdate,
+#[utoipa::path(put, path = "/v1/templates/{id}", operation_id = "update_template", tag = "templates", request_body = TemplateUpdate,
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "A built-in template's content cannot change", body = ErrorBody),
@@ -722,7 +723,7 @@ pub struct Deleted {
 }
 
 /// Delete a template (admin); soft when certificates reference it.
-#[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates",
+#[utoipa::path(delete, path = "/v1/templates/{id}", operation_id = "delete_template", tag = "templates",
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -753,12 +754,14 @@ pub async fn delete(
 /// Render a template now with the given values (a certificate submission's shape, all
 /// optional; sample values fill the rest). Answers the PDF, or a PNG of page 1 when the
 /// request says `Accept: image/png`. Bounded in time and memory.
-#[utoipa::path(post, path = "/v1/templates/{id}/preview", tag = "templates",
+#[utoipa::path(post, path = "/v1/templates/{id}/preview", operation_id = "preview_template", tag = "templates",
     request_body = PreviewRequest,
     params(("id" = String, Path, description = "Template id or name")),
     responses((status = 200, description = "The PDF, or with `Accept: image/png` a PNG of page 1",
             content(("application/pdf"), ("image/png"))), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, description = "Values the template's \
+            fields refuse, a template that does not compile, or values sent to a report template \
+            (`report_preview_values`: it previews with a sample report)", body = ErrorBody)))]
 pub async fn preview(
     Keyed { state, caller }: Keyed,
     headers: HeaderMap,
@@ -780,7 +783,8 @@ pub async fn preview(
         // would be silently ignored, so they are refused.
         TemplateKind::Report if !body.value.is_empty() => {
             return Err(ApiError::Invalid {
-                code: "invalid_field",
+                // Its own code: which kind a template is cannot be told from the request.
+                code: "report_preview_values",
                 message: "a report template previews with a sample report; send `{}`".into(),
                 field: None,
             });

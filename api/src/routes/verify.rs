@@ -116,7 +116,7 @@ fn html(v: &Verification) -> Result<String, ApiError> {
 /// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
 /// answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
 /// the current ETag answers 304 (revoking the certificate changes it).
-#[utoipa::path(get, path = "/v1/verify/{code}", tag = "verification",
+#[utoipa::path(get, path = "/v1/verify/{code}", operation_id = "verify_certificate", tag = "verification",
     params(("code" = String, Path, description = "The verification code printed on the certificate")),
     responses((status = 200, description = "The verification; the HTML page with `Accept: text/html`",
             content((Verification = "application/json"), ("text/html"))),

@@ -231,7 +231,7 @@ fn description(d: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// Creates an endpoint; the answer shows its signing secret, once.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
+#[utoipa::path(post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = CreateWebhook,
     responses((status = 201, body = WebhookView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, description = "The key has 20 endpoints already", body = ErrorBody),
@@ -282,7 +282,7 @@ pub async fn create(
 }
 
 /// The caller's endpoints (admins: every key's).
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks",
     responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list(Keyed { state, caller }: Keyed) -> Result<Json<WebhookList>, ApiError> {
     let rows = state.db.list_webhooks(caller.owner_filter()).await?;
@@ -303,7 +303,7 @@ async fn find(state: &AppState, owner: Option<&str>, id: &str) -> Result<Webhook
 }
 
 /// One endpoint.
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -318,7 +318,7 @@ pub async fn get(
 /// Changes an endpoint: its URL, events, description, enabled state, or its secret
 /// (`rotate_secret`: the new one is in the answer, once; the old one keeps signing for
 /// `overlap_secs`).
-#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = UpdateWebhook,
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks", request_body = UpdateWebhook,
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -373,7 +373,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint; its deliveries still waiting are cancelled.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -390,7 +390,7 @@ pub async fn delete(
 
 /// Sends a `webhook.test` event to the endpoint now (also while disabled it is refused by
 /// the delivery: enable it first). The delivery is logged like any.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "test_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -429,7 +429,7 @@ async fn delivery_view(state: &AppState, id: JobId) -> Result<DeliveryView, ApiE
 }
 
 /// The endpoint's deliveries, newest first.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id"), crate::paging::PageQuery),
     responses((status = 200, body = DeliveryPage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -444,11 +444,12 @@ pub async fn deliveries(
         ..
     } = listing;
     let hook = find(&state, caller.owner_filter(), &id).await?;
+    // The same syntax as the job listings' cursors (`ListCursor::PATTERN`).
     let page = page.checked(|text| {
         let (at, id) = text.split_once('_')?;
         Some((
-            at.parse::<i64>().ok()?,
-            id.parse::<JobId>().ok()?.to_string(),
+            shared::db::cursor_millis(at)?,
+            shared::db::cursor_id(id)?.to_string(),
         ))
     })?;
     let mut rows = state
@@ -472,7 +473,7 @@ pub struct NoFilter {}
 
 /// Sends a delivery again now: a `dead` or `failed` one (a failed one waiting for its next
 /// attempt goes at once), with a fresh set of attempts; the same `webhook-id`.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery}/retry", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery}/retry", operation_id = "retry_webhook_delivery", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id"),
         ("delivery" = uuid::Uuid, Path, description = "Delivery id")),
     responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody),
@@ -516,7 +517,7 @@ pub async fn retry(
 }
 
 /// The secret that signs deliveries to this key's `callback_url`s (made on first use).
-#[utoipa::path(get, path = "/v1/webhooks/callback-secret", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks/callback-secret", operation_id = "get_callback_secret", tag = "webhooks",
     responses((status = 200, body = CallbackSecret), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn callback_secret(
     Keyed { state, caller }: Keyed,

@@ -311,18 +311,43 @@ pub struct ListCursor {
 }
 
 impl ListCursor {
+    /// The cursor's syntax, which the OpenAPI document states: the milliseconds (1 to 18
+    /// digits), `_`, the id in its hyphenated form. [`ListCursor::decode`] takes exactly
+    /// these, so a client can tell a cursor from anything else without asking.
+    pub const PATTERN: &'static str = concat!(
+        "^[0-9]{1,18}_",
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    );
+
     pub fn encode(&self) -> String {
         format!("{}_{}", self.created_at, self.id)
     }
 
     pub fn decode(s: &str) -> Option<ListCursor> {
         let (at, id) = s.split_once('_')?;
-        let id: JobId = id.parse().ok()?;
         Some(ListCursor {
-            created_at: at.parse().ok()?,
-            id: id.to_string(),
+            created_at: cursor_millis(at)?,
+            id: cursor_id(id)?.to_string(),
         })
     }
+}
+
+/// The milliseconds of a cursor: 1 to 18 ASCII digits (no sign), as [`ListCursor::PATTERN`]
+/// says.
+pub fn cursor_millis(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The id of a cursor: a UUID in its hyphenated form only (36 characters), as
+/// [`ListCursor::PATTERN`] says.
+pub fn cursor_id(text: &str) -> Option<JobId> {
+    if text.len() != 36 {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[derive(Debug)]

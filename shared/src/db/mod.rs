@@ -27,7 +27,7 @@ pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
 pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
-    MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
+    MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob, cursor_id, cursor_millis,
 };
 pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
 pub use maintenance::{Backlog, ExpiredJob, HealthCheck};

@@ -1,0 +1,13 @@
+from enum import StrEnum
+
+class JobStatus(StrEnum):
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+    FAILED = "failed"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SCHEDULED = "scheduled"
+    SUCCEEDED = "succeeded"
+
+    def __str__(self) -> str:
+        return str(self.value)
