@@ -43,9 +43,7 @@ class CertificateRequest:
             expires_on (datetime.date | None | Unset): `YYYY-MM-DD`, not before `issued_on` (else 422): after this day
                 verification answers
                 `expired`.
-            fields (CertificateRequestFieldsType0 | None | Unset): The template's declared fields (`GET /v1/templates/{id}`
-                lists them): text, date
-                (`YYYY-MM-DD`), number, or image (base64).
+            fields (CertificateRequestFieldsType0 | None | Unset):
             is_public (bool | Unset): List it in the public registry (`GET /v1/certificates/public`).
             issued_on (datetime.date | None | Unset): `YYYY-MM-DD`; default today (UTC). Example: 2026-11-21.
             issuer_name (None | str | Unset): At most `limits.max_name_chars` (default 200) characters.

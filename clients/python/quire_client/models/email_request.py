@@ -52,9 +52,7 @@ class EmailRequest:
                 (else 422 `too_far_ahead`). Not with `delay_secs`. Example: 2026-12-24T18:00:00Z.
             subject (None | str | Unset): Replaces the template's subject. Admin keys only, unless the setting
                 `email.generic_for_all` is on.
-            vars_ (EmailRequestVars | Unset): The template's variables (`generic`: `subject`, `text`); one the template
-                needs and
-                does not get is a 422.
+            vars_ (EmailRequestVars | Unset):
      """
 
     template: EmailTemplateName

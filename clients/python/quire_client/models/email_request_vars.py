@@ -20,10 +20,7 @@ T = TypeVar("T", bound="EmailRequestVars")
 
 @_attrs_define
 class EmailRequestVars:
-    """ The template's variables (`generic`: `subject`, `text`); one the template needs and
-    does not get is a 422.
-
-     """
+    
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

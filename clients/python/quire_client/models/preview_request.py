@@ -31,7 +31,7 @@ class PreviewRequest:
         Attributes:
             course_name (None | str | Unset): At most `limits.max_name_chars` (default 200) characters.
             expires_on (datetime.date | None | Unset): `YYYY-MM-DD`, not before `issued_on` (else 422).
-            fields (None | PreviewRequestFieldsType0 | Unset): The template's declared fields, as in a submission.
+            fields (None | PreviewRequestFieldsType0 | Unset):
             issued_on (datetime.date | None | Unset): `YYYY-MM-DD`.
             issuer_name (None | str | Unset): At most `limits.max_name_chars` (default 200) characters.
             recipient_name (None | str | Unset): At most `limits.max_name_chars` (default 200) characters.

@@ -15,7 +15,7 @@ export type BatchItem = {
      */
     expires_on?: string | null;
     fields?: {
-        [key: string]: unknown;
+        [key: string]: string | number | boolean | null;
     } | null;
     issued_on?: string | null;
     issuer_name?: string | null;
@@ -209,12 +209,8 @@ export type CertificateRequest = {
      * `expired`.
      */
     expires_on?: string | null;
-    /**
-     * The template's declared fields (`GET /v1/templates/{id}` lists them): text, date
-     * (`YYYY-MM-DD`), number, or image (base64).
-     */
     fields?: {
-        [key: string]: unknown;
+        [key: string]: string | number | boolean | null;
     } | null;
     /**
      * List it in the public registry (`GET /v1/certificates/public`).
@@ -436,10 +432,6 @@ export type EmailRequest = {
      * 1 to 50 addresses
      */
     to: Array<string>;
-    /**
-     * The template's variables (`generic`: `subject`, `text`); one the template needs and
-     * does not get is a 422.
-     */
     vars?: {
         [key: string]: unknown;
     };
@@ -767,11 +759,8 @@ export type PreviewRequest = {
      * `YYYY-MM-DD`, not before `issued_on` (else 422).
      */
     expires_on?: string | null;
-    /**
-     * The template's declared fields, as in a submission.
-     */
     fields?: {
-        [key: string]: unknown;
+        [key: string]: string | number | boolean | null;
     } | null;
     /**
      * `YYYY-MM-DD`.
@@ -1299,6 +1288,15 @@ export type GetHealthData = {
     query?: never;
     url: '/health';
 };
+
+export type GetHealthErrors = {
+    /**
+     * The process has run no work for `health.stall_after_secs`
+     */
+    503: Health;
+};
+
+export type GetHealthError = GetHealthErrors[keyof GetHealthErrors];
 
 export type GetHealthResponses = {
     200: Health;

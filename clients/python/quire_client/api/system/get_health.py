@@ -40,6 +40,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 503:
+        response_503 = Health.from_dict(response.json())
+
+
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -60,7 +67,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Health]:
-    """ Liveness: the process is up.
+    """ Liveness: the process is up and still runs work (its runtime and blocking pool completed a
+    probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
+    supervisor restarts a process that can no longer make progress.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -86,7 +95,9 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> Health | None:
-    """ Liveness: the process is up.
+    """ Liveness: the process is up and still runs work (its runtime and blocking pool completed a
+    probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
+    supervisor restarts a process that can no longer make progress.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -107,7 +118,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Health]:
-    """ Liveness: the process is up.
+    """ Liveness: the process is up and still runs work (its runtime and blocking pool completed a
+    probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
+    supervisor restarts a process that can no longer make progress.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,7 +146,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> Health | None:
-    """ Liveness: the process is up.
+    """ Liveness: the process is up and still runs work (its runtime and blocking pool completed a
+    probe within `health.stall_after_secs`); `503` with `status: "stalled"` otherwise, so a
+    supervisor restarts a process that can no longer make progress.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
