@@ -154,6 +154,8 @@ pub struct DashboardSettings {
     pub idle_timeout_secs: u64,
     /// A session ends this long after sign-in however much it is used, in seconds.
     pub absolute_timeout_secs: u64,
+    /// Sessions one key may hold; a sign-in beyond it ends the key's oldest session.
+    pub max_sessions_per_key: u32,
 }
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
@@ -477,6 +479,7 @@ impl Default for Config {
                 enabled: true,
                 idle_timeout_secs: 30 * 60,
                 absolute_timeout_secs: 12 * 60 * 60,
+                max_sessions_per_key: 10,
             },
             webhooks: WebhookSettings {
                 allow_http: false,
@@ -718,6 +721,11 @@ impl Config {
             "dashboard.absolute_timeout_secs",
             self.dashboard.absolute_timeout_secs,
             self.dashboard.idle_timeout_secs..=30 * 24 * 3600,
+        )?;
+        within(
+            "dashboard.max_sessions_per_key",
+            self.dashboard.max_sessions_per_key.into(),
+            1..=1000,
         )?;
         self.validate_smtp()
     }
@@ -1181,6 +1189,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DASHBOARD__ENABLED        true              serve the operators' dashboard at /dashboard
   QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
   QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
+  QUIRE_DASHBOARD__MAX_SESSIONS_PER_KEY 10          sessions per key; a sign-in beyond ends the oldest
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 

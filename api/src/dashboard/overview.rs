@@ -209,11 +209,15 @@ pub struct SignInForm {
     csrf: String,
 }
 
+/// Signing in: limited per client address like the public endpoints (the form's token
+/// stops cross-site posts, not a client guessing keys), then the key looked up.
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Result<Response, DashError> {
+    crate::rate_limit::charge_address(&state, &headers, &extensions).await?;
     let expected = session::cookie(&headers, session::SIGN_IN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !session::same(&form.csrf, &expected) {
         return Err(DashError::Csrf);

@@ -32,6 +32,7 @@ pub use jobs::{
 pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
 pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
+pub use sessions::NewSession;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 pub use webhooks::{
     DeliveryAttempt, DeliveryEnd, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange,
