@@ -3,7 +3,9 @@
 //! in the log, so a client that reconnects with `Last-Event-ID` gets exactly what it missed
 //! (within `webhooks.events_retention_hours`), whichever API process it reaches. A stream
 //! reads the log when the event pump says there is more (`EventFeed`), else every few
-//! seconds; comments every 15 s keep proxies from closing it.
+//! seconds; comments every 15 s keep proxies from closing it. Each read continues after the
+//! highest number the previous one covered, matching or not, so a narrow filter does not
+//! walk the log again on every wake.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -191,9 +193,8 @@ impl Reader {
                 return Some(e);
             }
             match self.db.events_after(self.cursor, &self.filter, PAGE).await {
-                Ok(events) if !events.is_empty() => {
-                    for e in &events {
-                        self.cursor = e.seq;
+                Ok(read) => {
+                    for e in &read.events {
                         let data =
                             serde_json::to_string(&EventView::new(e)).expect("an event serializes");
                         self.pending.push_back(
@@ -203,9 +204,13 @@ impl Reader {
                                 .data(data),
                         );
                     }
-                    continue;
+                    // Past what this read covered, matching or not: a filter that matches
+                    // little does not walk the same stretch of the log on the next wake.
+                    self.cursor = self.cursor.max(read.covered);
+                    if !read.events.is_empty() {
+                        continue;
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),
             }
             tokio::select! {

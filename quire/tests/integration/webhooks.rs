@@ -319,7 +319,7 @@ async fn wait_numbered(app: &TestApp, job: &str, event_type: &str) {
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let events = app.db.events_after(0, &filter, 100).await.unwrap();
+        let events = app.db.events_after(0, &filter, 100).await.unwrap().events;
         if events.iter().any(|e| e.event_type == event_type) {
             return;
         }
@@ -599,11 +599,23 @@ async fn callbacks_batches_revocations_tests_and_retries() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    // Past their retention, events and delivery logs go.
+    // Past their retention, events and delivery logs go. (Only numbered events go: one the
+    // pump had not numbered yet, on a loaded machine, goes with the next pass.)
     let later = shared::domain::Timestamp::now().plus_millis(1_000);
     assert!(app.db.delete_old_events(later, later).await.unwrap() > 0);
-    let (low, high) = app.db.event_seq_bounds().await.unwrap();
-    assert_eq!((low, high), (0, 0), "no event left");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (low, high) = app.db.event_seq_bounds().await.unwrap();
+        if (low, high) == (0, 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left: {low}..{high}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        app.db.delete_old_events(later, later).await.unwrap();
+    }
     let log = log_until(&app, &key, &hook, |_| true).await;
     assert!(log.is_empty(), "{log:?}");
 

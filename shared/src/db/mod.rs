@@ -24,7 +24,7 @@ pub use certificates::{
 };
 pub use dashboard::{FailureGroup, Latencies, Throughput};
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
-pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
+pub use events::{Event, EventFilter, EventRead, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
