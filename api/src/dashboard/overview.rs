@@ -270,6 +270,8 @@ pub async fn events(
     let closed = state.events.closed();
     let owner = op.caller.owner_filter().map(str::to_owned);
     let submissions = state.events.submissions();
+    // Both halves end with the stream's lifetime (the page's `EventSource` reconnects).
+    let ends = tokio::time::sleep(crate::routes::events::lifetime(&state));
     let logged = crate::routes::events::open(state, op.caller, q, headers).await?;
     let submitted = futures::stream::unfold(submissions, move |mut rx| {
         let owner = owner.clone();
@@ -287,7 +289,8 @@ pub async fn events(
             Some((Ok::<_, std::convert::Infallible>(event), rx))
         }
     })
-    .take_until(closed.cancelled_owned());
+    .take_until(closed.cancelled_owned())
+    .take_until(ends);
     let merged = futures::stream::select(logged, submitted);
     Ok(Sse::new(merged)
         .keep_alive(KeepAlive::new().interval(crate::routes::events::HEARTBEAT))

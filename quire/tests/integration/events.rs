@@ -252,9 +252,14 @@ async fn an_idle_stream_gets_heartbeats() {
 
 /// A stream narrowed to one job reads the log through that filter's index, and continues
 /// after what each read covered, not after its last matching event: one whose job has no
-/// events does not walk the whole log again on every wake.
+/// events does not walk the whole log again on every wake. Its last message, when its
+/// lifetime ends, is the `id` of the log it covered, so a client resuming with it starts
+/// there too.
 async fn a_narrow_stream_continues_after_the_log_it_covered(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[Roles::ALL], |_| {}).await;
+    let app = TestApp::spawn_with(backend, &[Roles::ALL], |c| {
+        c.limits.max_event_stream_secs = 2;
+    })
+    .await;
     const SEEDED: u32 = 100_000;
     app.db.seed_events_for_test("owner", SEEDED).await.unwrap();
     app.db.maintain().await.unwrap();
@@ -310,6 +315,32 @@ async fn a_narrow_stream_continues_after_the_log_it_covered(backend: Backend) {
     assert_eq!(everyone.events.len(), 10);
     assert_eq!(everyone.covered, everyone.events[9].seq);
 
+    // Through the API: the stream for that job sends nothing, then, at the end of its
+    // lifetime, the log's high-water mark as its last `id`.
+    let job = nobody.job_id.unwrap();
+    let mut stream = open(
+        &app,
+        &app.base,
+        &app.admin,
+        &format!("after=0&job={job}"),
+        None,
+    )
+    .await;
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) => break,
+            other => panic!("the stream did not end: {other:?}, got {text:?}"),
+        }
+    }
+    assert!(!text.contains("data:"), "{text}");
+    let last_id = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .next_back()
+        .map(|v| v.trim().parse::<i64>().unwrap());
+    assert_eq!(last_id, Some(high), "{text}");
     app.stop().await;
 }
 
