@@ -532,11 +532,16 @@ fairness_suite() {
 # Webhooks and waiting (production, one worker, deliveries allowed to the bench's receiver on
 # loopback, the default retry schedule): src/bin/webhooks.rs.
 webhooks_suite() {
-    EXTRA_ENV=(QUIRE_WEBHOOKS__ALLOW_HTTP=true QUIRE_WEBHOOKS__ALLOW_NETWORKS=127.0.0.0/8)
+    # `wait_vs_poll` holds WAIT_JOBS long-polls of one key at once: the per-key cap (32 by
+    # default) is raised for it, and the process's cap with it when needed.
+    local waits="${WAIT_JOBS:-1000}"
+    EXTRA_ENV=(QUIRE_WEBHOOKS__ALLOW_HTTP=true QUIRE_WEBHOOKS__ALLOW_NETWORKS=127.0.0.0/8
+        QUIRE_LIMITS__MAX_LONG_POLLS="$(( waits > 1024 ? waits : 1024 ))"
+        QUIRE_LIMITS__MAX_LONG_POLLS_PER_KEY="$waits")
     start_production webhooks
     log "webhooks"
     "$WEBHOOKS" --url "$URL" --key "$KEY" --jobs "${WEBHOOK_JOBS:-10000}" \
-        --outage-secs "${WEBHOOK_OUTAGE_SECS:-30}" --wait-jobs "${WAIT_JOBS:-1000}" \
+        --outage-secs "${WEBHOOK_OUTAGE_SECS:-30}" --wait-jobs "$waits" \
         | tee -a "$WORK/webhooks.jsonl"
     stop_servers
     EXTRA_ENV=()

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod images;
 pub mod limited;
+pub mod long_lived;
 pub mod offload;
 pub mod openapi;
 pub mod paging;
@@ -61,8 +62,11 @@ pub async fn serve_health(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let header_read = Duration::from_secs(readiness.header_read_timeout_secs);
-    server::run(listener, health_router(readiness), header_read, shutdown).await
+    let timeouts = server::Timeouts {
+        header_read: Duration::from_secs(readiness.header_read_timeout_secs),
+        write: Duration::from_secs(readiness.write_timeout_secs),
+    };
+    server::run(listener, health_router(readiness), timeouts, shutdown).await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -224,9 +228,12 @@ pub async fn serve(
         let (events, queue, stop) = (state.events.clone(), state.queue.clone(), shutdown.clone());
         async move { events.listen_submitted(queue, stop).await }
     });
-    let header_read = Duration::from_secs(state.config.limits.header_read_timeout_secs);
+    let timeouts = server::Timeouts {
+        header_read: Duration::from_secs(state.config.limits.header_read_timeout_secs),
+        write: Duration::from_secs(state.config.limits.write_timeout_secs),
+    };
     let app = router(state);
-    let served = server::run(listener, app, header_read, shutdown).await;
+    let served = server::run(listener, app, timeouts, shutdown).await;
     listening.abort();
     relaying.abort();
     feeding.abort();

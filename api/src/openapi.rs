@@ -140,6 +140,35 @@ const SUBMISSIONS: &[&str] = &[
 /// Public operations rate-limited per client address (`rate_limit.rs`).
 const RATE_LIMITED_PUBLIC: &[&str] = &["/v1/verify/{code}", "/v1/certificates/public"];
 
+/// Operations that hold a place under a per-key cap while open (`long_lived.rs`): what
+/// their 429 may also say.
+const LONG_LIVED: &[(&str, &str, &str)] = &[
+    (
+        "get",
+        "/v1/events",
+        "`too_many_streams`: the key has `limits.max_event_streams_per_key` streams open on \
+         this server",
+    ),
+    (
+        "get",
+        "/v1/jobs/{id}",
+        "`too_many_long_polls` (with `wait`): the key has `limits.max_long_polls_per_key` \
+         requests waiting on this server",
+    ),
+    (
+        "get",
+        "/v1/batches/{id}",
+        "`too_many_long_polls` (with `wait`): the key has `limits.max_long_polls_per_key` \
+         requests waiting on this server",
+    ),
+    (
+        "get",
+        "/v1/batches/{id}/archive",
+        "`too_many_archives`: the key is downloading `limits.max_archive_downloads_per_key` \
+         archives from this server",
+    ),
+];
+
 /// (method, path, status, description) beyond the common ones.
 const EXTRA: &[(&str, &str, &str, &str)] = &[(
     "put",
@@ -224,6 +253,11 @@ impl Modify for CommonResponses {
                              key's email quota"
                         }
                     };
+                    let capped = LONG_LIVED
+                        .iter()
+                        .find(|(m, p, _)| *m == method && p == path)
+                        .map(|(_, _, also)| format!("{description}; {also}"));
+                    let description = capped.as_deref().unwrap_or(description);
                     responses.insert(
                         "429".to_owned(),
                         error_response(description, Some("Seconds to wait before retrying")).into(),

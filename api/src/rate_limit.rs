@@ -6,6 +6,11 @@
 //! `RateLimit: "key";r=997;t=1` (requests left, seconds until the bucket is full), so clients
 //! can pace themselves. The buckets are `Queue::take_token`'s: in Redis, shared by every API
 //! process; in process memory on SQLite.
+//!
+//! The dashboard is not behind this layer (its requests carry a session, not a key), but it
+//! spends from the same buckets: each of its requests is charged to the session's key
+//! ([`charge_key`], a bulk action one request per job), and sign-in attempts to the client
+//! address ([`charge_address`]), so the dashboard is no way around either limit.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -34,52 +39,134 @@ pub(crate) async fn limit(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let settings = &state.config.rate_limit;
-    let window = Duration::from_secs(settings.window_secs);
-    let (name, bucket, requests) = if is_public(request.uri().path()) {
-        let address = client_address(&request, settings.trust_forwarded_for);
+    let (name, bucket, policy) = if is_public(request.uri().path()) {
+        let address = client_address(
+            request.headers(),
+            request.extensions(),
+            state.config.rate_limit.trust_forwarded_for,
+        );
         let Some(address) = address else {
             return next.run(request).await;
         };
-        (
-            "address",
-            format!("ip:{address}"),
-            settings.public_per_address,
-        )
+        ("address", format!("ip:{address}"), address_policy(&state))
     } else {
         let Some(caller) = authenticate(&state, request.headers()).await else {
             // No key, or a bad one: the handler answers (401, or a public route).
             return next.run(request).await;
         };
-        let requests = caller.service.rate_limit.unwrap_or(settings.per_key);
+        let policy = key_policy(&state, &caller);
         let bucket = format!("key:{}", caller.key_id);
         request.extensions_mut().insert(caller);
-        ("key", bucket, requests)
+        ("key", bucket, policy)
     };
-    if requests == 0 {
+    let Some(policy) = policy else {
         return next.run(request).await;
-    }
-    let policy = RatePolicy {
-        requests: u32::try_from(requests).unwrap_or(u32::MAX),
-        window,
     };
     let decision = state.queue.take_token(&bucket, policy).await;
     let mut response = if decision.allowed {
         next.run(request).await
     } else {
         shared::metrics::rate_limited(name);
-        ApiError::TooMany {
-            code: "rate_limited",
-            message: format!(
-                "more than {requests} requests in {} s for this {name}; retry after {} s",
-                settings.window_secs, decision.retry_after_secs
-            ),
-            retry_after_secs: decision.retry_after_secs,
-        }
-        .into_response()
+        refusal(&state, name, policy, decision).into_response()
     };
     add_headers(response.headers_mut(), name, policy, decision);
     response
+}
+
+/// The quota of `caller`'s bucket: its own limit or `rate_limit.per_key`; `None` when
+/// unlimited.
+fn key_policy(state: &AppState, caller: &Caller) -> Option<RatePolicy> {
+    let requests = caller
+        .service
+        .rate_limit
+        .unwrap_or(state.config.rate_limit.per_key);
+    policy(state, requests)
+}
+
+/// The quota of a client address's bucket (`rate_limit.public_per_address`).
+fn address_policy(state: &AppState) -> Option<RatePolicy> {
+    policy(state, state.config.rate_limit.public_per_address)
+}
+
+fn policy(state: &AppState, requests: u64) -> Option<RatePolicy> {
+    (requests > 0).then(|| RatePolicy {
+        requests: u32::try_from(requests).unwrap_or(u32::MAX),
+        window: Duration::from_secs(state.config.rate_limit.window_secs),
+    })
+}
+
+fn refusal(state: &AppState, name: &str, policy: RatePolicy, decision: RateDecision) -> ApiError {
+    ApiError::TooMany {
+        code: "rate_limited",
+        message: format!(
+            "more than {} requests in {} s for this {name}; retry after {} s",
+            policy.requests, state.config.rate_limit.window_secs, decision.retry_after_secs
+        ),
+        retry_after_secs: decision.retry_after_secs,
+    }
+}
+
+/// Most requests one charge to `caller`'s bucket can take at once (its quota); `None` when
+/// unlimited. A dashboard bulk action touches at most this many jobs.
+pub(crate) fn key_quota(state: &AppState, caller: &Caller) -> Option<u32> {
+    key_policy(state, caller).map(|p| p.requests)
+}
+
+/// Charges `cost` requests to `caller`'s bucket, all or none, for requests that do not pass
+/// the middleware (the dashboard's): `429 rate_limited` when they do not fit.
+pub(crate) async fn charge_key(
+    state: &AppState,
+    caller: &Caller,
+    cost: u32,
+) -> Result<(), ApiError> {
+    let Some(policy) = key_policy(state, caller) else {
+        return Ok(());
+    };
+    if cost > policy.requests {
+        return Err(ApiError::TooMany {
+            code: "rate_limited",
+            message: format!(
+                "this touches {cost} jobs, more than the key's rate limit of {} requests in {} s; select fewer",
+                policy.requests, state.config.rate_limit.window_secs
+            ),
+            retry_after_secs: state.config.rate_limit.window_secs,
+        });
+    }
+    let decision = state
+        .queue
+        .take_tokens(&format!("key:{}", caller.key_id), policy, cost)
+        .await;
+    if decision.allowed {
+        return Ok(());
+    }
+    shared::metrics::rate_limited("key");
+    Err(refusal(state, "key", policy, decision))
+}
+
+/// Charges one request to the bucket of the client that sent `parts` (the public endpoints'
+/// per-address limit): for the dashboard's sign-in, whose form token a client can make up.
+pub(crate) async fn charge_address(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<(), ApiError> {
+    let address = client_address(
+        headers,
+        extensions,
+        state.config.rate_limit.trust_forwarded_for,
+    );
+    let (Some(address), Some(policy)) = (address, address_policy(state)) else {
+        return Ok(());
+    };
+    let decision = state
+        .queue
+        .take_token(&format!("ip:{address}"), policy)
+        .await;
+    if decision.allowed {
+        return Ok(());
+    }
+    shared::metrics::rate_limited("address");
+    Err(refusal(state, "address", policy, decision))
 }
 
 fn add_headers(headers: &mut HeaderMap, name: &str, policy: RatePolicy, decision: RateDecision) {
@@ -118,10 +205,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
 
 /// The peer's address (set by the server loop), or with `trust_forwarded_for` the last
 /// `X-Forwarded-For` entry: the one the trusted proxy itself appended.
-fn client_address(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
     if trust_forwarded_for
-        && let Some(forwarded) = request
-            .headers()
+        && let Some(forwarded) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
@@ -129,8 +219,7 @@ fn client_address(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr
     {
         return Some(forwarded);
     }
-    request
-        .extensions()
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip())
 }

@@ -1,8 +1,13 @@
 //! The HTTP server loop: hyper's HTTP/1.1 connection with a header-read timeout (a client
-//! that trickles its headers, slow-loris style, is disconnected), graceful shutdown that
-//! drains in-flight requests, and the per-request deadline every route runs under.
-//! `axum::serve` offers neither timeout, hence this loop.
+//! that trickles its headers, slow-loris style, is disconnected) and a write timeout (a
+//! client that stops reading a streamed answer, an event stream, an archive or a file, is
+//! disconnected, and what the answer held is given back), graceful shutdown that drains
+//! in-flight requests, and the per-request deadline every route runs under. `axum::serve`
+//! offers neither timeout, hence this loop.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,16 +25,25 @@ use crate::error::ApiError;
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN: Duration = Duration::from_secs(30);
 
+/// How long a connection's writes may wait on the client.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For the request's headers to arrive.
+    pub header_read: Duration,
+    /// For any one write to make progress.
+    pub write: Duration,
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled, then drains open connections.
 pub async fn run(
     listener: TcpListener,
     app: Router,
-    header_read_timeout: Duration,
+    timeouts: Timeouts,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(timeouts.header_read);
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {
@@ -59,6 +73,7 @@ pub async fn run(
                 )
                 .service(app.clone()),
         );
+        let stream = WriteTimeout::new(stream, timeouts.write);
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -74,6 +89,91 @@ pub async fn run(
         tracing::warn!("connections still open after the drain period; closing them");
     }
     Ok(())
+}
+
+/// A connection whose writes fail with `TimedOut` once one has waited `limit` for the client
+/// to read (its socket buffer full): hyper then drops the connection and the answer's body
+/// with it (an event stream's place, an archive's writer). A write that makes progress starts
+/// the clock again, so a slow reader is not cut off, only one that stopped.
+pub(crate) struct WriteTimeout<S> {
+    inner: S,
+    limit: Duration,
+    /// Running since a write first found the client not reading.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    pub(crate) fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// What a write that returned `poll` means: progress resets the clock; waiting starts it,
+    /// and past the limit it is an error.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {} s", limit.as_secs()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, poll)
+    }
 }
 
 /// The span of one request: method and path, never the query string (signed links carry
@@ -155,6 +255,52 @@ pub(crate) async fn deadline(
             secs: limit.as_secs(),
         }
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod write_timeout_tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::WriteTimeout;
+
+    const LIMIT: Duration = Duration::from_millis(300);
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        let (server, mut client) = tokio::io::duplex(1024);
+        let mut server = WriteTimeout::new(server, LIMIT);
+        let started = tokio::time::Instant::now();
+        let chunk = [0u8; 512];
+        let error = loop {
+            if let Err(e) = server.write_all(&chunk).await {
+                break e;
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= LIMIT, "{:?}", started.elapsed());
+        // What was written is still there for the client; it simply took too long.
+        let mut got = vec![0u8; 1024];
+        client.read_exact(&mut got).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_not() {
+        let (server, mut client) = tokio::io::duplex(1024);
+        let mut server = WriteTimeout::new(server, LIMIT);
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 256];
+            let mut total = 0;
+            // 256 bytes at a time with pauses: slower than the writer, never stopped for long.
+            while total < 8 * 1024 {
+                tokio::time::sleep(LIMIT / 6).await;
+                total += client.read(&mut buf).await.unwrap();
+            }
+        });
+        server.write_all(&[0u8; 8 * 1024]).await.unwrap();
+        reader.await.unwrap();
     }
 }
 

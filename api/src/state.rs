@@ -36,6 +36,8 @@ pub struct AppState {
     pub waiters: crate::waiting::Waiters,
     /// Wake-ups of `GET /v1/events` streams.
     pub events: crate::waiting::EventFeed,
+    /// Caps on streams, long-polls and archive downloads, per process and per key.
+    pub long_lived: crate::long_lived::LongLived,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
 }
@@ -50,6 +52,7 @@ impl AppState {
                 consuming: None,
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
+                write_timeout_secs: config.limits.write_timeout_secs,
                 metrics_token: config.metrics.token.clone(),
                 watchdog: crate::watchdog::Watchdog::start(std::time::Duration::from_secs(
                     config.health.stall_after_secs,
@@ -63,6 +66,7 @@ impl AppState {
                 config.limits.max_waiting_checks,
             ),
             base_url: config.public_base_url().into(),
+            long_lived: crate::long_lived::LongLived::new(&config.limits),
             auth: crate::auth::KeyCache::default(),
             templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
             config,
@@ -106,6 +110,8 @@ pub struct Readiness {
     pub health_stale_after_secs: u64,
     /// `limits.header_read_timeout_secs`, for the health server of processes without an API.
     pub header_read_timeout_secs: u64,
+    /// `limits.write_timeout_secs`, likewise.
+    pub write_timeout_secs: u64,
     /// `metrics.token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<shared::config::Secret<String>>,
     /// Whether this process still runs work: `/health` fails when it does not.

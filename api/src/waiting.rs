@@ -2,19 +2,22 @@
 //! soon as the job (every job of the batch) is finished, or after N seconds with the state
 //! then. No polling loop: each API process subscribes once to the `finished` topic
 //! (`Queue::subscribe_finished`: Redis pub/sub across processes, in-process on SQLite) and
-//! fans it out to its waiting requests, which read the row when their job or batch is named.
-//! A message lost on the way costs a waiter one slow re-read ([`RECHECK`]), never its answer.
+//! wakes the requests waiting for that job or batch, found by its id ([`Waiters`]): a job's
+//! end costs the same whatever else is waiting. A message lost on the way costs a waiter one
+//! slow re-read ([`RECHECK`]), never its answer. Each waiting request holds a place under
+//! the long-poll caps (`long_lived.rs`).
 //!
 //! `EventFeed` does the same for `GET /v1/events` streams: the scheduler's event pump
 //! publishes the highest event number it gave, and each stream reads the log past its own
 //! cursor when that moves.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
 use shared::domain::JobId;
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
@@ -27,8 +30,6 @@ pub const MAX_WAIT_SECS: u64 = 60;
 const RECHECK: Duration = Duration::from_secs(5);
 /// A batch waiter reads its batch at most this often, however fast its jobs finish.
 const BATCH_READ_EVERY: Duration = Duration::from_millis(250);
-/// Messages kept for a slow waiter; one that falls behind simply reads again.
-const BACKLOG: usize = 1024;
 
 /// `?wait=`: seconds to wait for the end state (0, the default, answers at once).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -40,45 +41,103 @@ pub struct WaitQuery {
     pub wait: Option<u64>,
 }
 
-/// A job that reached an end state: its id and batch.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub job: JobId,
-    pub batch: Option<String>,
+/// What a request waits for: one job's end, or any job of a batch ending.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Awaited {
+    Job(JobId),
+    Batch(String),
 }
 
-/// This process's fan-out of finished events to waiting requests.
-#[derive(Clone)]
-pub struct Waiters(broadcast::Sender<Arc<Finished>>);
+/// This process's waiting requests by what they wait for. Each awaited job or batch has one
+/// wake-up counter, shared by its waiters and dropped with the last of them; a finished job
+/// moves its own counter and its batch's, and no other waiter hears of it.
+#[derive(Clone, Default)]
+pub struct Waiters(Arc<Mutex<HashMap<Awaited, Waited>>>);
 
-impl Default for Waiters {
-    fn default() -> Self {
-        Self(broadcast::Sender::new(BACKLOG))
+struct Waited {
+    wake: watch::Sender<u64>,
+    waiters: usize,
+}
+
+/// One request's registration: its wake-ups until it is dropped.
+pub struct Waiting {
+    waiters: Waiters,
+    awaited: Awaited,
+    wake: watch::Receiver<u64>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut map = self.waiters.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = map.get_mut(&self.awaited) {
+            entry.waiters -= 1;
+            if entry.waiters == 0 {
+                map.remove(&self.awaited);
+            }
+        }
+    }
+}
+
+impl Waiting {
+    /// Until `awaited` is named by a finished job (a wake since the last call counts).
+    async fn woken(&mut self) {
+        // The sender lives as long as any registration: never closed here.
+        let _ = self.wake.changed().await;
     }
 }
 
 impl Waiters {
     /// Relays the `finished` topic to waiters until `stop`.
     pub async fn listen(&self, queue: shared::queue::Queue, stop: CancellationToken) {
-        let sender = self.0.clone();
-        let on_finished = move |job: JobId, batch: Option<&str>| {
-            // No waiter is not an error.
-            let _ = sender.send(Arc::new(Finished {
-                job,
-                batch: batch.map(str::to_owned),
-            }));
-        };
+        let waiters = self.clone();
+        let on_finished = move |job: JobId, batch: Option<&str>| waiters.finished(job, batch);
         queue.subscribe_finished(on_finished, |_| {}, stop).await;
+    }
+
+    /// Registers a request waiting for `awaited`; wake-ups from now on count.
+    pub fn register(&self, awaited: Awaited) -> Waiting {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(awaited.clone()).or_insert_with(|| Waited {
+            wake: watch::Sender::new(0),
+            waiters: 0,
+        });
+        entry.waiters += 1;
+        let mut wake = entry.wake.subscribe();
+        wake.mark_unchanged();
+        Waiting {
+            waiters: self.clone(),
+            awaited,
+            wake,
+        }
+    }
+
+    /// Job `job` (of `batch`) finished: wakes the requests waiting for it or its batch.
+    pub fn finished(&self, job: JobId, batch: Option<&str>) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let wake = |awaited: &Awaited| {
+            if let Some(entry) = map.get(awaited) {
+                entry.wake.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        };
+        wake(&Awaited::Job(job));
+        if let Some(batch) = batch {
+            wake(&Awaited::Batch(batch.to_owned()));
+        }
+    }
+
+    /// Jobs and batches waited for now.
+    pub fn awaited(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
 /// This process's wake-ups of event streams (`GET /v1/events`): the highest event number
-/// published, the streams open (bounded), and the end of the process's serving.
+/// published and the end of the process's serving. (How many streams may be open is
+/// `long_lived.rs`'s.)
 #[derive(Clone)]
 pub struct EventFeed {
     latest: tokio::sync::watch::Sender<i64>,
     closed: CancellationToken,
-    pub streams: Arc<tokio::sync::Semaphore>,
     /// Owners that just submitted jobs, from any API process: a submission changes no
     /// status, so it makes no event, yet the dashboard's counts should move at once.
     submitted: tokio::sync::broadcast::Sender<String>,
@@ -87,15 +146,11 @@ pub struct EventFeed {
 /// The topic submissions are announced on (the owner's key id; no row behind it).
 const SUBMITTED_TOPIC: &str = "submitted";
 
-/// Event streams one API process keeps open at once; more answer 503.
-pub const MAX_EVENT_STREAMS: usize = 1024;
-
 impl Default for EventFeed {
     fn default() -> Self {
         Self {
             latest: tokio::sync::watch::Sender::new(0),
             closed: CancellationToken::new(),
-            streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
             submitted: tokio::sync::broadcast::Sender::new(256),
         }
     }
@@ -172,34 +227,34 @@ impl WaitQuery {
 }
 
 /// Reads with `read` (the value and whether it is final) until it is final or `wait` has
-/// passed; reads again when a finished event `concerns` it.
+/// passed; reads again when a job `awaited` names finishes (for a batch at most every
+/// [`BATCH_READ_EVERY`]). While it waits the request holds one of `key_id`'s long-poll
+/// places (`429 too_many_long_polls` when it has none left).
 pub(crate) async fn until_final<T, F, Fut>(
     state: &AppState,
+    key_id: &str,
     wait: Duration,
-    concerns: impl Fn(&Finished) -> bool,
-    min_gap: Option<Duration>,
+    awaited: Awaited,
     mut read: F,
 ) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(T, bool), ApiError>>,
 {
-    // Subscribed before the first read, so a finish between the two is not missed.
-    let mut events = state.waiters.0.subscribe();
+    let min_gap = matches!(awaited, Awaited::Batch(_)).then_some(BATCH_READ_EVERY);
+    // Registered before the first read, so a finish between the two is not missed.
+    let mut waiting = state.waiters.register(awaited);
     let (value, done) = read().await?;
     if done || wait.is_zero() {
         return Ok(value);
     }
+    let _slot = state.long_lived.long_polls.acquire(key_id)?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut last_read = tokio::time::Instant::now();
     loop {
         let recheck = tokio::time::sleep_until((last_read + RECHECK).min(deadline));
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) if !concerns(&event) => continue,
-                // Fell behind or closed: read again to be sure.
-                Ok(_) | Err(_) => {}
-            },
+            () = waiting.woken() => {}
             () = recheck => {}
         }
         if let Some(gap) = min_gap {
@@ -213,15 +268,42 @@ where
     }
 }
 
-/// `until_final` for one job.
-pub(crate) fn job_concerns(id: JobId) -> impl Fn(&Finished) -> bool {
-    move |event| event.job == id
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `until_final` for a batch: any of its jobs; reads at most every [`BATCH_READ_EVERY`].
-pub(crate) fn batch_concerns(id: String) -> (impl Fn(&Finished) -> bool, Option<Duration>) {
-    (
-        move |event: &Finished| event.batch.as_deref() == Some(id.as_str()),
-        Some(BATCH_READ_EVERY),
-    )
+    fn changed(w: &Waiting) -> bool {
+        w.wake.has_changed().unwrap()
+    }
+
+    #[test]
+    fn a_finished_job_wakes_only_its_own_waiters() {
+        let waiters = Waiters::default();
+        let (a, b) = (JobId::new(), JobId::new());
+        let on_a = waiters.register(Awaited::Job(a));
+        let also_on_a = waiters.register(Awaited::Job(a));
+        let on_b = waiters.register(Awaited::Job(b));
+        let on_batch = waiters.register(Awaited::Batch("batch-1".into()));
+        let on_other_batch = waiters.register(Awaited::Batch("batch-2".into()));
+        assert_eq!(waiters.awaited(), 4);
+        waiters.finished(a, Some("batch-1"));
+        assert!(changed(&on_a) && changed(&also_on_a) && changed(&on_batch));
+        assert!(!changed(&on_b) && !changed(&on_other_batch));
+        // A job nobody waits for touches nothing.
+        waiters.finished(JobId::new(), None);
+        assert!(!changed(&on_b));
+        drop((on_a, also_on_a, on_b, on_batch, on_other_batch));
+        assert_eq!(waiters.awaited(), 0, "the last waiter removes its entry");
+    }
+
+    #[tokio::test]
+    async fn a_finish_before_the_wait_is_not_missed() {
+        let waiters = Waiters::default();
+        let a = JobId::new();
+        let mut waiting = waiters.register(Awaited::Job(a));
+        waiters.finished(a, None);
+        tokio::time::timeout(Duration::from_secs(1), waiting.woken())
+            .await
+            .expect("woken by the earlier finish");
+    }
 }

@@ -162,6 +162,7 @@ impl App {
                 consuming: consuming.clone(),
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
+                write_timeout_secs: config.limits.write_timeout_secs,
                 metrics_token: config.metrics.token.clone(),
                 watchdog: api::watchdog::Watchdog::start(std::time::Duration::from_secs(
                     config.health.stall_after_secs,

@@ -154,6 +154,8 @@ pub struct DashboardSettings {
     pub idle_timeout_secs: u64,
     /// A session ends this long after sign-in however much it is used, in seconds.
     pub absolute_timeout_secs: u64,
+    /// Sessions one key may hold; a sign-in beyond it ends the key's oldest session.
+    pub max_sessions_per_key: u32,
 }
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
@@ -268,6 +270,30 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Longest a client may take to send a request's headers, in seconds (slow-loris).
     pub header_read_timeout_secs: u64,
+    /// Longest a write to a client may wait, in seconds: a client that stops reading a
+    /// response (an event stream, an archive, a file) is disconnected after this long.
+    pub write_timeout_secs: u64,
+    /// Event streams (`GET /v1/events`, the dashboard's live pages) one API process keeps
+    /// open at once; more answer `503`.
+    pub max_event_streams: usize,
+    /// Event streams one key may have open on one API process; more answer `429
+    /// too_many_streams`.
+    pub max_event_streams_per_key: usize,
+    /// Longest an event stream stays open, in seconds; then it ends and the client resumes
+    /// with `Last-Event-ID` (browsers' `EventSource` reconnects by itself).
+    pub max_event_stream_secs: u64,
+    /// Long-polls (`?wait=` on a job or batch) one API process holds at once; more answer
+    /// `503`.
+    pub max_long_polls: usize,
+    /// Long-polls one key may have waiting on one API process; more answer `429
+    /// too_many_long_polls`.
+    pub max_long_polls_per_key: usize,
+    /// Batch archives (`GET /v1/batches/{id}/archive`) one API process streams at once;
+    /// more answer `503`.
+    pub max_archive_downloads: usize,
+    /// Batch archives one key may be downloading from one API process; more answer `429
+    /// too_many_archives`.
+    pub max_archive_downloads_per_key: usize,
 }
 
 /// Per-queue settings; one entry per queue, all present after defaults are applied.
@@ -489,11 +515,22 @@ impl Default for Config {
                 max_waiting_checks: 256,
                 request_timeout_secs: 60,
                 header_read_timeout_secs: 10,
+                write_timeout_secs: 30,
+                max_event_streams: 1024,
+                // A client and a few dashboard tabs.
+                max_event_streams_per_key: 8,
+                max_event_stream_secs: 3600,
+                max_long_polls: 1024,
+                max_long_polls_per_key: 32,
+                // Each holds a PDF in memory and a 256 KiB pipe while it streams.
+                max_archive_downloads: 16,
+                max_archive_downloads_per_key: 2,
             },
             dashboard: DashboardSettings {
                 enabled: true,
                 idle_timeout_secs: 30 * 60,
                 absolute_timeout_secs: 12 * 60 * 60,
+                max_sessions_per_key: 10,
             },
             webhooks: WebhookSettings {
                 allow_http: false,
@@ -737,6 +774,11 @@ impl Config {
             self.dashboard.absolute_timeout_secs,
             self.dashboard.idle_timeout_secs..=30 * 24 * 3600,
         )?;
+        within(
+            "dashboard.max_sessions_per_key",
+            self.dashboard.max_sessions_per_key.into(),
+            1..=1000,
+        )?;
         self.validate_smtp()
     }
 
@@ -945,7 +987,51 @@ impl Config {
             l.header_read_timeout_secs,
             1..=600,
         )?;
-        within("limits.max_name_chars", l.max_name_chars as u64, 1..=10_000)
+        within("limits.max_name_chars", l.max_name_chars as u64, 1..=10_000)?;
+        self.validate_long_lived()
+    }
+
+    /// The caps on requests that stay open: streams, long-polls, archives, and writes.
+    fn validate_long_lived(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        within("limits.write_timeout_secs", l.write_timeout_secs, 1..=3600)?;
+        within(
+            "limits.max_event_stream_secs",
+            l.max_event_stream_secs,
+            1..=7 * 24 * 3600,
+        )?;
+        for (process, per_key, process_max, per_key_max) in [
+            (
+                "max_event_streams",
+                "max_event_streams_per_key",
+                l.max_event_streams,
+                l.max_event_streams_per_key,
+            ),
+            (
+                "max_long_polls",
+                "max_long_polls_per_key",
+                l.max_long_polls,
+                l.max_long_polls_per_key,
+            ),
+            (
+                "max_archive_downloads",
+                "max_archive_downloads_per_key",
+                l.max_archive_downloads,
+                l.max_archive_downloads_per_key,
+            ),
+        ] {
+            within(
+                &format!("limits.{process}"),
+                process_max as u64,
+                1..=100_000,
+            )?;
+            within(
+                &format!("limits.{per_key}"),
+                per_key_max as u64,
+                1..=process_max as u64,
+            )?;
+        }
+        Ok(())
     }
 
     /// The sandbox, rescue, schedules, cleanup and health checks.
@@ -1174,6 +1260,14 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_LIMITS__MAX_IMAGE_PIXELS  40000000          most pixels (width x height) of an image
   QUIRE_LIMITS__MAX_IMAGE_SIDE    10000             longest side of an image, in pixels
   QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
+  QUIRE_LIMITS__WRITE_TIMEOUT_SECS 30               a client that stops reading is dropped after this long
+  QUIRE_LIMITS__MAX_EVENT_STREAMS 1024              event streams per API process
+  QUIRE_LIMITS__MAX_EVENT_STREAMS_PER_KEY 8         event streams per key and API process (429 too_many_streams)
+  QUIRE_LIMITS__MAX_EVENT_STREAM_SECS 3600          an event stream then ends; resume with Last-Event-ID
+  QUIRE_LIMITS__MAX_LONG_POLLS    1024              ?wait= requests per API process
+  QUIRE_LIMITS__MAX_LONG_POLLS_PER_KEY 32           ?wait= requests per key and API process (429 too_many_long_polls)
+  QUIRE_LIMITS__MAX_ARCHIVE_DOWNLOADS 16            batch archives streamed per API process
+  QUIRE_LIMITS__MAX_ARCHIVE_DOWNLOADS_PER_KEY 2     batch archives per key and API process (429 too_many_archives)
   QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
                                   (certificates: 2 x cores in flight, 8 x with QUIRE_STORAGE_URL)
                                   per queue: certificates, reports, emails, maintenance,
@@ -1220,6 +1314,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DASHBOARD__ENABLED        true              serve the operators' dashboard at /dashboard
   QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
   QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
+  QUIRE_DASHBOARD__MAX_SESSIONS_PER_KEY 10          sessions per key; a sign-in beyond ends the oldest
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 

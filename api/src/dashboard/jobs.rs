@@ -382,12 +382,20 @@ pub async fn failures(
         "failures.html",
         Some(&op),
         "failures",
-        context! { groups, jobs, bulk_max => BULK_MAX },
+        context! { groups, jobs, bulk_max => bulk_most(&state, &op) },
     ))
 }
 
+/// Most jobs one bulk action of `op` touches: [`BULK_MAX`], or fewer when the key's rate
+/// limit allows fewer requests per window.
+fn bulk_most(state: &crate::state::AppState, op: &Operator) -> u32 {
+    crate::rate_limit::key_quota(state, &op.caller).map_or(BULK_MAX, |q| q.min(BULK_MAX))
+}
+
 /// Bulk retry or discard: of the jobs ticked (`id`), or of every job of one failure group
-/// (`group`, after a confirmation page that says how many).
+/// (`group`, after a confirmation page that says how many). Each job counts as one request
+/// of the key's rate limit, so one action touches at most [`BULK_MAX`] jobs and at most the
+/// key's quota per window (a group beyond it is done in several rounds).
 pub async fn bulk(
     State(state): State<crate::state::AppState>,
     action: Action,
@@ -398,6 +406,7 @@ pub async fn bulk(
         return Err(DashError::Api(bad_query("do", "`do` is retry or discard")));
     }
     let owner = op.caller.owner_filter().map(str::to_owned);
+    let most = bulk_most(&state, op);
     let ids: Vec<String> = match action.get("group") {
         Some(token) => {
             let (kind, status, error_code, error_message): (String, String, String, String) =
@@ -412,7 +421,7 @@ pub async fn bulk(
             };
             let ids = state
                 .db
-                .failure_group_ids(owner.as_deref(), &group, BULK_MAX)
+                .failure_group_ids(owner.as_deref(), &group, most)
                 .await?;
             if action.get("confirmed") != Some("yes") {
                 return Ok(page(
@@ -434,6 +443,21 @@ pub async fn bulk(
             "id",
             format!("at most {BULK_MAX} jobs at once"),
         )));
+    }
+    if ids.len() > most as usize {
+        return Err(DashError::Api(ApiError::TooMany {
+            code: "rate_limited",
+            message: format!(
+                "{} jobs selected; this key's rate limit lets one action touch at most {most}: select fewer",
+                ids.len()
+            ),
+            retry_after_secs: state.config.rate_limit.window_secs,
+        }));
+    }
+    // The request itself was one; each further job is another.
+    let jobs = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    if jobs > 1 {
+        crate::rate_limit::charge_key(&state, &op.caller, jobs - 1).await?;
     }
     let mut done = 0usize;
     let mut discard = Vec::new();

@@ -200,7 +200,8 @@ impl IntoResponse for DashError {
                 // The API's own message (its one error type); a server error's cause is
                 // logged by the API's response, not shown.
                 let message = e.to_string();
-                let status = e.into_response().status();
+                let api = e.into_response();
+                let status = api.status();
                 let message = match status {
                     StatusCode::NOT_FOUND => "Not found, or not yours to see.".to_owned(),
                     s if s.is_server_error() => {
@@ -208,7 +209,13 @@ impl IntoResponse for DashError {
                     }
                     _ => message,
                 };
-                error_page(status, "error", &message)
+                let mut page = error_page(status, "error", &message);
+                // A 429 or 503 says when to come back, on a page as in the API.
+                if let Some(retry) = api.headers().get(header::RETRY_AFTER) {
+                    page.headers_mut()
+                        .insert(header::RETRY_AFTER, retry.clone());
+                }
+                page
             }
         }
     }

@@ -209,11 +209,15 @@ pub struct SignInForm {
     csrf: String,
 }
 
+/// Signing in: limited per client address like the public endpoints (the form's token
+/// stops cross-site posts, not a client guessing keys), then the key looked up.
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Result<Response, DashError> {
+    crate::rate_limit::charge_address(&state, &headers, &extensions).await?;
     let expected = session::cookie(&headers, session::SIGN_IN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !session::same(&form.csrf, &expected) {
         return Err(DashError::Csrf);
@@ -266,6 +270,8 @@ pub async fn events(
     let closed = state.events.closed();
     let owner = op.caller.owner_filter().map(str::to_owned);
     let submissions = state.events.submissions();
+    // Both halves end with the stream's lifetime (the page's `EventSource` reconnects).
+    let ends = tokio::time::sleep(crate::routes::events::lifetime(&state));
     let logged = crate::routes::events::open(state, op.caller, q, headers).await?;
     let submitted = futures::stream::unfold(submissions, move |mut rx| {
         let owner = owner.clone();
@@ -283,7 +289,8 @@ pub async fn events(
             Some((Ok::<_, std::convert::Infallible>(event), rx))
         }
     })
-    .take_until(closed.cancelled_owned());
+    .take_until(closed.cancelled_owned())
+    .take_until(ends);
     let merged = futures::stream::select(logged, submitted);
     Ok(Sse::new(merged)
         .keep_alive(KeepAlive::new().interval(crate::routes::events::HEARTBEAT))

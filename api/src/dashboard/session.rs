@@ -4,8 +4,11 @@
 //! `SameSite=Strict`, `Secure` when the public URL is https, scoped to `/dashboard`. A session
 //! ends after `dashboard.idle_timeout_secs` unused or `dashboard.absolute_timeout_secs` after
 //! sign-in, at sign-out, and at once when its key is revoked (every request reads the key).
-//! Every form carries the session's CSRF token; the sign-in form, before any session, a
-//! token that must match a cookie of its own (double submit).
+//! A key holds at most `dashboard.max_sessions_per_key` sessions: a sign-in beyond it ends
+//! the key's oldest. Every request of a session is charged to its key's rate limit, as if
+//! the key had made it. Every form carries the session's CSRF token; the sign-in form,
+//! before any session, a token that must match a cookie of its own (double submit), which
+//! only stops cross-site posts: attempts are bounded by the per-address rate limit.
 
 use std::time::Duration;
 
@@ -14,7 +17,9 @@ use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shared::db::NewSession;
 use shared::domain::Timestamp;
+use shared::queue::Group;
 
 use super::DashError;
 use crate::auth::Caller;
@@ -86,6 +91,7 @@ fn ttl(state: &AppState, data: &SessionData, now: i64) -> i64 {
     idle_end.min(absolute_end) - now
 }
 
+/// Rewrites an existing session (its expiry pushed back).
 async fn save(
     state: &AppState,
     key: &str,
@@ -105,6 +111,54 @@ async fn save(
                 .put_session(key, &json, Timestamp::now().plus_millis(ttl_ms))
                 .await?
         }
+    }
+    Ok(())
+}
+
+/// Stores a new session, ending its key's oldest beyond `dashboard.max_sessions_per_key`.
+async fn create(
+    state: &AppState,
+    key: &str,
+    data: &SessionData,
+    ttl_ms: i64,
+) -> Result<(), ApiError> {
+    let json = serde_json::to_string(data).expect("a session serializes");
+    let max = state.config.dashboard.max_sessions_per_key;
+    let ended = match state.queue.expiring() {
+        Some(redis) => {
+            let group = format!("sessions:{}", data.key_id);
+            let group = Group {
+                name: &group,
+                created_ms: data.created_at,
+                max,
+                ttl: Duration::from_secs(state.config.dashboard.absolute_timeout_secs),
+            };
+            redis
+                .put_in_group(
+                    key,
+                    &json,
+                    Duration::from_millis(ttl_ms.max(1) as u64),
+                    &group,
+                )
+                .await?
+        }
+        None => {
+            let session = NewSession {
+                id: key,
+                key_id: &data.key_id,
+                data: &json,
+                created_at: Timestamp::from_millis(data.created_at),
+                expires_at: Timestamp::from_millis(data.created_at + ttl_ms),
+            };
+            state.db.create_session(&session, max).await?
+        }
+    };
+    if ended > 0 {
+        tracing::info!(
+            key_id = %data.key_id,
+            ended,
+            "a dashboard sign-in ended the key's oldest sessions"
+        );
     }
     Ok(())
 }
@@ -142,7 +196,7 @@ pub async fn sign_in(state: &AppState, secret: &str) -> Result<(String, u64), Ap
     };
     let cookie = random_token();
     let ttl_ms = ttl(state, &data, now);
-    save(state, &storage_key(&cookie), &data, ttl_ms).await?;
+    create(state, &storage_key(&cookie), &data, ttl_ms).await?;
     Ok((cookie, state.config.dashboard.absolute_timeout_secs))
 }
 
@@ -155,6 +209,20 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = DashError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, DashError> {
+        // Once per request, however many extractors ask: the charge is one request.
+        if let Some(operator) = parts.extensions.get::<Operator>() {
+            return Ok(operator.clone());
+        }
+        let operator = Self::of_session(parts, state).await?;
+        crate::rate_limit::charge_key(state, &operator.caller, 1).await?;
+        parts.extensions.insert(operator.clone());
+        Ok(operator)
+    }
+}
+
+impl Operator {
+    /// The operator whose session cookie `parts` carries, if the session and its key live.
+    async fn of_session(parts: &Parts, state: &AppState) -> Result<Self, DashError> {
         let to_sign_in = || DashError::SignIn;
         let cookie = cookie(&parts.headers, COOKIE).ok_or_else(to_sign_in)?;
         let key = storage_key(&cookie);

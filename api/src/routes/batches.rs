@@ -20,7 +20,7 @@ use crate::paging::{Listing, PageQuery};
 use crate::placement::{Placement, PriorityChoice};
 use crate::state::AppState;
 use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
-use crate::waiting::{WaitQuery, batch_concerns, until_final};
+use crate::waiting::{Awaited, WaitQuery, until_final};
 
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 10_000;
@@ -544,7 +544,9 @@ impl Owned for BatchRow {
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     Mine {
-        state, row: batch, ..
+        state,
+        caller,
+        row: batch,
     }: Mine<BatchRow>,
     ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> Result<Json<BatchView>, ApiError> {
@@ -553,7 +555,7 @@ pub async fn get(
     if wait.is_zero() {
         return Ok(Json(batch_view(&state, &batch, &name).await?));
     }
-    let (concerns, gap) = batch_concerns(batch.id.clone());
+    let awaited = Awaited::Batch(batch.id.clone());
     let read = || {
         let (state, batch, name) = (state.clone(), batch.clone(), name.clone());
         async move {
@@ -562,17 +564,23 @@ pub async fn get(
             Ok((view, done))
         }
     };
-    Ok(Json(until_final(&state, wait, concerns, gap, read).await?))
+    Ok(Json(
+        until_final(&state, &caller.key_id, wait, awaited, read).await?,
+    ))
 }
 
 /// A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+/// A key may download `limits.max_archive_downloads_per_key` archives at once from one
+/// server (`429 too_many_archives`).
 #[utoipa::path(get, path = "/v1/batches/{id}/archive", operation_id = "download_batch_archive", tag = "certificates",
     params(("id" = uuid::Uuid, Path, description = "Batch id")),
     responses((status = 200, description = "The ZIP", content_type = "application/zip"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Not complete yet", body = ErrorBody)))]
 pub async fn archive(
     Mine {
-        state, row: batch, ..
+        state,
+        caller,
+        row: batch,
     }: Mine<BatchRow>,
 ) -> Result<Response, ApiError> {
     let view = batch_view(&state, &batch, "").await?;
@@ -585,13 +593,22 @@ pub async fn archive(
             ),
         });
     }
-    let files = state.db.batch_files(&batch.id).await?;
-    let storage = state.storage.clone();
+    let slot = state.long_lived.archives.acquire(&caller.key_id)?;
+    // The first page before answering: a database that is away is a 503, not a cut ZIP.
+    let first = state
+        .db
+        .batch_files_page(&batch.id, None, FILES_PER_PAGE)
+        .await?;
+    let (db, storage, id) = (state.db.clone(), state.storage.clone(), batch.id.clone());
     // The ZIP is written into one end of a pipe while the client reads the other: memory
-    // stays at one PDF, whatever the batch size. PDFs are compressed already: stored as is.
+    // stays at one PDF and one page of the file list, whatever the batch size. PDFs are
+    // compressed already: stored as is. The writer holds the key's archive place until the
+    // ZIP is written or the client is gone (a client that stops reading is dropped by the
+    // server's write timeout, and the pipe's writer then fails).
     let (writer, reader) = tokio::io::duplex(256 * 1024);
     tokio::spawn(async move {
-        if let Err(e) = write_zip(writer, &storage, &files).await {
+        let _slot = slot;
+        if let Err(e) = write_zip(writer, &db, &storage, &id, first).await {
             tracing::warn!(error = %e, "batch archive stream ended early");
         }
     });
@@ -620,10 +637,15 @@ fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Files listed per read while an archive is written.
+const FILES_PER_PAGE: u32 = 500;
+
 async fn write_zip(
     writer: tokio::io::DuplexStream,
+    db: &shared::db::Db,
     storage: &shared::storage::Storage,
-    files: &[shared::db::BatchFile],
+    batch: &str,
+    first: Vec<shared::db::BatchFile>,
 ) -> anyhow::Result<()> {
     use async_zip::base::write::ZipFileWriter;
     use async_zip::{Compression, ZipEntryBuilder};
@@ -631,28 +653,40 @@ async fn write_zip(
     let mut zip = ZipFileWriter::with_tokio(writer);
     let mut manifest = csv::Writer::from_writer(Vec::new());
     manifest.write_record(["file", "job_id", "recipient_name", "sha256"])?;
-    for file in files {
-        let Some(path) = file.result.get("file").and_then(|f| f.as_str()) else {
-            continue;
+    let mut page = Some(first);
+    let mut after = None;
+    loop {
+        let files = match page.take() {
+            Some(first) => first,
+            None => db.batch_files_page(batch, after, FILES_PER_PAGE).await?,
         };
-        let bytes = storage.get(path).await?;
-        let name = format!("{}.pdf", file.job_id);
-        let sha = file
-            .result
-            .get("sha256")
-            .and_then(|s| s.as_str())
-            .unwrap_or("");
-        manifest.write_record([
-            name.as_str(),
-            &file.job_id.to_string(),
-            &spreadsheet_safe(&file.recipient_name),
-            sha,
-        ])?;
-        zip.write_entry_whole(
-            ZipEntryBuilder::new(name.into(), Compression::Stored),
-            &bytes,
-        )
-        .await?;
+        after = files.last().map(|f| f.job_id);
+        for file in &files {
+            let Some(path) = file.result.get("file").and_then(|f| f.as_str()) else {
+                continue;
+            };
+            let bytes = storage.get(path).await?;
+            let name = format!("{}.pdf", file.job_id);
+            let sha = file
+                .result
+                .get("sha256")
+                .and_then(|s| s.as_str())
+                .unwrap_or("");
+            manifest.write_record([
+                name.as_str(),
+                &file.job_id.to_string(),
+                &spreadsheet_safe(&file.recipient_name),
+                sha,
+            ])?;
+            zip.write_entry_whole(
+                ZipEntryBuilder::new(name.into(), Compression::Stored),
+                &bytes,
+            )
+            .await?;
+        }
+        if files.len() < FILES_PER_PAGE as usize {
+            break;
+        }
     }
     let manifest = manifest.into_inner()?;
     zip.write_entry_whole(

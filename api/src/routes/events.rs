@@ -3,7 +3,11 @@
 //! in the log, so a client that reconnects with `Last-Event-ID` gets exactly what it missed
 //! (within `webhooks.events_retention_hours`), whichever API process it reaches. A stream
 //! reads the log when the event pump says there is more (`EventFeed`), else every few
-//! seconds; comments every 15 s keep proxies from closing it.
+//! seconds; comments every 15 s keep proxies from closing it. Each read continues after the
+//! highest number the previous one covered, matching or not, so a narrow filter does not
+//! walk the log again on every wake. A stream ends after `limits.max_event_stream_secs`
+//! (its last message an `id` alone: where to resume) and holds one of its key's stream
+//! places while open (`long_lived.rs`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -19,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, Caller, Keyed};
+use crate::long_lived::Slot;
 use crate::state::AppState;
 use crate::views::bad_query;
 
@@ -84,8 +89,12 @@ impl EventView {
 
 /// A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
 /// event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-/// A client that resumes from before the oldest event kept first gets an event `gap`. The
-/// document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+/// A client that resumes from before the oldest event kept first gets an event `gap`. A
+/// stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+/// an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+/// reconnects with it (`EventSource` does by itself). A key may have
+/// `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+/// The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
 #[utoipa::path(get, path = "/v1/events", operation_id = "stream_events", tag = "events",
     params(EventQuery,
         ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event")),
@@ -144,34 +153,33 @@ pub(crate) async fn open(
         ),
         None => q.after,
     };
-    let permit = state
-        .events
-        .streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Unavailable("event streams"))?;
+    let slot = state.long_lived.streams.acquire(&caller.key_id)?;
     // Subscribed before the first read, so nothing numbered in between is missed.
     let wake = state.events.subscribe();
     let (low, high) = state.db.event_seq_bounds().await?;
     let cursor = resume.unwrap_or(high);
     let mut pending = VecDeque::new();
     if resume.is_some() && low > 0 && cursor.saturating_add(1) < low {
-        pending.push_back(
+        pending.push_back((
+            cursor,
             SseEvent::default().event("gap").data(
                 serde_json::json!({ "oldest": low,
                     "message": "events before `oldest` are no longer kept; some were missed" })
                 .to_string(),
             ),
-        );
+        ));
     }
     let reader = Reader {
         db: state.db.clone(),
         filter,
         cursor,
+        sent: cursor,
         pending,
         wake,
         closed: state.events.closed(),
-        _permit: permit,
+        ends_at: tokio::time::Instant::now() + lifetime(&state),
+        ended: false,
+        _slot: slot,
     };
     Ok(futures::stream::unfold(reader, |mut r| async move {
         let event = r.next().await?;
@@ -179,44 +187,67 @@ pub(crate) async fn open(
     }))
 }
 
+/// How long a stream stays open (`limits.max_event_stream_secs`).
+pub(crate) fn lifetime(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.limits.max_event_stream_secs)
+}
+
 /// One stream's state: its cursor in the log and what it read but has not sent yet.
 struct Reader {
     db: Db,
     filter: EventFilter,
+    /// The log is read up to here (events that did not match included).
     cursor: i64,
-    pending: VecDeque<SseEvent>,
+    /// The client has every event up to here: the last `id` it was sent.
+    sent: i64,
+    pending: VecDeque<(i64, SseEvent)>,
     wake: tokio::sync::watch::Receiver<i64>,
     closed: tokio_util::sync::CancellationToken,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    ends_at: tokio::time::Instant,
+    ended: bool,
+    _slot: Slot,
 }
 
 impl Reader {
-    /// The next event to send; `None` ends the stream (the process stops serving).
+    /// The next event to send; `None` ends the stream (its lifetime is over, or the process
+    /// stops serving).
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
-            if let Some(e) = self.pending.pop_front() {
+            if self.ended {
+                return None;
+            }
+            if tokio::time::Instant::now() >= self.ends_at {
+                return self.end();
+            }
+            if let Some((seq, e)) = self.pending.pop_front() {
+                self.sent = self.sent.max(seq);
                 return Some(e);
             }
             match self.db.events_after(self.cursor, &self.filter, PAGE).await {
-                Ok(events) if !events.is_empty() => {
-                    for e in &events {
-                        self.cursor = e.seq;
+                Ok(read) => {
+                    for e in &read.events {
                         let data =
                             serde_json::to_string(&EventView::new(e)).expect("an event serializes");
-                        self.pending.push_back(
+                        self.pending.push_back((
+                            e.seq,
                             SseEvent::default()
                                 .id(e.seq.to_string())
                                 .event(e.event_type.clone())
                                 .data(data),
-                        );
+                        ));
                     }
-                    continue;
+                    // Past what this read covered, matching or not: a filter that matches
+                    // little does not walk the same stretch of the log on the next wake.
+                    self.cursor = self.cursor.max(read.covered);
+                    if !read.events.is_empty() {
+                        continue;
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),
             }
             tokio::select! {
                 () = self.closed.cancelled() => return None,
+                () = tokio::time::sleep_until(self.ends_at) => {}
                 changed = self.wake.changed() => {
                     if changed.is_err() {
                         tokio::time::sleep(RECHECK).await;
@@ -225,5 +256,14 @@ impl Reader {
                 () = tokio::time::sleep(RECHECK) => {}
             }
         }
+    }
+
+    /// The stream's last message: when everything read was sent, an `id` alone, so the
+    /// client resumes after the part of the log this stream covered (matching or not);
+    /// otherwise nothing (it resumes after the last event it got).
+    fn end(&mut self) -> Option<SseEvent> {
+        self.ended = true;
+        (self.pending.is_empty() && self.cursor > self.sent)
+            .then(|| SseEvent::default().id(self.cursor.to_string()))
     }
 }

@@ -17,7 +17,7 @@ use crate::paging::{Listing, PageQuery};
 use crate::state::AppState;
 use crate::submit::{Retry, submit};
 use crate::views::{JobErrorView, JobPage, JobView, bad_query, parse_id};
-use crate::waiting::{WaitQuery, job_concerns, until_final};
+use crate::waiting::{Awaited, WaitQuery, until_final};
 
 impl Owned for JobRow {
     async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
@@ -54,7 +54,7 @@ pub async fn get(
             Ok((job, done))
         }
     };
-    let job = until_final(&state, wait, job_concerns(id), None, read).await?;
+    let job = until_final(&state, &caller.key_id, wait, Awaited::Job(id), read).await?;
     Ok(Json(JobView::from_row(&job, &state.base_url)))
 }
 

@@ -386,3 +386,309 @@ fn html_unescape(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// `r` of a `RateLimit: "key";r=N;t=M` header: requests left in the key's bucket.
+fn remaining(response: &reqwest::Response) -> i64 {
+    let value = response.headers()["ratelimit"].to_str().unwrap();
+    let r = value.split(';').find_map(|p| p.strip_prefix("r=")).unwrap();
+    r.parse().unwrap()
+}
+
+/// Every dashboard request spends from the session key's rate limit, as the key's own API
+/// requests do: a key allowed 3 requests per 10 s gets 3 free-text searches through the
+/// dashboard, then `429` pages with `Retry-After`, and its API requests share the bucket.
+async fn dashboard_requests_spend_the_keys_rate_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[quire::Roles::ALL], |c| {
+        c.rate_limit.window_secs = 10;
+    })
+    .await;
+    let slow = app.new_key("slow").await;
+    let id = app.db.find_key(&slow).await.unwrap().unwrap().id;
+    let limits = shared::db::KeyServiceLimits {
+        rate_limit: Some(3),
+        ..Default::default()
+    };
+    assert!(app.db.set_key_service_limits(&id, &limits).await.unwrap());
+    let cookie = sign_in(&app, &slow).await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let page = get(&app, &cookie, &format!("/dashboard/jobs?search=needle+{i}")).await;
+        let status = page.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = page.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=4).contains(&retry), "Retry-After {retry}");
+            let body = page.text().await.unwrap();
+            assert!(body.contains("requests in 10 s for this key"), "{body}");
+        }
+        statuses.push(status.as_u16());
+    }
+    // 3 at once, and one more per 3.3 s the requests took.
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!((3..=4).contains(&ok), "{statuses:?}");
+    assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 429].contains(s)),
+        "{statuses:?}"
+    );
+    // The same bucket as the key's API requests.
+    let api = app.get(&slow, "/v1/jobs").await;
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The live page stream too.
+    let stream = get(&app, &cookie, "/dashboard/events").await;
+    assert_eq!(stream.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_dashboard_requests_spend_the_keys_rate_limit() {
+    dashboard_requests_spend_the_keys_rate_limit(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_dashboard_requests_spend_the_keys_rate_limit() {
+    dashboard_requests_spend_the_keys_rate_limit(Backend::Production).await;
+}
+
+/// A bulk action spends one request per job it touches (on Redis: one script call that
+/// takes them all or none); a key whose limit is below the selection may act on at most its
+/// quota at once, and a failure group's "all" is cut to it.
+#[tokio::test]
+async fn bulk_actions_spend_one_request_per_job() {
+    let app = TestApp::spawn_with(Backend::Production, &[quire::Roles::ALL], |c| {
+        c.rate_limit.window_secs = 60;
+    })
+    .await;
+    let probe = shared::jobs::Probe {
+        sleep_ms: 0,
+        outcome: shared::jobs::ProbeOutcome::FailPermanent,
+    };
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(app.insert_probe(&app.admin, probe.clone(), 1).await);
+    }
+    for id in &ids {
+        app.wait_for(&app.admin, id, &["dead"]).await;
+    }
+    // Operators with admin keys of their own limits: 100 and 5 requests per minute.
+    let operator = |name: &'static str, rate: u64| {
+        let db = app.db.clone();
+        async move {
+            let key = db.create_key(name, true).await.unwrap();
+            let limits = shared::db::KeyServiceLimits {
+                rate_limit: Some(rate),
+                ..Default::default()
+            };
+            assert!(
+                db.set_key_service_limits(&key.key.id, &limits)
+                    .await
+                    .unwrap()
+            );
+            key.secret.expose().clone()
+        }
+    };
+    let ops = operator("ops", 100).await;
+    let tiny = operator("tiny", 5).await;
+
+    let cookie = sign_in(&app, &ops).await;
+    let failures = get(&app, &cookie, "/dashboard/failures").await;
+    let csrf = csrf_of(&failures.text().await.unwrap());
+    let before = remaining(&app.get(&ops, "/v1/status").await);
+    let mut form = vec![("csrf", csrf.as_str()), ("do", "discard")];
+    form.extend(ids.iter().map(|id| ("id", id.as_str())));
+    let done = post_form(&app, &cookie, "/dashboard/failures/bulk", &form).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(
+        done.headers()[LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("done=12")
+    );
+    let after = remaining(&app.get(&ops, "/v1/status").await);
+    // 12 for the action, 1 for the second status request; one interval (0.6 s) may have
+    // refilled one.
+    let spent = before - after;
+    assert!((12..=13).contains(&spent), "spent {spent}");
+
+    // A key allowed 5 per minute: ticking 6 is refused whole, nothing done.
+    let mut more = Vec::new();
+    for _ in 0..6 {
+        more.push(app.insert_probe(&app.admin, probe.clone(), 1).await);
+    }
+    for id in &more {
+        app.wait_for(&app.admin, id, &["dead"]).await;
+    }
+    let cookie = sign_in(&app, &tiny).await;
+    let failures = get(&app, &cookie, "/dashboard/failures")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&failures);
+    let mut form = vec![("csrf", csrf.as_str()), ("do", "discard")];
+    form.extend(more.iter().map(|id| ("id", id.as_str())));
+    let refused = post_form(&app, &cookie, "/dashboard/failures/bulk", &form).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(refused.text().await.unwrap().contains("select fewer"));
+    for id in &more {
+        assert_eq!(app.job(&app.admin, id).await["status"], "dead");
+    }
+    // The group's "all" is cut to what the key may do at once.
+    let at = failures.find("name=\"group\" value=\"").unwrap() + 20;
+    let group = html_unescape(failures[at..].split('"').next().unwrap());
+    let confirm = post_form(
+        &app,
+        &cookie,
+        "/dashboard/failures/bulk",
+        &[("csrf", &csrf), ("do", "retry"), ("group", &group)],
+    )
+    .await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let confirm = confirm.text().await.unwrap();
+    assert!(confirm.contains("id=\"confirm-count\">5<"), "{confirm}");
+    app.stop().await;
+}
+
+/// Sign-in attempts are limited per client address like the public endpoints: the form's
+/// token pair can be made up by any client, so it bounds nothing on its own.
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_address() {
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::API], |c| {
+        c.rate_limit.public_per_address = 4;
+        c.rate_limit.window_secs = 60;
+    })
+    .await;
+    let ada = app.new_key("ada").await;
+    let http = client();
+    // A made-up pair: the same value as cookie and field.
+    let attempt = |key: String| {
+        http.post(app.url("/dashboard/sign-in"))
+            .header(COOKIE, "quire_sign_in=madeup")
+            .form(&[("csrf", "madeup".to_owned()), ("key", key)])
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let response = attempt(format!("qk_guess_{i}")).await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429, 429]);
+    // The address is spent, for the right key too, and for public verification.
+    let right = attempt(ada.clone()).await.unwrap();
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    let verify = app
+        .client
+        .get(app.url("/v1/verify/ABCD-EFGH-JKLM"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+/// A key holds at most `dashboard.max_sessions_per_key` sessions: a third sign-in ends its
+/// oldest, and no other key's.
+async fn sessions_per_key_are_capped(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[quire::Roles::ALL], |c| {
+        c.dashboard.max_sessions_per_key = 2;
+    })
+    .await;
+    let ada = app.new_key("ada").await;
+    let bob = app.new_key("bob").await;
+    let bobs = sign_in(&app, &bob).await;
+    let first = sign_in(&app, &ada).await;
+    let second = sign_in(&app, &ada).await;
+    let third = sign_in(&app, &ada).await;
+    let status = |cookie: String| {
+        let app = &app;
+        async move { get(app, &cookie, "/dashboard").await.status() }
+    };
+    assert_eq!(status(first.clone()).await, StatusCode::SEE_OTHER, "ended");
+    assert_eq!(status(second.clone()).await, StatusCode::OK);
+    assert_eq!(status(third.clone()).await, StatusCode::OK);
+    assert_eq!(status(bobs.clone()).await, StatusCode::OK, "another key's");
+    // What is stored: two of ada's and bob's one, however often ada signs in.
+    for _ in 0..5 {
+        sign_in(&app, &ada).await;
+    }
+    match backend {
+        Backend::Embedded => {
+            let ada_id = app.db.find_key(&ada).await.unwrap().unwrap().id;
+            let stored = app.db.session_count_for_test(Some(&ada_id)).await.unwrap();
+            assert_eq!(stored, 2);
+            assert_eq!(app.db.session_count_for_test(None).await.unwrap(), 3);
+        }
+        Backend::Production => {
+            let mut redis = redis::Client::open(crate::helpers::test_redis_url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}:session:*", app.config.redis_namespace))
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            assert_eq!(keys.len(), 3, "{keys:?}");
+        }
+    }
+    assert_eq!(status(bobs).await, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_sessions_per_key_are_capped() {
+    sessions_per_key_are_capped(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_sessions_per_key_are_capped() {
+    sessions_per_key_are_capped(Backend::Production).await;
+}
+
+/// Ended sessions of the embedded deployment are removed by the cleanup job, not by the
+/// next write (every sign-in and refresh used to delete them all, unindexed).
+#[tokio::test]
+async fn ended_sessions_are_removed_by_the_cleanup() {
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::ALL], |c| {
+        for schedule in c.schedules.values_mut() {
+            schedule.enabled = false;
+        }
+    })
+    .await;
+    let now = shared::domain::Timestamp::now();
+    let ended = shared::db::NewSession {
+        id: "session:ended",
+        key_id: "some-key",
+        data: "{}",
+        created_at: now.plus_millis(-120_000),
+        expires_at: now.plus_millis(60_000),
+    };
+    app.db.create_session(&ended, 10).await.unwrap();
+    let past = now.plus_millis(-60_000);
+    app.db.put_session(ended.id, "{}", past).await.unwrap();
+    assert_eq!(app.db.get_session(ended.id).await.unwrap(), None);
+    // Writes of other sessions leave it to the cleanup.
+    let ada = app.new_key("ada").await;
+    sign_in(&app, &ada).await;
+    assert_eq!(app.db.session_count_for_test(None).await.unwrap(), 2);
+    let id = app
+        .post_ok(
+            &app.admin,
+            "/v1/schedules/cleanup/run",
+            &serde_json::Value::Null,
+        )
+        .await;
+    let job = app.wait_for(&app.admin, &id, &["succeeded", "dead"]).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["summary"]["sessions_removed"], 1, "{job}");
+    assert_eq!(app.db.session_count_for_test(None).await.unwrap(), 1);
+    app.stop().await;
+}

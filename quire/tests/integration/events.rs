@@ -8,6 +8,7 @@ use std::time::Duration;
 use quire::Roles;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use shared::db::EventFilter;
 
 use crate::helpers::{Backend, TestApp, error_of};
 use crate::receiver::read_events;
@@ -127,6 +128,7 @@ async fn a_batch_is_seen_exactly_once_across_a_reconnect_and_an_api_restart() {
         .events_after(0, &filter, 10_000)
         .await
         .unwrap()
+        .events
         .iter()
         .map(|e| e.seq)
         .collect();
@@ -246,4 +248,108 @@ async fn an_idle_stream_gets_heartbeats() {
     );
     assert!(!seen.contains("data:"), "{seen:?}");
     app.stop().await;
+}
+
+/// A stream narrowed to one job reads the log through that filter's index, and continues
+/// after what each read covered, not after its last matching event: one whose job has no
+/// events does not walk the whole log again on every wake. Its last message, when its
+/// lifetime ends, is the `id` of the log it covered, so a client resuming with it starts
+/// there too.
+async fn a_narrow_stream_continues_after_the_log_it_covered(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[Roles::ALL], |c| {
+        c.limits.max_event_stream_secs = 2;
+    })
+    .await;
+    const SEEDED: u32 = 100_000;
+    app.db.seed_events_for_test("owner", SEEDED).await.unwrap();
+    app.db.maintain().await.unwrap();
+    let (_, high) = app.db.event_seq_bounds().await.unwrap();
+    assert!(high >= i64::from(SEEDED));
+
+    // Each filter's read uses its index, also as the generic plan a pooled prepared
+    // statement gets (on PostgreSQL after five executions; on SQLite always).
+    let filter = |f: fn(&mut EventFilter)| {
+        let mut filter = EventFilter::default();
+        f(&mut filter);
+        filter
+    };
+    for (filter, index) in [
+        (filter(|f| f.job_id = Some("j".into())), "events_job_seq"),
+        (
+            filter(|f| f.batch_id = Some("b".into())),
+            "events_batch_seq",
+        ),
+        (
+            filter(|f| f.owner = Some("owner-3".into())),
+            "events_owner_seq",
+        ),
+        (
+            filter(|f| {
+                f.owner = Some("owner-3".into());
+                f.job_id = Some("j".into());
+            }),
+            "events_job_seq",
+        ),
+    ] {
+        let plan = app.db.events_plan_for_test(&filter).await.unwrap();
+        assert!(plan.contains(index), "{filter:?}: {plan}");
+    }
+
+    // One read of a job no event names covers the whole log at once.
+    let nobody = EventFilter {
+        job_id: Some(uuid::Uuid::new_v4().to_string()),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let read = app.db.events_after(0, &nobody, 500).await.unwrap();
+    let took = started.elapsed();
+    assert!(read.events.is_empty());
+    assert_eq!(read.covered, high);
+    println!("{backend:?}: a read for one job over {SEEDED} events took {took:?}");
+    // A page cut by its limit covers up to its last event only.
+    let everyone = app
+        .db
+        .events_after(0, &EventFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(everyone.events.len(), 10);
+    assert_eq!(everyone.covered, everyone.events[9].seq);
+
+    // Through the API: the stream for that job sends nothing, then, at the end of its
+    // lifetime, the log's high-water mark as its last `id`.
+    let job = nobody.job_id.unwrap();
+    let mut stream = open(
+        &app,
+        &app.base,
+        &app.admin,
+        &format!("after=0&job={job}"),
+        None,
+    )
+    .await;
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) => break,
+            other => panic!("the stream did not end: {other:?}, got {text:?}"),
+        }
+    }
+    assert!(!text.contains("data:"), "{text}");
+    let last_id = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .next_back()
+        .map(|v| v.trim().parse::<i64>().unwrap());
+    assert_eq!(last_id, Some(high), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_a_narrow_stream_continues_after_the_log_it_covered() {
+    a_narrow_stream_continues_after_the_log_it_covered(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_a_narrow_stream_continues_after_the_log_it_covered() {
+    a_narrow_stream_continues_after_the_log_it_covered(Backend::Production).await;
 }

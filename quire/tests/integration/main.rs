@@ -16,6 +16,7 @@ mod faults;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod long_lived;
 mod mail;
 mod metrics;
 mod openapi;

@@ -319,7 +319,7 @@ async fn wait_numbered(app: &TestApp, job: &str, event_type: &str) {
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let events = app.db.events_after(0, &filter, 100).await.unwrap();
+        let events = app.db.events_after(0, &filter, 100).await.unwrap().events;
         if events.iter().any(|e| e.event_type == event_type) {
             return;
         }
@@ -599,42 +599,23 @@ async fn callbacks_batches_revocations_tests_and_retries() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    // Past their retention, events and delivery logs go. (Once every job's end is in the log:
-    // `owner_of` submitted one more certificate.)
-    let jobs: Value = app.json_at(Some(&key), app.url("/v1/jobs?limit=100")).await;
-    // (Deliveries make no events.)
-    for job in jobs["jobs"].as_array().unwrap() {
-        if job["kind"] == "webhook" {
-            continue;
-        }
-        let id = job["id"].as_str().unwrap();
-        app.wait_for(&key, id, &["succeeded", "dead", "cancelled"])
-            .await;
-        let filter = shared::db::EventFilter {
-            job_id: Some(id.to_owned()),
-            ..Default::default()
-        };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !app
-            .db
-            .events_after(0, &filter, 100)
-            .await
-            .unwrap()
-            .iter()
-            .any(|e| e.event_type != "job.running")
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{id}: its end never logged: {job} {:?}",
-                app.db.events_after(0, &filter, 100).await.unwrap()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
+    // Past their retention, events and delivery logs go. (Only numbered events go: one the
+    // pump had not numbered yet, on a loaded machine, goes with the next pass.)
     let later = shared::domain::Timestamp::now().plus_millis(1_000);
     assert!(app.db.delete_old_events(later, later).await.unwrap() > 0);
-    let (low, high) = app.db.event_seq_bounds().await.unwrap();
-    assert_eq!((low, high), (0, 0), "no event left");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (low, high) = app.db.event_seq_bounds().await.unwrap();
+        if (low, high) == (0, 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left: {low}..{high}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        app.db.delete_old_events(later, later).await.unwrap();
+    }
     let log = log_until(&app, &key, &hook, |_| true).await;
     assert!(log.is_empty(), "{log:?}");
 

@@ -855,14 +855,24 @@ impl Db {
             .collect()
     }
 
-    /// Every succeeded job of a batch with its file, in job id order.
-    pub async fn batch_files(&self, id: &str) -> Result<Vec<BatchFile>, DbError> {
+    /// Succeeded jobs of a batch with their files, in job id order: at most `limit` after
+    /// job `after` (from the first without), so an archive of 10,000 files is read a page at
+    /// a time, never held whole.
+    pub async fn batch_files_page(
+        &self,
+        id: &str,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<BatchFile>, DbError> {
         let rows = sqlx::query(
             "SELECT j.id, j.result, c.recipient_name FROM jobs j \
              JOIN certificates c ON c.job_id = j.id \
-             WHERE j.batch_id = $1 AND j.status = 'succeeded' ORDER BY j.id",
+             WHERE j.batch_id = $1 AND j.status = 'succeeded' AND j.id > $2 \
+             ORDER BY j.id LIMIT $3",
         )
         .bind(id.to_owned())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -90,6 +90,40 @@ pub struct EventFilter {
     pub kind: Option<String>,
 }
 
+/// What one read of the log found (see [`Db::events_after`]).
+#[derive(Debug, Clone, Default)]
+pub struct EventRead {
+    pub events: Vec<Event>,
+    /// The read covered the log up to this `seq`: the next read starts after it.
+    pub covered: i64,
+}
+
+/// The read of [`Db::events_after`] for `filter`, with only the conditions it sets, so each
+/// one can use its index (`events_owner_seq`, `events_job_seq`, `events_batch_seq`); a
+/// condition written `($n IS NULL OR col = $n)` keeps a generic plan (SQLite's always,
+/// PostgreSQL's after a few executions) off them, and a reader filtered on one job would walk
+/// the whole log. No upper bound on `seq`: PostgreSQL's generic plan would take the range
+/// for a narrow one and walk `events_seq` filtering on the owner. Parameters: `$1` after,
+/// then the values returned, then the limit. At most 16 texts, so each stays a prepared
+/// statement.
+fn events_query(filter: &EventFilter) -> (String, Vec<&str>) {
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1");
+    let mut values = Vec::new();
+    for (column, value) in [
+        ("owner_id", &filter.owner),
+        ("job_id", &filter.job_id),
+        ("batch_id", &filter.batch_id),
+        ("kind", &filter.kind),
+    ] {
+        if let Some(value) = value {
+            values.push(value.as_str());
+            sql.push_str(&format!(" AND {column} = ${}", values.len() + 1));
+        }
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT ${}", values.len() + 2));
+    (sql, values)
+}
+
 /// What one pump round did.
 #[derive(Debug, Default)]
 pub struct Pumped {
@@ -196,28 +230,160 @@ impl Db {
         })
     }
 
-    /// Numbered events after `after` that `filter` lets through, oldest first, at most `limit`.
+    /// Numbered events after `after` that `filter` lets through, oldest first, at most
+    /// `limit`, and how far the read covered the log: the highest `seq` below which nothing
+    /// more can match. A reader continues after `covered`, not after its last event, so a
+    /// filter that matches nothing (a job id no event names) is not walked again from the
+    /// same place on every wake.
+    ///
+    /// `covered` is the log's highest number when the read began, or the last event's when
+    /// that is higher, or only the last event's when `limit` cut the read short: numbers are
+    /// given one pump at a time, in commit order, so none can later appear below a number
+    /// already given.
     pub async fn events_after(
         &self,
         after: i64,
         filter: &EventFilter,
         limit: u32,
-    ) -> Result<Vec<Event>, DbError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 \
-             AND ($2 IS NULL OR owner_id = $2) AND ($3 IS NULL OR job_id = $3) \
-             AND ($4 IS NULL OR batch_id = $4) AND ($5 IS NULL OR kind = $5) \
-             ORDER BY seq LIMIT $6"
-        )))
-        .bind(after)
-        .bind(filter.owner.clone())
-        .bind(filter.job_id.clone())
-        .bind(filter.batch_id.clone())
-        .bind(filter.kind.clone())
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(Event::from_row).collect()
+    ) -> Result<EventRead, DbError> {
+        let high: i64 =
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS high FROM events WHERE seq IS NOT NULL")
+                .fetch_one(self.pool())
+                .await?
+                .try_get("high")?;
+        if high <= after {
+            return Ok(EventRead {
+                events: Vec::new(),
+                covered: after,
+            });
+        }
+        let (sql, values) = events_query(filter);
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(after);
+        for value in values {
+            query = query.bind(value.to_owned());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        let events = rows
+            .iter()
+            .map(Event::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let covered = match events.last() {
+            Some(last) if events.len() >= limit as usize => last.seq,
+            Some(last) => last.seq.max(high),
+            None => high,
+        };
+        Ok(EventRead { events, covered })
+    }
+
+    /// The plan the database chooses for a read with `filter`, one line per step
+    /// (`EXPLAIN QUERY PLAN` on SQLite; on PostgreSQL `EXPLAIN` of the statement prepared
+    /// with a generic plan, as a pooled connection runs it after a few executions): for tests
+    /// that the reads stay on the indexes.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn events_plan_for_test(&self, filter: &EventFilter) -> Result<String, DbError> {
+        let (sql, values) = events_query(filter);
+        let mut conn = self.pool().acquire().await?;
+        let lines: Vec<String> = match self.backend() {
+            DatabaseBackend::Sqlite => {
+                let mut query =
+                    sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))).bind(0_i64);
+                for value in values {
+                    query = query.bind(value.to_owned());
+                }
+                query
+                    .bind(500_i64)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>("detail"))
+                    .collect::<Result<_, _>>()?
+            }
+            DatabaseBackend::Postgres => {
+                // Parameters typed as the columns are, so the plan is the one the pool's
+                // prepared statement gets; a generic plan knows none of their values.
+                let mut types = vec!["bigint"];
+                types.extend(values.iter().map(|_| "text"));
+                types.push("bigint");
+                let args: Vec<String> = (0..types.len())
+                    .map(|i| match i {
+                        0 => "0".to_owned(),
+                        i if i == types.len() - 1 => "500".to_owned(),
+                        i => format!("'{}'", values[i - 1].replace('\'', "''")),
+                    })
+                    .collect();
+                sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "PREPARE events_plan ({}) AS {sql}",
+                    types.join(", ")
+                )))
+                .execute(&mut *conn)
+                .await?;
+                let plan = sqlx::query(AssertSqlSafe(format!(
+                    "EXPLAIN EXECUTE events_plan ({})",
+                    args.join(", ")
+                )))
+                .fetch_all(&mut *conn)
+                .await;
+                sqlx::raw_sql("DEALLOCATE events_plan; RESET plan_cache_mode")
+                    .execute(&mut *conn)
+                    .await?;
+                plan?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        Ok(lines.join("\n"))
+    }
+
+    /// Writes `n` numbered events of 1,000 owners (`{owner}-0` to `{owner}-999`), each for a
+    /// job of its own: a log as long as a busy week's, for tests and benchmarks of the readers. Numbered as the pump numbers
+    /// (under its lock on PostgreSQL), so readers' guarantees hold meanwhile.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn seed_events_for_test(&self, owner: &str, n: u32) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        let at = Timestamp::now().millis();
+        match self.backend() {
+            DatabaseBackend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PUMP_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO events (seq, type, owner_id, job_id, kind, status, attempt, at) \
+                     SELECT nextval('event_seq'), 'job.succeeded', $1 || '-' || (i % 1000), \
+                            md5(random()::text || i), 'certificate', 'succeeded', 1, $2 \
+                     FROM generate_series(1, $3) AS i",
+                )
+                .bind(owner.to_owned())
+                .bind(at)
+                .bind(i64::from(n))
+                .execute(&mut *tx)
+                .await?;
+            }
+            // One writer: ids continue from the highest, and `seq` is the id.
+            DatabaseBackend::Sqlite => {
+                sqlx::query(
+                    "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < $3) \
+                     INSERT INTO events (type, owner_id, job_id, kind, status, attempt, at) \
+                     SELECT 'job.succeeded', $1 || '-' || (n % 1000), lower(hex(randomblob(16))), \
+                            'certificate', 'succeeded', 1, $2 FROM i",
+                )
+                .bind(owner.to_owned())
+                .bind(at)
+                .bind(i64::from(n))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE events SET seq = id WHERE seq IS NULL AND owner_id LIKE $1")
+                    .bind(format!("{owner}-%"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A job's status changes, oldest first: each attempt's start (with its worker) and

@@ -24,7 +24,7 @@ pub use certificates::{
 };
 pub use dashboard::{FailureGroup, Latencies, Throughput};
 pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
-pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
+pub use events::{Event, EventFilter, EventRead, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob, cursor_id, cursor_millis,
@@ -32,6 +32,7 @@ pub use jobs::{
 pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
 pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
+pub use sessions::NewSession;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 pub use webhooks::{
     DeliveryAttempt, DeliveryEnd, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange,

@@ -69,7 +69,7 @@ mod redis_backend;
 mod sqlite_backend;
 mod wake;
 
-pub use expiring::Expiring;
+pub use expiring::{Expiring, Group};
 pub use limits::{RateDecision, RatePolicy, gcra};
 use redis_backend::*;
 use sqlite_backend::*;

@@ -5,7 +5,8 @@
 //! deletes the rows records their files in `file_deletions`, and an entry is forgotten only
 //! once its files are gone. A crash in between never leaves a row pointing at a missing file,
 //! and the next run first removes what the last one left (or what storage refused). Last, it
-//! sweeps inputs that nothing will read any more (`sweep_inputs`).
+//! sweeps inputs that nothing will read any more (`sweep_inputs`), old events, and ended
+//! dashboard sessions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -108,8 +109,12 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
             },
         )
         .await?;
+    // Dashboard sessions of the embedded deployment that ended (Redis expires its own).
+    let sessions_removed = ctx.db.delete_expired_sessions(now).await?;
     Ok(serde_json::json!({
         "deleted": total,
+        // Dashboard sessions that had ended.
+        "sessions_removed": sessions_removed,
         // Events past their retention and delivery logs past their jobs'.
         "events_removed": events_removed,
         "by_kind_and_status": deleted,
