@@ -59,6 +59,8 @@ export const getBatch = <ThrowOnError extends boolean = false>(options: Options<
 
 /**
  * A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+ * A key may download `limits.max_archive_downloads_per_key` archives at once from one
+ * server (`429 too_many_archives`).
  */
 export const downloadBatchArchive = <ThrowOnError extends boolean = false>(options: Options<DownloadBatchArchiveData, ThrowOnError>) => (options.client ?? client).get<DownloadBatchArchiveResponses, DownloadBatchArchiveErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -144,8 +146,12 @@ export const submitEmail = <ThrowOnError extends boolean = false>(options: Optio
 /**
  * A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
  * event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
- * A client that resumes from before the oldest event kept first gets an event `gap`. The
- * document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+ * A client that resumes from before the oldest event kept first gets an event `gap`. A
+ * stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+ * an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+ * reconnects with it (`EventSource` does by itself). A key may have
+ * `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+ * The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
  */
 export const streamEvents = <ThrowOnError extends boolean = false>(options?: Options<StreamEventsData, ThrowOnError>) => (options?.client ?? client).sse.get<StreamEventsResponses, StreamEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -1407,7 +1407,7 @@ export type GetBatchErrors = {
     401: ErrorBody;
     404: ErrorBody;
     /**
-     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own); `too_many_long_polls` (with `wait`): the key has `limits.max_long_polls_per_key` requests waiting on this server
      */
     429: ErrorBody;
     /**
@@ -1448,7 +1448,7 @@ export type DownloadBatchArchiveErrors = {
      */
     409: ErrorBody;
     /**
-     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own); `too_many_archives`: the key is downloading `limits.max_archive_downloads_per_key` archives from this server
      */
     429: ErrorBody;
     /**
@@ -1894,7 +1894,7 @@ export type StreamEventsErrors = {
     400: ErrorBody;
     401: ErrorBody;
     /**
-     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own); `too_many_streams`: the key has `limits.max_event_streams_per_key` streams open on this server
      */
     429: ErrorBody;
     /**
@@ -2051,7 +2051,7 @@ export type GetJobErrors = {
     401: ErrorBody;
     404: ErrorBody;
     /**
-     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own); `too_many_long_polls` (with `wait`): the key has `limits.max_long_polls_per_key` requests waiting on this server
      */
     429: ErrorBody;
     /**

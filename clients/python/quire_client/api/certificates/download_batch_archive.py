@@ -110,6 +110,8 @@ def sync_detailed(
 
 ) -> Response[ErrorBody | File]:
     """ A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+    A key may download `limits.max_archive_downloads_per_key` archives at once from one
+    server (`429 too_many_archives`).
 
     Args:
         id (UUID):
@@ -141,6 +143,8 @@ def sync(
 
 ) -> ErrorBody | File | None:
     """ A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+    A key may download `limits.max_archive_downloads_per_key` archives at once from one
+    server (`429 too_many_archives`).
 
     Args:
         id (UUID):
@@ -167,6 +171,8 @@ async def asyncio_detailed(
 
 ) -> Response[ErrorBody | File]:
     """ A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+    A key may download `limits.max_archive_downloads_per_key` archives at once from one
+    server (`429 too_many_archives`).
 
     Args:
         id (UUID):
@@ -198,6 +204,8 @@ async def asyncio(
 
 ) -> ErrorBody | File | None:
     """ A ZIP of the batch's finished PDFs (and `manifest.csv`), streamed; once it is complete.
+    A key may download `limits.max_archive_downloads_per_key` archives at once from one
+    server (`429 too_many_archives`).
 
     Args:
         id (UUID):

@@ -149,8 +149,12 @@ def sync_detailed(
 ) -> Response[ErrorBody | GapStreamEvent | JobStreamEvent]:
     """ A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
     event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-    A client that resumes from before the oldest event kept first gets an event `gap`. The
-    document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+    A client that resumes from before the oldest event kept first gets an event `gap`. A
+    stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+    an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+    reconnects with it (`EventSource` does by itself). A key may have
+    `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+    The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
 
     Args:
         job (UUID | Unset):
@@ -195,8 +199,12 @@ def sync(
 ) -> ErrorBody | GapStreamEvent | JobStreamEvent | None:
     """ A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
     event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-    A client that resumes from before the oldest event kept first gets an event `gap`. The
-    document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+    A client that resumes from before the oldest event kept first gets an event `gap`. A
+    stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+    an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+    reconnects with it (`EventSource` does by itself). A key may have
+    `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+    The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
 
     Args:
         job (UUID | Unset):
@@ -236,8 +244,12 @@ async def asyncio_detailed(
 ) -> Response[ErrorBody | GapStreamEvent | JobStreamEvent]:
     """ A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
     event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-    A client that resumes from before the oldest event kept first gets an event `gap`. The
-    document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+    A client that resumes from before the oldest event kept first gets an event `gap`. A
+    stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+    an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+    reconnects with it (`EventSource` does by itself). A key may have
+    `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+    The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
 
     Args:
         job (UUID | Unset):
@@ -282,8 +294,12 @@ async def asyncio(
 ) -> ErrorBody | GapStreamEvent | JobStreamEvent | None:
     """ A stream of the caller's job events (`text/event-stream`; admins: every key's). Each
     event: `id` (resume with `Last-Event-ID`), `event` (its type) and `data` (an `EventView`).
-    A client that resumes from before the oldest event kept first gets an event `gap`. The
-    document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
+    A client that resumes from before the oldest event kept first gets an event `gap`. A
+    stream ends after `limits.max_event_stream_secs` (one hour by default), its last message
+    an `id` without data that moves the client's `Last-Event-ID` past what it read; the client
+    reconnects with it (`EventSource` does by itself). A key may have
+    `limits.max_event_streams_per_key` streams open on one server (`429 too_many_streams`).
+    The document describes each event of the stream as a `StreamEvent` (`openapi.rs`).
 
     Args:
         job (UUID | Unset):
