@@ -1,8 +1,10 @@
 //! The event pump: a loop of the scheduler's own that makes the event log readable. Each
 //! round (`Db::pump_events`, one transaction) numbers committed events, records completed
 //! batches and creates the webhook deliveries the events call for; then the deliveries are
-//! pushed and readers of `GET /v1/events` are woken. A job's end wakes it at once (the
-//! `finished` topic); otherwise it looks every `webhooks.pump_interval_ms`. Any number of
+//! pushed and readers of `GET /v1/events` are woken. On PostgreSQL it sleeps until the
+//! outbox notifies it (`Db::wakeups`: every committed event does), looking on its own only
+//! every [`LISTENING_FALLBACK`]; elsewhere a job's end wakes it (the `finished` topic) and it
+//! looks every `webhooks.pump_interval_ms`. Any number of
 //! schedulers may run it: rounds take turns on an advisory lock (PostgreSQL) or the single
 //! writer (SQLite), so each event is numbered and dispatched once.
 
@@ -18,6 +20,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Most events numbered per round; a full round is followed by another at once.
 const BATCH: u32 = 500;
+
+/// How often the pump looks without a wake-up while it listens for them (a listening
+/// connection that broke misses notifications until it is back).
+pub const LISTENING_FALLBACK: Duration = Duration::from_secs(5);
+
+/// The shortest time between two rounds' starts: wake-ups that arrive meanwhile are served by
+/// one round (under load every commit of a job notifies; a round per commit would cost more
+/// statements than the events it moves). Events wait at most this long for it.
+const ROUND_GAP: Duration = Duration::from_millis(20);
 
 pub struct EventPump {
     db: Db,
@@ -42,7 +53,7 @@ impl EventPump {
 
     /// Pumps until shutdown. A failed round is logged and tried again; nothing is lost, as
     /// the events wait in the table.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self, wake_up: crate::wakeups::Wake, shutdown: CancellationToken) {
         let wake = Arc::new(Notify::new());
         let listener = {
             let (queue, wake, stop) = (self.queue.clone(), wake.clone(), shutdown.clone());
@@ -52,7 +63,13 @@ impl EventPump {
                     .await;
             })
         };
+        let idle = if wake_up.listening {
+            LISTENING_FALLBACK
+        } else {
+            self.interval
+        };
         loop {
+            let started = tokio::time::Instant::now();
             let numbered = match self.round().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -66,8 +83,11 @@ impl EventPump {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = wake.notified() => {}
-                () = tokio::time::sleep(self.interval) => {}
+                // A notification stored during the round wakes the next one at once.
+                () = wake_up.outbox.notified() => {}
+                () = tokio::time::sleep(idle) => {}
             }
+            tokio::time::sleep_until(started + ROUND_GAP).await;
         }
         listener.abort();
     }

@@ -12,6 +12,7 @@
 pub mod event_pump;
 pub mod promoter;
 pub mod rescuer;
+pub mod wakeups;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,10 +44,15 @@ pub async fn run(
     tracing::info!(enabled = %names(&enabled), disabled = %names(&disabled), "scheduler starting");
     let max_attempts = config.queues.maintenance.max_attempts;
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(promoter::Promoter::new(rescuer.db().clone(), queue.clone()).run(shutdown.clone()));
+    let wake = wakeups::Wake::start(&db, shutdown.clone()).await;
+    tasks.spawn(
+        promoter::Promoter::new(rescuer.db().clone(), queue.clone())
+            .run(wake.clone(), shutdown.clone()),
+    );
     tasks.spawn(rescuer.run(shutdown.clone()));
     tasks.spawn(
-        event_pump::EventPump::new(&config, db.clone(), queue.clone()).run(shutdown.clone()),
+        event_pump::EventPump::new(&config, db.clone(), queue.clone())
+            .run(wake.clone(), shutdown.clone()),
     );
     for spec in enabled {
         let firing = Firing {

@@ -109,6 +109,8 @@ impl Drop for PrivateRedis {
 /// `cost-observer` and are left out.
 struct Observer {
     conn: sqlx::PgConnection,
+    /// Transactions of its own since the last reset (each statement is one).
+    own: i64,
 }
 
 impl Observer {
@@ -118,7 +120,7 @@ impl Observer {
             .execute(&mut conn)
             .await
             .expect("pg_stat_statements must be loaded (deploy/test-services.sh configures it)");
-        Observer { conn }
+        Observer { conn, own: 0 }
     }
 
     async fn reset(&mut self) {
@@ -130,9 +132,11 @@ impl Observer {
         .execute(&mut self.conn)
         .await
         .unwrap();
+        self.own = 0;
     }
 
     async fn succeeded(&mut self) -> i64 {
+        self.own += 1;
         sqlx::query_scalar(
             "SELECT /* cost-observer */ count(*) FROM jobs WHERE status = 'succeeded'",
         )
@@ -145,6 +149,7 @@ impl Observer {
     /// flushed when they close).
     async fn wait_alone(&mut self) {
         for _ in 0..200 {
+            self.own += 1;
             let others: i64 = sqlx::query_scalar(
                 "SELECT /* cost-observer */ count(*) FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid()",
@@ -188,7 +193,7 @@ impl Observer {
             affected += r.get::<i64, _>("rows") as f64;
             wal += r.get::<f64, _>("wal");
         }
-        by_text.sort_by(|a, b| b.0.cmp(&a.0));
+        by_text.sort_by_key(|b| std::cmp::Reverse(b.0));
         (top, nested, affected, wal, by_text)
     }
 
@@ -217,14 +222,16 @@ impl Observer {
             .collect()
     }
 
+    /// Transactions committed since the reset, less the observer's own.
     async fn commits(&mut self) -> i64 {
-        sqlx::query_scalar(
+        let all: i64 = sqlx::query_scalar(
             "SELECT /* cost-observer */ xact_commit FROM pg_stat_database \
              WHERE datname = current_database()",
         )
         .fetch_one(&mut self.conn)
         .await
-        .unwrap()
+        .unwrap();
+        all - self.own
     }
 }
 

@@ -765,6 +765,16 @@ impl Db {
         rows.iter().map(waiting_from_row).collect()
     }
 
+    /// When the earliest `scheduled` job falls due, if there is one (the promoter sleeps
+    /// until then).
+    pub async fn next_scheduled_at(&self) -> Result<Option<Timestamp>, DbError> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(at.map(Timestamp::from_millis))
+    }
+
     /// Extends a running attempt's lease, and tells whether cancelling was asked: the
     /// heartbeat is how a worker learns of a request whose signal it missed.
     pub async fn extend_lease(

@@ -15,6 +15,7 @@ mod pool;
 mod schedules;
 mod sessions;
 mod templates;
+mod wakeups;
 mod webhooks;
 mod workers;
 
@@ -39,6 +40,7 @@ pub use webhooks::{
     WebhookRow,
 };
 
+pub use wakeups::{OUTBOX_CHANNEL, SCHEDULED_CHANNEL, Wakeups};
 pub use workers::{WORKER_HEARTBEAT, WorkerRow};
 
 /// Which SQL database a configuration selects.

@@ -71,6 +71,8 @@ impl From<sqlx::Error> for DbError {
 pub struct Db {
     pool: AnyPool,
     backend: DatabaseBackend,
+    /// For connections outside the pool (PostgreSQL's listeners, `wakeups.rs`).
+    url: Option<Secret<String>>,
 }
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -92,6 +94,7 @@ impl Db {
         Ok(Db {
             pool,
             backend: settings.backend,
+            url: Some(settings.url.clone()),
         })
     }
 
@@ -106,6 +109,7 @@ impl Db {
         Ok(Db {
             pool,
             backend: settings.backend,
+            url: Some(settings.url.clone()),
         })
     }
 
@@ -194,6 +198,10 @@ impl Db {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    pub(crate) fn url(&self) -> Option<&Secret<String>> {
+        self.url.as_ref()
+    }
 }
 
 /// `$first, $first+1, …` for `count` values: the list of an `IN (...)` whose length varies.
@@ -228,7 +236,7 @@ pub(super) fn values(rows: usize, per_row: usize, constants: &str) -> String {
 
 impl DbError {
     /// Connection errors can quote the URL; keep only the kind of failure.
-    fn redacted(self) -> Self {
+    pub(crate) fn redacted(self) -> Self {
         let scrub = |m: String| {
             if m.contains("://") {
                 "cannot connect (check DATABASE_URL)".to_owned()
