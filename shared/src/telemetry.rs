@@ -110,7 +110,12 @@ pub fn init(format: LogFormat, role: Option<&str>) -> Telemetry {
             .with_context_activation(false)
             .with_filter(ours)
     });
-    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    // Colour codes only for a person at a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi);
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt

@@ -101,3 +101,26 @@ pub async fn job_when(api: &str, key: &str, id: &str, done: &[&str]) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Logs written to a file (as a supervisor or a container runtime collects them) are plain
+/// text: no terminal colour codes, which a log file would show as `\x1b[2m…`.
+#[tokio::test]
+async fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::helpers::free_port();
+    let env = settings(&[
+        ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_BIND", &format!("127.0.0.1:{port}")),
+        ("RUST_LOG", "info"),
+    ]);
+    let log = dir.path().join("run.log");
+    let run = spawn(quire(&env, &["run"]), &log);
+    wait_ready(&format!("http://127.0.0.1:{port}/ready"), "run", &log).await;
+    drop(run);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("api listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text:?}"
+    );
+}
