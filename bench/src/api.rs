@@ -10,6 +10,8 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
+    /// Without a request timeout: the event stream stays open as long as the run.
+    streams: reqwest::Client,
     base: String,
     auth: String,
 }
@@ -21,6 +23,14 @@ pub struct CertificateRequest<'a> {
     pub course_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo: Option<&'a str>,
+}
+
+/// What the bench reads of an event.
+#[derive(Debug, Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    event_type: String,
+    job_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,8 +117,13 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
+        let streams = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")?;
         Ok(Self {
             client,
+            streams,
             base: url.trim_end_matches('/').to_owned(),
             auth: format!("Bearer {key}"),
         })
@@ -195,6 +210,71 @@ impl Api {
             .json()
             .await
             .with_context(|| format!("GET /v1/jobs/{id}: unexpected body"))
+    }
+
+    /// `GET /v1/jobs/{id}?wait=30`: answers once the job is final (or after 30 s).
+    pub async fn job_waiting(&self, id: &str) -> anyhow::Result<Job> {
+        let response = self
+            .streams
+            .get(format!("{}/v1/jobs/{id}?wait=30", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .timeout(Duration::from_secs(90))
+            .send()
+            .await
+            .with_context(|| format!("GET /v1/jobs/{id}?wait=30"))?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "GET /v1/jobs/{id}?wait=30 answers {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET /v1/jobs/{id}?wait=30: unexpected body"))
+    }
+
+    /// Follows `GET /v1/events` (server-sent events of the key's jobs) and sends the id of
+    /// every job that reached an end state, until the stream ends or `ended` is dropped.
+    pub async fn finished_jobs(
+        &self,
+        ended: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<()> {
+        let mut response = self
+            .streams
+            .get(format!("{}/v1/events", self.base))
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .context("GET /v1/events")?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "GET /v1/events answers {}",
+            response.status()
+        );
+        let mut pending = Vec::new();
+        while let Some(chunk) = response.chunk().await.context("reading /v1/events")? {
+            pending.extend_from_slice(&chunk);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let Some(data) = line.strip_prefix(b"data:") else {
+                    continue;
+                };
+                let Ok(event) = serde_json::from_slice::<Event>(data) else {
+                    continue;
+                };
+                let finished = matches!(
+                    event.event_type.as_str(),
+                    "job.succeeded" | "job.dead" | "job.cancelled"
+                );
+                if let (true, Some(id)) = (finished, event.job_id)
+                    && ended.send(id).is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One page of `GET /v1/jobs` (newest first, 200 rows).

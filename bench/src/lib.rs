@@ -99,8 +99,9 @@ pub struct Args {
     /// the longest archive download.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
-    /// Polling interval in milliseconds: of the job listing (burst, default 25), of the
-    /// job (serial, default 1) or of the batch (batch, default 100).
+    /// Polling interval in milliseconds of the batch (batch, default 100), and the pause
+    /// after a failed wait (serial). Burst and serial runs do not poll: they learn that jobs
+    /// ended from `GET /v1/events` and `?wait=` (the watcher costs the servers nothing).
     #[arg(long)]
     pub poll_ms: Option<u64>,
     /// Timeout of one HTTP request, in seconds.

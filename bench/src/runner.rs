@@ -290,6 +290,13 @@ async fn burst(
 ) -> anyhow::Result<()> {
     let jobs = args.jobs;
     let next = Arc::new(AtomicU64::new(0));
+    // Jobs are known final from the event stream, opened before the first submission (no
+    // polling: the API's and the database's work is the jobs', not the watcher's).
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let follower = (args.mode == Mode::Burst).then(|| {
+        let api = api.clone();
+        tokio::spawn(async move { api.finished_jobs(ended_tx).await })
+    });
     let first_submission = OffsetDateTime::now_utc();
     let started = Instant::now();
     let mut clients = JoinSet::new();
@@ -350,13 +357,45 @@ async fn burst(
         }
         return Ok(());
     }
-    tracker
-        .wait(
-            api,
-            args.poll_interval(),
-            Duration::from_secs(args.timeout_secs),
-        )
-        .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
+    let ours: HashSet<&String> = ids.iter().collect();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut last_progress = Instant::now();
+    while done.len() < ours.len() {
+        match tokio::time::timeout_at(deadline, ended.recv()).await {
+            Ok(Some(id)) => {
+                if ours.contains(&id) {
+                    done.insert(id);
+                }
+            }
+            Ok(None) => {
+                let why = match follower {
+                    Some(f) => match f.await {
+                        Ok(Err(e)) => format!("{e:#}"),
+                        _ => "it ended".into(),
+                    },
+                    None => "none was open".into(),
+                };
+                anyhow::bail!("the event stream stopped ({why}) with {} of {} final", done.len(), ours.len());
+            }
+            Err(_) => anyhow::bail!(
+                "timed out after {} s (--timeout-secs): {} of {} final",
+                args.timeout_secs,
+                done.len(),
+                ours.len()
+            ),
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            eprintln!("bench: waiting: {} of {} final", done.len(), ours.len());
+            last_progress = Instant::now();
+        }
+    }
+    if let Some(f) = follower {
+        f.abort();
+    }
+    // Every job final: their rows, once, for the figures.
+    tracker.scan(api, tracker.floor).await?;
+    anyhow::ensure!(tracker.done(), "a finished job is missing from the listing");
     job_figures(report, tracker.finals.values(), first_submission)
 }
 
@@ -395,7 +434,8 @@ async fn serial(
                 finals.len(),
                 args.jobs
             );
-            match api.job(&id).await {
+            // Told when it is final (`?wait=`), not by polling.
+            match api.job_waiting(&id).await {
                 Ok(job) if job.is_final() => {
                     finals.push(job);
                     break;
@@ -403,10 +443,10 @@ async fn serial(
                 Ok(_) => failures = 0,
                 Err(e) => {
                     failures += 1;
-                    anyhow::ensure!(failures < MAX_POLL_FAILURES, "polling job {id}: {e:#}");
+                    anyhow::ensure!(failures < MAX_POLL_FAILURES, "waiting for job {id}: {e:#}");
+                    tokio::time::sleep(poll).await;
                 }
             }
-            tokio::time::sleep(poll).await;
         }
         if last_progress.elapsed() >= PROGRESS_EVERY {
             eprintln!("bench: serial: {} of {} done", finals.len(), args.jobs);
@@ -530,99 +570,6 @@ impl Tracker {
         self.finals.len() == self.ours.len()
     }
 
-    /// Where the next scan may stop: the oldest job still pending, once every job was seen.
-    fn boundary(&self) -> OffsetDateTime {
-        if self.created.len() < self.ours.len() {
-            return self.floor;
-        }
-        self.created
-            .iter()
-            .filter(|(id, _)| !self.finals.contains_key(*id))
-            .map(|(_, t)| *t)
-            .min()
-            .unwrap_or(self.floor)
-    }
-
-    /// Whether the newest job of ours on the first page is final (or none is there). Until
-    /// it is, reading further would mostly find pending jobs: one page per poll suffices.
-    async fn head_done(&mut self, api: &Api) -> anyhow::Result<bool> {
-        let page = api.page(None).await?;
-        for job in &page.jobs {
-            self.observe(job)?;
-        }
-        Ok(page
-            .jobs
-            .iter()
-            .find(|j| self.ours.contains(&j.id))
-            .is_none_or(Job::is_final))
-    }
-
-    async fn wait(&mut self, api: &Api, poll: Duration, timeout: Duration) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let deadline = started + timeout;
-        let mut last_progress = Instant::now();
-        let mut head_done = false;
-        let mut failures = 0;
-        while !self.done() {
-            let round = if head_done {
-                self.scan(api, self.boundary()).await
-            } else {
-                self.head_done(api).await.map(|d| head_done = d)
-            };
-            match round {
-                Ok(()) => failures = 0,
-                Err(e) => {
-                    failures += 1;
-                    anyhow::ensure!(
-                        failures < MAX_POLL_FAILURES,
-                        "polling the job listing failed {failures} times in a row: {e:#}"
-                    );
-                    eprintln!("bench: warning: polling the job listing: {e:#}");
-                }
-            }
-            if self.done() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                anyhow::bail!(
-                    "timed out after {} s (--timeout-secs) waiting for the jobs: {} of {} final; \
-                     the others were last seen as {}",
-                    timeout.as_secs(),
-                    self.finals.len(),
-                    self.ours.len(),
-                    self.pending_statuses()
-                );
-            }
-            if last_progress.elapsed() >= PROGRESS_EVERY {
-                eprintln!(
-                    "bench: waiting: {} of {} final after {:.0} s",
-                    self.finals.len(),
-                    self.ours.len(),
-                    started.elapsed().as_secs_f64()
-                );
-                last_progress = Instant::now();
-            }
-            tokio::time::sleep(poll).await;
-        }
-        Ok(())
-    }
-
-    /// `queued 12, running 2, unseen 1`.
-    fn pending_statuses(&self) -> String {
-        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-        for id in &self.ours {
-            if self.finals.contains_key(id) {
-                continue;
-            }
-            let status = self.status.get(id).map_or("unseen", String::as_str);
-            *counts.entry(status).or_default() += 1;
-        }
-        counts
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 #[cfg(test)]
