@@ -164,6 +164,31 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// What logs, job errors, events and the delivery log may show of a target URL:
+/// `scheme://host:port`. Its path and query are the receiver's business and often carry a
+/// secret (`/hooks/<token>`, `?key=`); the owner reads the whole URL through the API.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) => match (url.host_str(), url.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+            (Some(host), None) => format!("{}://{host}", url.scheme()),
+            (None, _) => format!("{}:(no host)", url.scheme()),
+        },
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// `text` with `raw` (as given, and as the URL parser writes it) replaced by its
+/// [`redact_url`] form: for error texts of libraries that name the URL they were given.
+pub fn redact_in(text: &str, raw: &str) -> String {
+    let short = redact_url(raw);
+    let mut out = text.replace(raw, &short);
+    if let Ok(url) = url::Url::parse(raw) {
+        out = out.replace(url.as_str(), &short);
+    }
+    out
+}
+
 /// A webhook target URL that passed the static checks: scheme, host, no credentials.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -345,6 +370,24 @@ mod tests {
             ..Default::default()
         };
         assert!(open.parse("http://example.com/hook").is_ok());
+    }
+
+    #[test]
+    fn only_scheme_host_and_port_of_a_target_are_shown() {
+        let url = "https://hooks.example.com/t/s3cret?key=k3y#frag";
+        assert_eq!(redact_url(url), "https://hooks.example.com:443");
+        assert_eq!(redact_url("http://[::1]:8080/x?y"), "http://[::1]:8080");
+        assert_eq!(redact_url("not a url"), "(not a URL)");
+        let text = format!("error sending request for url ({url}): refused");
+        let said = redact_in(&text, url);
+        assert!(!said.contains("s3cret") && !said.contains("k3y"), "{said}");
+        assert!(said.contains("https://hooks.example.com:443"), "{said}");
+        // The parser's spelling of the same URL (a host lower-cased, a path added).
+        let said = redact_in(
+            "for url (https://hooks.example.com/?key=k3y)",
+            "https://HOOKS.example.com?key=k3y",
+        );
+        assert!(!said.contains("k3y"), "{said}");
     }
 
     #[tokio::test]

@@ -86,9 +86,16 @@ impl Deliverer {
         let mut response = match request.body(body).send().await {
             Ok(r) => r,
             Err(e) => {
+                // The error names the URL: it goes to the job's error, the delivery log and
+                // the worker's log, where only scheme, host and port may appear.
+                let error = describe(&e.without_url());
                 return Answer::Unreachable {
                     elapsed: started.elapsed(),
-                    error: describe(&e),
+                    error: format!(
+                        "{}: {}",
+                        shared::webhooks::redact_url(url),
+                        shared::webhooks::redact_in(&error, url)
+                    ),
                 };
             }
         };
