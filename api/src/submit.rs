@@ -547,13 +547,7 @@ impl Order for Retry<'_> {
             if job.owner_id == caller.key_id {
                 crate::quotas::admit(state, caller, 1).await?;
             } else if let Some(key) = state.db.get_key(&job.owner_id).await? {
-                let owner = Caller {
-                    key_id: key.id,
-                    is_admin: key.is_admin,
-                    email: key.email,
-                    service: key.service,
-                };
-                crate::quotas::admit(state, &owner, 1).await?;
+                crate::quotas::admit(state, &Caller::of_key(key), 1).await?;
             }
         }
         let extra = state.config.queues.get(job.queue).max_attempts;

@@ -104,6 +104,8 @@ enum KeysCommand {
         email: EmailArgs,
         #[command(flatten)]
         service: ServiceArgs,
+        #[command(flatten)]
+        networks: NetworkArgs,
     },
     /// Lists keys (never the keys themselves).
     List,
@@ -116,11 +118,31 @@ enum KeysCommand {
         email: EmailArgs,
         #[command(flatten)]
         service: ServiceArgs,
+        #[command(flatten)]
+        networks: NetworkArgs,
         /// Where notices about the key go (a webhook endpoint disabled after failures), or
         /// `none`.
         #[arg(long, value_name = "ADDRESS|none")]
         notify_email: Option<String>,
     },
+}
+
+/// Where a key's webhooks and callbacks may point besides public addresses.
+#[derive(Debug, clap::Args)]
+struct NetworkArgs {
+    /// Networks the key's webhook and callback targets may resolve into although they are
+    /// not public, comma-separated CIDRs (`10.0.0.0/8,fd00::/8`), besides the setting
+    /// `webhooks.allow_networks`; `none` for none of its own.
+    #[arg(long, value_name = "CIDRS|none", value_parser = parse_networks)]
+    allow_networks: Option<shared::webhooks::Networks>,
+}
+
+fn parse_networks(raw: &str) -> Result<shared::webhooks::Networks, String> {
+    match raw.trim() {
+        "none" => Ok(shared::webhooks::Networks::default()),
+        "" => Err("give CIDRs (10.0.0.0/8) or `none`".into()),
+        list => shared::webhooks::Networks::parse(list),
+    }
 }
 
 /// A key's own share of the service (see the `rate_limit.*` and `quotas.*` settings).
@@ -388,6 +410,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     admin,
                     email,
                     service,
+                    networks,
                 } => {
                     let created = db.create_key(&name, admin).await?;
                     if !email.is_empty() {
@@ -397,6 +420,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     if !service.is_empty() {
                         let limits = service.apply(KeyServiceLimits::default());
                         db.set_key_service_limits(&created.key.id, &limits).await?;
+                    }
+                    if let Some(networks) = &networks.allow_networks {
+                        db.set_key_allow_networks(&created.key.id, networks).await?;
                     }
                     println!(
                         "created key {} ({}{})",
@@ -429,7 +455,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                             },
                             describe_email(&key.email),
                             describe_service(&key.service),
-                            key.name
+                            if key.allow_networks.is_empty() {
+                                key.name
+                            } else {
+                                format!("{} (networks {})", key.name, key.allow_networks)
+                            }
                         );
                     }
                 }
@@ -441,14 +471,32 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     id,
                     email,
                     service,
+                    networks,
                     notify_email,
                 } => {
                     anyhow::ensure!(
-                        !email.is_empty() || !service.is_empty() || notify_email.is_some(),
+                        !email.is_empty()
+                            || !service.is_empty()
+                            || notify_email.is_some()
+                            || networks.allow_networks.is_some(),
                         "nothing to change: give --email-quota-per-hour, --email-quota-per-day, \
-                         --email-domains, --rate-limit, --max-waiting-jobs, --weight or \
-                         --notify-email"
+                         --email-domains, --rate-limit, --max-waiting-jobs, --weight, \
+                         --allow-networks or --notify-email"
                     );
+                    if let Some(list) = &networks.allow_networks {
+                        anyhow::ensure!(
+                            db.set_key_allow_networks(&id, list).await?,
+                            "no key with id {id}"
+                        );
+                        println!(
+                            "{id}: targets may also reach {}",
+                            if list.is_empty() {
+                                "no networks of its own".to_owned()
+                            } else {
+                                list.to_string()
+                            }
+                        );
+                    }
                     if let Some(address) = notify_email {
                         let address = match address.as_str() {
                             "none" => None,

@@ -127,6 +127,9 @@ pub struct WebhookSettings {
     /// link-local, comma-separated CIDRs (`10.0.0.0/8,fd00::/8`): for tests and private
     /// deployments. Empty: only public addresses.
     pub allow_networks: String,
+    /// Ports a webhook or callback target may use, comma-separated (`443,8443`); a URL
+    /// without a port uses its scheme's. Empty: any port.
+    pub allowed_ports: String,
     /// Longest one delivery may take, connect to last byte, in seconds.
     pub timeout_secs: u64,
     /// Backoff between a delivery's attempts (with `queues.webhooks.max_attempts`, 25 by
@@ -481,6 +484,7 @@ impl Default for Config {
             webhooks: WebhookSettings {
                 allow_http: false,
                 allow_networks: String::new(),
+                allowed_ports: String::new(),
                 timeout_secs: 10,
                 retry: Retry {
                     base_ms: 5_000,
@@ -844,6 +848,9 @@ impl Config {
         if let Err(e) = crate::webhooks::Networks::parse(&w.allow_networks) {
             return bad("webhooks.allow_networks", &e);
         }
+        if let Err(e) = crate::webhooks::parse_ports(&w.allowed_ports) {
+            return bad("webhooks.allowed_ports", &e);
+        }
         Ok(())
     }
 
@@ -1001,6 +1008,13 @@ impl Config {
     }
 
     /// The database URL to connect to, with the embedded default filled in.
+    /// Where webhook and callback deliveries may go (`webhooks.allow_http`,
+    /// `webhooks.allow_networks`, `webhooks.allowed_ports`); checked at start.
+    pub fn target_policy(&self) -> Result<crate::webhooks::TargetPolicy, String> {
+        let w = &self.webhooks;
+        crate::webhooks::TargetPolicy::new(w.allow_http, &w.allow_networks, &w.allowed_ports)
+    }
+
     pub fn database_url(&self) -> Secret<String> {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -1172,6 +1186,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_EMAIL__GENERIC_FOR_ALL    false             every key may use the `generic` template and `subject`
   QUIRE_WEBHOOKS__ALLOW_HTTP      false             permit http:// webhook targets
   QUIRE_WEBHOOKS__ALLOW_NETWORKS  (empty)           CIDRs a target may resolve into though private
+  QUIRE_WEBHOOKS__ALLOWED_PORTS   (empty)           ports a target may use, e.g. 443,8443; empty = any
   QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
   QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
   QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay

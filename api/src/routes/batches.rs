@@ -240,7 +240,7 @@ pub async fn submit(
             });
         }
     };
-    let callback_url = crate::callbacks::checked(&state, callback_url).await?;
+    let callback_url = crate::callbacks::checked(&state, &caller, callback_url).await?;
     if rows.is_empty() {
         return Err(ApiError::Invalid {
             code: "empty_batch",
