@@ -1,7 +1,7 @@
 //! Where webhook deliveries may go, as the API checks it: a webhook's `url` and a
 //! submission's `callback_url` alike (the worker checks again at every delivery).
 
-use shared::webhooks::{Networks, TargetPolicy};
+use shared::webhooks::{Networks, TargetPolicy, Unresolved};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -26,10 +26,21 @@ pub async fn check_target(
     let target = policy
         .parse(url)
         .map_err(|e| ApiError::invalid_with_code("invalid_url", field, format!("`{field}` {e}")))?;
-    policy
-        .resolve(&target)
-        .await
-        .map_err(|e| ApiError::invalid_with_code("forbidden_target", field, e.to_string()))?;
+    match policy.resolve(&state.resolver, &target).await {
+        Ok(_) => {}
+        // This process is busy looking names up: a 503 to try again, not the target's fault.
+        Err(Unresolved::Busy(why)) => {
+            tracing::warn!(%why, "target lookups are all taken");
+            return Err(ApiError::Unavailable("name resolution"));
+        }
+        Err(e) => {
+            return Err(ApiError::invalid_with_code(
+                "forbidden_target",
+                field,
+                e.to_string(),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -38,6 +38,8 @@ pub struct AppState {
     pub events: crate::waiting::EventFeed,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
+    /// Looks up webhook and callback targets: asynchronous, bounded per process.
+    pub resolver: shared::resolver::TargetResolver,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 config.limits.max_concurrent_decodes,
             )),
             base_url: config.public_base_url().into(),
+            resolver: shared::resolver::TargetResolver::new(&config.lookup_settings()),
             auth: crate::auth::KeyCache::default(),
             templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
             config,

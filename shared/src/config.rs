@@ -130,6 +130,16 @@ pub struct WebhookSettings {
     /// Ports a webhook or callback target may use, comma-separated (`443,8443`); a URL
     /// without a port uses its scheme's. Empty: any port.
     pub allowed_ports: String,
+    /// DNS servers that resolve webhook and callback targets, comma-separated (`ip` or
+    /// `ip:port`); empty: the system's (`/etc/resolv.conf`, and the hosts file).
+    pub nameservers: String,
+    /// Longest a target's name lookup may take, a wait for a turn included, in milliseconds;
+    /// the lookup ends then (no thread is left waiting on it).
+    pub lookup_timeout_ms: u64,
+    /// Name lookups of targets at once per process; more wait for a turn within
+    /// `lookup_timeout_ms`, then are refused (`503` to the API's caller, a retry for a
+    /// delivery).
+    pub max_lookups: u64,
     /// Longest one delivery may take, connect to last byte, in seconds.
     pub timeout_secs: u64,
     /// Backoff between a delivery's attempts (with `queues.webhooks.max_attempts`, 25 by
@@ -485,6 +495,9 @@ impl Default for Config {
                 allow_http: false,
                 allow_networks: String::new(),
                 allowed_ports: String::new(),
+                nameservers: String::new(),
+                lookup_timeout_ms: 5_000,
+                max_lookups: 64,
                 timeout_secs: 10,
                 retry: Retry {
                     base_ms: 5_000,
@@ -851,6 +864,15 @@ impl Config {
         if let Err(e) = crate::webhooks::parse_ports(&w.allowed_ports) {
             return bad("webhooks.allowed_ports", &e);
         }
+        if let Err(e) = crate::resolver::parse_nameservers(&w.nameservers) {
+            return bad("webhooks.nameservers", &e);
+        }
+        within(
+            "webhooks.lookup_timeout_ms",
+            w.lookup_timeout_ms,
+            100..=60_000,
+        )?;
+        within("webhooks.max_lookups", w.max_lookups, 1..=10_000)?;
         Ok(())
     }
 
@@ -1013,6 +1035,17 @@ impl Config {
     pub fn target_policy(&self) -> Result<crate::webhooks::TargetPolicy, String> {
         let w = &self.webhooks;
         crate::webhooks::TargetPolicy::new(w.allow_http, &w.allow_networks, &w.allowed_ports)
+    }
+
+    /// How targets' names are looked up (`webhooks.nameservers`, `webhooks.lookup_timeout_ms`,
+    /// `webhooks.max_lookups`); checked at start.
+    pub fn lookup_settings(&self) -> crate::resolver::LookupSettings {
+        let w = &self.webhooks;
+        crate::resolver::LookupSettings {
+            nameservers: crate::resolver::parse_nameservers(&w.nameservers).unwrap_or_default(),
+            timeout: Duration::from_millis(w.lookup_timeout_ms),
+            max_lookups: w.max_lookups as usize,
+        }
     }
 
     pub fn database_url(&self) -> Secret<String> {
@@ -1187,6 +1220,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_WEBHOOKS__ALLOW_HTTP      false             permit http:// webhook targets
   QUIRE_WEBHOOKS__ALLOW_NETWORKS  (empty)           CIDRs a target may resolve into though private
   QUIRE_WEBHOOKS__ALLOWED_PORTS   (empty)           ports a target may use, e.g. 443,8443; empty = any
+  QUIRE_WEBHOOKS__NAMESERVERS     (system's)        DNS servers for target lookups, ip[:port],...
+  QUIRE_WEBHOOKS__LOOKUP_TIMEOUT_MS 5000            longest a target's name lookup may take
+  QUIRE_WEBHOOKS__MAX_LOOKUPS     64                target lookups at once per process
   QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
   QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
   QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod queue;
 pub mod reports;
+pub mod resolver;
 pub mod sandbox;
 pub mod schedules;
 pub mod secret;

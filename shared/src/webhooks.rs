@@ -384,22 +384,22 @@ impl TargetPolicy {
         Ok(Target { url, host, port })
     }
 
-    /// Resolves the target now and checks every address: one forbidden address refuses the
-    /// target (a name that resolves to both is how rebinding attacks start). The worker's
-    /// client checks again when it connects (its resolver calls `check_address`).
-    pub async fn resolve(&self, target: &Target) -> Result<Vec<SocketAddr>, Unresolved> {
+    /// Resolves the target now (through `resolver`: bounded, asynchronous) and checks every
+    /// address: one forbidden address refuses the target (a name that resolves to both is
+    /// how rebinding attacks start). The worker's client checks again when it connects (its
+    /// resolver calls `check_address`).
+    pub async fn resolve(
+        &self,
+        resolver: &crate::resolver::TargetResolver,
+        target: &Target,
+    ) -> Result<Vec<SocketAddr>, Unresolved> {
         let host = &target.host;
-        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, target.port)],
-            Err(_) => tokio::time::timeout(
-                RESOLVE_TIMEOUT,
-                tokio::net::lookup_host((host.as_str(), target.port)),
-            )
-            .await
-            .map_err(|_| Unresolved::Lookup(format!("resolving `{host}` timed out")))?
-            .map_err(|e| Unresolved::Lookup(format!("cannot resolve `{host}`: {e}")))?
-            .collect(),
-        };
+        let addrs: Vec<SocketAddr> = resolver
+            .lookup(host)
+            .await?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, target.port))
+            .collect();
         if addrs.is_empty() {
             return Err(Unresolved::Lookup(format!(
                 "`{host}` resolves to no address"
@@ -418,13 +418,13 @@ pub enum Unresolved {
     /// The name did not resolve (now): worth another try later.
     #[error("{0}")]
     Lookup(String),
+    /// Every lookup slot of this process stayed taken (`webhooks.max_lookups`): try later.
+    #[error("{0}")]
+    Busy(String),
     /// It resolves to an address the policy refuses: permanent.
     #[error(transparent)]
     Refused(#[from] AddressRefused),
 }
-
-/// Longest a target's name may take to resolve.
-const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A target address refused by the policy.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -601,8 +601,13 @@ mod tests {
     #[tokio::test]
     async fn a_name_resolving_to_loopback_is_refused() {
         let policy = TargetPolicy::default();
+        let resolver = crate::resolver::TargetResolver::new(&crate::resolver::LookupSettings {
+            nameservers: Vec::new(),
+            timeout: std::time::Duration::from_secs(5),
+            max_lookups: 4,
+        });
         let target = policy.parse("https://localhost:8443/x").unwrap();
-        let err = policy.resolve(&target).await.unwrap_err();
+        let err = policy.resolve(&resolver, &target).await.unwrap_err();
         assert!(matches!(err, Unresolved::Refused(_)), "{err}");
         assert!(err.to_string().contains("loopback"), "{err}");
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use shared::config::Config;
+use shared::resolver::TargetResolver;
 use shared::webhooks::{Networks, TargetPolicy};
 
 /// The first bytes of an answer's body kept in the delivery log.
@@ -21,6 +22,8 @@ pub struct Deliverer {
     /// The client of keys without networks of their own.
     client: reqwest::Client,
     pub policy: Arc<TargetPolicy>,
+    /// Looks up targets: asynchronous, bounded per process (shared by every client here).
+    pub resolver: TargetResolver,
     timeout: Duration,
     /// Clients of keys with their own networks (`quire keys set --allow-networks`), by the
     /// list: each resolver checks with that key's policy. Few keys have one.
@@ -45,16 +48,25 @@ pub enum Answer {
     Unreachable { elapsed: Duration, error: String },
 }
 
-/// The resolver of the client: system DNS, then the policy's check of every address.
-struct CheckedResolver(Arc<TargetPolicy>);
+/// The resolver of the client: the bounded asynchronous lookup, then the policy's check of
+/// every address.
+struct CheckedResolver {
+    policy: Arc<TargetPolicy>,
+    resolver: TargetResolver,
+}
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0.clone();
+        let policy = self.policy.clone();
+        let resolver = self.resolver.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = resolver
+                .lookup(&host)
+                .await?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
             for addr in &addrs {
                 policy.check_address(&host, addr.ip())?;
             }
@@ -67,9 +79,11 @@ impl Deliverer {
     pub fn from_config(config: &Config) -> anyhow::Result<Deliverer> {
         let policy = Arc::new(config.target_policy().map_err(anyhow::Error::msg)?);
         let timeout = Duration::from_secs(config.webhooks.timeout_secs);
+        let resolver = TargetResolver::new(&config.lookup_settings());
         Ok(Deliverer {
-            client: client(policy.clone(), timeout)?,
+            client: client(policy.clone(), resolver.clone(), timeout)?,
             policy,
+            resolver,
             timeout,
             by_networks: Arc::default(),
         })
@@ -86,7 +100,11 @@ impl Deliverer {
         if let Some(client) = clients.get(&name) {
             return Ok((policy, client.clone()));
         }
-        let made = client(Arc::new(policy.clone()), self.timeout)?;
+        let made = client(
+            Arc::new(policy.clone()),
+            self.resolver.clone(),
+            self.timeout,
+        )?;
         if clients.len() < MAX_KEY_CLIENTS {
             clients.insert(name, made.clone());
         }
@@ -149,14 +167,18 @@ impl Deliverer {
 }
 
 /// A client whose resolver checks every address with `policy`.
-fn client(policy: Arc<TargetPolicy>, timeout: Duration) -> anyhow::Result<reqwest::Client> {
+fn client(
+    policy: Arc<TargetPolicy>,
+    resolver: TargetResolver,
+    timeout: Duration,
+) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("quire-webhooks/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(CheckedResolver(policy)))
+        .dns_resolver(Arc::new(CheckedResolver { policy, resolver }))
         .pool_max_idle_per_host(8)
         .build()?)
 }

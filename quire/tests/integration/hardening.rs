@@ -209,3 +209,119 @@ async fn webhook_targets_are_public_addresses_on_allowed_ports_or_a_key_s_own_ne
     );
     app.stop().await;
 }
+
+/// A DNS server on loopback that never answers: it records the name of every query (UDP)
+/// and holds every TCP connection open.
+struct SilentDns {
+    addr: std::net::SocketAddr,
+    queries: std::sync::Arc<std::sync::Mutex<Vec<(String, tokio::time::Instant)>>>,
+}
+
+impl SilentDns {
+    async fn start() -> SilentDns {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let queries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = queries.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, _)) = udp.recv_from(&mut buf).await {
+                let name = question_name(&buf[..n]);
+                seen.lock()
+                    .unwrap()
+                    .push((name, tokio::time::Instant::now()));
+            }
+        });
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = tcp.accept().await {
+                held.push(socket);
+            }
+        });
+        SilentDns { addr, queries }
+    }
+
+    fn queries(&self) -> Vec<(String, tokio::time::Instant)> {
+        self.queries.lock().unwrap().clone()
+    }
+}
+
+/// The question's name of a DNS query (labels from byte 12).
+fn question_name(packet: &[u8]) -> String {
+    let mut labels = Vec::new();
+    let mut at = 12;
+    while at < packet.len() && packet[at] != 0 {
+        let len = packet[at] as usize;
+        let end = (at + 1 + len).min(packet.len());
+        labels.push(String::from_utf8_lossy(&packet[at + 1..end]).into_owned());
+        at = end;
+    }
+    labels.join(".").to_ascii_lowercase()
+}
+
+/// A `callback_url` whose name servers never answer: each lookup ends at
+/// `webhooks.lookup_timeout_ms` (the request is answered then, and the query is dropped:
+/// nothing is asked again), and no more than `webhooks.max_lookups` run at once; the others
+/// wait their turn within the same time, then are told to come back (503).
+#[tokio::test]
+async fn target_lookups_end_at_their_timeout_and_are_bounded_per_process() {
+    let dns = SilentDns::start().await;
+    let nameserver = dns.addr.to_string();
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::API], move |c| {
+        c.webhooks.nameservers = nameserver;
+        c.webhooks.lookup_timeout_ms = 1_000;
+        c.webhooks.max_lookups = 2;
+    })
+    .await;
+    let key = app.new_key("slow-dns").await;
+    let started = tokio::time::Instant::now();
+    let answers = futures::future::join_all((0..6).map(|i| {
+        let mut body = certificate(&format!("Unanswered {i}"));
+        body["callback_url"] = json!(format!("https://cb-{i}.unanswered.test/hook"));
+        let (app, key) = (&app, &key);
+        async move {
+            let (status, error) = error_of(app.submit(key, &body).await).await;
+            (status, error, started.elapsed())
+        }
+    }))
+    .await;
+    for (status, error, took) in &answers {
+        assert!(
+            *took < Duration::from_millis(1_800),
+            "answered after {took:?}: {status} {error}"
+        );
+        match *status {
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                assert_eq!(error["field"], "callback_url", "{error}");
+                assert!(
+                    error["message"].as_str().unwrap().contains("timed out"),
+                    "{error}"
+                );
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {}
+            other => panic!("{other}: {error}"),
+        }
+    }
+    let timed_out = answers
+        .iter()
+        .filter(|(s, ..)| *s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert!(timed_out >= 2, "the first two lookups ran to their timeout");
+    // Two lookups at once: in the first 900 ms, queries of two names only.
+    let queries = dns.queries();
+    let first = queries.first().expect("the server was asked").1;
+    let mut early: Vec<&String> = queries
+        .iter()
+        .filter(|(_, at)| *at < first + Duration::from_millis(900))
+        .map(|(name, _)| name)
+        .collect();
+    early.sort();
+    early.dedup();
+    assert_eq!(early.len(), 2, "lookups at once: {queries:?}");
+    // Ended: nothing more is asked once the requests were answered.
+    let asked = queries.len();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(dns.queries().len(), asked, "{:?}", dns.queries());
+    app.stop().await;
+}

@@ -68,10 +68,12 @@ pub async fn run(
         .parse(&url)
         .map_err(|e| JobError::permanent("invalid_target", e))?;
     // Checked again at every delivery: a name may point elsewhere since the endpoint was made.
-    if let Err(e) = policy.resolve(&target).await {
+    if let Err(e) = policy.resolve(&ctx.deliverer.resolver, &target).await {
         let err = match &e {
             Unresolved::Refused(_) => JobError::permanent("forbidden_target", e.to_string()),
-            Unresolved::Lookup(_) => JobError::retryable("unreachable", e.to_string()),
+            Unresolved::Lookup(_) | Unresolved::Busy(_) => {
+                JobError::retryable("unreachable", e.to_string())
+            }
         };
         let logged = Logged {
             error: Some(e.to_string()),
