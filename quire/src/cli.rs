@@ -18,7 +18,7 @@ Run `quire settings` for the full list with defaults.";
 
 /// The top-level help's epilogue: both halves of the binary.
 const TOP_HELP: &str = concat!(
-    "Serving commands (run, api, worker, scheduler, migrate, keys) read the settings: ",
+    "Serving commands (run, api, worker, scheduler, migrate, keys, audit) read the settings: ",
     "defaults, then --config FILE (or QUIRE_CONFIG), then QUIRE_* environment variables; ",
     "`quire settings` lists them. Client commands (login, submit, batch, jobs, status, top, ",
     "schedules, templates, cache, certificates) talk to a running quire over HTTP: --url / ",
@@ -67,6 +67,13 @@ enum Command {
     /// Manages API keys (reads database_url).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Lists what people did through the dashboard that cannot be undone (jobs deleted):
+    /// when, which key, what, whose; newest first (reads database_url).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
     /// Prints every setting with its default.
     Settings,
     #[command(flatten)]
@@ -531,6 +538,26 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                         describe_service(&service)
                     );
                 }
+            }
+            Ok(())
+        }
+        Command::Audit { limit } => {
+            let (db, _) = app::connect(&config).await?;
+            db.ensure_migrated().await?;
+            println!(
+                "{:<24}  {:<36}  {:<12}  {:<36}  {:<36}  DETAIL",
+                "AT", "BY (KEY)", "ACTION", "SUBJECT", "OWNER"
+            );
+            for entry in db.audit_log(limit).await? {
+                println!(
+                    "{:<24}  {:<36}  {:<12}  {:<36}  {:<36}  {}",
+                    entry.at.to_rfc3339(),
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    entry.owner_id.unwrap_or_default(),
+                    entry.detail.unwrap_or_default()
+                );
             }
             Ok(())
         }

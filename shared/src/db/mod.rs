@@ -30,7 +30,7 @@ pub use jobs::{
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob,
 };
 pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
-pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
+pub use maintenance::{AuditEntry, Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};
 pub use webhooks::{
