@@ -109,6 +109,7 @@ pub struct RateLimitSettings {
     pub per_key: u64,
     /// Requests per window per client address on the public endpoints (verification, the
     /// public registry), so verification codes cannot be enumerated quickly; 0 = unlimited.
+    /// An IPv6 client is counted by its /64.
     pub public_per_address: u64,
     /// The window, in seconds.
     pub window_secs: u64,

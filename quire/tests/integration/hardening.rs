@@ -325,3 +325,42 @@ async fn target_lookups_end_at_their_timeout_and_are_bounded_per_process() {
     assert_eq!(dns.queries().len(), asked, "{:?}", dns.queries());
     app.stop().await;
 }
+
+/// The public per-address limit counts an IPv6 client by its /64: new addresses of one
+/// prefix share a bucket, another prefix has its own.
+#[tokio::test]
+async fn the_public_limit_counts_an_ipv6_client_by_its_64() {
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::API], |c| {
+        c.rate_limit.public_per_address = 3;
+        c.rate_limit.window_secs = 60;
+        c.rate_limit.trust_forwarded_for = true;
+    })
+    .await;
+    let verify_from = |address: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/v1/verify/ABCD-EFGH-JKLM"))
+                .header("x-forwarded-for", address)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for host in 1..=3 {
+        let status = verify_from(format!("2001:db8:7:1::{host}")).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "address {host}");
+    }
+    // A fourth address of the same /64: the same client.
+    assert_eq!(
+        verify_from("2001:db8:7:1:dead:beef:0:4".into()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another /64 is another client.
+    assert_ne!(
+        verify_from("2001:db8:7:2::1".into()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.stop().await;
+}
