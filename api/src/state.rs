@@ -53,6 +53,8 @@ impl AppState {
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
                 metrics_token: config.metrics.token.clone(),
+                // The API's port is public: metrics only with the token, or when opened.
+                metrics_open: config.metrics.public,
             },
             storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
@@ -106,6 +108,9 @@ pub struct Readiness {
     pub header_read_timeout_secs: u64,
     /// `metrics.token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<shared::config::Secret<String>>,
+    /// Without a token, whether `/metrics` answers here: on the health port (internal) yes;
+    /// on the API's port only with `metrics.public`.
+    pub metrics_open: bool,
 }
 
 impl FromRef<AppState> for Readiness {

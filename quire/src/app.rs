@@ -58,7 +58,8 @@ impl Roles {
 pub struct App {
     /// Where the API listens (its real port when bound to port 0).
     pub addr: Option<SocketAddr>,
-    /// Where a process without the API answers `/health` and `/ready` (`health_bind`).
+    /// Where the process answers `/health`, `/ready` and `/metrics` on its own port
+    /// (`health_bind`).
     pub health_addr: Option<SocketAddr>,
     pub db: Db,
     pub queue: Queue,
@@ -146,7 +147,9 @@ impl App {
                 )
             });
             tracing::info!(%local, "api listening");
-        } else if let Some(bind) = config.health_bind {
+        }
+        // Also beside the API: Prometheus scrapes here, not on the public port.
+        if let Some(bind) = config.health_bind {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding health_bind {bind}"))?;
@@ -160,6 +163,7 @@ impl App {
                 health_stale_after_secs: config.health.stale_after_secs,
                 header_read_timeout_secs: config.limits.header_read_timeout_secs,
                 metrics_token: config.metrics.token.clone(),
+                metrics_open: true,
             };
             let token = shutdown.clone();
             tasks.spawn(async move {

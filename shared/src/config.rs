@@ -29,7 +29,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the API listens on.
     pub bind: SocketAddr,
-    /// Where `quire worker` and `quire scheduler` answer `/health` and `/ready`; unset: nowhere.
+    /// Where a process answers `/health`, `/ready` and `/metrics` on a port of its own (for
+    /// probes and Prometheus, not the public); `quire worker` and `quire scheduler` have no
+    /// other. Unset: nowhere.
     pub health_bind: Option<SocketAddr>,
     /// `postgres://…` for production; unset means SQLite at `DATA_DIR/app.db`.
     pub database_url: Option<Secret<String>>,
@@ -189,6 +191,10 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// When set, `/metrics` wants `Authorization: Bearer <token>`.
     pub token: Option<Secret<String>>,
+    /// Serve `/metrics` on the API's (public) port without a token. Off, the API's port
+    /// serves them only with `token`; Prometheus scrapes `health_bind`, which every role
+    /// serves when it is set.
+    pub public: bool,
 }
 
 /// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
@@ -466,6 +472,7 @@ impl Default for Config {
             metrics: MetricsSettings {
                 enabled: true,
                 token: None,
+                public: false,
             },
             public_base_url: None,
             log_format: LogFormat::Text,
@@ -1160,7 +1167,7 @@ const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DATA_DIR                  ./data            data directory (SQLite, outputs, mail)
   QUIRE_BIND                      127.0.0.1:8080    API listen address
-  QUIRE_HEALTH_BIND               (unset)           /health and /ready of `quire worker|scheduler`
+  QUIRE_HEALTH_BIND               (unset)           /health, /ready and /metrics on an internal port
   DATABASE_URL / QUIRE_DATABASE_URL  (unset)        postgres://… ; unset = SQLite in DATA_DIR
   QUIRE_DATABASE_MAX_CONNECTIONS  16                SQL pool size
   REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue
@@ -1177,6 +1184,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_S3__TIMEOUT_SECS          30                longest one object storage request may take
   QUIRE_METRICS__ENABLED          true              record metrics and serve GET /metrics
   QUIRE_METRICS__TOKEN            (unset)           bearer token /metrics then requires
+  QUIRE_METRICS__PUBLIC           false             /metrics on the API port without a token
   QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
   QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
   QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image

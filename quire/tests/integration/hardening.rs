@@ -364,3 +364,55 @@ async fn the_public_limit_counts_an_ipv6_client_by_its_64() {
     );
     app.stop().await;
 }
+
+/// `/metrics` on the API's public port: not served by default (Prometheus scrapes the
+/// health port, which the API process serves too when `health_bind` is set); with
+/// `metrics.token` the token is required; `metrics.public` opens it.
+#[tokio::test]
+async fn metrics_on_the_api_port_need_the_token_unless_opened() {
+    use quire::Roles;
+    let scrape = |url: String, token: Option<&'static str>| async move {
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    };
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
+        c.health_bind = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let (status, body) = scrape(app.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let health = app.apps[0]
+        .health_addr
+        .expect("the API serves its health port");
+    let (status, body) = scrape(format!("http://{health}/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("quire_"), "{body}");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
+        c.metrics.token = Some(shared::config::Secret::new("m3trics-token".into()));
+    })
+    .await;
+    let (status, _) = scrape(app.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = scrape(app.url("/metrics"), Some("wrong")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = scrape(app.url("/metrics"), Some("m3trics-token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("quire_"), "{body}");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(Backend::Embedded, &[Roles::API], |c| {
+        c.metrics.public = true;
+    })
+    .await;
+    let (status, body) = scrape(app.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("quire_"), "{body}");
+    app.stop().await;
+}
