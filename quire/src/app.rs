@@ -110,13 +110,29 @@ impl App {
         if config.metrics.enabled {
             shared::metrics::install(roles.label());
         }
+        // The key that seals stored secrets first: a PostgreSQL deployment without one is
+        // refused before anything is touched.
+        let sealer = config.sealer()?;
         let (db, queue) = connect(&config).await?;
+        let db = db.with_sealer(sealer);
         // A wrong bucket or key stops start-up with one line naming the setting.
         let storage = Storage::connect(&config).await?;
         if migrate {
             db.migrate().await?;
         } else {
             db.ensure_migrated().await?;
+        }
+        // Secrets stored in the clear (before they were sealed) or under the previous key
+        // are sealed under the current one (conditional updates: any number of processes).
+        let sealed = db
+            .seal_stored_secrets()
+            .await
+            .context("sealing stored secrets")?;
+        if sealed > 0 {
+            tracing::info!(
+                secrets = sealed,
+                "sealed stored secrets under the current key"
+            );
         }
         // Every role makes sure the shipped templates are in the store (idempotent).
         db.seed_builtin_templates(&worker::render::builtin_templates()?)

@@ -363,6 +363,12 @@ pub fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Run);
+    if command.serves().is_some()
+        && let Err(e) = config.check_serving()
+    {
+        eprintln!("quire: {e}");
+        return ExitCode::from(2);
+    }
     // Serving processes export traces (when OTEL_* asks); one-shot commands only log.
     let role = command.serves().map(|(roles, _)| roles.label());
     let telemetry = {

@@ -68,6 +68,7 @@ pub struct Config {
     pub quotas: Quotas,
     pub webhooks: WebhookSettings,
     pub dashboard: DashboardSettings,
+    pub secrets: SecretsSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -170,6 +171,20 @@ pub struct DashboardSettings {
     pub idle_timeout_secs: u64,
     /// A session ends this long after sign-in however much it is used, in seconds.
     pub absolute_timeout_secs: u64,
+}
+
+/// The key-encryption key that seals secrets stored in the database (webhook and callback
+/// secrets, the link-signing key; see `sealing.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// 32 bytes in base64 (`openssl rand -base64 32`) or 64 hex digits. Required with
+    /// PostgreSQL (every process of a deployment sets the same one); unset in the embedded
+    /// deployment, one is made in `DATA_DIR/secrets.key` (mode 0600).
+    pub kek: Option<Secret<String>>,
+    /// The key before a rotation: what it sealed is still read, and sealed again under `kek`
+    /// at the next start. Remove it once every process has restarted.
+    pub previous_kek: Option<Secret<String>>,
 }
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
@@ -585,6 +600,7 @@ impl Default for Config {
                 quota_per_day: 10_000,
                 generic_for_all: false,
             },
+            secrets: SecretsSettings::default(),
             shutdown_grace_secs: 30,
             idempotency_window_secs: 24 * 60 * 60,
         }
@@ -744,7 +760,61 @@ impl Config {
             self.dashboard.absolute_timeout_secs,
             self.dashboard.idle_timeout_secs..=30 * 24 * 3600,
         )?;
+        self.validate_secrets()?;
         self.validate_smtp()
+    }
+
+    /// The KEKs, when set, are keys.
+    fn validate_secrets(&self) -> Result<(), ConfigError> {
+        for (name, kek) in [
+            ("secrets.kek", &self.secrets.kek),
+            ("secrets.previous_kek", &self.secrets.previous_kek),
+        ] {
+            if let Some(kek) = kek
+                && let Err(e) = crate::sealing::parse_kek(kek.expose())
+            {
+                return bad(name, &e);
+            }
+        }
+        Ok(())
+    }
+
+    /// What a serving process needs beyond the settings' own checks: with PostgreSQL, a
+    /// `secrets.kek` (`migrate` and `keys` touch no secret and run without one).
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.secrets.kek.is_none() && self.database_backend() == DatabaseBackend::Postgres {
+            return Err(self.sealer().expect_err("no key with PostgreSQL"));
+        }
+        Ok(())
+    }
+
+    /// What seals stored secrets: `secrets.kek`; without it, the embedded deployment's own
+    /// key file under `data_dir`. A PostgreSQL deployment without one is refused: its
+    /// processes share no disk, and secrets would be stored in the clear.
+    pub fn sealer(&self) -> Result<crate::sealing::Sealer, ConfigError> {
+        let parse = |kek: &Option<Secret<String>>| {
+            kek.as_ref()
+                .map(|k| crate::sealing::parse_kek(k.expose()))
+                .transpose()
+        };
+        let previous = parse(&self.secrets.previous_kek)
+            .map_err(|e| ConfigError(format!("setting `secrets.previous_kek`: {e}")))?;
+        match parse(&self.secrets.kek)
+            .map_err(|e| ConfigError(format!("setting `secrets.kek`: {e}")))?
+        {
+            Some(kek) => Ok(crate::sealing::Sealer::new(&kek, previous.as_ref())),
+            None if self.database_backend() == DatabaseBackend::Sqlite => {
+                crate::sealing::Sealer::from_key_file(&self.data_dir, previous.as_ref())
+                    .map_err(|e| ConfigError(format!("setting `secrets.kek` unset: {e}")))
+            }
+            None => Err(ConfigError(
+                "setting `secrets.kek` (QUIRE_SECRETS__KEK): required with PostgreSQL, the \
+                 key that seals the webhook secrets and the link-signing key stored in the \
+                 database; make one with `openssl rand -base64 32` and give every process \
+                 the same"
+                    .into(),
+            )),
+        }
     }
 
     /// Database and Redis URLs, the namespace, the pool, the public base URL.
@@ -1037,7 +1107,6 @@ impl Config {
         }
     }
 
-    /// The database URL to connect to, with the embedded default filled in.
     /// Where webhook and callback deliveries may go (`webhooks.allow_http`,
     /// `webhooks.allow_networks`, `webhooks.allowed_ports`); checked at start.
     pub fn target_policy(&self) -> Result<crate::webhooks::TargetPolicy, String> {
@@ -1056,6 +1125,7 @@ impl Config {
         }
     }
 
+    /// The database URL to connect to, with the embedded default filled in.
     pub fn database_url(&self) -> Secret<String> {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -1241,6 +1311,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DASHBOARD__ENABLED        true              serve the operators' dashboard at /dashboard
   QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
   QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
+  QUIRE_SECRETS__KEK              (unset)           key sealing stored secrets, 32 bytes base64; required with
+                                  PostgreSQL; embedded: made in DATA_DIR/secrets.key
+  QUIRE_SECRETS__PREVIOUS_KEK     (unset)           the key before a rotation (still opens what it sealed)
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
@@ -1277,6 +1350,27 @@ mod tests {
     fn postgres_url_selects_postgres() {
         let c = load("database_url = 'postgres://u:pw@h/db'").unwrap();
         assert_eq!(c.database_backend(), DatabaseBackend::Postgres);
+    }
+
+    #[test]
+    fn postgres_needs_a_key_encryption_key_to_serve() {
+        let c = load("database_url = 'postgres://u:pw@h/db'").unwrap();
+        let e = c.check_serving().unwrap_err().to_string();
+        assert!(e.contains("secrets.kek"), "{e}");
+        let kek = "cXVpcmUtdGVzdC1rZXktZW5jcnlwdGlvbi1rZXkhISE=";
+        let c = load(&format!(
+            "database_url = 'postgres://u:pw@h/db'\n[secrets]\nkek = '{kek}'"
+        ))
+        .unwrap();
+        assert!(c.check_serving().is_ok());
+        assert!(c.sealer().is_ok());
+        // A key that is not one is refused at start, without showing it.
+        let e = load("[secrets]\nkek = 'tooshort-s3cr3t'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secrets.kek") && !e.contains("s3cr3t"), "{e}");
+        // Embedded: no key needed to serve.
+        assert!(load("").unwrap().check_serving().is_ok());
     }
 
     #[test]

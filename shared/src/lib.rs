@@ -15,6 +15,7 @@ pub mod reports;
 pub mod resolver;
 pub mod sandbox;
 pub mod schedules;
+pub mod sealing;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;

@@ -416,3 +416,180 @@ async fn metrics_on_the_api_port_need_the_token_unless_opened() {
     assert!(body.contains("quire_"), "{body}");
     app.stop().await;
 }
+
+/// The raw text of one column of the embedded database (what a copy of `app.db` shows).
+async fn stored(app: &TestApp, sql: &str) -> Vec<String> {
+    use sqlx::Connection as _;
+    let path = app.config.data_dir.join("app.db");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+}
+
+/// Webhook secrets, callback secrets and the link-signing key are stored sealed under the
+/// key-encryption key (here the embedded deployment's own key file, mode 0600): the
+/// database holds none of them in the clear, yet deliveries are signed with the secret the
+/// owner was shown. Secrets stored in the clear before are still used, and sealed at the next
+/// start.
+#[tokio::test]
+async fn stored_secrets_are_sealed_and_older_plaintext_ones_sealed_at_start() {
+    use crate::receiver::{Receiver, verified_by_reference};
+    use quire::Roles;
+    let rx = Receiver::start().await;
+    let mut app = TestApp::spawn_with(Backend::Embedded, &[Roles::ALL], |c| {
+        c.webhooks.allow_http = true;
+        c.webhooks.allow_networks = "127.0.0.0/8".into();
+        c.webhooks.pump_interval_ms = 50;
+    })
+    .await;
+    let key = app.new_key("sealed").await;
+    let created: Value = app
+        .post(
+            &key,
+            "/v1/webhooks",
+            &json!({ "url": rx.url, "events": ["job.succeeded"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let callback: Value = app
+        .json_at(Some(&key), app.url("/v1/webhooks/callback-secret").as_str())
+        .await;
+    let callback = callback["secret"].as_str().unwrap().to_owned();
+    let links = shared::links::LinkSigner::load(&app.db).await.unwrap();
+
+    let sealed = [
+        stored(&app, "SELECT secret FROM webhooks").await,
+        stored(
+            &app,
+            "SELECT callback_secret FROM api_keys WHERE callback_secret IS NOT NULL",
+        )
+        .await,
+        stored(
+            &app,
+            "SELECT value FROM settings WHERE name = 'download_link_key'",
+        )
+        .await,
+    ]
+    .concat();
+    assert_eq!(sealed.len(), 3, "{sealed:?}");
+    for value in &sealed {
+        assert!(value.starts_with("enc:v1:"), "{value}");
+        assert!(
+            !value.contains(&secret) && !value.contains(&callback),
+            "{value}"
+        );
+    }
+    let key_file = app.config.data_dir.join("secrets.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // Signed with the secret shown, which only the key file opens.
+    app.submit_ok(&key, &certificate("Sealed Delivery")).await;
+    let got = rx.wait_for(1, WAIT).await;
+    assert!(
+        verified_by_reference(&secret, &got),
+        "signed with the shown secret"
+    );
+    let job = shared::domain::JobId::new();
+    let url = links.url(&app.base, job);
+    assert!(url.contains("sig="), "{url}");
+
+    // A secret written in the clear (before sealing existed) still signs, and the next
+    // start seals it.
+    let legacy = shared::webhooks::new_secret();
+    {
+        use sqlx::Connection as _;
+        let path = app.config.data_dir.join("app.db");
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE webhooks SET secret = $1")
+            .bind(&legacy)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    app.submit_ok(&key, &certificate("Legacy Delivery")).await;
+    let got = rx.wait_for(2, WAIT).await;
+    assert!(
+        verified_by_reference(&legacy, &got[1..]),
+        "the plaintext secret signs"
+    );
+    app.apps.remove(0).stop().await.unwrap();
+    app.add(Roles::ALL).await;
+    app.base = format!("http://{}", app.apps[0].addr.unwrap());
+    app.db = app.apps[0].db.clone();
+    app.wait_until_ready().await;
+    let resealed = stored(&app, "SELECT secret FROM webhooks").await;
+    assert!(
+        resealed[0].starts_with("enc:v1:") && !resealed[0].contains(&legacy),
+        "{resealed:?}"
+    );
+    app.submit_ok(&key, &certificate("Resealed Delivery")).await;
+    let got = rx.wait_for(3, WAIT).await;
+    assert!(
+        verified_by_reference(&legacy, &got[2..]),
+        "the same secret, sealed"
+    );
+    app.stop().await;
+}
+
+/// PostgreSQL: a serving process without `secrets.kek` does not start (exit 2, naming the
+/// setting); with it, secrets are stored sealed.
+#[tokio::test]
+async fn postgres_deployments_need_a_key_encryption_key() {
+    let database_url = fresh_postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = settings(&[
+        ("DATABASE_URL", database_url.as_str()),
+        ("REDIS_URL", &test_redis_url()),
+        ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_BIND", "127.0.0.1:0"),
+    ]);
+    // `migrate` and `keys` touch no secret and run without it.
+    migrate_and_admin_key(&env);
+    let out = quire(&env, &["api"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("secrets.kek") && said.contains("openssl rand"),
+        "{said}"
+    );
+
+    let app = TestApp::spawn(Backend::Production).await;
+    let key = app.new_key("sealed-pg").await;
+    let created: Value = app
+        .post(
+            &key,
+            "/v1/webhooks",
+            &json!({ "url": "https://93.184.216.34/hook", "events": ["*"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    use sqlx::Connection as _;
+    let mut pg = sqlx::PgConnection::connect(app.config.database_url.as_ref().unwrap().expose())
+        .await
+        .unwrap();
+    let stored: String = sqlx::query_scalar("SELECT secret FROM webhooks")
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("enc:v1:") && !stored.contains(secret),
+        "{stored}"
+    );
+    app.stop().await;
+}

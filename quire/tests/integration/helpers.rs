@@ -70,8 +70,12 @@ pub async fn production_config(dir: &TempDir) -> Config {
     config.database_url = Some(Secret::new(fresh_postgres().await));
     config.redis_url = Some(Secret::new(test_redis_url()));
     config.redis_namespace = format!("t{}", uuid::Uuid::new_v4().simple());
+    config.secrets.kek = Some(Secret::new(TEST_KEK.into()));
     config
 }
+
+/// The key-encryption key of the production tests (PostgreSQL wants one): 32 bytes, base64.
+pub const TEST_KEK: &str = "cXVpcmUtdGVzdC1rZXktZW5jcnlwdGlvbi1rZXkhISE=";
 
 pub struct TestApp {
     pub base: String,

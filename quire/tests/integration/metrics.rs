@@ -93,6 +93,7 @@ async fn prometheus_agrees_with_the_jobs_table() {
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
         ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_SECRETS__KEK", TEST_KEK),
         ("QUIRE_PUBLIC_BASE_URL", &api_url),
         // Probes that outlive their queue's timeout: two attempts, then dead.
         ("QUIRE_QUEUES__MAINTENANCE__TIMEOUT_SECS", "1"),

@@ -154,6 +154,7 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
         ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_SECRETS__KEK", TEST_KEK),
         ("QUIRE_PUBLIC_BASE_URL", &api),
         ("QUIRE_BIND", &format!("127.0.0.1:{api_port}")),
         ("QUIRE_LOG_FORMAT", "json"),

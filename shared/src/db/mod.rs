@@ -23,7 +23,7 @@ pub use certificates::{
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use dashboard::{FailureGroup, Latencies, Throughput};
-pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
+pub use email::{EmailCharge, EmailSend, LINK_KEY_SETTING, OverQuota, QuotaWindow};
 pub use events::{Event, EventFilter, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
