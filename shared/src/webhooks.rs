@@ -138,7 +138,8 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
 }
 
 /// IPv4 blocks that are not globally reachable (IANA IPv4 Special-Purpose Address Registry,
-/// with multicast, reserved and broadcast), most specific first; anything else is public.
+/// with multicast and reserved space; broadcast is checked apart), in address order; an
+/// address in none of them is public.
 const V4_BLOCKS: &[(&str, &str)] = &[
     ("0.0.0.0/8", "\"this network\""),
     ("10.0.0.0/8", "private"),
