@@ -371,7 +371,11 @@ start_production() {
     PROD_ENV=("${CLEAN_ENV[@]}" QUIRE_DATA_DIR="$WORK/production-data-${name}-${rep:-1}"
         DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
         REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/?protocol=resp3"
-        QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port" "${EXTRA_ENV[@]}")
+        QUIRE_REDIS_NAMESPACE="$ns" QUIRE_BIND="127.0.0.1:$port"
+        # The key that seals stored secrets (PostgreSQL deployments must set one).
+        QUIRE_SECRETS__KEK="$(head -c 32 /dev/urandom | base64)"
+        # The scrape suite reads the API's /metrics on its own (loopback) port.
+        QUIRE_METRICS__PUBLIC=true "${EXTRA_ENV[@]}")
     log "$name: database $db, Redis namespace $ns, API on $URL"
     "${PROD_ENV[@]}" "$QUIRE" migrate >"$WORK/$name-migrate.log" 2>&1 || {
         cat "$WORK/$name-migrate.log" >&2

@@ -70,7 +70,8 @@ S3_ACCESS_KEY_ID=quire-compose
 S3_SECRET_ACCESS_KEY=s3$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 S3_BUCKET=quire-compose
 RUST_LOG=info
-export POSTGRES_PASSWORD S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_BUCKET RUST_LOG
+QUIRE_SECRETS_KEK=$(head -c 32 /dev/urandom | base64)
+export POSTGRES_PASSWORD S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_BUCKET RUST_LOG QUIRE_SECRETS_KEK
 
 COMPOSE=(podman-compose --podman-path "$DEPLOY/compose-local/podman"
     --podman-run-args "${ULIMITS[*]}" -p "$PROJECT"

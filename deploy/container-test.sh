@@ -52,6 +52,8 @@ RUN_ID=$(date +%H%M%S)-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 NAME=quire-ct-$RUN_ID # containers, bucket, Redis namespace
 DB_NAME=quire_ct_${RUN_ID//-/_}
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB_NAME
+# The key that seals stored secrets, the same for every container (PostgreSQL wants one).
+SECRETS_KEK=$(head -c 32 /dev/urandom | base64)
 BUCKET=$NAME
 NAMESPACE=$NAME
 
@@ -166,6 +168,7 @@ log "database $DB_NAME, bucket $BUCKET, Redis namespace $NAMESPACE, api port $AP
 ENV_ARGS=(
     -e "DATABASE_URL=$DATABASE_URL"
     -e "REDIS_URL=$REDIS_URL"
+    -e "QUIRE_SECRETS__KEK=$SECRETS_KEK"
     -e "QUIRE_REDIS_NAMESPACE=$NAMESPACE"
     -e "QUIRE_STORAGE_URL=s3://$BUCKET/files"
     -e "QUIRE_S3__ENDPOINT=$S3_ENDPOINT"

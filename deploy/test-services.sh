@@ -179,11 +179,27 @@ moto_present() {
         [[ $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null) == "$MOTO_VERSION" ]]
 }
 
+# Test databases of earlier runs (quire_t_<unix secs>_<id>, one per production test) are
+# dropped once older than an hour: a machine that runs the tests every day would otherwise fill
+# its disk (each is ~10 MB). One in use is never dropped (DROP DATABASE refuses it).
+drop_old_test_databases() {
+    local cutoff names name dropped=0
+    cutoff=$(($(date +%s) - 3600))
+    names=$(pg_tcp_query postgres "select datname from pg_database where datname ~ '^quire_t_[0-9]+_' and split_part(datname, '_', 3)::bigint < $cutoff") || return 0
+    for name in $names; do
+        if pg_tcp_query postgres "drop database \"$name\"" >/dev/null; then
+            dropped=$((dropped + 1))
+        fi
+    done
+    ((dropped == 0)) || log "PostgreSQL: dropped $dropped test databases older than an hour"
+}
+
 mold_present() { command -v mold >/dev/null 2>&1; }
 pg_stat_statements_loaded() { [[ $(pg_tcp_query postgres 'show shared_preload_libraries' 2>/dev/null) == *pg_stat_statements* ]]; }
 
 if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && node_present && s3_up; then
     log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium, playwright $PLAYWRIGHT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION, openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, pytest $PYTEST_VERSION and Node.js $(node --version) present: nothing to do"
+    drop_old_test_databases
     exit 0
 fi
 
@@ -447,6 +463,7 @@ ensure_pg_running
 ensure_pg_trust
 ensure_pg_stat_statements
 ensure_pg_db
+drop_old_test_databases
 ensure_redis_running
 
 pg_up || fail "PostgreSQL: stopped answering at $PG_HOST:$PG_PORT"

@@ -35,12 +35,7 @@ impl KeyCache {
         if let Some(hit) = self.cache.get(&hash).await {
             return hit.ok_or(ApiError::Unauthorized("unknown or revoked API key"));
         }
-        let found = db.find_key(secret).await?.map(|k| Caller {
-            key_id: k.id,
-            is_admin: k.is_admin,
-            email: k.email,
-            service: k.service,
-        });
+        let found = db.find_key(secret).await?.map(Caller::of_key);
         self.cache.insert(hash, found.clone()).await;
         found.ok_or(ApiError::Unauthorized("unknown or revoked API key"))
     }
@@ -60,9 +55,22 @@ pub struct Caller {
     pub email: shared::db::KeyEmailLimits,
     /// The key's own rate limit, waiting-jobs quota and weight (cached with the key).
     pub service: shared::db::KeyServiceLimits,
+    /// Networks its webhook and callback targets may reach although not public.
+    pub networks: shared::webhooks::Networks,
 }
 
 impl Caller {
+    /// The caller a key stands for.
+    pub fn of_key(key: shared::db::ApiKey) -> Caller {
+        Caller {
+            key_id: key.id,
+            is_admin: key.is_admin,
+            email: key.email,
+            service: key.service,
+            networks: key.allow_networks,
+        }
+    }
+
     /// The system, owner of the jobs schedules enqueue (also those run on request).
     pub fn system() -> Caller {
         Caller {
@@ -70,6 +78,7 @@ impl Caller {
             is_admin: true,
             email: Default::default(),
             service: Default::default(),
+            networks: Default::default(),
         }
     }
 

@@ -137,6 +137,9 @@ const SUBMISSIONS: &[&str] = &[
     "/v1/emails",
 ];
 
+/// Other operations that put jobs back to wait (`POST`): counted against the quota too.
+const REQUEUES: &[&str] = &["/v1/jobs/{id}/retry"];
+
 /// Public operations rate-limited per client address (`rate_limit.rs`).
 const RATE_LIMITED_PUBLIC: &[&str] = &["/v1/verify/{code}", "/v1/certificates/public"];
 
@@ -234,9 +237,15 @@ impl Modify for CommonResponses {
                     }
                 }
                 let submission = method == "post" && SUBMISSIONS.contains(&path.as_str());
+                let requeue = method == "post" && REQUEUES.contains(&path.as_str());
                 let by_address = RATE_LIMITED_PUBLIC.contains(&path.as_str());
                 if keyed || by_address {
                     let description = match (keyed, submission) {
+                        (true, false) if requeue => {
+                            "`rate_limited`: more requests than the key's rate limit; \
+                             `too_many_waiting_jobs`: the job's owner has as many jobs waiting \
+                             or running as its quota (`quotas.max_waiting_jobs`), nothing done"
+                        }
                         (false, _) => {
                             "`rate_limited`: more requests from this client address than \
                              `rate_limit.public_per_address` per window"

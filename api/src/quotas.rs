@@ -1,11 +1,11 @@
 //! The waiting-jobs quota: a key may have at most `quotas.max_waiting_jobs` (or its own
-//! `max_waiting_jobs`) jobs not finished yet; a submission that would go past it is refused
-//! whole (`429 too_many_waiting_jobs`), before anything of it is stored. Counting a key's
-//! jobs on every submission would cost an index scan of up to the quota each time, so each
-//! API process keeps a recent count per key (at most `FRESH` old, plus what it admitted
-//! since) and counts in the database only when that count comes within a tenth of the
-//! quota. Several API processes admitting at the same moment near the quota can overshoot
-//! it by what they admit in that moment, never more.
+//! `max_waiting_jobs`) jobs not finished yet; a submission (or a dead job retried) that would
+//! go past it is refused whole (`429 too_many_waiting_jobs`), before anything of it is stored.
+//! Counting a key's jobs on every submission would cost an index scan of up to the quota each
+//! time, so each API process keeps a recent count per key (at most `FRESH` old, plus what it
+//! admitted since) and counts in the database only when that count comes within a tenth of the
+//! quota. Several API processes admitting at the same moment near the quota can overshoot it by
+//! what they admit in that moment, never more.
 
 use std::time::Duration;
 

@@ -48,7 +48,7 @@ pub(crate) async fn limit(
         let Some(address) = address else {
             return next.run(request).await;
         };
-        ("address", format!("ip:{address}"), address_policy(&state))
+        ("address", address_bucket(address), address_policy(&state))
     } else {
         let Some(caller) = authenticate(&state, request.headers()).await else {
             // No key, or a bad one: the handler answers (401, or a public route).
@@ -160,7 +160,7 @@ pub(crate) async fn charge_address(
     };
     let decision = state
         .queue
-        .take_token(&format!("ip:{address}"), policy)
+        .take_token(&address_bucket(address), policy)
         .await;
     if decision.allowed {
         return Ok(());
@@ -203,6 +203,22 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
     state.auth.authenticate(&state.db, secret).await.ok()
 }
 
+/// The bucket of a client address: an IPv4 address is one client; an IPv6 address is its
+/// /64, the smallest network a site gets, so one client cannot take a fresh bucket per
+/// address of its prefix (it holds 2^64 of them). An IPv4-mapped IPv6 address is its IPv4.
+fn address_bucket(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The peer's address (set by the server loop), or with `trust_forwarded_for` the last
 /// `X-Forwarded-For` entry: the one the trusted proxy itself appended.
 fn client_address(
@@ -235,6 +251,16 @@ mod tests {
         assert!(is_public("/v1/certificates/public"));
         assert!(!is_public("/v1/certificates"));
         assert!(!is_public("/v1/certificates/public-ish"));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let bucket = |a: &str| address_bucket(a.parse().unwrap());
+        assert_eq!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:3::1"));
+        assert_eq!(bucket("2001:db8:1:2::1"), "ip6:2001:db8:1:2::/64");
+        assert_eq!(bucket("::ffff:192.0.2.7"), bucket("192.0.2.7"));
+        assert_ne!(bucket("192.0.2.7"), bucket("192.0.2.8"));
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct AppState {
     pub long_lived: crate::long_lived::LongLived,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
+    /// Looks up webhook and callback targets: asynchronous, bounded per process.
+    pub resolver: shared::resolver::TargetResolver,
 }
 
 impl AppState {
@@ -57,6 +59,8 @@ impl AppState {
                 watchdog: crate::watchdog::Watchdog::start(std::time::Duration::from_secs(
                     config.health.stall_after_secs,
                 )),
+                // The API's port is public: metrics only with the token, or when opened.
+                metrics_open: config.metrics.public,
             },
             storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
@@ -67,6 +71,7 @@ impl AppState {
             ),
             base_url: config.public_base_url().into(),
             long_lived: crate::long_lived::LongLived::new(&config.limits),
+            resolver: shared::resolver::TargetResolver::new(&config.lookup_settings()),
             auth: crate::auth::KeyCache::default(),
             templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
             config,
@@ -116,6 +121,9 @@ pub struct Readiness {
     pub metrics_token: Option<shared::config::Secret<String>>,
     /// Whether this process still runs work: `/health` fails when it does not.
     pub watchdog: crate::watchdog::Watchdog,
+    /// Without a token, whether `/metrics` answers here: on the health port (internal) yes;
+    /// on the API's port only with `metrics.public`.
+    pub metrics_open: bool,
 }
 
 impl FromRef<AppState> for Readiness {

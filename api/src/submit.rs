@@ -524,9 +524,12 @@ fn submitted(state: &AppState, job: &shared::db::JobRow, status: StatusCode) -> 
 }
 
 /// A `dead` or `failed` job queued again with its queue's `max_attempts` more attempts, and
-/// its id pushed. Nothing is withdrawn if the push fails: the job existed before this request,
-/// its row says `queued`, and the rescuer pushes it. No `Idempotency-Key`: a retry of a job
-/// already queued again is a `409`.
+/// its id pushed. A `dead` job waits again, so it counts against its owner's waiting-jobs
+/// quota like a submission (`429 too_many_waiting_jobs`; a `failed` one is counted already,
+/// a webhook delivery never is), and it takes a fresh turn (`Db::retry_job`). Nothing is
+/// withdrawn if the push fails: the job existed before this request, its row says `queued`,
+/// and the rescuer pushes it. No `Idempotency-Key`: a retry of a job already queued again is
+/// a `409`.
 pub(crate) struct Retry<'a>(pub &'a shared::db::JobRow);
 
 impl Order for Retry<'_> {
@@ -539,6 +542,14 @@ impl Order for Retry<'_> {
         _idempotency: Option<Idempotency>,
     ) -> Result<RetryOutcome, ApiError> {
         let job = self.0;
+        if job.status == shared::domain::JobStatus::Dead && job.kind != JobKind::Webhook {
+            // The owner's quota, also when an admin retries another key's job.
+            if job.owner_id == caller.key_id {
+                crate::quotas::admit(state, caller, 1).await?;
+            } else if let Some(key) = state.db.get_key(&job.owner_id).await? {
+                crate::quotas::admit(state, &Caller::of_key(key), 1).await?;
+            }
+        }
         let extra = state.config.queues.get(job.queue).max_attempts;
         let outcome = state
             .db

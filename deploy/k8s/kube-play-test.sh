@@ -103,9 +103,9 @@ psql -X -q -w "$PG_ADMIN_URL" -c "create database \"$DB_NAME\"" >/dev/null
 DB_CREATED=1
 curl -fsS -X PUT "$S3_ENDPOINT/$NAME" >/dev/null
 BUCKET_CREATED=1
-read -r API_PORT W_PORT S_PORT < <(python3 -c '
+read -r API_PORT W_PORT S_PORT AH_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
@@ -113,9 +113,9 @@ print(*[s.getsockname()[1] for s in socks])')
 # --- render -------------------------------------------------------------------------------------
 rm -rf "$OUT"
 mkdir -p "$OUT"
-"$PY" - "$HERE" "$OUT" "$NAME" "$IMAGE" "$DATABASE_URL" "$API_PORT" "$W_PORT" "$S_PORT" <<'EOF'
-import base64, json, sys, yaml
-here, out, name, image, database_url, api_port, w_port, s_port = sys.argv[1:]
+"$PY" - "$HERE" "$OUT" "$NAME" "$IMAGE" "$DATABASE_URL" "$API_PORT" "$W_PORT" "$S_PORT" "$AH_PORT" <<'EOF'
+import base64, json, os, sys, yaml
+here, out, name, image, database_url, api_port, w_port, s_port, ah_port = sys.argv[1:]
 load = lambda f: [d for d in yaml.safe_load_all(open(f"{here}/{f}")) if d]
 
 (cm,) = load("configmap.yaml")
@@ -130,12 +130,13 @@ yaml.safe_dump(cm, open(f"{out}/configmap.yaml", "w"))
 
 (secret,) = load("secret.yaml")
 values = {"DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:6379",
-          "QUIRE_S3__ACCESS_KEY_ID": "test", "QUIRE_S3__SECRET_ACCESS_KEY": "test"}
+          "QUIRE_S3__ACCESS_KEY_ID": "test", "QUIRE_S3__SECRET_ACCESS_KEY": "test",
+          "QUIRE_SECRETS__KEK": base64.b64encode(os.urandom(32)).decode()}
 assert set(values) == set(secret["stringData"]), "the Secret's keys changed"
 json.dump({k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
           open(f"{out}/secret.json", "w"))
 
-def adapt(kind_doc, role, health_port):
+def adapt(kind_doc, role, health_port, probe_port=None):
     pod = kind_doc["spec"]["template"]["spec"]
     pod["hostNetwork"] = True
     (c,) = pod["containers"]
@@ -151,7 +152,7 @@ def adapt(kind_doc, role, health_port):
             e["value"] = f"127.0.0.1:{health_port}"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         if probe in c:
-            c[probe]["httpGet"]["port"] = int(health_port)
+            c[probe]["httpGet"]["port"] = int(probe_port or health_port)
     renames = {v["name"]: f"{name}-{role}-{v['name']}" for v in pod.get("volumes", [])}
     for v in pod.get("volumes", []):
         v["name"] = renames[v["name"]]
@@ -169,10 +170,12 @@ pod = {"apiVersion": "v1", "kind": "Pod", "metadata": job["metadata"],
        "spec": job["spec"]["template"]["spec"]}
 yaml.safe_dump(pod, open(f"{out}/migrate-pod.yaml", "w"))
 
-for role, port in (("api", api_port), ("worker", w_port), ("scheduler", s_port)):
+# The API probes its own port and serves its metrics on a health port of its own.
+for role, port, probe in (("api", ah_port, api_port), ("worker", w_port, None),
+                          ("scheduler", s_port, None)):
     docs = load(f"{role}.yaml")
     deployments = [d for d in docs if d["kind"] == "Deployment"]
-    yaml.safe_dump_all([adapt(d, role, port) for d in deployments],
+    yaml.safe_dump_all([adapt(d, role, port, probe) for d in deployments],
                        open(f"{out}/{role}.yaml", "w"))
 EOF
 "${PODMAN[@]}" secret create "$NAME-secrets" "$OUT/secret.json" >/dev/null

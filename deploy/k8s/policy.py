@@ -6,6 +6,8 @@
   /tmp and /data;
 - every Deployment: liveness probe on /health, readiness probe on /ready; the API's on its
   8080 port, workers' and schedulers' on the port of QUIRE_HEALTH_BIND (8081), set in the pod;
+  every Deployment sets QUIRE_HEALTH_BIND 8081 and names that port `health` (Prometheus
+  scrapes /metrics there; the API's public port serves them only with a token);
 - terminationGracePeriodSeconds is above QUIRE_SHUTDOWN_GRACE_SECS (ConfigMap);
 - settings come from the ConfigMap quire-config and the Secret quire-secrets; the secret
   variables are never in the ConfigMap;
@@ -16,7 +18,8 @@ import sys
 
 import yaml
 
-SECRET_KEYS = {"DATABASE_URL", "REDIS_URL", "QUIRE_S3__ACCESS_KEY_ID", "QUIRE_S3__SECRET_ACCESS_KEY"}
+SECRET_KEYS = {"DATABASE_URL", "REDIS_URL", "QUIRE_S3__ACCESS_KEY_ID", "QUIRE_S3__SECRET_ACCESS_KEY",
+               "QUIRE_SECRETS__KEK"}
 errors = []
 
 
@@ -75,6 +78,9 @@ for w in workloads:
     tgp = pod.get("terminationGracePeriodSeconds", 30)
     check(tgp > grace, f"{name}: terminationGracePeriodSeconds {tgp} <= QUIRE_SHUTDOWN_GRACE_SECS {grace}")
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    health_port = int(env.get("QUIRE_HEALTH_BIND", ":0").rsplit(":", 1)[1])
+    check(health_port == 8081, f"{name}: QUIRE_HEALTH_BIND port {health_port}, want 8081")
+    check(ports.get("health") == 8081, f"{name}: a container port `health` 8081 (metrics)")
     if role == "api":
         want_port = int(config["QUIRE_BIND"].rsplit(":", 1)[1])
     else:

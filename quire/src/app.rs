@@ -58,7 +58,8 @@ impl Roles {
 pub struct App {
     /// Where the API listens (its real port when bound to port 0).
     pub addr: Option<SocketAddr>,
-    /// Where a process without the API answers `/health` and `/ready` (`health_bind`).
+    /// Where the process answers `/health`, `/ready` and `/metrics` on its own port
+    /// (`health_bind`).
     pub health_addr: Option<SocketAddr>,
     pub db: Db,
     pub queue: Queue,
@@ -112,13 +113,29 @@ impl App {
                 option_env!("BUILD_GIT_REVISION").unwrap_or("unknown"),
             );
         }
+        // The key that seals stored secrets first: a PostgreSQL deployment without one is
+        // refused before anything is touched.
+        let sealer = config.sealer()?;
         let (db, queue) = connect(&config).await?;
+        let db = db.with_sealer(sealer);
         // A wrong bucket or key stops start-up with one line naming the setting.
         let storage = Storage::connect(&config).await?;
         if migrate {
             db.migrate().await?;
         } else {
             db.ensure_migrated().await?;
+        }
+        // Secrets stored in the clear (before they were sealed) or under the previous key
+        // are sealed under the current one (conditional updates: any number of processes).
+        let sealed = db
+            .seal_stored_secrets()
+            .await
+            .context("sealing stored secrets")?;
+        if sealed > 0 {
+            tracing::info!(
+                secrets = sealed,
+                "sealed stored secrets under the current key"
+            );
         }
         // Every role makes sure the shipped templates are in the store (idempotent).
         db.seed_builtin_templates(&worker::render::builtin_templates()?)
@@ -149,7 +166,9 @@ impl App {
                 )
             });
             tracing::info!(%local, "api listening");
-        } else if let Some(bind) = config.health_bind {
+        }
+        // Also beside the API: Prometheus scrapes here, not on the public port.
+        if let Some(bind) = config.health_bind {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding health_bind {bind}"))?;
@@ -167,6 +186,7 @@ impl App {
                 watchdog: api::watchdog::Watchdog::start(std::time::Duration::from_secs(
                     config.health.stall_after_secs,
                 )),
+                metrics_open: true,
             };
             let token = shutdown.clone();
             tasks.spawn(async move {

@@ -18,7 +18,7 @@ Run `quire settings` for the full list with defaults.";
 
 /// The top-level help's epilogue: both halves of the binary.
 const TOP_HELP: &str = concat!(
-    "Serving commands (run, api, worker, scheduler, migrate, keys) read the settings: ",
+    "Serving commands (run, api, worker, scheduler, migrate, keys, audit) read the settings: ",
     "defaults, then --config FILE (or QUIRE_CONFIG), then QUIRE_* environment variables; ",
     "`quire settings` lists them. Client commands (login, submit, batch, jobs, status, top, ",
     "schedules, templates, cache, certificates) talk to a running quire over HTTP: --url / ",
@@ -67,6 +67,13 @@ enum Command {
     /// Manages API keys (reads database_url).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Lists what people did through the dashboard that cannot be undone (jobs deleted):
+    /// when, which key, what, whose; newest first (reads database_url).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
     /// Prints every setting with its default.
     Settings,
     /// Prints the OpenAPI document (JSON) that `quire api` serves at /v1/openapi.json with
@@ -109,6 +116,8 @@ enum KeysCommand {
         email: EmailArgs,
         #[command(flatten)]
         service: ServiceArgs,
+        #[command(flatten)]
+        networks: NetworkArgs,
     },
     /// Lists keys (never the keys themselves).
     List,
@@ -121,11 +130,31 @@ enum KeysCommand {
         email: EmailArgs,
         #[command(flatten)]
         service: ServiceArgs,
+        #[command(flatten)]
+        networks: NetworkArgs,
         /// Where notices about the key go (a webhook endpoint disabled after failures), or
         /// `none`.
         #[arg(long, value_name = "ADDRESS|none")]
         notify_email: Option<String>,
     },
+}
+
+/// Where a key's webhooks and callbacks may point besides public addresses.
+#[derive(Debug, clap::Args)]
+struct NetworkArgs {
+    /// Networks the key's webhook and callback targets may resolve into although they are
+    /// not public, comma-separated CIDRs (`10.0.0.0/8,fd00::/8`), besides the setting
+    /// `webhooks.allow_networks`; `none` for none of its own.
+    #[arg(long, value_name = "CIDRS|none", value_parser = parse_networks)]
+    allow_networks: Option<shared::webhooks::Networks>,
+}
+
+fn parse_networks(raw: &str) -> Result<shared::webhooks::Networks, String> {
+    match raw.trim() {
+        "none" => Ok(shared::webhooks::Networks::default()),
+        "" => Err("give CIDRs (10.0.0.0/8) or `none`".into()),
+        list => shared::webhooks::Networks::parse(list),
+    }
 }
 
 /// A key's own share of the service (see the `rate_limit.*` and `quotas.*` settings).
@@ -347,6 +376,12 @@ pub fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Run);
+    if command.serves().is_some()
+        && let Err(e) = config.check_serving()
+    {
+        eprintln!("quire: {e}");
+        return ExitCode::from(2);
+    }
     // Serving processes export traces (when OTEL_* asks); one-shot commands only log.
     let role = command.serves().map(|(roles, _)| roles.label());
     let telemetry = {
@@ -404,6 +439,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     admin,
                     email,
                     service,
+                    networks,
                 } => {
                     let created = db.create_key(&name, admin).await?;
                     if !email.is_empty() {
@@ -413,6 +449,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     if !service.is_empty() {
                         let limits = service.apply(KeyServiceLimits::default());
                         db.set_key_service_limits(&created.key.id, &limits).await?;
+                    }
+                    if let Some(networks) = &networks.allow_networks {
+                        db.set_key_allow_networks(&created.key.id, networks).await?;
                     }
                     println!(
                         "created key {} ({}{})",
@@ -445,7 +484,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                             },
                             describe_email(&key.email),
                             describe_service(&key.service),
-                            key.name
+                            if key.allow_networks.is_empty() {
+                                key.name
+                            } else {
+                                format!("{} (networks {})", key.name, key.allow_networks)
+                            }
                         );
                     }
                 }
@@ -457,14 +500,32 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     id,
                     email,
                     service,
+                    networks,
                     notify_email,
                 } => {
                     anyhow::ensure!(
-                        !email.is_empty() || !service.is_empty() || notify_email.is_some(),
+                        !email.is_empty()
+                            || !service.is_empty()
+                            || notify_email.is_some()
+                            || networks.allow_networks.is_some(),
                         "nothing to change: give --email-quota-per-hour, --email-quota-per-day, \
-                         --email-domains, --rate-limit, --max-waiting-jobs, --weight or \
-                         --notify-email"
+                         --email-domains, --rate-limit, --max-waiting-jobs, --weight, \
+                         --allow-networks or --notify-email"
                     );
+                    if let Some(list) = &networks.allow_networks {
+                        anyhow::ensure!(
+                            db.set_key_allow_networks(&id, list).await?,
+                            "no key with id {id}"
+                        );
+                        println!(
+                            "{id}: targets may also reach {}",
+                            if list.is_empty() {
+                                "no networks of its own".to_owned()
+                            } else {
+                                list.to_string()
+                            }
+                        );
+                    }
                     if let Some(address) = notify_email {
                         let address = match address.as_str() {
                             "none" => None,
@@ -499,6 +560,26 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                         describe_service(&service)
                     );
                 }
+            }
+            Ok(())
+        }
+        Command::Audit { limit } => {
+            let (db, _) = app::connect(&config).await?;
+            db.ensure_migrated().await?;
+            println!(
+                "{:<24}  {:<36}  {:<12}  {:<36}  {:<36}  DETAIL",
+                "AT", "BY (KEY)", "ACTION", "SUBJECT", "OWNER"
+            );
+            for entry in db.audit_log(limit).await? {
+                println!(
+                    "{:<24}  {:<36}  {:<12}  {:<36}  {:<36}  {}",
+                    entry.at.to_rfc3339(),
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    entry.owner_id.unwrap_or_default(),
+                    entry.detail.unwrap_or_default()
+                );
             }
             Ok(())
         }

@@ -29,7 +29,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the API listens on.
     pub bind: SocketAddr,
-    /// Where `quire worker` and `quire scheduler` answer `/health` and `/ready`; unset: nowhere.
+    /// Where a process answers `/health`, `/ready` and `/metrics` on a port of its own (for
+    /// probes and Prometheus, not the public); `quire worker` and `quire scheduler` have no
+    /// other. Unset: nowhere.
     pub health_bind: Option<SocketAddr>,
     /// `postgres://…` for production; unset means SQLite at `DATA_DIR/app.db`.
     pub database_url: Option<Secret<String>>,
@@ -66,6 +68,7 @@ pub struct Config {
     pub quotas: Quotas,
     pub webhooks: WebhookSettings,
     pub dashboard: DashboardSettings,
+    pub secrets: SecretsSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
@@ -109,6 +112,7 @@ pub struct RateLimitSettings {
     pub per_key: u64,
     /// Requests per window per client address on the public endpoints (verification, the
     /// public registry), so verification codes cannot be enumerated quickly; 0 = unlimited.
+    /// An IPv6 client is counted by its /64.
     pub public_per_address: u64,
     /// The window, in seconds.
     pub window_secs: u64,
@@ -127,6 +131,19 @@ pub struct WebhookSettings {
     /// link-local, comma-separated CIDRs (`10.0.0.0/8,fd00::/8`): for tests and private
     /// deployments. Empty: only public addresses.
     pub allow_networks: String,
+    /// Ports a webhook or callback target may use, comma-separated (`443,8443`); a URL
+    /// without a port uses its scheme's. Empty: any port.
+    pub allowed_ports: String,
+    /// DNS servers that resolve webhook and callback targets, comma-separated (`ip` or
+    /// `ip:port`); empty: the system's (`/etc/resolv.conf`, and the hosts file).
+    pub nameservers: String,
+    /// Longest a target's name lookup may take, a wait for a turn included, in milliseconds;
+    /// the lookup ends then (no thread is left waiting on it).
+    pub lookup_timeout_ms: u64,
+    /// Name lookups of targets at once per process; more wait for a turn within
+    /// `lookup_timeout_ms`, then are refused (`503` to the API's caller, a retry for a
+    /// delivery).
+    pub max_lookups: u64,
     /// Longest one delivery may take, connect to last byte, in seconds.
     pub timeout_secs: u64,
     /// Backoff between a delivery's attempts (with `queues.webhooks.max_attempts`, 25 by
@@ -158,6 +175,20 @@ pub struct DashboardSettings {
     pub max_sessions_per_key: u32,
 }
 
+/// The key-encryption key that seals secrets stored in the database (webhook and callback
+/// secrets, the link-signing key; see `sealing.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// 32 bytes in base64 (`openssl rand -base64 32`) or 64 hex digits. Required with
+    /// PostgreSQL (every process of a deployment sets the same one); unset in the embedded
+    /// deployment, one is made in `DATA_DIR/secrets.key` (mode 0600).
+    pub kek: Option<Secret<String>>,
+    /// The key before a rotation: what it sealed is still read, and sealed again under `kek`
+    /// at the next start. Remove it once every process has restarted.
+    pub previous_kek: Option<Secret<String>>,
+}
+
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
 /// them is accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,6 +208,10 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// When set, `/metrics` wants `Authorization: Bearer <token>`.
     pub token: Option<Secret<String>>,
+    /// Serve `/metrics` on the API's (public) port without a token. Off, the API's port
+    /// serves them only with `token`; Prometheus scrapes `health_bind`, which every role
+    /// serves when it is set.
+    pub public: bool,
 }
 
 /// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
@@ -492,6 +527,7 @@ impl Default for Config {
             metrics: MetricsSettings {
                 enabled: true,
                 token: None,
+                public: false,
             },
             public_base_url: None,
             log_format: LogFormat::Text,
@@ -535,6 +571,10 @@ impl Default for Config {
             webhooks: WebhookSettings {
                 allow_http: false,
                 allow_networks: String::new(),
+                allowed_ports: String::new(),
+                nameservers: String::new(),
+                lookup_timeout_ms: 5_000,
+                max_lookups: 64,
                 timeout_secs: 10,
                 retry: Retry {
                     base_ms: 5_000,
@@ -615,6 +655,7 @@ impl Default for Config {
                 quota_per_day: 10_000,
                 generic_for_all: false,
             },
+            secrets: SecretsSettings::default(),
             shutdown_grace_secs: 30,
             idempotency_window_secs: 24 * 60 * 60,
         }
@@ -779,7 +820,61 @@ impl Config {
             self.dashboard.max_sessions_per_key.into(),
             1..=1000,
         )?;
+        self.validate_secrets()?;
         self.validate_smtp()
+    }
+
+    /// The KEKs, when set, are keys.
+    fn validate_secrets(&self) -> Result<(), ConfigError> {
+        for (name, kek) in [
+            ("secrets.kek", &self.secrets.kek),
+            ("secrets.previous_kek", &self.secrets.previous_kek),
+        ] {
+            if let Some(kek) = kek
+                && let Err(e) = crate::sealing::parse_kek(kek.expose())
+            {
+                return bad(name, &e);
+            }
+        }
+        Ok(())
+    }
+
+    /// What a serving process needs beyond the settings' own checks: with PostgreSQL, a
+    /// `secrets.kek` (`migrate` and `keys` touch no secret and run without one).
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.secrets.kek.is_none() && self.database_backend() == DatabaseBackend::Postgres {
+            return Err(self.sealer().expect_err("no key with PostgreSQL"));
+        }
+        Ok(())
+    }
+
+    /// What seals stored secrets: `secrets.kek`; without it, the embedded deployment's own
+    /// key file under `data_dir`. A PostgreSQL deployment without one is refused: its
+    /// processes share no disk, and secrets would be stored in the clear.
+    pub fn sealer(&self) -> Result<crate::sealing::Sealer, ConfigError> {
+        let parse = |kek: &Option<Secret<String>>| {
+            kek.as_ref()
+                .map(|k| crate::sealing::parse_kek(k.expose()))
+                .transpose()
+        };
+        let previous = parse(&self.secrets.previous_kek)
+            .map_err(|e| ConfigError(format!("setting `secrets.previous_kek`: {e}")))?;
+        match parse(&self.secrets.kek)
+            .map_err(|e| ConfigError(format!("setting `secrets.kek`: {e}")))?
+        {
+            Some(kek) => Ok(crate::sealing::Sealer::new(&kek, previous.as_ref())),
+            None if self.database_backend() == DatabaseBackend::Sqlite => {
+                crate::sealing::Sealer::from_key_file(&self.data_dir, previous.as_ref())
+                    .map_err(|e| ConfigError(format!("setting `secrets.kek` unset: {e}")))
+            }
+            None => Err(ConfigError(
+                "setting `secrets.kek` (QUIRE_SECRETS__KEK): required with PostgreSQL, the \
+                 key that seals the webhook secrets and the link-signing key stored in the \
+                 database; make one with `openssl rand -base64 32` and give every process \
+                 the same"
+                    .into(),
+            )),
+        }
     }
 
     /// Database and Redis URLs, the namespace, the pool, the public base URL.
@@ -904,6 +999,18 @@ impl Config {
         if let Err(e) = crate::webhooks::Networks::parse(&w.allow_networks) {
             return bad("webhooks.allow_networks", &e);
         }
+        if let Err(e) = crate::webhooks::parse_ports(&w.allowed_ports) {
+            return bad("webhooks.allowed_ports", &e);
+        }
+        if let Err(e) = crate::resolver::parse_nameservers(&w.nameservers) {
+            return bad("webhooks.nameservers", &e);
+        }
+        within(
+            "webhooks.lookup_timeout_ms",
+            w.lookup_timeout_ms,
+            100..=60_000,
+        )?;
+        within("webhooks.max_lookups", w.max_lookups, 1..=10_000)?;
         Ok(())
     }
 
@@ -1125,6 +1232,24 @@ impl Config {
         }
     }
 
+    /// Where webhook and callback deliveries may go (`webhooks.allow_http`,
+    /// `webhooks.allow_networks`, `webhooks.allowed_ports`); checked at start.
+    pub fn target_policy(&self) -> Result<crate::webhooks::TargetPolicy, String> {
+        let w = &self.webhooks;
+        crate::webhooks::TargetPolicy::new(w.allow_http, &w.allow_networks, &w.allowed_ports)
+    }
+
+    /// How targets' names are looked up (`webhooks.nameservers`, `webhooks.lookup_timeout_ms`,
+    /// `webhooks.max_lookups`); checked at start.
+    pub fn lookup_settings(&self) -> crate::resolver::LookupSettings {
+        let w = &self.webhooks;
+        crate::resolver::LookupSettings {
+            nameservers: crate::resolver::parse_nameservers(&w.nameservers).unwrap_or_default(),
+            timeout: Duration::from_millis(w.lookup_timeout_ms),
+            max_lookups: w.max_lookups as usize,
+        }
+    }
+
     /// The database URL to connect to, with the embedded default filled in.
     pub fn database_url(&self) -> Secret<String> {
         match &self.database_url {
@@ -1237,7 +1362,7 @@ const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DATA_DIR                  ./data            data directory (SQLite, outputs, mail)
   QUIRE_BIND                      127.0.0.1:8080    API listen address
-  QUIRE_HEALTH_BIND               (unset)           /health and /ready of `quire worker|scheduler`
+  QUIRE_HEALTH_BIND               (unset)           /health, /ready and /metrics on an internal port
   DATABASE_URL / QUIRE_DATABASE_URL  (unset)        postgres://… ; unset = SQLite in DATA_DIR
   QUIRE_DATABASE_MAX_CONNECTIONS  16                SQL pool size
   REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue
@@ -1254,6 +1379,7 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_S3__TIMEOUT_SECS          30                longest one object storage request may take
   QUIRE_METRICS__ENABLED          true              record metrics and serve GET /metrics
   QUIRE_METRICS__TOKEN            (unset)           bearer token /metrics then requires
+  QUIRE_METRICS__PUBLIC           false             /metrics on the API port without a token
   QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
   QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
   QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image
@@ -1305,6 +1431,10 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_EMAIL__GENERIC_FOR_ALL    false             every key may use the `generic` template and `subject`
   QUIRE_WEBHOOKS__ALLOW_HTTP      false             permit http:// webhook targets
   QUIRE_WEBHOOKS__ALLOW_NETWORKS  (empty)           CIDRs a target may resolve into though private
+  QUIRE_WEBHOOKS__ALLOWED_PORTS   (empty)           ports a target may use, e.g. 443,8443; empty = any
+  QUIRE_WEBHOOKS__NAMESERVERS     (system's)        DNS servers for target lookups, ip[:port],...
+  QUIRE_WEBHOOKS__LOOKUP_TIMEOUT_MS 5000            longest a target's name lookup may take
+  QUIRE_WEBHOOKS__MAX_LOOKUPS     64                target lookups at once per process
   QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
   QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
   QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay
@@ -1315,6 +1445,9 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
   QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
   QUIRE_DASHBOARD__MAX_SESSIONS_PER_KEY 10          sessions per key; a sign-in beyond ends the oldest
+  QUIRE_SECRETS__KEK              (unset)           key sealing stored secrets, 32 bytes base64; required with
+                                  PostgreSQL; embedded: made in DATA_DIR/secrets.key
+  QUIRE_SECRETS__PREVIOUS_KEK     (unset)           the key before a rotation (still opens what it sealed)
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
@@ -1351,6 +1484,27 @@ mod tests {
     fn postgres_url_selects_postgres() {
         let c = load("database_url = 'postgres://u:pw@h/db'").unwrap();
         assert_eq!(c.database_backend(), DatabaseBackend::Postgres);
+    }
+
+    #[test]
+    fn postgres_needs_a_key_encryption_key_to_serve() {
+        let c = load("database_url = 'postgres://u:pw@h/db'").unwrap();
+        let e = c.check_serving().unwrap_err().to_string();
+        assert!(e.contains("secrets.kek"), "{e}");
+        let kek = "cXVpcmUtdGVzdC1rZXktZW5jcnlwdGlvbi1rZXkhISE=";
+        let c = load(&format!(
+            "database_url = 'postgres://u:pw@h/db'\n[secrets]\nkek = '{kek}'"
+        ))
+        .unwrap();
+        assert!(c.check_serving().is_ok());
+        assert!(c.sealer().is_ok());
+        // A key that is not one is refused at start, without showing it.
+        let e = load("[secrets]\nkek = 'tooshort-s3cr3t'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secrets.kek") && !e.contains("s3cr3t"), "{e}");
+        // Embedded: no key needed to serve.
+        assert!(load("").unwrap().check_serving().is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Signed download links: what an email carries instead of an attachment that is too big, so
 //! its recipient (who has no API key) can fetch the PDF. A link names one job's file and an
 //! expiry, signed with HMAC-SHA256 under a key every process reads from the `settings` table
-//! (created on first use, so nobody has to configure or share it).
+//! (created on first use, so nobody has to configure or share it; stored sealed under the
+//! key-encryption key, `sealing.rs`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -12,7 +13,7 @@ use crate::domain::{JobId, Timestamp};
 /// How long a link works.
 pub const LINK_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 
-const SETTING: &str = "download_link_key";
+const SETTING: &str = crate::db::LINK_KEY_SETTING;
 
 #[derive(Clone)]
 pub struct LinkSigner {
@@ -29,7 +30,7 @@ impl LinkSigner {
     /// The shared key, created by the first process that asks.
     pub async fn load(db: &Db) -> Result<LinkSigner, DbError> {
         let key = db
-            .setting_or_init(SETTING, || {
+            .secret_setting_or_init(SETTING, || {
                 let bytes: [u8; 32] = rand::random();
                 hex::encode(bytes)
             })

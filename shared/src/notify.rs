@@ -109,7 +109,8 @@ pub fn on_webhook_disabled(config: &Config, disabled: &DisabledEndpoint) -> Opti
         template: "webhook_disabled".into(),
         vars: into_map(json!({
             "webhook_id": disabled.webhook_id,
-            "url": disabled.url,
+            // Scheme, host and port: the path may hold the receiver's secret.
+            "url": crate::webhooks::redact_url(&disabled.url),
             "failures": disabled.failures,
             "webhook_url": crate::urls::webhook(&base, &disabled.webhook_id),
         })),

@@ -3,13 +3,15 @@
 //! address a name resolves to when a connection opens, so a name that rebinds to a private
 //! address after the check cannot slip through.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use shared::config::Config;
-use shared::webhooks::TargetPolicy;
+use shared::resolver::TargetResolver;
+use shared::webhooks::{Networks, TargetPolicy};
 
 /// The first bytes of an answer's body kept in the delivery log.
 const BODY_HEAD: usize = 1024;
@@ -17,9 +19,19 @@ const BODY_HEAD: usize = 1024;
 /// Sends deliveries (see the module).
 #[derive(Clone)]
 pub struct Deliverer {
+    /// The client of keys without networks of their own.
     client: reqwest::Client,
     pub policy: Arc<TargetPolicy>,
+    /// Looks up targets: asynchronous, bounded per process (shared by every client here).
+    pub resolver: TargetResolver,
+    timeout: Duration,
+    /// Clients of keys with their own networks (`quire keys set --allow-networks`), by the
+    /// list: each resolver checks with that key's policy. Few keys have one.
+    by_networks: Arc<Mutex<HashMap<String, reqwest::Client>>>,
 }
+
+/// Most clients kept for keys with their own networks; beyond, one is built per delivery.
+const MAX_KEY_CLIENTS: usize = 64;
 
 /// What one attempt got back.
 #[derive(Debug)]
@@ -36,16 +48,25 @@ pub enum Answer {
     Unreachable { elapsed: Duration, error: String },
 }
 
-/// The resolver of the client: system DNS, then the policy's check of every address.
-struct CheckedResolver(Arc<TargetPolicy>);
+/// The resolver of the client: the bounded asynchronous lookup, then the policy's check of
+/// every address.
+struct CheckedResolver {
+    policy: Arc<TargetPolicy>,
+    resolver: TargetResolver,
+}
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0.clone();
+        let policy = self.policy.clone();
+        let resolver = self.resolver.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = resolver
+                .lookup(&host)
+                .await?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
             for addr in &addrs {
                 policy.check_address(&host, addr.ip())?;
             }
@@ -56,28 +77,51 @@ impl Resolve for CheckedResolver {
 
 impl Deliverer {
     pub fn from_config(config: &Config) -> anyhow::Result<Deliverer> {
-        let w = &config.webhooks;
-        let policy =
-            TargetPolicy::new(w.allow_http, &w.allow_networks).map_err(anyhow::Error::msg)?;
-        let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(Duration::from_secs(config.webhooks.timeout_secs))
-            .connect_timeout(Duration::from_secs(config.webhooks.timeout_secs))
-            .user_agent(concat!("quire-webhooks/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
-            .pool_max_idle_per_host(8)
-            .build()?;
-        Ok(Deliverer { client, policy })
+        let policy = Arc::new(config.target_policy().map_err(anyhow::Error::msg)?);
+        let timeout = Duration::from_secs(config.webhooks.timeout_secs);
+        let resolver = TargetResolver::new(&config.lookup_settings());
+        Ok(Deliverer {
+            client: client(policy.clone(), resolver.clone(), timeout)?,
+            policy,
+            resolver,
+            timeout,
+            by_networks: Arc::default(),
+        })
+    }
+
+    /// The policy and client for a key whose own networks are `networks`.
+    pub fn for_key(&self, networks: &Networks) -> anyhow::Result<(TargetPolicy, reqwest::Client)> {
+        if networks.is_empty() {
+            return Ok(((*self.policy).clone(), self.client.clone()));
+        }
+        let policy = self.policy.for_key(networks);
+        let name = networks.to_string();
+        let mut clients = self.by_networks.lock().expect("not poisoned");
+        if let Some(client) = clients.get(&name) {
+            return Ok((policy, client.clone()));
+        }
+        let made = client(
+            Arc::new(policy.clone()),
+            self.resolver.clone(),
+            self.timeout,
+        )?;
+        if clients.len() < MAX_KEY_CLIENTS {
+            clients.insert(name, made.clone());
+        }
+        Ok((policy, made))
     }
 
     /// POSTs `body` with the Standard Webhooks headers. The answer's status decides what
     /// happens next (the caller's business); only the first KiB of its body is read.
-    pub async fn send(&self, url: &str, headers: &[(&str, String)], body: String) -> Answer {
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Answer {
         let started = Instant::now();
-        let mut request = self
-            .client
+        let mut request = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         for (name, value) in headers {
@@ -86,9 +130,16 @@ impl Deliverer {
         let mut response = match request.body(body).send().await {
             Ok(r) => r,
             Err(e) => {
+                // The error names the URL: it goes to the job's error, the delivery log and
+                // the worker's log, where only scheme, host and port may appear.
+                let error = describe(&e.without_url());
                 return Answer::Unreachable {
                     elapsed: started.elapsed(),
-                    error: describe(&e),
+                    error: format!(
+                        "{}: {}",
+                        shared::webhooks::redact_url(url),
+                        shared::webhooks::redact_in(&error, url)
+                    ),
                 };
             }
         };
@@ -113,6 +164,23 @@ impl Deliverer {
             retry_after,
         }
     }
+}
+
+/// A client whose resolver checks every address with `policy`.
+fn client(
+    policy: Arc<TargetPolicy>,
+    resolver: TargetResolver,
+    timeout: Duration,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("quire-webhooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(CheckedResolver { policy, resolver }))
+        .pool_max_idle_per_host(8)
+        .build()?)
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

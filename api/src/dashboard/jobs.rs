@@ -317,7 +317,12 @@ async fn act_on(
                     message: format!("the job is {}; cancel it before deleting it", job.status),
                 });
             }
-            state.db.delete_jobs(&[job.id], job.status).await?;
+            // Recorded (who, what); a certificate stays verifiable.
+            state
+                .db
+                .delete_jobs_by(&op.caller.key_id, &[job.id], job.status)
+                .await?;
+            tracing::info!(job_id = %job.id, by = %op.caller.key_id, "job deleted from the dashboard");
             Ok(Done::Deleted)
         }
         _ => Err(ApiError::NotFound("action")),
@@ -483,7 +488,12 @@ pub async fn bulk(
         }
     }
     if !discard.is_empty() {
-        done += state.db.delete_jobs(&discard, JobStatus::Dead).await?.len();
+        let deleted = state
+            .db
+            .delete_jobs_by(&op.caller.key_id, &discard, JobStatus::Dead)
+            .await?;
+        tracing::info!(jobs = deleted.len(), by = %op.caller.key_id, "dead jobs discarded from the dashboard");
+        done += deleted.len();
     }
     Ok(back(&format!("/dashboard/failures?done={done}&did={verb}")))
 }

@@ -249,13 +249,8 @@ impl Operator {
             save(state, &key, &data, remaining.min(ttl(state, &data, now))).await?;
         }
         Ok(Operator {
-            caller: Caller {
-                key_id: api_key.id,
-                is_admin: api_key.is_admin,
-                email: api_key.email,
-                service: api_key.service,
-            },
-            key_name: api_key.name,
+            key_name: api_key.name.clone(),
+            caller: Caller::of_key(api_key),
             csrf: data.csrf,
             session: key,
         })

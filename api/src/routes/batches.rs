@@ -290,7 +290,7 @@ pub async fn submit(
         callback_url,
     } = parsed?;
     let placement = batch_placement(&caller, priority, run_at, delay_secs)?;
-    let callback_url = crate::callbacks::checked(&state, callback_url).await?;
+    let callback_url = crate::callbacks::checked(&state, &caller, callback_url).await?;
     if rows.is_empty() {
         return Err(ApiError::Invalid {
             code: "empty_batch",

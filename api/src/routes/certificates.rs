@@ -34,7 +34,8 @@ pub async fn submit(
 ) -> Result<Accepted, ApiError> {
     let charge = notify_charge(&state, &req.caller, req.body.notify.as_ref())?;
     let placement = req.body.placement(&req.caller)?;
-    let callback_url = crate::callbacks::checked(&state, req.body.callback_url.clone()).await?;
+    let callback_url =
+        crate::callbacks::checked(&state, &req.caller, req.body.callback_url.clone()).await?;
     let template = resolve_template(&state, &req.caller, req.body.template.as_deref()).await?;
     let order = certificate_order::check(&state, &req.caller.key_id, &template, req.body).await?;
     let job = Submission {

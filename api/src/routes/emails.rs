@@ -112,7 +112,7 @@ pub async fn submit(
         req.run_at.as_deref(),
         req.delay_secs,
     )?;
-    let callback_url = crate::callbacks::checked(&state, req.callback_url.clone()).await?;
+    let callback_url = crate::callbacks::checked(&state, &caller, req.callback_url.clone()).await?;
     let mut p = Problems::default();
     let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
         if raw.len() < min || raw.len() > MAX_RECIPIENTS {

@@ -65,8 +65,10 @@ pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>
 }
 
 /// Prometheus metrics of this process, in the text exposition format (see README,
-/// "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
-/// 404 when metrics are off (`metrics.enabled = false`).
+/// "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+/// the API's port without a token they are not served unless `metrics.public` (scrape
+/// `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+/// served here.
 #[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "system",
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4"),
         (status = 401, body = crate::error::ErrorBody),
@@ -87,6 +89,8 @@ pub async fn metrics(
         if !ok {
             return Err(crate::error::ApiError::Unauthorized("metrics token"));
         }
+    } else if !state.metrics_open {
+        return Err(crate::error::ApiError::NotFound("metrics"));
     }
     let text = shared::metrics::render().ok_or(crate::error::ApiError::NotFound("metrics"))?;
     Ok((

@@ -38,7 +38,7 @@ pub async fn submit(
         req.delay_secs,
     )?;
     let kind = TemplateKind::Report;
-    let callback_url = crate::callbacks::checked(&state, req.callback_url.clone()).await?;
+    let callback_url = crate::callbacks::checked(&state, &caller, req.callback_url.clone()).await?;
     let template = resolve_template_of(&state, &caller, req.template.as_deref(), kind).await?;
     let pdfa = req.pdfa;
     let notify = req.notify.clone();

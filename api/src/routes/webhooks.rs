@@ -240,23 +240,24 @@ pub async fn create(
     Keyed { state, caller }: Keyed,
     ApiJson { value: body, .. }: ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
-    let owner = match body.owner_id {
+    // The owner's own networks decide where its endpoint may point.
+    let (owner, networks) = match body.owner_id {
         Some(owner) if owner != caller.key_id => {
             caller.require_admin()?;
-            if state.db.get_key(&owner).await?.is_none() {
+            let Some(key) = state.db.get_key(&owner).await? else {
                 return Err(ApiError::invalid_with_code(
                     "unknown_key",
                     "owner_id",
                     "no API key has this id",
                 ));
-            }
-            owner
+            };
+            (owner, key.allow_networks)
         }
-        _ => caller.key_id.clone(),
+        _ => (caller.key_id.clone(), caller.networks.clone()),
     };
     let events = events("events", &body.events)?;
     let description = description(body.description)?;
-    crate::callbacks::check_target(&state, "url", &body.url).await?;
+    crate::callbacks::check_target(&state, &networks, "url", &body.url).await?;
     if state.db.count_webhooks(&owner).await? >= MAX_PER_KEY {
         return Err(ApiError::Conflict {
             code: "too_many_webhooks",
@@ -329,7 +330,7 @@ pub async fn update(
     ApiJson { value: body, .. }: ApiJson<UpdateWebhook>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let owner = caller.owner_filter();
-    find(&state, owner, &id).await?;
+    let hook = find(&state, owner, &id).await?;
     let overlap = body.overlap_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if overlap > MAX_OVERLAP_SECS {
         return Err(ApiError::invalid_with_code(
@@ -346,7 +347,17 @@ pub async fn update(
         ));
     }
     if let Some(url) = &body.url {
-        crate::callbacks::check_target(&state, "url", url).await?;
+        let networks = if hook.owner_id == caller.key_id {
+            caller.networks.clone()
+        } else {
+            state
+                .db
+                .get_key(&hook.owner_id)
+                .await?
+                .map(|k| k.allow_networks)
+                .unwrap_or_default()
+        };
+        crate::callbacks::check_target(&state, &networks, "url", url).await?;
     }
     let change = WebhookChange {
         url: body.url,

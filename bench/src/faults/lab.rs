@@ -145,6 +145,11 @@ impl Lab {
             .env("REDIS_URL", &self.redis_url)
             .env("QUIRE_REDIS_NAMESPACE", &self.namespace)
             .env("QUIRE_DATA_DIR", &self.data_dir)
+            // The key that seals stored secrets: PostgreSQL deployments must set one.
+            .env(
+                "QUIRE_SECRETS__KEK",
+                "cXVpcmUtZmF1bHQtbGFiLWtleS1lbmNyeXB0aW9uISE=",
+            )
             // JSON lines: the checks read job outcomes back from the workers' logs.
             .env("QUIRE_LOG_FORMAT", "json")
             .env("NO_COLOR", "1")

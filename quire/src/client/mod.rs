@@ -147,6 +147,8 @@ async fn login(conn: &Conn, out: Out) -> Result<(), Failure> {
         .url
         .clone()
         .unwrap_or_else(|| profile::DEFAULT_URL.to_owned());
+    // Before the key is typed: it would be refused anyway.
+    conn.check_transport(&url)?;
     let key = match &conn.key {
         Some(k) => k.clone(),
         None => {

@@ -1,6 +1,11 @@
 //! Where a client command connects: `--url`/`QUIRE_URL` and `--key`/`QUIRE_KEY`, else the
 //! named profile of `<config dir>/quire/profiles.toml` (written by `quire login`, mode 0600
 //! because it holds keys), else the embedded default's address without a key.
+//!
+//! A profile's key belongs to the profile's origin (scheme, host, port): a `--url` elsewhere
+//! does not get it, so `QUIRE_URL=http://elsewhere` cannot hand a saved admin key to another
+//! host. And no key at all goes over plain `http://` to a host that is not loopback unless
+//! `--insecure-http` says so: anyone on the path would read it.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -41,6 +46,10 @@ pub struct Conn {
     /// Print the API's JSON on stdout instead of tables (errors too, as the API's error body).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Send the key over plain http:// to a host that is not loopback (refused otherwise:
+    /// anyone on the path could read it).
+    #[arg(long, env = "QUIRE_INSECURE_HTTP", global = true)]
+    pub insecure_http: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -73,7 +82,9 @@ fn read() -> Result<Profiles, Failure> {
 }
 
 impl Conn {
-    /// The URL and key to use: the flags (or environment) over the profile.
+    /// The URL and key to use: the flags (or environment) over the profile. The profile's
+    /// key only for the profile's own origin; any key only over https or to loopback, unless
+    /// `--insecure-http`.
     pub fn resolve(&self) -> Result<(String, Option<String>), Failure> {
         let profile = read()?.profiles.remove(&self.profile);
         if profile.is_none() && self.profile != "default" {
@@ -87,8 +98,70 @@ impl Conn {
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.url.clone()))
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
-        let key = self.key.clone().or_else(|| profile.map(|p| p.key));
+        let key = match (&self.key, profile) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(p)) if same_origin(&p.url, &url) => Some(p.key),
+            (None, Some(p)) => {
+                eprintln!(
+                    "quire: not sending profile `{}`'s key to {} (it was saved for {}); give \
+                     --key or QUIRE_KEY for that address",
+                    self.profile,
+                    origin_of(&url),
+                    origin_of(&p.url)
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        if key.is_some() {
+            self.check_transport(&url)?;
+        }
         Ok((url, key))
+    }
+
+    /// Refuses to send a key to `url` over plain http to a host other than loopback, unless
+    /// `--insecure-http` was given (exit 2).
+    pub fn check_transport(&self, url: &str) -> Result<(), Failure> {
+        let Ok(parsed) = reqwest::Url::parse(url) else {
+            // Api::new names a malformed URL.
+            return Ok(());
+        };
+        if parsed.scheme() == "http" && !is_loopback(&parsed) && !self.insecure_http {
+            return Err(Failure::Usage(format!(
+                "refusing to send the API key over plain http:// to {} (not loopback): use \
+                 https://, or --insecure-http (QUIRE_INSECURE_HTTP=1) if the network is yours",
+                origin_of(url)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether two URLs have the same origin: scheme, host and port (a default port spelled out
+/// or not is the same port).
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
+/// `scheme://host:port` of `url`, for messages (never its path or query).
+fn origin_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "that URL".into())
+}
+
+/// `localhost`, 127.0.0.0/8 or `::1`: traffic that never leaves the machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
     }
 }
 

@@ -691,6 +691,136 @@ async fn login_saves_a_private_profile_that_later_commands_use() {
     app.stop().await;
 }
 
+/// A server on loopback that records the head of every request it gets and answers each
+/// with quire's `401` body: where a key went, and where none did.
+struct Recorder {
+    port: u16,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    async fn start() -> Recorder {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).to_ascii_lowercase());
+                    let body = r#"{"error":{"code":"unauthorized","message":"recorded"}}"#;
+                    let answer = format!(
+                        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Recorder { port, heads }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_key_goes_only_to_its_own_address_and_no_key_goes_over_plain_http_elsewhere() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let mut cmd = quire(&app, None);
+    cmd.args(["login", "--profile", "work"])
+        .write_stdin(format!("{}\n", app.admin));
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = Recorder::start().await;
+    let elsewhere = format!("http://127.0.0.1:{}", other.port);
+
+    // `--url` elsewhere with the profile: the profile's key stays home.
+    let mut cmd = quire(&app, None);
+    cmd.env("QUIRE_URL", &elsewhere)
+        .args(["jobs", "list", "--profile", "work"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not sending profile `work`'s key"),
+        "{}",
+        stderr(&out)
+    );
+    let heads = other.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(!heads[0].contains("authorization"), "{}", heads[0]);
+    assert!(!heads[0].contains(&app.admin.to_ascii_lowercase()));
+
+    // The profile's own origin, spelled with a trailing slash: its key is used.
+    let mut cmd = quire(&app, None);
+    cmd.env("QUIRE_URL", format!("{}/", app.base)).args([
+        "jobs",
+        "list",
+        "--profile",
+        "work",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A key given explicitly is the user's choice (loopback: plain http is fine).
+    let mut cmd = quire(&app, Some("qk_explicit"));
+    cmd.env("QUIRE_URL", &elsewhere).args(["jobs", "list"]);
+    assert_eq!(run(cmd).await.status.code(), Some(4));
+    let heads = other.heads();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(
+        heads[1].contains("authorization: bearer qk_explicit"),
+        "{}",
+        heads[1]
+    );
+
+    // Plain http to a host that is not loopback (0.0.0.0 reaches this machine, but is not a
+    // loopback name): refused before anything is sent, login included.
+    let far = format!("http://0.0.0.0:{}", other.port);
+    let mut cmd = quire(&app, Some("qk_explicit"));
+    cmd.env("QUIRE_URL", &far).args(["jobs", "list"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("refusing to send the API key over plain http://")
+            && message.contains("--insecure-http")
+            && message.lines().count() == 1,
+        "{message}"
+    );
+    let mut cmd = quire(&app, None);
+    cmd.args(["login", "--profile", "far", "--url", &far])
+        .write_stdin("qk_typed\n");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(other.heads().len(), 2, "nothing more was sent");
+
+    // Asked for explicitly: sent.
+    let mut cmd = quire(&app, Some("qk_explicit"));
+    cmd.env("QUIRE_URL", &far)
+        .args(["jobs", "list", "--insecure-http"]);
+    assert_eq!(run(cmd).await.status.code(), Some(4));
+    let heads = other.heads();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads[2].contains("authorization: bearer qk_explicit"));
+    app.stop().await;
+}
+
 #[test]
 fn completions_and_man_pages_come_from_the_same_definitions() {
     for shell in ["bash", "zsh", "fish"] {

@@ -690,5 +690,118 @@ async fn ended_sessions_are_removed_by_the_cleanup() {
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["summary"]["sessions_removed"], 1, "{job}");
     assert_eq!(app.db.session_count_for_test(None).await.unwrap(), 1);
+
+/// An operator deletes finished certificate jobs from the dashboard: the jobs and their files
+/// go, but each certificate keeps verifying as before (a revoked one `revoked`, a valid one
+/// `valid` with its PDF's checksum, and it can still be revoked), and `quire audit` says who
+/// deleted what.
+#[tokio::test]
+async fn a_deleted_certificate_job_still_verifies_and_the_deletion_is_recorded() {
+    use serde_json::{Value, json};
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("issuer").await;
+    let revoked = app.submit_ok(&key, &certificate("Revoked Holder")).await;
+    let valid = app.submit_ok(&key, &certificate("Valid Holder")).await;
+    let mut codes = Vec::new();
+    for id in [&revoked, &valid] {
+        app.wait_for(&key, id, &["succeeded"]).await;
+        let cert: Value = app
+            .json_at(
+                Some(&key),
+                app.url(&format!("/v1/certificates/{id}")).as_str(),
+            )
+            .await;
+        codes.push(cert["verification_code"].as_str().unwrap().to_owned());
+    }
+    let revoke = |id: String| {
+        let (app, key) = (&app, &key);
+        async move {
+            app.post(
+                key,
+                &format!("/v1/certificates/{id}/revoke"),
+                &json!({ "reason": "Issued in error" }),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(revoke(revoked.clone()).await, StatusCode::OK);
+    let verify = |code: String| {
+        let app = &app;
+        async move {
+            let response = client()
+                .get(app.url(&format!("/v1/verify/{code}")))
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let before = verify(codes[1].clone()).await.1;
+    assert_eq!(before["status"], "valid", "{before}");
+
+    let cookie = sign_in(&app, &app.admin).await;
+    for id in [&revoked, &valid] {
+        let page = get(&app, &cookie, &format!("/dashboard/jobs/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let deleted = post_form(
+            &app,
+            &cookie,
+            &format!("/dashboard/jobs/{id}/delete"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        let gone = app.get(&key, &format!("/v1/jobs/{id}")).await;
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    }
+
+    let (status, body) = verify(codes[0].clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "revoked", "{body}");
+    assert_eq!(body["revocation_reason"], "Issued in error", "{body}");
+    let (status, body) = verify(codes[1].clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "valid", "{body}");
+    assert_eq!(body["sha256"], before["sha256"], "{body}");
+    // Still the owner's to read and revoke; then it verifies as revoked.
+    let kept: Value = app
+        .json_at(
+            Some(&key),
+            app.url(&format!("/v1/certificates/{valid}")).as_str(),
+        )
+        .await;
+    assert_eq!(kept["status"], "valid", "{kept}");
+    assert_eq!(revoke(valid.clone()).await, StatusCode::OK);
+    assert_eq!(verify(codes[1].clone()).await.1["status"], "revoked");
+
+    // Who deleted what: `quire audit` on the same data directory.
+    let admin_id = app.db.find_key(&app.admin).await.unwrap().unwrap().id;
+    let owner_id = app.db.find_key(&key).await.unwrap().unwrap().id;
+    let out = crate::helpers::quire_binary()
+        .env("QUIRE_DATA_DIR", &app.config.data_dir)
+        .arg("audit")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for id in [&revoked, &valid] {
+        let line = listed
+            .lines()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("{id} not in {listed}"));
+        assert!(
+            line.contains(&admin_id) && line.contains(&owner_id) && line.contains("job.deleted"),
+            "{line}"
+        );
+        assert!(line.contains("stays verifiable"), "{line}");
+    }
     app.stop().await;
 }

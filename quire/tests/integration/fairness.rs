@@ -523,3 +523,192 @@ async fn embedded_a_due_retry_is_not_overtaken() {
 async fn production_a_due_retry_is_not_overtaken() {
     a_due_retry_is_not_overtaken(Backend::Production).await;
 }
+
+/// A key and its id (the jobs' owner).
+async fn key_with_id(app: &TestApp, name: &str) -> (String, String) {
+    let created = app.db.create_key(name, false).await.unwrap();
+    (created.secret.expose().clone(), created.key.id)
+}
+
+/// The owners of the next `n` jobs a worker would claim (claimed here, none run).
+async fn claim_owners(app: &TestApp, n: usize) -> Vec<(String, String)> {
+    let mut claimed = Vec::new();
+    for _ in 0..n {
+        let Some(next) = app
+            .db
+            .claim_next(shared::domain::QueueName::Certificates, "w", 60_000, 0)
+            .await
+            .unwrap()
+        else {
+            break;
+        };
+        claimed.push((next.job.owner_id, next.job.id.to_string()));
+    }
+    claimed
+}
+
+/// Key A's 5,000 scheduled rows come due at once, so the promoter queues them in passes of
+/// 1,000 rows, one statement each. Key B then submits ten: they are claimed among A's first
+/// jobs, in turns, not after a block of A's (one statement's rows once shared one virtual
+/// time).
+async fn a_due_backlog_takes_turns_with_other_keys(backend: Backend) {
+    let app = app_without_worker(backend).await;
+    let (a, _) = key_with_id(&app, "backlog").await;
+    let (b, b_id) = key_with_id(&app, "meanwhile").await;
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::seconds(8))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let rows: Vec<Value> = (0..5_000)
+        .map(|i| json!({ "recipient_name": format!("Later {i}"), "course_name": "Backlog" }))
+        .collect();
+    let response = app
+        .post(
+            &a,
+            "/v1/certificates/batch",
+            &json!({ "rows": rows, "run_at": at }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let scheduled = |key: String| {
+        let app = &app;
+        async move {
+            app.json_at(
+                Some(&key),
+                app.url("/v1/jobs?status=scheduled&limit=1").as_str(),
+            )
+            .await["jobs"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        scheduled(a.clone()).await,
+        1,
+        "A's rows wait as scheduled (else the promoter is not what this tests)"
+    );
+    // The promoter queues them all (five passes of 1,000) once their time comes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while scheduled(a.clone()).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never promoted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let response = app
+        .post(
+            &b,
+            "/v1/certificates/batch",
+            &json!({ "rows": (0..10).map(|i| json!({ "recipient_name": format!("B {i}"), "course_name": "Turns" })).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let claimed = claim_owners(&app, 40).await;
+    let b_at: Vec<usize> = claimed
+        .iter()
+        .enumerate()
+        .filter(|(_, (owner, _))| *owner == b_id)
+        .map(|(i, _)| i)
+        .collect();
+    // Turns: B's k-th job right after A's (k+1)-th, so all ten within the first 21 claims.
+    assert_eq!(
+        b_at.len(),
+        10,
+        "B's jobs among the first 40 claims: {b_at:?}"
+    );
+    assert!(b_at.iter().all(|i| *i < 25), "B's jobs claimed at {b_at:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_a_due_backlog_takes_turns_with_other_keys() {
+    a_due_backlog_takes_turns_with_other_keys(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_a_due_backlog_takes_turns_with_other_keys() {
+    a_due_backlog_takes_turns_with_other_keys(Backend::Production).await;
+}
+
+/// A dead job retried by hand waits again: it counts against its owner's waiting-jobs quota
+/// (also when an admin retries it), and it takes a fresh turn behind its owner's jobs
+/// instead of the place it had when it first ran.
+async fn a_manual_retry_takes_a_fresh_turn_within_the_quota(backend: Backend) {
+    use shared::domain::QueueName;
+    let app = app_without_worker(backend).await;
+    let (a, a_id) = key_with_id(&app, "retrier").await;
+    let (b, _) = key_with_id(&app, "other").await;
+    let limits = shared::db::KeyServiceLimits {
+        max_waiting_jobs: Some(3),
+        ..Default::default()
+    };
+    assert!(app.db.set_key_service_limits(&a_id, &limits).await.unwrap());
+    let mut dead = Vec::new();
+    for name in ["Dead 1", "Dead 2"] {
+        let id = app.submit_ok(&a, &certificate(name)).await;
+        let claimed = app
+            .db
+            .claim_next(QueueName::Certificates, "w", 60_000, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.job.id.to_string(), id);
+        app.db
+            .fail_job(
+                claimed.job.id,
+                &claimed.lease_token,
+                "broken",
+                "gave up",
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(app.job(&a, &id).await["status"], "dead");
+        dead.push(id);
+    }
+    let a1 = app.submit_ok(&a, &certificate("A 1")).await;
+    let a2 = app.submit_ok(&a, &certificate("A 2")).await;
+    let b1 = app.submit_ok(&b, &certificate("B 1")).await;
+    let b2 = app.submit_ok(&b, &certificate("B 2")).await;
+
+    // Two waiting and a quota of three: one retry fits, the second does not, whoever asks.
+    let retried = app
+        .post(&a, &format!("/v1/jobs/{}/retry", dead[0]), &json!({}))
+        .await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    for key in [&a, &app.admin] {
+        let (status, body) = error_of(
+            app.post(key, &format!("/v1/jobs/{}/retry", dead[1]), &json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["code"], "too_many_waiting_jobs", "{body}");
+    }
+    assert_eq!(app.job(&a, &dead[1]).await["status"], "dead");
+
+    // The retried job goes behind A's waiting jobs (it first ran before all of them).
+    let order: Vec<String> = claim_owners(&app, 10)
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(order.len(), 5, "{order:?}");
+    let at = |id: &String| order.iter().position(|o| o == id).unwrap();
+    assert!(
+        at(&dead[0]) > at(&a1) && at(&dead[0]) > at(&a2),
+        "the retry jumped its owner's queue: {order:?} (a1 {a1}, a2 {a2}, b1 {b1}, b2 {b2}, \
+         retried {})",
+        dead[0]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn embedded_a_manual_retry_takes_a_fresh_turn_within_the_quota() {
+    a_manual_retry_takes_a_fresh_turn_within_the_quota(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn production_a_manual_retry_takes_a_fresh_turn_within_the_quota() {
+    a_manual_retry_takes_a_fresh_turn_within_the_quota(Backend::Production).await;
+}

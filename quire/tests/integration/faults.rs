@@ -155,6 +155,7 @@ impl WorkerProcess {
             .env("REDIS_URL", config.redis_url.as_ref().unwrap().expose())
             .env("QUIRE_REDIS_NAMESPACE", &config.redis_namespace)
             .env("QUIRE_DATA_DIR", &config.data_dir)
+            .env("QUIRE_SECRETS__KEK", TEST_KEK)
             .env("QUIRE_HEALTH_BIND", health.to_string())
             // JSON lines, read back below.
             .env("QUIRE_LOG_FORMAT", "json")

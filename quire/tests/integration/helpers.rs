@@ -36,7 +36,13 @@ pub async fn fresh_postgres() -> String {
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
         panic!("PostgreSQL must be running for the production tests (QUIRE_TEST_DATABASE_URL={admin}): {e}")
     });
-    let name = format!("quire_t_{}", uuid::Uuid::new_v4().simple());
+    // Its creation time in the name: the test command drops those left over by earlier runs
+    // (deploy/test-services.sh), so a machine that runs the tests every day keeps its disk.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let name = format!("quire_t_{secs}_{}", uuid::Uuid::new_v4().simple());
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
@@ -70,8 +76,12 @@ pub async fn production_config(dir: &TempDir) -> Config {
     config.database_url = Some(Secret::new(fresh_postgres().await));
     config.redis_url = Some(Secret::new(test_redis_url()));
     config.redis_namespace = format!("t{}", uuid::Uuid::new_v4().simple());
+    config.secrets.kek = Some(Secret::new(TEST_KEK.into()));
     config
 }
+
+/// The key-encryption key of the production tests (PostgreSQL wants one): 32 bytes, base64.
+pub const TEST_KEK: &str = "cXVpcmUtdGVzdC1rZXktZW5jcnlwdGlvbi1rZXkhISE=";
 
 pub struct TestApp {
     pub base: String,

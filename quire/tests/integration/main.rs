@@ -13,6 +13,7 @@ mod email_limits;
 mod events;
 mod fairness;
 mod faults;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod limits;

@@ -79,7 +79,8 @@ async fn prometheus_agrees_with_the_jobs_table() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_postgres().await;
     let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
-    let (api, w1, w2, sched, prom) = (
+    let (api, api_health, w1, w2, sched, prom) = (
+        free_port(),
         free_port(),
         free_port(),
         free_port(),
@@ -92,6 +93,7 @@ async fn prometheus_agrees_with_the_jobs_table() {
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
         ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_SECRETS__KEK", TEST_KEK),
         ("QUIRE_PUBLIC_BASE_URL", &api_url),
         // Probes that outlive their queue's timeout: two attempts, then dead.
         ("QUIRE_QUEUES__MAINTENANCE__TIMEOUT_SECS", "1"),
@@ -113,7 +115,11 @@ async fn prometheus_agrees_with_the_jobs_table() {
 
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     env.push(("QUIRE_BIND".into(), format!("127.0.0.1:{api}")));
-    let _api = spawn(quire(&env, &["api"]), &log("api"));
+    // The API's metrics on its health port, as the deployments scrape them (its public port
+    // serves them only with a token).
+    let mut api_command = quire(&env, &["api"]);
+    api_command.env("QUIRE_HEALTH_BIND", format!("127.0.0.1:{api_health}"));
+    let _api = spawn(api_command, &log("api"));
     let mut roles = Vec::new();
     for (name, role, port) in [
         ("worker-1", "worker", w1),
@@ -135,7 +141,7 @@ async fn prometheus_agrees_with_the_jobs_table() {
         format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              scrape_configs:\n\
-             - job_name: quire-api\n  static_configs: [{{targets: ['127.0.0.1:{api}']}}]\n\
+             - job_name: quire-api\n  static_configs: [{{targets: ['127.0.0.1:{api_health}']}}]\n\
              - job_name: quire-worker\n  static_configs: [{{targets: ['127.0.0.1:{w1}', '127.0.0.1:{w2}']}}]\n\
              - job_name: quire-scheduler\n  static_configs: [{{targets: ['127.0.0.1:{sched}']}}]\n"
         ),

@@ -154,9 +154,9 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
         ("REDIS_URL", &test_redis_url()),
         ("QUIRE_REDIS_NAMESPACE", &namespace),
         ("QUIRE_DATA_DIR", dir.path().to_str().unwrap()),
+        ("QUIRE_SECRETS__KEK", TEST_KEK),
         ("QUIRE_PUBLIC_BASE_URL", &api),
         ("QUIRE_BIND", &format!("127.0.0.1:{api_port}")),
-        ("QUIRE_HEALTH_BIND", &format!("127.0.0.1:{worker_port}")),
         ("QUIRE_LOG_FORMAT", "json"),
         // Nothing listens there: every send fails on the refused connection and is retried.
         ("QUIRE_SMTP__HOST", "127.0.0.1"),
@@ -174,7 +174,10 @@ async fn a_job_is_one_trace_from_the_request_to_the_render() {
     let key = migrate_and_admin_key(&env);
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let _api = spawn(quire(&env, &["api"]), &log("api"));
-    let _worker = spawn(quire(&env, &["worker"]), &log("worker"));
+    // Its own health port (the API would serve one too, given the same setting).
+    let mut worker = quire(&env, &["worker"]);
+    worker.env("QUIRE_HEALTH_BIND", format!("127.0.0.1:{worker_port}"));
+    let _worker = spawn(worker, &log("worker"));
     wait_ready(&format!("{api}/ready"), "api", &log("api")).await;
     let worker_ready = format!("http://127.0.0.1:{worker_port}/ready");
     wait_ready(&worker_ready, "worker", &log("worker")).await;

@@ -228,10 +228,17 @@ impl CertificateRow {
     }
 }
 
+/// One certificate with its job's outcome, or the one kept when an operator deleted the job
+/// (`Db::delete_jobs_by`): a certificate's verification, its page and its revocation never
+/// depend on its job row still existing. Listings join their jobs (`list_sql`): a deleted
+/// job's certificate leaves them, and their plans stay index scans.
+const ONE: &str = "certificates c LEFT JOIN jobs j ON j.id = c.job_id";
+
 const COLUMNS: &str = "c.job_id, c.owner_id, c.template_id, c.template_version, c.template_name, \
      c.batch_id, c.verification_code, c.recipient_name, c.course_name, c.issuer_name, \
      c.issued_on, c.expires_on, c.is_public, c.revoked_at, c.revoked_reason, c.created_at, \
-     j.status AS job_status, j.result, j.finished_at";
+     COALESCE(j.status, c.kept_status) AS job_status, COALESCE(j.result, c.kept_result) AS result, \
+     COALESCE(j.finished_at, c.kept_finished_at) AS finished_at";
 
 fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
@@ -683,7 +690,7 @@ impl Db {
         binds: &[Option<&str>],
     ) -> Result<Option<CertificateRow>, DbError> {
         let mut query = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM certificates c JOIN jobs j ON j.id = c.job_id WHERE {condition}"
+            "SELECT {COLUMNS} FROM {ONE} WHERE {condition}"
         )));
         for bind in binds {
             query = query.bind(bind.map(str::to_owned));

@@ -99,6 +99,60 @@ impl Db {
         .transpose()
     }
 
+    /// A secret setting (one of [`SEALED_SETTINGS`]): as [`Db::setting_or_init`], stored
+    /// sealed (`sealing.rs`) and opened when read.
+    pub async fn secret_setting_or_init(
+        &self,
+        name: &str,
+        init: impl FnOnce() -> String,
+    ) -> Result<String, DbError> {
+        let context = format!("settings:{name}");
+        let stored = match self.sealer() {
+            Some(sealer) => {
+                let sealed = sealer.seal(&init(), &context);
+                self.setting_or_init(name, || sealed).await?
+            }
+            // Without a key nothing new is stored; one made before may still be read.
+            None => sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_optional(self.pool())
+                .await?
+                .ok_or_else(|| {
+                    DbError::Other(format!(
+                        "no key-encryption key: the setting {name} cannot be stored"
+                    ))
+                })?,
+        };
+        self.open(&stored, &context)
+    }
+
+    /// Seals the secret settings still stored in the clear or under the previous key.
+    pub(super) async fn reseal_secret_settings(&self) -> Result<usize, DbError> {
+        let Some(sealer) = self.sealer() else {
+            return Ok(0);
+        };
+        let mut sealed = 0;
+        for name in SEALED_SETTINGS {
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name.to_owned())
+                    .fetch_optional(self.pool())
+                    .await?;
+            let Some(stored) = stored.filter(|s| sealer.is_stale(s)) else {
+                continue;
+            };
+            let context = format!("settings:{name}");
+            let done = sqlx::query("UPDATE settings SET value = $2 WHERE name = $1 AND value = $3")
+                .bind(name.to_owned())
+                .bind(self.seal(&self.open(&stored, &context)?, &context)?)
+                .bind(stored.clone())
+                .execute(self.pool())
+                .await?;
+            sealed += done.rows_affected() as usize;
+        }
+        Ok(sealed)
+    }
+
     /// The setting `name`, created with `init()` by whichever process asks first; every
     /// process then reads the same value.
     pub async fn setting_or_init(
@@ -259,3 +313,9 @@ async fn retry_after(
     // More than the whole quota: it never fits (the API refuses that before it gets here).
     Ok(u64::try_from(minutes * 60).unwrap_or(u64::MAX))
 }
+
+/// The setting that holds the key of signed download links (`links.rs`).
+pub const LINK_KEY_SETTING: &str = "download_link_key";
+
+/// Settings that are secrets, stored sealed.
+const SEALED_SETTINGS: [&str; 1] = [LINK_KEY_SETTING];

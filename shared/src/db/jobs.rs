@@ -562,7 +562,10 @@ impl Db {
     }
 
     /// Puts a `dead` or `failed` job back in the queue now, with `extra_attempts` more
-    /// attempts than it has used. The last error is cleared; the attempt count is kept.
+    /// attempts than it has used. The last error is cleared; the attempt count is kept. It
+    /// gets a fresh virtual time, as if submitted now: a job asked for again takes its turn
+    /// behind the owner's other jobs, not the place it had when it first ran (an automatic
+    /// retry keeps that place; a manual one is a new request).
     pub async fn retry_job(
         &self,
         id: JobId,
@@ -570,10 +573,17 @@ impl Db {
         extra_attempts: u32,
     ) -> Result<RetryOutcome, DbError> {
         let now = Timestamp::now().millis();
+        let vtime = vtime_sql(
+            "jobs.owner_id",
+            "jobs.queue",
+            "jobs.priority",
+            "$3",
+            &owner_step_sql("jobs.owner_id", "$5"),
+        );
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'queued', run_at = $3, max_attempts = attempt + $4, \
              error_code = NULL, error_message = NULL, finished_at = NULL, pushed_at = $3, \
-             updated_at = $3, cancel_requested_at = NULL \
+             updated_at = $3, cancel_requested_at = NULL, vtime = {vtime} \
              WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) AND status IN ('dead', 'failed') \
              RETURNING {COLUMNS}"
         )))
@@ -581,6 +591,7 @@ impl Db {
         .bind(owner_id.map(str::to_owned))
         .bind(now)
         .bind(i64::from(extra_attempts))
+        .bind(FAIR_STEP)
         .fetch_optional(self.pool())
         .await?;
         if let Some(row) = row {
@@ -748,13 +759,25 @@ impl Db {
     /// Scheduled jobs whose `run_at` has come become `queued`, each with the virtual time
     /// it would get if it were submitted now (so it waits its turn among its owner's jobs,
     /// not ahead of everyone's). Returns them, for the caller to push. At most `limit`.
+    ///
+    /// The statement reads one snapshot, so the base (`vtime_sql`) is the same for every row
+    /// of an owner it promotes: the rows are numbered per (owner, queue, priority), as a batch
+    /// numbers its rows, and spaced by the owner's step. Otherwise one owner's thousand due
+    /// jobs would share one virtual time and run as a block ahead of every other key.
     pub async fn promote_scheduled(&self, limit: u32) -> Result<Vec<WaitingJob>, DbError> {
         let now = Timestamp::now().millis();
-        let vtime = vtime_sql("jobs.owner_id", "jobs.queue", "jobs.priority", "$1", "$3");
+        let base = vtime_sql("d.owner_id", "d.queue", "d.priority", "$1", "0");
+        let step = owner_step_sql("d.owner_id", "$3");
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE jobs SET status = 'queued', vtime = {vtime}, pushed_at = $1, updated_at = $1 \
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'scheduled' AND run_at <= $1 \
-                          ORDER BY run_at LIMIT $2) AND status = 'scheduled' \
+            "UPDATE jobs SET status = 'queued', vtime = due.base + due.n * due.step, \
+             pushed_at = $1, updated_at = $1 \
+             FROM (SELECT d.id AS due_id, {base} AS base, {step} AS step, \
+                     ROW_NUMBER() OVER (PARTITION BY d.owner_id, d.queue, d.priority \
+                                        ORDER BY d.run_at, d.id) AS n \
+                   FROM (SELECT id, owner_id, queue, priority, run_at FROM jobs \
+                         WHERE status = 'scheduled' AND run_at <= $1 \
+                         ORDER BY run_at, id LIMIT $2) AS d) AS due \
+             WHERE jobs.id = due.due_id AND jobs.status = 'scheduled' \
              RETURNING id, queue, run_at"
         )))
         .bind(now)
@@ -1221,6 +1244,17 @@ pub(super) fn vtime_sql(owner: &str, queue: &str, priority: &str, now: &str, ste
              (SELECT MIN(later.vtime) FROM jobs AS later WHERE later.queue = {queue} \
                AND later.priority = {priority} AND later.status IN ('queued', 'failed'))) AS v \
            ) AS fair), 0) + {step})"
+    )
+}
+
+/// The step of `owner` (an SQL expression) when the job's row carries no weight: `fair`
+/// (FAIR_STEP's placeholder) divided by the weight of the owner's key (1 to [`MAX_WEIGHT`]),
+/// as [`NewJob::fair_step`] has it; `fair` itself for an owner without a key (the system).
+fn owner_step_sql(owner: &str, fair: &str) -> String {
+    format!(
+        "COALESCE((SELECT CASE WHEN k.fair_weight >= {MAX_WEIGHT} THEN {fair} / {MAX_WEIGHT} \
+           WHEN k.fair_weight > 1 THEN {fair} / k.fair_weight ELSE {fair} END \
+           FROM api_keys AS k WHERE k.id = {owner}), {fair})"
     )
 }
 

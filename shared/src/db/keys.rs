@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::pool::{Db, DbError};
 use crate::domain::{EmailDomains, Timestamp};
 use crate::secret::Secret;
+use crate::webhooks::Networks;
 
 /// The prefix every key starts with, so leaked keys are easy to recognise and scan for.
 const KEY_PREFIX: &str = "qk_";
@@ -26,6 +27,9 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
     pub email: KeyEmailLimits,
     pub service: KeyServiceLimits,
+    /// Networks its webhook and callback targets may resolve into although not public
+    /// (besides `webhooks.allow_networks`); empty: none of its own.
+    pub allow_networks: Networks,
 }
 
 /// A key's own share of the service; `None` follows the settings (`rate_limit.per_key`,
@@ -85,6 +89,11 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, DbError> {
             max_waiting_jobs: quota(row, "max_waiting_jobs")?,
             weight: quota(row, "fair_weight")?,
         },
+        allow_networks: row
+            .try_get::<Option<String>, _>("allow_networks")?
+            .map(|n| Networks::parse(&n).map_err(DbError::Corrupt))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -96,7 +105,7 @@ fn quota(row: &AnyRow, column: &str) -> Result<Option<u64>, DbError> {
 
 const KEY_COLUMNS: &str = "id, name, prefix, is_admin, created_at, revoked_at, \
                            email_quota_per_hour, email_quota_per_day, email_domains, \
-                           rate_limit, max_waiting_jobs, fair_weight";
+                           rate_limit, max_waiting_jobs, fair_weight, allow_networks";
 
 impl Db {
     pub async fn create_key(&self, name: &str, is_admin: bool) -> Result<NewApiKey, DbError> {
@@ -198,6 +207,21 @@ impl Db {
         .bind(n(limits.weight))
         .execute(self.pool())
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces the networks a key's targets may reach although not public (empty: none);
+    /// `false` when there is no key with this id. Applies within the key cache's 10 s.
+    pub async fn set_key_allow_networks(
+        &self,
+        id: &str,
+        networks: &Networks,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE api_keys SET allow_networks = $2 WHERE id = $1")
+            .bind(id.to_owned())
+            .bind((!networks.is_empty()).then(|| networks.to_string()))
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

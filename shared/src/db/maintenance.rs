@@ -177,9 +177,32 @@ impl Db {
     /// Deletes these jobs if they are still `status` (a job retried meanwhile is kept), with
     /// their registry entries and email records, in one short transaction that also records
     /// their files as to be removed (`file_deletions`). Returns the ids deleted: only their
-    /// files may go; [`Db::forget_file_deletions`] once they have.
+    /// files may go; [`Db::forget_file_deletions`] once they have. Retention's delete
+    /// (cleanup); a person's is [`Db::delete_jobs_by`].
     pub async fn delete_jobs(
         &self,
+        ids: &[JobId],
+        status: JobStatus,
+    ) -> Result<Vec<JobId>, DbError> {
+        self.delete_jobs_as(None, ids, status).await
+    }
+
+    /// [`Db::delete_jobs`] on a person's request (`actor`, the key that asked): a
+    /// certificate's registry row stays, with its job's end kept in it, so the certificate
+    /// still verifies as it did (a revoked one `revoked`) and can still be revoked; and each
+    /// deletion is recorded in `audit_log` in the same transaction.
+    pub async fn delete_jobs_by(
+        &self,
+        actor: &str,
+        ids: &[JobId],
+        status: JobStatus,
+    ) -> Result<Vec<JobId>, DbError> {
+        self.delete_jobs_as(Some(actor), ids, status).await
+    }
+
+    async fn delete_jobs_as(
+        &self,
+        actor: Option<&str>,
         ids: &[JobId],
         status: JobStatus,
     ) -> Result<Vec<JobId>, DbError> {
@@ -190,7 +213,7 @@ impl Db {
         // One text per batch length: not worth a cached prepared statement per connection.
         let sql = format!(
             "DELETE FROM jobs WHERE status = $1 AND id IN ({}) \
-             RETURNING id, batch_id, owner_id, attempt",
+             RETURNING id, batch_id, owner_id, attempt, kind, result, finished_at",
             placeholders(2, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -215,9 +238,18 @@ impl Db {
                 batches.push(batch);
             }
         }
+        if let Some(actor) = actor {
+            keep_certificates(&mut tx, &rows, status).await?;
+            audit_deletions(&mut tx, actor, &rows, status).await?;
+        }
         if !deleted.is_empty() {
             let in_list = placeholders(1, deleted.len());
-            for table in ["certificates", "email_sends"] {
+            // A person's delete keeps the registry rows (see `delete_jobs_by`).
+            let tables: &[&str] = match actor {
+                Some(_) => &["email_sends"],
+                None => &["certificates", "email_sends"],
+            };
+            for table in tables {
                 let sql = format!("DELETE FROM {table} WHERE job_id IN ({in_list})");
                 let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                 for id in &deleted {
@@ -257,6 +289,29 @@ impl Db {
             .map(|id| {
                 id.parse()
                     .map_err(|_| DbError::Corrupt(format!("job id {id}")))
+            })
+            .collect()
+    }
+
+    /// The latest entries of `audit_log`, newest first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, DbError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, subject, owner_id, detail FROM audit_log \
+             ORDER BY at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    at: Timestamp::from_millis(row.try_get("at")?),
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    subject: row.try_get("subject")?,
+                    owner_id: row.try_get("owner_id")?,
+                    detail: row.try_get("detail")?,
+                })
             })
             .collect()
     }
@@ -389,4 +444,79 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// What a person did, as `audit_log` records it.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    /// The key that acted.
+    pub actor: String,
+    /// `job.deleted`.
+    pub action: String,
+    /// The job's id.
+    pub subject: String,
+    /// Whose it was.
+    pub owner_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Keeps the end of each deleted certificate job in its registry row (`kept_*`), read when
+/// the job row is gone.
+async fn keep_certificates(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[sqlx::any::AnyRow],
+    status: JobStatus,
+) -> Result<(), DbError> {
+    for row in rows {
+        if row.try_get::<String, _>("kind")? != crate::domain::JobKind::Certificate.as_str() {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE certificates SET kept_status = $2, kept_result = $3, kept_finished_at = $4 \
+             WHERE job_id = $1",
+        )
+        .bind(row.try_get::<String, _>("id")?)
+        .bind(status.as_str())
+        .bind(row.try_get::<Option<String>, _>("result")?)
+        .bind(row.try_get::<Option<i64>, _>("finished_at")?)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One `audit_log` row per deleted job: who (`actor`), what, whose.
+async fn audit_deletions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &str,
+    rows: &[sqlx::any::AnyRow],
+    status: JobStatus,
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO audit_log (id, at, actor, subject, owner_id, detail, action) VALUES {}",
+        values(rows.len(), 6, ", 'job.deleted'")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    let now = Timestamp::now().millis();
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let detail = if kind == crate::domain::JobKind::Certificate.as_str() {
+            format!("{kind} job, {status}; its certificate stays verifiable")
+        } else {
+            format!("{kind} job, {status}")
+        };
+        query = query
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(now)
+            .bind(actor.to_owned())
+            .bind(row.try_get::<String, _>("id")?)
+            .bind(row.try_get::<String, _>("owner_id")?)
+            .bind(detail);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }

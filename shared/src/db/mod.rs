@@ -24,14 +24,14 @@ pub use certificates::{
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use dashboard::{FailureGroup, Latencies, Throughput};
-pub use email::{EmailCharge, EmailSend, OverQuota, QuotaWindow};
+pub use email::{EmailCharge, EmailSend, LINK_KEY_SETTING, OverQuota, QuotaWindow};
 pub use events::{Event, EventFilter, EventRead, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,
     MAX_WEIGHT, NewJob, RetryOutcome, WaitingJob, cursor_id, cursor_millis,
 };
 pub use keys::{ApiKey, KeyEmailLimits, KeyServiceLimits, NewApiKey, hash_key};
-pub use maintenance::{Backlog, ExpiredJob, HealthCheck};
+pub use maintenance::{AuditEntry, Backlog, ExpiredJob, HealthCheck};
 pub use schedules::ScheduleState;
 pub use sessions::NewSession;
 pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, TemplateChange};

@@ -73,6 +73,9 @@ pub struct Db {
     backend: DatabaseBackend,
     /// For connections outside the pool (PostgreSQL's listeners, `wakeups.rs`).
     url: Option<Secret<String>>,
+    /// Seals the secrets stored in the database (`with_sealer`); without one, secrets can be
+    /// read only where they are still plaintext and written not at all.
+    sealer: Option<std::sync::Arc<crate::sealing::Sealer>>,
 }
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -95,6 +98,7 @@ impl Db {
             pool,
             backend: settings.backend,
             url: Some(settings.url.clone()),
+            sealer: None,
         })
     }
 
@@ -110,7 +114,45 @@ impl Db {
             pool,
             backend: settings.backend,
             url: Some(settings.url.clone()),
+            sealer: None,
         })
+    }
+
+    /// This handle, sealing and opening stored secrets with `sealer` (`Config::sealer`).
+    pub fn with_sealer(mut self, sealer: crate::sealing::Sealer) -> Db {
+        self.sealer = Some(std::sync::Arc::new(sealer));
+        self
+    }
+
+    /// This handle, sealing as `other` does (another pool of the same process).
+    pub fn sealing_like(mut self, other: &Db) -> Db {
+        self.sealer = other.sealer.clone();
+        self
+    }
+
+    /// `plain` sealed for `context` (where it is stored).
+    pub(super) fn seal(&self, plain: &str, context: &str) -> Result<String, DbError> {
+        let sealer = self.sealer.as_ref().ok_or_else(|| {
+            DbError::Other("no key-encryption key: a secret cannot be stored".into())
+        })?;
+        Ok(sealer.seal(plain, context))
+    }
+
+    /// The secret a stored value holds (plaintext from before is read as it is).
+    pub(super) fn open(&self, stored: &str, context: &str) -> Result<String, DbError> {
+        match &self.sealer {
+            Some(sealer) => sealer
+                .open(stored, context)
+                .map_err(|e| DbError::Corrupt(e.to_string())),
+            None if !stored.starts_with("enc:") => Ok(stored.to_owned()),
+            None => Err(DbError::Other(format!(
+                "no key-encryption key: the secret of {context} cannot be read"
+            ))),
+        }
+    }
+
+    pub(super) fn sealer(&self) -> Option<&crate::sealing::Sealer> {
+        self.sealer.as_deref()
     }
 
     fn pool_options(settings: &DbSettings) -> AnyPoolOptions {

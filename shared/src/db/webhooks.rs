@@ -42,10 +42,6 @@ const WEBHOOK_COLUMNS: &str = "id, owner_id, url, events, description, secret, p
      updated_at";
 
 impl WebhookRow {
-    fn from_row(row: &AnyRow) -> Result<WebhookRow, DbError> {
-        WebhookRow::from_row_prefixed(row, "")
-    }
-
     /// From columns named with `prefix` (a join's `w_id`, `w_url`, ...).
     fn from_row_prefixed(row: &AnyRow, prefix: &str) -> Result<WebhookRow, DbError> {
         let c = |e: sqlx::Error| DbError::Corrupt(format!("webhook: {e}"));
@@ -203,23 +199,47 @@ pub struct DisabledEndpoint {
     pub disabled_at: Timestamp,
 }
 
+/// Where an endpoint's secrets are stored, what they are sealed for.
+fn webhook_context(id: &str) -> String {
+    format!("webhook:{id}")
+}
+
+/// Where a key's callback secret is stored, what it is sealed for.
+fn callback_context(owner: &str) -> String {
+    format!("callback:{owner}")
+}
+
 impl Db {
+    /// An endpoint as stored, its secrets opened.
+    fn webhook_of(&self, row: &AnyRow, prefix: &str) -> Result<WebhookRow, DbError> {
+        let mut hook = WebhookRow::from_row_prefixed(row, prefix)?;
+        let context = webhook_context(&hook.id);
+        hook.secret = self.open(&hook.secret, &context)?;
+        hook.previous_secret = hook
+            .previous_secret
+            .map(|s| self.open(&s, &context))
+            .transpose()?;
+        Ok(hook)
+    }
+
     pub async fn create_webhook(&self, hook: &NewWebhook) -> Result<WebhookRow, DbError> {
         let now = Timestamp::now().millis();
+        let id = format!("wh_{}", uuid::Uuid::now_v7().simple());
+        let secret = self.seal(&hook.secret, &webhook_context(&id))?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO webhooks (id, owner_id, url, events, description, secret, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {WEBHOOK_COLUMNS}"
         )))
-        .bind(format!("wh_{}", uuid::Uuid::now_v7().simple()))
+        .bind(id)
         .bind(hook.owner_id.clone())
         .bind(hook.url.clone())
         .bind(serde_json::to_string(&hook.events).expect("strings serialize"))
         .bind(hook.description.clone())
-        .bind(hook.secret.clone())
+        .bind(secret)
         .bind(now)
         .fetch_one(self.pool())
         .await?;
-        WebhookRow::from_row(&row)
+        self.webhook_of(&row, "")
     }
 
     /// One endpoint, if it exists and (with `owner`) belongs to that key.
@@ -235,7 +255,7 @@ impl Db {
         .bind(owner.map(str::to_owned))
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(WebhookRow::from_row).transpose()
+        row.as_ref().map(|r| self.webhook_of(r, "")).transpose()
     }
 
     /// A key's endpoints (every key's with `None`), oldest first; a key has few.
@@ -247,7 +267,7 @@ impl Db {
         .bind(owner.map(str::to_owned))
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(WebhookRow::from_row).collect()
+        rows.iter().map(|r| self.webhook_of(r, "")).collect()
     }
 
     pub async fn count_webhooks(&self, owner: &str) -> Result<i64, DbError> {
@@ -271,7 +291,10 @@ impl Db {
             None => (0, None),
         };
         let (secret, until) = match &change.rotate {
-            Some((s, until)) => (Some(s.clone()), Some(until.millis())),
+            Some((s, until)) => (
+                Some(self.seal(s, &webhook_context(id))?),
+                Some(until.millis()),
+            ),
             None => (None, None),
         };
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -307,7 +330,7 @@ impl Db {
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(WebhookRow::from_row).transpose()
+        row.as_ref().map(|r| self.webhook_of(r, "")).transpose()
     }
 
     /// Deletes an endpoint; its deliveries still waiting end `cancelled`. False when there
@@ -366,7 +389,7 @@ impl Db {
         };
         let delivery = DeliveryRow::from_row(&row)?;
         let hook = match row.try_get::<Option<String>, _>("w_id")? {
-            Some(_) => Some(WebhookRow::from_row_prefixed(&row, "w_")?),
+            Some(_) => Some(self.webhook_of(&row, "w_")?),
             None => None,
         };
         Ok(Some((delivery, hook)))
@@ -374,16 +397,84 @@ impl Db {
 
     /// The secret that signs `owner`'s `callback_url` deliveries, made on first use.
     pub async fn callback_secret(&self, owner: &str) -> Result<String, DbError> {
+        let context = callback_context(owner);
         let secret: Option<String> = sqlx::query_scalar(
             "UPDATE api_keys SET callback_secret = COALESCE(callback_secret, $2) WHERE id = $1 \
              RETURNING callback_secret",
         )
         .bind(owner.to_owned())
-        .bind(crate::webhooks::new_secret())
+        .bind(self.seal(&crate::webhooks::new_secret(), &context)?)
         .fetch_optional(self.pool())
         .await?;
         // Only keys submit with a `callback_url`.
-        secret.ok_or_else(|| DbError::Other(format!("no API key `{owner}`")))
+        let stored = secret.ok_or_else(|| DbError::Other(format!("no API key `{owner}`")))?;
+        self.open(&stored, &context)
+    }
+
+    /// Seals what is stored in the clear (rows from before secrets were sealed) or under
+    /// `secrets.previous_kek`, with the current key; each row a conditional update, so any
+    /// number of processes may do it at once. Run at every start; how many were sealed.
+    pub async fn seal_stored_secrets(&self) -> Result<usize, DbError> {
+        let Some(sealer) = self.sealer() else {
+            return Ok(0);
+        };
+        let mut sealed = 0;
+        let hooks = sqlx::query("SELECT id, secret, previous_secret FROM webhooks")
+            .fetch_all(self.pool())
+            .await?;
+        for row in &hooks {
+            let id: String = row.try_get("id")?;
+            let secret: String = row.try_get("secret")?;
+            let previous: Option<String> = row.try_get("previous_secret")?;
+            if !sealer.is_stale(&secret) && !previous.as_deref().is_some_and(|p| sealer.is_stale(p))
+            {
+                continue;
+            }
+            let context = webhook_context(&id);
+            let reseal = |s: &str| -> Result<String, DbError> {
+                if sealer.is_stale(s) {
+                    self.seal(&self.open(s, &context)?, &context)
+                } else {
+                    Ok(s.to_owned())
+                }
+            };
+            let done = sqlx::query(
+                "UPDATE webhooks SET secret = $2, previous_secret = $3 WHERE id = $1 \
+                 AND secret = $4 AND previous_secret IS NOT DISTINCT FROM $5",
+            )
+            .bind(id.clone())
+            .bind(reseal(&secret)?)
+            .bind(previous.as_deref().map(reseal).transpose()?)
+            .bind(secret.clone())
+            .bind(previous.clone())
+            .execute(self.pool())
+            .await?;
+            sealed += done.rows_affected() as usize;
+        }
+        let keys = sqlx::query(
+            "SELECT id, callback_secret FROM api_keys WHERE callback_secret IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for row in &keys {
+            let id: String = row.try_get("id")?;
+            let stored: String = row.try_get("callback_secret")?;
+            if !sealer.is_stale(&stored) {
+                continue;
+            }
+            let context = callback_context(&id);
+            let done = sqlx::query(
+                "UPDATE api_keys SET callback_secret = $2 WHERE id = $1 AND callback_secret = $3",
+            )
+            .bind(id.clone())
+            .bind(self.seal(&self.open(&stored, &context)?, &context)?)
+            .bind(stored.clone())
+            .execute(self.pool())
+            .await?;
+            sealed += done.rows_affected() as usize;
+        }
+        sealed += self.reseal_secret_settings().await?;
+        Ok(sealed)
     }
 
     /// Logs an attempt and keeps the endpoint's count of failed deliveries in a row: reset

@@ -53,15 +53,27 @@ pub async fn run(
             vec![ctx.db.callback_secret(&delivery.owner_id).await?],
         ),
     };
-    let policy = &ctx.deliverer.policy;
+    // The owner's own networks widen the settings' (`quire keys set --allow-networks`).
+    let networks = ctx
+        .db
+        .get_key(&delivery.owner_id)
+        .await?
+        .map(|k| k.allow_networks)
+        .unwrap_or_default();
+    let (policy, client) = ctx
+        .deliverer
+        .for_key(&networks)
+        .map_err(|e| JobError::retryable("client", e.to_string()))?;
     let target = policy
         .parse(&url)
         .map_err(|e| JobError::permanent("invalid_target", e))?;
     // Checked again at every delivery: a name may point elsewhere since the endpoint was made.
-    if let Err(e) = policy.resolve(&target).await {
+    if let Err(e) = policy.resolve(&ctx.deliverer.resolver, &target).await {
         let err = match &e {
             Unresolved::Refused(_) => JobError::permanent("forbidden_target", e.to_string()),
-            Unresolved::Lookup(_) => JobError::retryable("unreachable", e.to_string()),
+            Unresolved::Lookup(_) | Unresolved::Busy(_) => {
+                JobError::retryable("unreachable", e.to_string())
+            }
         };
         let logged = Logged {
             error: Some(e.to_string()),
@@ -81,7 +93,12 @@ pub async fn run(
     super::safe_point()?;
     match ctx
         .deliverer
-        .send(target.url.as_str(), &headers, delivery.body.clone())
+        .send(
+            &client,
+            target.url.as_str(),
+            &headers,
+            delivery.body.clone(),
+        )
         .await
     {
         Answer::Status {
