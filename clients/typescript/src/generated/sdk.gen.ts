@@ -27,8 +27,10 @@ export const getHealth = <ThrowOnError extends boolean = false>(options?: Option
 
 /**
  * Prometheus metrics of this process, in the text exposition format (see README,
- * "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
- * 404 when metrics are off (`metrics.enabled = false`).
+ * "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+ * the API's port without a token they are not served unless `metrics.public` (scrape
+ * `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+ * served here.
  */
 export const getMetrics = <ThrowOnError extends boolean = false>(options?: Options<GetMetricsData, ThrowOnError>) => (options?.client ?? client).get<GetMetricsResponses, GetMetricsErrors, ThrowOnError>({ url: '/metrics', ...options });
 

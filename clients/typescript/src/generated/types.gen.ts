@@ -2229,7 +2229,7 @@ export type RetryJobErrors = {
      */
     409: ErrorBody;
     /**
-     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     * `rate_limited`: more requests than the key's rate limit; `too_many_waiting_jobs`: the job's owner has as many jobs waiting or running as its quota (`quotas.max_waiting_jobs`), nothing done
      */
     429: ErrorBody;
     /**

@@ -72,8 +72,10 @@ def sync_detailed(
 
 ) -> Response[Any | ErrorBody]:
     """ Prometheus metrics of this process, in the text exposition format (see README,
-    "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
-    404 when metrics are off (`metrics.enabled = false`).
+    "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+    the API's port without a token they are not served unless `metrics.public` (scrape
+    `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+    served here.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -100,8 +102,10 @@ def sync(
 
 ) -> Any | ErrorBody | None:
     """ Prometheus metrics of this process, in the text exposition format (see README,
-    "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
-    404 when metrics are off (`metrics.enabled = false`).
+    "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+    the API's port without a token they are not served unless `metrics.public` (scrape
+    `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+    served here.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,8 +127,10 @@ async def asyncio_detailed(
 
 ) -> Response[Any | ErrorBody]:
     """ Prometheus metrics of this process, in the text exposition format (see README,
-    "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
-    404 when metrics are off (`metrics.enabled = false`).
+    "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+    the API's port without a token they are not served unless `metrics.public` (scrape
+    `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+    served here.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,8 +157,10 @@ async def asyncio(
 
 ) -> Any | ErrorBody | None:
     """ Prometheus metrics of this process, in the text exposition format (see README,
-    "Operating quire"). No key; with `metrics.token` set, that bearer token is required.
-    404 when metrics are off (`metrics.enabled = false`).
+    "Operating quire"). No key; with `metrics.token` set, that bearer token is required. On
+    the API's port without a token they are not served unless `metrics.public` (scrape
+    `health_bind` instead). 404 when metrics are off (`metrics.enabled = false`) or not
+    served here.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
