@@ -376,7 +376,11 @@ async fn burst(
                     },
                     None => "none was open".into(),
                 };
-                anyhow::bail!("the event stream stopped ({why}) with {} of {} final", done.len(), ours.len());
+                anyhow::bail!(
+                    "the event stream stopped ({why}) with {} of {} final",
+                    done.len(),
+                    ours.len()
+                );
             }
             Err(_) => anyhow::bail!(
                 "timed out after {} s (--timeout-secs): {} of {} final",
@@ -569,7 +573,6 @@ impl Tracker {
     fn done(&self) -> bool {
         self.finals.len() == self.ours.len()
     }
-
 }
 
 #[cfg(test)]

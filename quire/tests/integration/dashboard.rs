@@ -690,6 +690,8 @@ async fn ended_sessions_are_removed_by_the_cleanup() {
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["summary"]["sessions_removed"], 1, "{job}");
     assert_eq!(app.db.session_count_for_test(None).await.unwrap(), 1);
+    app.stop().await;
+}
 
 /// An operator deletes finished certificate jobs from the dashboard: the jobs and their files
 /// go, but each certificate keeps verifying as before (a revoked one `revoked`, a valid one
