@@ -1217,7 +1217,7 @@ impl Config {
     pub fn db_settings(&self) -> crate::db::DbSettings {
         let backend = self.database_backend();
         crate::db::DbSettings {
-            url: self.database_url(),
+            url: plaintext_on_loopback(self.database_url()),
             backend,
             max_connections: self.database_max_connections,
             create_dir: (backend == DatabaseBackend::Sqlite && self.database_url.is_none())
@@ -1451,8 +1451,57 @@ Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
   QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
   QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
+/// A PostgreSQL URL to a server on this host (`127.0.0.1`, `::1`, `localhost`) without an
+/// `sslmode` gets `sslmode=disable`: TLS on loopback protects nothing and costs every message
+/// an encryption on both ends (libpq's default, `prefer`, uses it whenever the server offers
+/// it, as Debian's does). A `sslmode` given in the URL is kept, and other hosts are left alone.
+fn plaintext_on_loopback(url: Secret<String>) -> Secret<String> {
+    let raw = url.expose();
+    let Ok(parsed) = url::Url::parse(raw) else {
+        return url;
+    };
+    let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
+    let loopback = matches!(
+        parsed.host_str(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
+    if !postgres || !loopback || parsed.query_pairs().any(|(k, _)| k == "sslmode") {
+        return url;
+    }
+    let separator = if parsed.query().is_some() { '&' } else { '?' };
+    Secret::new(format!("{raw}{separator}sslmode=disable"))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn loopback_postgres_urls_go_without_tls_unless_asked() {
+        let of = |u: &str| {
+            plaintext_on_loopback(Secret::new(u.to_owned()))
+                .expose()
+                .clone()
+        };
+        assert_eq!(
+            of("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+        );
+        assert_eq!(
+            of("postgresql://u:p@localhost/db?application_name=x"),
+            "postgresql://u:p@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            of("postgres://[::1]/db"),
+            "postgres://[::1]/db?sslmode=disable"
+        );
+        // Asked for, or another host: as given.
+        assert_eq!(
+            of("postgres://127.0.0.1/db?sslmode=require"),
+            "postgres://127.0.0.1/db?sslmode=require"
+        );
+        assert_eq!(of("postgres://db.internal/db"), "postgres://db.internal/db");
+        assert_eq!(of("sqlite:///tmp/app.db"), "sqlite:///tmp/app.db");
+    }
     use super::*;
 
     fn load(toml: &str) -> Result<Config, ConfigError> {

@@ -438,3 +438,21 @@ async fn the_core_path_stays_within_its_budgets() {
         over.join("\n")
     );
 }
+
+/// A database on this host is spoken to without TLS (libpq's default `prefer` used it
+/// whenever the server offered it, as Debian's does: every message encrypted on both ends of
+/// a loopback connection); a URL that asks for `sslmode` keeps it.
+#[tokio::test]
+async fn loopback_database_connections_skip_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = production_config(&dir).await;
+    let settings = config.db_settings();
+    let mut conn = sqlx::PgConnection::connect(settings.url.expose())
+        .await
+        .unwrap();
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(!ssl, "{}", settings.url.expose());
+}
