@@ -626,7 +626,7 @@ impl Db {
         .bind(now + lease_ms)
         .bind(worker.to_owned())
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.claims())
         .await?;
         row.map(|row| {
             Ok(Claimed {
@@ -732,7 +732,7 @@ impl Db {
         };
         let row = if postgres && per_key > 0 {
             // Two claims counting an owner's running jobs at once would both see room.
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.claims().begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(CLAIM_LOCK + queue_index(queue))
                 .execute(&mut *tx)
@@ -744,7 +744,7 @@ impl Db {
             row
         } else {
             update(Timestamp::now().millis())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.claims())
                 .await?
         };
         row.map(|row| {
@@ -816,7 +816,7 @@ impl Db {
         .bind(token.to_owned())
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.claims())
         .await?;
         let Some(row) = row else {
             return Ok(Lease::Lost);
@@ -877,7 +877,7 @@ impl Db {
         .bind(id.to_string())
         .bind(token.to_owned())
         .bind(progress.to_owned())
-        .execute(self.pool())
+        .execute(self.claims())
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -70,6 +70,12 @@ impl From<sqlx::Error> for DbError {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// Claims and heartbeats: on PostgreSQL a pool of its own whose commits do not wait for
+    /// the disk (`synchronous_commit = off`), connected on first use (only workers claim).
+    /// A claim lost in a database crash leaves its job waiting, as if never claimed: its
+    /// event goes with it, and a later fenced write of that attempt finds no lease. Everything
+    /// a client is told (submissions, ends, revocations) still commits durably.
+    claims: AnyPool,
     backend: DatabaseBackend,
     /// For connections outside the pool (PostgreSQL's listeners, `wakeups.rs`).
     url: Option<Secret<String>>,
@@ -95,6 +101,7 @@ impl Db {
             .await
             .map_err(|e| DbError::from(e).redacted())?;
         Ok(Db {
+            claims: Db::claims_pool(settings, &pool)?,
             pool,
             backend: settings.backend,
             url: Some(settings.url.clone()),
@@ -111,6 +118,7 @@ impl Db {
             .connect_lazy(settings.url.expose())
             .map_err(|e| DbError::from(e).redacted())?;
         Ok(Db {
+            claims: Db::claims_pool(settings, &pool)?,
             pool,
             backend: settings.backend,
             url: Some(settings.url.clone()),
@@ -153,6 +161,23 @@ impl Db {
 
     pub(super) fn sealer(&self) -> Option<&crate::sealing::Sealer> {
         self.sealer.as_deref()
+    }
+
+    /// The claims' pool (see `Db::claims`): the main pool itself on SQLite.
+    fn claims_pool(settings: &DbSettings, pool: &AnyPool) -> Result<AnyPool, DbError> {
+        if settings.backend != DatabaseBackend::Postgres {
+            return Ok(pool.clone());
+        }
+        let url = settings.url.expose();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let claims = DbSettings {
+            url: Secret::new(format!("{url}{separator}options[synchronous_commit]=off")),
+            max_connections: settings.max_connections.clamp(1, 4),
+            ..settings.clone()
+        };
+        Db::pool_options(&claims)
+            .connect_lazy(claims.url.expose())
+            .map_err(|e| DbError::from(e).redacted())
     }
 
     fn pool_options(settings: &DbSettings) -> AnyPoolOptions {
@@ -235,10 +260,16 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.claims.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where claims and heartbeats go (see `Db::claims`).
+    pub(crate) fn claims(&self) -> &AnyPool {
+        &self.claims
     }
 
     pub(crate) fn url(&self) -> Option<&Secret<String>> {
