@@ -51,5 +51,7 @@ step "contract" bash deploy/contract-test.sh
 step "clients" bash clients/test.sh
 # The dashboard in Debian's Chromium, driven by Playwright.
 step "browser" bash deploy/browser-test.sh
+# The book in docs/ built with mdBook, every link and anchor checked.
+step "docs" bash deploy/docs-check.sh
 
 echo "==> [test] all steps passed in $(fmt_ms $(($(now_ms) - TEST_START)))"
