@@ -74,8 +74,17 @@ enum Command {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
-    /// Prints every setting with its default.
-    Settings,
+    /// Prints every setting: its environment variable, default and meaning (read from the
+    /// configuration's own fields, so it cannot drift from what is read).
+    Settings {
+        /// The book's Markdown reference instead of text.
+        #[arg(long)]
+        markdown: bool,
+        /// With --markdown: replace the reference inside FILE (between its markers) instead of
+        /// printing it (`docs/src/settings.md`).
+        #[arg(long, value_name = "FILE", requires = "markdown")]
+        write: Option<PathBuf>,
+    },
     /// Prints the OpenAPI document (JSON) that `quire api` serves at /v1/openapi.json with
     /// these settings, without starting anything (clients/generate.sh generates the official
     /// clients from it).
@@ -332,10 +341,7 @@ pub fn main() -> ExitCode {
         };
     }
     match cli.command {
-        Some(Command::Settings) => {
-            println!("{}", Config::settings_help());
-            return ExitCode::SUCCESS;
-        }
+        Some(Command::Settings { markdown, write }) => return settings(markdown, write),
         // Clients of a running quire: no settings, no logging.
         Some(Command::Client(command)) => return client::run(command),
         Some(Command::Completions { shell }) => {
@@ -583,7 +589,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Settings
+        Command::Settings { .. }
         | Command::Openapi
         | Command::RenderSandbox { .. }
         | Command::Client(_)
@@ -665,4 +671,37 @@ fn man_pages(dir: Option<&std::path::Path>) -> std::io::Result<()> {
             clap_mangen::generate_to(command, dir)
         }
     }
+}
+
+/// `quire settings`: the reference of `shared::settings_reference`, printed or written into a
+/// chapter.
+fn settings(markdown: bool, write: Option<PathBuf>) -> ExitCode {
+    use shared::settings_reference as reference;
+    match (markdown, write) {
+        (false, _) => print!("{}", reference::text()),
+        (true, None) => print!("{}", reference::markdown()),
+        (true, Some(path)) => {
+            let spliced = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .and_then(|chapter| {
+                    reference::splice(&chapter).ok_or_else(|| {
+                        format!(
+                            "{} has no reference markers (`{}` … `{}`)",
+                            path.display(),
+                            reference::BEGIN,
+                            reference::END
+                        )
+                    })
+                })
+                .and_then(|text| {
+                    std::fs::write(&path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+                });
+            if let Err(e) = spliced {
+                eprintln!("quire: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

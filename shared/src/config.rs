@@ -22,7 +22,7 @@ pub use crate::db::DatabaseBackend;
 pub use crate::schedules::{MissedTicks, ScheduleConfig};
 pub use crate::secret::Secret;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded database, outputs and mail live.
@@ -77,7 +77,7 @@ pub struct Config {
 
 /// How quire reaches S3-compatible object storage when `storage_url` is set. Each setting
 /// left unset comes from the standard AWS variable named beside it, then AWS's default.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3Settings {
     /// The server, for S3-compatible stores (`http://127.0.0.1:9000`, R2, Ceph); unset: AWS
@@ -104,7 +104,7 @@ pub struct S3Settings {
 
 /// Request rate limits of the API (GCRA: a burst of up to the limit, refilled evenly over
 /// the window). Across API processes through Redis; in-process on SQLite.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     /// Requests per window per API key, on every keyed endpoint; 0 = unlimited. A key's own
@@ -122,7 +122,7 @@ pub struct RateLimitSettings {
 }
 
 /// Webhook deliveries and the event log behind them and `GET /v1/events`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Permit `http://` targets (otherwise `https://` only).
@@ -162,7 +162,7 @@ pub struct WebhookSettings {
 }
 
 /// The operators' web dashboard at `/dashboard` (served by the API).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardSettings {
     /// Serve it; off, `/dashboard` is 404.
@@ -177,7 +177,7 @@ pub struct DashboardSettings {
 
 /// The key-encryption key that seals secrets stored in the database (webhook and callback
 /// secrets, the link-signing key; see `sealing.rs`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsSettings {
     /// 32 bytes in base64 (`openssl rand -base64 32`) or 64 hex digits. Required with
@@ -191,7 +191,7 @@ pub struct SecretsSettings {
 
 /// What one key may have waiting: beyond it submissions are refused (`429`) and nothing of
 /// them is accepted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
     /// Jobs not finished yet (scheduled, queued, failed, running) per key; 0 = unlimited. A
@@ -201,7 +201,7 @@ pub struct Quotas {
 
 /// Prometheus metrics at `GET /metrics` (the API, and the health port of workers and
 /// schedulers).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Record and serve metrics; off, nothing is recorded and `/metrics` is 404.
@@ -215,15 +215,18 @@ pub struct MetricsSettings {
 }
 
 /// How email leaves: SMTP when `host` is set, otherwise `.eml` files under `DATA_DIR/mail`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
     /// SMTP server; unset means no server: each message is written to `DATA_DIR/mail`.
     pub host: Option<String>,
+    /// SMTP port.
     pub port: u16,
     /// `none` (plain text), `starttls` (upgrade required) or `tls` (implicit TLS, e.g. port 465).
     pub tls: SmtpTls,
+    /// SMTP login; unset: no authentication.
     pub username: Option<String>,
+    /// SMTP password (needs a username; never logged).
     pub password: Option<Secret<String>>,
     /// The `From` address of every email quire sends.
     pub from: String,
@@ -234,7 +237,7 @@ pub struct Smtp {
 /// What keys may make quire email. Quotas count recipients (to, cc, bcc; one per `notify`)
 /// of accepted submissions per key, over the last 60 minutes and the last 24 hours; a key's
 /// own quotas (`quire keys set`) replace these.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailPolicy {
     /// Most recipients per key in any 60 minutes; 0 = unlimited.
@@ -246,7 +249,7 @@ pub struct EmailPolicy {
     pub generic_for_all: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     None,
@@ -254,14 +257,14 @@ pub enum SmtpTls {
     Tls,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Largest request body accepted where a body carries images or documents (certificates,
@@ -332,7 +335,7 @@ pub struct Limits {
 }
 
 /// Per-queue settings; one entry per queue, all present after defaults are applied.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Queues {
     pub certificates: QueueSettings,
@@ -345,7 +348,9 @@ pub struct Queues {
 }
 
 /// How a worker picks its next job of a queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ClaimOrder {
     /// The highest priority first, and within one, keys in turn (the default).
@@ -368,7 +373,8 @@ impl Queues {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One queue's workers and attempts.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
     /// Jobs of this queue one worker process runs at once.
@@ -389,14 +395,16 @@ impl QueueSettings {
 
 /// Exponential backoff with full jitter: attempt n waits a random time up to
 /// `min(base * 2^(n-1), max)`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// The first retry's longest delay, in milliseconds (doubling each attempt, jittered).
     pub base_ms: u64,
+    /// The longest delay of any retry, in seconds.
     pub max_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rescue {
     /// A `queued` job whose run time passed this long ago without being claimed is pushed
@@ -412,7 +420,7 @@ pub struct Rescue {
 /// What the `cleanup` task deletes: finished jobs (their rows, files and registry entries)
 /// older than their kind's retention for their status. Jobs still waiting or running are
 /// never touched.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cleanup {
     /// Jobs deleted per statement: small batches keep each lock short.
@@ -426,7 +434,7 @@ pub struct Cleanup {
 }
 
 /// Retention per job kind; days after `finished_at`, 0 = keep forever.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     pub certificate: KindRetention,
@@ -436,11 +444,14 @@ pub struct Retention {
     pub webhook: KindRetention,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KindRetention {
+    /// Days a `succeeded` job of this kind is kept after it finished; 0 = forever.
     pub succeeded_days: u32,
+    /// Days a `dead` job of this kind is kept after it finished; 0 = forever.
     pub dead_days: u32,
+    /// Days a `cancelled` job of this kind is kept after it finished; 0 = forever.
     pub cancelled_days: u32,
 }
 
@@ -458,7 +469,7 @@ impl Retention {
 }
 
 /// What the `health` task checks and when its results are too old to trust.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSettings {
     /// Free space under `DATA_DIR` below which the disk check fails, in MiB.
@@ -473,7 +484,7 @@ pub struct HealthSettings {
 
 /// Bounded renders of uploaded templates: a child process with a wall-clock timeout and an
 /// address-space limit (see [`crate::sandbox`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sandbox {
     /// The `quire` binary the child runs; unset means this process's own executable.
@@ -498,7 +509,14 @@ pub fn cores() -> usize {
 
 impl Default for Config {
     fn default() -> Self {
-        let cores = cores();
+        Config::for_cores(cores())
+    }
+}
+
+impl Config {
+    /// The defaults on a machine with `cores` cores (the settings' reference shows the
+    /// defaults that follow the cores as such).
+    pub fn for_cores(cores: usize) -> Self {
         let queue = |concurrency, max_attempts, timeout_secs| QueueSettings {
             concurrency,
             max_attempts,
@@ -778,6 +796,14 @@ impl Config {
     pub fn schedule_spec(&self, name: &str) -> Option<crate::schedules::ScheduleSpec> {
         let config = self.schedules.get(name)?;
         crate::schedules::ScheduleSpec::parse(name, config).ok()
+    }
+
+    /// The defaults, then `toml`: what `load` reads from a file, without the environment.
+    #[cfg(test)]
+    pub(crate) fn from_toml_for_test(toml: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
     }
 
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
@@ -1308,11 +1334,6 @@ impl Config {
             self.data_dir.display()
         )
     }
-
-    /// Every setting with its default, for `--help` and the README.
-    pub fn settings_help() -> &'static str {
-        SETTINGS_HELP
-    }
 }
 
 /// Environment keys (already split on `__` into `.`) are lowercased; in a schedule's name `_`
@@ -1357,99 +1378,6 @@ fn describe_figment_kind(kind: &figment::error::Kind) -> String {
         other => other.to_string(),
     }
 }
-
-const SETTINGS_HELP: &str = "\
-Settings (defaults, then --config FILE / QUIRE_CONFIG TOML, then environment):
-  QUIRE_DATA_DIR                  ./data            data directory (SQLite, outputs, mail)
-  QUIRE_BIND                      127.0.0.1:8080    API listen address
-  QUIRE_HEALTH_BIND               (unset)           /health, /ready and /metrics on an internal port
-  DATABASE_URL / QUIRE_DATABASE_URL  (unset)        postgres://… ; unset = SQLite in DATA_DIR
-  QUIRE_DATABASE_MAX_CONNECTIONS  16                SQL pool size
-  REDIS_URL / QUIRE_REDIS_URL     (unset)           redis://… ; unset = SQLite queue
-  QUIRE_REDIS_NAMESPACE           quire             prefix of every Redis key
-  QUIRE_PUBLIC_BASE_URL           http://{bind}     base URL used in links
-  QUIRE_STORAGE_URL               (unset)           s3://bucket[/prefix] ; unset = files in DATA_DIR
-  QUIRE_S3__ENDPOINT              (AWS_ENDPOINT_URL) S3-compatible server, e.g. http://127.0.0.1:9000
-  QUIRE_S3__REGION                (AWS_REGION)      region
-  QUIRE_S3__ACCESS_KEY_ID / QUIRE_S3__SECRET_ACCESS_KEY
-                                  (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) credentials
-  QUIRE_S3__PATH_STYLE            true              endpoint/bucket/key rather than bucket.endpoint/key
-  QUIRE_S3__ALLOW_HTTP            false             permit a plain http:// endpoint
-  QUIRE_S3__PRESIGN_DOWNLOADS_SECS 0                downloads redirect to a presigned URL valid this long; 0 = streamed
-  QUIRE_S3__TIMEOUT_SECS          30                longest one object storage request may take
-  QUIRE_METRICS__ENABLED          true              record metrics and serve GET /metrics
-  QUIRE_METRICS__TOKEN            (unset)           bearer token /metrics then requires
-  QUIRE_METRICS__PUBLIC           false             /metrics on the API port without a token
-  QUIRE_LOG_FORMAT                text              text | json (level: RUST_LOG)
-  QUIRE_LIMITS__MAX_BODY_BYTES    10485760          largest request body
-  QUIRE_LIMITS__MAX_IMAGE_BYTES   2097152           largest decoded image
-  QUIRE_LIMITS__MAX_IMAGE_PIXELS  40000000          most pixels (width x height) of an image
-  QUIRE_LIMITS__MAX_IMAGE_SIDE    10000             longest side of an image, in pixels
-  QUIRE_LIMITS__MAX_NAME_CHARS    200               longest name
-  QUIRE_LIMITS__WRITE_TIMEOUT_SECS 30               a client that stops reading is dropped after this long
-  QUIRE_LIMITS__MAX_EVENT_STREAMS 1024              event streams per API process
-  QUIRE_LIMITS__MAX_EVENT_STREAMS_PER_KEY 8         event streams per key and API process (429 too_many_streams)
-  QUIRE_LIMITS__MAX_EVENT_STREAM_SECS 3600          an event stream then ends; resume with Last-Event-ID
-  QUIRE_LIMITS__MAX_LONG_POLLS    1024              ?wait= requests per API process
-  QUIRE_LIMITS__MAX_LONG_POLLS_PER_KEY 32           ?wait= requests per key and API process (429 too_many_long_polls)
-  QUIRE_LIMITS__MAX_ARCHIVE_DOWNLOADS 16            batch archives streamed per API process
-  QUIRE_LIMITS__MAX_ARCHIVE_DOWNLOADS_PER_KEY 2     batch archives per key and API process (429 too_many_archives)
-  QUIRE_QUEUES__<QUEUE>__CONCURRENCY / __MAX_ATTEMPTS / __TIMEOUT_SECS
-                                  (certificates: 2 x cores in flight, 8 x with QUIRE_STORAGE_URL)
-                                  per queue: certificates, reports, emails, maintenance,
-                                  webhooks (32 at once, 25 attempts, 30 s)
-  QUIRE_RETRY__BASE_MS            1000              first retry delay (exponential, jittered)
-  QUIRE_RETRY__MAX_SECS           600               longest retry delay
-  QUIRE_RESCUE__STALE_AFTER_SECS  30                a queued job unclaimed this long is re-pushed
-  QUIRE_RESCUE__LEASE_SECS        60                lease of a running job
-  QUIRE_RESCUE__INTERVAL_MS       1000              how often the scheduler's rescuer runs
-  QUIRE_SCHEDULES__<NAME>__CRON / __TASK / __TIMEZONE / __ENABLED / __MISSED / __OVERLAP
-                                  a schedule (`_` in NAME stands for `-`); built in:
-                                  health */30 * * * * *, cache-warm 0 */15 * * * *,
-                                  cleanup 0 17 3 * * * (run-once),
-                                  db-maintenance 0 47 3 * * * (run-once); all UTC, no overlap
-  QUIRE_CLEANUP__BATCH_SIZE       500               jobs deleted per statement
-  QUIRE_CLEANUP__MAX_PER_RUN      50000             most jobs one cleanup run deletes
-  QUIRE_CLEANUP__RETENTION__<KIND>__SUCCEEDED_DAYS / __DEAD_DAYS / __CANCELLED_DAYS
-                                  days kept after finishing, 0 = forever; kinds: certificate
-                                  (0/90/30), report (365/90/30), email (30/90/30),
-                                  maintenance (7/30/7), webhook (7/30/7)
-  QUIRE_HEALTH__MIN_FREE_DISK_MB  1024              free space under DATA_DIR the health check wants
-  QUIRE_HEALTH__STALE_AFTER_SECS  300               recorded health older than this is stale
-  QUIRE_SANDBOX__PROGRAM          (this binary)     the quire binary bounded renders run
-  QUIRE_SANDBOX__TIMEOUT_MS       10000             longest bounded render of an uploaded template
-  QUIRE_SANDBOX__MEMORY_MB        1024              address-space limit of a bounded render
-  QUIRE_SMTP__HOST                (unset)           SMTP server; unset = .eml files in DATA_DIR/mail
-  QUIRE_SMTP__PORT                587               SMTP port
-  QUIRE_SMTP__TLS                 starttls          none | starttls | tls (implicit, e.g. port 465)
-  QUIRE_SMTP__USERNAME            (unset)           SMTP login
-  QUIRE_SMTP__PASSWORD            (unset)           SMTP password (needs a username)
-  QUIRE_SMTP__FROM                quire@localhost   From address of every email
-  QUIRE_SMTP__TIMEOUT_SECS        30                SMTP connection and command timeout
-  QUIRE_EMAIL__QUOTA_PER_HOUR     1000              recipients one key may email per 60 minutes, 0 = unlimited
-  QUIRE_EMAIL__QUOTA_PER_DAY      10000             recipients one key may email per 24 hours, 0 = unlimited
-  QUIRE_EMAIL__GENERIC_FOR_ALL    false             every key may use the `generic` template and `subject`
-  QUIRE_WEBHOOKS__ALLOW_HTTP      false             permit http:// webhook targets
-  QUIRE_WEBHOOKS__ALLOW_NETWORKS  (empty)           CIDRs a target may resolve into though private
-  QUIRE_WEBHOOKS__ALLOWED_PORTS   (empty)           ports a target may use, e.g. 443,8443; empty = any
-  QUIRE_WEBHOOKS__NAMESERVERS     (system's)        DNS servers for target lookups, ip[:port],...
-  QUIRE_WEBHOOKS__LOOKUP_TIMEOUT_MS 5000            longest a target's name lookup may take
-  QUIRE_WEBHOOKS__MAX_LOOKUPS     64                target lookups at once per process
-  QUIRE_WEBHOOKS__TIMEOUT_SECS    10                longest one delivery may take
-  QUIRE_WEBHOOKS__RETRY__BASE_MS  5000              first delivery retry delay (doubling, jittered)
-  QUIRE_WEBHOOKS__RETRY__MAX_SECS 14400             longest delivery retry delay
-  QUIRE_WEBHOOKS__DISABLE_AFTER_FAILURES 100        dead deliveries in a row that disable an endpoint
-  QUIRE_WEBHOOKS__PUMP_INTERVAL_MS 100              how often new events are numbered and dispatched
-  QUIRE_WEBHOOKS__EVENTS_RETENTION_HOURS 168        how long GET /v1/events can replay
-  QUIRE_DASHBOARD__ENABLED        true              serve the operators' dashboard at /dashboard
-  QUIRE_DASHBOARD__IDLE_TIMEOUT_SECS 1800           a dashboard session unused this long ends
-  QUIRE_DASHBOARD__ABSOLUTE_TIMEOUT_SECS 43200      a dashboard session ends this long after sign-in
-  QUIRE_DASHBOARD__MAX_SESSIONS_PER_KEY 10          sessions per key; a sign-in beyond ends the oldest
-  QUIRE_SECRETS__KEK              (unset)           key sealing stored secrets, 32 bytes base64; required with
-                                  PostgreSQL; embedded: made in DATA_DIR/secrets.key
-  QUIRE_SECRETS__PREVIOUS_KEK     (unset)           the key before a rotation (still opens what it sealed)
-  QUIRE_SHUTDOWN_GRACE_SECS       30                how long running jobs may finish on SIGTERM
-  QUIRE_IDEMPOTENCY_WINDOW_SECS   86400             how long an Idempotency-Key is remembered";
 
 /// A PostgreSQL URL to a server on this host (`127.0.0.1`, `::1`, `localhost`) without an
 /// `sslmode` gets `sslmode=disable`: TLS on loopback protects nothing and costs every message

@@ -17,6 +17,7 @@ pub mod sandbox;
 pub mod schedules;
 pub mod sealing;
 pub mod secret;
+pub mod settings_reference;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;

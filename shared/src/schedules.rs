@@ -22,11 +22,12 @@ use crate::domain::Timestamp;
 use crate::jobs::{MaintenancePayload, MaintenanceTask};
 
 /// One cron schedule. Only `cron` is required for a new schedule; the rest has defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// The maintenance task each tick enqueues; defaults to the schedule's name.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub task: Option<MaintenanceTask>,
     /// Cron expression with seconds first: `sec min hour day-of-month month day-of-week
     /// [year]`, e.g. `0 30 3 * * *` (03:30:00 every day).
@@ -34,6 +35,7 @@ pub struct ScheduleConfig {
     /// IANA time zone the expression is read in, e.g. `Europe/Berlin`.
     #[serde(default = "utc")]
     pub timezone: String,
+    /// `false`: the schedule never fires (`quire schedules pause` stops one for a while).
     #[serde(default = "yes")]
     pub enabled: bool,
     /// What happens to ticks missed while no scheduler ran.
@@ -53,7 +55,9 @@ fn yes() -> bool {
 }
 
 /// Ticks missed while no scheduler ran (all stopped, or a deploy took longer than a period).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissedTicks {
     /// Forget them; the next tick runs on time.
