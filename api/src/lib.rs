@@ -10,6 +10,7 @@ pub mod download;
 pub mod email_limits;
 pub mod error;
 pub mod extract;
+pub mod finished_jobs;
 pub mod images;
 pub mod limited;
 pub mod long_lived;
@@ -212,6 +213,11 @@ pub async fn serve(
         let stop = shutdown.clone();
         async move { cache.listen(stop).await }
     });
+    // Finished jobs retried or deleted anywhere leave this process's cached answers.
+    let forgetting = tokio::spawn({
+        let (finished, stop) = (state.finished.clone(), shutdown.clone());
+        async move { finished.listen(stop).await }
+    });
     // Jobs finishing anywhere wake this process's `?wait=` requests.
     let relaying = tokio::spawn({
         let (waiters, queue, stop) = (state.waiters.clone(), state.queue.clone(), shutdown.clone());
@@ -235,6 +241,7 @@ pub async fn serve(
     let app = router(state);
     let served = server::run(listener, app, timeouts, shutdown).await;
     listening.abort();
+    forgetting.abort();
     relaying.abort();
     feeding.abort();
     announcing.abort();

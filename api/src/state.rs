@@ -22,6 +22,8 @@ pub struct AppState {
     pub auth: crate::auth::KeyCache,
     /// Templates with their current version, per process, invalidated across processes.
     pub templates: crate::cache::TemplateCache,
+    /// Finished jobs' answers, per process, invalidated across processes.
+    pub finished: crate::finished_jobs::FinishedJobs,
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
     pub readiness: Readiness,
@@ -74,6 +76,7 @@ impl AppState {
             resolver: shared::resolver::TargetResolver::new(&config.lookup_settings()),
             auth: crate::auth::KeyCache::default(),
             templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
+            finished: crate::finished_jobs::FinishedJobs::new(queue.clone()),
             config,
             db,
             queue,

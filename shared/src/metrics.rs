@@ -83,6 +83,8 @@ pub fn install(role: &str, revision: &'static str) {
         "quire_template_cache_hits_total",
         "quire_template_cache_misses_total",
         "quire_template_cache_invalidations_total",
+        "quire_finished_job_cache_hits_total",
+        "quire_finished_job_cache_misses_total",
     ] {
         counter!(name).increment(0);
     }
@@ -205,6 +207,17 @@ pub fn template_cache(hit: bool) {
         "quire_template_cache_hits_total"
     } else {
         "quire_template_cache_misses_total"
+    };
+    counter!(name).increment(1);
+}
+
+/// A `GET /v1/jobs/{id}` answered from the finished jobs' views (hit) or not (miss: not
+/// cached, not finished, or not the caller's).
+pub fn finished_job_cache(hit: bool) {
+    let name = if hit {
+        "quire_finished_job_cache_hits_total"
+    } else {
+        "quire_finished_job_cache_misses_total"
     };
     counter!(name).increment(1);
 }

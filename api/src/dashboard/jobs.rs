@@ -322,6 +322,7 @@ async fn act_on(
                 .db
                 .delete_jobs_by(&op.caller.key_id, &[job.id], job.status)
                 .await?;
+            state.finished.changed(&[job.id]).await;
             tracing::info!(job_id = %job.id, by = %op.caller.key_id, "job deleted from the dashboard");
             Ok(Done::Deleted)
         }
@@ -492,6 +493,7 @@ pub async fn bulk(
             .db
             .delete_jobs_by(&op.caller.key_id, &discard, JobStatus::Dead)
             .await?;
+        state.finished.changed(&discard).await;
         tracing::info!(jobs = deleted.len(), by = %op.caller.key_id, "dead jobs discarded from the dashboard");
         done += deleted.len();
     }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
 use shared::db::{CancelOutcome, JobFilter, JobRow, ListCursor, RetryOutcome};
 use shared::domain::{JobId, JobKind, JobStatus, Timestamp};
@@ -34,16 +34,22 @@ impl Owned for JobRow {
     params(("id" = uuid::Uuid, Path, description = "Job id"), WaitQuery),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get(
-    Mine {
-        state,
-        caller,
-        row: job,
-    }: Mine<JobRow>,
+    Keyed { state, caller }: Keyed,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<WaitQuery>,
-) -> Result<Json<JobView>, ApiError> {
+) -> Result<Response, ApiError> {
     let wait = q.duration(&state)?;
+    let job_id = parse_id(&id)?;
+    // A finished job is answered from memory (see `finished_jobs.rs`).
+    if let Some(view) = state.finished.get(job_id, caller.owner_filter()) {
+        return Ok(json_body(view.body.clone()));
+    }
+    let generation = state.finished.generation();
+    let job = JobRow::find(&state, &caller, &id).await?;
     if wait.is_zero() || job.status.is_terminal() {
-        return Ok(Json(JobView::from_row(&job, &state.base_url)));
+        let body = view_body(&JobView::from_row(&job, &state.base_url))?;
+        state.finished.store(generation, &job, &body);
+        return Ok(json_body(body));
     }
     let id = job.id;
     let read = || {
@@ -55,7 +61,25 @@ pub async fn get(
         }
     };
     let job = until_final(&state, &caller.key_id, wait, Awaited::Job(id), read).await?;
-    Ok(Json(JobView::from_row(&job, &state.base_url)))
+    Ok(Json(JobView::from_row(&job, &state.base_url)).into_response())
+}
+
+/// A job's view as the JSON body `Json` would write.
+fn view_body(view: &JobView) -> Result<axum::body::Bytes, ApiError> {
+    serde_json::to_vec(view)
+        .map(Into::into)
+        .map_err(|e| ApiError::Internal(format!("serializing a job view: {e}")))
+}
+
+fn json_body(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One status change of a job.

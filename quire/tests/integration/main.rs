@@ -13,6 +13,7 @@ mod email_limits;
 mod events;
 mod fairness;
 mod faults;
+mod finished_jobs;
 mod hardening;
 mod helpers;
 mod lifecycle;
