@@ -121,6 +121,12 @@ impl ScheduleSpec {
                 "`probe` is a diagnostic job and cannot be scheduled".into(),
             ));
         }
+        if task == MaintenanceTask::Purge {
+            return Err(error(
+                "task",
+                "`purge` is made by the change it purges for and cannot be scheduled".into(),
+            ));
+        }
         let cron = cron::Schedule::from_str(&config.cron).map_err(|e| {
             error(
                 "cron",
@@ -186,6 +192,7 @@ impl ScheduleSpec {
             task: self.task,
             schedule: Some(self.name.clone()),
             probe: None,
+            tags: Vec::new(),
         }
     }
 
