@@ -144,12 +144,12 @@ async fn revoke(app: &TestApp, id: &str) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-async fn revocation_reaches_the_edge(backend: Backend) {
+async fn revocation_reaches_the_edge(backend: Backend, style: PurgeStyle) {
     let varnish_port = free_port();
     let app = TestApp::spawn_with(backend, &[Roles::ALL], |c| {
         quiet(c);
         c.cdn.purge_url = Some(format!("http://127.0.0.1:{varnish_port}"));
-        c.cdn.style = PurgeStyle::VarnishBan;
+        c.cdn.style = style;
     })
     .await;
     let app_port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
@@ -232,9 +232,15 @@ async fn revocation_reaches_the_edge(backend: Backend) {
     let purge = app
         .wait_for(&app.admin, done[0]["id"].as_str().unwrap(), &["succeeded"])
         .await;
+    // One BAN for both tags; a PURGE per URL: the JSON and HTML verification, the registry.
+    let requests = if style == PurgeStyle::VarnishBan {
+        1
+    } else {
+        3
+    };
     assert_eq!(
         purge["summary"],
-        json!({"tags": [format!("cert-{code}"), "registry"], "requests": 1}),
+        json!({"tags": [format!("cert-{code}"), "registry"], "requests": requests}),
         "{purge}"
     );
     drop(varnish);
@@ -243,12 +249,17 @@ async fn revocation_reaches_the_edge(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_revocation_reaches_the_edge() {
-    revocation_reaches_the_edge(Backend::Embedded).await;
+    revocation_reaches_the_edge(Backend::Embedded, PurgeStyle::VarnishBan).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn production_revocation_reaches_the_edge() {
-    revocation_reaches_the_edge(Backend::Production).await;
+    revocation_reaches_the_edge(Backend::Production, PurgeStyle::VarnishBan).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_revocation_reaches_the_edge_by_url() {
+    revocation_reaches_the_edge(Backend::Embedded, PurgeStyle::VarnishPurge).await;
 }
 
 /// The purge endpoint is down: the purge job fails and is retried with backoff, the cached
