@@ -1697,6 +1697,33 @@ mod tests {
     }
 
     #[test]
+    fn cdn_purging_is_off_unless_a_purge_url_is_set() {
+        let c = load("").unwrap();
+        assert_eq!(c.purging(), None);
+        let c = load(
+            "[cdn]\npurge_url = 'https://api.example/purge'\nstyle = 'surrogate-key-api'\n\
+             token = 'cdn-secret'\nmax_attempts = 5",
+        )
+        .unwrap();
+        assert_eq!(c.purging().unwrap().max_attempts, 5);
+        assert_eq!(c.cdn.style, PurgeStyle::SurrogateKeyApi);
+        assert!(!format!("{:?}", c.cdn).contains("cdn-secret"));
+        // A bad URL is named by its setting, never echoed whole (it may carry credentials).
+        let e = load("[cdn]\npurge_url = 'ftp://user:pw@cdn.example/'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cdn.purge_url") && !e.contains("pw"), "{e}");
+        let e = load("[cdn]\npurge_url = 'not a url'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cdn.purge_url"), "{e}");
+        let e = load("[cdn]\nstyle = 'akamai'").unwrap_err().to_string();
+        assert!(e.contains("cdn.style") && e.contains("varnish-ban"), "{e}");
+        let e = load("[cdn]\nmax_attempts = 0").unwrap_err().to_string();
+        assert!(e.contains("cdn.max_attempts"), "{e}");
+    }
+
+    #[test]
     fn email_limits_have_defaults_and_can_be_lifted() {
         let c = load("").unwrap();
         assert_eq!(

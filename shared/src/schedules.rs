@@ -310,6 +310,8 @@ mod tests {
             ),
             "task"
         );
+        // A purge is made by its change, never by a clock.
+        assert_eq!(field("purge", &config("* * * * * *", "UTC", None)), "task");
         // Rescue is not a task: the scheduler runs it as its own loop.
         assert_eq!(field("rescue", &config("* * * * * *", "UTC", None)), "task");
         // A built-in name is its own task.
