@@ -100,6 +100,26 @@ async fn read(client: &reqwest::Client, url: &str) -> (Value, bool, reqwest::hea
     (response.json().await.unwrap(), hit, headers)
 }
 
+/// GET through the cache, as text.
+async fn text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Reads `url` through the cache until it says `revoked`, failing at `deadline`.
+async fn until_revoked(client: &reqwest::Client, url: &str, deadline: tokio::time::Instant) {
+    loop {
+        let (answer, _, _) = read(client, url).await;
+        if answer["status"] == "revoked" {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {answer} at the edge"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A public certificate issued by a new key, rendered: (job id, verification code).
 async fn issue(app: &TestApp, name: &str) -> (String, String) {
     let key = app.new_key("issuer").await;
@@ -182,14 +202,7 @@ async fn revocation_reaches_the_edge(backend: Backend, style: PurgeStyle) {
         "the registry is cached too"
     );
     for _ in 0..2 {
-        let html = client
-            .get(&page)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = text(&client, &page).await;
         assert!(
             html.contains("valid") && !html.contains("revoked"),
             "{html}"
@@ -199,25 +212,8 @@ async fn revocation_reaches_the_edge(backend: Backend, style: PurgeStyle) {
     // Revoked through the API: the purge is a job the worker runs at once.
     revoke(&app, &id).await;
     let revoked_at = tokio::time::Instant::now();
-    loop {
-        let (answer, _, _) = read(&client, &verify).await;
-        if answer["status"] == "revoked" {
-            break;
-        }
-        assert!(
-            revoked_at.elapsed() < Duration::from_secs(1),
-            "still {answer} at the edge a second after the revocation"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let html = client
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    until_revoked(&client, &verify, revoked_at + Duration::from_secs(1)).await;
+    let html = text(&client, &page).await;
     assert!(
         html.contains("revoked"),
         "the HTML page was purged too: {html}"
@@ -306,17 +302,7 @@ async fn a_purge_is_retried_while_its_endpoint_is_down() {
     let message = failing["error"]["message"].as_str().unwrap();
     assert!(message.starts_with("BAN http://127.0.0.1:"), "{failing}");
     // No purge reached the cache, but the answer lives only `max-age` (and no grace).
-    loop {
-        let (answer, _, _) = read(&client, &verify).await;
-        if answer["status"] == "revoked" {
-            break;
-        }
-        assert!(
-            revoked_at.elapsed() < Duration::from_secs(3 + 2),
-            "still {answer} after max-age"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_revoked(&client, &verify, revoked_at + Duration::from_secs(3 + 2)).await;
     let id = failing["id"].as_str().unwrap();
     assert_ne!(app.job(&app.admin, id).await["status"], "succeeded");
 
