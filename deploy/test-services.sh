@@ -6,6 +6,8 @@
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
 #   - mold (Debian's), the linker .cargo/config.toml names;
+#   - `varnishd` (Debian's `varnish`), which quire/tests/integration/cdn.rs starts in the foreground
+#     on a free port (only the binary: the package's own service is not needed);
 #   - Python 3 with `aiosmtpd` (PyPI), the SMTP server worker/tests/integration/smtp.rs starts on a free port;
 #   - `schemathesis` (PyPI, pinned: SCHEMATHESIS_VERSION), which deploy/contract-test.sh runs;
 #   - Chromium (Debian's `chromium`) and Playwright (PyPI, pinned: PLAYWRIGHT_VERSION, driving
@@ -195,10 +197,11 @@ drop_old_test_databases() {
 }
 
 mold_present() { command -v mold >/dev/null 2>&1; }
+varnish_present() { command -v varnishd >/dev/null 2>&1 || [[ -x /usr/sbin/varnishd ]]; }
 pg_stat_statements_loaded() { [[ $(pg_tcp_query postgres 'show shared_preload_libraries' 2>/dev/null) == *pg_stat_statements* ]]; }
 
-if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && node_present && s3_up; then
-    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium, playwright $PLAYWRIGHT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION, openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, pytest $PYTEST_VERSION and Node.js $(node --version) present: nothing to do"
+if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && varnish_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && node_present && s3_up; then
+    log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, varnishd, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium, playwright $PLAYWRIGHT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION, openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, pytest $PYTEST_VERSION and Node.js $(node --version) present: nothing to do"
     drop_old_test_databases
     exit 0
 fi
@@ -248,6 +251,10 @@ if ! command -v mold >/dev/null 2>&1; then
     log "mold (the linker .cargo/config.toml names) is not installed"
     missing+=(mold)
 fi
+if ! varnish_present; then
+    log "varnishd (the CDN purge tests' cache) is not installed"
+    missing+=(varnish)
+fi
 if ! node_present && ! command -v node >/dev/null 2>&1; then
     log "Node.js and npm are not installed (the TypeScript client's generator and tests)"
     missing+=(nodejs npm)
@@ -261,6 +268,7 @@ if ((${#missing[@]} > 0)); then
 fi
 poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
 command -v mold >/dev/null 2>&1 || fail "mold still missing after installing it"
+varnish_present || fail "varnishd still missing after installing varnish"
 
 # --- aiosmtpd and schemathesis (PyPI) -----------------------------------------------------------
 

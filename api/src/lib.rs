@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod paging;
 pub mod placement;
 pub mod problems;
+pub mod public_cache;
 pub mod quotas;
 mod rate_limit;
 pub mod report_order;

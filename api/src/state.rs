@@ -12,9 +12,22 @@ use shared::storage::Storage;
 
 use crate::error::ApiError;
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs; one `Arc` to clone (a request clones it for each extractor,
+/// and the fields' own clones, the resolver's configuration among them, cost allocations).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct AppStateInner {
     pub config: Arc<Config>,
     pub db: Db,
     pub queue: Queue,
@@ -48,7 +61,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Arc<Config>, db: Db, queue: Queue, storage: Storage) -> Self {
-        Self {
+        Self(Arc::new(AppStateInner {
             readiness: Readiness {
                 db: db.clone(),
                 queue: queue.clone(),
@@ -84,7 +97,7 @@ impl AppState {
             waiting: Default::default(),
             waiters: Default::default(),
             events: Default::default(),
-        }
+        }))
     }
 
     /// The download-link signer (loads its key once).
@@ -99,7 +112,7 @@ impl AppState {
 impl AppState {
     /// In a process that also runs a worker, `/ready` reports its consumers too.
     pub fn with_consuming(mut self, consuming: Option<Arc<std::sync::atomic::AtomicBool>>) -> Self {
-        self.readiness.consuming = consuming;
+        Arc::make_mut(&mut self.0).readiness.consuming = consuming;
         self
     }
 }

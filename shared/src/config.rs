@@ -67,6 +67,8 @@ pub struct Config {
     pub rate_limit: RateLimitSettings,
     pub quotas: Quotas,
     pub webhooks: WebhookSettings,
+    /// Purging a CDN in front of the public answers (verification, the public registry).
+    pub cdn: CdnSettings,
     pub dashboard: DashboardSettings,
     pub secrets: SecretsSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
@@ -119,6 +121,52 @@ pub struct RateLimitSettings {
     /// Take the client address from the last `X-Forwarded-For` entry: only behind a proxy
     /// that sets it (otherwise any client could pick its own address).
     pub trust_forwarded_for: bool,
+}
+
+/// A CDN (or Varnish) in front of the public answers. Those answers always name what they
+/// depend on in `Surrogate-Key` and `Cache-Tag` (`crate::cdn`); with `purge_url` set, every
+/// change that makes one stale (a revocation, a template change, a deletion) inserts a
+/// `purge` job in its own transaction, and a worker sends it until the CDN accepts it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSettings {
+    /// Where purges are sent: the Varnish address (`http://127.0.0.1:6081`) or the CDN's
+    /// purge API (`https://api.fastly.com/service/<id>/purge`,
+    /// `https://api.cloudflare.com/client/v4/zones/<zone>/purge_cache`). Unset: no purges,
+    /// and public answers keep `max-age=60`.
+    pub purge_url: Option<String>,
+    /// How a purge is sent: `varnish-ban` (`BAN purge_url` with `X-Purge-Tags: <tags>`),
+    /// `varnish-purge` (`PURGE` of each URL the tags stand for) or `surrogate-key-api`
+    /// (`POST purge_url` with `Surrogate-Key: <tags>` and the JSON body `{"tags": [...]}`).
+    pub style: PurgeStyle,
+    /// Sent with every purge as `Authorization: Bearer <token>` (and `Fastly-Key: <token>`
+    /// with `surrogate-key-api`). Unset: no credentials.
+    pub token: Option<Secret<String>>,
+    /// `max-age` of verification answers that only a purge changes (`valid`, `revoked`,
+    /// `expired`) while `purge_url` is set, in seconds; a `valid` answer never outlives its
+    /// certificate's expiry. Pending answers and the registry keep 60.
+    pub max_age_secs: u64,
+    /// Attempts of one purge before it is `dead` (backoff as `retry`): 20 span about an hour,
+    /// the default `max_age_secs`, after which a missed purge no longer matters.
+    pub max_attempts: u32,
+    /// Longest one purge request may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+/// How purges reach the CDN (`cdn.style`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PurgeStyle {
+    /// `BAN` with the tags in `X-Purge-Tags` (`deploy/varnish/quire.vcl`).
+    #[default]
+    VarnishBan,
+    /// `PURGE` of each URL the tags stand for: only verification pages and the unfiltered
+    /// registry have one.
+    VarnishPurge,
+    /// `POST` with `Surrogate-Key` (Fastly) and `{"tags": [...]}` (Cloudflare).
+    SurrogateKeyApi,
 }
 
 /// Webhook deliveries and the event log behind them and `GET /v1/events`.
@@ -602,6 +650,14 @@ impl Config {
                 pump_interval_ms: 100,
                 events_retention_hours: 7 * 24,
             },
+            cdn: CdnSettings {
+                purge_url: None,
+                style: PurgeStyle::VarnishBan,
+                token: None,
+                max_age_secs: 3600,
+                max_attempts: 20,
+                timeout_secs: 10,
+            },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.
                 // Twice the cores: a job's database, queue and file round trips overlap another's
@@ -831,6 +887,7 @@ impl Config {
         self.validate_limits()?;
         self.validate_maintenance()?;
         self.validate_webhooks()?;
+        self.validate_cdn()?;
         within(
             "dashboard.idle_timeout_secs",
             self.dashboard.idle_timeout_secs,
@@ -1167,6 +1224,28 @@ impl Config {
         Ok(())
     }
 
+    fn validate_cdn(&self) -> Result<(), ConfigError> {
+        let cdn = &self.cdn;
+        if let Some(raw) = &cdn.purge_url {
+            // Named by its scheme and host only: a purge URL may carry credentials.
+            let parsed = url::Url::parse(raw).map_err(|_| {
+                ConfigError(format!(
+                    "setting `cdn.purge_url`: `{}` is not a URL",
+                    crate::webhooks::redact_url(raw)
+                ))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return bad(
+                    "cdn.purge_url",
+                    "must be an http:// or https:// URL with a host",
+                );
+            }
+        }
+        within("cdn.max_age_secs", cdn.max_age_secs, 1..=7 * 24 * 3600)?;
+        within("cdn.max_attempts", cdn.max_attempts.into(), 1..=100)?;
+        within("cdn.timeout_secs", cdn.timeout_secs, 1..=60)
+    }
+
     /// The sandbox, rescue, schedules, cleanup and health checks.
     fn validate_maintenance(&self) -> Result<(), ConfigError> {
         let sandbox = &self.sandbox;
@@ -1274,6 +1353,13 @@ impl Config {
             timeout: Duration::from_millis(w.lookup_timeout_ms),
             max_lookups: w.max_lookups as usize,
         }
+    }
+
+    /// CDN purging, when `cdn.purge_url` is set.
+    pub fn purging(&self) -> Option<crate::cdn::Purging> {
+        self.cdn.purge_url.as_ref().map(|_| crate::cdn::Purging {
+            max_attempts: self.cdn.max_attempts,
+        })
     }
 
     /// The database URL to connect to, with the embedded default filled in.
@@ -1532,6 +1618,33 @@ mod tests {
         assert!(e.contains("sandbox.timeout_ms"), "{e}");
         let e = load("[sandbox]\nmemory_mb = 64").unwrap_err().to_string();
         assert!(e.contains("sandbox.memory_mb"), "{e}");
+    }
+
+    #[test]
+    fn cdn_purging_is_off_unless_a_purge_url_is_set() {
+        let c = load("").unwrap();
+        assert_eq!(c.purging(), None);
+        let c = load(
+            "[cdn]\npurge_url = 'https://api.example/purge'\nstyle = 'surrogate-key-api'\n\
+             token = 'cdn-secret'\nmax_attempts = 5",
+        )
+        .unwrap();
+        assert_eq!(c.purging().unwrap().max_attempts, 5);
+        assert_eq!(c.cdn.style, PurgeStyle::SurrogateKeyApi);
+        assert!(!format!("{:?}", c.cdn).contains("cdn-secret"));
+        // A bad URL is named by its setting, never echoed whole (it may carry credentials).
+        let e = load("[cdn]\npurge_url = 'ftp://user:pw@cdn.example/'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cdn.purge_url") && !e.contains("pw"), "{e}");
+        let e = load("[cdn]\npurge_url = 'not a url'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cdn.purge_url"), "{e}");
+        let e = load("[cdn]\nstyle = 'akamai'").unwrap_err().to_string();
+        assert!(e.contains("cdn.style") && e.contains("varnish-ban"), "{e}");
+        let e = load("[cdn]\nmax_attempts = 0").unwrap_err().to_string();
+        assert!(e.contains("cdn.max_attempts"), "{e}");
     }
 
     #[test]

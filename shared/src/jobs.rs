@@ -153,6 +153,9 @@ pub struct MaintenancePayload {
     /// What a `probe` does; unused by the other tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Probe>,
+    /// The cache tags a `purge` sends to the CDN (`crate::cdn`); unused by the other tasks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,15 +173,19 @@ pub enum MaintenanceTask {
     /// tests run to hold a worker busy or break a handler on purpose. The API cannot enqueue
     /// it; only code with database access (tests, operators' scripts) can.
     Probe,
+    /// Tells the CDN (`cdn.purge_url`) to drop its copies of the public answers its `tags`
+    /// name. Inserted by the change that made them stale, in its transaction; never scheduled.
+    Purge,
 }
 
 impl MaintenanceTask {
-    pub const ALL: [MaintenanceTask; 5] = [
+    pub const ALL: [MaintenanceTask; 6] = [
         MaintenanceTask::Cleanup,
         MaintenanceTask::Health,
         MaintenanceTask::DbMaintenance,
         MaintenanceTask::CacheWarm,
         MaintenanceTask::Probe,
+        MaintenanceTask::Purge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -188,6 +195,7 @@ impl MaintenanceTask {
             MaintenanceTask::DbMaintenance => "db-maintenance",
             MaintenanceTask::CacheWarm => "cache-warm",
             MaintenanceTask::Probe => "probe",
+            MaintenanceTask::Purge => "purge",
         }
     }
 }

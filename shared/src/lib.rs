@@ -1,6 +1,7 @@
 //! The crate every role shares: configuration, domain types, job payloads, database, queues,
 //! file storage and telemetry. It knows nothing of HTTP.
 
+pub mod cdn;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -125,6 +125,12 @@ impl ScheduleSpec {
                 "`probe` is a diagnostic job and cannot be scheduled".into(),
             ));
         }
+        if task == MaintenanceTask::Purge {
+            return Err(error(
+                "task",
+                "`purge` is made by the change it purges for and cannot be scheduled".into(),
+            ));
+        }
         let cron = cron::Schedule::from_str(&config.cron).map_err(|e| {
             error(
                 "cron",
@@ -190,6 +196,7 @@ impl ScheduleSpec {
             task: self.task,
             schedule: Some(self.name.clone()),
             probe: None,
+            tags: Vec::new(),
         }
     }
 
@@ -307,6 +314,8 @@ mod tests {
             ),
             "task"
         );
+        // A purge is made by its change, never by a clock.
+        assert_eq!(field("purge", &config("* * * * * *", "UTC", None)), "task");
         // Rescue is not a task: the scheduler runs it as its own loop.
         assert_eq!(field("rescue", &config("* * * * * *", "UTC", None)), "task");
         // A built-in name is its own task.

@@ -183,17 +183,25 @@ fn schedules(
 
 /// An enumeration's values after its doc: `One of: `a`, `b`.`
 fn with_choices(doc: String, schema: &Value) -> String {
-    match schema.get("enum").and_then(Value::as_array) {
-        Some(values) => {
-            let values: Vec<String> = values
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|v| format!("`{v}`"))
-                .collect();
-            format!("{doc} One of: {}.", values.join(", "))
-        }
-        _ => doc,
+    // `enum: [...]`, or `oneOf` of `const`s when the values have doc comments of their own.
+    let values: Vec<&str> = match schema.get("enum").and_then(Value::as_array) {
+        Some(values) => values.iter().filter_map(Value::as_str).collect(),
+        None => schema
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .map(|branches| {
+                branches
+                    .iter()
+                    .filter_map(|b| b.get("const").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if values.is_empty() {
+        return doc;
     }
+    let values: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    format!("{doc} One of: {}.", values.join(", "))
 }
 
 fn setting(path: &str, doc: String, default: Option<String>) -> Setting {
@@ -232,13 +240,16 @@ fn target<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
             .map(|s| target(root, s))
             .unwrap_or(schema);
     }
+    // An `Option`'s two branches, one of them `null`; an enumeration's `oneOf` stays whole.
     for combinator in ["anyOf", "oneOf", "allOf"] {
-        if let Some(branches) = schema.get(combinator).and_then(Value::as_array)
-            && let Some(branch) = branches
-                .iter()
-                .find(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-        {
-            return target(root, branch);
+        if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
+            let is_null = |b: &&Value| b.get("type").and_then(Value::as_str) == Some("null");
+            let optional = branches.len() == 2 && branches.iter().any(|b| is_null(&b));
+            if (optional || (combinator == "allOf" && branches.len() == 1))
+                && let Some(branch) = branches.iter().find(|b| !is_null(b))
+            {
+                return target(root, branch);
+            }
         }
     }
     schema

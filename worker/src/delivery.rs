@@ -196,7 +196,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The error and its causes in one line (reqwest's own message names only the outermost).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         "timed out".to_owned()
     } else {

@@ -1,6 +1,7 @@
 //! The worker: consumes job ids from the queues and runs them. Rendering happens here, on the
 //! blocking pool; the rows it writes are the only record of what happened.
 
+pub mod cdn;
 pub mod consumer;
 pub mod delivery;
 pub mod email;

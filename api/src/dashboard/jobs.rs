@@ -318,11 +318,17 @@ async fn act_on(
                 });
             }
             // Recorded (who, what); a certificate stays verifiable.
-            state
+            let (_, purge) = state
                 .db
-                .delete_jobs_by(&op.caller.key_id, &[job.id], job.status)
+                .delete_jobs_by(
+                    &op.caller.key_id,
+                    &[job.id],
+                    job.status,
+                    state.config.purging(),
+                )
                 .await?;
             state.finished.changed(&[job.id]).await;
+            state.queue.push_inserted(purge.as_ref()).await;
             tracing::info!(job_id = %job.id, by = %op.caller.key_id, "job deleted from the dashboard");
             Ok(Done::Deleted)
         }
@@ -489,11 +495,17 @@ pub async fn bulk(
         }
     }
     if !discard.is_empty() {
-        let deleted = state
+        let (deleted, purge) = state
             .db
-            .delete_jobs_by(&op.caller.key_id, &discard, JobStatus::Dead)
+            .delete_jobs_by(
+                &op.caller.key_id,
+                &discard,
+                JobStatus::Dead,
+                state.config.purging(),
+            )
             .await?;
         state.finished.changed(&discard).await;
+        state.queue.push_inserted(purge.as_ref()).await;
         tracing::info!(jobs = deleted.len(), by = %op.caller.key_id, "dead jobs discarded from the dashboard");
         done += deleted.len();
     }

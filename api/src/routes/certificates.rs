@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::db::{
     CertificateCursor, CertificateFilter, CertificateRow, CertificateSort, CertificateStatus,
@@ -109,13 +110,14 @@ fn decode_cursor(raw: &str, sort: CertificateSort) -> Option<CertificateCursor> 
     Some(CertificateCursor { key, job_id })
 }
 
+/// One page of a registry, with the template it was filtered by (resolved to its id).
 async fn registry(
     state: &AppState,
     mut filter: CertificateFilter,
     q: RegistryQuery,
     page: PageQuery,
     public: bool,
-) -> Result<Json<CertificatePage>, ApiError> {
+) -> Result<(Json<CertificatePage>, Option<String>), ApiError> {
     let date = |field: &str, raw: &Option<String>| -> Result<Option<CalendarDate>, ApiError> {
         raw.as_deref()
             .map(|s| {
@@ -149,10 +151,14 @@ async fn registry(
     if !public {
         filter.batch_id = q.batch.as_deref().map(|b| b.trim().to_owned());
     }
+    let mut resolved = None;
     if let Some(t) = q.template.as_deref() {
         // An unknown template matches nothing rather than failing: names can be deleted.
         filter.template_id = Some(match state.templates.get(t.trim(), true).await? {
-            Some(found) => found.record.id.clone(),
+            Some(found) => {
+                resolved = Some(found.record.id.clone());
+                found.record.id.clone()
+            }
             None => t.trim().to_owned(),
         });
     }
@@ -180,13 +186,14 @@ async fn registry(
         )
         .await?;
     let next_cursor = page.next_cursor(&mut rows, encode_cursor);
-    Ok(Json(CertificatePage {
+    let page = Json(CertificatePage {
         certificates: rows
             .iter()
             .map(|r| CertificateView::from_row(r, &state.base_url, public))
             .collect(),
         next_cursor,
-    }))
+    });
+    Ok((page, resolved))
 }
 
 /// The caller's certificates (every owner's for admin keys).
@@ -197,22 +204,38 @@ pub async fn list(mine: Listing<RegistryQuery>) -> Result<Json<CertificatePage>,
         owner_id: mine.caller.owner_filter().map(str::to_owned),
         ..CertificateFilter::default()
     };
-    registry(&mine.state, filter, mine.filter, mine.page, false).await
+    let (page, _) = registry(&mine.state, filter, mine.filter, mine.page, false).await?;
+    Ok(page)
 }
 
-/// Certificates issued with `is_public: true` and rendered; no key needed.
+/// Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+/// configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+/// filtered by a template); a revocation or deletion purges it.
 #[utoipa::path(get, path = "/v1/certificates/public", operation_id = "list_public_certificates", tag = "certificates", params(RegistryQuery, PageQuery),
-    responses((status = 200, body = CertificatePage), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = CertificatePage,
+            headers(("Cache-Control" = String, description = "With CDN purging configured: `public, max-age=60`"),
+                ("Surrogate-Key" = String, description = "With CDN purging configured: cache tags, space-separated: `registry`, and `template-<id>` when filtered by a template"),
+                ("Cache-Tag" = String, description = "The same tags, comma-separated"))),
+        (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_public(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<RegistryQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<CertificatePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = CertificateFilter {
         public_only: true,
         ..CertificateFilter::default()
     };
-    registry(&state, filter, q, page, true).await
+    let (page, template) = registry(&state, filter, q, page, true).await?;
+    // Unpurged, a cached page could list a revoked certificate as valid: only with purging.
+    if state.config.purging().is_none() {
+        return Ok(page.into_response());
+    }
+    Ok((
+        crate::public_cache::registry(template.as_deref()).headers(),
+        page,
+    )
+        .into_response())
 }
 
 /// One certificate (owner or admin).
@@ -265,11 +288,12 @@ pub async fn revoke(
     let reason = p.text("reason", &body.value.reason, 500);
     p.into_result()?;
     let reason = reason.unwrap_or_default();
-    match state
+    let (outcome, purge) = state
         .db
-        .revoke_certificate(id, caller.owner_filter(), &reason)
-        .await?
-    {
+        .revoke_certificate(id, caller.owner_filter(), &reason, state.config.purging())
+        .await?;
+    state.queue.push_inserted(purge.as_ref()).await;
+    match outcome {
         RevokeOutcome::NotFound => Err(ApiError::NotFound("certificate")),
         RevokeOutcome::AlreadyRevoked => Err(ApiError::Conflict {
             code: "already_revoked",

@@ -706,12 +706,18 @@ pub async fn update(
         assets,
         fields: req.fields,
     };
-    let record = state
+    let (record, purge) = state
         .db
-        .update_template(&current.record.id, change, &caller.key_id)
+        .update_template(
+            &current.record.id,
+            change,
+            &caller.key_id,
+            state.config.purging(),
+        )
         .await?
         .ok_or(ApiError::NotFound("template"))?;
     state.templates.invalidate().await;
+    state.queue.push_inserted(purge.as_ref()).await;
     Ok(Json(view(&record, Some(&content), true)))
 }
 
@@ -738,8 +744,12 @@ pub async fn delete(
             message: "built-in templates are seeded on every start and cannot be deleted".into(),
         });
     }
-    let outcome = state.db.delete_template(&current.record.id).await?;
+    let (outcome, purge) = state
+        .db
+        .delete_template(&current.record.id, state.config.purging())
+        .await?;
     state.templates.invalidate().await;
+    state.queue.push_inserted(purge.as_ref()).await;
     let deleted = match outcome {
         DeleteOutcome::Deleted => "hard",
         DeleteOutcome::SoftDeleted => "soft",

@@ -3,9 +3,12 @@
 //! code itself is the unguessable secret.
 //!
 //! CDN-ready: every answer carries an `ETag` (the sha256 of its body, so revoking a
-//! certificate changes it at once) and `Cache-Control: public, max-age=60`; a matching
-//! `If-None-Match` is a `304`. A CDN may keep an answer a minute at most, and revalidates
-//! with a request that costs a database read but no body.
+//! certificate changes it at once), `Cache-Control: public, max-age=60` and the cache tag of
+//! its certificate (`Surrogate-Key`, `Cache-Tag`: `cert-<code>`); a matching `If-None-Match`
+//! is a `304`. A CDN may keep an answer a minute at most, and revalidates with a request that
+//! costs a database read but no body. With purging configured (`cdn.purge_url`), a revocation
+//! or deletion purges the tag, so an answer only a purge changes (`valid`, `revoked`,
+//! `expired`) may live `cdn.max_age_secs`; a `valid` one never past its expiry.
 
 use std::sync::LazyLock;
 
@@ -17,6 +20,7 @@ use shared::domain::CalendarDate;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
+use crate::public_cache::{self, Caching};
 use crate::state::AppState;
 use crate::views::{CertificateView, Verification};
 
@@ -38,7 +42,13 @@ fn normalise(code: &str) -> Option<String> {
         .then_some(code)
 }
 
-async fn lookup(state: &AppState, code: &str) -> Result<Verification, ApiError> {
+/// A verification with how it may be cached.
+struct Answer {
+    verification: Verification,
+    cache: Caching,
+}
+
+async fn lookup(state: &AppState, code: &str) -> Result<Answer, ApiError> {
     let code = normalise(code).ok_or(ApiError::NotFound("certificate"))?;
     let row = state
         .db
@@ -53,11 +63,15 @@ async fn lookup(state: &AppState, code: &str) -> Result<Verification, ApiError> 
     ) {
         return Err(ApiError::NotFound("certificate"));
     }
-    Ok(Verification::of(CertificateView::from_row(
-        &row,
-        &state.base_url,
-        true,
-    )))
+    let cache = Caching {
+        max_age: public_cache::verification_max_age(&state.config, status, row.expires_on),
+        tags: vec![shared::cdn::certificate(&row.verification_code)],
+    };
+    let verification = Verification::of(CertificateView::from_row(&row, &state.base_url, true));
+    Ok(Answer {
+        verification,
+        cache,
+    })
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -70,24 +84,25 @@ fn wants_html(headers: &HeaderMap) -> bool {
     matches!((html, json), (Some(h), Some(j)) if h < j) || (html.is_some() && json.is_none())
 }
 
-/// How long a CDN or browser may reuse a verification answer without asking again.
-const MAX_AGE: &str = "public, max-age=60";
-
 /// `body` with its ETag and cache headers, or `304` when the client has it already.
-fn cacheable(request: &HeaderMap, content_type: &'static str, body: Vec<u8>) -> Response {
+fn cacheable(
+    request: &HeaderMap,
+    cache: &Caching,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response {
     use sha2::Digest as _;
     let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(&body)));
     let fresh = crate::download::if_none_match(request, &etag);
     let headers = [
         (header::ETAG, etag),
-        (header::CACHE_CONTROL, MAX_AGE.to_owned()),
         // One URL, two representations (HTML for browsers, JSON otherwise).
         (header::VARY, "Accept".to_owned()),
     ];
     if fresh {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
+        return (StatusCode::NOT_MODIFIED, headers, cache.headers()).into_response();
     }
-    let mut response = (headers, body).into_response();
+    let mut response = (headers, cache.headers(), body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -114,27 +129,37 @@ fn html(v: &Verification) -> Result<String, ApiError> {
 }
 
 /// Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
-/// answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
-/// the current ETag answers 304 (revoking the certificate changes it).
+/// answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+/// configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+/// current ETag answers 304 (revoking the certificate changes it).
 #[utoipa::path(get, path = "/v1/verify/{code}", operation_id = "verify_certificate", tag = "verification",
     params(("code" = String, Path, description = "The verification code printed on the certificate")),
     responses((status = 200, description = "The verification; the HTML page with `Accept: text/html`",
-            content((Verification = "application/json"), ("text/html"))),
-        (status = 304, description = "Not modified: the `If-None-Match` ETag is current"),
+            content((Verification = "application/json"), ("text/html")),
+            headers(("Cache-Control" = String, description = "`public, max-age=60`; with CDN purging configured, answers only a purge changes may live longer"),
+                ("Surrogate-Key" = String, description = "Cache tags of what the answer depends on, space-separated: `cert-<code>`"),
+                ("Cache-Tag" = String, description = "The same tags, comma-separated"))),
+        (status = 304, description = "Not modified: the `If-None-Match` ETag is current",
+            headers(("Surrogate-Key" = String, description = "As on 200"), ("Cache-Tag" = String, description = "As on 200"))),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let verification = lookup(&state, &code).await?;
+    let answer = lookup(&state, &code).await?;
     if wants_html(&headers) {
-        let page = html(&verification)?;
-        return Ok(cacheable(&headers, "text/html; charset=utf-8", page.into()));
+        let page = html(&answer.verification)?;
+        return Ok(cacheable(
+            &headers,
+            &answer.cache,
+            "text/html; charset=utf-8",
+            page.into(),
+        ));
     }
-    let body = serde_json::to_vec(&verification)
+    let body = serde_json::to_vec(&answer.verification)
         .map_err(|e| ApiError::Internal(format!("verification JSON: {e}")))?;
-    Ok(cacheable(&headers, "application/json", body))
+    Ok(cacheable(&headers, &answer.cache, "application/json", body))
 }
 
 /// The HTML view, for people who scan the QR code.
@@ -143,8 +168,11 @@ pub async fn verify_page(
     headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
 ) -> Response {
-    match lookup(&state, &code).await.and_then(|v| html(&v)) {
-        Ok(page) => cacheable(&headers, "text/html; charset=utf-8", page.into()),
+    match lookup(&state, &code)
+        .await
+        .and_then(|a| Ok((html(&a.verification)?, a.cache)))
+    {
+        Ok((page, cache)) => cacheable(&headers, &cache, "text/html; charset=utf-8", page.into()),
         Err(ApiError::NotFound(_)) => (
             StatusCode::NOT_FOUND,
             Html("<!doctype html><title>Not found</title><h1>No certificate has this code</h1>"),

@@ -12,14 +12,15 @@ use shared::jobs::{Probe, ProbeOutcome};
 use crate::helpers::*;
 use quire::Roles;
 
-/// Polls `url` as `key` until `done` holds for its answer, for at most a second.
-async fn within_a_second(
+/// Polls `url` as `key` until `done` holds for its answer, for at most 5 s (on an idle
+/// machine it takes milliseconds; a loaded CI machine may delay the message).
+async fn soon(
     app: &TestApp,
     key: &str,
     url: &str,
     done: impl Fn(StatusCode, &Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let response = app.client.get(url).bearer_auth(key).send().await.unwrap();
         let status = response.status();
@@ -29,7 +30,7 @@ async fn within_a_second(
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "after 1 s still {status} {body}"
+            "after 5 s still {status} {body}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -104,18 +105,18 @@ async fn finished_jobs_are_answered_from_memory_and_changes_reach_every_process(
     let job_id = id.parse().unwrap();
     let earlier = Timestamp::now().plus_millis(-2 * 86_400_000);
 
-    // A retry through this process: its own answer at once, the other's within a second.
+    // A retry through this process: its own answer at once, the other's soon after.
     let response = app
         .post(&key, &format!("/v1/jobs/{id}/retry"), &Value::Null)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let job = app.json_at(Some(&key), here(&id)).await;
     assert_ne!(job["status"], "dead", "{job}");
-    within_a_second(&app, &key, &there(&id), |_, job| job["status"] != "dead").await;
+    soon(&app, &key, &there(&id), |_, job| job["status"] != "dead").await;
     // It fails again (attempt 2), and both say so.
     let job = app.wait_for(&key, &id, &["dead"]).await;
     assert_eq!(job["attempt"], 2, "{job}");
-    let job = within_a_second(&app, &key, &there(&id), |_, job| job["status"] == "dead").await;
+    let job = soon(&app, &key, &there(&id), |_, job| job["status"] == "dead").await;
     assert_eq!(job["attempt"], 2, "{job}");
     assert_eq!(app.json_at(Some(&key), here(&id)).await["attempt"], 2);
 
@@ -130,7 +131,7 @@ async fn finished_jobs_are_answered_from_memory_and_changes_reach_every_process(
     let cleanup = app.wait_for(&app.admin, &run, &["succeeded", "dead"]).await;
     assert_eq!(cleanup["status"], "succeeded", "{cleanup}");
     for url in [here(&id), there(&id)] {
-        within_a_second(&app, &key, &url, |status, _| {
+        soon(&app, &key, &url, |status, _| {
             status == StatusCode::NOT_FOUND
         })
         .await;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod cancel;
+mod cdn;
 mod cli;
 mod client;
 mod cost;

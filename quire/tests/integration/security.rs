@@ -81,7 +81,7 @@ async fn only_the_shipped_sources_render_in_process() {
         .json()
         .await
         .unwrap();
-    let record = app
+    let (record, _) = app
         .db
         .update_template(
             classic["id"].as_str().unwrap(),
@@ -95,6 +95,7 @@ async fn only_the_shipped_sources_render_in_process() {
                 fields: None,
             },
             "test",
+            None,
         )
         .await
         .unwrap()

@@ -460,10 +460,10 @@ async fn cleanup_removes_objects_and_finishes_an_interrupted_run() {
     // The first run "crashed" right after its transaction.
     let gone = app
         .db
-        .delete_jobs(&ids[..1], shared::domain::JobStatus::Succeeded)
+        .delete_jobs(&ids[..1], shared::domain::JobStatus::Succeeded, None)
         .await
         .unwrap();
-    assert_eq!(gone, ids[..1]);
+    assert_eq!(gone.0, ids[..1]);
     assert_eq!(outputs().await.len(), 2, "its object is still there");
     assert_eq!(app.db.pending_file_deletions(10).await.unwrap().len(), 1);
 

@@ -14,6 +14,8 @@ use super::jobs::{
 };
 use super::pool::DatabaseBackend;
 use super::pool::{Db, DbError, placeholders, values};
+use super::purges::insert_purge_in;
+use crate::cdn::Purging;
 use crate::domain::{CalendarDate, JobId, JobStatus, Timestamp};
 
 /// The registry entry written with a certificate job.
@@ -713,31 +715,43 @@ impl Db {
         Ok(revoked == 0)
     }
 
-    /// Revokes a certificate; the first revocation's reason stands.
+    /// Revokes a certificate; the first revocation's reason stands. With `purging`, the purge
+    /// of its verification (and the registry, if it is listed) is inserted in the same
+    /// transaction and returned, to be pushed.
     pub async fn revoke_certificate(
         &self,
         job_id: JobId,
         owner_id: Option<&str>,
         reason: &str,
-    ) -> Result<RevokeOutcome, DbError> {
+        purging: Option<Purging>,
+    ) -> Result<(RevokeOutcome, Option<NewJob>), DbError> {
         let now = Timestamp::now().millis();
-        let done = sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let revoked = sqlx::query(
             "UPDATE certificates SET revoked_at = $3, revoked_reason = $4 \
-             WHERE job_id = $1 AND ($2 IS NULL OR owner_id = $2) AND revoked_at IS NULL",
+             WHERE job_id = $1 AND ($2 IS NULL OR owner_id = $2) AND revoked_at IS NULL \
+             RETURNING verification_code, is_public",
         )
         .bind(job_id.to_string())
         .bind(owner_id.map(str::to_owned))
         .bind(now)
         .bind(reason.to_owned())
-        .execute(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() > 0 {
-            return Ok(RevokeOutcome::Revoked);
+        if let Some(row) = revoked {
+            let code: String = row.try_get("verification_code")?;
+            let public = row.try_get::<i64, _>("is_public")? != 0;
+            let tags = crate::cdn::certificate_tags(&code, public);
+            let purge = insert_purge_in(&mut tx, purging, tags).await?;
+            tx.commit().await?;
+            return Ok((RevokeOutcome::Revoked, purge));
         }
-        Ok(match self.get_certificate(job_id, owner_id).await? {
+        tx.rollback().await?;
+        let outcome = match self.get_certificate(job_id, owner_id).await? {
             Some(_) => RevokeOutcome::AlreadyRevoked,
             None => RevokeOutcome::NotFound,
-        })
+        };
+        Ok((outcome, None))
     }
 
     /// The owner's batch submitted with `key` within the last `window`, with its request

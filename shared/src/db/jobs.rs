@@ -175,6 +175,7 @@ impl NewJob {
             task: crate::jobs::MaintenanceTask::Probe,
             schedule: None,
             probe: Some(probe),
+            tags: Vec::new(),
         };
         NewJob::of(owner_id, max_attempts, &payload)
     }

@@ -3,8 +3,11 @@
 
 use sqlx::{AssertSqlSafe, Executor as _, Row};
 
+use super::jobs::NewJob;
 use super::pool::DatabaseBackend;
 use super::pool::{Db, DbError, placeholders, values};
+use super::purges::insert_purge_in;
+use crate::cdn::Purging;
 use crate::domain::{JobId, JobKind, JobStatus, Timestamp};
 
 /// A finished job past its retention: what deleting its files needs.
@@ -178,26 +181,32 @@ impl Db {
     /// their registry entries and email records, in one short transaction that also records
     /// their files as to be removed (`file_deletions`). Returns the ids deleted: only their
     /// files may go; [`Db::forget_file_deletions`] once they have. Retention's delete
-    /// (cleanup); a person's is [`Db::delete_jobs_by`].
+    /// (cleanup); a person's is [`Db::delete_jobs_by`]. With `purging`, the purge of the
+    /// deleted certificates' verifications (and the registry, if one was listed) is inserted
+    /// in the same transaction and returned, to be pushed.
     pub async fn delete_jobs(
         &self,
         ids: &[JobId],
         status: JobStatus,
-    ) -> Result<Vec<JobId>, DbError> {
-        self.delete_jobs_as(None, ids, status).await
+        purging: Option<Purging>,
+    ) -> Result<(Vec<JobId>, Option<NewJob>), DbError> {
+        self.delete_jobs_as(None, ids, status, purging).await
     }
 
     /// [`Db::delete_jobs`] on a person's request (`actor`, the key that asked): a
     /// certificate's registry row stays, with its job's end kept in it, so the certificate
     /// still verifies as it did (a revoked one `revoked`) and can still be revoked; and each
-    /// deletion is recorded in `audit_log` in the same transaction.
+    /// deletion is recorded in `audit_log` in the same transaction. Its purge (with
+    /// `purging`) names only the registry: a kept certificate verifies as before, but leaves
+    /// the listings with its job.
     pub async fn delete_jobs_by(
         &self,
         actor: &str,
         ids: &[JobId],
         status: JobStatus,
-    ) -> Result<Vec<JobId>, DbError> {
-        self.delete_jobs_as(Some(actor), ids, status).await
+        purging: Option<Purging>,
+    ) -> Result<(Vec<JobId>, Option<NewJob>), DbError> {
+        self.delete_jobs_as(Some(actor), ids, status, purging).await
     }
 
     async fn delete_jobs_as(
@@ -205,9 +214,10 @@ impl Db {
         actor: Option<&str>,
         ids: &[JobId],
         status: JobStatus,
-    ) -> Result<Vec<JobId>, DbError> {
+        purging: Option<Purging>,
+    ) -> Result<(Vec<JobId>, Option<NewJob>), DbError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let mut tx = self.pool().begin().await?;
         // One text per batch length: not worth a cached prepared statement per connection.
@@ -238,6 +248,20 @@ impl Db {
                 batches.push(batch);
             }
         }
+        let mut stale = Vec::new();
+        // Only a rendered certificate verifies or is listed: a dead or cancelled one's
+        // answers (404, absent) stay as they were.
+        if purging.is_some() && status == JobStatus::Succeeded {
+            for (code, public) in deleted_certificates(&mut tx, &rows).await? {
+                match actor {
+                    // Kept: its verification stands, only the listings change.
+                    Some(_) if public => stale.push(crate::cdn::REGISTRY.to_owned()),
+                    Some(_) => {}
+                    None => stale.extend(crate::cdn::certificate_tags(&code, public)),
+                }
+            }
+        }
+        let purge = insert_purge_in(&mut tx, purging, stale).await?;
         if let Some(actor) = actor {
             keep_certificates(&mut tx, &rows, status).await?;
             audit_deletions(&mut tx, actor, &rows, status).await?;
@@ -284,13 +308,14 @@ impl Db {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        deleted
+        let deleted = deleted
             .into_iter()
             .map(|id| {
                 id.parse()
                     .map_err(|_| DbError::Corrupt(format!("job id {id}")))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((deleted, purge))
     }
 
     /// The latest entries of `audit_log`, newest first.
@@ -459,6 +484,42 @@ pub struct AuditEntry {
     /// Whose it was.
     pub owner_id: Option<String>,
     pub detail: Option<String>,
+}
+
+/// The verification code and `is_public` of each deleted job's certificate (read before the
+/// registry rows go).
+async fn deleted_certificates(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<(String, bool)>, DbError> {
+    let mut ids = Vec::new();
+    for row in rows {
+        if row.try_get::<String, _>("kind")? == crate::domain::JobKind::Certificate.as_str() {
+            ids.push(row.try_get::<String, _>("id")?);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT verification_code, is_public FROM certificates WHERE job_id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("verification_code")?,
+                row.try_get::<i64, _>("is_public")? != 0,
+            ))
+        })
+        .collect()
 }
 
 /// Keeps the end of each deleted certificate job in its registry row (`kept_*`), read when

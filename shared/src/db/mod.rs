@@ -12,6 +12,7 @@ mod jobs;
 mod keys;
 mod maintenance;
 mod pool;
+mod purges;
 mod schedules;
 mod sessions;
 mod templates;

@@ -8,7 +8,10 @@ use base64::Engine as _;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::jobs::NewJob;
 use super::pool::{Db, DbError};
+use super::purges::insert_purge_in;
+use crate::cdn::Purging;
 use crate::domain::Timestamp;
 use crate::templates::{
     BuiltinTemplate, FieldSpec, TemplateContent, TemplateKind, TemplateRecord, TemplateVersion,
@@ -164,13 +167,15 @@ impl Db {
     }
 
     /// Applies a change as a new version. `None` when the template does not exist (or is
-    /// deleted).
+    /// deleted). With `purging`, the purge of the answers that depend on the template is
+    /// inserted in the same transaction and returned, to be pushed.
     pub async fn update_template(
         &self,
         id: &str,
         change: TemplateChange,
         by: &str,
-    ) -> Result<Option<TemplateRecord>, DbError> {
+        purging: Option<Purging>,
+    ) -> Result<Option<(TemplateRecord, Option<NewJob>)>, DbError> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool().begin().await?;
         // Moving the pointer first takes the row lock, so concurrent changes serialise.
@@ -204,8 +209,9 @@ impl Db {
             fields: change.fields.unwrap_or(previous.fields),
         };
         insert_version(&mut tx, id, template.version, &content, by, now).await?;
+        let purge = insert_purge_in(&mut tx, purging, vec![crate::cdn::template(id)]).await?;
         tx.commit().await?;
-        Ok(Some(template))
+        Ok(Some((template, purge)))
     }
 
     /// A live template by id or by name.
@@ -278,8 +284,14 @@ impl Db {
         rows.iter().map(record).collect()
     }
 
-    /// Deletes a template, softly when certificates reference it.
-    pub async fn delete_template(&self, id: &str) -> Result<DeleteOutcome, DbError> {
+    /// Deletes a template, softly when certificates reference it. With `purging`, the purge
+    /// of the answers that depend on the template is inserted in the same transaction.
+    pub async fn delete_template(
+        &self,
+        id: &str,
+        purging: Option<Purging>,
+    ) -> Result<(DeleteOutcome, Option<NewJob>), DbError> {
+        let tags = || vec![crate::cdn::template(id)];
         let now = Timestamp::now().millis();
         let mut tx = self.pool().begin().await?;
         let soft = sqlx::query(
@@ -293,8 +305,9 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if soft.rows_affected() > 0 {
+            let purge = insert_purge_in(&mut tx, purging, tags()).await?;
             tx.commit().await?;
-            return Ok(DeleteOutcome::SoftDeleted);
+            return Ok((DeleteOutcome::SoftDeleted, purge));
         }
         sqlx::query(
             "DELETE FROM template_versions WHERE template_id = $1 \
@@ -307,12 +320,13 @@ impl Db {
             .bind(id.to_owned())
             .execute(&mut *tx)
             .await?;
+        if hard.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok((DeleteOutcome::NotFound, None));
+        }
+        let purge = insert_purge_in(&mut tx, purging, tags()).await?;
         tx.commit().await?;
-        Ok(if hard.rows_affected() > 0 {
-            DeleteOutcome::Deleted
-        } else {
-            DeleteOutcome::NotFound
-        })
+        Ok((DeleteOutcome::Deleted, purge))
     }
 
     /// Makes the database hold the shipped built-in templates: creates missing ones and adds
@@ -358,6 +372,8 @@ impl Db {
                         ..TemplateChange::default()
                     },
                     SYSTEM_OWNER,
+                    // A shipped template's new version changes no public answer.
+                    None,
                 )
                 .await?;
             }

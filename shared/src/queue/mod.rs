@@ -265,6 +265,17 @@ impl Queue {
         self.push_tasks(queue, vec![task]).await
     }
 
+    /// Pushes a job that a change inserted in its own transaction (a CDN purge), once that
+    /// committed. A failed push is only logged: the row waits `queued` and the rescuer
+    /// pushes it.
+    pub async fn push_inserted(&self, job: Option<&crate::db::NewJob>) {
+        let Some(job) = job else { return };
+        crate::metrics::jobs_submitted(job.kind, 1);
+        if let Err(e) = self.push(job.kind.queue(), job.id, None).await {
+            tracing::warn!(job_id = %job.id, error = %e, "job not pushed; the rescuer will");
+        }
+    }
+
     /// Push many ids at once (bulk submissions, the rescuer). One round trip per 500 ids on
     /// Redis, one transaction on SQLite. On error some ids may already have been pushed;
     /// pushing them again is harmless (the worker's claim on the row de-duplicates).

@@ -36,6 +36,8 @@ pub struct JobContext {
     pub mailer: Mailer,
     /// Webhook deliveries' HTTP client (pooled; targets checked at connect).
     pub deliverer: Deliverer,
+    /// CDN purges' HTTP client; `None` when `cdn.purge_url` is unset.
+    pub purger: Option<crate::cdn::Purger>,
     /// Signs download links in emails; its key is read from the database on first use.
     links: Arc<OnceCell<LinkSigner>>,
 }
@@ -53,6 +55,7 @@ impl JobContext {
         Ok(JobContext {
             mailer: Mailer::from_config(&config, storage.clone())?,
             deliverer: Deliverer::from_config(&config)?,
+            purger: crate::cdn::Purger::from_config(&config)?,
             storage,
             templates: CompiledTemplates::new(db.clone()),
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),

@@ -106,7 +106,9 @@ export const submitBatch = <ThrowOnError extends boolean = false>(options: Optio
 });
 
 /**
- * Certificates issued with `is_public: true` and rendered; no key needed.
+ * Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+ * configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+ * filtered by a template); a revocation or deletion purges it.
  */
 export const listPublicCertificates = <ThrowOnError extends boolean = false>(options?: Options<ListPublicCertificatesData, ThrowOnError>) => (options?.client ?? client).get<ListPublicCertificatesResponses, ListPublicCertificatesErrors, ThrowOnError>({ url: '/v1/certificates/public', ...options });
 
@@ -396,8 +398,9 @@ export const previewTemplate = <ThrowOnError extends boolean = false>(options: O
 
 /**
  * Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
- * answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
- * the current ETag answers 304 (revoking the certificate changes it).
+ * answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+ * configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+ * current ETag answers 304 (revoking the certificate changes it).
  */
 export const verifyCertificate = <ThrowOnError extends boolean = false>(options: Options<VerifyCertificateData, ThrowOnError>) => (options.client ?? client).get<VerifyCertificateResponses, VerifyCertificateErrors, ThrowOnError>({ url: '/v1/verify/{code}', ...options });
 

@@ -66,12 +66,12 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
                 let fetched = expired.len();
                 budget -= fetched;
                 let ids: Vec<_> = expired.iter().map(|j| j.id).collect();
-                let gone: HashSet<_> = ctx
+                let (gone, purge) = ctx
                     .db
-                    .delete_jobs(&ids, status)
-                    .await?
-                    .into_iter()
-                    .collect();
+                    .delete_jobs(&ids, status, ctx.config.purging())
+                    .await?;
+                ctx.queue.push_inserted(purge.as_ref()).await;
+                let gone: HashSet<_> = gone.into_iter().collect();
                 *deleted.entry(format!("{kind}/{status}")).or_default() += gone.len();
                 let gone: Vec<ExpiredJob> = expired
                     .into_iter()

@@ -8,6 +8,7 @@ mod cleanup;
 mod db_maintenance;
 mod health;
 mod probe;
+mod purge;
 
 use shared::jobs::{MaintenancePayload, MaintenanceTask};
 
@@ -24,5 +25,6 @@ pub async fn run(
         MaintenanceTask::DbMaintenance => db_maintenance::run(ctx).await,
         MaintenanceTask::CacheWarm => cache_warm::run(ctx).await,
         MaintenanceTask::Probe => probe::run(payload.probe.unwrap_or_default()).await,
+        MaintenanceTask::Purge => purge::run(ctx, payload.tags).await,
     }
 }

@@ -142,7 +142,9 @@ def sync_detailed(
     cursor: str | Unset = UNSET,
 
 ) -> Response[CertificatePage | ErrorBody]:
-    """ Certificates issued with `is_public: true` and rendered; no key needed.
+    """ Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+    configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+    filtered by a template); a revocation or deletion purges it.
 
     Args:
         template (str | Unset):
@@ -197,7 +199,9 @@ def sync(
     cursor: str | Unset = UNSET,
 
 ) -> CertificatePage | ErrorBody | None:
-    """ Certificates issued with `is_public: true` and rendered; no key needed.
+    """ Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+    configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+    filtered by a template); a revocation or deletion purges it.
 
     Args:
         template (str | Unset):
@@ -247,7 +251,9 @@ async def asyncio_detailed(
     cursor: str | Unset = UNSET,
 
 ) -> Response[CertificatePage | ErrorBody]:
-    """ Certificates issued with `is_public: true` and rendered; no key needed.
+    """ Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+    configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+    filtered by a template); a revocation or deletion purges it.
 
     Args:
         template (str | Unset):
@@ -302,7 +308,9 @@ async def asyncio(
     cursor: str | Unset = UNSET,
 
 ) -> CertificatePage | ErrorBody | None:
-    """ Certificates issued with `is_public: true` and rendered; no key needed.
+    """ Certificates issued with `is_public: true` and rendered; no key needed. With CDN purging
+    configured, a page is cacheable for 60 s and tagged (`registry`, and `template-<id>` when
+    filtered by a template); a revocation or deletion purges it.
 
     Args:
         template (str | Unset):

@@ -96,8 +96,9 @@ def sync_detailed(
 
 ) -> Response[Any | ErrorBody | Verification]:
     """ Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
-    answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
-    the current ETag answers 304 (revoking the certificate changes it).
+    answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+    configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+    current ETag answers 304 (revoking the certificate changes it).
 
     Args:
         code (str):
@@ -129,8 +130,9 @@ def sync(
 
 ) -> Any | ErrorBody | Verification | None:
     """ Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
-    answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
-    the current ETag answers 304 (revoking the certificate changes it).
+    answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+    configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+    current ETag answers 304 (revoking the certificate changes it).
 
     Args:
         code (str):
@@ -157,8 +159,9 @@ async def asyncio_detailed(
 
 ) -> Response[Any | ErrorBody | Verification]:
     """ Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
-    answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
-    the current ETag answers 304 (revoking the certificate changes it).
+    answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+    configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+    current ETag answers 304 (revoking the certificate changes it).
 
     Args:
         code (str):
@@ -190,8 +193,9 @@ async def asyncio(
 
 ) -> Any | ErrorBody | Verification | None:
     """ Verify a certificate by its code. Browsers (`Accept: text/html`) get the HTML page. The
-    answer carries an `ETag` and `Cache-Control: public, max-age=60`; `If-None-Match` with
-    the current ETag answers 304 (revoking the certificate changes it).
+    answer carries an `ETag`, `Cache-Control: public, max-age=60` (longer with CDN purging
+    configured) and its cache tag (`Surrogate-Key`, `Cache-Tag`); `If-None-Match` with the
+    current ETag answers 304 (revoking the certificate changes it).
 
     Args:
         code (str):
