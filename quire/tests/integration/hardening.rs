@@ -219,9 +219,16 @@ struct SilentDns {
 
 impl SilentDns {
     async fn start() -> SilentDns {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        // A free UDP port whose TCP twin is free too (another test may hold it: try again).
+        let (udp, addr, tcp) = loop {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, addr, tcp),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => panic!("binding {addr}: {e}"),
+            }
+        };
         let queries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = queries.clone();
         tokio::spawn(async move {
