@@ -139,8 +139,4 @@ impl FinishedJobs {
             .subscribe_jobs_changed(on_changed, on_state, stop)
             .await;
     }
-
-    pub fn entries(&self) -> u64 {
-        self.inner.views.entry_count()
-    }
 }

@@ -1519,9 +1519,7 @@ mod tests {
     use super::*;
 
     fn load(toml: &str) -> Result<Config, ConfigError> {
-        Config::from_figment(
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
-        )
+        Config::from_toml_for_test(toml)
     }
 
     #[test]
