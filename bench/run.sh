@@ -55,6 +55,9 @@
 # finished by `?wait=30` versus by polling every second); `dashboard` (production, once:
 # 1,000,000 jobs of 10 keys over 30 days inserted, worker and scheduler stopped, then p50 and
 # p95 of 100 loads of each dashboard page, signed in through the sign-in form);
+# `verify` (production, in each repetition: VERIFY_CERTS (200) certificates issued, then
+# `wrk` against `GET /v1/verify/{code}` with the API alone, with its caches and then
+# restarted with QUIRE_CACHE__ENABLED=false; the summary gives the ratio);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -78,6 +81,7 @@ BATCH_ROWS="${BATCH_ROWS:-10000}"
 BATCH_RUNS="${BATCH_RUNS:-1}"
 SUITES="${SUITES:-ceiling idle jobs scale batch}"
 REPORT_PAGES="${REPORT_PAGES:-10 50 200}"
+VERIFY_CERTS="${VERIFY_CERTS:-200}"
 REPORT_PDFA="${REPORT_PDFA:-0}"
 REPS="${REPS:-3}"
 WRK_SECS="${WRK_SECS:-10}"
@@ -809,6 +813,29 @@ scale() {
     pin_services "$all_cores"
 }
 
+# Public verification with the caches and without: VERIFY_CERTS certificates issued, then wrk
+# against `GET /v1/verify/{code}` of one of them with the API alone (worker and scheduler
+# stopped), first as deployed, then with the API restarted with QUIRE_CACHE__ENABLED=false.
+verify_suite() {
+    local code pid_uncached
+    start_production verify
+    run_bench production-verify "$URL" "$KEY" "$PID_WORKER" --mode burst --jobs "$VERIFY_CERTS" \
+        --concurrency "$BURST_CONCURRENCY"
+    code="$(curl -fsS -H "Authorization: Bearer $KEY" "$URL/v1/certificates?limit=1" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["certificates"][0]["verification_code"])')"
+    kill "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    wait "$PID_WORKER" "$PID_SCHEDULER" 2>/dev/null || true
+    wrk_run verify cached "$URL/v1/verify/$code" "$KEY" "" "$PID_API"
+    kill "$PID_API" 2>/dev/null || true
+    wait "$PID_API" 2>/dev/null || true
+    "${PROD_ENV[@]}" QUIRE_CACHE__ENABLED=false "$QUIRE" api >"$WORK/verify-api-uncached.log" 2>&1 &
+    pid_uncached=$!
+    PIDS+=("$pid_uncached")
+    wait_ready "$URL" "$pid_uncached" "$WORK/verify-api-uncached.log"
+    wrk_run verify uncached "$URL/v1/verify/$code" "$KEY" "" "$pid_uncached"
+    stop_servers
+}
+
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     log "building quire and bench ($PROFILE)"
     case "$PROFILE" in
@@ -925,6 +952,14 @@ for label in dict.fromkeys(r["label"] for r in wrk):
         row(f"{label}: wrk {what}, p99 ms", [r["p99_ms"] for r in mine], "{:.2f}", p99_goal)
         row(f"{label}: wrk {what}, API peak RSS MiB", [r["api_peak_rss_mb"] for r in mine], "{:.0f}")
         row(f"{label}: wrk {what}, API CPU us per request", [r.get("api_cpu_us_per_request") for r in mine], "{:.0f}", "<= 50" if what == "read" else "")
+cached = [r for r in wrk if r["label"] == "verify" and r["what"] == "cached"]
+uncached = [r for r in wrk if r["label"] == "verify" and r["what"] == "uncached"]
+for what, mine in (("cached", cached), ("uncached", uncached)):
+    row(f"verify {what}: wrk /s", [r["per_s"] for r in mine], "{:.0f}")
+    row(f"verify {what}: wrk p99 ms", [r["p99_ms"] for r in mine], "{:.2f}")
+    row(f"verify {what}: API CPU us per request", [r.get("api_cpu_us_per_request") for r in mine], "{:.0f}")
+if cached and len(cached) == len(uncached):
+    row("verify: cached / uncached throughput", [a["per_s"] / b["per_s"] for a, b in zip(cached, uncached)], "{:.2f}", ">= 3")
 fair = lines("fairness.jsonl")
 for label in ("fair", "fifo"):
     mine = [f for f in fair if f["label"] == label]
@@ -978,7 +1013,7 @@ if suite_on report; then
 fi
 if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
     && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks \
-    && ! suite_on dashboard && ! suite_on idle; then
+    && ! suite_on dashboard && ! suite_on idle && ! suite_on verify; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -996,7 +1031,8 @@ command -v curl >/dev/null || {
     echo "bench/run.sh: curl is needed" >&2
     exit 1
 }
-if suite_on jobs && [[ " $DEPLOYMENTS " == *" production "* ]] && ! command -v wrk >/dev/null; then
+if (suite_on jobs || suite_on verify) && [[ " $DEPLOYMENTS " == *" production "* ]] \
+    && ! command -v wrk >/dev/null; then
     log "installing wrk"
     DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >&2 || {
         echo "bench/run.sh: wrk is needed for the API-alone loads (apt-get install wrk)" >&2
@@ -1036,6 +1072,9 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on webhooks; then
                     webhooks_suite
+                fi
+                if suite_on verify; then
+                    verify_suite
                 fi
                 if suite_on dashboard && [[ $rep == 1 ]]; then
                     dashboard_suite

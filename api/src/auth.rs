@@ -1,48 +1,40 @@
-//! API key authentication with a short in-process cache, so a burst of submissions does not
-//! cost one key lookup per request. A key revoked through this process is forgotten at once;
-//! one revoked elsewhere (the CLI, another API process) stops working within `KEY_TTL`, and
-//! a key's email limits changed by the CLI apply within `KEY_TTL` too.
+//! API key authentication through the cache layer's `keys` tier, so a burst of submissions
+//! does not cost one key lookup per request. A key's row changing anywhere (a revocation
+//! through any API process or the CLI, new limits) drops its entry in every API process as
+//! the change commits (see `cache`); an unknown key is remembered as such until a key with
+//! that hash is created.
 
-use std::time::Duration;
-
-use moka::future::Cache;
 use shared::db::{Db, hash_key};
 
+use crate::cache::Caches;
 use crate::error::ApiError;
-
-const KEY_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct KeyCache {
-    /// SHA-256 of the key -> caller; `None` caches "no such live key" too, briefly.
-    cache: Cache<String, Option<Caller>>,
-}
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        Self {
-            cache: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(KEY_TTL)
-                .build(),
-        }
-    }
+    caches: Caches,
 }
 
 impl KeyCache {
+    pub fn new(caches: Caches) -> Self {
+        Self { caches }
+    }
+
     pub async fn authenticate(&self, db: &Db, secret: &str) -> Result<Caller, ApiError> {
         let hash = hash_key(secret);
-        if let Some(hit) = self.cache.get(&hash).await {
-            return hit.ok_or(ApiError::Unauthorized("unknown or revoked API key"));
-        }
-        let found = db.find_key(secret).await?.map(Caller::of_key);
-        self.cache.insert(hash, found.clone()).await;
+        let tag = format!("key:{hash}");
+        let loading = async { db.find_key(secret).await.map(|k| k.map(Caller::of_key)) };
+        let found = self
+            .caches
+            .keys()
+            .load(&hash, loading, |_| Some(vec![tag]))
+            .await?;
         found.ok_or(ApiError::Unauthorized("unknown or revoked API key"))
     }
 
-    /// Forget every cached key (after a revocation through this process).
+    /// Forget every cached key here (after a revocation through this process, which does
+    /// not know the key's hash; the database tells the other processes).
     pub fn clear(&self) {
-        self.cache.invalidate_all();
+        self.caches.keys().clear();
     }
 }
 

@@ -208,16 +208,11 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    // Other processes' template changes arrive here (Redis); ends with the shutdown.
+    // Committed changes (from the database) drop this process's cache entries; ends with the
+    // shutdown.
     let listening = tokio::spawn({
-        let cache = state.templates.clone();
-        let stop = shutdown.clone();
-        async move { cache.listen(stop).await }
-    });
-    // Finished jobs retried or deleted anywhere leave this process's cached answers.
-    let forgetting = tokio::spawn({
-        let (finished, stop) = (state.finished.clone(), shutdown.clone());
-        async move { finished.listen(stop).await }
+        let (caches, stop) = (state.caches.clone(), shutdown.clone());
+        async move { caches.listen(stop).await }
     });
     // Jobs finishing anywhere wake this process's `?wait=` requests.
     let relaying = tokio::spawn({
@@ -242,7 +237,6 @@ pub async fn serve(
     let app = router(state);
     let served = server::run(listener, app, timeouts, shutdown).await;
     listening.abort();
-    forgetting.abort();
     relaying.abort();
     feeding.abort();
     announcing.abort();

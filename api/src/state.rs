@@ -32,10 +32,12 @@ pub struct AppStateInner {
     pub db: Db,
     pub queue: Queue,
     pub storage: Storage,
+    /// Every cache of this process, invalidated by committed changes (`cache`).
+    pub caches: crate::cache::Caches,
     pub auth: crate::auth::KeyCache,
-    /// Templates with their current version, per process, invalidated across processes.
+    /// Templates with their current version.
     pub templates: crate::cache::TemplateCache,
-    /// Finished jobs' answers, per process, invalidated across processes.
+    /// Finished jobs' answers.
     pub finished: crate::finished_jobs::FinishedJobs,
     /// `public_base_url` without a trailing slash, for links.
     pub base_url: Arc<str>,
@@ -61,6 +63,7 @@ pub struct AppStateInner {
 
 impl AppState {
     pub fn new(config: Arc<Config>, db: Db, queue: Queue, storage: Storage) -> Self {
+        let caches = crate::cache::Caches::new(db.clone(), &config.cache);
         Self(Arc::new(AppStateInner {
             readiness: Readiness {
                 db: db.clone(),
@@ -76,6 +79,7 @@ impl AppState {
                 )),
                 // The API's port is public: metrics only with the token, or when opened.
                 metrics_open: config.metrics.public,
+                caches: Some(caches.clone()),
             },
             storage,
             sandbox: shared::sandbox::SandboxPool::new(config.sandbox_limits()),
@@ -87,9 +91,10 @@ impl AppState {
             base_url: config.public_base_url().into(),
             long_lived: crate::long_lived::LongLived::new(&config.limits),
             resolver: shared::resolver::TargetResolver::new(&config.lookup_settings()),
-            auth: crate::auth::KeyCache::default(),
-            templates: crate::cache::TemplateCache::new(db.clone(), queue.clone()),
-            finished: crate::finished_jobs::FinishedJobs::new(queue.clone()),
+            auth: crate::auth::KeyCache::new(caches.clone()),
+            templates: crate::cache::TemplateCache::new(caches.clone()),
+            finished: crate::finished_jobs::FinishedJobs::new(caches.clone()),
+            caches,
             config,
             db,
             queue,
@@ -140,6 +145,9 @@ pub struct Readiness {
     /// Without a token, whether `/metrics` answers here: on the health port (internal) yes;
     /// on the API's port only with `metrics.public`.
     pub metrics_open: bool,
+    /// The API's caches, in a process serving the API: `/ready` says whether they receive
+    /// invalidations, `/metrics` their sizes.
+    pub caches: Option<crate::cache::Caches>,
 }
 
 impl FromRef<AppState> for Readiness {

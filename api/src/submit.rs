@@ -557,7 +557,7 @@ impl Order for Retry<'_> {
             .await?;
         if let RetryOutcome::Requeued(job) = &outcome {
             // A dead or cancelled job's answer may be cached in any API process.
-            state.finished.changed(&[job.id]).await;
+            state.finished.changed(&[job.id]);
             shared::metrics::job_retried(job.kind);
             if let Err(e) = state.queue.push(job.queue, job.id, None).await {
                 tracing::warn!(job_id = %job.id, error = %e, "retry push failed; the rescuer will push it");

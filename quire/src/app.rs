@@ -150,6 +150,8 @@ impl App {
         let mut tasks = JoinSet::new();
         let mut addr = None;
         let mut health_addr = None;
+        // The API's caches, when this process serves the API: its health port reports them.
+        let mut caches = None;
         // True while this process's queue consumers run: `/ready` reports it.
         let consuming = roles.worker.then(|| Arc::new(AtomicBool::new(false)));
         if let Some(listener) = listener {
@@ -158,6 +160,7 @@ impl App {
             let state =
                 api::AppState::new(config.clone(), db.clone(), queue.clone(), storage.clone())
                     .with_consuming(consuming.clone());
+            caches = Some(state.caches.clone());
             let token = shutdown.clone();
             tasks.spawn(async move {
                 (
@@ -187,6 +190,7 @@ impl App {
                     config.health.stall_after_secs,
                 )),
                 metrics_open: true,
+                caches: caches.clone(),
             };
             let token = shutdown.clone();
             tasks.spawn(async move {

@@ -130,9 +130,10 @@ enum KeysCommand {
     },
     /// Lists keys (never the keys themselves).
     List,
-    /// Revokes a key by id; it stops working within seconds.
+    /// Revokes a key by id; it stops working at once in every API process.
     Revoke { id: String },
-    /// Changes a key's email and service limits (only the flags given); applies within 10 s.
+    /// Changes a key's email and service limits (only the flags given); applies at once in
+    /// every API process.
     Set {
         id: String,
         #[command(flatten)]

@@ -69,6 +69,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// Purging a CDN in front of the public answers (verification, the public registry).
     pub cdn: CdnSettings,
+    pub cache: CacheSettings,
     pub dashboard: DashboardSettings,
     pub secrets: SecretsSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
@@ -151,6 +152,27 @@ pub struct CdnSettings {
     pub max_attempts: u32,
     /// Longest one purge request may take, in seconds.
     pub timeout_secs: u64,
+}
+
+/// The API's in-process caches (`quire cache stats`). Every committed change drops the
+/// entries it touches in every API process as it commits (database triggers), so these
+/// lifetimes are a safety net only.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Cache at all; `false`: every read goes to the database (to measure what caching saves).
+    pub enabled: bool,
+    /// Lifetime of a cached API key, in seconds.
+    pub keys_ttl_secs: u64,
+    /// Lifetime of a cached template and of the public template list, in seconds.
+    pub templates_ttl_secs: u64,
+    /// Lifetime of a cached public verification, in seconds.
+    pub verifications_ttl_secs: u64,
+    /// Lifetime of a cached public registry page, in seconds: how late a newly issued
+    /// certificate may appear in it (revocations and deletions drop pages at once).
+    pub registry_ttl_secs: u64,
+    /// Lifetime of a finished job's cached answer, in seconds.
+    pub finished_jobs_ttl_secs: u64,
 }
 
 /// How purges reach the CDN (`cdn.style`).
@@ -657,6 +679,14 @@ impl Config {
                 max_age_secs: 3600,
                 max_attempts: 20,
                 timeout_secs: 10,
+            },
+            cache: CacheSettings {
+                enabled: true,
+                keys_ttl_secs: 600,
+                templates_ttl_secs: 600,
+                verifications_ttl_secs: 3600,
+                registry_ttl_secs: 30,
+                finished_jobs_ttl_secs: 600,
             },
             queues: Queues {
                 // Rendering is CPU-bound: one render per core. Emails wait on the network.

@@ -80,13 +80,17 @@ pub fn install(role: &str, revision: &'static str) {
         "quire_stale_results_rejected_total",
         "quire_lease_expiries_total",
         "quire_rescued_jobs_total",
-        "quire_template_cache_hits_total",
-        "quire_template_cache_misses_total",
-        "quire_template_cache_invalidations_total",
-        "quire_finished_job_cache_hits_total",
-        "quire_finished_job_cache_misses_total",
     ] {
         counter!(name).increment(0);
+    }
+    for cache in CACHES {
+        for name in [
+            "quire_cache_hits_total",
+            "quire_cache_misses_total",
+            "quire_cache_invalidations_total",
+        ] {
+            counter!(name, "cache" => cache).increment(0);
+        }
     }
     // Email classes are the built-in templates: a small fixed set.
     for class in crate::email_templates::builtin_email_templates() {
@@ -202,28 +206,35 @@ pub fn email(class: String, sent: bool) {
     counter!(name, "class" => class).increment(1);
 }
 
-pub fn template_cache(hit: bool) {
+/// The API's caches (`api::cache`), by the name of their tier.
+pub const CACHES: [&str; 6] = [
+    "keys",
+    "templates",
+    "template_lists",
+    "verifications",
+    "registry",
+    "finished_jobs",
+];
+
+/// A read of one of the API's caches: a hit or a miss.
+pub fn cache_read(cache: &'static str, hit: bool) {
     let name = if hit {
-        "quire_template_cache_hits_total"
+        "quire_cache_hits_total"
     } else {
-        "quire_template_cache_misses_total"
+        "quire_cache_misses_total"
     };
-    counter!(name).increment(1);
+    counter!(name, "cache" => cache).increment(1);
 }
 
-/// A `GET /v1/jobs/{id}` answered from the finished jobs' views (hit) or not (miss: not
-/// cached, not finished, or not the caller's).
-pub fn finished_job_cache(hit: bool) {
-    let name = if hit {
-        "quire_finished_job_cache_hits_total"
-    } else {
-        "quire_finished_job_cache_misses_total"
-    };
-    counter!(name).increment(1);
+/// A committed change touched one of the API's caches.
+pub fn cache_invalidated(cache: &'static str) {
+    counter!("quire_cache_invalidations_total", "cache" => cache).increment(1);
 }
 
-pub fn template_cache_invalidated() {
-    counter!("quire_template_cache_invalidations_total").increment(1);
+/// What one of the API's caches holds now.
+pub fn cache_size(cache: &'static str, entries: u64, bytes: u64) {
+    gauge!("quire_cache_entries", "cache" => cache).set(entries as f64);
+    gauge!("quire_cache_bytes", "cache" => cache).set(bytes as f64);
 }
 
 /// Waiting jobs the rescuer pushed again (their message may have been lost).

@@ -327,7 +327,7 @@ async fn act_on(
                     state.config.purging(),
                 )
                 .await?;
-            state.finished.changed(&[job.id]).await;
+            state.finished.changed(&[job.id]);
             state.queue.push_inserted(purge.as_ref()).await;
             tracing::info!(job_id = %job.id, by = %op.caller.key_id, "job deleted from the dashboard");
             Ok(Done::Deleted)
@@ -504,7 +504,7 @@ pub async fn bulk(
                 state.config.purging(),
             )
             .await?;
-        state.finished.changed(&discard).await;
+        state.finished.changed(&discard);
         state.queue.push_inserted(purge.as_ref()).await;
         tracing::info!(jobs = deleted.len(), by = %op.caller.key_id, "dead jobs discarded from the dashboard");
         done += deleted.len();

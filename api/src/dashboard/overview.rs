@@ -161,6 +161,10 @@ pub async fn overview(op: Operator, State(state): State<AppState>) -> Result<Res
     } else {
         (None, None)
     };
+    let cache = op
+        .caller
+        .is_admin
+        .then(|| crate::routes::system::cache_stats_view(&state));
     let failures: Vec<JobView> = failures
         .iter()
         .map(|j| JobView::from_row(j, &state.base_url))
@@ -178,7 +182,7 @@ pub async fn overview(op: Operator, State(state): State<AppState>) -> Result<Res
                 wait_p50 => latencies.wait_p50, wait_p95 => latencies.wait_p95,
                 run_p50 => latencies.run_p50, run_p95 => latencies.run_p95,
             },
-            workers, schedules, failures,
+            workers, schedules, failures, cache,
             live,
         },
     ))

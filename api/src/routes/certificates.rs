@@ -12,6 +12,7 @@ use shared::db::{
 use shared::domain::{CalendarDate, JobId};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::cache::RegistryPage;
 use crate::certificate_order::{self, CertificateRequest};
 use crate::email_limits::notify_charge;
 use crate::error::{ApiError, ErrorBody};
@@ -226,14 +227,36 @@ pub async fn list_public(
         public_only: true,
         ..CertificateFilter::default()
     };
-    let (page, template) = registry(&state, filter, q, page, true).await?;
-    // Unpurged, a cached page could list a revoked certificate as valid: only with purging.
+    // Through the cache layer: a page is dropped by any change to the registry or to the
+    // templates; today's date is in the key, since statuses expire with it.
+    let key = format!("{}|{q:?}|{page:?}", CalendarDate::today());
+    let loading = async {
+        let (Json(page), template) = registry(&state, filter, q, page, true).await?;
+        let body = serde_json::to_vec(&page).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok::<_, ApiError>(RegistryPage {
+            body: body.into(),
+            template,
+        })
+    };
+    let page = state
+        .caches
+        .registry()
+        .load(&key, loading, |_| {
+            Some(vec!["registry".into(), "templates".into()])
+        })
+        .await?;
+    let json = [(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    )];
+    // Unpurged, a CDN could list a revoked certificate as valid: CDN headers only with purging.
     if state.config.purging().is_none() {
-        return Ok(page.into_response());
+        return Ok((json, page.body).into_response());
     }
     Ok((
-        crate::public_cache::registry(template.as_deref()).headers(),
-        page,
+        json,
+        crate::public_cache::registry(page.template.as_deref()).headers(),
+        page.body,
     )
         .into_response())
 }
@@ -288,10 +311,16 @@ pub async fn revoke(
     let reason = p.text("reason", &body.value.reason, 500);
     p.into_result()?;
     let reason = reason.unwrap_or_default();
+    // Every API process drops its cached verification and registry pages as this commits;
+    // the answer waits until they have been told (see `cache`).
+    let settling = state.caches.expect(vec!["registry".into()]);
     let (outcome, purge) = state
         .db
         .revoke_certificate(id, caller.owner_filter(), &reason, state.config.purging())
         .await?;
+    if matches!(outcome, RevokeOutcome::Revoked) {
+        settling.settle().await;
+    }
     state.queue.push_inserted(purge.as_ref()).await;
     match outcome {
         RevokeOutcome::NotFound => Err(ApiError::NotFound("certificate")),
@@ -299,7 +328,13 @@ pub async fn revoke(
             code: "already_revoked",
             message: "this certificate is already revoked".into(),
         }),
-        RevokeOutcome::Revoked => Ok(Json(view_of(&state, &caller, id).await?)),
+        RevokeOutcome::Revoked => {
+            let view = view_of(&state, &caller, id).await?;
+            // This process reads its own write at once, whatever the channel is doing.
+            let tag = format!("cert:{}", view.verification_code);
+            state.caches.changed(&[tag]);
+            Ok(Json(view))
+        }
     }
 }
 

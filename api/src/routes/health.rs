@@ -23,6 +23,11 @@ pub struct Health {
     /// themselves (paths, free disk, error texts) are in `GET /v1/status` (admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recorded: Option<RecordedSummary>,
+    /// `/ready` of a process serving the API: whether committed changes reach its caches.
+    /// While they do not (`up: false`) it caches nothing and reads the database: slower, never
+    /// wrong, so not a reason to be unready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::routes::system::CacheHealthView>,
 }
 
 /// The recorded checks, summed up.
@@ -51,6 +56,7 @@ pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>
                 status: "stalled".into(),
                 down: vec!["progress".into()],
                 recorded: None,
+                cache: None,
             }),
         );
     }
@@ -60,6 +66,7 @@ pub async fn health(State(state): State<Readiness>) -> (StatusCode, Json<Health>
             status: "ok".into(),
             down: vec![],
             recorded: None,
+            cache: None,
         }),
     )
 }
@@ -91,6 +98,9 @@ pub async fn metrics(
         }
     } else if !state.metrics_open {
         return Err(crate::error::ApiError::NotFound("metrics"));
+    }
+    if let Some(caches) = &state.caches {
+        caches.export_gauges();
     }
     let text = shared::metrics::render().ok_or(crate::error::ApiError::NotFound("metrics"))?;
     Ok((
@@ -163,6 +173,10 @@ pub async fn ready(State(state): State<Readiness>) -> (StatusCode, Json<Health>)
             status: label.into(),
             down,
             recorded,
+            cache: state
+                .caches
+                .as_ref()
+                .map(crate::routes::system::CacheHealthView::of),
         }),
     )
 }

@@ -1,5 +1,5 @@
 //! What operators check: `/v1/status` (admin: recorded health checks, jobs per queue and
-//! status), cache counters (admin) and whether the template cache's invalidation channel is up.
+//! status), cache counters (admin) and whether the caches' invalidation channel is up.
 
 use std::collections::BTreeMap;
 
@@ -13,39 +13,65 @@ use crate::extract::{Caller, Keyed};
 use crate::state::AppState;
 use crate::views::{RecordedHealth, WorkerView};
 
-/// This process's template cache since it started.
+/// One cache of this process since it started.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CacheStatsView {
+pub struct CacheTierView {
+    /// `keys`, `templates`, `template_lists`, `verifications`, `registry`, `finished_jobs`.
+    pub name: String,
     pub hits: u64,
     pub misses: u64,
-    /// Reads with `use_cache=false`.
-    pub bypasses: u64,
-    /// Invalidations applied (this process's changes and other processes' broadcasts).
+    /// Committed changes that touched this cache.
     pub invalidations: u64,
     pub entries: u64,
+    /// About how much memory the entries take.
+    pub bytes: u64,
     /// hits / (hits + misses), 0 when there were no reads.
     pub hit_ratio: f64,
 }
 
-/// Template cache counters (admin).
+/// The caches of the answering API process.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CacheStatsView {
+    pub caches: Vec<CacheTierView>,
+    /// Whether committed changes reach this process (nothing is cached while not).
+    pub channel: CacheHealthView,
+}
+
+/// Cache counters of the answering API process (admin).
 #[utoipa::path(get, path = "/v1/system/cache/stats", operation_id = "get_cache_stats", tag = "system",
     responses((status = 200, body = CacheStatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn cache_stats(Keyed { state, caller }: Keyed) -> Result<Json<CacheStatsView>, ApiError> {
     caller.require_admin()?;
-    let s = state.templates.stats().await;
-    let reads = s.hits + s.misses;
-    Ok(Json(CacheStatsView {
-        hits: s.hits,
-        misses: s.misses,
-        bypasses: s.bypasses,
-        invalidations: s.invalidations,
-        entries: s.entries,
-        hit_ratio: if reads == 0 {
-            0.0
-        } else {
-            s.hits as f64 / reads as f64
-        },
-    }))
+    Ok(Json(cache_stats_view(&state)))
+}
+
+/// The caches' counters and channel (also the dashboard's).
+pub fn cache_stats_view(state: &AppState) -> CacheStatsView {
+    let caches = state
+        .caches
+        .stats()
+        .into_iter()
+        .map(|s| {
+            let reads = s.hits + s.misses;
+            CacheTierView {
+                name: s.name.to_owned(),
+                hits: s.hits,
+                misses: s.misses,
+                invalidations: s.invalidations,
+                entries: s.entries,
+                bytes: s.bytes,
+                hit_ratio: if reads == 0 {
+                    0.0
+                } else {
+                    s.hits as f64 / reads as f64
+                },
+            }
+        })
+        .collect();
+    CacheStatsView {
+        caches,
+        channel: health_view(state),
+    }
 }
 
 /// What a clear did.
@@ -53,46 +79,49 @@ pub async fn cache_stats(Keyed { state, caller }: Keyed) -> Result<Json<CacheSta
 pub struct CacheCleared {
     /// Entries this process dropped.
     pub dropped: u64,
-    /// Whether the other processes were told (`false` while the invalidation channel is
-    /// down: their entries then expire within seconds anyway).
-    pub broadcast: bool,
 }
 
-/// Empties the template cache of every API process (admin): the next reads come from the
-/// database. Never needed for correctness (changes invalidate it); for an operator who
-/// edited templates in the database by hand.
+/// Empties every cache of the answering API process (admin): the next reads come from the
+/// database. Never needed for correctness (committed changes invalidate entries in every
+/// process, whatever made them, hand-written SQL included); other API processes keep theirs.
 #[utoipa::path(post, path = "/v1/system/cache/clear", operation_id = "clear_cache", tag = "system",
     responses((status = 200, body = CacheCleared), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn cache_clear(Keyed { state, caller }: Keyed) -> Result<Json<CacheCleared>, ApiError> {
     caller.require_admin()?;
-    let dropped = state.templates.stats().await.entries;
-    state.templates.invalidate().await;
-    Ok(Json(CacheCleared {
-        dropped,
-        broadcast: state.templates.health().up,
-    }))
+    let dropped = state.caches.stats().iter().map(|s| s.entries).sum();
+    state.caches.clear();
+    Ok(Json(CacheCleared { dropped }))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CacheHealthView {
-    /// `redis` (invalidations reach every process) or `local` (one process: SQLite).
+    /// Where committed changes come from: `postgres` (`NOTIFY` from the database's
+    /// triggers), `sqlite` (its invalidation log) or `off` (`cache.enabled = false`).
     pub channel: String,
-    /// Whether invalidations are being received now.
+    /// Whether changes arrive now. While not, nothing is cached: every read goes to the
+    /// database.
     pub up: bool,
-    /// Entry lifetime in force: short while the channel is down.
-    pub ttl_secs: u64,
 }
 
-/// Whether the template cache's invalidation channel is up.
+impl CacheHealthView {
+    pub fn of(caches: &crate::cache::Caches) -> Self {
+        let h = caches.health();
+        CacheHealthView {
+            channel: h.channel.to_owned(),
+            up: h.up,
+        }
+    }
+}
+
+fn health_view(state: &AppState) -> CacheHealthView {
+    CacheHealthView::of(&state.caches)
+}
+
+/// Whether committed changes reach the answering API process's caches.
 #[utoipa::path(get, path = "/v1/system/cache/health", operation_id = "get_cache_health", tag = "system",
     responses((status = 200, body = CacheHealthView), (status = 401, body = ErrorBody)))]
 pub async fn cache_health(State(state): State<AppState>, _caller: Caller) -> Json<CacheHealthView> {
-    let h = state.templates.health();
-    Json(CacheHealthView {
-        channel: h.channel.to_owned(),
-        up: h.up,
-        ttl_secs: h.ttl_secs,
-    })
+    Json(health_view(&state))
 }
 
 /// Jobs in one queue by status.

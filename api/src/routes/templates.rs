@@ -604,8 +604,15 @@ pub async fn create(
         owner_id: caller.key_id.clone(),
         content: content.clone(),
     };
+    // Every API process hears of the new name before the answer (see `cache`).
+    let settling = state
+        .caches
+        .expect(vec![format!("template-name:{}", new.name)]);
     let record = match state.db.create_template(&new).await? {
-        CreateOutcome::Created(r) => r,
+        CreateOutcome::Created(r) => {
+            settling.settle().await;
+            r
+        }
         CreateOutcome::NameTaken => {
             return Err(ApiError::Conflict {
                 code: "name_taken",
@@ -613,7 +620,7 @@ pub async fn create(
             });
         }
     };
-    state.templates.invalidate().await;
+    state.templates.changed();
     let location = shared::urls::template(&state.base_url, &record.id);
     Ok((
         StatusCode::CREATED,
@@ -706,6 +713,9 @@ pub async fn update(
         assets,
         fields: req.fields,
     };
+    let settling = state
+        .caches
+        .expect(vec![format!("template:{}", current.record.id)]);
     let (record, purge) = state
         .db
         .update_template(
@@ -716,7 +726,8 @@ pub async fn update(
         )
         .await?
         .ok_or(ApiError::NotFound("template"))?;
-    state.templates.invalidate().await;
+    settling.settle().await;
+    state.templates.changed();
     state.queue.push_inserted(purge.as_ref()).await;
     Ok(Json(view(&record, Some(&content), true)))
 }
@@ -744,11 +755,17 @@ pub async fn delete(
             message: "built-in templates are seeded on every start and cannot be deleted".into(),
         });
     }
+    let settling = state
+        .caches
+        .expect(vec![format!("template:{}", current.record.id)]);
     let (outcome, purge) = state
         .db
         .delete_template(&current.record.id, state.config.purging())
         .await?;
-    state.templates.invalidate().await;
+    if !matches!(outcome, DeleteOutcome::NotFound) {
+        settling.settle().await;
+    }
+    state.templates.changed();
     state.queue.push_inserted(purge.as_ref()).await;
     let deleted = match outcome {
         DeleteOutcome::Deleted => "hard",

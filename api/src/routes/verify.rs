@@ -10,7 +10,7 @@
 //! or deletion purges the tag, so an answer only a purge changes (`valid`, `revoked`,
 //! `expired`) may live `cdn.max_age_secs`; a `valid` one never past its expiry.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use shared::db::CertificateStatus;
 use shared::domain::CalendarDate;
 
+use crate::cache::Caches;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
 use crate::public_cache::{self, Caching};
@@ -50,9 +51,21 @@ struct Answer {
 
 async fn lookup(state: &AppState, code: &str) -> Result<Answer, ApiError> {
     let code = normalise(code).ok_or(ApiError::NotFound("certificate"))?;
+    // Through the cache layer: a finished certificate's row, dropped by any change to it; the
+    // status is worked out per request, since expiry comes with the date.
+    let loading = async {
+        state
+            .db
+            .find_certificate_by_code(&code)
+            .await
+            .map(|r| r.map(Arc::new))
+    };
     let row = state
-        .db
-        .find_certificate_by_code(&code)
+        .caches
+        .verifications()
+        .load(&code, loading, |row| {
+            row.as_deref().and_then(Caches::verification_tags)
+        })
         .await?
         .ok_or(ApiError::NotFound("certificate"))?;
     let status = row.status(CalendarDate::today());

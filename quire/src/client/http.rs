@@ -93,6 +93,15 @@ impl Api {
         self.json(self.request(Method::GET, path)).await
     }
 
+    /// `path`'s answer as the API's own view type, so a renamed field fails to compile (or
+    /// to read) instead of printing blanks.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        let value = self.get(path).await?;
+        serde_json::from_value(value).map_err(|e| {
+            Failure::Unreachable(format!("{}{path}: unexpected answer: {e}", self.base))
+        })
+    }
+
     pub async fn get_query(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
         self.json(self.request(Method::GET, path).query(query))
             .await

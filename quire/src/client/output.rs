@@ -13,7 +13,7 @@ pub struct Out {
 
 impl Out {
     /// Prints `value` as JSON (one document per command; `quire top` prints one per line).
-    pub fn print_json(&self, value: &Value) {
+    pub fn print_json<T: serde::Serialize + ?Sized>(&self, value: &T) {
         println!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
@@ -21,7 +21,7 @@ impl Out {
     }
 
     /// `json` with `--json`, else what `human` prints.
-    pub fn either(&self, json: &Value, human: impl FnOnce()) {
+    pub fn either<T: serde::Serialize + ?Sized>(&self, json: &T, human: impl FnOnce()) {
         if self.json {
             self.print_json(json);
         } else {

@@ -136,6 +136,22 @@ async fn sessions(backend: Backend) {
     );
     let overview = overview.text().await.unwrap();
     assert!(overview.contains("data-kind=\"certificate\""), "{overview}");
+    // The caches' counters are the operator's (admin) view.
+    assert!(
+        !overview.contains("Caches of this API process"),
+        "{overview}"
+    );
+    let admin_cookie = sign_in(&app, &app.admin).await;
+    let admin_overview = get(&app, &admin_cookie, "/dashboard")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        admin_overview.contains("Caches of this API process")
+            && admin_overview.contains("<td>verifications</td>"),
+        "{admin_overview}"
+    );
     // The key's succeeded jobs are the latency sample (the certificate, perhaps its email).
     assert!(
         overview.contains("Last 1 succeeded jobs") || overview.contains("Last 2 succeeded jobs"),

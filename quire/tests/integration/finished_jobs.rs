@@ -1,6 +1,6 @@
 //! Finished jobs are answered from each API process's memory, and every change to one (a
-//! retry, a deletion) is seen through every process: at once in the process that made it,
-//! within a moment in the others, and never reverting.
+//! retry, a deletion, SQL by hand) is seen through every process: at once in the process that
+//! made it, within a moment in the others, and never reverting.
 
 use std::time::Duration;
 
@@ -36,21 +36,28 @@ async fn soon(
     }
 }
 
-/// Waits until `url` answers `id` from memory: a change made behind the process's back (no
-/// API, no message) is not seen. (A process keeps nothing until its invalidation channel is
-/// up, a moment after it starts.)
-async fn until_answered_from_memory(app: &TestApp, key: &str, url: &str, id: &str) {
-    let job_id = id.parse().unwrap();
+/// Waits until the process at `base` answers `url` from its finished jobs' cache. (A process
+/// keeps nothing until its invalidation channel is up, a moment after it starts.)
+async fn until_answered_from_memory(app: &TestApp, key: &str, base: &str, url: &str) {
+    let hits = || async {
+        let stats = app
+            .json_at(Some(&app.admin), format!("{base}/v1/system/cache/stats"))
+            .await;
+        stats["caches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "finished_jobs")
+            .unwrap()["hits"]
+            .as_u64()
+            .unwrap()
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    for n in 1.. {
-        let before = app.json_at(Some(key), url).await;
-        let changed = Timestamp::now().plus_millis(-86_400_000 - n * 1000);
-        app.db
-            .backdate_finished_for_test(job_id, changed)
-            .await
-            .unwrap();
-        let after = app.json_at(Some(key), url).await;
-        if after["finished_at"] == before["finished_at"] {
+    loop {
+        app.json_at(Some(key), url).await;
+        let before = hits().await;
+        app.json_at(Some(key), url).await;
+        if hits().await > before {
             return;
         }
         assert!(
@@ -99,11 +106,23 @@ async fn finished_jobs_are_answered_from_memory_and_changes_reach_every_process(
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
-    for url in [here(&id), there(&id)] {
-        until_answered_from_memory(&app, &key, &url, &id).await;
+    for (base, url) in [(&app.base, here(&id)), (&other_base, there(&id))] {
+        until_answered_from_memory(&app, &key, base, &url).await;
     }
     let job_id = id.parse().unwrap();
+
+    // A change behind the API's back (SQL by hand) is seen too: the row's own trigger tells
+    // every process as it commits.
     let earlier = Timestamp::now().plus_millis(-2 * 86_400_000);
+    app.db
+        .backdate_finished_for_test(job_id, earlier)
+        .await
+        .unwrap();
+    let backdated = serde_json::to_value(earlier).unwrap();
+    for url in [here(&id), there(&id)] {
+        let job = soon(&app, &key, &url, |_, job| job["finished_at"] == backdated).await;
+        assert_eq!(job["status"], "dead", "{job}");
+    }
 
     // A retry through this process: its own answer at once, the other's soon after.
     let response = app

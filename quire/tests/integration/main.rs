@@ -4,6 +4,7 @@
 //! Tests wait on job state, never on fixed sleeps.
 
 mod auth;
+mod caching;
 mod cancel;
 mod cdn;
 mod cli;

@@ -302,16 +302,24 @@ async fn listing_filters_production() {
     listing_filters(Backend::Production).await;
 }
 
-/// Clearing the template cache drops the entries (the next read is a miss); admins only.
+/// Clearing the caches drops the entries of the answering process; admins only.
 #[tokio::test]
 async fn cache_clear_drops_entries() {
     let app = TestApp::spawn(Backend::Production).await;
     let key = app.new_key("cache").await;
     app.get(&key, "/v1/templates").await;
+    let entries = |stats: &Value| -> u64 {
+        stats["caches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["entries"].as_u64().unwrap())
+            .sum()
+    };
     let before = app
         .json_at(Some(&app.admin), app.url("/v1/system/cache/stats"))
         .await;
-    assert!(before["entries"].as_u64().unwrap() >= 1, "{before}");
+    assert!(entries(&before) >= 1, "{before}");
     let (status, _) = error_of(app.post(&key, "/v1/system/cache/clear", &json!({})).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let cleared = app
@@ -319,11 +327,11 @@ async fn cache_clear_drops_entries() {
         .await;
     assert_eq!(cleared.status(), StatusCode::OK);
     let cleared: Value = cleared.json().await.unwrap();
-    assert_eq!(cleared["dropped"], before["entries"], "{cleared}");
-    assert_eq!(cleared["broadcast"], true);
+    assert!(cleared["dropped"].as_u64().unwrap() >= 1, "{cleared}");
     let after = app
         .json_at(Some(&app.admin), app.url("/v1/system/cache/stats"))
         .await;
-    assert_eq!(after["entries"], 0, "{after}");
+    // Only the admin key's own lookup (this very request) may be back.
+    assert!(entries(&after) <= 1, "{after}");
     app.stop().await;
 }

@@ -96,6 +96,8 @@ async fn postgres_outage_gives_503_and_recovers() {
 
     proxy.set_down(true);
     expect_unavailable(&app, &key, "database").await;
+    // Changes can no longer be heard: the caches keep nothing, and say so.
+    cache_channel_becomes(&app, false).await;
 
     proxy.set_down(false);
     let after = submit_when_back(&app, &key, "After Outage").await;
@@ -103,7 +105,27 @@ async fn postgres_outage_gives_503_and_recovers() {
     assert_eq!(job["status"], "succeeded", "{job}");
     // Only the two accepted jobs exist.
     assert_eq!(app.count_jobs(&key).await, 2);
+    // And the caches listen again by themselves.
+    cache_channel_becomes(&app, true).await;
     app.stop().await;
+}
+
+/// Waits until `/ready` says the caches' invalidation channel is `up`.
+async fn cache_channel_becomes(app: &TestApp, up: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = app.client.get(app.url("/ready")).send().await.unwrap();
+        let body: Value = response.json().await.unwrap_or_default();
+        if body["cache"]["up"] == up {
+            assert_eq!(body["cache"]["channel"], "postgres", "{body}");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cache channel never became up={up}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until `/ready` at `url` answers `status` with `down` containing `must_list`.
@@ -181,84 +203,5 @@ async fn worker_readiness_means_consuming() {
     let id = submit_when_back(&app, &key, "After Restart").await;
     let job = app.wait_for(&key, &id, &["succeeded", "dead"]).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    app.stop().await;
-}
-
-/// With Redis gone the template cache loses its invalidation channel: it says so, entries
-/// fall back to a short lifetime, and reading and changing templates keep working.
-#[tokio::test]
-async fn template_cache_survives_a_redis_outage() {
-    let proxy = Proxy::start(&host_port(&test_redis_url())).await;
-    let app = TestApp::spawn_with(Backend::Production, &[Roles::API], |c| {
-        c.redis_url = Some(Secret::new(format!("redis://{}", proxy.addr)));
-    })
-    .await;
-    let admin = app.admin.clone();
-    let health = |app: &TestApp| {
-        let (client, url, key) = (
-            app.client.clone(),
-            app.url("/v1/system/cache/health"),
-            admin.clone(),
-        );
-        async move {
-            let h: Value = client
-                .get(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            h
-        }
-    };
-    let wait_health = |up: bool| {
-        let app = &app;
-        async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            loop {
-                let h = health(app).await;
-                if h["up"] == up {
-                    return h;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "cache channel never up={up}: {h}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    assert_eq!(wait_health(true).await["ttl_secs"], 600);
-
-    proxy.set_down(true);
-    let down = wait_health(false).await;
-    assert_eq!(down["channel"], "redis");
-    assert_eq!(down["ttl_secs"], 5);
-    let response = app.get(&admin, "/v1/templates/classic").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let changed = app
-        .client
-        .put(app.url("/v1/templates/classic"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"description": "changed while Redis was down"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(changed.status(), StatusCode::OK, "changes still commit");
-    let t: Value = app
-        .get(&admin, "/v1/templates/classic")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        t["description"], "changed while Redis was down",
-        "this process sees it at once"
-    );
-
-    proxy.set_down(false);
-    wait_health(true).await;
     app.stop().await;
 }

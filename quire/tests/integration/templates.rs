@@ -291,8 +291,8 @@ async fn production_templates_lifecycle() {
     templates_lifecycle(Backend::Production).await;
 }
 
-/// Two API processes on one Redis: a change through one is seen by the other at once,
-/// although the other had the old version cached.
+/// Two API processes: a change through one is seen by the other at once, although the other
+/// had the old version cached (the change's own notification drops it, see `api::cache`).
 #[tokio::test]
 async fn template_changes_invalidate_other_processes() {
     use reqwest::Method;
@@ -314,7 +314,7 @@ async fn template_changes_invalidate_other_processes() {
     let health: Value = app
         .json_at(Some(&admin), on_other("/v1/system/cache/health"))
         .await;
-    assert_eq!(health["channel"], "redis");
+    assert_eq!(health["channel"], "postgres");
     assert_eq!(health["up"], true, "{health}");
     for _ in 0..2 {
         let t: Value = app
@@ -322,9 +322,19 @@ async fn template_changes_invalidate_other_processes() {
             .await;
         assert_eq!(t["version"], 1);
     }
+    let templates = |stats: &Value| -> Value {
+        stats["caches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "templates")
+            .unwrap()
+            .clone()
+    };
     let stats: Value = app
         .json_at(Some(&admin), on_other("/v1/system/cache/stats"))
         .await;
+    let stats = templates(&stats);
     assert!(stats["hits"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stats["entries"].as_u64().unwrap() >= 1, "{stats}");
     let invalidations_before = stats["invalidations"].as_u64().unwrap();
@@ -353,6 +363,7 @@ async fn template_changes_invalidate_other_processes() {
     let stats: Value = app
         .json_at(Some(&admin), on_other("/v1/system/cache/stats"))
         .await;
+    let stats = templates(&stats);
     assert!(
         stats["invalidations"].as_u64().unwrap() > invalidations_before,
         "{stats}"
@@ -378,18 +389,11 @@ async fn template_changes_invalidate_other_processes() {
     let text = pdf_text(&app.pdf_of(&admin, &id).await);
     assert!(text.contains("SECOND: Cross Process"), "{text}");
 
-    // use_cache=false reads the database and is counted apart.
+    // use_cache=false reads the database.
     let response = app
         .get(&admin, "/v1/templates/shared?use_cache=false")
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let stats: Value = app
-        .get(&admin, "/v1/system/cache/stats")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(stats["bypasses"].as_u64().unwrap() >= 1, "{stats}");
     let user = app.new_key("u").await;
     assert_eq!(
         app.get(&user, "/v1/system/cache/stats").await.status(),

@@ -8,6 +8,7 @@ mod dashboard;
 mod email;
 mod events;
 mod idempotency;
+mod invalidations;
 mod jobs;
 mod keys;
 mod maintenance;
@@ -41,6 +42,7 @@ pub use webhooks::{
     WebhookRow,
 };
 
+pub use invalidations::{CACHE_CHANNEL, Invalidation, Invalidations};
 pub use wakeups::{OUTBOX_CHANNEL, SCHEDULED_CHANNEL, Wakeups};
 pub use workers::{WORKER_HEARTBEAT, WorkerRow};
 

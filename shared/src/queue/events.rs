@@ -189,47 +189,5 @@ impl Queue {
     }
 }
 
-impl Queue {
-    /// Tells every API process that these finished jobs changed (retried or deleted), so
-    /// their cached views go; an empty `ids` means "any": drop them all (the cleanup, which
-    /// deletes thousands at once). Only a wake-up for caches that also expire on their own.
-    pub async fn publish_jobs_changed(&self, ids: &[JobId]) -> Result<(), QueueError> {
-        let message = if ids.is_empty() {
-            "*".to_owned()
-        } else {
-            ids.iter()
-                .map(JobId::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        self.publish(JOBS_CHANGED_TOPIC, &message).await
-    }
-
-    /// Hands every [`Queue::publish_jobs_changed`] to `on_changed` (`None`: all of them) until
-    /// `stop`; `on_state` as for [`Queue::subscribe`].
-    pub async fn subscribe_jobs_changed(
-        &self,
-        on_changed: impl Fn(Option<Vec<JobId>>) + Send + Sync,
-        on_state: impl Fn(bool) + Send + Sync,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
-        let on_message = |message: &str| {
-            if message == "*" {
-                return on_changed(None);
-            }
-            // A part that is not an id cannot name a cached job; dropping all is safe.
-            match message.split(',').map(str::parse).collect() {
-                Ok(ids) => on_changed(Some(ids)),
-                Err(_) => on_changed(None),
-            }
-        };
-        self.subscribe(JOBS_CHANGED_TOPIC, on_message, on_state, stop)
-            .await;
-    }
-}
-
-/// The topic of finished jobs that changed (see `publish_jobs_changed`).
-const JOBS_CHANGED_TOPIC: &str = "jobs-changed";
-
 /// The topic of numbered events (see `publish_events`).
 const EVENTS_TOPIC: &str = "events";

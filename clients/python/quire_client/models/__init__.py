@@ -10,6 +10,7 @@ from .batch_view_counts import BatchViewCounts
 from .cache_cleared import CacheCleared
 from .cache_health_view import CacheHealthView
 from .cache_stats_view import CacheStatsView
+from .cache_tier_view import CacheTierView
 from .callback_secret import CallbackSecret
 from .certificate_page import CertificatePage
 from .certificate_request import CertificateRequest
@@ -98,6 +99,7 @@ __all__ = (
     "CacheCleared",
     "CacheHealthView",
     "CacheStatsView",
+    "CacheTierView",
     "CallbackSecret",
     "CertificatePage",
     "CertificateRequest",

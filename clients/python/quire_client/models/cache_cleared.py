@@ -23,12 +23,9 @@ class CacheCleared:
     """ What a clear did.
 
         Attributes:
-            broadcast (bool): Whether the other processes were told (`false` while the invalidation channel is
-                down: their entries then expire within seconds anyway).
             dropped (int): Entries this process dropped.
      """
 
-    broadcast: bool
     dropped: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -37,15 +34,12 @@ class CacheCleared:
 
 
     def to_dict(self) -> dict[str, Any]:
-        broadcast = self.broadcast
-
         dropped = self.dropped
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
-            "broadcast": broadcast,
             "dropped": dropped,
         })
 
@@ -56,12 +50,9 @@ class CacheCleared:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        broadcast = d.pop("broadcast")
-
         dropped = d.pop("dropped")
 
         cache_cleared = cls(
-            broadcast=broadcast,
             dropped=dropped,
         )
 

@@ -22,13 +22,13 @@ T = TypeVar("T", bound="CacheHealthView")
 class CacheHealthView:
     """ 
         Attributes:
-            channel (str): `redis` (invalidations reach every process) or `local` (one process: SQLite).
-            ttl_secs (int): Entry lifetime in force: short while the channel is down.
-            up (bool): Whether invalidations are being received now.
+            channel (str): Where committed changes come from: `postgres` (`NOTIFY` from the database's
+                triggers), `sqlite` (its invalidation log) or `off` (`cache.enabled = false`).
+            up (bool): Whether changes arrive now. While not, nothing is cached: every read goes to the
+                database.
      """
 
     channel: str
-    ttl_secs: int
     up: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -39,8 +39,6 @@ class CacheHealthView:
     def to_dict(self) -> dict[str, Any]:
         channel = self.channel
 
-        ttl_secs = self.ttl_secs
-
         up = self.up
 
 
@@ -48,7 +46,6 @@ class CacheHealthView:
         field_dict.update(self.additional_properties)
         field_dict.update({
             "channel": channel,
-            "ttl_secs": ttl_secs,
             "up": up,
         })
 
@@ -61,13 +58,10 @@ class CacheHealthView:
         d = dict(src_dict)
         channel = d.pop("channel")
 
-        ttl_secs = d.pop("ttl_secs")
-
         up = d.pop("up")
 
         cache_health_view = cls(
             channel=channel,
-            ttl_secs=ttl_secs,
             up=up,
         )
 

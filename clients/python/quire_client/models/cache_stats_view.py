@@ -8,7 +8,11 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from typing import cast
 
+if TYPE_CHECKING:
+  from ..models.cache_health_view import CacheHealthView
+  from ..models.cache_tier_view import CacheTierView
 
 
 
@@ -20,23 +24,15 @@ T = TypeVar("T", bound="CacheStatsView")
 
 @_attrs_define
 class CacheStatsView:
-    """ This process's template cache since it started.
+    """ The caches of the answering API process.
 
         Attributes:
-            bypasses (int): Reads with `use_cache=false`.
-            entries (int):
-            hit_ratio (float): hits / (hits + misses), 0 when there were no reads.
-            hits (int):
-            invalidations (int): Invalidations applied (this process's changes and other processes' broadcasts).
-            misses (int):
+            caches (list[CacheTierView]):
+            channel (CacheHealthView):
      """
 
-    bypasses: int
-    entries: int
-    hit_ratio: float
-    hits: int
-    invalidations: int
-    misses: int
+    caches: list[CacheTierView]
+    channel: CacheHealthView
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -44,28 +40,23 @@ class CacheStatsView:
 
 
     def to_dict(self) -> dict[str, Any]:
-        bypasses = self.bypasses
+        from ..models.cache_health_view import CacheHealthView # noqa: PLC0415
+        from ..models.cache_tier_view import CacheTierView # noqa: PLC0415
+        caches = []
+        for caches_item_data in self.caches:
+            caches_item = caches_item_data.to_dict()
+            caches.append(caches_item)
 
-        entries = self.entries
 
-        hit_ratio = self.hit_ratio
 
-        hits = self.hits
-
-        invalidations = self.invalidations
-
-        misses = self.misses
+        channel = self.channel.to_dict()
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
-            "bypasses": bypasses,
-            "entries": entries,
-            "hit_ratio": hit_ratio,
-            "hits": hits,
-            "invalidations": invalidations,
-            "misses": misses,
+            "caches": caches,
+            "channel": channel,
         })
 
         return field_dict
@@ -74,26 +65,27 @@ class CacheStatsView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.cache_health_view import CacheHealthView # noqa: PLC0415
+        from ..models.cache_tier_view import CacheTierView # noqa: PLC0415
         d = dict(src_dict)
-        bypasses = d.pop("bypasses")
+        caches = []
+        _caches = d.pop("caches")
+        for caches_item_data in (_caches):
+            caches_item = CacheTierView.from_dict(caches_item_data)
 
-        entries = d.pop("entries")
 
-        hit_ratio = d.pop("hit_ratio")
 
-        hits = d.pop("hits")
+            caches.append(caches_item)
 
-        invalidations = d.pop("invalidations")
 
-        misses = d.pop("misses")
+        channel = CacheHealthView.from_dict(d.pop("channel"))
+
+
+
 
         cache_stats_view = cls(
-            bypasses=bypasses,
-            entries=entries,
-            hit_ratio=hit_ratio,
-            hits=hits,
-            invalidations=invalidations,
-            misses=misses,
+            caches=caches,
+            channel=channel,
         )
 
 

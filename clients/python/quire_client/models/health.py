@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
+  from ..models.cache_health_view import CacheHealthView
   from ..models.recorded_summary import RecordedSummary
 
 
@@ -29,11 +30,13 @@ class Health:
             down (list[str]): Names of the dependencies that do not answer (`database`, `queue`, `storage`,
                 `consumers`).
             status (str): `ok`, or `unavailable` with what is down.
+            cache (CacheHealthView | None | Unset):
             recorded (None | RecordedSummary | Unset):
      """
 
     down: list[str]
     status: str
+    cache: CacheHealthView | None | Unset = UNSET
     recorded: None | RecordedSummary | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -42,12 +45,21 @@ class Health:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.cache_health_view import CacheHealthView # noqa: PLC0415
         from ..models.recorded_summary import RecordedSummary # noqa: PLC0415
         down = self.down
 
 
 
         status = self.status
+
+        cache: dict[str, Any] | None | Unset
+        if isinstance(self.cache, Unset):
+            cache = UNSET
+        elif isinstance(self.cache, CacheHealthView):
+            cache = self.cache.to_dict()
+        else:
+            cache = self.cache
 
         recorded: dict[str, Any] | None | Unset
         if isinstance(self.recorded, Unset):
@@ -64,6 +76,8 @@ class Health:
             "down": down,
             "status": status,
         })
+        if cache is not UNSET:
+            field_dict["cache"] = cache
         if recorded is not UNSET:
             field_dict["recorded"] = recorded
 
@@ -73,12 +87,33 @@ class Health:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.cache_health_view import CacheHealthView # noqa: PLC0415
         from ..models.recorded_summary import RecordedSummary # noqa: PLC0415
         d = dict(src_dict)
         down = cast(list[str], d.pop("down"))
 
 
         status = d.pop("status")
+
+        def _parse_cache(data: object) -> CacheHealthView | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                cache_type_1 = CacheHealthView.from_dict(data)
+
+
+
+                return cache_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CacheHealthView | None | Unset, data)
+
+        cache = _parse_cache(d.pop("cache", UNSET))
+
 
         def _parse_recorded(data: object) -> None | RecordedSummary | Unset:
             if data is None:
@@ -103,6 +138,7 @@ class Health:
         health = cls(
             down=down,
             status=status,
+            cache=cache,
             recorded=recorded,
         )
 

@@ -300,9 +300,9 @@ export const getStatus = <ThrowOnError extends boolean = false>(options?: Option
 });
 
 /**
- * Empties the template cache of every API process (admin): the next reads come from the
- * database. Never needed for correctness (changes invalidate it); for an operator who
- * edited templates in the database by hand.
+ * Empties every cache of the answering API process (admin): the next reads come from the
+ * database. Never needed for correctness (committed changes invalidate entries in every
+ * process, whatever made them, hand-written SQL included); other API processes keep theirs.
  */
 export const clearCache = <ThrowOnError extends boolean = false>(options?: Options<ClearCacheData, ThrowOnError>) => (options?.client ?? client).post<ClearCacheResponses, ClearCacheErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -311,7 +311,7 @@ export const clearCache = <ThrowOnError extends boolean = false>(options?: Optio
 });
 
 /**
- * Whether the template cache's invalidation channel is up.
+ * Whether committed changes reach the answering API process's caches.
  */
 export const getCacheHealth = <ThrowOnError extends boolean = false>(options?: Options<GetCacheHealthData, ThrowOnError>) => (options?.client ?? client).get<GetCacheHealthResponses, GetCacheHealthErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -320,7 +320,7 @@ export const getCacheHealth = <ThrowOnError extends boolean = false>(options?: O
 });
 
 /**
- * Template cache counters (admin).
+ * Cache counters of the answering API process (admin).
  */
 export const getCacheStats = <ThrowOnError extends boolean = false>(options?: Options<GetCacheStatsData, ThrowOnError>) => (options?.client ?? client).get<GetCacheStatsResponses, GetCacheStatsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -121,11 +121,6 @@ export type BatchView = {
  */
 export type CacheCleared = {
     /**
-     * Whether the other processes were told (`false` while the invalidation channel is
-     * down: their entries then expire within seconds anyway).
-     */
-    broadcast: boolean;
-    /**
      * Entries this process dropped.
      */
     dropped: number;
@@ -133,27 +128,36 @@ export type CacheCleared = {
 
 export type CacheHealthView = {
     /**
-     * `redis` (invalidations reach every process) or `local` (one process: SQLite).
+     * Where committed changes come from: `postgres` (`NOTIFY` from the database's
+     * triggers), `sqlite` (its invalidation log) or `off` (`cache.enabled = false`).
      */
     channel: string;
     /**
-     * Entry lifetime in force: short while the channel is down.
-     */
-    ttl_secs: number;
-    /**
-     * Whether invalidations are being received now.
+     * Whether changes arrive now. While not, nothing is cached: every read goes to the
+     * database.
      */
     up: boolean;
 };
 
 /**
- * This process's template cache since it started.
+ * The caches of the answering API process.
  */
 export type CacheStatsView = {
+    caches: Array<CacheTierView>;
     /**
-     * Reads with `use_cache=false`.
+     * Whether committed changes reach this process (nothing is cached while not).
      */
-    bypasses: number;
+    channel: CacheHealthView;
+};
+
+/**
+ * One cache of this process since it started.
+ */
+export type CacheTierView = {
+    /**
+     * About how much memory the entries take.
+     */
+    bytes: number;
     entries: number;
     /**
      * hits / (hits + misses), 0 when there were no reads.
@@ -161,10 +165,14 @@ export type CacheStatsView = {
     hit_ratio: number;
     hits: number;
     /**
-     * Invalidations applied (this process's changes and other processes' broadcasts).
+     * Committed changes that touched this cache.
      */
     invalidations: number;
     misses: number;
+    /**
+     * `keys`, `templates`, `template_lists`, `verifications`, `registry`, `finished_jobs`.
+     */
+    name: string;
 };
 
 /**
@@ -582,6 +590,7 @@ export type GapStreamEvent = {
 };
 
 export type Health = {
+    cache?: null | CacheHealthView;
     /**
      * Names of the dependencies that do not answer (`database`, `queue`, `storage`,
      * `consumers`).

@@ -88,11 +88,8 @@ pub async fn run(ctx: &JobContext) -> Result<serde_json::Value, JobError> {
     }
     let total: usize = deleted.values().sum();
     if total > 0 {
-        // API processes may hold their answers (a deleted job must be a 404): drop them all,
-        // once per run. A lost message leaves them until their lifetime ends.
-        if let Err(e) = ctx.queue.publish_jobs_changed(&[]).await {
-            tracing::warn!(error = %e, "could not tell API processes that jobs were deleted");
-        }
+        // API processes drop their cached answers of deleted jobs as the deletion commits
+        // (the `jobs` trigger's `job:*`, see `api::cache`).
         tracing::info!(deleted = total, files, "cleanup deleted expired jobs");
     }
     let swept = sweep_inputs(ctx, now).await?;

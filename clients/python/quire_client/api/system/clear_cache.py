@@ -89,9 +89,9 @@ def sync_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[CacheCleared | ErrorBody]:
-    """ Empties the template cache of every API process (admin): the next reads come from the
-    database. Never needed for correctness (changes invalidate it); for an operator who
-    edited templates in the database by hand.
+    """ Empties every cache of the answering API process (admin): the next reads come from the
+    database. Never needed for correctness (committed changes invalidate entries in every
+    process, whatever made them, hand-written SQL included); other API processes keep theirs.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -117,9 +117,9 @@ def sync(
     client: AuthenticatedClient,
 
 ) -> CacheCleared | ErrorBody | None:
-    """ Empties the template cache of every API process (admin): the next reads come from the
-    database. Never needed for correctness (changes invalidate it); for an operator who
-    edited templates in the database by hand.
+    """ Empties every cache of the answering API process (admin): the next reads come from the
+    database. Never needed for correctness (committed changes invalidate entries in every
+    process, whatever made them, hand-written SQL included); other API processes keep theirs.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -140,9 +140,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[CacheCleared | ErrorBody]:
-    """ Empties the template cache of every API process (admin): the next reads come from the
-    database. Never needed for correctness (changes invalidate it); for an operator who
-    edited templates in the database by hand.
+    """ Empties every cache of the answering API process (admin): the next reads come from the
+    database. Never needed for correctness (committed changes invalidate entries in every
+    process, whatever made them, hand-written SQL included); other API processes keep theirs.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,9 +168,9 @@ async def asyncio(
     client: AuthenticatedClient,
 
 ) -> CacheCleared | ErrorBody | None:
-    """ Empties the template cache of every API process (admin): the next reads come from the
-    database. Never needed for correctness (changes invalidate it); for an operator who
-    edited templates in the database by hand.
+    """ Empties every cache of the answering API process (admin): the next reads come from the
+    database. Never needed for correctness (committed changes invalidate entries in every
+    process, whatever made them, hand-written SQL included); other API processes keep theirs.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -82,7 +82,7 @@ def sync_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[CacheHealthView | ErrorBody]:
-    """ Whether the template cache's invalidation channel is up.
+    """ Whether committed changes reach the answering API process's caches.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -108,7 +108,7 @@ def sync(
     client: AuthenticatedClient,
 
 ) -> CacheHealthView | ErrorBody | None:
-    """ Whether the template cache's invalidation channel is up.
+    """ Whether committed changes reach the answering API process's caches.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,7 +129,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[CacheHealthView | ErrorBody]:
-    """ Whether the template cache's invalidation channel is up.
+    """ Whether committed changes reach the answering API process's caches.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,7 +155,7 @@ async def asyncio(
     client: AuthenticatedClient,
 
 ) -> CacheHealthView | ErrorBody | None:
-    """ Whether the template cache's invalidation channel is up.
+    """ Whether committed changes reach the answering API process's caches.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
