@@ -40,3 +40,4 @@ mod traces;
 mod validation;
 mod waiting;
 mod webhooks;
+mod workflows;

@@ -19,6 +19,7 @@ mod templates;
 mod wakeups;
 mod webhooks;
 mod workers;
+mod workflows;
 
 pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
@@ -39,6 +40,11 @@ pub use templates::{CreateOutcome, DeleteOutcome, NewTemplate, SYSTEM_OWNER, Tem
 pub use webhooks::{
     DeliveryAttempt, DeliveryEnd, DeliveryRow, DisabledEndpoint, NewWebhook, WebhookChange,
     WebhookRow,
+};
+
+pub use workflows::{
+    NewStep, NewWorkflow, ParentFailure, ParentOutput, StepJob, WorkflowFilter, WorkflowInsert,
+    WorkflowRow, WorkflowStatus,
 };
 
 pub use wakeups::{OUTBOX_CHANNEL, SCHEDULED_CHANNEL, Wakeups};
