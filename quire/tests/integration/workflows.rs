@@ -149,7 +149,7 @@ async fn chord_merge_email(backend: Backend, n: usize) {
              "merge": {"filename": "everyone.pdf"}},
             {"name": "send", "kind": "email", "after": ["combined"],
              "email": {"to": ["office@example.com"], "template": "certificate_issued",
-                       "vars": {"recipient_name": "the office", "course_name": "Workflows 101"},
+                       "vars": {"recipient_name": "the office", "course": "Workflows 101", "verification_code": "n/a", "verify_url": "https://example.com", "job_id": "n/a"},
                        "attachments": ["combined"]}}
         ]
     });
@@ -331,7 +331,7 @@ async fn retrying_the_dead_step_completes_the_workflow() {
     let key = app.new_key("resume").await;
     let mail = |to: &str| {
         json!({"to": [to], "template": "certificate_issued",
-        "vars": {"recipient_name": "Ana", "course_name": "Retries"}})
+        "vars": {"recipient_name": "Ana", "course": "Retries", "verification_code": "n/a", "verify_url": "https://example.com", "job_id": "n/a"}})
     };
     let body = json!({
         "steps": [
@@ -339,7 +339,7 @@ async fn retrying_the_dead_step_completes_the_workflow() {
              "certificate": {"recipient_name": "Ana Retry", "course_name": "Retries"}},
             {"name": "first", "kind": "email", "after": ["cert"],
              "email": {"to": ["first@example.com"], "template": "certificate_issued",
-                       "vars": {"recipient_name": "Ana", "course_name": "Retries"},
+                       "vars": {"recipient_name": "Ana", "course": "Retries", "verification_code": "n/a", "verify_url": "https://example.com", "job_id": "n/a"},
                        "attachments": ["cert"]}},
             {"name": "second", "kind": "email", "after": ["first"], "email": mail("second@example.com")}
         ]
@@ -465,7 +465,7 @@ async fn bad_graphs_are_422s_naming_the_step() {
                 {"name": "a", "kind": "certificate", "certificate": cert},
                 {"name": "b", "kind": "certificate", "certificate": cert},
                 {"name": "e", "kind": "email", "after": ["a"], "email": {"to": ["x@example.com"],
-                  "template": "certificate_issued", "vars": {"recipient_name": "A", "course_name": "B"},
+                  "template": "certificate_issued", "vars": {"recipient_name": "A", "course": "B", "verification_code": "n/a", "verify_url": "https://example.com", "job_id": "n/a"},
                   "attachments": ["b"]}}
             ]}),
             "steps[2].email.attachments[0]",
