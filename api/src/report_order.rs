@@ -310,6 +310,9 @@ pub(crate) struct ReportOrder {
     pub inputs: Vec<(String, Vec<u8>)>,
 }
 
+/// A job's input files to store: (name, bytes).
+pub(crate) type InputFiles = Vec<(String, Vec<u8>)>;
+
 impl ReportOrder {
     /// The job's payload (its summary and the pinned template) and its input files: the
     /// content as `report.json`, then the images.
@@ -318,7 +321,7 @@ impl ReportOrder {
         record: &shared::templates::TemplateRecord,
         pdfa: bool,
         notify: Option<Notify>,
-    ) -> Result<(shared::reports::ReportPayload, Vec<(String, Vec<u8>)>), ApiError> {
+    ) -> Result<(shared::reports::ReportPayload, InputFiles), ApiError> {
         let payload = shared::reports::ReportPayload {
             template: record.name.clone(),
             template_id: record.id.clone(),

@@ -149,7 +149,7 @@ pub(crate) struct WorkflowOrder {
     pub name: Option<String>,
     pub steps: Vec<NewStep>,
     /// Input files per job (certificate images, a report's content).
-    pub inputs: Vec<(JobId, Vec<(String, Vec<u8>)>)>,
+    pub inputs: Vec<(JobId, crate::report_order::InputFiles)>,
     pub graph: serde_json::Value,
     pub charge: Option<EmailCharge>,
 }
@@ -371,7 +371,7 @@ pub(crate) async fn check(
                 if req.text_bytes() > max_text {
                     return Err(ApiError::invalid_with_code(
                         "too_long",
-                        &at("report"),
+                        at("report"),
                         format!(
                             "a report may hold at most {max_text} bytes of text \
                              (limits.max_report_text_bytes)"

@@ -193,7 +193,7 @@ impl<W: Write> Merger<W> {
         let size = self.offsets.len() + 1;
         write!(self.out, "xref\n0 {size}\n0000000000 65535 f \n")?;
         for offset in &self.offsets {
-            write!(self.out, "{offset:010} 00000 n \n")?;
+            writeln!(self.out, "{offset:010} 00000 n ")?;
         }
         write!(
             self.out,
@@ -212,7 +212,7 @@ impl<W: Write> Merger<W> {
 
 /// `id 0 obj … endobj`.
 fn write_object(out: &mut dyn Write, id: u32, object: &Object) -> io::Result<()> {
-    write!(out, "{id} 0 obj\n")?;
+    writeln!(out, "{id} 0 obj")?;
     write_value(out, object)?;
     out.write_all(b"\nendobj\n")
 }

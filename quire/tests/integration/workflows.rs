@@ -14,10 +14,7 @@ use shared::config::{Config, SmtpTls};
 
 use crate::helpers::{Backend, TestApp, error_of};
 
-#[path = "../../../worker/tests/support/smtp_server.rs"]
-mod smtp_server;
-
-use smtp_server::SmtpServer;
+use crate::mail::smtp_server::{self, SmtpServer};
 
 fn smtp_to(config: &mut Config, port: u16) {
     config.smtp.host = Some("127.0.0.1".into());
