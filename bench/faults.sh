@@ -4,7 +4,7 @@
 #   bench/faults.sh                    # build (dev profile), then every scenario (~5 min)
 #   bench/faults.sh kill-workers       # one scenario: kill-workers, stale-worker,
 #                                      # redis-restart, postgres-stop, two-schedulers,
-#                                      # sigterm, handler-failures
+#                                      # sigterm, handler-failures, workflow-kill
 #   SKIP_BUILD=1 bench/faults.sh all --scheduler-secs 60 --kill-jobs 500   # smaller
 #   bench/faults.sh all --keep         # keep every scenario's logs and data
 #
@@ -12,7 +12,8 @@
 # (default postgres://postgres@127.0.0.1:5432/test) and its own namespace on FAULTS_REDIS_URL
 # (default redis://127.0.0.1:6379), starts `quire api|worker|scheduler` processes configured by
 # environment, injects its fault, waits until the jobs are final and checks every row, file
-# and log. redis-restart runs its own redis-server on a free port and postgres-stop its own
+# and log. redis-restart and workflow-kill (which flushes it) run their own redis-server on a
+# free port, and postgres-stop its own
 # PostgreSQL 15 cluster (initdb as the `postgres` user; needs root): the shared servers are
 # never stopped or flushed. Logs and data of a failed scenario are kept (the path is printed).
 #

@@ -58,6 +58,11 @@
 # `verify` (production, in each repetition: VERIFY_CERTS (200) certificates issued, then
 # `wrk` against `GET /v1/verify/{code}` with the API alone, with its caches and then
 # restarted with QUIRE_CACHE__ENABLED=false; the summary gives the ratio);
+# `workflow` (production, in each repetition: a workflow of a WORKFLOW_ROWS (2,000)-row batch
+# step, then a `merge` of them all: its jobs per second from submission to `completed`, the
+# merge's own time and pages; and, without servers, `merge_parts --parts MERGE_PARTS`
+# (10,000): one-page certificates merged in-process as the merge step does, with its time and
+# peak RSS, into workflow.jsonl);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -112,6 +117,7 @@ BENCH="$TARGET_DIR/bench"
 FAIRNESS="$TARGET_DIR/fairness"
 WEBHOOKS="$TARGET_DIR/webhooks"
 REPORT_RENDER="$TARGET_DIR/report_render"
+MERGE_PARTS_BIN="$TARGET_DIR/merge_parts"
 CERT_CEILING="$TARGET_DIR/cert_ceiling"
 STAMP="$(date +%Y%m%d%H%M%S)_$$"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/quire-bench.XXXXXX")"
@@ -870,6 +876,60 @@ report_suite() {
     done
 }
 
+# Workflows: a chord of WORKFLOW_ROWS certificates and a merge against production (jobs per
+# second, the merge's time), and merge_parts in-process (time and peak RSS of MERGE_PARTS
+# parts). One JSON line each into workflow.jsonl.
+workflow_suite() {
+    local line
+    [[ -x "$MERGE_PARTS_BIN" ]] || {
+        echo "bench/run.sh: $MERGE_PARTS_BIN missing (build bench, or unset SKIP_BUILD)" >&2
+        return 1
+    }
+    log "workflow: merge_parts --parts ${MERGE_PARTS:-10000}"
+    line="$("$MERGE_PARTS_BIN" --parts "${MERGE_PARTS:-10000}")"
+    echo "$line"
+    echo "$line" >>"$WORK/workflow.jsonl"
+    EXTRA_ENV=(QUIRE_QUOTAS__MAX_WAITING_JOBS=0)
+    start_production workflow
+    log "workflow: a ${WORKFLOW_ROWS:-2000}-certificate chord with a merge"
+    line="$(URL="$URL" KEY="$KEY" ROWS="${WORKFLOW_ROWS:-2000}" python3 - <<'PY'
+import json, os, time, urllib.request
+url, key, rows = os.environ["URL"], os.environ["KEY"], int(os.environ["ROWS"])
+def call(method, path, body=None):
+    req = urllib.request.Request(url + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.load(r)
+body = {"name": "bench chord", "steps": [
+    {"name": "certificates", "kind": "batch", "batch": {"rows": [
+        {"recipient_name": f"Recipient {i:05}", "course_name": "Workflow bench"}
+        for i in range(rows)]}},
+    {"name": "merged", "kind": "merge", "after": ["certificates"]}]}
+started = time.monotonic()
+w = call("POST", "/v1/workflows", body)
+accepted = time.monotonic() - started
+while w["status"] == "running":
+    w = call("GET", f"/v1/workflows/{w['id']}?wait=30")
+elapsed = time.monotonic() - started
+merge = next(s for s in w["steps"] if s["name"] == "merged")["job"]
+def ms(job, a, b):
+    from datetime import datetime
+    t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    return round((t(job[b]) - t(job[a])) * 1000)
+print(json.dumps({"workflow_jobs": w["total"], "status": w["status"],
+    "submit_ms": round(accepted * 1000), "seconds": round(elapsed, 1),
+    "jobs_per_sec": round(w["total"] / elapsed, 1),
+    "merge_ms": ms(merge, "started_at", "finished_at"),
+    "merge_pages": (merge.get("result") or {}).get("pages")}))
+PY
+)"
+    echo "$line"
+    echo "$line" >>"$WORK/workflow.jsonl"
+    stop_servers
+    EXTRA_ENV=()
+}
+
 # The render ceiling: certificates rendered in-process on every core, no servers.
 ceiling_suite() {
     local line
@@ -1013,7 +1073,8 @@ if suite_on report; then
 fi
 if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage \
     && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks \
-    && ! suite_on dashboard && ! suite_on idle && ! suite_on verify; then
+    && ! suite_on dashboard && ! suite_on idle && ! suite_on verify \
+    && ! suite_on workflow; then
     if suite_on ceiling; then
         for _ in $(seq 1 "$REPS"); do ceiling_suite; done
     fi
@@ -1078,6 +1139,9 @@ for rep in $(seq 1 "$REPS"); do
                 fi
                 if suite_on dashboard && [[ $rep == 1 ]]; then
                     dashboard_suite
+                fi
+                if suite_on workflow; then
+                    workflow_suite
                 fi
                 ;;
             *)

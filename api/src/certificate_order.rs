@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shared::db::NewCertificate;
 use shared::domain::CalendarDate;
 use shared::jobs::CertificatePayload;
-use shared::templates::{FieldSpec, FieldType};
+use shared::templates::{FieldSpec, FieldType, MAX_FIELDS};
 use utoipa::ToSchema;
 
 use crate::cache::CachedTemplate;
@@ -420,4 +420,74 @@ fn check_fields(
         }
     }
     (values, images)
+}
+
+/// Most rows in one batch.
+pub const MAX_ROWS: usize = 10_000;
+
+/// A batch body that cannot be read as rows.
+pub(crate) fn bad_body(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_batch",
+        message: message.into(),
+        field: None,
+    }
+}
+
+/// More rows than a batch may have.
+pub(crate) fn too_many() -> ApiError {
+    ApiError::TooLarge {
+        code: "too_many_rows",
+        message: format!("a batch has at most {MAX_ROWS} rows; split it: nothing was accepted"),
+        field: Some("rows".into()),
+    }
+}
+
+/// Reads a CSV upload into rows: known columns by name, any other column a template field.
+pub(crate) fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad_body(format!("the CSV header row cannot be read: {e}")))?
+        .clone();
+    if headers.iter().any(str::is_empty) {
+        return Err(bad_body("every CSV column needs a name in the header row"));
+    }
+    // The five named columns, and at most as many field columns as a template may declare.
+    if headers.len() > 5 + MAX_FIELDS {
+        return Err(bad_body(format!(
+            "a CSV batch has at most {} columns: the certificate's five and at most {MAX_FIELDS} template fields",
+            5 + MAX_FIELDS
+        )));
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        if rows.len() >= MAX_ROWS {
+            return Err(too_many());
+        }
+        let record = record.map_err(|e| bad_body(format!("CSV row {}: {e}", i + 1)))?;
+        let mut item = BatchItem::default();
+        let mut fields = serde_json::Map::new();
+        for (name, value) in headers.iter().zip(record.iter()) {
+            let present = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "recipient_name" => item.recipient_name = value.to_owned(),
+                "course_name" => item.course_name = value.to_owned(),
+                "issued_on" => item.issued_on = present,
+                "issuer_name" => item.issuer_name = present,
+                "expires_on" => item.expires_on = present,
+                other => {
+                    if let Some(v) = present {
+                        fields.insert(other.to_owned(), v.into());
+                    }
+                }
+            }
+        }
+        item.fields = (!fields.is_empty()).then(|| fields.into());
+        rows.push(item);
+    }
+    Ok(rows)
 }

@@ -8,6 +8,7 @@ pub mod certificate_order;
 pub mod dashboard;
 pub mod download;
 pub mod email_limits;
+pub mod email_order;
 pub mod error;
 pub mod extract;
 pub mod finished_jobs;
@@ -31,6 +32,7 @@ pub mod submit;
 pub mod views;
 pub mod waiting;
 pub mod watchdog;
+pub mod workflow_order;
 
 use std::time::Duration;
 
@@ -170,6 +172,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhooks/{id}/deliveries/{delivery}/retry",
             post(routes::webhooks::retry),
         )
+        .route(
+            "/v1/workflows",
+            post(routes::workflows::submit)
+                .get(routes::workflows::list)
+                .layer(large.clone()),
+        )
+        .route("/v1/workflows/{id}", get(routes::workflows::get))
+        .route("/v1/workflows/{id}/cancel", post(routes::workflows::cancel))
         .route("/v1/jobs", get(routes::jobs::list))
         .route("/v1/jobs/{id}", get(routes::jobs::get))
         .route("/v1/jobs/{id}/cancel", post(routes::jobs::cancel))

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
     batches, certificates, emails, events, health, jobs, reports, schedules, system, templates,
-    verify, webhooks,
+    verify, webhooks, workflows,
 };
 use crate::state::AppState;
 
@@ -41,6 +41,7 @@ use crate::state::AppState;
         events::stream,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::test, webhooks::deliveries, webhooks::retry, webhooks::callback_secret,
+        workflows::submit, workflows::list, workflows::get, workflows::cancel,
         health::health, health::ready, health::metrics,
         openapi_json,
     ),

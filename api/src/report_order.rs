@@ -310,6 +310,39 @@ pub(crate) struct ReportOrder {
     pub inputs: Vec<(String, Vec<u8>)>,
 }
 
+/// A job's input files to store: (name, bytes).
+pub(crate) type InputFiles = Vec<(String, Vec<u8>)>;
+
+impl ReportOrder {
+    /// The job's payload (its summary and the pinned template) and its input files: the
+    /// content as `report.json`, then the images.
+    pub(crate) fn into_job(
+        self,
+        record: &shared::templates::TemplateRecord,
+        pdfa: bool,
+        notify: Option<Notify>,
+    ) -> Result<(shared::reports::ReportPayload, InputFiles), ApiError> {
+        let payload = shared::reports::ReportPayload {
+            template: record.name.clone(),
+            template_id: record.id.clone(),
+            template_version: record.version,
+            pdfa,
+            document_number: self.content.document_number.clone(),
+            revision: self.content.revision.clone(),
+            title: self.content.title.clone(),
+            rows: self.content.rows(),
+            sections: self.content.sections.len(),
+            notify,
+        };
+        let content =
+            serde_json::to_vec(&self.content).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let inputs = std::iter::once((shared::reports::CONTENT_INPUT.to_owned(), content))
+            .chain(self.inputs)
+            .collect();
+        Ok((payload, inputs))
+    }
+}
+
 /// Every check, collecting all problems: the head, the sizes (stopping there when they are out
 /// of bounds), each list, then the images and signatures, decoded in order.
 /// CPU-heavy (images decoded, up to `limits.max_report_text_bytes` of markup parsed): run it

@@ -19,8 +19,9 @@ pub fn named_enums() -> Vec<(&'static str, &'static str, utoipa::openapi::Object
     vec![
         (
             "JobStatus",
-            "A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, \
-             `succeeded`, `failed` (will retry), `dead` or `cancelled`.",
+            "A job's status: `scheduled` (waiting for `run_at`), `waiting` (a workflow step \
+             whose parents have not all ended), `queued`, `running`, `succeeded`, `failed` \
+             (will retry), `dead` or `cancelled`.",
             one_of(shared::domain::JobStatus::ALL.map(|s| s.as_str())),
         ),
         (
@@ -34,6 +35,13 @@ pub fn named_enums() -> Vec<(&'static str, &'static str, utoipa::openapi::Object
              `notification` and `system` are given by quire itself; a request asks with \
              `PriorityChoice`.",
             one_of(shared::domain::Priority::ALL.map(|p| p.as_str())),
+        ),
+        (
+            "WorkflowStatus",
+            "A workflow's status: `running`, `completed` (every step ended, none failed that a \
+             child did not tolerate), `failed` (a step failed; retrying it runs the workflow \
+             again) or `cancelled`.",
+            one_of(shared::db::WorkflowStatus::ALL.map(|s| s.as_str())),
         ),
         (
             "CertificateStatus",
@@ -61,6 +69,11 @@ fn named(name: &str) -> utoipa::openapi::Ref {
 /// The `status` filter of the job list.
 pub fn job_status() -> utoipa::openapi::Ref {
     named("JobStatus")
+}
+
+/// A workflow's status, in answers and the list's filter.
+pub fn workflow_status() -> utoipa::openapi::Ref {
+    named("WorkflowStatus")
 }
 
 /// The `kind` filters.

@@ -21,7 +21,7 @@ const TOP_HELP: &str = concat!(
     "Serving commands (run, api, worker, scheduler, migrate, keys, audit) read the settings: ",
     "defaults, then --config FILE (or QUIRE_CONFIG), then QUIRE_* environment variables; ",
     "`quire settings` lists them. Client commands (login, submit, batch, jobs, status, top, ",
-    "schedules, templates, cache, certificates) talk to a running quire over HTTP: --url / ",
+    "schedules, templates, cache, certificates, workflows) talk to a running quire over HTTP: --url / ",
     "QUIRE_URL, --key / QUIRE_KEY, or a profile saved by `quire login`."
 );
 

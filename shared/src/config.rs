@@ -67,6 +67,7 @@ pub struct Config {
     pub rate_limit: RateLimitSettings,
     pub quotas: Quotas,
     pub webhooks: WebhookSettings,
+    pub workflows: WorkflowSettings,
     /// Purging a CDN in front of the public answers (verification, the public registry).
     pub cdn: CdnSettings,
     pub cache: CacheSettings,
@@ -76,6 +77,22 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     pub idempotency_window_secs: u64,
+}
+
+/// Bounds of one workflow (`POST /v1/workflows`); a workflow past one is refused whole with a
+/// `422` naming the bound.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// Most jobs one workflow makes (each step one job, a `batch` step one per row).
+    pub max_steps: usize,
+    /// Most named steps one workflow lists.
+    pub max_named_steps: usize,
+    /// Longest chain of steps, each after the one before (a workflow of one layer has
+    /// depth 1).
+    pub max_depth: usize,
+    /// Most parent outputs one `merge` or `archive` step combines.
+    pub max_merge_parts: usize,
 }
 
 /// How quire reaches S3-compatible object storage when `storage_url` is set. Each setting
@@ -413,6 +430,8 @@ pub struct Queues {
     pub emails: QueueSettings,
     pub maintenance: QueueSettings,
     pub webhooks: QueueSettings,
+    /// Workflows' `merge` and `archive` steps.
+    pub bundles: QueueSettings,
     /// How a worker picks its next job (`queues.order`, env `QUIRE_QUEUES__ORDER`).
     pub order: ClaimOrder,
 }
@@ -439,6 +458,7 @@ impl Queues {
             QueueName::Emails => &self.emails,
             QueueName::Maintenance => &self.maintenance,
             QueueName::Webhooks => &self.webhooks,
+            QueueName::Bundles => &self.bundles,
         }
     }
 }
@@ -512,6 +532,8 @@ pub struct Retention {
     pub email: KindRetention,
     pub maintenance: KindRetention,
     pub webhook: KindRetention,
+    /// Workflows' `merge` and `archive` steps.
+    pub bundle: KindRetention,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -534,6 +556,7 @@ impl Retention {
             JobKind::Email => self.email,
             JobKind::Maintenance => self.maintenance,
             JobKind::Webhook => self.webhook,
+            JobKind::Bundle => self.bundle,
         }
     }
 }
@@ -672,6 +695,12 @@ impl Config {
                 pump_interval_ms: 100,
                 events_retention_hours: 7 * 24,
             },
+            workflows: WorkflowSettings {
+                max_steps: 20_000,
+                max_named_steps: 1_000,
+                max_depth: 32,
+                max_merge_parts: 10_000,
+            },
             cdn: CdnSettings {
                 purge_url: None,
                 style: PurgeStyle::VarnishBan,
@@ -699,6 +728,8 @@ impl Config {
                 // Deliveries wait on the network. 25 attempts with `webhooks.retry` span at
                 // least 26 hours, whatever the jitter draws (half of each delay at worst).
                 webhooks: queue(32, 25, 30),
+                // A merge of 10,000 parts reads them one at a time; one per core.
+                bundles: queue(cores, 3, 600),
                 order: ClaimOrder::Fair,
             },
             retry: Retry {
@@ -722,6 +753,7 @@ impl Config {
                     email: keep(30, 90, 30),
                     maintenance: keep(7, 30, 7),
                     webhook: keep(7, 30, 7),
+                    bundle: keep(30, 90, 30),
                 },
             },
             health: HealthSettings {
@@ -917,6 +949,7 @@ impl Config {
         self.validate_limits()?;
         self.validate_maintenance()?;
         self.validate_webhooks()?;
+        self.validate_workflows()?;
         self.validate_cdn()?;
         within(
             "dashboard.idle_timeout_secs",
@@ -1097,6 +1130,22 @@ impl Config {
     }
 
     /// Webhook timeouts, backoff and allowed networks.
+    fn validate_workflows(&self) -> Result<(), ConfigError> {
+        let w = &self.workflows;
+        within("workflows.max_steps", w.max_steps as u64, 1..=100_000)?;
+        within(
+            "workflows.max_named_steps",
+            w.max_named_steps as u64,
+            1..=10_000,
+        )?;
+        within("workflows.max_depth", w.max_depth as u64, 1..=256)?;
+        within(
+            "workflows.max_merge_parts",
+            w.max_merge_parts as u64,
+            1..=100_000,
+        )
+    }
+
     fn validate_webhooks(&self) -> Result<(), ConfigError> {
         let w = &self.webhooks;
         within("webhooks.timeout_secs", w.timeout_secs, 1..=60)?;

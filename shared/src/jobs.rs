@@ -125,6 +125,12 @@ pub struct EmailPayload {
     /// The job a notification is about.
     #[serde(default)]
     pub about: Option<crate::domain::JobId>,
+    /// A workflow step's email: `attachments` are its parents' outputs, read when it is
+    /// sent (their sizes unknown before). A parent that ended without a file (a `continue`
+    /// step's failed parent) is left out; over `limits.max_email_attachment_bytes` in all,
+    /// the files are linked instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_parents: bool,
 }
 
 /// A finished job's file, to attach or link.
@@ -241,6 +247,42 @@ pub struct FileResult {
     pub bytes: u64,
     pub sha256: String,
     pub pages: u32,
+}
+
+impl JobPayload for BundlePayload {
+    const KIND: JobKind = JobKind::Bundle;
+}
+
+/// `bundle`: a workflow's built-in step over its parents' outputs, which it reads from its
+/// edges when it runs (so it sees exactly its parents, in their order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundlePayload {
+    pub op: BundleOp,
+    /// The file's name in downloads and attachments.
+    pub filename: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleOp {
+    /// The parents' PDFs concatenated into one, with an outline entry per part.
+    Merge,
+    /// A ZIP of the parents' files with a `manifest.csv`.
+    Archive,
+}
+
+/// What a `bundle` records in `result`: its file, and how many parts it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleResult {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Pages of a merge; 0 for an archive.
+    pub pages: u32,
+    /// Parent outputs it holds.
+    pub parts: u32,
+    /// Parents that had no file (ended `dead` or `cancelled`: a `continue` step).
+    pub missing: u32,
 }
 
 impl JobPayload for WebhookPayload {

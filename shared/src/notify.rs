@@ -54,7 +54,9 @@ pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJo
                 safe_name(&text("revision"))
             ),
         ),
-        JobKind::Email | JobKind::Maintenance | JobKind::Webhook => return None,
+        JobKind::Email | JobKind::Maintenance | JobKind::Webhook | JobKind::Bundle => {
+            return None;
+        }
     };
     let attach = notify.attach && file.bytes <= config.limits.max_email_attachment_bytes;
     let file = AttachmentRef {
@@ -117,6 +119,7 @@ pub fn on_webhook_disabled(config: &Config, disabled: &DisabledEndpoint) -> Opti
         attachments: Vec::new(),
         attach: false,
         about: None,
+        from_parents: false,
     };
     let mut email = NewJob::of(
         disabled.owner_id.as_str(),
@@ -161,6 +164,7 @@ fn email_job(config: &Config, job: &JobRow, outcome: &str, email: Email) -> NewJ
         attachments: email.attachments,
         attach: email.attach,
         about: Some(job.id),
+        from_parents: false,
     };
     let mut email = NewJob::of(
         job.owner_id.as_str(),

@@ -34,6 +34,11 @@ pub fn batch_certificates(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/certificates?batch={id}", base(public_base_url))
 }
 
+/// A workflow's steps and progress: `GET /v1/workflows/{id}`.
+pub fn workflow(public_base_url: &str, id: impl Display) -> String {
+    format!("{}/v1/workflows/{id}", base(public_base_url))
+}
+
 /// A template: `GET /v1/templates/{id}`.
 pub fn template(public_base_url: &str, id: impl Display) -> String {
     format!("{}/v1/templates/{id}", base(public_base_url))

@@ -14,13 +14,15 @@ use rand::RngCore;
 use sha2::Sha256;
 
 /// The events an endpoint can subscribe to (`*`: all of them).
-pub const SUBSCRIBABLE: [&str; 6] = [
+pub const SUBSCRIBABLE: [&str; 8] = [
     "job.succeeded",
     "job.failed",
     "job.dead",
     "job.cancelled",
     "batch.completed",
     "certificate.revoked",
+    "workflow.completed",
+    "workflow.failed",
 ];
 
 /// Every endpoint event, by the wildcard.

@@ -68,8 +68,8 @@ function live() {
     timer = setTimeout(() => { timer = null; refresh(); }, 250);
   };
   for (const type of ["message", "job.queued", "job.running", "job.succeeded", "job.failed",
-    "job.dead", "job.cancelled", "job.scheduled", "batch.completed", "certificate.revoked",
-    "submitted"]) {
+    "job.dead", "job.cancelled", "job.scheduled", "job.waiting", "batch.completed",
+    "certificate.revoked", "workflow.completed", "workflow.failed", "submitted"]) {
     events.addEventListener(type, soon);
   }
   document.body.dataset.liveState = "connecting";

@@ -305,6 +305,7 @@ impl Executor {
                 {
                     tracing::info!("job succeeded");
                     finished(job.kind, Outcome::Succeeded, ran);
+                    self.push_ready_steps(job).await;
                     self.tell_waiters(job).await;
                     // A job that succeeded read every input it had: those, by name.
                     let _ = self
@@ -327,6 +328,7 @@ impl Executor {
                 {
                     tracing::info!("job cancelled");
                     finished(job.kind, Outcome::Cancelled, ran);
+                    self.push_ready_steps(job).await;
                     self.tell_waiters(job).await;
                     let _ = self.ctx.storage.remove_inputs(job.id).await;
                 } else {
@@ -375,12 +377,14 @@ impl Executor {
                     (FailOutcome::Dead, _) | (FailOutcome::WillRetry, None) => {
                         tracing::error!(code = err.code, error = %err.message, "job is dead");
                         finished(job.kind, Outcome::Dead, ran);
+                        self.push_ready_steps(job).await;
                         self.tell_waiters(job).await;
                         self.push_follow_up(notification).await;
                     }
                     (FailOutcome::Cancelled, _) => {
                         tracing::info!(code = err.code, error = %err.message, "attempt failed after a cancel request; job cancelled, not retried");
                         finished(job.kind, Outcome::Cancelled, ran);
+                        self.push_ready_steps(job).await;
                         self.tell_waiters(job).await;
                         let _ = self.ctx.storage.remove_inputs(job.id).await;
                     }
@@ -406,10 +410,43 @@ impl Executor {
         if let Err(e) = self
             .ctx
             .queue
-            .publish_finished(job.id, job.batch_id.as_deref())
+            // A workflow's waiters wait on its id as a batch's do.
+            .publish_finished(
+                job.id,
+                job.batch_id.as_deref().or(job.workflow_id.as_deref()),
+            )
             .await
         {
             tracing::debug!(error = %e, "finished event not published; waiters re-read soon");
+        }
+    }
+
+    /// A workflow step ended: the children its end made ready (in the same transaction, by
+    /// the database's trigger) are pushed now. A push that fails is the rescuer's, as for any
+    /// waiting job; a duplicate is harmless.
+    async fn push_ready_steps(&self, job: &shared::db::JobRow) {
+        if job.workflow_id.is_none() {
+            return;
+        }
+        let ready = match self.ctx.db.ready_children(job.id).await {
+            Ok(ready) => ready,
+            Err(e) => {
+                tracing::warn!(error = %e, "ready steps not read; the rescuer will push them");
+                return;
+            }
+        };
+        for queue in QueueName::ALL {
+            let ids: Vec<JobId> = ready
+                .iter()
+                .filter(|j| j.queue == queue)
+                .map(|j| j.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.ctx.queue.push_many(queue, &ids).await {
+                tracing::warn!(error = %e, "ready steps not pushed; the rescuer will push them");
+            }
         }
     }
 

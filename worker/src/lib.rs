@@ -8,6 +8,7 @@ pub mod email;
 pub mod error;
 pub mod executor;
 pub mod jobs;
+pub mod merge;
 pub mod presence;
 pub mod render;
 pub mod retry;

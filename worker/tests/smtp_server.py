@@ -51,8 +51,13 @@ def main():
     parser.add_argument("--tempfail", action="append", default=[])
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
+    # Up to 256 MiB a message (aiosmtpd's default is 32 MiB): a workflow test mails one merged
+    # PDF of a thousand certificates.
     controller = Controller(
-        Handler(args.dir, args.reject, args.tempfail), hostname="127.0.0.1", port=args.port
+        Handler(args.dir, args.reject, args.tempfail),
+        hostname="127.0.0.1",
+        port=args.port,
+        data_size_limit=256 * 1024 * 1024,
     )
     controller.start()
     print("ready", flush=True)

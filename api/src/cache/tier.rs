@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use moka::notification::RemovalCause;
 use moka::sync::Cache;
 use serde::Serialize;
 
@@ -76,17 +75,14 @@ where
     pub fn new(spec: TierSpec<K, V>, up: Arc<AtomicBool>) -> Self {
         let index: Index<K> = Arc::default();
         let weigh = spec.weigh;
-        let unindex = index.clone();
+        // No eviction listener prunes the index: its notice of an old entry can come after a
+        // new entry of the same key was indexed, and unindex it (a test caught the new entry
+        // then outliving three changes). The index is rebuilt from the live entries instead
+        // when it grows well past them (`store`).
         let entries = Cache::builder()
             .max_capacity(spec.max_bytes)
             .weigher(move |k: &K, e: &Entry<V>| weigh(k, &e.value))
             .time_to_live(spec.ttl)
-            .eviction_listener(move |key: Arc<K>, entry: Entry<V>, cause| {
-                // A replaced entry's key stays indexed under the new entry's tags.
-                if cause != RemovalCause::Replaced {
-                    forget_key(&unindex, &key, &entry.tags);
-                }
-            })
             .build();
         Self {
             name: spec.name,
@@ -128,12 +124,21 @@ where
         }
         let tags: Arc<[String]> = tags.into();
         {
+            // Indexed and inserted under the lock, so a rebuild sees every live entry.
             let mut index = self.index.lock().expect("cache index lock");
+            if index.len() as u64 > 4 * self.entries.entry_count() + 10_000 {
+                index.clear();
+                for (k, e) in self.entries.iter() {
+                    for tag in e.tags.iter() {
+                        index.entry(tag.clone()).or_default().insert((*k).clone());
+                    }
+                }
+            }
             for tag in tags.iter() {
                 index.entry(tag.clone()).or_default().insert(key.clone());
             }
+            self.entries.insert(key.clone(), Entry { value, tags });
         }
-        self.entries.insert(key.clone(), Entry { value, tags });
         // An invalidation that ran between the check and the insert must still win.
         if self.generation() != generation {
             self.entries.invalidate(&key);
@@ -199,18 +204,6 @@ where
             invalidations: self.invalidations.load(Ordering::Relaxed),
             entries: self.entries.entry_count(),
             bytes: self.entries.weighted_size(),
-        }
-    }
-}
-
-fn forget_key<K: Hash + Eq>(index: &Index<K>, key: &K, tags: &[String]) {
-    let mut index = index.lock().expect("cache index lock");
-    for tag in tags {
-        if let Some(keys) = index.get_mut(tag) {
-            keys.remove(key);
-            if keys.is_empty() {
-                index.remove(tag);
-            }
         }
     }
 }

@@ -29,7 +29,7 @@ fn keyed(state: &AppState, op: &Operator) -> Keyed {
 #[derive(Debug, Default, Deserialize)]
 pub struct CursorForm {
     #[serde(default)]
-    cursor: Option<String>,
+    pub(super) cursor: Option<String>,
 }
 
 pub async fn batches(

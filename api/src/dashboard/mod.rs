@@ -11,6 +11,7 @@ mod jobs;
 mod manage;
 mod overview;
 pub mod session;
+mod workflows;
 
 use std::sync::LazyLock;
 
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/batches", get(manage::batches))
         .route("/dashboard/batches/{id}", get(manage::batch))
         .route("/dashboard/batches/{id}/archive", get(manage::archive))
+        .route("/dashboard/workflows", get(workflows::list))
+        .route("/dashboard/workflows/{id}", get(workflows::show))
         .route("/dashboard/schedules", get(manage::schedules))
         .route(
             "/dashboard/schedules/{name}/{action}",
@@ -101,6 +104,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "batch.html",
             include_str!("../../../templates/dashboard/batch.html"),
+        ),
+        (
+            "workflows.html",
+            include_str!("../../../templates/dashboard/workflows.html"),
+        ),
+        (
+            "workflow.html",
+            include_str!("../../../templates/dashboard/workflow.html"),
         ),
         (
             "schedules.html",

@@ -10,10 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::db::{BatchRow, ListCursor};
 use shared::domain::{JobId, JobStatus, Timestamp};
-use shared::templates::MAX_FIELDS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::certificate_order::{self, BatchItem, validate};
+use crate::certificate_order::{self, BatchItem, too_many, validate};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{ApiBody, ApiQuery, Caller, Keyed, Mine, Owned};
 use crate::paging::{Listing, PageQuery};
@@ -22,8 +21,7 @@ use crate::state::AppState;
 use crate::submit::{self, BatchOrder, BatchSubmitted, Idempotency, resolve_template};
 use crate::waiting::{Awaited, WaitQuery, until_final};
 
-/// Most rows in one batch.
-pub const MAX_ROWS: usize = 10_000;
+pub use crate::certificate_order::MAX_ROWS;
 /// Most row errors listed in one answer; the message gives the total.
 const MAX_LISTED_ERRORS: usize = 200;
 
@@ -113,63 +111,6 @@ pub struct BatchLinks {
     pub certificates: String,
 }
 
-fn bad_body(message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        code: "malformed_batch",
-        message: message.into(),
-        field: None,
-    }
-}
-
-/// Reads a CSV upload into rows: known columns by name, any other column a template field.
-fn parse_csv(body: &[u8]) -> Result<Vec<BatchItem>, ApiError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(body);
-    let headers = reader
-        .headers()
-        .map_err(|e| bad_body(format!("the CSV header row cannot be read: {e}")))?
-        .clone();
-    if headers.iter().any(str::is_empty) {
-        return Err(bad_body("every CSV column needs a name in the header row"));
-    }
-    // The five named columns, and at most as many field columns as a template may declare.
-    if headers.len() > 5 + MAX_FIELDS {
-        return Err(bad_body(format!(
-            "a CSV batch has at most {} columns: the certificate's five and at most {MAX_FIELDS} template fields",
-            5 + MAX_FIELDS
-        )));
-    }
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        if rows.len() >= MAX_ROWS {
-            return Err(too_many());
-        }
-        let record = record.map_err(|e| bad_body(format!("CSV row {}: {e}", i + 1)))?;
-        let mut item = BatchItem::default();
-        let mut fields = serde_json::Map::new();
-        for (name, value) in headers.iter().zip(record.iter()) {
-            let present = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "recipient_name" => item.recipient_name = value.to_owned(),
-                "course_name" => item.course_name = value.to_owned(),
-                "issued_on" => item.issued_on = present,
-                "issuer_name" => item.issuer_name = present,
-                "expires_on" => item.expires_on = present,
-                other => {
-                    if let Some(v) = present {
-                        fields.insert(other.to_owned(), v.into());
-                    }
-                }
-            }
-        }
-        item.fields = (!fields.is_empty()).then(|| fields.into());
-        rows.push(item);
-    }
-    Ok(rows)
-}
-
 /// A batch request as sent, in either form.
 struct Parsed {
     template: Option<String>,
@@ -210,7 +151,7 @@ fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed
         "text/csv" => Ok(Parsed {
             template: q.template,
             is_public: q.is_public.unwrap_or(false),
-            rows: parse_csv(body)?,
+            rows: certificate_order::parse_csv(body)?,
             priority: q.priority,
             run_at: q.run_at,
             delay_secs: q.delay_secs,
@@ -233,14 +174,6 @@ fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed
             message: "send application/json or text/csv".into(),
             field: None,
         }),
-    }
-}
-
-fn too_many() -> ApiError {
-    ApiError::TooLarge {
-        code: "too_many_rows",
-        message: format!("a batch has at most {MAX_ROWS} rows; split it: nothing was accepted"),
-        field: Some("rows".into()),
     }
 }
 
@@ -626,17 +559,6 @@ pub async fn archive(
         .into_response())
 }
 
-/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@` (or
-/// a tab or carriage return, which some programs strip first) gets a leading `'`, as OWASP's
-/// CSV-injection advice says. A recipient named `=HYPERLINK(…)` stays text.
-fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
-
 /// Files listed per read while an archive is written.
 const FILES_PER_PAGE: u32 = 500;
 
@@ -675,7 +597,7 @@ async fn write_zip(
             manifest.write_record([
                 name.as_str(),
                 &file.job_id.to_string(),
-                &spreadsheet_safe(&file.recipient_name),
+                &shared::domain::spreadsheet_safe(&file.recipient_name),
                 sha,
             ])?;
             zip.write_entry_whole(
@@ -700,7 +622,7 @@ async fn write_zip(
 
 #[cfg(test)]
 mod tests {
-    use super::spreadsheet_safe;
+    use shared::domain::spreadsheet_safe;
 
     #[test]
     fn manifest_cells_never_start_a_formula() {

@@ -12,14 +12,12 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use shared::db::JobRow;
-use shared::domain::{EmailAddress, JobId, JobStatus};
-use shared::email_templates::{self, EmailError, LinkedFile};
-use shared::jobs::{AttachmentRef, EmailPayload, FileResult};
-use utoipa::ToSchema;
+use shared::domain::{JobId, JobStatus};
+use shared::jobs::{AttachmentRef, FileResult};
 
-use crate::email_limits::{MAX_RECIPIENTS, check_domain, email_charge};
+pub use crate::email_order::EmailRequest;
+use crate::email_order::{self, EmailOrder, MAX_ATTACHMENTS};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::problems::Problems;
@@ -28,64 +26,6 @@ use crate::submit::{
     self, Accepted, IdempotencyKeyHeader, JsonSubmission, Submission, SubmissionResponses,
 };
 use crate::views::SubmittedView;
-
-/// Most attachments.
-pub const MAX_ATTACHMENTS: usize = 20;
-const MAX_SUBJECT: usize = 250;
-
-/// An email to send.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmailRequest {
-    /// 1 to 50 addresses.
-    #[schema(example = json!(["ana@example.com"]), schema_with = crate::schemas::email_to)]
-    pub to: Vec<String>,
-    /// At most 50 addresses.
-    #[serde(default)]
-    #[schema(schema_with = crate::schemas::email_copies)]
-    pub cc: Vec<String>,
-    /// At most 50 addresses.
-    #[serde(default)]
-    #[schema(schema_with = crate::schemas::email_copies)]
-    pub bcc: Vec<String>,
-    #[schema(schema_with = crate::schemas::email_reply_to)]
-    pub reply_to: Option<String>,
-    /// Replaces the template's subject. Admin keys only, unless the setting
-    /// `email.generic_for_all` is on.
-    #[schema(max_length = 250)]
-    pub subject: Option<String>,
-    /// `report_ready`, `certificate_issued`, `job_failed` or `generic` (free text: admin keys
-    /// only, unless the setting `email.generic_for_all` is on).
-    #[schema(example = "generic", schema_with = crate::schemas::email_template)]
-    pub template: String,
-    /// The template's variables (`generic`: `subject`, `text`); one the template needs and
-    /// does not get is a 422.
-    /// At most 50 variables.
-    #[serde(default)]
-    #[schema(schema_with = crate::schemas::email_vars)]
-    pub vars: crate::limited::LimitedObject<50>,
-    /// Ids of the caller's own succeeded jobs whose PDFs to attach (another is a 422).
-    #[serde(default)]
-    #[schema(value_type = Vec<uuid::Uuid>, max_items = 20)]
-    pub attachments: Vec<String>,
-    /// `low`, `bulk` or `normal` (the default); `high` with an admin key only (else 403
-    /// `priority_not_allowed`). A worker takes the highest-priority ready job first.
-    pub priority: Option<crate::placement::PriorityChoice>,
-    /// Start no earlier than this RFC 3339 instant: the job is `scheduled` until then (and
-    /// can be cancelled meanwhile). An instant already past means now; at most a year ahead
-    /// (else 422 `too_far_ahead`). Not with `delay_secs`.
-    #[schema(format = DateTime, example = "2026-12-24T18:00:00Z")]
-    pub run_at: Option<String>,
-    /// Start no earlier than this many seconds from now (at most a year). Not with `run_at`.
-    #[schema(maximum = 31622400, minimum = 0)]
-    pub delay_secs: Option<u64>,
-    /// Deliver this job's end (`job.succeeded`, `job.dead` or `job.cancelled`) to this URL
-    /// too, signed like a webhook with the key's callback secret
-    /// (`GET /v1/webhooks/callback-secret`). Checked like a webhook's URL (422
-    /// `invalid_url`, `forbidden_target`).
-    #[schema(example = "https://example.com/hooks/quire")]
-    pub callback_url: Option<String>,
-}
 
 /// Submit an email job.
 #[utoipa::path(post, path = "/v1/emails", operation_id = "submit_email", tag = "emails",
@@ -105,7 +45,7 @@ pub async fn submit(
         idempotency,
         body: req,
     } = submission;
-    free_text_allowed(&state, &caller, &req)?;
+    email_order::free_text_allowed(&state, &caller, &req)?;
     let placement = crate::placement::Placement::single(
         &caller,
         req.priority,
@@ -114,113 +54,11 @@ pub async fn submit(
     )?;
     let callback_url = crate::callbacks::checked(&state, &caller, req.callback_url.clone()).await?;
     let mut p = Problems::default();
-    let list = |p: &mut Problems, field: &str, raw: &[String], min: usize| {
-        if raw.len() < min || raw.len() > MAX_RECIPIENTS {
-            p.add(
-                field,
-                if raw.len() < min {
-                    "missing_field"
-                } else {
-                    "too_many"
-                },
-                format!(
-                    "`{field}` takes {min} to {MAX_RECIPIENTS} addresses (got {})",
-                    raw.len()
-                ),
-            );
-        }
-        let mut out = Vec::new();
-        for (i, a) in raw.iter().enumerate() {
-            match EmailAddress::parse(a) {
-                Ok(a) => {
-                    check_domain(&caller, p, &format!("{field}[{i}]"), &a);
-                    out.push(a);
-                }
-                Err(e) => p.add(format!("{field}[{i}]"), "invalid_email", e.to_string()),
-            }
-        }
-        out
-    };
-    let to = list(&mut p, "to", &req.to, 1);
-    let cc = list(&mut p, "cc", &req.cc, 0);
-    let bcc = list(&mut p, "bcc", &req.bcc, 0);
-    let reply_to = req
-        .reply_to
-        .as_deref()
-        .and_then(|a| match EmailAddress::parse(a) {
-            Ok(a) => {
-                check_domain(&caller, &mut p, "reply_to", &a);
-                Some(a)
-            }
-            Err(e) => {
-                p.add("reply_to", "invalid_email", e.to_string());
-                None
-            }
-        });
-    let subject = req.subject.as_deref().and_then(|s| {
-        if s.contains(['\r', '\n']) {
-            p.add(
-                "subject",
-                "header_injection",
-                "`subject` must not contain a line break",
-            );
-            None
-        } else {
-            p.text("subject", s, MAX_SUBJECT)
-        }
-    });
-
     let attachments = attachments(&state, &caller, &req.attachments, &mut p).await?;
     let total: u64 = attachments.iter().map(|a| a.bytes).sum();
     let attach = total <= state.config.limits.max_email_attachment_bytes;
-
-    // Rendered once now with what the worker will add, so a bad variable is a 422 here.
-    let mut vars = req.vars.as_map().clone();
-    let placeholders: Vec<LinkedFile> = attachments
-        .iter()
-        .filter(|_| !attach)
-        .map(|a| LinkedFile {
-            filename: a.filename.clone(),
-            url: "https://example.invalid/".into(),
-        })
-        .collect();
-    email_templates::add_file_variables(
-        &mut vars,
-        attach && !attachments.is_empty(),
-        &placeholders,
-    );
-    if let Err(e) = email_templates::render(&req.template, &serde_json::Value::Object(vars)) {
-        let (field, code) = match &e {
-            EmailError::UnknownTemplate(_) => ("template", "unknown_template"),
-            EmailError::MissingVariables { .. } => ("vars", "missing_field"),
-            EmailError::SubjectLineBreak { .. } => ("vars", "header_injection"),
-            _ => ("vars", "invalid_field"),
-        };
-        let message = match &e {
-            EmailError::UnknownTemplate(_) => format!(
-                "{e}; the built-in templates are {}",
-                email_templates::builtin_email_templates().join(", ")
-            ),
-            _ => e.to_string(),
-        };
-        p.add(field, code, message);
-    }
-    let recipients = (to.len() + cc.len() + bcc.len()) as u64;
-    let charge = email_charge(&state, &caller, recipients, &mut p);
-    p.into_result()?;
-
-    let payload = EmailPayload {
-        to,
-        cc,
-        bcc,
-        reply_to,
-        subject,
-        template: req.template.clone(),
-        vars: req.vars.into_inner(),
-        attachments,
-        attach,
-        about: None,
-    };
+    let EmailOrder { payload, charge } =
+        email_order::check(&state, &caller, req, attachments, attach, p)?;
     let job = Submission {
         payload: &payload,
         inputs: Vec::new(),
@@ -230,36 +68,6 @@ pub async fn submit(
         callback_url,
     };
     submit::submit(&state, &caller, idempotency, job).await
-}
-
-/// Free text in an email (the `generic` template, a `subject` of one's own) is what spam
-/// and phishing need, so only admin keys may send it unless `email.generic_for_all`.
-/// `reply_to` stays open to every key: it is an address, checked against the key's domains.
-fn free_text_allowed(
-    state: &AppState,
-    caller: &Caller,
-    req: &EmailRequest,
-) -> Result<(), ApiError> {
-    if caller.is_admin || state.config.email.generic_for_all {
-        return Ok(());
-    }
-    if req.template == "generic" {
-        return Err(ApiError::AdminOnly {
-            code: "admin_only_template",
-            message: "the free-text `generic` email template needs an admin key (the setting \
-                      `email.generic_for_all` opens it to every key)"
-                .into(),
-        });
-    }
-    if req.subject.is_some() {
-        return Err(ApiError::AdminOnly {
-            code: "admin_only_field",
-            message: "`subject` (a subject of your own) needs an admin key (the setting \
-                      `email.generic_for_all` opens it to every key)"
-                .into(),
-        });
-    }
-    Ok(())
 }
 
 /// The attachments: each the caller's own job (another key's job reads as unknown), finished

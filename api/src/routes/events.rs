@@ -43,6 +43,9 @@ pub struct EventQuery {
     pub job: Option<String>,
     /// Only this batch's events (its jobs' transitions and `batch.completed`).
     pub batch: Option<String>,
+    /// Only this workflow's events: its steps' transitions and `workflow.completed` / `workflow.failed`.
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub workflow: Option<String>,
     /// Only jobs of this kind.
     #[param(schema_with = crate::schemas::job_kind)]
     pub kind: Option<String>,
@@ -58,13 +61,15 @@ pub struct EventView {
     /// Its place in the event log; resume after it with `Last-Event-ID`.
     pub id: i64,
     /// `job.<status>` (`job.running`, `job.succeeded`, `job.failed`, `job.dead`,
-    /// `job.cancelled`, `job.queued`), `batch.completed` or `certificate.revoked`.
+    /// `job.cancelled`, `job.queued`, `job.waiting`), `batch.completed`,
+    /// `certificate.revoked`, `workflow.completed` or `workflow.failed`.
     #[serde(rename = "type")]
     pub event_type: String,
     /// When it happened, RFC 3339.
     pub at: String,
     pub job_id: Option<String>,
     pub batch_id: Option<String>,
+    pub workflow_id: Option<String>,
     #[schema(schema_with = crate::schemas::job_kind_or_null)]
     pub kind: Option<String>,
     /// The job's status for `job.*` events, `revoked` or `completed` for the others.
@@ -80,6 +85,7 @@ impl EventView {
             at: e.at.to_rfc3339(),
             job_id: e.job_id.clone(),
             batch_id: e.batch_id.clone(),
+            workflow_id: e.workflow_id.clone(),
             kind: e.kind.clone(),
             status: e.status.clone(),
             attempt: e.attempt,
@@ -129,6 +135,11 @@ pub(crate) async fn open(
             .transpose()
             .map_err(|_| bad_query("job", "`job` is not a job id"))?,
         batch_id: q.batch,
+        workflow_id: q
+            .workflow
+            .map(|w| w.parse::<JobId>().map(|id| id.to_string()))
+            .transpose()
+            .map_err(|_| bad_query("workflow", "`workflow` is not a workflow id"))?,
         kind: q
             .kind
             .map(|k| k.parse::<JobKind>().map(|k| k.as_str().to_owned()))

@@ -230,14 +230,14 @@ pub async fn list(
     }))
 }
 
-/// The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+/// The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
 /// one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
 /// `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 #[utoipa::path(get, path = "/v1/jobs/{id}/file", operation_id = "download_job_file", tag = "jobs",
     params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf"),
-        (status = 206, description = "The requested byte range of the PDF", content_type = "application/pdf"),
+        (status = 200, description = "The PDF (a workflow archive: the ZIP)", content(("application/pdf"), ("application/zip"))),
+        (status = 206, description = "The requested byte range of the file", content(("application/pdf"), ("application/zip"))),
         (status = 302, description = "Redirect to a presigned object storage URL (when configured)"),
         (status = 304, description = "Not modified"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -324,12 +324,18 @@ async fn serve_file(
                 )
             },
         })?;
+    // A workflow's `archive` step ends with a ZIP; every other file is a PDF.
+    let (content_type, extension) = if result.file.ends_with(".zip") {
+        ("application/zip", "zip")
+    } else {
+        ("application/pdf", "pdf")
+    };
     let object = crate::download::StoredObject {
         key: &result.file,
         bytes: result.bytes,
         sha256: &result.sha256,
-        content_type: "application/pdf",
-        file_name: format!("{}.pdf", job.id),
+        content_type,
+        file_name: format!("{}.{extension}", job.id),
     };
     crate::download::serve(state, method, headers, object).await
 }
@@ -358,12 +364,18 @@ pub async fn cancel(
             shared::metrics::job_cancelled_waiting(job.kind);
             if let Err(e) = state
                 .queue
-                .publish_finished(job.id, job.batch_id.as_deref())
+                .publish_finished(
+                    job.id,
+                    job.batch_id.as_deref().or(job.workflow_id.as_deref()),
+                )
                 .await
             {
                 tracing::debug!(error = %e, "finished event not published; waiters re-read soon");
             }
             let _ = state.storage.remove_inputs(id).await;
+            if job.workflow_id.is_some() {
+                push_ready_steps(&state, job.id).await;
+            }
             Ok((
                 StatusCode::OK,
                 Json(JobView::from_row(&job, &state.base_url)),
@@ -384,6 +396,23 @@ pub async fn cancel(
             code: "not_cancellable",
             message: format!("the job is already {status}"),
         }),
+    }
+}
+
+/// A cancelled workflow step's children that continue regardless were made ready by its end
+/// (in its transaction): pushed now. A push that fails is the rescuer's.
+async fn push_ready_steps(state: &AppState, id: JobId) {
+    let ready = match state.db.ready_children(id).await {
+        Ok(ready) => ready,
+        Err(e) => {
+            tracing::warn!(job_id = %id, error = %e, "ready steps not read; the rescuer will push them");
+            return;
+        }
+    };
+    for step in ready {
+        if let Err(e) = state.queue.push(step.queue, step.id, None).await {
+            tracing::warn!(job_id = %step.id, error = %e, "ready step not pushed; the rescuer will");
+        }
     }
 }
 

@@ -13,3 +13,4 @@ pub mod system;
 pub mod templates;
 pub mod verify;
 pub mod webhooks;
+pub mod workflows;

@@ -3,7 +3,6 @@
 //! as the job's `report.json` input, then queued on `reports`.
 
 use axum::extract::State;
-use shared::reports::{self, ReportPayload};
 use shared::templates::TemplateKind;
 
 use crate::email_limits::notify_charge;
@@ -59,24 +58,7 @@ pub async fn submit(
         .checks
         .run(&caller.key_id, move || validate(&config.limits, req))
         .await??;
-    let record = &template.record;
-    let payload = ReportPayload {
-        template: record.name.clone(),
-        template_id: record.id.clone(),
-        template_version: record.version,
-        pdfa,
-        document_number: order.content.document_number.clone(),
-        revision: order.content.revision.clone(),
-        title: order.content.title.clone(),
-        rows: order.content.rows(),
-        sections: order.content.sections.len(),
-        notify,
-    };
-    let content =
-        serde_json::to_vec(&order.content).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let inputs = std::iter::once((reports::CONTENT_INPUT.to_owned(), content))
-        .chain(order.inputs)
-        .collect();
+    let (payload, inputs) = order.into_job(&template.record, pdfa, notify)?;
     let job = Submission {
         payload: &payload,
         inputs,

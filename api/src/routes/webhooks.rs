@@ -82,6 +82,10 @@ pub enum EventType {
     BatchCompleted,
     #[schema(rename = "certificate.revoked")]
     CertificateRevoked,
+    #[schema(rename = "workflow.completed")]
+    WorkflowCompleted,
+    #[schema(rename = "workflow.failed")]
+    WorkflowFailed,
     #[schema(rename = "*")]
     All,
 }

@@ -24,7 +24,8 @@ use faults::{Options, Scenario};
 )]
 struct Args {
     /// The scenario to run: kill-workers, stale-worker, redis-restart, postgres-stop,
-    /// two-schedulers, sigterm, handler-failures; or `all`, every one in that order.
+    /// two-schedulers, sigterm, handler-failures, workflow-kill; or `all`, every one in that
+    /// order.
     #[arg(default_value = "all", value_parser = selection)]
     scenario: Selection,
     /// The `quire` binary (default: the one next to this program).

@@ -35,10 +35,13 @@ pub enum Scenario {
     /// Handlers that panic, time out, fail permanently or retryably; a poison pill that aborts
     /// its worker process at every attempt.
     HandlerFailures,
+    /// A workflow of more than 500 steps in four layers (groups, chains, a chord, merges)
+    /// while workers are SIGKILLed every second and Redis is flushed once.
+    WorkflowKill,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::KillWorkers,
         Scenario::StaleWorker,
         Scenario::RedisRestart,
@@ -46,6 +49,7 @@ impl Scenario {
         Scenario::TwoSchedulers,
         Scenario::Sigterm,
         Scenario::HandlerFailures,
+        Scenario::WorkflowKill,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Scenario {
             Scenario::TwoSchedulers => "two-schedulers",
             Scenario::Sigterm => "sigterm",
             Scenario::HandlerFailures => "handler-failures",
+            Scenario::WorkflowKill => "workflow-kill",
         }
     }
 }
@@ -173,7 +178,7 @@ async fn prepare_and_run(
     let mut setup = setup.clone();
     let mut services = Services::default();
     match scenario {
-        Scenario::RedisRestart => {
+        Scenario::RedisRestart | Scenario::WorkflowKill => {
             let dir = setup
                 .work_root
                 .join(format!("redis-{}", uuid::Uuid::new_v4().simple()));

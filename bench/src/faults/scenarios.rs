@@ -29,6 +29,7 @@ pub async fn run(
         Scenario::TwoSchedulers => two_schedulers(lab, options).await,
         Scenario::Sigterm => sigterm(lab, options).await,
         Scenario::HandlerFailures => handler_failures(lab, options).await,
+        Scenario::WorkflowKill => workflow_kill(lab, services, options).await,
     }
 }
 
@@ -872,5 +873,215 @@ async fn handler_failures(lab: &mut Lab, options: &Options) -> anyhow::Result<Ou
     outcome.signals = aborted;
     outcome.signals_what = format!("{aborted} worker aborts");
     outcome.note(seen.join("; "));
+    Ok(outcome)
+}
+
+// 8 ---------------------------------------------------------------------------------------
+
+/// Rows of each batch step of the workflow-kill graph, and how many batch steps.
+const WORKFLOW_GROUPS: usize = 8;
+const WORKFLOW_ROWS: usize = 62;
+
+/// The workflow-kill graph: four layers. Layer 1, groups: WORKFLOW_GROUPS batch steps and the
+/// head of a chain; layer 2, a merge of each group (a chord each) and the chain's second
+/// link; layer 3, the chain's third link; layer 4, one merge of every group's merge and the
+/// chain's end. 508 jobs.
+fn workflow_kill_graph() -> serde_json::Value {
+    let cert = |name: String| serde_json::json!({"recipient_name": name, "course_name": "Faults"});
+    let mut steps = Vec::new();
+    for g in 0..WORKFLOW_GROUPS {
+        let rows: Vec<serde_json::Value> = (0..WORKFLOW_ROWS)
+            .map(|r| serde_json::json!({"recipient_name": format!("Group {g} row {r}"), "course_name": "Faults"}))
+            .collect();
+        steps.push(serde_json::json!({"name": format!("group-{g}"), "kind": "batch", "batch": {"rows": rows}}));
+        steps.push(serde_json::json!({"name": format!("merge-{g}"), "kind": "merge", "after": [format!("group-{g}")]}));
+    }
+    steps.push(serde_json::json!({"name": "chain-1", "kind": "certificate", "certificate": cert("Chain one".into())}));
+    steps.push(serde_json::json!({"name": "chain-2", "kind": "certificate", "after": ["chain-1"], "certificate": cert("Chain two".into())}));
+    steps.push(serde_json::json!({"name": "chain-3", "kind": "certificate", "after": ["chain-2"], "certificate": cert("Chain three".into())}));
+    let mut last: Vec<String> = (0..WORKFLOW_GROUPS).map(|g| format!("merge-{g}")).collect();
+    last.push("chain-3".into());
+    steps.push(serde_json::json!({"name": "book", "kind": "merge", "after": last}));
+    serde_json::json!({"name": "workflow-kill", "steps": steps})
+}
+
+async fn workflow_kill(
+    lab: &mut Lab,
+    services: &mut Services,
+    options: &Options,
+) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome::new(Scenario::WorkflowKill);
+    fast_rescue(lab, 5, 3);
+    lab.set("QUIRE_QUEUES__CERTIFICATES__CONCURRENCY", 2);
+    let key = api_and_scheduler(lab).await?;
+    let mut workers = Vec::new();
+    for _ in 0..options.kill_workers {
+        workers.push(lab.spawn_ready("worker").await?);
+    }
+    let client = reqwest::Client::new();
+    let api = lab.api_url()?;
+    let submitted: serde_json::Value = client
+        .post(format!("{api}/v1/workflows"))
+        .bearer_auth(&key)
+        .json(&workflow_kill_graph())
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = submitted["id"]
+        .as_str()
+        .context("no workflow id")?
+        .to_owned();
+    let total = submitted["total"].as_u64().unwrap_or_default() as usize;
+    let started = Instant::now();
+    let (mut kills, mut flushed) = (0usize, false);
+    let mut said = Instant::now();
+    let finished = loop {
+        tokio::time::sleep(options.kill_every).await;
+        let w: serde_json::Value = client
+            .get(format!("{api}/v1/workflows/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if w["status"] != "running" {
+            break w;
+        }
+        if started.elapsed() > options.finish_within {
+            bail!(
+                "workflow not finished after {:?}: {}",
+                options.finish_within,
+                w["finished"]
+            );
+        }
+        // Once, with work queued in it: every message gone.
+        if !flushed && started.elapsed() > Duration::from_secs(5) {
+            let redis = services.redis.as_ref().context("no private Redis")?;
+            let client = redis::Client::open(redis.url())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let () = redis::cmd("FLUSHALL").query_async(&mut conn).await?;
+            flushed = true;
+        }
+        let slot = rand::random_range(0..workers.len());
+        lab.kill(workers[slot]).await?;
+        kills += 1;
+        workers[slot] = lab.spawn("worker").await?;
+        if said.elapsed() > Duration::from_secs(5) {
+            eprintln!(
+                "  [workflow-kill] {:>4.0}s {kills} kills, {}/{total} jobs ended",
+                lab.elapsed().as_secs_f64(),
+                w["finished"]
+            );
+            said = Instant::now();
+        }
+    };
+    let elapsed = started.elapsed();
+    // The event pump numbers the last events before the order is checked.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_outbox")
+            .fetch_one(lab.pool())
+            .await?;
+        if left == 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    lab.stop_all(Duration::from_secs(15)).await;
+    outcome.expect(
+        finished["status"] == "completed",
+        format!("the workflow ended {}", finished["status"]),
+    );
+    let steps = rows(lab.pool(), &format!("workflow_id = '{id}'")).await?;
+    outcome.jobs = steps.len();
+    outcome.expect(
+        steps.len() == total && total >= 500,
+        format!("{} step jobs, {total} promised", steps.len()),
+    );
+    let lost: Vec<String> = steps
+        .iter()
+        .filter(|r| r.status != "succeeded")
+        .map(|r| format!("{}: {} ({:?})", r.id, r.status, r.error_code))
+        .collect();
+    outcome.lost = lost.len();
+    outcome.expect(lost.is_empty(), format!("steps not succeeded: {lost:?}"));
+    let logged = check::completions_in_logs(lab);
+    let twice: Vec<String> = steps
+        .iter()
+        .filter_map(|r| {
+            logged
+                .get(&r.id)
+                .filter(|n| **n > 1)
+                .map(|n| format!("{}: {n}", r.id))
+        })
+        .collect();
+    outcome.duplicates = twice.len();
+    outcome.expect(
+        twice.is_empty(),
+        format!("successes recorded twice: {twice:?}"),
+    );
+    for r in &steps {
+        outcome.max_attempt = outcome.max_attempt.max(r.attempt);
+        outcome.allowed = outcome.allowed.max(r.max_attempts);
+    }
+    let data_dir = lab.data_dir.clone();
+    let succeeded: Vec<JobRow> = steps
+        .iter()
+        .filter(|r| r.status == "succeeded")
+        .cloned()
+        .collect();
+    let (checked, bad) =
+        tokio::task::spawn_blocking(move || check::check_files(&data_dir, &succeeded)).await?;
+    outcome.files = checked;
+    outcome.expect(bad.is_empty(), format!("bad files: {bad:?}"));
+    // From the event log: no step's first attempt began before each of its parents ended.
+    let early: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM workflow_edges e \
+         JOIN (SELECT job_id, MIN(seq) AS first_run FROM events \
+               WHERE workflow_id = $1 AND type = 'job.running' GROUP BY job_id) c \
+           ON c.job_id = e.child_id \
+         JOIN (SELECT job_id, MAX(seq) AS ended FROM events \
+               WHERE workflow_id = $1 AND type = 'job.succeeded' GROUP BY job_id) p \
+           ON p.job_id = e.parent_id \
+         WHERE c.first_run < p.ended",
+    )
+    .bind(&id)
+    .fetch_one(lab.pool())
+    .await?;
+    outcome.expect(
+        early == 0,
+        format!("{early} steps started before a parent ended"),
+    );
+    let unchecked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM workflow_edges e WHERE e.child_id IN \
+           (SELECT job_id FROM workflow_steps WHERE workflow_id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE job_id = e.child_id AND type = 'job.running')",
+    )
+    .bind(&id)
+    .fetch_one(lab.pool())
+    .await?;
+    outcome.expect(
+        unchecked == 0,
+        format!("{unchecked} edges whose child has no running event"),
+    );
+    let completed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE workflow_id = $1 AND type = 'workflow.completed'",
+    )
+    .bind(&id)
+    .fetch_one(lab.pool())
+    .await?;
+    outcome.expect(
+        completed == 1,
+        format!("{completed} workflow.completed events"),
+    );
+    outcome.signals = kills + 1;
+    outcome.signals_what = format!("{kills} SIGKILL, 1 FLUSHALL");
+    outcome.note(format!(
+        "{total} jobs in 4 layers ({WORKFLOW_GROUPS} batch steps of {WORKFLOW_ROWS} rows, a merge of each, a 3-certificate chain, a merge of them all); {kills} workers killed (one every {:?}) and Redis flushed once; completed after {:.0} s; every step succeeded once with the file it records, none started before its parents ended (event log)",
+        options.kill_every,
+        elapsed.as_secs_f64()
+    ));
     Ok(outcome)
 }

@@ -15,6 +15,7 @@ mod schedules;
 mod status;
 mod submit;
 mod templates;
+mod workflows;
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
@@ -66,6 +67,8 @@ pub enum ClientCommand {
     Cache(Group<cache::CacheCommand>),
     /// Verify a certificate by its code, or revoke one.
     Certificates(Group<certificates::CertificatesCommand>),
+    /// Workflows: submit a file and follow it with a progress bar, show, wait, cancel, list.
+    Workflows(Group<workflows::WorkflowsCommand>),
 }
 
 /// A command group: the connection flags, then the group's own command.
@@ -90,6 +93,7 @@ impl ClientCommand {
             ClientCommand::Templates(g) => &g.conn,
             ClientCommand::Cache(g) => &g.conn,
             ClientCommand::Certificates(g) => &g.conn,
+            ClientCommand::Workflows(g) => &g.conn,
         }
     }
 }
@@ -139,6 +143,7 @@ async fn execute(command: ClientCommand, out: Out) -> Result<(), Failure> {
         ClientCommand::Templates(g) => templates::run(&api, out, g.command).await,
         ClientCommand::Cache(g) => cache::run(&api, out, g.command).await,
         ClientCommand::Certificates(g) => certificates::run(&api, out, g.command).await,
+        ClientCommand::Workflows(g) => workflows::run(&api, out, g.command).await,
     }
 }
 

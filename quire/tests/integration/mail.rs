@@ -13,7 +13,7 @@ use shared::config::{Config, SmtpTls};
 use crate::helpers::{Backend, TestApp, b64, certificate, error_of, jpeg_photo, pdf_text};
 
 #[path = "../../../worker/tests/support/smtp_server.rs"]
-mod smtp_server;
+pub(crate) mod smtp_server;
 
 use smtp_server::{SmtpServer, free_port};
 

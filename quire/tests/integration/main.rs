@@ -41,3 +41,4 @@ mod traces;
 mod validation;
 mod waiting;
 mod webhooks;
+mod workflows;

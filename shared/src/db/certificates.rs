@@ -130,6 +130,7 @@ const RULES: [Rule; 6] = [
         revoked: false,
         jobs: Some(&[
             JobStatus::Scheduled,
+            JobStatus::Waiting,
             JobStatus::Queued,
             JobStatus::Running,
             JobStatus::Failed,
@@ -1006,7 +1007,7 @@ fn list_sql(
 const PUBLIC_SEARCH_TIMEOUT_MS: u64 = 2_000;
 
 /// Writes registry rows for jobs already inserted in `tx`.
-async fn insert_certificates(
+pub(super) async fn insert_certificates(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     rows: &[(&NewJob, &NewCertificate)],
     chunk_rows: usize,

@@ -209,6 +209,16 @@ pub(super) async fn charge_inserted(
     let (InsertOutcome::Inserted(_), Some(c)) = (outcome, charge) else {
         return Ok(Ok(()));
     };
+    charge_in(tx, backend, c).await
+}
+
+/// Charges `c` inside the caller's transaction (what [`charge_inserted`] does once it knows
+/// the job is new): a workflow charges all its emails' recipients at once.
+pub(super) async fn charge_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: DatabaseBackend,
+    c: &EmailCharge,
+) -> Result<Result<(), OverQuota>, DbError> {
     if c.recipients == 0 {
         return Ok(Ok(()));
     }

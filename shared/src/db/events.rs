@@ -26,6 +26,8 @@ pub struct Event {
     pub owner_id: String,
     pub job_id: Option<String>,
     pub batch_id: Option<String>,
+    /// The workflow of a `workflow.*` event.
+    pub workflow_id: Option<String>,
     pub kind: Option<String>,
     pub status: Option<String>,
     pub attempt: Option<i64>,
@@ -46,10 +48,11 @@ pub struct HistoryEntry {
 }
 
 const EVENT_COLUMNS: &str =
-    "seq, type, owner_id, job_id, batch_id, kind, status, attempt, at, callback_url";
+    "seq, type, owner_id, job_id, batch_id, workflow_id, kind, status, attempt, at, callback_url";
 
 /// The columns an event keeps when it moves from the outbox into `events`.
-const MOVED: &str = "type, owner_id, job_id, batch_id, kind, status, attempt, callback_url, at, \
+const MOVED: &str = "type, owner_id, job_id, batch_id, workflow_id, kind, status, attempt, \
+                     callback_url, at, \
                      worker, error_code, error_message";
 
 impl Event {
@@ -61,6 +64,7 @@ impl Event {
             owner_id: row.try_get("owner_id").map_err(corrupt)?,
             job_id: row.try_get("job_id").map_err(corrupt)?,
             batch_id: row.try_get("batch_id").map_err(corrupt)?,
+            workflow_id: row.try_get("workflow_id").map_err(corrupt)?,
             kind: row.try_get("kind").map_err(corrupt)?,
             status: row.try_get("status").map_err(corrupt)?,
             attempt: row.try_get("attempt").map_err(corrupt)?,
@@ -87,6 +91,8 @@ pub struct EventFilter {
     pub owner: Option<String>,
     pub job_id: Option<String>,
     pub batch_id: Option<String>,
+    /// Only this workflow's events: its steps' transitions and `workflow.completed` / `workflow.failed`.
+    pub workflow_id: Option<String>,
     pub kind: Option<String>,
 }
 
@@ -113,6 +119,7 @@ fn events_query(filter: &EventFilter) -> (String, Vec<&str>) {
         ("owner_id", &filter.owner),
         ("job_id", &filter.job_id),
         ("batch_id", &filter.batch_id),
+        ("workflow_id", &filter.workflow_id),
         ("kind", &filter.kind),
     ] {
         if let Some(value) = value {
@@ -629,8 +636,9 @@ async fn write_deliveries(
 }
 
 /// What each wanted event's delivery carries as `data`: the job as `GET /v1/jobs/{id}`
-/// shows it; a batch's counts per status and its link; a revoked certificate's code and
-/// reason with its job. Three queries at most, however many events.
+/// shows it; a batch's counts per status and its link; a workflow's status and progress; a
+/// revoked certificate's code and reason with its job. Four queries at most, however many
+/// events.
 async fn event_data(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     events: &[Event],
@@ -703,6 +711,41 @@ async fn event_data(
             batches.entry(batch).or_default().insert(status, n.into());
         }
     }
+    let workflow_ids: BTreeSet<&str> = wanted
+        .iter()
+        .filter(|i| events[**i].event_type.starts_with("workflow."))
+        .filter_map(|i| events[*i].workflow_id.as_deref())
+        .collect();
+    let mut workflows: HashMap<String, serde_json::Value> = HashMap::new();
+    if !workflow_ids.is_empty() {
+        let sql = format!(
+            "SELECT id, name, status, steps_total, steps_left, finished_at FROM workflows \
+             WHERE id IN ({})",
+            placeholders(1, workflow_ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in &workflow_ids {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let id: String = row.try_get("id").map_err(DbError::from)?;
+            let total: i64 = row.try_get("steps_total").map_err(DbError::from)?;
+            let left: i64 = row.try_get("steps_left").map_err(DbError::from)?;
+            let finished: Option<i64> = row.try_get("finished_at").map_err(DbError::from)?;
+            workflows.insert(
+                id.clone(),
+                serde_json::json!({
+                    "id": id,
+                    "name": row.try_get::<Option<String>, _>("name").map_err(DbError::from)?,
+                    "status": row.try_get::<String, _>("status").map_err(DbError::from)?,
+                    "total": total,
+                    "finished": total - left,
+                    "finished_at": finished.map(|t| Timestamp::from_millis(t).to_rfc3339()),
+                    "links": { "self": crate::urls::workflow(base, &id) },
+                }),
+            );
+        }
+    }
     let mut out = HashMap::new();
     for i in wanted {
         let event = &events[*i];
@@ -727,6 +770,12 @@ async fn event_data(
                     "links": { "self": crate::urls::batch(base, &id) },
                 })
             }
+            t if t.starts_with("workflow.") => event
+                .workflow_id
+                .as_ref()
+                .and_then(|id| workflows.get(id))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
             "certificate.revoked" => {
                 let mut cert = event
                     .job_id

@@ -14,6 +14,7 @@ use crate::domain::Timestamp;
 pub(super) enum KeyHolder {
     Jobs,
     Batches,
+    Workflows,
 }
 
 impl KeyHolder {
@@ -21,6 +22,7 @@ impl KeyHolder {
         match self {
             Self::Jobs => "jobs",
             Self::Batches => "batches",
+            Self::Workflows => "workflows",
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::{JobId, JobKind, JobStatus, Priority, QueueName, Timestamp};
 /// Columns every read returns, in `JobRow::from_row` order.
 pub(super) const COLUMNS: &str = "id, kind, queue, owner_id, status, attempt, max_attempts, run_at, payload, \
      result, error_code, error_message, progress, lease_token, created_at, started_at, finished_at, \
-     cancel_requested_at, trace_parent, priority, batch_id";
+     cancel_requested_at, trace_parent, priority, batch_id, workflow_id";
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -41,6 +41,8 @@ pub struct JobRow {
     pub priority: Priority,
     /// The batch it belongs to, if any.
     pub batch_id: Option<String>,
+    /// The workflow it is a step of, if any.
+    pub workflow_id: Option<String>,
 }
 
 impl JobRow {
@@ -89,6 +91,7 @@ impl JobRow {
             trace_parent: opt_text("trace_parent")?,
             priority: Priority::from_level(int("priority")?),
             batch_id: opt_text("batch_id")?,
+            workflow_id: opt_text("workflow_id")?,
         })
     }
 }
@@ -520,8 +523,8 @@ impl Db {
         Ok(row.try_get("n")?)
     }
 
-    /// Cancels a job: one no worker holds (`scheduled`, `queued`, or `failed` and waiting for
-    /// a retry)
+    /// Cancels a job: one no worker holds (`scheduled`, `waiting` for its workflow parents,
+    /// `queued`, or `failed` and waiting for a retry)
     /// at once; a `running` one by recording the request (the first request's time is kept),
     /// for the worker to act on. One statement, so a job that changes state meanwhile is
     /// judged by the state it is in when the update runs.
@@ -540,7 +543,7 @@ impl Db {
                  THEN COALESCE(cancel_requested_at, $3) ELSE cancel_requested_at END, \
                updated_at = $3 \
              WHERE id = $1 AND ($2 IS NULL OR owner_id = $2) \
-               AND status IN ('scheduled', 'queued', 'failed', 'running') \
+               AND status IN ('scheduled', 'waiting', 'queued', 'failed', 'running') \
              RETURNING {COLUMNS}"
         )))
         .bind(id.to_string())

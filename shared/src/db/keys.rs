@@ -225,12 +225,12 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Jobs of `owner` not finished yet (scheduled, queued, failed, running): what
+    /// Jobs of `owner` not finished yet (scheduled, waiting, queued, failed, running): what
     /// `quotas.max_waiting_jobs` bounds. Reads the owner's status index, not the table.
     pub async fn count_waiting_jobs(&self, owner: &str) -> Result<u64, DbError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 AND kind <> 'webhook' \
-             AND status IN ('scheduled', 'queued', 'failed', 'running')",
+             AND status IN ('scheduled', 'waiting', 'queued', 'failed', 'running')",
         )
         .bind(owner.to_owned())
         .fetch_one(self.pool())

@@ -20,6 +20,7 @@ mod templates;
 mod wakeups;
 mod webhooks;
 mod workers;
+mod workflows;
 
 pub use certificates::{
     BatchFile, BatchRow, BatchWriter, CertificateCursor, CertificateFilter, CertificateRow,
@@ -45,6 +46,10 @@ pub use webhooks::{
 pub use invalidations::{CACHE_CHANNEL, Invalidation, Invalidations};
 pub use wakeups::{OUTBOX_CHANNEL, SCHEDULED_CHANNEL, Wakeups};
 pub use workers::{WORKER_HEARTBEAT, WorkerRow};
+pub use workflows::{
+    NewStep, NewWorkflow, ParentFailure, ParentOutput, StepJob, WorkflowFilter, WorkflowInsert,
+    WorkflowRow, WorkflowStatus,
+};
 
 /// Which SQL database a configuration selects.
 pub use pool::{DatabaseBackend, Db, DbError, DbSettings};

@@ -190,10 +190,13 @@ impl Db {
                 Box::pin(async move {
                     if backend == DatabaseBackend::Sqlite {
                         // WAL lets readers run beside the one writer; NORMAL is durable in WAL
-                        // across process crashes; busy_timeout queues writers instead of failing.
+                        // across process crashes; busy_timeout queues writers instead of failing;
+                        // recursive triggers let a workflow step cancelled by its parent's end
+                        // cancel its own children in turn (migration 0018).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                             PRAGMA recursive_triggers = ON;",
                         )
                         .await?;
                     }

@@ -48,15 +48,19 @@ pub enum JobKind {
     Maintenance,
     /// One webhook delivery (an event to one endpoint): its attempts are the retries.
     Webhook,
+    /// A workflow's built-in step over its parents' outputs: a `merge` (one PDF) or an
+    /// `archive` (one ZIP).
+    Bundle,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Certificate,
         JobKind::Report,
         JobKind::Email,
         JobKind::Maintenance,
         JobKind::Webhook,
+        JobKind::Bundle,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -66,6 +70,7 @@ impl JobKind {
             JobKind::Email => "email",
             JobKind::Maintenance => "maintenance",
             JobKind::Webhook => "webhook",
+            JobKind::Bundle => "bundle",
         }
     }
 
@@ -77,6 +82,7 @@ impl JobKind {
             JobKind::Email => QueueName::Emails,
             JobKind::Maintenance => QueueName::Maintenance,
             JobKind::Webhook => QueueName::Webhooks,
+            JobKind::Bundle => QueueName::Bundles,
         }
     }
 
@@ -88,6 +94,7 @@ impl JobKind {
             QueueName::Emails => JobKind::Email,
             QueueName::Maintenance => JobKind::Maintenance,
             QueueName::Webhooks => JobKind::Webhook,
+            QueueName::Bundles => JobKind::Bundle,
         }
     }
 }
@@ -117,15 +124,17 @@ pub enum QueueName {
     Emails,
     Maintenance,
     Webhooks,
+    Bundles,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Certificates,
         QueueName::Reports,
         QueueName::Emails,
         QueueName::Maintenance,
         QueueName::Webhooks,
+        QueueName::Bundles,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -135,6 +144,7 @@ impl QueueName {
             QueueName::Emails => "emails",
             QueueName::Maintenance => "maintenance",
             QueueName::Webhooks => "webhooks",
+            QueueName::Bundles => "bundles",
         }
     }
 }
@@ -158,11 +168,14 @@ impl FromStr for QueueName {
 /// The job state machine (drawn in ARCHITECTURE.md):
 /// `queued -> running -> succeeded | failed (retry at run_at) -> running ... -> dead`, and
 /// `queued | failed -> cancelled`; a job submitted for later is `scheduled -> queued` when
-/// its time comes (or `scheduled -> cancelled`).
+/// its time comes (or `scheduled -> cancelled`); a workflow step is `waiting -> queued` when
+/// its last parent ends (or `waiting -> cancelled`, `parent_failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Scheduled,
+    /// A workflow step whose parents have not all ended.
+    Waiting,
     Queued,
     Running,
     Succeeded,
@@ -172,8 +185,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
         JobStatus::Scheduled,
+        JobStatus::Waiting,
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::Succeeded,
@@ -185,6 +199,7 @@ impl JobStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             JobStatus::Scheduled => "scheduled",
+            JobStatus::Waiting => "waiting",
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
             JobStatus::Succeeded => "succeeded",

@@ -9,5 +9,5 @@ mod timestamp;
 pub use date::CalendarDate;
 pub use email::{EmailAddress, EmailDomains, EmailError, MAX_ADDRESS, header_value};
 pub use job::{JobId, JobKind, JobStatus, Priority, QueueName};
-pub use text::{BoundedText, TextError};
+pub use text::{BoundedText, TextError, spreadsheet_safe};
 pub use timestamp::Timestamp;

@@ -52,6 +52,18 @@ impl<const MAX: usize> fmt::Display for BoundedText<MAX> {
     }
 }
 
+/// A CSV cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`
+/// (or a tab or carriage return, which some programs strip first) gets a leading `'`, as
+/// OWASP's CSV-injection advice says. A recipient named `=HYPERLINK(…)` stays text. The
+/// manifests of batch archives and workflow archives use it.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,27 @@ impl Local {
         write_atomic(&self.root.join(key), bytes).await
     }
 
+    /// A copy of `source` in the key's directory, synced, renamed into place.
+    pub(super) async fn put_file(&self, key: &str, source: &Path) -> io::Result<()> {
+        let path = self.root.join(key);
+        let dir = path
+            .parent()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))?;
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(format!(".put.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let result = async {
+            tokio::fs::copy(source, &tmp).await?;
+            tokio::fs::File::open(&tmp).await?.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await?;
+            tokio::fs::File::open(dir).await?.sync_all().await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
     pub(super) async fn get(&self, key: &str) -> io::Result<Bytes> {
         tokio::fs::read(self.root.join(key)).await.map(Bytes::from)
     }

@@ -100,6 +100,17 @@ impl Storage {
         counted("put", result)
     }
 
+    /// Writes the local file `source` under `key`, whole or not at all, without reading it
+    /// into memory (a workflow's merged PDF may be hundreds of megabytes).
+    pub async fn put_file(&self, key: &str, source: &std::path::Path) -> io::Result<()> {
+        let key = checked(key)?;
+        let result = match &*self.backend {
+            Backend::Local(l) => l.put_file(key, source).await,
+            Backend::S3(s) => s.put_file(key, source).await,
+        };
+        counted("put", result)
+    }
+
     /// The whole file.
     pub async fn get(&self, key: &str) -> io::Result<Bytes> {
         let key = checked(key)?;
@@ -167,7 +178,15 @@ impl Storage {
     /// row (fenced by the lease) says which one is the result, so a stale worker finishing
     /// late can never replace the file of a newer attempt.
     pub fn output_relative(owner_id: &str, job: JobId, attempt: i64) -> String {
-        format!("outputs/{}/{job}-{attempt}.pdf", safe_segment(owner_id))
+        Self::output_key(owner_id, job, attempt, "pdf")
+    }
+
+    /// [`Storage::output_relative`] for a file of another type (a workflow's ZIP archive).
+    pub fn output_key(owner_id: &str, job: JobId, attempt: i64, extension: &str) -> String {
+        format!(
+            "outputs/{}/{job}-{attempt}.{extension}",
+            safe_segment(owner_id)
+        )
     }
 
     fn inputs_prefix(job: JobId) -> String {

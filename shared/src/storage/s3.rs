@@ -195,6 +195,47 @@ impl S3 {
         Ok(())
     }
 
+    /// `source` in one `PUT` when small, else a multipart upload read one part at a time
+    /// (memory: one part), completed at once or aborted.
+    pub(super) async fn put_file(&self, key: &str, source: &std::path::Path) -> io::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let size = tokio::fs::metadata(source).await?.len();
+        if size <= MULTIPART_ABOVE as u64 {
+            return self
+                .put(key, Bytes::from(tokio::fs::read(source).await?))
+                .await;
+        }
+        let path = self.path(key);
+        let mut upload = self.store.put_multipart(&path).await.map_err(to_io)?;
+        let sent = async {
+            let mut file = tokio::fs::File::open(source).await?;
+            loop {
+                let mut part = Vec::with_capacity(MULTIPART_ABOVE);
+                (&mut file)
+                    .take(MULTIPART_ABOVE as u64)
+                    .read_to_end(&mut part)
+                    .await?;
+                if part.is_empty() {
+                    return Ok::<_, io::Error>(());
+                }
+                upload
+                    .put_part(PutPayload::from(Bytes::from(part)))
+                    .await
+                    .map_err(to_io)?;
+            }
+        }
+        .await;
+        let completed = match sent {
+            Ok(()) => upload.complete().await.map(drop).map_err(to_io),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = completed {
+            let _ = upload.abort().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     pub(super) async fn get(&self, key: &str) -> io::Result<Bytes> {
         let result = self.store.get(&self.path(key)).await.map_err(to_io)?;
         result.bytes().await.map_err(to_io)

@@ -36,18 +36,28 @@ pub async fn run(
 
     let mut attachments = Vec::new();
     let mut files = Vec::new();
-    let keys = files_of(ctx, &payload.attachments).await?;
-    for (reference, key) in payload.attachments.iter().zip(keys) {
-        if payload.attach {
+    let (references, keys, attach) = if payload.from_parents {
+        parents_files(ctx, &payload.attachments).await?
+    } else {
+        let keys = files_of(ctx, &payload.attachments).await?;
+        (payload.attachments.clone(), keys, payload.attach)
+    };
+    for (reference, key) in references.iter().zip(keys) {
+        if attach {
             let bytes = ctx.storage.get(&key).await.map_err(|e| {
                 JobError::retryable(
                     "attachment_unreadable",
                     format!("{}: {e}", reference.filename),
                 )
             })?;
+            let mime = if reference.filename.ends_with(".zip") {
+                "application/zip"
+            } else {
+                "application/pdf"
+            };
             attachments.push(Attachment {
                 filename: reference.filename.clone(),
-                mime: "application/pdf".into(),
+                mime: mime.into(),
                 bytes: Vec::from(bytes),
             });
         } else {
@@ -143,6 +153,43 @@ async fn record_send(ctx: &JobContext, id: JobId, message_id: &str, n: usize) {
         }
     }
     tracing::error!(%message_id, "the email was sent but the send could not be recorded");
+}
+
+/// A workflow step's attachments: its parents' files as they ended (one query). A parent
+/// without a file (it ended `dead` or `cancelled` and this step continues regardless) is left
+/// out; together over `limits.max_email_attachment_bytes`, they are linked instead. Returns
+/// the references kept (with their sizes), their storage keys, and whether to attach them.
+async fn parents_files(
+    ctx: &JobContext,
+    references: &[AttachmentRef],
+) -> Result<(Vec<AttachmentRef>, Vec<String>, bool), JobError> {
+    let ids: Vec<JobId> = references.iter().map(|r| r.job_id).collect();
+    let rows: HashMap<JobId, JobRow> = ctx
+        .db
+        .jobs_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let mut kept = Vec::new();
+    let mut keys = Vec::new();
+    for reference in references {
+        let file = rows
+            .get(&reference.job_id)
+            .filter(|row| row.status == shared::domain::JobStatus::Succeeded)
+            .and_then(|row| row.result.as_ref())
+            .and_then(|r| serde_json::from_value::<FileResult>(r.clone()).ok());
+        if let Some(file) = file {
+            kept.push(AttachmentRef {
+                bytes: file.bytes,
+                ..reference.clone()
+            });
+            keys.push(file.file);
+        }
+    }
+    let total: u64 = kept.iter().map(|r| r.bytes).sum();
+    let attach = total <= ctx.config.limits.max_email_attachment_bytes;
+    Ok((kept, keys, attach))
 }
 
 /// The storage keys of finished jobs' PDFs (checked to be the caller's at submission), in

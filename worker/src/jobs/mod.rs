@@ -6,6 +6,7 @@
 //! done (before rendering, before storing, before sending). The token is task-local rather
 //! than an argument so that every handler keeps its plain signature.
 
+pub mod bundle;
 pub mod certificate;
 pub(crate) mod context;
 pub mod email;
@@ -28,6 +29,7 @@ pub async fn dispatch(ctx: &JobContext, job: &Claimed) -> Result<serde_json::Val
         JobKind::Email => email::run(ctx, job, payload(job)?).await,
         JobKind::Maintenance => maintenance::run(ctx, payload(job)?).await,
         JobKind::Webhook => webhook::run(ctx, job, payload(job)?).await,
+        JobKind::Bundle => bundle::run(ctx, job, payload(job)?).await,
     }
 }
 

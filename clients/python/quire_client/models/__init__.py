@@ -7,6 +7,7 @@ from .batch_page import BatchPage
 from .batch_request import BatchRequest
 from .batch_view import BatchView
 from .batch_view_counts import BatchViewCounts
+from .bundle_request import BundleRequest
 from .cache_cleared import CacheCleared
 from .cache_health_view import CacheHealthView
 from .cache_stats_view import CacheStatsView
@@ -24,6 +25,7 @@ from .deleted import Deleted
 from .delivery_page import DeliveryPage
 from .delivery_view import DeliveryView
 from .delivery_view_payload import DeliveryViewPayload
+from .edge_view import EdgeView
 from .email_request import EmailRequest
 from .email_request_vars import EmailRequestVars
 from .email_template_name import EmailTemplateName
@@ -52,6 +54,7 @@ from .job_view import JobView
 from .job_view_summary_type_0 import JobViewSummaryType0
 from .links import Links
 from .notify import Notify
+from .on_parent_failure import OnParentFailure
 from .preview_request import PreviewRequest
 from .preview_request_fields_type_0 import PreviewRequestFieldsType0
 from .priority import Priority
@@ -69,6 +72,11 @@ from .schedule_view import ScheduleView
 from .section_input import SectionInput
 from .signoff_input import SignoffInput
 from .status_view import StatusView
+from .step_batch import StepBatch
+from .step_kind import StepKind
+from .step_request import StepRequest
+from .step_view import StepView
+from .step_view_counts import StepViewCounts
 from .submitted_view import SubmittedView
 from .template_diagnostic import TemplateDiagnostic
 from .template_kind import TemplateKind
@@ -87,6 +95,11 @@ from .webhook_list import WebhookList
 from .webhook_view import WebhookView
 from .worker_view import WorkerView
 from .worker_view_queues import WorkerViewQueues
+from .workflow_links import WorkflowLinks
+from .workflow_page import WorkflowPage
+from .workflow_request import WorkflowRequest
+from .workflow_status import WorkflowStatus
+from .workflow_view import WorkflowView
 
 __all__ = (
     "BatchItem",
@@ -96,6 +109,7 @@ __all__ = (
     "BatchRequest",
     "BatchView",
     "BatchViewCounts",
+    "BundleRequest",
     "CacheCleared",
     "CacheHealthView",
     "CacheStatsView",
@@ -113,6 +127,7 @@ __all__ = (
     "DeliveryPage",
     "DeliveryView",
     "DeliveryViewPayload",
+    "EdgeView",
     "EmailRequest",
     "EmailRequestVars",
     "EmailTemplateName",
@@ -141,6 +156,7 @@ __all__ = (
     "JobViewSummaryType0",
     "Links",
     "Notify",
+    "OnParentFailure",
     "PreviewRequest",
     "PreviewRequestFieldsType0",
     "Priority",
@@ -158,6 +174,11 @@ __all__ = (
     "SectionInput",
     "SignoffInput",
     "StatusView",
+    "StepBatch",
+    "StepKind",
+    "StepRequest",
+    "StepView",
+    "StepViewCounts",
     "SubmittedView",
     "TemplateDiagnostic",
     "TemplateKind",
@@ -176,4 +197,9 @@ __all__ = (
     "WebhookView",
     "WorkerView",
     "WorkerViewQueues",
+    "WorkflowLinks",
+    "WorkflowPage",
+    "WorkflowRequest",
+    "WorkflowStatus",
+    "WorkflowView",
 )

@@ -7,7 +7,9 @@ class EventType(StrEnum):
     JOB_DEAD = "job.dead"
     JOB_FAILED = "job.failed"
     JOB_SUCCEEDED = "job.succeeded"
-    VALUE_6 = "*"
+    VALUE_8 = "*"
+    WORKFLOW_COMPLETED = "workflow.completed"
+    WORKFLOW_FAILED = "workflow.failed"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -29,12 +29,14 @@ class EventView:
             at (str): When it happened, RFC 3339.
             id (int): Its place in the event log; resume after it with `Last-Event-ID`.
             type_ (str): `job.<status>` (`job.running`, `job.succeeded`, `job.failed`, `job.dead`,
-                `job.cancelled`, `job.queued`), `batch.completed` or `certificate.revoked`.
+                `job.cancelled`, `job.queued`, `job.waiting`), `batch.completed`,
+                `certificate.revoked`, `workflow.completed` or `workflow.failed`.
             attempt (int | None | Unset):
             batch_id (None | str | Unset):
             job_id (None | str | Unset):
             kind (JobKind | None | Unset):
             status (None | str | Unset): The job's status for `job.*` events, `revoked` or `completed` for the others.
+            workflow_id (None | str | Unset):
      """
 
     at: str
@@ -45,6 +47,7 @@ class EventView:
     job_id: None | str | Unset = UNSET
     kind: JobKind | None | Unset = UNSET
     status: None | str | Unset = UNSET
+    workflow_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -90,6 +93,12 @@ class EventView:
         else:
             status = self.status
 
+        workflow_id: None | str | Unset
+        if isinstance(self.workflow_id, Unset):
+            workflow_id = UNSET
+        else:
+            workflow_id = self.workflow_id
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -108,6 +117,8 @@ class EventView:
             field_dict["kind"] = kind
         if status is not UNSET:
             field_dict["status"] = status
+        if workflow_id is not UNSET:
+            field_dict["workflow_id"] = workflow_id
 
         return field_dict
 
@@ -182,6 +193,16 @@ class EventView:
         status = _parse_status(d.pop("status", UNSET))
 
 
+        def _parse_workflow_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        workflow_id = _parse_workflow_id(d.pop("workflow_id", UNSET))
+
+
         event_view = cls(
             at=at,
             id=id,
@@ -191,6 +212,7 @@ class EventView:
             job_id=job_id,
             kind=kind,
             status=status,
+            workflow_id=workflow_id,
         )
 
 

@@ -30,8 +30,8 @@ class HistoryEntryView:
         Attributes:
             at (str):
             attempt (int): The attempt it belongs to (0 before the first).
-            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`,
-                `failed` (will retry), `dead` or `cancelled`.
+            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `waiting` (a workflow step whose parents
+                have not all ended), `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
             error (JobErrorView | None | Unset):
             worker (None | str | Unset): The worker that ran the attempt (on `running` and the attempt's end).
      """

@@ -1,6 +1,7 @@
 from enum import StrEnum
 
 class JobKind(StrEnum):
+    BUNDLE = "bundle"
     CERTIFICATE = "certificate"
     EMAIL = "email"
     MAINTENANCE = "maintenance"

@@ -41,8 +41,8 @@ class JobView:
             max_attempts (int):
             priority (Priority): A job's priority: a worker takes the highest-priority ready job of a queue first.
                 `notification` and `system` are given by quire itself; a request asks with `PriorityChoice`.
-            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`,
-                `failed` (will retry), `dead` or `cancelled`.
+            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `waiting` (a workflow step whose parents
+                have not all ended), `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
             cancel_requested (bool | Unset): Cancelling was asked while the job was running: it ends `cancelled` at the
                 worker's
                 next safe point, or `succeeded` if it finished before reaching one.

@@ -29,8 +29,8 @@ class SubmittedView:
         Attributes:
             id (str):
             links (Links):
-            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`,
-                `failed` (will retry), `dead` or `cancelled`.
+            status (JobStatus): A job's status: `scheduled` (waiting for `run_at`), `waiting` (a workflow step whose parents
+                have not all ended), `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
      """
 
     id: str

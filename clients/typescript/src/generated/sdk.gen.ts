@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CancelJobData, CancelJobErrors, CancelJobResponses, ClearCacheData, ClearCacheErrors, ClearCacheResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DownloadBatchArchiveData, DownloadBatchArchiveErrors, DownloadBatchArchiveResponses, DownloadJobFileData, DownloadJobFileErrors, DownloadJobFileResponses, DownloadSignedFileData, DownloadSignedFileErrors, DownloadSignedFileResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetCacheHealthData, GetCacheHealthErrors, GetCacheHealthResponses, GetCacheStatsData, GetCacheStatsErrors, GetCacheStatsResponses, GetCallbackSecretData, GetCallbackSecretErrors, GetCallbackSecretResponses, GetCertificateData, GetCertificateErrors, GetCertificateResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJobData, GetJobErrors, GetJobHistoryData, GetJobHistoryErrors, GetJobHistoryResponses, GetJobResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetOpenapiDocumentData, GetOpenapiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetStatusData, GetStatusErrors, GetStatusResponses, GetTemplateData, GetTemplateErrors, GetTemplateResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListCertificatesData, ListCertificatesErrors, ListCertificatesResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListPublicCertificatesData, ListPublicCertificatesErrors, ListPublicCertificatesResponses, ListSchedulesData, ListSchedulesErrors, ListSchedulesResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, PauseScheduleData, PauseScheduleErrors, PauseScheduleResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, ResumeScheduleData, ResumeScheduleErrors, ResumeScheduleResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RevokeCertificateData, RevokeCertificateErrors, RevokeCertificateResponses, RunScheduleData, RunScheduleErrors, RunScheduleResponses, StreamEventsData, StreamEventsErrors, StreamEventsResponses, SubmitBatchData, SubmitBatchErrors, SubmitBatchResponses, SubmitCertificateData, SubmitCertificateErrors, SubmitCertificateResponses, SubmitEmailData, SubmitEmailErrors, SubmitEmailResponses, SubmitReportData, SubmitReportErrors, SubmitReportResponses, TestWebhookData, TestWebhookErrors, TestWebhookResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWebhookData, UpdateWebhookErrors, UpdateWebhookResponses, VerifyCertificateData, VerifyCertificateErrors, VerifyCertificateResponses } from './types.gen';
+import type { CancelJobData, CancelJobErrors, CancelJobResponses, CancelWorkflowData, CancelWorkflowErrors, CancelWorkflowResponses, ClearCacheData, ClearCacheErrors, ClearCacheResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DownloadBatchArchiveData, DownloadBatchArchiveErrors, DownloadBatchArchiveResponses, DownloadJobFileData, DownloadJobFileErrors, DownloadJobFileResponses, DownloadSignedFileData, DownloadSignedFileErrors, DownloadSignedFileResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetCacheHealthData, GetCacheHealthErrors, GetCacheHealthResponses, GetCacheStatsData, GetCacheStatsErrors, GetCacheStatsResponses, GetCallbackSecretData, GetCallbackSecretErrors, GetCallbackSecretResponses, GetCertificateData, GetCertificateErrors, GetCertificateResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJobData, GetJobErrors, GetJobHistoryData, GetJobHistoryErrors, GetJobHistoryResponses, GetJobResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetOpenapiDocumentData, GetOpenapiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetStatusData, GetStatusErrors, GetStatusResponses, GetTemplateData, GetTemplateErrors, GetTemplateResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, GetWorkflowData, GetWorkflowErrors, GetWorkflowResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListCertificatesData, ListCertificatesErrors, ListCertificatesResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListPublicCertificatesData, ListPublicCertificatesErrors, ListPublicCertificatesResponses, ListSchedulesData, ListSchedulesErrors, ListSchedulesResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, ListWorkflowsData, ListWorkflowsErrors, ListWorkflowsResponses, PauseScheduleData, PauseScheduleErrors, PauseScheduleResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, ResumeScheduleData, ResumeScheduleErrors, ResumeScheduleResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RevokeCertificateData, RevokeCertificateErrors, RevokeCertificateResponses, RunScheduleData, RunScheduleErrors, RunScheduleResponses, StreamEventsData, StreamEventsErrors, StreamEventsResponses, SubmitBatchData, SubmitBatchErrors, SubmitBatchResponses, SubmitCertificateData, SubmitCertificateErrors, SubmitCertificateResponses, SubmitEmailData, SubmitEmailErrors, SubmitEmailResponses, SubmitReportData, SubmitReportErrors, SubmitReportResponses, SubmitWorkflowData, SubmitWorkflowErrors, SubmitWorkflowResponses, TestWebhookData, TestWebhookErrors, TestWebhookResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWebhookData, UpdateWebhookErrors, UpdateWebhookResponses, VerifyCertificateData, VerifyCertificateErrors, VerifyCertificateResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -203,7 +203,7 @@ export const cancelJob = <ThrowOnError extends boolean = false>(options: Options
 });
 
 /**
- * The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+ * The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
  * one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
  * `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
  */
@@ -494,5 +494,47 @@ export const retryWebhookDelivery = <ThrowOnError extends boolean = false>(optio
 export const testWebhook = <ThrowOnError extends boolean = false>(options: Options<TestWebhookData, ThrowOnError>) => (options.client ?? client).post<TestWebhookResponses, TestWebhookErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/webhooks/{id}/test',
+    ...options
+});
+
+/**
+ * The caller's workflows (every key's for an admin), newest first.
+ */
+export const listWorkflows = <ThrowOnError extends boolean = false>(options?: Options<ListWorkflowsData, ThrowOnError>) => (options?.client ?? client).get<ListWorkflowsResponses, ListWorkflowsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/workflows',
+    ...options
+});
+
+/**
+ * Submit a workflow: steps that run after the steps they name, every one an ordinary job.
+ */
+export const submitWorkflow = <ThrowOnError extends boolean = false>(options: Options<SubmitWorkflowData, ThrowOnError>) => (options.client ?? client).post<SubmitWorkflowResponses, SubmitWorkflowErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/workflows',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * A workflow's steps, edges, each step's state and output; with `?wait=N`, as soon as it is
+ * no longer `running` (or after N seconds).
+ */
+export const getWorkflow = <ThrowOnError extends boolean = false>(options: Options<GetWorkflowData, ThrowOnError>) => (options.client ?? client).get<GetWorkflowResponses, GetWorkflowErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/workflows/{id}',
+    ...options
+});
+
+/**
+ * Cancel a workflow: its unfinished steps are cancelled (running ones at their next safe
+ * point); steps that ended stay as they are.
+ */
+export const cancelWorkflow = <ThrowOnError extends boolean = false>(options: Options<CancelWorkflowData, ThrowOnError>) => (options.client ?? client).post<CancelWorkflowResponses, CancelWorkflowErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/workflows/{id}/cancel',
     ...options
 });

@@ -117,6 +117,16 @@ export type BatchView = {
 };
 
 /**
+ * A `merge` or `archive` step's file.
+ */
+export type BundleRequest = {
+    /**
+     * The file's name in downloads and attachments (default `<step>.pdf` or `<step>.zip`).
+     */
+    filename?: string | null;
+};
+
+/**
  * What a clear did.
  */
 export type CacheCleared = {
@@ -395,6 +405,11 @@ export type DeliveryView = {
     url: string;
 };
 
+export type EdgeView = {
+    from: string;
+    to: string;
+};
+
 /**
  * An email to send. `run_at` and `delay_secs` exclude each other.
  */
@@ -505,7 +520,7 @@ export type EventGap = {
 /**
  * What an endpoint may subscribe to (the schema of `events`; the API checks the strings).
  */
-export type EventType = 'job.succeeded' | 'job.failed' | 'job.dead' | 'job.cancelled' | 'batch.completed' | 'certificate.revoked' | '*';
+export type EventType = 'job.succeeded' | 'job.failed' | 'job.dead' | 'job.cancelled' | 'batch.completed' | 'certificate.revoked' | 'workflow.completed' | 'workflow.failed' | '*';
 
 /**
  * One event as the stream's `data` carries it (the SSE `id` is `id`, its `event` is `type`).
@@ -529,9 +544,11 @@ export type EventView = {
     status?: string | null;
     /**
      * `job.<status>` (`job.running`, `job.succeeded`, `job.failed`, `job.dead`,
-     * `job.cancelled`, `job.queued`), `batch.completed` or `certificate.revoked`.
+     * `job.cancelled`, `job.queued`, `job.waiting`), `batch.completed`,
+     * `certificate.revoked`, `workflow.completed` or `workflow.failed`.
      */
     type: string;
+    workflow_id?: string | null;
 };
 
 /**
@@ -644,7 +661,7 @@ export type JobHistory = {
 /**
  * What a job does.
  */
-export type JobKind = 'certificate' | 'report' | 'email' | 'maintenance' | 'webhook';
+export type JobKind = 'certificate' | 'report' | 'email' | 'maintenance' | 'webhook' | 'bundle';
 
 /**
  * A page of jobs.
@@ -668,9 +685,9 @@ export type JobResultView = {
 };
 
 /**
- * A job's status: `scheduled` (waiting for `run_at`), `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+ * A job's status: `scheduled` (waiting for `run_at`), `waiting` (a workflow step whose parents have not all ended), `queued`, `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
  */
-export type JobStatus = 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled';
+export type JobStatus = 'scheduled' | 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled';
 
 export type JobStreamEvent = {
     data: string;
@@ -754,6 +771,8 @@ export type Notify = {
      */
     on_failure?: boolean;
 };
+
+export type OnParentFailure = 'cancel' | 'continue';
 
 /**
  * Preview values: like a certificate submission, every member optional (sample values fill
@@ -1029,6 +1048,90 @@ export type StatusView = {
 };
 
 /**
+ * A batch step: certificates from rows, as `POST /v1/certificates/batch` takes them.
+ */
+export type StepBatch = {
+    /**
+     * The rows as CSV text with a header row of field names; or `rows`.
+     */
+    csv?: string | null;
+    /**
+     * List every certificate in the public registry.
+     */
+    is_public?: boolean;
+    /**
+     * The rows as JSON; or `csv`.
+     */
+    rows?: Array<BatchItem> | null;
+    /**
+     * Template name or id; default `classic`.
+     */
+    template?: string | null;
+};
+
+export type StepKind = 'certificate' | 'report' | 'email' | 'batch' | 'merge' | 'archive';
+
+/**
+ * One step. Exactly the field named by `kind` is given: `certificate` (as
+ * `POST /v1/certificates`), `report` (as `POST /v1/reports`), `email` (as `POST /v1/emails`,
+ * but `attachments` name steps of its `after`), `batch` (certificates from rows, JSON or
+ * CSV: one job per row), `merge` (its parents' PDFs as one, in the order of `after`, a
+ * batch's rows in row order) or `archive` (a ZIP of its parents' files with a manifest).
+ */
+export type StepRequest = {
+    /**
+     * The steps it runs after; none: it starts at once.
+     */
+    after?: Array<string>;
+    archive?: null | BundleRequest;
+    batch?: null | StepBatch;
+    certificate?: null | CertificateRequest;
+    email?: null | EmailRequest;
+    kind: StepKind;
+    merge?: null | BundleRequest;
+    /**
+     * Unique in the workflow: 1 to 64 letters, digits, `.`, `_` or `-`.
+     */
+    name: string;
+    /**
+     * What a parent that ended `dead` or `cancelled` does to this step: `cancel` (the
+     * default: this step is cancelled with `parent_failed` and the workflow fails) or
+     * `continue` (it runs once every parent ended, with the outputs that exist).
+     */
+    on_parent_failure?: OnParentFailure;
+    priority?: null | PriorityChoice;
+    report?: null | ReportRequest;
+};
+
+/**
+ * One named step.
+ */
+export type StepView = {
+    after: Array<string>;
+    /**
+     * Its jobs per status.
+     */
+    counts: {
+        [key: string]: unknown;
+    };
+    job?: null | JobView;
+    /**
+     * Its jobs (a batch step: one per row).
+     */
+    jobs: number;
+    /**
+     * `certificate`, `report`, `email`, `batch`, `merge` or `archive`.
+     */
+    kind: string;
+    name: string;
+    /**
+     * `cancel` or `continue`.
+     */
+    on_parent_failure: string;
+    status: JobStatus;
+};
+
+/**
  * One event of the `GET /v1/events` stream as `text/event-stream` carries it (what OpenAPI 3.2 calls the stream's `itemSchema`): a job's transition, a revocation or a finished batch, or once, first, a `gap` when events were missed.
  */
 export type StreamEvent = JobStreamEvent | GapStreamEvent;
@@ -1289,6 +1392,73 @@ export type WorkerView = {
      * quire's version.
      */
     version: string;
+};
+
+export type WorkflowLinks = {
+    cancel: string;
+    self: string;
+};
+
+/**
+ * A page of workflows, newest first.
+ */
+export type WorkflowPage = {
+    /**
+     * Pass as `cursor` for the next page; absent on the last.
+     */
+    next_cursor?: string | null;
+    workflows: Array<WorkflowView>;
+};
+
+/**
+ * A workflow: steps, each a job that runs once the steps it names in `after` have ended.
+ */
+export type WorkflowRequest = {
+    /**
+     * A label for people, at most 200 characters.
+     */
+    name?: string | null;
+    /**
+     * 1 to `workflows.max_named_steps` (default 1,000) steps, in any order.
+     */
+    steps: Array<StepRequest>;
+};
+
+/**
+ * A workflow's status: `running`, `completed` (every step ended, none failed that a child did not tolerate), `failed` (a step failed; retrying it runs the workflow again) or `cancelled`.
+ */
+export type WorkflowStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/**
+ * A workflow: its steps with their state, and its progress.
+ */
+export type WorkflowView = {
+    created_at: string;
+    /**
+     * "`to` runs after `from`", by step name; absent in listings.
+     */
+    edges?: Array<EdgeView> | null;
+    /**
+     * Jobs that ended (succeeded, dead or cancelled).
+     */
+    finished: number;
+    finished_at?: string | null;
+    id: string;
+    links: WorkflowLinks;
+    name?: string | null;
+    /**
+     * finished / total, 0 to 1.
+     */
+    progress: number;
+    status: WorkflowStatus;
+    /**
+     * The named steps in the order submitted; absent in listings.
+     */
+    steps?: Array<StepView> | null;
+    /**
+     * Jobs in the workflow (a batch step is one per row).
+     */
+    total: number;
 };
 
 export type GetHealthData = {
@@ -1889,6 +2059,10 @@ export type StreamEventsData = {
          * Only this batch's events (its jobs' transitions and `batch.completed`).
          */
         batch?: string;
+        /**
+         * Only this workflow's events: its steps' transitions and `workflow.completed` / `workflow.failed`.
+         */
+        workflow?: string;
         kind?: JobKind;
         /**
          * Start after this event, like the `Last-Event-ID` header (which wins); without either
@@ -2166,11 +2340,11 @@ export type DownloadJobFileError = DownloadJobFileErrors[keyof DownloadJobFileEr
 
 export type DownloadJobFileResponses = {
     /**
-     * The PDF
+     * The PDF (a workflow archive: the ZIP)
      */
     200: Blob | File;
     /**
-     * The requested byte range of the PDF
+     * The requested byte range of the file
      */
     206: Blob | File;
 };
@@ -3222,3 +3396,188 @@ export type TestWebhookResponses = {
 };
 
 export type TestWebhookResponse = TestWebhookResponses[keyof TestWebhookResponses];
+
+export type ListWorkflowsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        status?: WorkflowStatus;
+        /**
+         * Created at or after this RFC 3339 instant.
+         */
+        since?: string;
+        /**
+         * Created before this RFC 3339 instant.
+         */
+        until?: string;
+        /**
+         * Page size, 1 to 200 (default 50).
+         */
+        limit?: number;
+        /**
+         * `next_cursor` of the previous page; any other text is a 400 `invalid_query`.
+         */
+        cursor?: string;
+    };
+    url: '/v1/workflows';
+};
+
+export type ListWorkflowsErrors = {
+    400: ErrorBody;
+    401: ErrorBody;
+    /**
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type ListWorkflowsError = ListWorkflowsErrors[keyof ListWorkflowsErrors];
+
+export type ListWorkflowsResponses = {
+    200: WorkflowPage;
+};
+
+export type ListWorkflowsResponse = ListWorkflowsResponses[keyof ListWorkflowsResponses];
+
+export type SubmitWorkflowData = {
+    body: WorkflowRequest;
+    headers?: {
+        /**
+         * Same key and body within the window: the original workflow (200); another body: 409; 1 to 255 visible ASCII characters
+         */
+        'Idempotency-Key'?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/v1/workflows';
+};
+
+export type SubmitWorkflowErrors = {
+    400: ErrorBody;
+    401: ErrorBody;
+    /**
+     * A `priority` above the default, or free-text email, with a key that is not an admin's
+     */
+    403: ErrorBody;
+    /**
+     * Idempotency-Key used with another body
+     */
+    409: ErrorBody;
+    413: ErrorBody;
+    415: ErrorBody;
+    /**
+     * Invalid steps, each with its path: `cycle`, `unknown_step`, `output_not_available`, `too_many_steps`, `too_deep`, `too_many_parts`, or a step's own fields
+     */
+    422: ErrorBody;
+    /**
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type SubmitWorkflowError = SubmitWorkflowErrors[keyof SubmitWorkflowErrors];
+
+export type SubmitWorkflowResponses = {
+    /**
+     * Same Idempotency-Key and body as before: the original workflow
+     */
+    200: WorkflowView;
+    /**
+     * Accepted: its first steps are queued
+     */
+    202: WorkflowView;
+};
+
+export type SubmitWorkflowResponse = SubmitWorkflowResponses[keyof SubmitWorkflowResponses];
+
+export type GetWorkflowData = {
+    body?: never;
+    path: {
+        /**
+         * Workflow id
+         */
+        id: string;
+    };
+    query?: {
+        /**
+         * Answer as soon as it is finished, or after this many seconds with its state then
+         * (at most 60, and less than `limits.request_timeout_secs`).
+         */
+        wait?: number;
+    };
+    url: '/v1/workflows/{id}';
+};
+
+export type GetWorkflowErrors = {
+    400: ErrorBody;
+    401: ErrorBody;
+    404: ErrorBody;
+    /**
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type GetWorkflowError = GetWorkflowErrors[keyof GetWorkflowErrors];
+
+export type GetWorkflowResponses = {
+    200: WorkflowView;
+};
+
+export type GetWorkflowResponse = GetWorkflowResponses[keyof GetWorkflowResponses];
+
+export type CancelWorkflowData = {
+    body?: never;
+    path: {
+        /**
+         * Workflow id
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/workflows/{id}/cancel';
+};
+
+export type CancelWorkflowErrors = {
+    /**
+     * The request cannot be read: malformed JSON, or a query, path or header parameter that is not of its type (`field` names it)
+     */
+    400: ErrorBody;
+    401: ErrorBody;
+    404: ErrorBody;
+    /**
+     * Already completed or cancelled (`not_cancellable`)
+     */
+    409: ErrorBody;
+    /**
+     * `rate_limited`: more requests than the key's rate limit (`rate_limit.per_key` per window, or the key's own)
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type CancelWorkflowError = CancelWorkflowErrors[keyof CancelWorkflowErrors];
+
+export type CancelWorkflowResponses = {
+    /**
+     * Cancelled
+     */
+    200: WorkflowView;
+};
+
+export type CancelWorkflowResponse = CancelWorkflowResponses[keyof CancelWorkflowResponses];

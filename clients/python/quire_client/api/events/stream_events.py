@@ -22,6 +22,7 @@ def _get_kwargs(
     *,
     job: UUID | Unset = UNSET,
     batch: str | Unset = UNSET,
+    workflow: UUID | Unset = UNSET,
     kind: JobKind | Unset = UNSET,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
@@ -44,6 +45,11 @@ def _get_kwargs(
     params["job"] = json_job
 
     params["batch"] = batch
+
+    json_workflow: str | Unset = UNSET
+    if not isinstance(workflow, Unset):
+        json_workflow = str(workflow)
+    params["workflow"] = json_workflow
 
     json_kind: str | Unset = UNSET
     if not isinstance(kind, Unset):
@@ -142,6 +148,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     job: UUID | Unset = UNSET,
     batch: str | Unset = UNSET,
+    workflow: UUID | Unset = UNSET,
     kind: JobKind | Unset = UNSET,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
@@ -159,6 +166,7 @@ def sync_detailed(
     Args:
         job (UUID | Unset):
         batch (str | Unset):
+        workflow (UUID | Unset):
         kind (JobKind | Unset): What a job does.
         after (int | Unset):
         last_event_id (int | Unset):
@@ -175,6 +183,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         job=job,
 batch=batch,
+workflow=workflow,
 kind=kind,
 after=after,
 last_event_id=last_event_id,
@@ -192,6 +201,7 @@ def sync(
     client: AuthenticatedClient,
     job: UUID | Unset = UNSET,
     batch: str | Unset = UNSET,
+    workflow: UUID | Unset = UNSET,
     kind: JobKind | Unset = UNSET,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
@@ -209,6 +219,7 @@ def sync(
     Args:
         job (UUID | Unset):
         batch (str | Unset):
+        workflow (UUID | Unset):
         kind (JobKind | Unset): What a job does.
         after (int | Unset):
         last_event_id (int | Unset):
@@ -226,6 +237,7 @@ def sync(
         client=client,
 job=job,
 batch=batch,
+workflow=workflow,
 kind=kind,
 after=after,
 last_event_id=last_event_id,
@@ -237,6 +249,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     job: UUID | Unset = UNSET,
     batch: str | Unset = UNSET,
+    workflow: UUID | Unset = UNSET,
     kind: JobKind | Unset = UNSET,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
@@ -254,6 +267,7 @@ async def asyncio_detailed(
     Args:
         job (UUID | Unset):
         batch (str | Unset):
+        workflow (UUID | Unset):
         kind (JobKind | Unset): What a job does.
         after (int | Unset):
         last_event_id (int | Unset):
@@ -270,6 +284,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         job=job,
 batch=batch,
+workflow=workflow,
 kind=kind,
 after=after,
 last_event_id=last_event_id,
@@ -287,6 +302,7 @@ async def asyncio(
     client: AuthenticatedClient,
     job: UUID | Unset = UNSET,
     batch: str | Unset = UNSET,
+    workflow: UUID | Unset = UNSET,
     kind: JobKind | Unset = UNSET,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
@@ -304,6 +320,7 @@ async def asyncio(
     Args:
         job (UUID | Unset):
         batch (str | Unset):
+        workflow (UUID | Unset):
         kind (JobKind | Unset): What a job does.
         after (int | Unset):
         last_event_id (int | Unset):
@@ -321,6 +338,7 @@ async def asyncio(
         client=client,
 job=job,
 batch=batch,
+workflow=workflow,
 kind=kind,
 after=after,
 last_event_id=last_event_id,

@@ -130,7 +130,8 @@ def sync_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[Any | ErrorBody | File]:
-    """ The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+    """ The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-
+    None-Match` answers 304);
     one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
     `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 
@@ -163,7 +164,8 @@ def sync(
     client: AuthenticatedClient,
 
 ) -> Any | ErrorBody | File | None:
-    """ The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+    """ The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-
+    None-Match` answers 304);
     one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
     `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 
@@ -191,7 +193,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
 
 ) -> Response[Any | ErrorBody | File]:
-    """ The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+    """ The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-
+    None-Match` answers 304);
     one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
     `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 
@@ -224,7 +227,8 @@ async def asyncio(
     client: AuthenticatedClient,
 
 ) -> Any | ErrorBody | File | None:
-    """ The PDF a job produced, streamed. `ETag` is its sha256 (`If-None-Match` answers 304);
+    """ The PDF a job produced (a workflow's `archive` step: its ZIP), streamed. `ETag` is its sha256 (`If-
+    None-Match` answers 304);
     one `Range` answers 206 (`If-Range` honoured); `HEAD` gives the headers alone. With
     `s3.presign_downloads_secs` set, the answer is a 302 to a short-lived presigned URL.
 

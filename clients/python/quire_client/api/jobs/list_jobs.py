@@ -148,8 +148,9 @@ def sync_detailed(
     """ The caller's jobs (every job for admin keys), newest first.
 
     Args:
-        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `queued`,
-            `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `waiting`
+            (a workflow step whose parents have not all ended), `queued`, `running`, `succeeded`,
+            `failed` (will retry), `dead` or `cancelled`.
         kind (JobKind | Unset): What a job does.
         since (datetime.datetime | Unset):
         until (datetime.datetime | Unset):
@@ -201,8 +202,9 @@ def sync(
     """ The caller's jobs (every job for admin keys), newest first.
 
     Args:
-        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `queued`,
-            `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `waiting`
+            (a workflow step whose parents have not all ended), `queued`, `running`, `succeeded`,
+            `failed` (will retry), `dead` or `cancelled`.
         kind (JobKind | Unset): What a job does.
         since (datetime.datetime | Unset):
         until (datetime.datetime | Unset):
@@ -249,8 +251,9 @@ async def asyncio_detailed(
     """ The caller's jobs (every job for admin keys), newest first.
 
     Args:
-        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `queued`,
-            `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `waiting`
+            (a workflow step whose parents have not all ended), `queued`, `running`, `succeeded`,
+            `failed` (will retry), `dead` or `cancelled`.
         kind (JobKind | Unset): What a job does.
         since (datetime.datetime | Unset):
         until (datetime.datetime | Unset):
@@ -302,8 +305,9 @@ async def asyncio(
     """ The caller's jobs (every job for admin keys), newest first.
 
     Args:
-        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `queued`,
-            `running`, `succeeded`, `failed` (will retry), `dead` or `cancelled`.
+        status (JobStatus | Unset): A job's status: `scheduled` (waiting for `run_at`), `waiting`
+            (a workflow step whose parents have not all ended), `queued`, `running`, `succeeded`,
+            `failed` (will retry), `dead` or `cancelled`.
         kind (JobKind | Unset): What a job does.
         since (datetime.datetime | Unset):
         until (datetime.datetime | Unset):
