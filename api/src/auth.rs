@@ -31,10 +31,10 @@ impl KeyCache {
         found.ok_or(ApiError::Unauthorized("unknown or revoked API key"))
     }
 
-    /// Forget every cached key here (after a revocation through this process, which does
-    /// not know the key's hash; the database tells the other processes).
-    pub fn clear(&self) {
-        self.caches.keys().clear();
+    /// After a key's revocation committed (through this process, which does not know the
+    /// key's hash): every API process has forgotten it when this returns.
+    pub async fn revoked(&self) {
+        self.caches.settle(&["key:*".to_owned()]).await;
     }
 }
 

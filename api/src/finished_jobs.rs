@@ -46,6 +46,6 @@ impl FinishedJobs {
     /// After `ids` changed through this process (a retry, a deletion): dropped here at once.
     pub fn changed(&self, ids: &[JobId]) {
         let tags: Vec<String> = ids.iter().map(|id| format!("job:{id}")).collect();
-        self.caches.changed(&tags);
+        self.caches.invalidate(&tags);
     }
 }

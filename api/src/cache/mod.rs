@@ -9,10 +9,12 @@
 //! stays exact. While the database's channel is down nothing is stored (reads go to the
 //! database) and when it is back everything is dropped, since changes meanwhile are unknown.
 //!
-//! The process that made a change reads its own write at once: the route drops the tags
-//! itself ([`Caches::settle`]) and, on PostgreSQL, waits (briefly) until its own listener
-//! has seen the change's notification, which every other process received at the same
-//! moment. Lifetimes (`cache.*_ttl_secs`) are a safety net only.
+//! A change's answer waits until no process can serve what it replaced: the route drops the
+//! tags itself ([`Caches::settle`]) and, on PostgreSQL, sends a fence after the commit and
+//! waits (at most [`SETTLE_WAIT`]) until every listening API process has answered it, which
+//! each does after applying every change before it. So a read that starts after the answer,
+//! through any process, sees the change. Lifetimes (`cache.*_ttl_secs`) are a safety net
+//! only.
 //!
 //! Tiers: API keys by hash, templates (by id or name, and the public list), public
 //! verifications by code, public registry pages, finished jobs' views.
@@ -20,7 +22,7 @@
 mod templates;
 mod tier;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +32,7 @@ use serde::Serialize;
 use shared::config::CacheSettings;
 use shared::db::{CertificateRow, DatabaseBackend, Db, Invalidation, JobRow};
 use shared::domain::JobId;
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use templates::{CachedTemplate, ListEntry, TemplateCache, TemplateEntry};
@@ -39,9 +41,13 @@ pub use tier::{Tier, TierStats};
 use crate::auth::Caller;
 use tier::{Invalidate, TierSpec};
 
-/// Longest a change's request waits for its own notification to come back: about a
-/// millisecond on an idle machine, long enough for a loaded one (a test saw 250 ms run out
-/// with the two cores busy building). Only revocations and template changes wait.
+/// The tag prefix of a fence, and of its answers (see `shared::db::invalidations`).
+const FENCE: &str = "fence:";
+const ACK: &str = "ack:";
+
+/// Longest a change's request waits for every process to answer its fence: a millisecond
+/// or two on an idle machine, long enough for a loaded one (a test saw 250 ms run out with
+/// the two cores busy building). Only revocations and template changes wait.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// A finished job's answer: its owner (checked on every hit) and the JSON body.
@@ -74,13 +80,10 @@ struct Inner {
     verifications: Tier<String, Option<Arc<CertificateRow>>>,
     registry: Tier<String, RegistryPage>,
     finished: Tier<JobId, Arc<FinishedView>>,
-    /// Changes of this process waiting for their notification.
-    waiters: Mutex<Vec<Waiter>>,
-}
-
-struct Waiter {
-    tags: HashSet<String>,
-    done: oneshot::Sender<()>,
+    /// This process's fences in flight: answers received so far.
+    fences: Mutex<HashMap<String, i64>>,
+    /// Woken by every answer to a fence of this process.
+    answered: Notify,
 }
 
 /// Whether invalidations reach this process, for `/ready` and `quire cache health`.
@@ -166,7 +169,8 @@ impl Caches {
             db,
             enabled: settings.enabled,
             up,
-            waiters: Mutex::default(),
+            fences: Mutex::default(),
+            answered: Notify::new(),
         };
         Self {
             inner: Arc::new(inner),
@@ -234,8 +238,9 @@ impl Caches {
         }
     }
 
-    /// Drops the entries `tags` touch.
-    fn invalidate(&self, tags: &[String]) {
+    /// Drops the entries `tags` touch, here: a change through this process reads its own
+    /// write at once, whatever the channel is doing.
+    pub fn invalidate(&self, tags: &[String]) {
         for tag in tags {
             for tier in self.tiers() {
                 tier.invalidate(tag);
@@ -243,18 +248,25 @@ impl Caches {
         }
     }
 
-    /// Committed changes' tags, from the database: dropped, and the changes of this process
-    /// waiting for them woken.
+    /// Committed changes' tags, from the database, in commit order: dropped; then fences
+    /// answered (everything before them is applied) and answers to this process's counted.
     fn apply(&self, tags: &[String]) {
         self.invalidate(tags);
-        let mut waiters = self.inner.waiters.lock().expect("cache waiters lock");
-        waiters.retain_mut(|w| {
-            for tag in tags {
-                w.tags.remove(tag);
+        for tag in tags {
+            if let Some(nonce) = tag.strip_prefix(FENCE) {
+                let (db, nonce) = (self.inner.db.clone(), nonce.to_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = db.cache_ack(&nonce).await {
+                        tracing::warn!(error = %e, "cannot answer a cache fence");
+                    }
+                });
+            } else if let Some(nonce) = tag.strip_prefix(ACK)
+                && let Some(answers) = self.fences().get_mut(nonce)
+            {
+                *answers += 1;
+                self.inner.answered.notify_waiters();
             }
-            // Done (its dropped sender wakes the change), or given up (`Settling` dropped).
-            !w.tags.is_empty() && !w.done.is_closed()
-        });
+        }
     }
 
     /// Drops everything this process holds.
@@ -264,31 +276,49 @@ impl Caches {
         }
     }
 
-    /// Expects a change that will touch `tags`: call it before the change, then
-    /// [`Settling::settle`] after it commits (or drop the [`Settling`] when nothing changed:
-    /// no notification will come).
-    pub fn expect(&self, tags: Vec<String>) -> Settling {
-        let (done, receiver) = oneshot::channel();
+    /// After a change of `tags` committed: drops them here at once, then (PostgreSQL, while
+    /// listening) waits until every API process has applied the change, at most
+    /// [`SETTLE_WAIT`]. Changes that answer at once call it; others are applied as they
+    /// arrive.
+    pub async fn settle(&self, tags: &[String]) {
+        self.invalidate(tags);
         let listening = self.inner.db.backend() == DatabaseBackend::Postgres
             && self.inner.up.load(Ordering::Acquire);
-        if listening {
-            let mut waiters = self.inner.waiters.lock().expect("cache waiters lock");
-            waiters.retain(|w| !w.done.is_closed());
-            waiters.push(Waiter {
-                tags: tags.iter().cloned().collect(),
-                done,
-            });
+        if !listening {
+            // SQLite: one API process; other writers (the CLI) are read within 50 ms.
+            return;
         }
-        Settling {
-            caches: self.clone(),
-            tags,
-            receiver: listening.then_some(receiver),
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        self.fences().insert(nonce.clone(), 0);
+        let fenced = tokio::time::timeout(SETTLE_WAIT, async {
+            let listeners = match self.inner.db.cache_fence(&nonce).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot send a cache fence");
+                    return false;
+                }
+            };
+            loop {
+                let answered = self.inner.answered.notified();
+                tokio::pin!(answered);
+                answered.as_mut().enable();
+                if self.fences().get(&nonce).is_some_and(|n| *n >= listeners) {
+                    return true;
+                }
+                answered.await;
+            }
+        })
+        .await;
+        self.fences().remove(&nonce);
+        if !matches!(fenced, Ok(true)) {
+            tracing::warn!(
+                "not every API process answered a cache fence within {SETTLE_WAIT:?}; their lifetimes bound what they serve"
+            );
         }
     }
 
-    /// After a change of `tags` that committed: this process's entries go at once.
-    pub fn changed(&self, tags: &[String]) {
-        self.invalidate(tags);
+    fn fences(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.inner.fences.lock().expect("cache fences lock")
     }
 
     pub fn stats(&self) -> Vec<TierStats> {
@@ -337,23 +367,5 @@ impl Caches {
         self.inner
             .finished
             .store(generation, row.id, view, vec![format!("job:{}", row.id)]);
-    }
-}
-
-/// A change in flight (see [`Caches::expect`]).
-pub struct Settling {
-    caches: Caches,
-    tags: Vec<String>,
-    receiver: Option<oneshot::Receiver<()>>,
-}
-
-impl Settling {
-    /// The change committed: drops its tags here, then waits (at most [`SETTLE_WAIT`]) until
-    /// the database's notification of it has come back, so every process has been told.
-    pub async fn settle(self) {
-        self.caches.invalidate(&self.tags);
-        if let Some(receiver) = self.receiver {
-            let _ = tokio::time::timeout(SETTLE_WAIT, receiver).await;
-        }
     }
 }

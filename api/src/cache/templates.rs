@@ -51,16 +51,13 @@ impl TemplateCache {
     pub async fn get(&self, id_or_name: &str, use_cache: bool) -> Result<TemplateEntry, DbError> {
         let tier = &self.caches.inner.templates;
         let key = id_or_name.to_owned();
-        if !use_cache {
-            let generation = tier.generation();
-            let loaded = load(&self.caches, id_or_name).await?;
-            tier.store(generation, key, loaded.clone(), tags(id_or_name, &loaded));
-            return Ok(loaded);
+        let loading = load(&self.caches, id_or_name);
+        let tags = |entry: &TemplateEntry| Some(tags(id_or_name, entry));
+        if use_cache {
+            tier.load(&key, loading, tags).await
+        } else {
+            tier.reload(key, loading, tags).await
         }
-        tier.load(&key, load(&self.caches, id_or_name), |entry| {
-            Some(tags(id_or_name, entry))
-        })
-        .await
     }
 
     /// Live public templates by name.
@@ -70,21 +67,23 @@ impl TemplateCache {
             let list = self.caches.inner.db.list_templates(true).await?;
             Ok(Arc::new(list))
         };
-        if !use_cache {
-            let generation = tier.generation();
-            let loaded = loading.await?;
-            tier.store(generation, (), loaded.clone(), vec!["templates".into()]);
-            return Ok(loaded);
+        let tags = |_: &ListEntry| Some(vec!["templates".into()]);
+        if use_cache {
+            tier.load(&(), loading, tags).await
+        } else {
+            tier.reload((), loading, tags).await
         }
-        tier.load(&(), loading, |_| Some(vec!["templates".into()]))
-            .await
     }
 
-    /// After a change through this process: its own entries go at once (the change's
-    /// trigger tells every process, this one included, moments later).
-    pub fn changed(&self) {
-        self.caches.inner.templates.clear();
-        self.caches.inner.template_lists.clear();
+    /// After a change of `template` committed: every API process has dropped its entries
+    /// when this returns (see [`Caches::settle`]).
+    pub async fn changed(&self, template: &TemplateRecord) {
+        let tags = [
+            format!("template:{}", template.id),
+            format!("template-name:{}", template.name),
+            "templates".to_owned(),
+        ];
+        self.caches.settle(&tags).await;
     }
 }
 

@@ -156,32 +156,42 @@ where
         if let Some(hit) = self.get(key) {
             return Ok(hit);
         }
+        self.reload(key.clone(), load, tags).await
+    }
+
+    /// `load`'s value whatever is cached (a caller that must see the database), kept as
+    /// [`Tier::load`] keeps it.
+    pub async fn reload<E>(
+        &self,
+        key: K,
+        load: impl Future<Output = Result<V, E>>,
+        tags: impl FnOnce(&V) -> Option<Vec<String>>,
+    ) -> Result<V, E> {
         let generation = self.generation();
         let value = load.await?;
         if let Some(tags) = tags(&value) {
-            self.store(generation, key.clone(), value.clone(), tags);
+            self.store(generation, key, value.clone(), tags);
         }
         Ok(value)
     }
 
     /// Applies a committed change's tag: drops the entries carrying it (`prefix*` drops
-    /// every entry of a tier using `prefix`). Returns whether the tag concerns this tier.
-    pub fn invalidate(&self, tag: &str) -> bool {
+    /// every entry of a tier using `prefix`); tags of other tiers do nothing.
+    pub fn invalidate(&self, tag: &str) {
         let Some(prefix) = self.prefixes.iter().find(|p| tag.starts_with(**p)) else {
-            return false;
+            return;
         };
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
         shared::metrics::cache_invalidated(self.name);
         if tag.len() == prefix.len() + 1 && tag.ends_with('*') {
             self.clear_entries();
-            return true;
+            return;
         }
         let keys = self.index.lock().expect("cache index lock").remove(tag);
         for key in keys.into_iter().flatten() {
             self.entries.invalidate(&key);
         }
-        true
     }
 
     /// Drops everything (the channel went down or came back: changes meanwhile are unknown).
@@ -210,7 +220,7 @@ where
 
 /// Something the tiers can be told of, whatever their key and value types.
 pub trait Invalidate: Send + Sync {
-    fn invalidate(&self, tag: &str) -> bool;
+    fn invalidate(&self, tag: &str);
     fn clear(&self);
     fn stats(&self) -> TierStats;
 }
@@ -220,7 +230,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn invalidate(&self, tag: &str) -> bool {
+    fn invalidate(&self, tag: &str) {
         Tier::invalidate(self, tag)
     }
     fn clear(&self) {

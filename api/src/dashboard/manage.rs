@@ -284,7 +284,7 @@ pub async fn revoke_key(
     if !state.db.revoke_key(&id).await? {
         return Err(ApiError::NotFound("key").into());
     }
-    // This process forgets the key at once; its dashboard sessions end on their next request.
-    state.auth.clear();
+    // Refused by every API process at once; its dashboard sessions end on their next request.
+    state.auth.revoked().await;
     Ok(back("/dashboard/keys"))
 }

@@ -311,16 +311,10 @@ pub async fn revoke(
     let reason = p.text("reason", &body.value.reason, 500);
     p.into_result()?;
     let reason = reason.unwrap_or_default();
-    // Every API process drops its cached verification and registry pages as this commits;
-    // the answer waits until they have been told (see `cache`).
-    let settling = state.caches.expect(vec!["registry".into()]);
     let (outcome, purge) = state
         .db
         .revoke_certificate(id, caller.owner_filter(), &reason, state.config.purging())
         .await?;
-    if matches!(outcome, RevokeOutcome::Revoked) {
-        settling.settle().await;
-    }
     state.queue.push_inserted(purge.as_ref()).await;
     match outcome {
         RevokeOutcome::NotFound => Err(ApiError::NotFound("certificate")),
@@ -330,9 +324,13 @@ pub async fn revoke(
         }),
         RevokeOutcome::Revoked => {
             let view = view_of(&state, &caller, id).await?;
-            // This process reads its own write at once, whatever the channel is doing.
-            let tag = format!("cert:{}", view.verification_code);
-            state.caches.changed(&[tag]);
+            // Every API process drops its cached verification and registry pages as this
+            // commits; the answer waits until they all have (see `cache`).
+            let tags = [
+                format!("cert:{}", view.verification_code),
+                "registry".into(),
+            ];
+            state.caches.settle(&tags).await;
             Ok(Json(view))
         }
     }

@@ -604,15 +604,8 @@ pub async fn create(
         owner_id: caller.key_id.clone(),
         content: content.clone(),
     };
-    // Every API process hears of the new name before the answer (see `cache`).
-    let settling = state
-        .caches
-        .expect(vec![format!("template-name:{}", new.name)]);
     let record = match state.db.create_template(&new).await? {
-        CreateOutcome::Created(r) => {
-            settling.settle().await;
-            r
-        }
+        CreateOutcome::Created(r) => r,
         CreateOutcome::NameTaken => {
             return Err(ApiError::Conflict {
                 code: "name_taken",
@@ -620,7 +613,8 @@ pub async fn create(
             });
         }
     };
-    state.templates.changed();
+    // Every API process hears of the new name before the answer (see `cache`).
+    state.templates.changed(&record).await;
     let location = shared::urls::template(&state.base_url, &record.id);
     Ok((
         StatusCode::CREATED,
@@ -713,9 +707,6 @@ pub async fn update(
         assets,
         fields: req.fields,
     };
-    let settling = state
-        .caches
-        .expect(vec![format!("template:{}", current.record.id)]);
     let (record, purge) = state
         .db
         .update_template(
@@ -726,8 +717,7 @@ pub async fn update(
         )
         .await?
         .ok_or(ApiError::NotFound("template"))?;
-    settling.settle().await;
-    state.templates.changed();
+    state.templates.changed(&record).await;
     state.queue.push_inserted(purge.as_ref()).await;
     Ok(Json(view(&record, Some(&content), true)))
 }
@@ -755,17 +745,13 @@ pub async fn delete(
             message: "built-in templates are seeded on every start and cannot be deleted".into(),
         });
     }
-    let settling = state
-        .caches
-        .expect(vec![format!("template:{}", current.record.id)]);
     let (outcome, purge) = state
         .db
         .delete_template(&current.record.id, state.config.purging())
         .await?;
     if !matches!(outcome, DeleteOutcome::NotFound) {
-        settling.settle().await;
+        state.templates.changed(&current.record).await;
     }
-    state.templates.changed();
     state.queue.push_inserted(purge.as_ref()).await;
     let deleted = match outcome {
         DeleteOutcome::Deleted => "hard",

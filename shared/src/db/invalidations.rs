@@ -6,6 +6,11 @@
 //! meanwhile: [`Invalidation::Missed`] tells the caches to drop everything once listening
 //! again. On SQLite, triggers append the tags to `cache_invalidations`, read here after the
 //! last row seen (one writer at a time: ids grow in commit order) every [`SQLITE_POLL`].
+//!
+//! Fences (PostgreSQL): a process that made a change sends `fence:<nonce>` after it
+//! committed ([`Db::cache_fence`]); every listener that receives it has applied the change
+//! (notifications arrive in commit order) and answers `ack:<nonce>` ([`Db::cache_ack`]).
+//! Once every listener has answered, no process can serve what the change replaced.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +22,8 @@ use crate::domain::Timestamp;
 
 /// The channel the cache triggers notify on PostgreSQL.
 pub const CACHE_CHANNEL: &str = "quire_cache";
+/// The `application_name` of every listening connection: how a fence counts its listeners.
+const LISTENER_NAME: &str = "quire-cache-listener";
 /// How often SQLite's log is read: a change made by another process (the CLI) is seen within
 /// this.
 pub const SQLITE_POLL: Duration = Duration::from_millis(50);
@@ -73,6 +80,36 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Sends `fence:<nonce>` after a committed change (PostgreSQL only) and says how many
+    /// listeners there are to answer it.
+    pub async fn cache_fence(&self, nonce: &str) -> Result<i64, DbError> {
+        let listeners: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = $1) \
+                    + 0 * length(pg_notify($2, $3)::text)",
+        )
+        .bind(LISTENER_NAME)
+        .bind(CACHE_CHANNEL)
+        .bind(format!("fence:{nonce}"))
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| DbError::from(e).redacted())?;
+        Ok(listeners)
+    }
+
+    /// Answers a fence: every change committed before it has been applied here.
+    pub async fn cache_ack(&self, nonce: &str) -> Result<(), DbError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CACHE_CHANNEL)
+            .bind(format!("ack:{nonce}"))
+            .execute(self.pool())
+            .await
+            .map_err(|e| DbError::from(e).redacted())?;
+        Ok(())
+    }
+}
+
 impl Invalidations {
     /// The next tags, or a change of state. Waits for them; on an error it waits a second
     /// before saying [`Invalidation::Down`], so a caller may loop on it.
@@ -96,7 +133,16 @@ async fn next_postgres(db: &Db, listener: &mut Option<sqlx::postgres::PgListener
             unreachable!();
         };
         let listening = async {
-            let mut l = sqlx::postgres::PgListener::connect(url.expose()).await?;
+            let options: sqlx::postgres::PgConnectOptions = url.expose().parse()?;
+            // One connection, kept: the listener reconnects itself.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_with(options.application_name(LISTENER_NAME))
+                .await?;
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.ignore_pool_close_event(true);
             l.listen(CACHE_CHANNEL).await?;
             Ok::<_, sqlx::Error>(l)
         };
