@@ -378,6 +378,46 @@ async fn cleanup_deletes_expired_jobs(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+
+    // A workflow goes with its last step, its step rows and edges with it.
+    let chain = serde_json::json!({"steps": [
+        {"name": "first", "kind": "certificate", "certificate": certificate("Chain One")},
+        {"name": "second", "kind": "certificate", "after": ["first"],
+         "certificate": certificate("Chain Two")},
+    ]});
+    let workflow = app.post_ok(&key, "/v1/workflows", &chain).await;
+    let done = loop {
+        let body: Value = app
+            .get(&key, &format!("/v1/workflows/{workflow}?wait=30"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if body["status"] != "running" {
+            break body;
+        }
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    for step in done["steps"].as_array().unwrap() {
+        let id: JobId = step["job"]["id"].as_str().unwrap().parse().unwrap();
+        app.db
+            .backdate_finished_for_test(id, Timestamp::now().plus_millis(-31 * day))
+            .await
+            .unwrap();
+    }
+    let job = run_now(&app, "cleanup").await;
+    assert_eq!(
+        job["summary"]["by_kind_and_status"]["certificate/succeeded"], 2,
+        "{job}"
+    );
+    let gone = app.get(&key, &format!("/v1/workflows/{workflow}")).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let left = app
+        .db
+        .count_workflow_rows_for_test(&workflow)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "workflow, step and edge rows left");
     app.stop().await;
 }
 

@@ -223,7 +223,7 @@ impl Db {
         // One text per batch length: not worth a cached prepared statement per connection.
         let sql = format!(
             "DELETE FROM jobs WHERE status = $1 AND id IN ({}) \
-             RETURNING id, batch_id, owner_id, attempt, kind, result, finished_at",
+             RETURNING id, batch_id, workflow_id, owner_id, attempt, kind, result, finished_at",
             placeholders(2, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -235,6 +235,8 @@ impl Db {
         let rows = query.fetch_all(&mut *tx).await?;
         let mut deleted = Vec::with_capacity(rows.len());
         let mut batches = Vec::new();
+        let mut workflows = Vec::new();
+        let mut steps = Vec::new();
         let mut files = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = row.try_get("id")?;
@@ -243,10 +245,14 @@ impl Db {
                 row.try_get::<String, _>("owner_id")?,
                 row.try_get::<i64, _>("attempt")?,
             ));
-            deleted.push(id);
             if let Some(batch) = row.try_get::<Option<String>, _>("batch_id")? {
                 batches.push(batch);
             }
+            if let Some(workflow) = row.try_get::<Option<String>, _>("workflow_id")? {
+                workflows.push(workflow);
+                steps.push(id.clone());
+            }
+            deleted.push(id);
         }
         let mut stale = Vec::new();
         // Only a rendered certificate verifies or is listed: a dead or cancelled one's
@@ -307,6 +313,7 @@ impl Db {
             }
             query.execute(&mut *tx).await?;
         }
+        delete_workflow_rows(&mut tx, &steps, workflows).await?;
         tx.commit().await?;
         let deleted = deleted
             .into_iter()
@@ -422,6 +429,23 @@ impl Db {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Rows left of workflow `id`: its own, its steps' and their edges'. For tests of
+    /// retention.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn count_workflow_rows_for_test(&self, id: &str) -> Result<i64, DbError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM workflows WHERE id = $1) \
+                  + (SELECT COUNT(*) FROM workflow_steps WHERE workflow_id = $1) \
+                  + (SELECT COUNT(*) FROM workflow_edges e \
+                     WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.child_id) \
+                       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.parent_id))",
+        )
+        .bind(id.to_owned())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
     }
 
     /// Jobs per second of tick time of `schedule`: (`schedule:<name>:<second in ms>`, jobs
@@ -577,6 +601,44 @@ async fn audit_deletions(
             .bind(row.try_get::<String, _>("id")?)
             .bind(row.try_get::<String, _>("owner_id")?)
             .bind(detail);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The workflow rows of deleted step jobs (`steps`): their step rows and edges, and each
+/// workflow of `workflows` whose last job went with them, like a batch.
+async fn delete_workflow_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    steps: &[String],
+    mut workflows: Vec<String>,
+) -> Result<(), DbError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let in_list = placeholders(1, steps.len());
+    for (table, column) in [
+        ("workflow_steps", "job_id"),
+        ("workflow_edges", "parent_id"),
+        ("workflow_edges", "child_id"),
+    ] {
+        let sql = format!("DELETE FROM {table} WHERE {column} IN ({in_list})");
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in steps {
+            query = query.bind(id.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    workflows.sort();
+    workflows.dedup();
+    let sql = format!(
+        "DELETE FROM workflows WHERE id IN ({}) \
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.workflow_id = workflows.id)",
+        placeholders(1, workflows.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+    for workflow in workflows {
+        query = query.bind(workflow);
     }
     query.execute(&mut **tx).await?;
     Ok(())
