@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use shared::db::CertificateRow;
+use shared::db::{CertificateRow, CertificateStatus};
 use shared::domain::{CalendarDate, JobId, Timestamp};
+use shared::verification::LinkedInCertification;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -126,11 +127,30 @@ pub struct CertificateView {
     pub created_at: String,
     /// The PDF (owner or admin; absent in the public registry).
     pub file: Option<String>,
+    /// LinkedIn's "Add to profile" link for the holder, filled in with the course, issuer,
+    /// issue and expiry month, the code and `verify_url`; null unless issued and not
+    /// revoked.
+    pub linkedin_url: Option<String>,
 }
 
 impl CertificateView {
     pub(crate) fn from_row(row: &CertificateRow, base_url: &str, public: bool) -> Self {
         let status = row.status(CalendarDate::today());
+        let verify_url = shared::verification::verify_url(base_url, &row.verification_code);
+        let linkedin_url = matches!(
+            status,
+            CertificateStatus::Valid | CertificateStatus::Expired
+        )
+        .then(|| {
+            shared::verification::linkedin_add_url(&LinkedInCertification {
+                name: &row.course_name,
+                organization: row.issuer_name.as_deref(),
+                issued_on: row.issued_on,
+                expires_on: row.expires_on,
+                code: &row.verification_code,
+                verify_url: &verify_url,
+            })
+        });
         CertificateView {
             id: row.job_id.to_string(),
             status: status.as_str().to_owned(),
@@ -142,7 +162,7 @@ impl CertificateView {
             template: row.template_name.clone(),
             template_version: row.template_version,
             verification_code: row.verification_code.clone(),
-            verify_url: shared::verification::verify_url(base_url, &row.verification_code),
+            verify_url,
             is_public: row.is_public,
             revoked_at: row
                 .revoked_at
@@ -153,6 +173,7 @@ impl CertificateView {
             created_at: Timestamp::from_millis(row.created_at).to_rfc3339(),
             file: (!public && row.file().is_some())
                 .then(|| shared::urls::job_file(base_url, row.job_id)),
+            linkedin_url,
         }
     }
 }
@@ -181,6 +202,9 @@ pub struct Verification {
     pub revoked_at: Option<String>,
     /// sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
     pub sha256: Option<String>,
+    /// LinkedIn's "Add to profile" link (see `CertificateView`); null unless `valid` or
+    /// `expired`.
+    pub linkedin_url: Option<String>,
 }
 
 impl Verification {
@@ -197,6 +221,7 @@ impl Verification {
             revocation_reason: view.revocation_reason,
             revoked_at: view.revoked_at,
             sha256: view.sha256,
+            linkedin_url: view.linkedin_url,
         }
     }
 }

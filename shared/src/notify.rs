@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::db::{DisabledEndpoint, JobRow, NewJob};
 use crate::domain::{EmailAddress, JobId, JobKind};
-use crate::jobs::{AttachmentRef, EmailPayload, FileResult, Notify};
+use crate::jobs::{AttachmentRef, CertificatePayload, EmailPayload, FileResult, Notify};
+use crate::verification::LinkedInCertification;
 
 fn notify_of(job: &JobRow) -> Option<Notify> {
     let notify = job.payload.get("notify")?;
@@ -29,13 +30,26 @@ pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJo
     let (template, vars, filename) = match job.kind {
         JobKind::Certificate => {
             let code = text("verification_code");
+            let verify_url = crate::verification::verify_url(&base, &code);
+            let payload: Option<CertificatePayload> = serde_json::from_value(p.clone()).ok();
+            let linkedin_url = payload.map(|c| {
+                crate::verification::linkedin_add_url(&LinkedInCertification {
+                    name: &c.course_name,
+                    organization: c.issuer_name.as_deref(),
+                    issued_on: c.issued_on,
+                    expires_on: c.expires_on,
+                    code: &code,
+                    verify_url: &verify_url,
+                })
+            });
             (
                 "certificate_issued",
                 json!({
                     "recipient_name": text("recipient_name"),
                     "course": text("course_name"),
                     "verification_code": code,
-                    "verify_url": crate::verification::verify_url(&base, &code),
+                    "verify_url": verify_url,
+                    "linkedin_url": linkedin_url,
                     "job_id": job.id.to_string(),
                 }),
                 format!("certificate-{}.pdf", safe_name(&text("recipient_name"))),

@@ -135,6 +135,7 @@ fn html(v: &Verification) -> Result<String, ApiError> {
             recipient_name => v.recipient_name, course_name => v.course_name,
             issuer_name => v.issuer_name, issued_on => v.issued_on, expires_on => v.expires_on,
             revocation_reason => v.revocation_reason, sha256 => v.sha256,
+            linkedin_url => v.linkedin_url,
             stylesheet => super::assets::url("verify.css"),
         })
     });

@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::config::{Config, SmtpTls};
 
-use crate::helpers::{Backend, TestApp, b64, certificate, error_of, jpeg_photo, pdf_text};
+use crate::helpers::{
+    Backend, TestApp, b64, certificate, error_of, html_unescape, jpeg_photo, pdf_text,
+};
 
 #[path = "../../../worker/tests/support/smtp_server.rs"]
 pub(crate) mod smtp_server;
@@ -134,6 +136,22 @@ async fn a_certificate_with_notify_sends_certificate_issued_with_the_pdf() {
     assert!(m.body_text(0).unwrap().contains("Nikolaos Papadopoulos"));
     assert!(m.body_html(0).is_some());
     assert_eq!(attached_pdf(&m), pdf);
+    // The holder can add it to LinkedIn from the email: the link the API gives.
+    let view: Value = app
+        .get(&key, &format!("/v1/certificates/{cert}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let linkedin = view["linkedin_url"].as_str().unwrap();
+    assert!(linkedin.contains("certId="), "{linkedin}");
+    assert!(
+        m.body_text(0).unwrap().contains(linkedin),
+        "{:?}",
+        m.body_text(0)
+    );
+    let html = html_unescape(&m.body_html(0).unwrap());
+    assert!(html.contains(&format!("href=\"{linkedin}\"")), "{html}");
     app.stop().await;
 }
 

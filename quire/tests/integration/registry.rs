@@ -35,6 +35,40 @@ async fn verification(backend: Backend) {
     let code = verified["code"].as_str().unwrap().to_owned();
     assert!(pdf_text(&pdf).contains(&code), "the code is printed too");
 
+    // "Add to LinkedIn": LinkedIn's form, filled in with this certificate.
+    let linkedin = verified["linkedin_url"].as_str().unwrap().to_owned();
+    let parsed = reqwest::Url::parse(&linkedin).unwrap();
+    assert_eq!(
+        (parsed.host_str(), parsed.path()),
+        (Some("www.linkedin.com"), "/profile/add")
+    );
+    let query: std::collections::HashMap<String, String> =
+        parsed.query_pairs().into_owned().collect();
+    for (name, value) in [
+        ("startTask", "CERTIFICATION_NAME"),
+        ("name", "Advanced Typesetting"),
+        ("organizationName", "Quire Academy"),
+        ("issueYear", "2026"),
+        ("issueMonth", "11"),
+        ("expirationYear", "2099"),
+        ("expirationMonth", "12"),
+        ("certId", code.as_str()),
+        ("certUrl", url.as_str()),
+    ] {
+        assert_eq!(
+            query.get(name).map(String::as_str),
+            Some(value),
+            "{name}: {linkedin}"
+        );
+    }
+    let view: Value = app
+        .get(&key, &format!("/v1/certificates/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["linkedin_url"], linkedin.as_str(), "{view}");
+
     // People scanning the code get a page; names are escaped.
     let page = app
         .client
@@ -52,6 +86,11 @@ async fn verification(backend: Backend) {
     let html = page.text().await.unwrap();
     assert!(
         html.contains("Verity Holder") && html.contains("valid"),
+        "{html}"
+    );
+    let button = format!("href=\"{linkedin}\"");
+    assert!(
+        html_unescape(&html).contains(&button) && html.contains("Add to LinkedIn"),
         "{html}"
     );
     let browser = app
@@ -115,6 +154,8 @@ async fn verification(backend: Backend) {
     let verified: Value = app.json_at(None, url).await;
     assert_eq!(verified["status"], "revoked");
     assert_eq!(verified["revocation_reason"], "Issued in error <b>");
+    // A revoked certificate is not offered for a profile.
+    assert_eq!(verified["linkedin_url"], Value::Null, "{verified}");
     let html = app
         .client
         .get(app.url(&format!("/verify/{code}")))
