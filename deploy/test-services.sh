@@ -169,6 +169,12 @@ PYTEST_VERSION=9.2.0
 pytest_present() {
     [[ $(python3 -c 'import importlib.metadata as m; print(m.version("pytest"))' 2>/dev/null) == "$PYTEST_VERSION" ]]
 }
+# pypdf reads the declared PDF standards back from the files (deploy/pdf-conformance.py): a
+# reader other than typst, which wrote them.
+PYPDF_VERSION=6.1.0
+pypdf_present() {
+    [[ $(python3 -c 'import importlib.metadata as m; print(m.version("pypdf"))' 2>/dev/null) == "$PYPDF_VERSION" ]]
+}
 # The TypeScript client's generator (@hey-api/openapi-ts 0.94) needs Node.js 20.19 or later.
 node_present() {
     command -v npm >/dev/null 2>&1 &&
@@ -305,6 +311,8 @@ python_client_generator_present || pip_install openapi-python-client "openapi-py
 python_client_generator_present || fail "openapi-python-client: installed, but \`openapi-python-client --version\` is not $OPENAPI_PYTHON_CLIENT_VERSION"
 pytest_present || pip_install pytest "pytest==$PYTEST_VERSION"
 pytest_present || fail "pytest: installed, but version $PYTEST_VERSION not found"
+pypdf_present || pip_install pypdf "pypdf==$PYPDF_VERSION"
+pypdf_present || fail "pypdf: installed, but version $PYPDF_VERSION not found"
 node_present || fail "Node.js 20.19 or later with npm is needed (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install a newer one"
 if ! s3_up; then
     moto_present || pip_install moto "moto[server]==$MOTO_VERSION"

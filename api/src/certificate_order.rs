@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use shared::db::NewCertificate;
-use shared::domain::CalendarDate;
+use shared::domain::{CalendarDate, PdfStandard};
 use shared::jobs::CertificatePayload;
 use shared::templates::{FieldSpec, FieldType, MAX_FIELDS};
 use utoipa::ToSchema;
@@ -52,6 +52,11 @@ pub struct CertificateRequest {
     /// List it in the public registry (`GET /v1/certificates/public`).
     #[serde(default)]
     pub is_public: bool,
+    /// The standards the PDF meets (default: the template's, if it declares one); the job's
+    /// `result.pdf_standard` records it. A document that cannot meet it ends `dead` with
+    /// `nonconforming` and typst's reasons.
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
     /// Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted); one that does not decode
     /// within the image limits is a 422.
     #[schema(content_encoding = "base64")]
@@ -122,8 +127,13 @@ pub struct BatchItem {
 
 impl BatchItem {
     /// The row as a single submission's request (without photo or signature).
-    pub(crate) fn request(&self, is_public: bool) -> CertificateRequest {
+    pub(crate) fn request(
+        &self,
+        is_public: bool,
+        pdf_standard: Option<PdfStandard>,
+    ) -> CertificateRequest {
         CertificateRequest {
+            pdf_standard,
             recipient_name: self.recipient_name.clone(),
             course_name: self.course_name.clone(),
             issued_on: self.issued_on.clone(),
@@ -305,6 +315,7 @@ pub(crate) fn validate(
         fields,
         image_fields: image_fields.keys().cloned().collect(),
         notify: req.notify.clone(),
+        pdf_standard: req.pdf_standard.or(template.content.pdf_standard),
     };
     let certificate = NewCertificate {
         template_id: record.id.clone(),

@@ -143,6 +143,18 @@ pub struct TemplateDiagnostic {
     pub hints: Vec<String>,
 }
 
+impl From<shared::sandbox::SandboxDiagnostic> for TemplateDiagnostic {
+    fn from(d: shared::sandbox::SandboxDiagnostic) -> Self {
+        Self {
+            message: d.message,
+            path: d.path,
+            line: d.line,
+            column: d.column,
+            hints: d.hints,
+        }
+    }
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
         Self {

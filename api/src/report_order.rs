@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::config::Limits;
-use shared::domain::CalendarDate;
+use shared::domain::{CalendarDate, PdfStandard};
 use shared::jobs::Notify;
 use shared::reports::{
     self, Block, Equipment, Figure, Outcome, PunchItem, ReportContent, ResultRow, Severity,
@@ -12,6 +12,7 @@ use shared::reports::{
 };
 use utoipa::ToSchema;
 
+use crate::cache::CachedTemplate;
 use crate::error::ApiError;
 use crate::images::{self, ImageLimits};
 use crate::problems::Problems;
@@ -31,9 +32,14 @@ const LIST: usize = 500;
 pub struct ReportRequest {
     /// Report template name or id; default `sat`.
     pub template: Option<String>,
-    /// Produce PDF/A-2b.
+    /// The same as `"pdf_standard": "a-2b"` (kept for older clients; `pdf_standard` wins).
     #[serde(default)]
     pub pdfa: bool,
+    /// The standards the PDF meets (default: the template's, if it declares one); the job's
+    /// `result.pdf_standard` records it. A document that cannot meet it ends `dead` with
+    /// `nonconforming` and typst's reasons.
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
     /// Default "Site Acceptance Test Report".
     #[schema(max_length = 200)]
     pub title: Option<String>,
@@ -313,20 +319,31 @@ pub(crate) struct ReportOrder {
 /// A job's input files to store: (name, bytes).
 pub(crate) type InputFiles = Vec<(String, Vec<u8>)>;
 
+impl ReportRequest {
+    /// The standards its PDF meets: `pdf_standard`, else `pdfa`'s PDF/A-2b, else the
+    /// template's default.
+    pub(crate) fn standard(&self, template: &CachedTemplate) -> Option<PdfStandard> {
+        self.pdf_standard
+            .or(self.pdfa.then_some(PdfStandard::A2B))
+            .or(template.content.pdf_standard)
+    }
+}
+
 impl ReportOrder {
     /// The job's payload (its summary and the pinned template) and its input files: the
     /// content as `report.json`, then the images.
     pub(crate) fn into_job(
         self,
         record: &shared::templates::TemplateRecord,
-        pdfa: bool,
+        pdf_standard: Option<PdfStandard>,
         notify: Option<Notify>,
     ) -> Result<(shared::reports::ReportPayload, InputFiles), ApiError> {
         let payload = shared::reports::ReportPayload {
             template: record.name.clone(),
             template_id: record.id.clone(),
             template_version: record.version,
-            pdfa,
+            pdfa: false,
+            pdf_standard,
             document_number: self.content.document_number.clone(),
             revision: self.content.revision.clone(),
             title: self.content.title.clone(),

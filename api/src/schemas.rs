@@ -4,7 +4,9 @@
 //! document that lists them.
 
 /// A string that is one of `values`.
-fn one_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+fn one_of<V: Into<serde_json::Value>>(
+    values: impl IntoIterator<Item = V>,
+) -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(values))
@@ -54,11 +56,34 @@ pub fn named_enums() -> Vec<(&'static str, &'static str, utoipa::openapi::Object
             one_of(shared::db::CertificateSort::NAMES),
         ),
         (
+            "PdfStandard",
+            "The standards a PDF is exported to meet: one PDF/A level, PDF/UA-1 (`ua-1`), or \
+             both (`a-2a+ua-1`). typst checks the document as it writes it: a template that \
+             cannot meet it is refused at upload, and a job that cannot ends `dead` with \
+             `nonconforming`.",
+            one_of(shared::domain::PdfStandard::names()),
+        ),
+        (
             "EmailTemplateName",
             "The email templates `POST /v1/emails` knows: exactly the built-in ones.",
             one_of(shared::email_templates::builtin_email_templates()),
         ),
     ]
+}
+
+/// A `pdf_standard`.
+pub fn pdf_standard() -> utoipa::openapi::Ref {
+    named("PdfStandard")
+}
+
+/// A `pdf_standard`, or null.
+pub fn pdf_standard_or_null() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(named("PdfStandard"))
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
 }
 
 /// A reference to one of [`named_enums`] (or another component).

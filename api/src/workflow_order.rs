@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use shared::db::{EmailCharge, NewCertificate, NewJob, NewStep, ParentFailure};
-use shared::domain::{JobId, Priority};
+use shared::domain::{JobId, PdfStandard, Priority};
 use shared::jobs::{AttachmentRef, BundleOp, BundlePayload};
 use shared::templates::TemplateKind;
 use utoipa::ToSchema;
@@ -128,6 +128,9 @@ pub struct StepBatch {
     /// List every certificate in the public registry.
     #[serde(default)]
     pub is_public: bool,
+    /// The standards every PDF meets (default: the template's).
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
     /// The rows as JSON; or `csv`.
     pub rows: Option<Vec<BatchItem>>,
     /// The rows as CSV text with a header row of field names; or `rows`.
@@ -301,6 +304,7 @@ pub(crate) async fn check(
                 let batch = step.batch.unwrap_or(StepBatch {
                     template: None,
                     is_public: false,
+                    pdf_standard: None,
                     rows: None,
                     csv: None,
                 });
@@ -308,7 +312,7 @@ pub(crate) async fn check(
                     .await
                     .map_err(|e| under(e, &at("batch")))?;
                 let rows = batch.rows.unwrap_or_default();
-                let is_public = batch.is_public;
+                let (is_public, pdf_standard) = (batch.is_public, batch.pdf_standard);
                 let (config, checked) = (state.config.clone(), template.clone());
                 let prefix = at("batch");
                 let orders = state
@@ -320,7 +324,7 @@ pub(crate) async fn check(
                             match certificate_order::validate(
                                 &config.limits,
                                 &checked,
-                                row.request(is_public),
+                                row.request(is_public, pdf_standard),
                             ) {
                                 Ok(order) => orders.push(order),
                                 Err(e) => {
@@ -367,7 +371,10 @@ pub(crate) async fn check(
                 )
                 .await
                 .map_err(|e| under(e, &at("report")))?;
-                let (pdfa, max_text) = (req.pdfa, state.config.limits.max_report_text_bytes);
+                let (standard, max_text) = (
+                    req.standard(&template),
+                    state.config.limits.max_report_text_bytes,
+                );
                 if req.text_bytes() > max_text {
                     return Err(ApiError::invalid_with_code(
                         "too_long",
@@ -386,7 +393,7 @@ pub(crate) async fn check(
                     })
                     .await?
                     .map_err(|e| under(e, &at("report")))?;
-                let (payload, files) = order.into_job(&template.record, pdfa, None)?;
+                let (payload, files) = order.into_job(&template.record, standard, None)?;
                 let mut job = new_job(state, caller, &payload, None);
                 job.id = ids[i][0];
                 inputs.push((job.id, files));

@@ -30,6 +30,11 @@ pub struct JobResultView {
     pub bytes: u64,
     pub sha256: String,
     pub pages: u32,
+    /// The standards the PDF was exported to meet (typst checked them as it wrote it);
+    /// absent when none was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = pdf_standard_schema)]
+    pub pdf_standard: Option<crate::domain::PdfStandard>,
 }
 
 /// The document's named enums (the API's `schemas::named_enums` defines them), so that a
@@ -46,6 +51,11 @@ pub fn job_status_schema() -> utoipa::openapi::Ref {
 /// See [`job_kind_schema`].
 pub fn priority_schema() -> utoipa::openapi::Ref {
     utoipa::openapi::Ref::from_schema_name("Priority")
+}
+
+/// See [`job_kind_schema`].
+pub fn pdf_standard_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("PdfStandard")
 }
 
 /// A job as clients see it.
@@ -99,6 +109,7 @@ impl JobView {
                 bytes: r.bytes,
                 sha256: r.sha256,
                 pages: r.pages,
+                pdf_standard: r.pdf_standard,
             });
         let error = match (&job.error_code, &job.error_message) {
             (Some(code), message) => Some(JobErrorView {

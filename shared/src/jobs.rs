@@ -46,6 +46,9 @@ pub struct CertificatePayload {
     pub expires_on: Option<CalendarDate>,
     /// Unguessable code printed on the certificate and behind its QR code.
     pub verification_code: String,
+    /// The standards the PDF must meet: the request's, else the template version's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_standard: Option<crate::domain::PdfStandard>,
     /// The photo was stored as the job's `photo` input file.
     #[serde(default)]
     pub has_photo: bool,
@@ -247,6 +250,9 @@ pub struct FileResult {
     pub bytes: u64,
     pub sha256: String,
     pub pages: u32,
+    /// The standards the PDF was exported to meet, checked by typst as it wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_standard: Option<crate::domain::PdfStandard>,
 }
 
 impl JobPayload for BundlePayload {

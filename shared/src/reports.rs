@@ -17,9 +17,12 @@ pub struct ReportPayload {
     pub template: String,
     pub template_id: String,
     pub template_version: i64,
-    /// Export as PDF/A-2b.
-    #[serde(default)]
+    /// Rows written before `pdf_standard`: PDF/A-2b.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pdfa: bool,
+    /// The standards the PDF must meet: the request's, else the template version's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_standard: Option<crate::domain::PdfStandard>,
     pub document_number: String,
     pub revision: String,
     pub title: String,
@@ -27,6 +30,14 @@ pub struct ReportPayload {
     pub sections: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<crate::jobs::Notify>,
+}
+
+impl ReportPayload {
+    /// The standards its PDF must meet.
+    pub fn standard(&self) -> Option<crate::domain::PdfStandard> {
+        self.pdf_standard
+            .or(self.pdfa.then_some(crate::domain::PdfStandard::A2B))
+    }
 }
 
 impl crate::jobs::JobPayload for ReportPayload {

@@ -46,9 +46,9 @@ pub struct SandboxRequest {
     #[serde(default, with = "b64_map")]
     pub field_images: BTreeMap<String, Vec<u8>>,
     pub output: Output,
-    /// Export the PDF as PDF/A-2b (ignored for [`Output::Png`]).
+    /// The standards the PDF must meet (ignored for [`Output::Png`]).
     #[serde(default)]
-    pub pdfa: bool,
+    pub pdf_standard: Option<crate::domain::PdfStandard>,
 }
 
 impl fmt::Debug for SandboxRequest {
@@ -61,7 +61,7 @@ impl fmt::Debug for SandboxRequest {
             .field("images", &slots)
             .field("field_images", &self.field_images.len())
             .field("output", &self.output)
-            .field("pdfa", &self.pdfa)
+            .field("pdf_standard", &self.pdf_standard)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +92,12 @@ pub enum SandboxResponse {
     },
     /// The template does not compile; the errors are located where typst could.
     CompileError { diagnostics: Vec<SandboxDiagnostic> },
+    /// The document does not meet the requested `pdf_standard`: typst's reasons (missing
+    /// alternative text, language, heading order, ...), located where typst could.
+    Nonconforming {
+        standard: crate::domain::PdfStandard,
+        diagnostics: Vec<SandboxDiagnostic>,
+    },
     /// Anything else the child could answer: an invalid template (bad paths, no `/main.typ`),
     /// an invalid request (unknown image slot), an export error.
     Failed { message: String },
@@ -112,6 +118,14 @@ impl fmt::Debug for SandboxResponse {
                 .finish(),
             Self::CompileError { diagnostics } => f
                 .debug_struct("CompileError")
+                .field("diagnostics", diagnostics)
+                .finish(),
+            Self::Nonconforming {
+                standard,
+                diagnostics,
+            } => f
+                .debug_struct("Nonconforming")
+                .field("standard", standard)
                 .field("diagnostics", diagnostics)
                 .finish(),
             Self::Failed { message } => f.debug_struct("Failed").field("message", message).finish(),
@@ -430,7 +444,7 @@ mod tests {
             images: vec![("photo".into(), vec![0, 1, 2, 255])],
             field_images: BTreeMap::from([("badge".into(), vec![9; 10])]),
             output: Output::Png,
-            pdfa: false,
+            pdf_standard: None,
         }
     }
 

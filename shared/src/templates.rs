@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::PdfStandard;
+
 /// What a template produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +104,8 @@ pub struct TemplateContent {
     /// Other files by virtual path (`/logo.svg`), served to typst as the template's own.
     pub assets: BTreeMap<String, Vec<u8>>,
     pub fields: Vec<FieldSpec>,
+    /// The standards its documents meet unless a job asks for others; checked at upload.
+    pub pdf_standard: Option<PdfStandard>,
 }
 
 /// Virtual path of a template's entry point.
@@ -132,6 +136,11 @@ impl TemplateContent {
         }
         hash.update([1]);
         hash.update(serde_json::to_vec(&self.fields).unwrap_or_default());
+        // Only when declared: versions written before the column keep their digests.
+        if let Some(standard) = self.pdf_standard {
+            hash.update([2]);
+            hash.update(standard.to_string().as_bytes());
+        }
         hex::encode(hash.finalize())
     }
 
@@ -206,6 +215,8 @@ pub struct Manifest {
     pub description: String,
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
+    #[serde(default)]
+    pub pdf_standard: Option<PdfStandard>,
 }
 
 /// A template name: 1 to 64 of `a-z 0-9 - _`, starting with a letter or digit. Names are
@@ -246,6 +257,7 @@ mod tests {
             source: "= Hi".into(),
             assets: BTreeMap::from([("/logo.svg".into(), b"<svg/>".to_vec())]),
             fields: vec![],
+            pdf_standard: None,
         };
         let mut other = base.clone();
         assert_eq!(base.digest(), other.digest());

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::db::{BatchRow, ListCursor};
-use shared::domain::{JobId, JobStatus, Timestamp};
+use shared::domain::{JobId, JobStatus, PdfStandard, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::certificate_order::{self, BatchItem, too_many, validate};
@@ -37,6 +37,9 @@ pub struct BatchRequest {
     /// List every certificate of the batch in the public registry.
     #[serde(default)]
     pub is_public: bool,
+    /// The standards every PDF meets (default: the template's); see `PdfStandard`.
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
     /// 1 to 10,000 rows.
     #[schema(min_items = 1, max_items = 10000)]
     pub rows: Vec<BatchItem>,
@@ -64,6 +67,9 @@ pub struct BatchQuery {
     pub template: Option<String>,
     /// For CSV uploads: list the certificates publicly.
     pub is_public: Option<bool>,
+    /// For CSV uploads: the standards every PDF meets (default: the template's).
+    #[param(schema_with = crate::schemas::pdf_standard)]
+    pub pdf_standard: Option<PdfStandard>,
     /// For CSV uploads: every row's priority (`low` or `bulk`, the default; higher with an
     /// admin key).
     pub priority: Option<PriorityChoice>,
@@ -115,6 +121,7 @@ pub struct BatchLinks {
 struct Parsed {
     template: Option<String>,
     is_public: bool,
+    pdf_standard: Option<PdfStandard>,
     rows: Vec<BatchItem>,
     priority: Option<PriorityChoice>,
     run_at: Option<String>,
@@ -151,6 +158,7 @@ fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed
         "text/csv" => Ok(Parsed {
             template: q.template,
             is_public: q.is_public.unwrap_or(false),
+            pdf_standard: q.pdf_standard,
             rows: certificate_order::parse_csv(body)?,
             priority: q.priority,
             run_at: q.run_at,
@@ -162,6 +170,7 @@ fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed
             Ok(Parsed {
                 template: req.template,
                 is_public: req.is_public,
+                pdf_standard: req.pdf_standard,
                 rows: req.rows,
                 priority: req.priority,
                 run_at: req.run_at,
@@ -181,7 +190,7 @@ fn parse_batch(headers: &HeaderMap, q: BatchQuery, body: &[u8]) -> Result<Parsed
 #[utoipa::path(post, path = "/v1/certificates/batch", operation_id = "submit_batch", tag = "certificates",
     request_body(description = "JSON, or CSV: a header row of field names (`recipient_name`, `course_name`, \
         `issued_on`, `issuer_name`, `expires_on`, and the template's declared fields) then one row per \
-        certificate, with `template`, `is_public`, `priority`, `run_at`, `delay_secs` and `callback_url` \
+        certificate, with `template`, `is_public`, `pdf_standard`, `priority`, `run_at`, `delay_secs` and `callback_url` \
         as query parameters",
         content((BatchRequest = "application/json"),
             (String = "text/csv", example = "recipient_name,course_name\nAda Lovelace,Analytical Engines\n"))),
@@ -216,6 +225,7 @@ pub async fn submit(
     let Parsed {
         template,
         is_public,
+        pdf_standard,
         rows,
         priority,
         run_at,
@@ -238,7 +248,7 @@ pub async fn submit(
     let started = std::time::Instant::now();
 
     let batch_id = JobId::new().to_string();
-    let request = move |row: &BatchItem| row.request(is_public);
+    let request = move |row: &BatchItem| row.request(is_public, pdf_standard);
 
     // Pass 1: every row checked, only the problems kept; on the blocking pool, as 10,000
     // rows are seconds of CPU.

@@ -39,7 +39,7 @@ pub async fn submit(
     let kind = TemplateKind::Report;
     let callback_url = crate::callbacks::checked(&state, &caller, req.callback_url.clone()).await?;
     let template = resolve_template_of(&state, &caller, req.template.as_deref(), kind).await?;
-    let pdfa = req.pdfa;
+    let standard = req.standard(&template);
     let notify = req.notify.clone();
     let text = req.text_bytes();
     let max_text = state.config.limits.max_report_text_bytes;
@@ -58,7 +58,7 @@ pub async fn submit(
         .checks
         .run(&caller.key_id, move || validate(&config.limits, req))
         .await??;
-    let (payload, inputs) = order.into_job(&template.record, pdfa, notify)?;
+    let (payload, inputs) = order.into_job(&template.record, standard, notify)?;
     let job = Submission {
         payload: &payload,
         inputs,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use shared::db::{CreateOutcome, DeleteOutcome, NewTemplate, TemplateChange};
-use shared::domain::CalendarDate;
+use shared::domain::{CalendarDate, PdfStandard};
 use shared::jobs::CertificatePayload;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
 use shared::templates::{
@@ -51,6 +51,9 @@ pub struct TemplateView {
     /// The current version; each change adds one.
     pub version: i64,
     pub fields: Vec<FieldView>,
+    /// The standards its documents meet unless a submission asks for others.
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
     /// `main.typ` (in single-template reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -99,6 +102,7 @@ fn view(record: &TemplateRecord, content: Option<&TemplateContent>, detail: bool
         fields: content
             .map(|c| c.fields.iter().map(FieldView::from).collect())
             .unwrap_or_default(),
+        pdf_standard: content.and_then(|c| c.pdf_standard),
         source: detail.then(|| content.map(|c| c.source.clone())).flatten(),
         assets: detail
             .then(|| content.map(|c| c.assets.iter().map(|(p, b)| (p.clone(), b.len())).collect()))
@@ -212,6 +216,11 @@ pub struct TemplateRequest {
     #[serde(default)]
     #[schema(example = "certificate")]
     pub kind: Option<TemplateKind>,
+    /// The standards its documents meet unless a submission asks for others. Checked now:
+    /// one the template cannot meet with sample data is a 422 `template_nonconforming` with
+    /// typst's `diagnostics` (missing alternative text, language, heading order, ...).
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
 }
 
 /// A change; absent members keep their current value.
@@ -233,6 +242,9 @@ pub struct TemplateUpdate {
     pub assets: Option<BTreeMap<String, String>>,
     #[schema(max_items = 50)]
     pub fields: Option<Vec<FieldSpec>>,
+    /// As on creation (checked again with the new version); not on a built-in template.
+    #[schema(schema_with = crate::schemas::pdf_standard_or_null)]
+    pub pdf_standard: Option<PdfStandard>,
 }
 
 fn check_source(p: &mut Problems, source: &str) {
@@ -371,6 +383,7 @@ fn sample_request(
         fields,
         image_fields: field_images.keys().cloned().collect(),
         notify: None,
+        pdf_standard: content.pdf_standard,
     };
     let base = state.config.public_base_url();
     let qr = shared::verification::qr_svg(&shared::verification::verify_url(
@@ -387,7 +400,7 @@ fn sample_request(
         ],
         field_images,
         output,
-        pdfa: false,
+        pdf_standard: content.pdf_standard,
     }
 }
 
@@ -482,7 +495,7 @@ async fn preview_request(
         images,
         field_images,
         output,
-        pdfa: false,
+        pdf_standard: template.content.pdf_standard,
     })
 }
 
@@ -499,7 +512,7 @@ fn sample_report_request(content: &TemplateContent, output: Output) -> SandboxRe
         images: Vec::new(),
         field_images,
         output,
-        pdfa: false,
+        pdf_standard: content.pdf_standard,
     }
 }
 
@@ -522,13 +535,25 @@ async fn render_checked(
                 errors: Vec::new(),
                 diagnostics: diagnostics
                     .into_iter()
-                    .map(|d| TemplateDiagnostic {
-                        message: d.message,
-                        path: d.path,
-                        line: d.line,
-                        column: d.column,
-                        hints: d.hints,
-                    })
+                    .map(TemplateDiagnostic::from)
+                    .collect(),
+            })
+        }
+        Ok(SandboxResponse::Nonconforming {
+            standard,
+            diagnostics,
+        }) => {
+            let first = diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            Err(ApiError::InvalidMany {
+                code: "template_nonconforming",
+                message: format!("the template does not meet {standard}: {first}"),
+                errors: Vec::new(),
+                diagnostics: diagnostics
+                    .into_iter()
+                    .map(TemplateDiagnostic::from)
                     .collect(),
             })
         }
@@ -593,6 +618,7 @@ pub async fn create(
         source: req.source,
         assets,
         fields: req.fields,
+        pdf_standard: req.pdf_standard,
     };
     let kind = req.kind.unwrap_or(TemplateKind::Certificate);
     render_checked(&state, sample_request(&state, kind, &content, Output::Pdf)).await?;
@@ -651,13 +677,18 @@ pub async fn update(
 ) -> Result<Json<TemplateView>, ApiError> {
     let current = for_admin(&state, &caller, &id).await?;
     let req = body.value;
-    let changes_content = req.source.is_some() || req.assets.is_some() || req.fields.is_some();
+    // A built-in's declared standard is part of what it ships (its digest), like its source.
+    let changes_content = req.source.is_some()
+        || req.assets.is_some()
+        || req.fields.is_some()
+        || req.pdf_standard.is_some();
     if current.record.builtin && changes_content {
         // The shipped sources are the only ones trusted to render in-process; changed
         // sources belong in a template of their own (which always renders sandboxed).
         return Err(ApiError::Conflict {
             code: "builtin_template",
-            message: "the source, assets and fields of a built-in template cannot be changed; \
+            message: "the source, assets, fields and pdf_standard of a built-in template cannot \
+                      be changed; \
                       create a template of your own from it"
                 .into(),
         });
@@ -694,6 +725,7 @@ pub async fn update(
             .fields
             .clone()
             .unwrap_or_else(|| current.content.fields.clone()),
+        pdf_standard: req.pdf_standard.or(current.content.pdf_standard),
     };
     render_checked(
         &state,
@@ -706,6 +738,7 @@ pub async fn update(
         source: req.source,
         assets,
         fields: req.fields,
+        pdf_standard: req.pdf_standard,
     };
     let (record, purge) = state
         .db

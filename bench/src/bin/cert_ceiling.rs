@@ -146,6 +146,7 @@ fn input(i: usize, photo: &[u8]) -> RenderInput {
         fields: serde_json::Map::new(),
         image_fields: Vec::new(),
         notify: None,
+        pdf_standard: None,
     };
     RenderInput {
         data: payload.template_data(BASE_URL),

@@ -91,6 +91,7 @@ fn input(i: usize) -> RenderInput {
         fields: serde_json::Map::new(),
         image_fields: Vec::new(),
         notify: None,
+        pdf_standard: None,
     };
     RenderInput {
         data: payload.template_data(BASE_URL),

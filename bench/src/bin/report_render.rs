@@ -59,7 +59,7 @@ fn run(args: &Args) -> anyhow::Result<String> {
     let input = RenderInput {
         data: report(rows),
         field_images: images()?,
-        pdfa: args.pdfa,
+        standard: args.pdfa.then_some(shared::domain::PdfStandard::A2B),
         ..RenderInput::default()
     };
 

@@ -213,6 +213,13 @@ pub(crate) fn priorities() -> clap::builder::PossibleValuesParser {
     )
 }
 
+/// The `--pdf-standard` values: exactly what the API accepts.
+pub(crate) fn pdf_standards() -> clap::builder::PossibleValuesParser {
+    // clap keeps `'static` names: these few strings live as long as the command line.
+    let names = shared::domain::PdfStandard::names();
+    clap::builder::PossibleValuesParser::new(names.into_iter().map(|n| &*n.leak()))
+}
+
 /// Parses `NAME=VALUE` (a string) or `NAME:=JSON` (any JSON value), as HTTPie does.
 pub(crate) fn parse_assignment(raw: &str) -> Result<(String, serde_json::Value), String> {
     if let Some((name, json)) = raw.split_once(":=")

@@ -47,6 +47,9 @@ pub enum SubmitCommand {
         /// A template field: NAME=TEXT, or NAME:=JSON for a number or other value (repeatable).
         #[arg(long = "field", value_name = "NAME=VALUE", value_parser = super::parse_assignment)]
         fields: Vec<(String, Value)>,
+        /// The standards the PDF must meet (PDF/A, PDF/UA-1) [default: the template's].
+        #[arg(long, value_parser = super::pdf_standards())]
+        pdf_standard: Option<String>,
     },
     /// A commissioning report PDF (`POST /v1/reports`): its sections come from --file.
     Report {
@@ -70,9 +73,12 @@ pub enum SubmitCommand {
         system: Option<String>,
         #[arg(long)]
         scope: Option<String>,
-        /// Render PDF/A-2b for archiving.
+        /// Render PDF/A-2b for archiving (the same as --pdf-standard a-2b).
         #[arg(long)]
         pdfa: bool,
+        /// The standards the PDF must meet (PDF/A, PDF/UA-1) [default: the template's].
+        #[arg(long, value_parser = super::pdf_standards())]
+        pdf_standard: Option<String>,
     },
     /// An email from a template (`POST /v1/emails`).
     Email {
@@ -143,8 +149,10 @@ pub async fn run(api: &Api, out: Out, command: SubmitCommand) -> Result<(), Fail
             photo,
             signature,
             fields,
+            pdf_standard,
         } => {
             let mut body = common.base()?;
+            set(&mut body, "pdf_standard", pdf_standard);
             set(&mut body, "recipient_name", recipient);
             set(&mut body, "course_name", course);
             set(&mut body, "template", template);
@@ -179,8 +187,10 @@ pub async fn run(api: &Api, out: Out, command: SubmitCommand) -> Result<(), Fail
             system,
             scope,
             pdfa,
+            pdf_standard,
         } => {
             let mut body = common.base()?;
+            set(&mut body, "pdf_standard", pdf_standard);
             for (name, value) in [
                 ("template", template),
                 ("title", title),

@@ -35,6 +35,7 @@ mod reports;
 mod sandbox;
 mod schedules;
 mod security;
+mod standards;
 mod storage;
 mod templates;
 mod traces;

@@ -38,7 +38,7 @@ fn request(source: &str, data: serde_json::Value, output: Output) -> SandboxRequ
         images: vec![],
         field_images: BTreeMap::new(),
         output,
-        pdfa: false,
+        pdf_standard: None,
     }
 }
 
@@ -296,7 +296,7 @@ fn certificate(output: Output) -> SandboxRequest {
         ],
         field_images: BTreeMap::new(),
         output,
-        pdfa: false,
+        pdf_standard: None,
     }
 }
 

@@ -93,6 +93,7 @@ async fn only_the_shipped_sources_render_in_process() {
                 )),
                 assets: None,
                 fields: None,
+                pdf_standard: None,
             },
             "test",
             None,

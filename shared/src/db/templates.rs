@@ -12,7 +12,7 @@ use super::jobs::NewJob;
 use super::pool::{Db, DbError};
 use super::purges::insert_purge_in;
 use crate::cdn::Purging;
-use crate::domain::Timestamp;
+use crate::domain::{PdfStandard, Timestamp};
 use crate::templates::{
     BuiltinTemplate, FieldSpec, TemplateContent, TemplateKind, TemplateRecord, TemplateVersion,
 };
@@ -42,6 +42,7 @@ pub struct TemplateChange {
     pub source: Option<String>,
     pub assets: Option<BTreeMap<String, Vec<u8>>>,
     pub fields: Option<Vec<FieldSpec>>,
+    pub pdf_standard: Option<PdfStandard>,
 }
 
 #[derive(Debug)]
@@ -116,6 +117,11 @@ fn version_row(row: &AnyRow) -> Result<TemplateVersion, DbError> {
             source: text("source")?,
             assets,
             fields: serde_json::from_str(&text("fields")?).map_err(|e| corrupt("fields", e))?,
+            pdf_standard: row
+                .try_get::<Option<String>, _>("pdf_standard")
+                .map_err(|e| corrupt("pdf_standard", e))?
+                .map(|s| s.parse().map_err(|e| corrupt("pdf_standard", e)))
+                .transpose()?,
         },
         digest: text("digest")?,
         created_at: row
@@ -195,7 +201,7 @@ impl Db {
         };
         let template = record(&row)?;
         let previous = sqlx::query(
-            "SELECT template_id, version, source, assets, fields, digest, created_at \
+            "SELECT template_id, version, source, assets, fields, pdf_standard, digest, created_at \
              FROM template_versions WHERE template_id = $1 AND version = $2",
         )
         .bind(id.to_owned())
@@ -207,6 +213,7 @@ impl Db {
             source: change.source.unwrap_or(previous.source),
             assets: change.assets.unwrap_or(previous.assets),
             fields: change.fields.unwrap_or(previous.fields),
+            pdf_standard: change.pdf_standard.or(previous.pdf_standard),
         };
         insert_version(&mut tx, id, template.version, &content, by, now).await?;
         let purge = insert_purge_in(&mut tx, purging, vec![crate::cdn::template(id)]).await?;
@@ -232,7 +239,7 @@ impl Db {
         version: i64,
     ) -> Result<Option<TemplateVersion>, DbError> {
         let row = sqlx::query(
-            "SELECT template_id, version, source, assets, fields, digest, created_at \
+            "SELECT template_id, version, source, assets, fields, pdf_standard, digest, created_at \
              FROM template_versions WHERE template_id = $1 AND version = $2",
         )
         .bind(id.to_owned())
@@ -369,6 +376,7 @@ impl Db {
                         source: Some(builtin.content.source.clone()),
                         assets: Some(builtin.content.assets.clone()),
                         fields: Some(builtin.content.fields.clone()),
+                        pdf_standard: builtin.content.pdf_standard,
                         ..TemplateChange::default()
                     },
                     SYSTEM_OWNER,
@@ -392,14 +400,15 @@ async fn insert_version(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO template_versions \
-         (template_id, version, source, assets, fields, digest, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         (template_id, version, source, assets, fields, pdf_standard, digest, created_by, \
+          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id.to_owned())
     .bind(version)
     .bind(content.source.clone())
     .bind(encode_assets(&content.assets))
     .bind(serde_json::to_string(&content.fields).unwrap_or_else(|_| "[]".into()))
+    .bind(content.pdf_standard.map(|s| s.to_string()))
     .bind(content.digest())
     .bind(by.to_owned())
     .bind(now)

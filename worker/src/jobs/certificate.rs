@@ -38,6 +38,7 @@ pub async fn run(
 
     let mut input = RenderInput {
         data: payload.template_data(&ctx.config.public_base_url()),
+        standard: payload.pdf_standard,
         ..RenderInput::default()
     };
     let read = |name: String| pdf::read_input(ctx, job, name);
@@ -61,5 +62,5 @@ pub async fn run(
         .push((ImageSlot::Qr, qr_svg(&url).into_bytes()));
 
     let rendered = pdf::render(ctx, job, template, input).await?;
-    pdf::store(ctx, job, rendered).await
+    pdf::store(ctx, job, rendered, payload.pdf_standard).await
 }

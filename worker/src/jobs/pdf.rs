@@ -8,12 +8,13 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use shared::db::JobRow;
+use shared::domain::PdfStandard;
 use shared::jobs::FileResult;
 use shared::sandbox::{Output, SandboxError, SandboxRequest, SandboxResponse};
 
 use super::context::JobContext;
 use crate::error::JobError;
-use crate::render::{RenderInput, Rendered};
+use crate::render::{RenderError, RenderInput, Rendered};
 use crate::templates::LoadedTemplate;
 
 /// One of the job's input files (stored by the API). Missing is permanent: it will not
@@ -85,7 +86,10 @@ async fn render_now(
     })
     .await
     .map_err(|e| JobError::retryable("render_panicked", format!("the renderer crashed: {e}")))?
-    .map_err(|e| JobError::permanent("render_failed", e.to_string()))
+    .map_err(|e| match e {
+        RenderError::Nonconforming { .. } => JobError::permanent("nonconforming", e.to_string()),
+        e => JobError::permanent("render_failed", e.to_string()),
+    })
 }
 
 /// Writes the PDF as this attempt's file; the result the job row records.
@@ -94,6 +98,7 @@ pub async fn store(
     ctx: &JobContext,
     job: &JobRow,
     rendered: Rendered,
+    pdf_standard: Option<PdfStandard>,
 ) -> Result<serde_json::Value, JobError> {
     super::context::safe_point()?;
     let stored = ctx
@@ -108,6 +113,7 @@ pub async fn store(
         bytes: stored.bytes,
         sha256: stored.sha256,
         pages: rendered.pages as u32,
+        pdf_standard,
     };
     serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
 }
@@ -130,7 +136,7 @@ async fn sandboxed(
             .collect(),
         field_images: input.field_images,
         output: Output::Pdf,
-        pdfa: input.pdfa,
+        pdf_standard: input.standard,
     };
     // Waits for a free child: the pool bounds how many run in this process.
     match ctx.sandbox.render(&request).await {
@@ -146,6 +152,19 @@ async fn sandboxed(
             Err(JobError::permanent(
                 "render_failed",
                 format!("template failed to compile: {}", messages.join("; ")),
+            ))
+        }
+        Ok(SandboxResponse::Nonconforming {
+            standard,
+            diagnostics,
+        }) => {
+            let reasons: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+            Err(JobError::permanent(
+                "nonconforming",
+                format!(
+                    "the document does not meet {standard}: {}",
+                    reasons.join("; ")
+                ),
             ))
         }
         Ok(SandboxResponse::Failed { message }) => {

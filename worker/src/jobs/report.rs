@@ -37,7 +37,7 @@ pub async fn run(
         .await?;
     let mut input = RenderInput {
         data: content.template_data(),
-        pdfa: payload.pdfa,
+        standard: payload.standard(),
         ..RenderInput::default()
     };
     for i in 0..content.images.len() {
@@ -54,7 +54,8 @@ pub async fn run(
 
     progress("rendering").await;
     // The reports queue's own concurrency bounds how many render at once (and so memory).
+    let standard = input.standard;
     let rendered = pdf::render(ctx, job, template, input).await?;
     progress("writing").await;
-    pdf::store(ctx, job, rendered).await
+    pdf::store(ctx, job, rendered, standard).await
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use include_dir::{Dir, include_dir};
+use shared::domain::{Archival, PdfStandard};
 use time::OffsetDateTime;
 use typst::diag::{SourceDiagnostic, Warned};
 use typst::foundations::{Bytes, Datetime};
@@ -33,7 +34,7 @@ use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World, WorldExt};
 use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
-use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
+use typst_pdf::{PdfOptions, PdfStandards, Timestamp};
 
 use self::world::{CertWorld, IDS, Shared};
 use shared::templates::{BuiltinTemplate, Manifest, TemplateContent, TemplateKind};
@@ -92,10 +93,9 @@ pub struct RenderInput {
     /// The document date: `today()` in the template and the PDF creation date.
     /// `None` means now (UTC).
     pub timestamp: Option<OffsetDateTime>,
-    /// Export as PDF/A-2b (archival: fonts embedded, XMP identification, no
-    /// encryption). A document that cannot conform fails with
-    /// [`RenderError::Export`].
-    pub pdfa: bool,
+    /// The standards the PDF must meet (PDF/A, PDF/UA-1): typst checks them as it exports,
+    /// and a document that does not meet them fails with [`RenderError::Nonconforming`].
+    pub standard: Option<PdfStandard>,
 }
 
 /// The fixed places a template can read a job's images from.
@@ -182,6 +182,12 @@ pub enum RenderError {
     Compile(Vec<Diagnostic>),
     #[error("PDF export failed: {0}")]
     Export(String),
+    /// The document does not meet the standard it was asked to.
+    #[error("the document does not meet {standard}: {}", join_diagnostics(.diagnostics))]
+    Nonconforming {
+        standard: PdfStandard,
+        diagnostics: Vec<Diagnostic>,
+    },
     #[error("invalid render input: {0}")]
     Input(String),
     /// The template's files are unusable (reserved or bad paths, no main.typ).
@@ -238,10 +244,16 @@ impl Engine {
         let (document, warnings, now) = self.compile(template, input)?;
         let options = PdfOptions {
             timestamp: pdf_timestamp(now),
-            standards: pdf_standards(input.pdfa)?,
+            standards: pdf_standards(input.standard)?,
             ..PdfOptions::default()
         };
-        let pdf = typst_pdf::pdf(&document, &options).map_err(|errors| export_error(&errors))?;
+        let pdf = typst_pdf::pdf(&document, &options).map_err(|errors| match input.standard {
+            Some(standard) => RenderError::Nonconforming {
+                standard,
+                diagnostics: self.locate_all(template, &errors),
+            },
+            None => export_error(&errors),
+        })?;
 
         let rendered = Rendered {
             pdf,
@@ -296,6 +308,29 @@ impl Engine {
             RenderError::Compile(errors.iter().map(|e| diagnostic(&world, e)).collect())
         })?;
         Ok((document, warnings, now))
+    }
+}
+
+impl Engine {
+    /// `errors` located in `template`'s files (an export's errors carry spans into them).
+    fn locate_all(&self, template: &Template, errors: &[SourceDiagnostic]) -> Vec<Diagnostic> {
+        let world = CertWorld {
+            shared: &self.inner,
+            template: &template.inner,
+            data: Bytes::new(Vec::new()),
+            images: Default::default(),
+            field_images: HashMap::new(),
+            now: OffsetDateTime::now_utc(),
+        };
+        let mut located: Vec<Diagnostic> = Vec::new();
+        for error in errors {
+            let d = diagnostic(&world, error);
+            // PDF/A reports one error per offending glyph or image: keep distinct ones.
+            if located.len() < MAX_EXPORT_MESSAGES && !located.contains(&d) {
+                located.push(d);
+            }
+        }
+        located
     }
 }
 
@@ -382,6 +417,7 @@ pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
             None => Manifest {
                 description: String::new(),
                 fields: Vec::new(),
+                pdf_standard: None,
             },
         };
         let mut source = None;
@@ -405,6 +441,7 @@ pub fn builtin_templates() -> Result<Vec<BuiltinTemplate>, RenderError> {
                 source,
                 assets,
                 fields: manifest.fields,
+                pdf_standard: manifest.pdf_standard,
             },
         });
     }
@@ -482,13 +519,31 @@ fn export_error(errors: &[SourceDiagnostic]) -> RenderError {
     RenderError::Export(joined)
 }
 
-/// The PDF standards of an export: PDF 1.7 (typst's default), or PDF/A-2b.
-fn pdf_standards(pdfa: bool) -> Result<PdfStandards, RenderError> {
-    if !pdfa {
+/// The PDF standards of an export: PDF 1.7 (typst's default), or those asked for.
+pub(crate) fn pdf_standards(standard: Option<PdfStandard>) -> Result<PdfStandards, RenderError> {
+    use typst_pdf::PdfStandard as Typst;
+    let Some(standard) = standard else {
         return Ok(PdfStandards::default());
-    }
-    PdfStandards::new(&[PdfStandard::A_2b])
-        .map_err(|err| RenderError::Export(format!("PDF/A-2b: {}", err.message())))
+    };
+    let archival = standard.archival.map(|a| match a {
+        Archival::A1b => Typst::A_1b,
+        Archival::A1a => Typst::A_1a,
+        Archival::A2b => Typst::A_2b,
+        Archival::A2u => Typst::A_2u,
+        Archival::A2a => Typst::A_2a,
+        Archival::A3b => Typst::A_3b,
+        Archival::A3u => Typst::A_3u,
+        Archival::A3a => Typst::A_3a,
+        Archival::A4 => Typst::A_4,
+        Archival::A4f => Typst::A_4f,
+        Archival::A4e => Typst::A_4e,
+    });
+    let list: Vec<Typst> = archival
+        .into_iter()
+        .chain(standard.ua1.then_some(Typst::Ua_1))
+        .collect();
+    PdfStandards::new(&list)
+        .map_err(|err| RenderError::Export(format!("{standard}: {}", err.message())))
 }
 
 /// The PDF creation date, in UTC.

@@ -97,6 +97,13 @@ pub(crate) fn handle(request: SandboxRequest) -> SandboxResponse {
         Err(RenderError::Compile(diagnostics)) => SandboxResponse::CompileError {
             diagnostics: diagnostics.into_iter().map(convert).collect(),
         },
+        Err(RenderError::Nonconforming {
+            standard,
+            diagnostics,
+        }) => SandboxResponse::Nonconforming {
+            standard,
+            diagnostics: diagnostics.into_iter().map(convert).collect(),
+        },
         Err(err) => SandboxResponse::Failed {
             message: err.to_string(),
         },
@@ -113,7 +120,7 @@ fn render(request: SandboxRequest) -> Result<SandboxResponse, RenderError> {
         images,
         field_images: request.field_images,
         timestamp: None,
-        pdfa: request.pdfa,
+        standard: request.pdf_standard,
     };
     let template = Template::compile(request.files)?;
     let engine = Engine::new()?;
@@ -171,7 +178,7 @@ mod tests {
             images: vec![],
             field_images: BTreeMap::new(),
             output,
-            pdfa: false,
+            pdf_standard: None,
         }
     }
 
@@ -200,7 +207,7 @@ mod tests {
         };
         assert!(!has_pdfa_id(request(source, Output::Pdf)));
         let mut archival = request(source, Output::Pdf);
-        archival.pdfa = true;
+        archival.pdf_standard = Some(shared::domain::PdfStandard::A2B);
         assert!(has_pdfa_id(archival));
     }
 

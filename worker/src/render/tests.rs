@@ -769,3 +769,12 @@ fn only_the_exact_shipped_files_count_as_shipped() {
         assert!(!is_shipped(&mixed) || mixed.files() == other.content.files());
     }
 }
+
+#[test]
+fn every_standard_the_api_accepts_is_one_typst_takes() {
+    for standard in PdfStandard::all() {
+        if let Err(e) = pdf_standards(Some(standard)) {
+            panic!("{standard}: {e}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::pdf::image_count;
 use serde_json::{Value, json};
+use shared::domain::PdfStandard;
 use time::macros::datetime;
 use worker::render::{Engine, RenderError, RenderInput, Rendered, Template, builtin_templates};
 
@@ -489,7 +490,7 @@ fn report_exports_pdfa_2b_on_request() {
         "no PDF/A identification by default"
     );
 
-    job.pdfa = true;
+    job.standard = Some(PdfStandard::A2B);
     let archival = render(&job);
     assert_eq!(
         pdfa_id(&archival.pdf),
@@ -508,21 +509,25 @@ fn report_exports_pdfa_2b_on_request() {
 }
 
 #[test]
-fn report_pdfa_failure_is_an_export_error() {
+fn report_pdfa_failure_names_what_does_not_conform() {
     // PDF/A forbids text drawn with a font's .notdef glyph: Hangul has no bundled font.
     let (mut data, _) = report_data(&[2]);
     data["client"] = json!("한국수자원공사");
     let mut job = input(data);
-    job.pdfa = true;
+    job.standard = Some(PdfStandard::A2B);
     match ENGINE.render(&SAT, &job) {
-        Err(RenderError::Export(message)) => {
+        Err(e @ RenderError::Nonconforming { .. }) => {
+            let message = e.to_string();
             println!("PDF/A export error: {message}");
-            assert!(message.contains("PDF/A"), "{message}");
+            assert!(
+                message.contains("a-2b") && message.contains("PDF/A"),
+                "{message}"
+            );
         }
-        other => panic!("expected an export error, got {other:?}"),
+        other => panic!("expected a nonconforming error, got {other:?}"),
     }
     // The same data without PDF/A renders (boxes for the missing glyphs).
-    job.pdfa = false;
+    job.standard = None;
     ENGINE.render(&SAT, &job).expect("renders without PDF/A");
 }
 

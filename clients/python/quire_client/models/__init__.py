@@ -55,6 +55,7 @@ from .job_view_summary_type_0 import JobViewSummaryType0
 from .links import Links
 from .notify import Notify
 from .on_parent_failure import OnParentFailure
+from .pdf_standard import PdfStandard
 from .preview_request import PreviewRequest
 from .preview_request_fields_type_0 import PreviewRequestFieldsType0
 from .priority import Priority
@@ -157,6 +158,7 @@ __all__ = (
     "Links",
     "Notify",
     "OnParentFailure",
+    "PdfStandard",
     "PreviewRequest",
     "PreviewRequestFieldsType0",
     "Priority",

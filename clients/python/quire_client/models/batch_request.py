@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..models.priority_choice import PriorityChoice
 from ..types import UNSET, Unset
 from typing import cast
@@ -40,6 +41,7 @@ class BatchRequest:
             delay_secs (int | None | Unset): Start no row before this many seconds from now (at most a year). Not with
                 `run_at`.
             is_public (bool | Unset): List every certificate of the batch in the public registry.
+            pdf_standard (None | PdfStandard | Unset):
             priority (None | PriorityChoice | Unset):
             run_at (datetime.datetime | None | Unset): Start no row before this RFC 3339 instant (they are `scheduled` until
                 then; at most a
@@ -51,6 +53,7 @@ class BatchRequest:
     callback_url: None | str | Unset = UNSET
     delay_secs: int | None | Unset = UNSET
     is_public: bool | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     priority: None | PriorityChoice | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
     template: None | str | Unset = UNSET
@@ -81,6 +84,14 @@ class BatchRequest:
             delay_secs = self.delay_secs
 
         is_public = self.is_public
+
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
 
         priority: None | str | Unset
         if isinstance(self.priority, Unset):
@@ -116,6 +127,8 @@ class BatchRequest:
             field_dict["delay_secs"] = delay_secs
         if is_public is not UNSET:
             field_dict["is_public"] = is_public
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if priority is not UNSET:
             field_dict["priority"] = priority
         if run_at is not UNSET:
@@ -162,6 +175,26 @@ class BatchRequest:
 
 
         is_public = d.pop("is_public", UNSET)
+
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
 
         def _parse_priority(data: object) -> None | PriorityChoice | Unset:
             if data is None:
@@ -218,6 +251,7 @@ class BatchRequest:
             callback_url=callback_url,
             delay_secs=delay_secs,
             is_public=is_public,
+            pdf_standard=pdf_standard,
             priority=priority,
             run_at=run_at,
             template=template,

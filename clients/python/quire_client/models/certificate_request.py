@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..models.priority_choice import PriorityChoice
 from ..types import UNSET, Unset
 from typing import cast
@@ -48,6 +49,7 @@ class CertificateRequest:
             issued_on (datetime.date | None | Unset): `YYYY-MM-DD`; default today (UTC). Example: 2026-11-21.
             issuer_name (None | str | Unset): At most `limits.max_name_chars` (default 200) characters.
             notify (None | Notify | Unset):
+            pdf_standard (None | PdfStandard | Unset):
             photo (None | str | Unset): Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted); one that does not
                 decode
                 within the image limits is a 422.
@@ -72,6 +74,7 @@ class CertificateRequest:
     issued_on: datetime.date | None | Unset = UNSET
     issuer_name: None | str | Unset = UNSET
     notify: None | Notify | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     photo: None | str | Unset = UNSET
     priority: None | PriorityChoice | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
@@ -141,6 +144,14 @@ class CertificateRequest:
         else:
             notify = self.notify
 
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
+
         photo: None | str | Unset
         if isinstance(self.photo, Unset):
             photo = UNSET
@@ -198,6 +209,8 @@ class CertificateRequest:
             field_dict["issuer_name"] = issuer_name
         if notify is not UNSET:
             field_dict["notify"] = notify
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if photo is not UNSET:
             field_dict["photo"] = photo
         if priority is not UNSET:
@@ -334,6 +347,26 @@ class CertificateRequest:
         notify = _parse_notify(d.pop("notify", UNSET))
 
 
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
+
         def _parse_photo(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -415,6 +448,7 @@ class CertificateRequest:
             issued_on=issued_on,
             issuer_name=issuer_name,
             notify=notify,
+            pdf_standard=pdf_standard,
             photo=photo,
             priority=priority,
             run_at=run_at,

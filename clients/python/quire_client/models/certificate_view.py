@@ -41,6 +41,10 @@ class CertificateView:
             expires_on (None | str | Unset):
             file (None | str | Unset): The PDF (owner or admin; absent in the public registry).
             issuer_name (None | str | Unset):
+            linkedin_url (None | str | Unset): LinkedIn's "Add to profile" link for the holder, filled in with the course,
+                issuer,
+                issue and expiry month, the code and `verify_url`; null unless issued and not
+                revoked.
             revocation_reason (None | str | Unset):
             revoked_at (None | str | Unset):
             sha256 (None | str | Unset): sha256 of the issued PDF.
@@ -61,6 +65,7 @@ class CertificateView:
     expires_on: None | str | Unset = UNSET
     file: None | str | Unset = UNSET
     issuer_name: None | str | Unset = UNSET
+    linkedin_url: None | str | Unset = UNSET
     revocation_reason: None | str | Unset = UNSET
     revoked_at: None | str | Unset = UNSET
     sha256: None | str | Unset = UNSET
@@ -117,6 +122,12 @@ class CertificateView:
         else:
             issuer_name = self.issuer_name
 
+        linkedin_url: None | str | Unset
+        if isinstance(self.linkedin_url, Unset):
+            linkedin_url = UNSET
+        else:
+            linkedin_url = self.linkedin_url
+
         revocation_reason: None | str | Unset
         if isinstance(self.revocation_reason, Unset):
             revocation_reason = UNSET
@@ -159,6 +170,8 @@ class CertificateView:
             field_dict["file"] = file
         if issuer_name is not UNSET:
             field_dict["issuer_name"] = issuer_name
+        if linkedin_url is not UNSET:
+            field_dict["linkedin_url"] = linkedin_url
         if revocation_reason is not UNSET:
             field_dict["revocation_reason"] = revocation_reason
         if revoked_at is not UNSET:
@@ -238,6 +251,16 @@ class CertificateView:
         issuer_name = _parse_issuer_name(d.pop("issuer_name", UNSET))
 
 
+        def _parse_linkedin_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url", UNSET))
+
+
         def _parse_revocation_reason(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -284,6 +307,7 @@ class CertificateView:
             expires_on=expires_on,
             file=file,
             issuer_name=issuer_name,
+            linkedin_url=linkedin_url,
             revocation_reason=revocation_reason,
             revoked_at=revoked_at,
             sha256=sha256,

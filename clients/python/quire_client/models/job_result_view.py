@@ -8,6 +8,8 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
+from ..types import UNSET, Unset
 
 
 
@@ -26,12 +28,16 @@ class JobResultView:
             file (str): URL of the produced file.
             pages (int):
             sha256 (str):
+            pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A level, PDF/UA-1 (`ua-1`),
+                or both (`a-2a+ua-1`). typst checks the document as it writes it: a template that cannot meet it is refused at
+                upload, and a job that cannot ends `dead` with `nonconforming`.
      """
 
     bytes_: int
     file: str
     pages: int
     sha256: str
+    pdf_standard: PdfStandard | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -47,6 +53,11 @@ class JobResultView:
 
         sha256 = self.sha256
 
+        pdf_standard: str | Unset = UNSET
+        if not isinstance(self.pdf_standard, Unset):
+            pdf_standard = self.pdf_standard.value
+
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -56,6 +67,8 @@ class JobResultView:
             "pages": pages,
             "sha256": sha256,
         })
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
 
         return field_dict
 
@@ -72,11 +85,22 @@ class JobResultView:
 
         sha256 = d.pop("sha256")
 
+        _pdf_standard = d.pop("pdf_standard", UNSET)
+        pdf_standard: PdfStandard | Unset
+        if isinstance(_pdf_standard,  Unset):
+            pdf_standard = UNSET
+        else:
+            pdf_standard = PdfStandard(_pdf_standard)
+
+
+
+
         job_result_view = cls(
             bytes_=bytes_,
             file=file,
             pages=pages,
             sha256=sha256,
+            pdf_standard=pdf_standard,
         )
 
 

@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..models.priority_choice import PriorityChoice
 from ..types import UNSET, Unset
 from typing import cast
@@ -54,7 +55,8 @@ class ReportRequest:
                 most `limits.max_report_image_bytes` decoded (else 422).
             issued_on (datetime.date | None | Unset): `YYYY-MM-DD`; default today (UTC).
             notify (None | Notify | Unset):
-            pdfa (bool | Unset): Produce PDF/A-2b.
+            pdf_standard (None | PdfStandard | Unset):
+            pdfa (bool | Unset): The same as `"pdf_standard": "a-2b"` (kept for older clients; `pdf_standard` wins).
             priority (None | PriorityChoice | Unset):
             punch_list (list[PunchInput] | Unset):
             run_at (datetime.datetime | None | Unset): Start no earlier than this RFC 3339 instant: the job is `scheduled`
@@ -86,6 +88,7 @@ class ReportRequest:
     images: list[ImageInput] | Unset = UNSET
     issued_on: datetime.date | None | Unset = UNSET
     notify: None | Notify | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     pdfa: bool | Unset = UNSET
     priority: None | PriorityChoice | Unset = UNSET
     punch_list: list[PunchInput] | Unset = UNSET
@@ -168,6 +171,14 @@ class ReportRequest:
             notify = self.notify.to_dict()
         else:
             notify = self.notify
+
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
 
         pdfa = self.pdfa
 
@@ -276,6 +287,8 @@ class ReportRequest:
             field_dict["issued_on"] = issued_on
         if notify is not UNSET:
             field_dict["notify"] = notify
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if pdfa is not UNSET:
             field_dict["pdfa"] = pdfa
         if priority is not UNSET:
@@ -409,6 +422,26 @@ class ReportRequest:
             return cast(None | Notify | Unset, data)
 
         notify = _parse_notify(d.pop("notify", UNSET))
+
+
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
 
 
         pdfa = d.pop("pdfa", UNSET)
@@ -576,6 +609,7 @@ class ReportRequest:
             images=images,
             issued_on=issued_on,
             notify=notify,
+            pdf_standard=pdf_standard,
             pdfa=pdfa,
             priority=priority,
             punch_list=punch_list,

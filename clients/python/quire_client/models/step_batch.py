@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..types import UNSET, Unset
 from typing import cast
 
@@ -29,12 +30,14 @@ class StepBatch:
         Attributes:
             csv (None | str | Unset): The rows as CSV text with a header row of field names; or `rows`.
             is_public (bool | Unset): List every certificate in the public registry.
+            pdf_standard (None | PdfStandard | Unset):
             rows (list[BatchItem] | None | Unset): The rows as JSON; or `csv`.
             template (None | str | Unset): Template name or id; default `classic`.
      """
 
     csv: None | str | Unset = UNSET
     is_public: bool | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     rows: list[BatchItem] | None | Unset = UNSET
     template: None | str | Unset = UNSET
 
@@ -51,6 +54,14 @@ class StepBatch:
             csv = self.csv
 
         is_public = self.is_public
+
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
 
         rows: list[dict[str, Any]] | None | Unset
         if isinstance(self.rows, Unset):
@@ -80,6 +91,8 @@ class StepBatch:
             field_dict["csv"] = csv
         if is_public is not UNSET:
             field_dict["is_public"] = is_public
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if rows is not UNSET:
             field_dict["rows"] = rows
         if template is not UNSET:
@@ -104,6 +117,26 @@ class StepBatch:
 
 
         is_public = d.pop("is_public", UNSET)
+
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
 
         def _parse_rows(data: object) -> list[BatchItem] | None | Unset:
             if data is None:
@@ -143,6 +176,7 @@ class StepBatch:
         step_batch = cls(
             csv=csv,
             is_public=is_public,
+            pdf_standard=pdf_standard,
             rows=rows,
             template=template,
         )

@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..models.template_kind import TemplateKind
 from ..types import UNSET, Unset
 from typing import cast
@@ -41,6 +42,7 @@ class TemplateRequest:
                 422).
             is_public (bool | Unset): Whether non-admin keys may see and use it.
             kind (None | TemplateKind | Unset):
+            pdf_standard (None | PdfStandard | Unset):
      """
 
     name: str
@@ -50,6 +52,7 @@ class TemplateRequest:
     fields: list[FieldSpec] | Unset = UNSET
     is_public: bool | Unset = UNSET
     kind: None | TemplateKind | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
 
 
 
@@ -87,6 +90,14 @@ class TemplateRequest:
         else:
             kind = self.kind
 
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
+
 
         field_dict: dict[str, Any] = {}
 
@@ -104,6 +115,8 @@ class TemplateRequest:
             field_dict["is_public"] = is_public
         if kind is not UNSET:
             field_dict["kind"] = kind
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
 
         return field_dict
 
@@ -164,6 +177,26 @@ class TemplateRequest:
         kind = _parse_kind(d.pop("kind", UNSET))
 
 
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
+
         template_request = cls(
             name=name,
             source=source,
@@ -172,6 +205,7 @@ class TemplateRequest:
             fields=fields,
             is_public=is_public,
             kind=kind,
+            pdf_standard=pdf_standard,
         )
 
         return template_request

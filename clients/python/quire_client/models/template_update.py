@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..types import UNSET, Unset
 from typing import cast
 
@@ -32,6 +33,7 @@ class TemplateUpdate:
             description (None | str | Unset): Any text (line breaks too), at most 1000 characters.
             fields (list[FieldSpec] | None | Unset):
             is_public (bool | None | Unset):
+            pdf_standard (None | PdfStandard | Unset):
             source (None | str | Unset): As on creation: at most 262144 characters, not blank, compiles.
      """
 
@@ -39,6 +41,7 @@ class TemplateUpdate:
     description: None | str | Unset = UNSET
     fields: list[FieldSpec] | None | Unset = UNSET
     is_public: bool | None | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     source: None | str | Unset = UNSET
 
 
@@ -81,6 +84,14 @@ class TemplateUpdate:
         else:
             is_public = self.is_public
 
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
+
         source: None | str | Unset
         if isinstance(self.source, Unset):
             source = UNSET
@@ -100,6 +111,8 @@ class TemplateUpdate:
             field_dict["fields"] = fields
         if is_public is not UNSET:
             field_dict["is_public"] = is_public
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if source is not UNSET:
             field_dict["source"] = source
 
@@ -177,6 +190,26 @@ class TemplateUpdate:
         is_public = _parse_is_public(d.pop("is_public", UNSET))
 
 
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
+
         def _parse_source(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -192,6 +225,7 @@ class TemplateUpdate:
             description=description,
             fields=fields,
             is_public=is_public,
+            pdf_standard=pdf_standard,
             source=source,
         )
 

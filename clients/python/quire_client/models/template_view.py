@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.pdf_standard import PdfStandard
 from ..models.template_kind import TemplateKind
 from ..types import UNSET, Unset
 from typing import cast
@@ -40,6 +41,7 @@ class TemplateView:
             updated_at (str):
             version (int): The current version; each change adds one.
             assets (None | TemplateViewAssetsType0 | Unset): Asset paths and sizes in bytes (in single-template reads only).
+            pdf_standard (None | PdfStandard | Unset):
             source (None | str | Unset): `main.typ` (in single-template reads only).
      """
 
@@ -54,6 +56,7 @@ class TemplateView:
     updated_at: str
     version: int
     assets: None | TemplateViewAssetsType0 | Unset = UNSET
+    pdf_standard: None | PdfStandard | Unset = UNSET
     source: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -97,6 +100,14 @@ class TemplateView:
         else:
             assets = self.assets
 
+        pdf_standard: None | str | Unset
+        if isinstance(self.pdf_standard, Unset):
+            pdf_standard = UNSET
+        elif isinstance(self.pdf_standard, PdfStandard):
+            pdf_standard = self.pdf_standard.value
+        else:
+            pdf_standard = self.pdf_standard
+
         source: None | str | Unset
         if isinstance(self.source, Unset):
             source = UNSET
@@ -120,6 +131,8 @@ class TemplateView:
         })
         if assets is not UNSET:
             field_dict["assets"] = assets
+        if pdf_standard is not UNSET:
+            field_dict["pdf_standard"] = pdf_standard
         if source is not UNSET:
             field_dict["source"] = source
 
@@ -183,6 +196,26 @@ class TemplateView:
         assets = _parse_assets(d.pop("assets", UNSET))
 
 
+        def _parse_pdf_standard(data: object) -> None | PdfStandard | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                pdf_standard_type_0 = PdfStandard(data)
+
+
+
+                return pdf_standard_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfStandard | Unset, data)
+
+        pdf_standard = _parse_pdf_standard(d.pop("pdf_standard", UNSET))
+
+
         def _parse_source(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -205,6 +238,7 @@ class TemplateView:
             updated_at=updated_at,
             version=version,
             assets=assets,
+            pdf_standard=pdf_standard,
             source=source,
         )
 

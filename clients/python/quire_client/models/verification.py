@@ -32,6 +32,9 @@ class Verification:
             status (str): `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
             expires_on (None | str | Unset):
             issuer_name (None | str | Unset):
+            linkedin_url (None | str | Unset): LinkedIn's "Add to profile" link (see `CertificateView`); null unless `valid`
+                or
+                `expired`.
             revocation_reason (None | str | Unset):
             revoked_at (None | str | Unset): RFC 3339.
             sha256 (None | str | Unset): sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
@@ -44,6 +47,7 @@ class Verification:
     status: str
     expires_on: None | str | Unset = UNSET
     issuer_name: None | str | Unset = UNSET
+    linkedin_url: None | str | Unset = UNSET
     revocation_reason: None | str | Unset = UNSET
     revoked_at: None | str | Unset = UNSET
     sha256: None | str | Unset = UNSET
@@ -75,6 +79,12 @@ class Verification:
             issuer_name = UNSET
         else:
             issuer_name = self.issuer_name
+
+        linkedin_url: None | str | Unset
+        if isinstance(self.linkedin_url, Unset):
+            linkedin_url = UNSET
+        else:
+            linkedin_url = self.linkedin_url
 
         revocation_reason: None | str | Unset
         if isinstance(self.revocation_reason, Unset):
@@ -108,6 +118,8 @@ class Verification:
             field_dict["expires_on"] = expires_on
         if issuer_name is not UNSET:
             field_dict["issuer_name"] = issuer_name
+        if linkedin_url is not UNSET:
+            field_dict["linkedin_url"] = linkedin_url
         if revocation_reason is not UNSET:
             field_dict["revocation_reason"] = revocation_reason
         if revoked_at is not UNSET:
@@ -152,6 +164,16 @@ class Verification:
         issuer_name = _parse_issuer_name(d.pop("issuer_name", UNSET))
 
 
+        def _parse_linkedin_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        linkedin_url = _parse_linkedin_url(d.pop("linkedin_url", UNSET))
+
+
         def _parse_revocation_reason(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -190,6 +212,7 @@ class Verification:
             status=status,
             expires_on=expires_on,
             issuer_name=issuer_name,
+            linkedin_url=linkedin_url,
             revocation_reason=revocation_reason,
             revoked_at=revoked_at,
             sha256=sha256,

@@ -69,6 +69,7 @@ export type BatchRequest = {
      * List every certificate of the batch in the public registry.
      */
     is_public?: boolean;
+    pdf_standard?: PdfStandard | null;
     priority?: null | PriorityChoice;
     /**
      * 1 to 10,000 rows.
@@ -243,6 +244,7 @@ export type CertificateRequest = {
      */
     issuer_name?: string | null;
     notify?: null | Notify;
+    pdf_standard?: PdfStandard | null;
     /**
      * Base64 JPEG, PNG or WebP (a `data:` URL prefix is accepted); one that does not decode
      * within the image limits is a 422.
@@ -299,6 +301,12 @@ export type CertificateView = {
     is_public: boolean;
     issued_on: string;
     issuer_name?: string | null;
+    /**
+     * LinkedIn's "Add to profile" link for the holder, filled in with the course, issuer,
+     * issue and expiry month, the code and `verify_url`; null unless issued and not
+     * revoked.
+     */
+    linkedin_url?: string | null;
     recipient_name: string;
     revocation_reason?: string | null;
     revoked_at?: string | null;
@@ -681,6 +689,7 @@ export type JobResultView = {
      */
     file: string;
     pages: number;
+    pdf_standard?: PdfStandard;
     sha256: string;
 };
 
@@ -773,6 +782,11 @@ export type Notify = {
 };
 
 export type OnParentFailure = 'cancel' | 'continue';
+
+/**
+ * The standards a PDF is exported to meet: one PDF/A level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead` with `nonconforming`.
+ */
+export type PdfStandard = 'a-1b' | 'a-1a' | 'a-2b' | 'a-2u' | 'a-2a' | 'a-3b' | 'a-3u' | 'a-3a' | 'a-4' | 'a-4f' | 'a-4e' | 'ua-1' | 'a-1b+ua-1' | 'a-1a+ua-1' | 'a-2b+ua-1' | 'a-2u+ua-1' | 'a-2a+ua-1' | 'a-3b+ua-1' | 'a-3u+ua-1' | 'a-3a+ua-1';
 
 /**
  * Preview values: like a certificate submission, every member optional (sample values fill
@@ -899,8 +913,9 @@ export type ReportRequest = {
      */
     issued_on?: string | null;
     notify?: null | Notify;
+    pdf_standard?: PdfStandard | null;
     /**
-     * Produce PDF/A-2b.
+     * The same as `"pdf_standard": "a-2b"` (kept for older clients; `pdf_standard` wins).
      */
     pdfa?: boolean;
     priority?: null | PriorityChoice;
@@ -1059,6 +1074,7 @@ export type StepBatch = {
      * List every certificate in the public registry.
      */
     is_public?: boolean;
+    pdf_standard?: PdfStandard | null;
     /**
      * The rows as JSON; or `csv`.
      */
@@ -1202,6 +1218,7 @@ export type TemplateRequest = {
      * among live templates (else 409).
      */
     name: string;
+    pdf_standard?: PdfStandard | null;
     /**
      * The typst source (`main.typ`), at most 262144 characters, not blank. Job data is at
      * `/data.json`, images at `/photo`, `/signature`, `/qr.svg` and `/fields/<name>`. One that
@@ -1226,6 +1243,7 @@ export type TemplateUpdate = {
     description?: string | null;
     fields?: Array<FieldSpec> | null;
     is_public?: boolean | null;
+    pdf_standard?: PdfStandard | null;
     /**
      * As on creation: at most 262144 characters, not blank, compiles.
      */
@@ -1253,6 +1271,7 @@ export type TemplateView = {
     is_public: boolean;
     kind: TemplateKind;
     name: string;
+    pdf_standard?: PdfStandard | null;
     /**
      * `main.typ` (in single-template reads only).
      */
@@ -1304,6 +1323,11 @@ export type Verification = {
     expires_on?: string | null;
     issued_on: string;
     issuer_name?: string | null;
+    /**
+     * LinkedIn's "Add to profile" link (see `CertificateView`); null unless `valid` or
+     * `expired`.
+     */
+    linkedin_url?: string | null;
     recipient_name: string;
     revocation_reason?: string | null;
     /**
@@ -1760,7 +1784,7 @@ export type SubmitCertificateResponse = SubmitCertificateResponses[keyof SubmitC
 
 export type SubmitBatchData = {
     /**
-     * JSON, or CSV: a header row of field names (`recipient_name`, `course_name`, `issued_on`, `issuer_name`, `expires_on`, and the template's declared fields) then one row per certificate, with `template`, `is_public`, `priority`, `run_at`, `delay_secs` and `callback_url` as query parameters
+     * JSON, or CSV: a header row of field names (`recipient_name`, `course_name`, `issued_on`, `issuer_name`, `expires_on`, and the template's declared fields) then one row per certificate, with `template`, `is_public`, `pdf_standard`, `priority`, `run_at`, `delay_secs` and `callback_url` as query parameters
      */
     body: BatchRequest;
     headers?: {
@@ -1779,6 +1803,7 @@ export type SubmitBatchData = {
          * For CSV uploads: list the certificates publicly.
          */
         is_public?: boolean;
+        pdf_standard?: PdfStandard;
         /**
          * For CSV uploads: every row's priority (`low` or `bulk`, the default; higher with an
          * admin key).

@@ -11,6 +11,7 @@ from ... import errors
 from ...models.batch_request import BatchRequest
 from ...models.batch_view import BatchView
 from ...models.error_body import ErrorBody
+from ...models.pdf_standard import PdfStandard
 from ...models.priority_choice import PriorityChoice
 from ...types import File, FileTypes
 from ...types import UNSET, Unset
@@ -25,6 +26,7 @@ def _get_kwargs(
     body:    BatchRequest  |     File  | Unset = UNSET,
     template: str | Unset = UNSET,
     is_public: bool | Unset = UNSET,
+    pdf_standard: PdfStandard | Unset = UNSET,
     priority: PriorityChoice | Unset = UNSET,
     run_at: datetime.datetime | Unset = UNSET,
     delay_secs: int | Unset = UNSET,
@@ -45,6 +47,12 @@ def _get_kwargs(
     params["template"] = template
 
     params["is_public"] = is_public
+
+    json_pdf_standard: str | Unset = UNSET
+    if not isinstance(pdf_standard, Unset):
+        json_pdf_standard = pdf_standard.value
+
+    params["pdf_standard"] = json_pdf_standard
 
     json_priority: str | Unset = UNSET
     if not isinstance(priority, Unset):
@@ -183,6 +191,7 @@ def sync_detailed(
     body:    BatchRequest  |     File  | Unset = UNSET,
     template: str | Unset = UNSET,
     is_public: bool | Unset = UNSET,
+    pdf_standard: PdfStandard | Unset = UNSET,
     priority: PriorityChoice | Unset = UNSET,
     run_at: datetime.datetime | Unset = UNSET,
     delay_secs: int | Unset = UNSET,
@@ -195,6 +204,10 @@ def sync_detailed(
     Args:
         template (str | Unset):
         is_public (bool | Unset):
+        pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A
+            level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes
+            it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead`
+            with `nonconforming`.
         priority (PriorityChoice | Unset): The priorities a client may ask for. `high` is above
             every default: admin keys only.
         run_at (datetime.datetime | Unset):
@@ -221,6 +234,7 @@ def sync_detailed(
         body=body,
 template=template,
 is_public=is_public,
+pdf_standard=pdf_standard,
 priority=priority,
 run_at=run_at,
 delay_secs=delay_secs,
@@ -241,6 +255,7 @@ def sync(
     body:    BatchRequest  |     File  | Unset = UNSET,
     template: str | Unset = UNSET,
     is_public: bool | Unset = UNSET,
+    pdf_standard: PdfStandard | Unset = UNSET,
     priority: PriorityChoice | Unset = UNSET,
     run_at: datetime.datetime | Unset = UNSET,
     delay_secs: int | Unset = UNSET,
@@ -253,6 +268,10 @@ def sync(
     Args:
         template (str | Unset):
         is_public (bool | Unset):
+        pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A
+            level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes
+            it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead`
+            with `nonconforming`.
         priority (PriorityChoice | Unset): The priorities a client may ask for. `high` is above
             every default: admin keys only.
         run_at (datetime.datetime | Unset):
@@ -280,6 +299,7 @@ def sync(
 body=body,
 template=template,
 is_public=is_public,
+pdf_standard=pdf_standard,
 priority=priority,
 run_at=run_at,
 delay_secs=delay_secs,
@@ -294,6 +314,7 @@ async def asyncio_detailed(
     body:    BatchRequest  |     File  | Unset = UNSET,
     template: str | Unset = UNSET,
     is_public: bool | Unset = UNSET,
+    pdf_standard: PdfStandard | Unset = UNSET,
     priority: PriorityChoice | Unset = UNSET,
     run_at: datetime.datetime | Unset = UNSET,
     delay_secs: int | Unset = UNSET,
@@ -306,6 +327,10 @@ async def asyncio_detailed(
     Args:
         template (str | Unset):
         is_public (bool | Unset):
+        pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A
+            level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes
+            it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead`
+            with `nonconforming`.
         priority (PriorityChoice | Unset): The priorities a client may ask for. `high` is above
             every default: admin keys only.
         run_at (datetime.datetime | Unset):
@@ -332,6 +357,7 @@ async def asyncio_detailed(
         body=body,
 template=template,
 is_public=is_public,
+pdf_standard=pdf_standard,
 priority=priority,
 run_at=run_at,
 delay_secs=delay_secs,
@@ -352,6 +378,7 @@ async def asyncio(
     body:    BatchRequest  |     File  | Unset = UNSET,
     template: str | Unset = UNSET,
     is_public: bool | Unset = UNSET,
+    pdf_standard: PdfStandard | Unset = UNSET,
     priority: PriorityChoice | Unset = UNSET,
     run_at: datetime.datetime | Unset = UNSET,
     delay_secs: int | Unset = UNSET,
@@ -364,6 +391,10 @@ async def asyncio(
     Args:
         template (str | Unset):
         is_public (bool | Unset):
+        pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A
+            level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes
+            it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead`
+            with `nonconforming`.
         priority (PriorityChoice | Unset): The priorities a client may ask for. `high` is above
             every default: admin keys only.
         run_at (datetime.datetime | Unset):
@@ -391,6 +422,7 @@ async def asyncio(
 body=body,
 template=template,
 is_public=is_public,
+pdf_standard=pdf_standard,
 priority=priority,
 run_at=run_at,
 delay_secs=delay_secs,
