@@ -78,17 +78,22 @@ pub fn pdf_standard() -> utoipa::openapi::Ref {
 
 /// A `pdf_standard`, or null.
 pub fn pdf_standard_or_null() -> utoipa::openapi::Schema {
-    utoipa::openapi::schema::OneOfBuilder::new()
-        .item(named("PdfStandard"))
-        .item(
-            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
-        )
-        .into()
+    named_or_null("PdfStandard")
 }
 
 /// A reference to one of [`named_enums`] (or another component).
 fn named(name: &str) -> utoipa::openapi::Ref {
     utoipa::openapi::Ref::from_schema_name(name)
+}
+
+/// [`named`], or null.
+fn named_or_null(name: &str) -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(named(name))
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .into()
 }
 
 /// The `status` filter of the job list.
@@ -108,12 +113,7 @@ pub fn job_kind() -> utoipa::openapi::Ref {
 
 /// A job's kind, or null.
 pub fn job_kind_or_null() -> utoipa::openapi::Schema {
-    utoipa::openapi::schema::OneOfBuilder::new()
-        .item(named("JobKind"))
-        .item(
-            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
-        )
-        .into()
+    named_or_null("JobKind")
 }
 
 /// The `status` filter of the registries.
