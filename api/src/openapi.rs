@@ -407,6 +407,7 @@ pub fn document(limits: &shared::config::Limits) -> serde_json::Value {
 const CURSORS: &[(&str, &str)] = &[
     ("/v1/jobs", shared::db::ListCursor::PATTERN),
     ("/v1/batches", shared::db::ListCursor::PATTERN),
+    ("/v1/workflows", shared::db::ListCursor::PATTERN),
     (
         "/v1/webhooks/{id}/deliveries",
         shared::db::ListCursor::PATTERN,
