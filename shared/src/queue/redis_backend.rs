@@ -148,6 +148,14 @@ pub(super) fn redis_error(e: &redis::RedisError, what: &str, secrets: &[String])
         || e.is_connection_refusal()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+        // No master right now: the sentinels see it down (a failover under way), or no
+        // node of a cluster answers.
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::MasterNameNotFoundBySentinel
+                | redis::ErrorKind::NoValidReplicasFoundBySentinel
+                | redis::ErrorKind::ClusterConnectionNotFound
+        )
         || matches!(
             e.kind(),
             redis::ErrorKind::Server(
