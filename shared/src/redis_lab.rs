@@ -404,13 +404,16 @@ impl ClusterLab {
         }))
     }
 
-    /// Index in `nodes` of a master that serves slots.
-    pub async fn a_master(&self) -> anyhow::Result<usize> {
+    /// Index in `nodes` of the master that serves `key`'s slot.
+    pub async fn master_of(&self, key: &str) -> anyhow::Result<usize> {
+        let slot: u16 = self.nodes[0]
+            .query(redis::cmd("CLUSTER").arg("KEYSLOT").arg(key))
+            .await?;
         let topology = self.topology().await?;
         let port = topology
             .iter()
-            .find(|n| n.master && n.slots && !n.failed)
-            .context("no master")?
+            .find(|n| n.master && !n.failed && n.ranges.iter().any(|r| r.contains(&slot)))
+            .context("no master serves the slot")?
             .port;
         self.nodes
             .iter()
@@ -477,6 +480,7 @@ pub struct ClusterNode {
     pub failed: bool,
     /// It serves slots.
     pub slots: bool,
+    pub ranges: Vec<std::ops::RangeInclusive<u16>>,
 }
 
 impl ClusterNode {
@@ -493,6 +497,13 @@ impl ClusterNode {
             master_id: (f[3] != "-").then(|| f[3].to_owned()),
             failed: f[2].contains("fail"),
             slots: f.len() > 8,
+            ranges: f[8.min(f.len())..]
+                .iter()
+                .filter_map(|r| {
+                    let (a, b) = r.split_once('-').unwrap_or((r, r));
+                    Some(a.parse().ok()?..=b.parse().ok()?)
+                })
+                .collect(),
         })
     }
 }

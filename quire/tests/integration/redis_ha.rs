@@ -312,12 +312,19 @@ async fn cluster_lifecycle_and_failover() {
     // A master killed during submissions; its replica promoted; nothing lost.
     let app = Arc::new(app);
     let out = Arc::new(Burst::default());
-    let jobs = 20;
-    let submitting = tokio::spawn(burst(app.clone(), key.clone(), jobs, 2, out.clone()));
+    let jobs = 90;
+    // The master of the certificates queue's slot.
+    let victim = lab
+        .master_of(&format!(
+            "{{{}:certificates}}:active",
+            app.config.redis_namespace
+        ))
+        .await
+        .unwrap();
+    let submitting = tokio::spawn(burst(app.clone(), key.clone(), jobs, 4, out.clone()));
     while out.count() < jobs / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let victim = lab.a_master().await.unwrap();
     let (killed, promoted) = lab
         .kill_and_wait_promoted(victim, Duration::from_secs(30))
         .await
