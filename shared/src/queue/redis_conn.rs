@@ -41,7 +41,7 @@ pub(crate) enum RedisConn {
 
 /// Opens pub/sub connections (one per subscription loop) on the same deployment.
 pub(super) enum Connector {
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     Sentinel(SentinelConn),
     /// Every node we know of, tried in turn: a published message reaches every node.
     Cluster {
@@ -151,7 +151,7 @@ pub(super) async fn connect(
     let conn = client.get_connection_manager_with_config(config).await?;
     Ok(Connected {
         conn: RedisConn::Single(conn),
-        connector: Connector::Single(client),
+        connector: Connector::Single(Box::new(client)),
         topology: "redis",
     })
 }
