@@ -451,12 +451,18 @@ impl Queue {
                 .map_err(|_| QueueError::Unavailable("Redis push timed out".into()))?
                 .map_err(|e| apalis_redis_error(&e, "pushing to Redis", &r.secrets))?;
                 let (enqueued, scheduled) = pushed;
-                if (enqueued + scheduled) as usize != tasks.len() {
-                    return Err(QueueError::Other(format!(
-                        "Redis accepted {} of {} tasks pushed to `{queue}`",
-                        enqueued + scheduled,
-                        tasks.len()
-                    )));
+                // The script skips a task id already stored. Ids are fresh per push, so one
+                // is stored already only if this same push ran before: the connection sent
+                // it again after losing the reply (a cluster or Sentinel failover), and the
+                // first run, atomic, stored it whole.
+                let stored = (enqueued + scheduled) as usize;
+                if stored != tasks.len() {
+                    tracing::info!(
+                        queue = %queue,
+                        new = stored,
+                        pushed = tasks.len(),
+                        "tasks stored already by an earlier run of the same push"
+                    );
                 }
                 // apalis-redis stores every push in its scheduled set (even "now"), and its
                 // fetch moves all due tasks in one Lua `unpack`, which fails past ~8,000 and
