@@ -28,6 +28,8 @@ use crate::config::RedisSettings;
 /// A Sentinel discovery that failed this recently is not tried again: callers get its error
 /// at once rather than each waiting in turn for the sentinels.
 const DISCOVERY_RETRY: Duration = Duration::from_millis(200);
+/// How often the sentinels are asked whether the master in use is still theirs.
+const MASTER_CHECK: Duration = Duration::from_secs(2);
 
 /// The connection every command goes through; cheap to clone (one multiplexed connection).
 #[derive(Clone)]
@@ -372,6 +374,7 @@ impl SentinelConn {
         };
         // Fail at start-up, as a single server does, when no master can be found.
         conn.inner.master().await?;
+        tokio::spawn(watch(Arc::downgrade(&conn.inner)));
         Ok(conn)
     }
 }
@@ -430,6 +433,35 @@ impl ConnectionLike for SentinelConn {
 
     fn get_db(&self) -> i64 {
         self.inner.db
+    }
+}
+
+/// Every [`MASTER_CHECK`], while the connection lives: if the sentinels name another master
+/// than the one in use, it is dropped. A server that still answers as a master but is no
+/// longer the sentinels' (an old master back before they reconfigure it, or another server
+/// on its address) fails no command, so nothing else would notice.
+async fn watch(inner: std::sync::Weak<SentinelInner>) {
+    let mut tick = tokio::time::interval(MASTER_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let Some(master) = inner.current() else {
+            continue;
+        };
+        let named = {
+            let mut sentinel = inner.sentinel.lock().await;
+            tokio::time::timeout(OPEN_TIMEOUT, sentinel.async_get_client()).await
+        };
+        // No answer (a failover under way): commands will tell.
+        let Ok(Ok(named)) = named else { continue };
+        if named.get_connection_info().addr() != master.client.get_connection_info().addr() {
+            tracing::warn!(
+                named = %named.get_connection_info().addr(),
+                "the sentinels name another Redis master; switching"
+            );
+            inner.lost(master.epoch);
+        }
     }
 }
 
