@@ -7,6 +7,8 @@
 #                                      # sigterm, handler-failures, workflow-kill
 #   SKIP_BUILD=1 bench/faults.sh all --scheduler-secs 60 --kill-jobs 500   # smaller
 #   bench/faults.sh all --keep         # keep every scenario's logs and data
+#   bench/faults.sh sentinel-failover  # Redis Sentinel: the master SIGKILLed under 2,000
+#                                      # certificates (not part of `all`; see below)
 #
 # Each scenario creates its own PostgreSQL database (dropped afterwards) on FAULTS_DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/test) and its own namespace on FAULTS_REDIS_URL
@@ -23,6 +25,19 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# sentinel-failover is the Sentinel test of quire/tests/integration/redis_ha.rs at full size:
+# its own master, replica and three sentinels (redis-server on free ports), the API, a worker
+# and the scheduler as separate apps in the test process, a webhook per job, a dashboard
+# session; the master SIGKILLed a third of the way through FAULTS_HA_JOBS (2,000)
+# certificates. It prints the promotion and resumption times and fails if any accepted job
+# did not succeed exactly once with its delivery, the session ended, or work resumed later
+# than 10 s after the promotion. PostgreSQL as for the tests (QUIRE_TEST_DATABASE_URL).
+if [[ "${1:-}" == sentinel-failover ]]; then
+    cd "$ROOT"
+    exec env QUIRE_HA_JOBS="${FAULTS_HA_JOBS:-2000}" cargo test -p quire --test integration \
+        redis_ha::sentinel_failover_under_a_burst -- --exact --nocapture
+fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 FAULTS="$TARGET/debug/faults"
 QUIRE="$TARGET/debug/quire"

@@ -2,7 +2,8 @@
 # Makes sure the services the test suite talks to are available, and says what it did:
 #   - PostgreSQL at 127.0.0.1:5432, user `postgres` without a password over TCP, database `test`,
 #     with pg_stat_statements loaded (the cost guard counts statements with it);
-#   - Redis at 127.0.0.1:6379;
+#   - Redis at 127.0.0.1:6379, and the `redis-server` and `redis-cli` binaries (the HA tests
+#     start sentinels and a cluster of their own) and `openssl` (their TLS certificates);
 #   - `pdftotext` and `pdftoppm` (both from poppler-utils), which tests use to read PDFs back
 #     (text, and pages rasterised to decode their QR codes);
 #   - mold (Debian's), the linker .cargo/config.toml names;
@@ -240,9 +241,16 @@ elif ! command -v psql >/dev/null 2>&1; then
     log "psql (PostgreSQL client) is not installed"
     missing+=(postgresql-client)
 fi
-if ! redis_up && ! redis_installed; then
-    log "Redis is not installed"
+# The HA tests (quire/tests/integration/redis_ha.rs) start redis-server, sentinels and a
+# cluster (redis-cli --cluster create) of their own, even when a Redis already answers.
+if ! redis_installed || ! command -v redis-cli >/dev/null 2>&1; then
+    log "Redis (redis-server, redis-cli) is not installed"
     missing+=(redis-server)
+fi
+# The TLS test makes its certificate authority with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+    log "openssl is not installed (the Redis TLS test makes its certificates with it)"
+    missing+=(openssl)
 fi
 if ! poppler_present; then
     log "pdftotext/pdftoppm (poppler-utils) are not installed"
@@ -275,6 +283,8 @@ fi
 poppler_present || fail "pdftotext or pdftoppm still missing after installing poppler-utils"
 command -v mold >/dev/null 2>&1 || fail "mold still missing after installing it"
 varnish_present || fail "varnishd still missing after installing varnish"
+redis_installed || fail "redis-server still missing after installing it"
+command -v openssl >/dev/null 2>&1 || fail "openssl still missing after installing it"
 
 # --- aiosmtpd and schemathesis (PyPI) -----------------------------------------------------------
 

@@ -76,7 +76,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Db, Queue)> {
         .await
         .context("connecting to the database")?;
     let queue = match &config.redis_url {
-        Some(url) => Queue::redis(url.expose(), &config.redis_namespace).await,
+        Some(url) => Queue::redis_with(url.expose(), &config.redis_namespace, &config.redis).await,
         None => {
             tokio::fs::create_dir_all(&config.data_dir)
                 .await

@@ -37,10 +37,14 @@ pub struct Config {
     pub database_url: Option<Secret<String>>,
     /// Pool size of the SQL database.
     pub database_max_connections: u32,
-    /// `redis://…` for production queues; unset means the SQLite queue in `DATA_DIR`.
+    /// `redis://…` (`rediss://` for TLS; `redis://user:password@host:port/db` for an ACL
+    /// user) for production queues; unset means the SQLite queue in `DATA_DIR`. With
+    /// `redis.sentinels` it gives only the scheme, user, password and database; with
+    /// `redis.cluster` it is one node of the cluster.
     pub redis_url: Option<Secret<String>>,
     /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_namespace: String,
+    pub redis: RedisSettings,
     /// `s3://bucket/optional/prefix`: inputs, outputs and mail files live in S3-compatible
     /// object storage (settings under `s3`, else the standard `AWS_*` variables); unset: files
     /// under `DATA_DIR`.
@@ -77,6 +81,54 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     pub idempotency_window_secs: u64,
+}
+
+/// Redis for high availability: a master found through Sentinel, or a Redis Cluster (see the
+/// book's "Managed Redis" chapter). Unset, `redis_url` names the one server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Sentinels to ask for the master, comma-separated `host:port`
+    /// (`10.0.0.5:26379,10.0.0.6:26379`); a failover is followed on its own. Empty: no
+    /// Sentinel.
+    pub sentinels: String,
+    /// The name the sentinels monitor the master under (`sentinel monitor <name> …`).
+    pub sentinel_master: String,
+    /// The sentinels' own ACL user, when they require one (`sentinel sentinel-user`).
+    pub sentinel_username: Option<String>,
+    /// The sentinels' own password (`sentinel sentinel-pass`, or `requirepass` on the
+    /// sentinels); unset: none.
+    pub sentinel_password: Option<Secret<String>>,
+    /// `redis_url` is a node of a Redis Cluster: every key is hash-tagged so each script's
+    /// keys share a slot, and the client follows the cluster's slots and failovers.
+    pub cluster: bool,
+    /// More nodes of the cluster to start from, comma-separated `host:port`, with
+    /// `redis_url`'s scheme and credentials; any one that answers is enough.
+    pub cluster_nodes: String,
+    /// A PEM file of the certificate authorities that `rediss://` servers (and TLS
+    /// sentinels) are checked against, in place of the system's (a managed service's own
+    /// CA); unset: the system's.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl RedisSettings {
+    /// The sentinels' `host:port`s.
+    pub fn sentinel_list(&self) -> Vec<String> {
+        split_list(&self.sentinels)
+    }
+
+    /// The cluster's extra seed nodes' `host:port`s.
+    pub fn cluster_node_list(&self) -> Vec<String> {
+        split_list(&self.cluster_nodes)
+    }
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Bounds of one workflow (`POST /v1/workflows`); a workflow past one is refused whole with a
@@ -624,6 +676,10 @@ impl Config {
             database_max_connections: 16,
             redis_url: None,
             redis_namespace: "quire".into(),
+            redis: RedisSettings {
+                sentinel_master: "mymaster".into(),
+                ..RedisSettings::default()
+            },
             storage_url: None,
             s3: S3Settings {
                 endpoint: None,
@@ -1046,6 +1102,7 @@ impl Config {
                 );
             }
         }
+        self.validate_redis()?;
         if self.redis_namespace.is_empty()
             || !self
                 .redis_namespace
@@ -1065,6 +1122,51 @@ impl Config {
             && !(base.starts_with("http://") || base.starts_with("https://"))
         {
             return bad("public_base_url", "must start with http:// or https://");
+        }
+        Ok(())
+    }
+
+    /// Sentinel and Cluster settings: one or the other, each with a `redis_url`.
+    fn validate_redis(&self) -> Result<(), ConfigError> {
+        let r = &self.redis;
+        let sentinels = r.sentinel_list();
+        let seeds = r.cluster_node_list();
+        if (!sentinels.is_empty() || r.cluster) && self.redis_url.is_none() {
+            return bad(
+                "redis_url (REDIS_URL)",
+                "must be set with redis.sentinels or redis.cluster (it gives the scheme, user and password)",
+            );
+        }
+        if !sentinels.is_empty() && r.cluster {
+            return bad(
+                "redis.cluster",
+                "cannot be combined with redis.sentinels: a cluster fails over by itself",
+            );
+        }
+        if !seeds.is_empty() && !r.cluster {
+            return bad("redis.cluster_nodes", "needs redis.cluster = true");
+        }
+        for (name, list) in [
+            ("redis.sentinels", &sentinels),
+            ("redis.cluster_nodes", &seeds),
+        ] {
+            if let Some(bad_entry) = list.iter().find(|e| !is_host_port(e)) {
+                return bad(
+                    name,
+                    &format!("`{bad_entry}` is not host:port (comma-separated host:port entries)"),
+                );
+            }
+        }
+        if !sentinels.is_empty() && r.sentinel_master.trim().is_empty() {
+            return bad("redis.sentinel_master", "must name the monitored master");
+        }
+        if let Some(ca) = &r.tls_ca_file
+            && !ca.is_file()
+        {
+            return bad(
+                "redis.tls_ca_file",
+                &format!("{} is not a readable file", ca.display()),
+            );
         }
         Ok(())
     }
@@ -1490,15 +1592,23 @@ impl Config {
                 DatabaseBackend::Sqlite => "sqlite",
                 DatabaseBackend::Postgres => "postgres",
             },
-            if self.redis_url.is_some() {
-                "redis"
-            } else {
-                "sqlite"
+            match (&self.redis_url, &self.redis) {
+                (None, _) => "sqlite",
+                (Some(_), r) if r.cluster => "redis-cluster",
+                (Some(_), r) if !r.sentinel_list().is_empty() => "redis-sentinel",
+                (Some(_), _) => "redis",
             },
             self.storage_url.as_deref().unwrap_or("local"),
             self.data_dir.display()
         )
     }
+}
+
+/// `host:port` with a non-empty host and a port number.
+fn is_host_port(entry: &str) -> bool {
+    entry
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// Environment keys (already split on `__` into `.`) are lowercased; in a schedule's name `_`
@@ -1618,6 +1728,48 @@ mod tests {
         assert_eq!(c.database_backend(), DatabaseBackend::Sqlite);
         assert!(c.redis_url.is_none());
         assert!(c.database_url().expose().ends_with("app.db?mode=rwc"));
+    }
+
+    #[test]
+    fn sentinel_and_cluster_settings_are_checked() {
+        let c = load(
+            "redis_url = 'redis://:pw@mymaster'\n[redis]\n\
+             sentinels = '10.0.0.5:26379, 10.0.0.6:26379'\nsentinel_master = 'main'",
+        )
+        .unwrap();
+        assert_eq!(
+            c.redis.sentinel_list(),
+            ["10.0.0.5:26379", "10.0.0.6:26379"]
+        );
+        assert!(c.describe().contains("queue=redis-sentinel"));
+        let c = load(
+            "redis_url = 'redis://n1:7000'\n[redis]\ncluster = true\ncluster_nodes = 'n2:7000'",
+        )
+        .unwrap();
+        assert!(c.describe().contains("queue=redis-cluster"));
+        for (toml, names) in [
+            ("[redis]\nsentinels = 'h:26379'", "redis_url"),
+            ("[redis]\ncluster = true", "redis_url"),
+            (
+                "redis_url = 'redis://h'\n[redis]\nsentinels = 'h:1'\ncluster = true",
+                "redis.cluster",
+            ),
+            (
+                "redis_url = 'redis://h'\n[redis]\ncluster_nodes = 'h:1'",
+                "redis.cluster_nodes",
+            ),
+            (
+                "redis_url = 'redis://h'\n[redis]\nsentinels = 'h'",
+                "redis.sentinels",
+            ),
+            (
+                "redis_url = 'redis://h'\n[redis]\ntls_ca_file = '/no/such/ca.pem'",
+                "redis.tls_ca_file",
+            ),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(e.contains(names), "{toml}: {e}");
+        }
     }
 
     #[test]

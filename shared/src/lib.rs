@@ -12,6 +12,8 @@ pub mod links;
 pub mod metrics;
 pub mod notify;
 pub mod queue;
+#[cfg(feature = "test-support")]
+pub mod redis_lab;
 pub mod reports;
 pub mod resolver;
 pub mod sandbox;

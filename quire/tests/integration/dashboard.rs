@@ -39,7 +39,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, Strin
 }
 
 /// Signs in with `key`; the session cookie (`quire_session=…`).
-async fn sign_in(app: &TestApp, key: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, key: &str) -> String {
     let http = client();
     let form = http
         .get(app.url("/dashboard/sign-in"))
@@ -68,7 +68,7 @@ async fn sign_in(app: &TestApp, key: &str) -> String {
     cookie
 }
 
-async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
     client()
         .get(app.url(path))
         .header(COOKIE, cookie)

@@ -30,6 +30,7 @@ mod overload;
 mod pdf;
 mod processes;
 mod receiver;
+mod redis_ha;
 mod registry;
 mod reports;
 mod sandbox;

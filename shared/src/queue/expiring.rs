@@ -36,7 +36,7 @@ pub struct Expiring<'a> {
 
 impl Expiring<'_> {
     fn key(&self, key: &str) -> String {
-        format!("{}:{key}", self.redis.namespace)
+        self.redis.record_key(key)
     }
 
     async fn run<T: redis::FromRedisValue>(

@@ -55,6 +55,7 @@ use apalis_sqlite::SqliteStorage;
 use futures::task::AtomicWaker;
 use futures::{FutureExt, StreamExt};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis_conn::RedisConn;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -66,6 +67,7 @@ mod events;
 mod expiring;
 mod limits;
 mod redis_backend;
+mod redis_conn;
 mod sqlite_backend;
 mod wake;
 
@@ -170,7 +172,7 @@ impl fmt::Debug for Queue {
         match &self.inner.backend {
             Backend::Redis(r) => f
                 .debug_struct("Queue")
-                .field("backend", &"redis")
+                .field("backend", &r.topology)
                 .field("url", &r.redacted_url)
                 .field("namespace", &r.namespace)
                 .finish(),
@@ -180,9 +182,20 @@ impl fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// Production: Redis. `namespace` prefixes every key and queue name (`"{namespace}:{queue}"`);
-    /// tests use a random one so parallel tests never see each other's jobs.
+    /// Production: one Redis server at `url`. `namespace` prefixes every key and queue name
+    /// (`"{namespace}:{queue}"`); tests use a random one so parallel tests never see each
+    /// other's jobs.
     pub async fn redis(url: &str, namespace: &str) -> Result<Queue, QueueError> {
+        Self::redis_with(url, namespace, &crate::config::RedisSettings::default()).await
+    }
+
+    /// Production: Redis as `settings` say (one server, Sentinel or Cluster; see
+    /// `redis_conn`), `url` giving the scheme, credentials and database.
+    pub async fn redis_with(
+        url: &str,
+        namespace: &str,
+        settings: &crate::config::RedisSettings,
+    ) -> Result<Queue, QueueError> {
         if namespace.is_empty()
             || !namespace
                 .chars()
@@ -194,44 +207,41 @@ impl Queue {
         }
         let redacted_url = redact_url(url);
         let mut secrets: Vec<String> = url_password(url).into_iter().collect();
-        let client = redis::Client::open(url).map_err(|e| {
+        let info = redis_conn::parse_url(url).map_err(|e| {
             QueueError::Other(scrub(
                 format!("invalid Redis URL {redacted_url}: {e}"),
                 &secrets,
             ))
         })?;
-        if let Some(p) = client.get_connection_info().redis_settings().password() {
+        if let Some(p) = info.redis_settings().password() {
             secrets.push(p.to_owned());
         }
+        if let Some(p) = &settings.sentinel_password {
+            secrets.push(p.expose().clone());
+        }
         secrets.retain(|s| !s.is_empty());
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-            .set_number_of_retries(3);
-        let conn = match tokio::time::timeout(
-            OPEN_TIMEOUT,
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(QueueError::Unavailable(format!(
-                    "timed out connecting to Redis at {redacted_url}"
-                )));
-            }
-            Ok(Err(e)) => {
-                return Err(redis_error(
-                    &e,
-                    &format!("connecting to Redis at {redacted_url}"),
-                    &secrets,
-                ));
-            }
-            Ok(Ok(conn)) => conn,
-        };
+        let connected =
+            match tokio::time::timeout(OPEN_TIMEOUT, redis_conn::connect(&info, settings)).await {
+                Err(_) => {
+                    return Err(QueueError::Unavailable(format!(
+                        "timed out connecting to Redis at {redacted_url}"
+                    )));
+                }
+                Ok(Err(e)) => {
+                    return Err(redis_error(
+                        &e,
+                        &format!("connecting to Redis at {redacted_url}"),
+                        &secrets,
+                    ));
+                }
+                Ok(Ok(connected)) => connected,
+            };
         Ok(Queue {
             inner: Arc::new(Inner::new(Backend::Redis(Box::new(RedisBackend {
-                client,
-                conn,
+                conn: connected.conn,
+                connector: connected.connector,
+                topology: connected.topology,
+                cluster: settings.cluster,
                 namespace: namespace.to_owned(),
                 redacted_url,
                 secrets,
@@ -441,12 +451,18 @@ impl Queue {
                 .map_err(|_| QueueError::Unavailable("Redis push timed out".into()))?
                 .map_err(|e| apalis_redis_error(&e, "pushing to Redis", &r.secrets))?;
                 let (enqueued, scheduled) = pushed;
-                if (enqueued + scheduled) as usize != tasks.len() {
-                    return Err(QueueError::Other(format!(
-                        "Redis accepted {} of {} tasks pushed to `{queue}`",
-                        enqueued + scheduled,
-                        tasks.len()
-                    )));
+                // The script skips a task id already stored. Ids are fresh per push, so one
+                // is stored already only if this same push ran before: the connection sent
+                // it again after losing the reply (a cluster or Sentinel failover), and the
+                // first run, atomic, stored it whole.
+                let stored = (enqueued + scheduled) as usize;
+                if stored != tasks.len() {
+                    tracing::info!(
+                        queue = %queue,
+                        new = stored,
+                        pushed = tasks.len(),
+                        "tasks stored already by an earlier run of the same push"
+                    );
                 }
                 // apalis-redis stores every push in its scheduled set (even "now"), and its
                 // fetch moves all due tasks in one Lua `unpack`, which fails past ~8,000 and

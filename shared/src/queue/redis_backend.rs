@@ -4,8 +4,13 @@
 use super::*;
 
 pub(super) struct RedisBackend {
-    pub(super) client: redis::Client,
-    pub(super) conn: ConnectionManager,
+    pub(super) conn: RedisConn,
+    /// Opens the pub/sub connections.
+    pub(super) connector: redis_conn::Connector,
+    /// `"redis"`, `"redis-sentinel"` or `"redis-cluster"`, for messages.
+    pub(super) topology: &'static str,
+    /// Keys are hash-tagged so that each script's keys share one cluster slot.
+    pub(super) cluster: bool,
     pub(super) namespace: String,
     /// The URL with its password replaced, for messages.
     pub(super) redacted_url: String,
@@ -14,8 +19,26 @@ pub(super) struct RedisBackend {
 }
 
 impl RedisBackend {
+    /// The apalis queue name, which prefixes every key of the queue. In a cluster it is a
+    /// hash tag (`{ns:queue}`): apalis's scripts and ours touch several keys of one queue
+    /// at once, which must share a slot; queues spread over the cluster's masters.
     pub(super) fn queue_name(&self, queue: QueueName) -> String {
-        format!("{}:{}", self.namespace, queue.as_str())
+        if self.cluster {
+            format!("{{{}:{}}}", self.namespace, queue.as_str())
+        } else {
+            format!("{}:{}", self.namespace, queue.as_str())
+        }
+    }
+
+    /// The key of an expiring record or group (`{ns}:{key}`). In a cluster every one shares
+    /// the hash tag `{ns}`: a group's script reads and deletes its members, so the records
+    /// and their groups must share a slot (they are few and small).
+    pub(super) fn record_key(&self, key: &str) -> String {
+        if self.cluster {
+            format!("{{{}}}:{key}", self.namespace)
+        } else {
+            format!("{}:{key}", self.namespace)
+        }
     }
 
     /// One subscription's life: subscribe to `channels`, call `subscribed` once it is in
@@ -31,7 +54,7 @@ impl RedisBackend {
     ) -> Result<(), QueueError> {
         let opening = format!("subscribing to {what}");
         let timed_out = || QueueError::Unavailable(format!("{opening}: timed out"));
-        let pubsub = tokio::time::timeout(OPEN_TIMEOUT, self.client.get_async_pubsub())
+        let pubsub = tokio::time::timeout(OPEN_TIMEOUT, self.connector.pubsub())
             .await
             .map_err(|_| timed_out())?
             .map_err(|e| redis_error(&e, &opening, &self.secrets))?;
@@ -125,6 +148,14 @@ pub(super) fn redis_error(e: &redis::RedisError, what: &str, secrets: &[String])
         || e.is_connection_refusal()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+        // No master right now: the sentinels see it down (a failover under way), or no
+        // node of a cluster answers.
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::MasterNameNotFoundBySentinel
+                | redis::ErrorKind::NoValidReplicasFoundBySentinel
+                | redis::ErrorKind::ClusterConnectionNotFound
+        )
         || matches!(
             e.kind(),
             redis::ErrorKind::Server(

@@ -166,7 +166,7 @@ impl PollStrategy for WakeStrategy {
 /// which makes the worker fetch once more.
 #[derive(Clone)]
 pub struct SignalConn {
-    pub(super) inner: ConnectionManager,
+    pub(super) inner: RedisConn,
     pub(super) signal: Arc<Signal>,
 }
 
