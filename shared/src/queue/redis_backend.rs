@@ -141,13 +141,19 @@ impl RedisBackend {
     }
 }
 
-pub(super) fn redis_error(e: &redis::RedisError, what: &str, secrets: &[String]) -> QueueError {
-    let message = scrub(format!("{what}: {e}"), secrets);
-    let transient = e.is_io_error()
+/// Whether `e` says the connection no longer works (rather than the command failing): the
+/// one test behind a transient error and behind asking the sentinels again.
+pub(super) fn connection_lost(e: &redis::RedisError) -> bool {
+    e.is_io_error()
         || e.is_timeout()
         || e.is_connection_refusal()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+}
+
+pub(super) fn redis_error(e: &redis::RedisError, what: &str, secrets: &[String]) -> QueueError {
+    let message = scrub(format!("{what}: {e}"), secrets);
+    let transient = connection_lost(e)
         // No master right now: the sentinels see it down (a failover under way), or no
         // node of a cluster answers.
         || matches!(

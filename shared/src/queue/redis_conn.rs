@@ -468,11 +468,7 @@ async fn watch(inner: std::sync::Weak<SentinelInner>) {
 /// Whether `e` means the connection no longer reaches a master: it is dropped and the
 /// sentinels asked again.
 fn master_lost(e: &redis::RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || e.is_unrecoverable_error()
+    super::redis_backend::connection_lost(e)
         || matches!(
             e.kind(),
             redis::ErrorKind::Server(
