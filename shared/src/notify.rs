@@ -7,6 +7,7 @@
 //! Here, not in the worker, because two roles make them: the worker when it records an
 //! outcome, and the scheduler's rescuer when a job dies of an expired lease.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::Config;
@@ -31,7 +32,7 @@ pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJo
         JobKind::Certificate => {
             let code = text("verification_code");
             let verify_url = crate::verification::verify_url(&base, &code);
-            let payload: Option<CertificatePayload> = serde_json::from_value(p.clone()).ok();
+            let payload = CertificatePayload::deserialize(p).ok();
             let linkedin_url = payload.map(|c| {
                 crate::verification::linkedin_add_url(&LinkedInCertification {
                     name: &c.course_name,
