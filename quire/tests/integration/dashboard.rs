@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-use crate::helpers::{Backend, TestApp, certificate};
+use crate::helpers::{Backend, TestApp, certificate, html_unescape};
 
 /// A browser without a cookie jar: the test carries the cookies by hand.
 fn client() -> reqwest::Client {
@@ -391,16 +391,6 @@ async fn bulk_retry_of_a_failure_group() {
         assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     }
     app.stop().await;
-}
-
-/// What minijinja escapes in an attribute, back.
-fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// `r` of a `RateLimit: "key";r=N;t=M` header: requests left in the key's bucket.
