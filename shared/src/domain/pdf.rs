@@ -51,18 +51,13 @@ impl Archival {
     }
 
     /// The part (1–4), as XMP's `pdfaid:part` says it.
-    pub fn part(self) -> u8 {
+    fn part(self) -> u8 {
         match self {
             Self::A1b | Self::A1a => 1,
             Self::A2b | Self::A2u | Self::A2a => 2,
             Self::A3b | Self::A3u | Self::A3a => 3,
             Self::A4 | Self::A4f | Self::A4e => 4,
         }
-    }
-
-    /// Level `a` (accessible): the document must be tagged, as PDF/UA asks too.
-    pub fn is_accessible(self) -> bool {
-        matches!(self, Self::A1a | Self::A2a | Self::A3a)
     }
 }
 
@@ -116,11 +111,6 @@ impl PdfStandard {
 
     pub fn names() -> Vec<String> {
         Self::all().iter().map(ToString::to_string).collect()
-    }
-
-    /// Whether the document must be tagged (PDF/UA-1 or a PDF/A level `a`).
-    pub fn is_tagged(self) -> bool {
-        self.ua1 || self.archival.is_some_and(Archival::is_accessible)
     }
 }
 
@@ -180,12 +170,5 @@ mod tests {
             err.contains("`pdf/x`") && err.contains("a-2a+ua-1"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn tagged_standards() {
-        let tagged = |s: &str| s.parse::<PdfStandard>().unwrap().is_tagged();
-        assert!(tagged("ua-1") && tagged("a-2a") && tagged("a-2b+ua-1"));
-        assert!(!tagged("a-2b") && !tagged("a-3u") && !tagged("a-4"));
     }
 }
