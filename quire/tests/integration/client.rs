@@ -870,3 +870,77 @@ fn completions_and_man_pages_come_from_the_same_definitions() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `quire workflows`: a chain and its merge submitted from a file and followed to the end,
+/// shown and listed; a workflow that cannot run (no worker) cancelled, after which `wait`
+/// exits 1 saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_are_submitted_followed_and_cancelled_from_the_command_line() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("cli-workflows").await;
+    // Outlives the first app (the second submits it too).
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("workflow.json");
+    let cert = |name: &str| json!({"recipient_name": name, "course_name": "Pipelines"});
+    std::fs::write(
+        &file,
+        json!({"name": "cli-chain", "steps": [
+            {"name": "first", "kind": "certificate", "certificate": cert("Grace Hopper")},
+            {"name": "second", "kind": "certificate", "after": ["first"], "certificate": cert("Edsger Dijkstra")},
+            {"name": "book", "kind": "merge", "after": ["first", "second"]}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let done = json_of(
+        &app,
+        Some(&key),
+        &["workflows", "submit", path(&file), "--wait"],
+        0,
+    )
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["finished"], done["total"], "{done}");
+    let id = done["id"].as_str().unwrap();
+    let book = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "book")
+        .unwrap();
+    assert_eq!(book["job"]["status"], "succeeded", "{book}");
+    assert_eq!(book["job"]["result"]["pages"], 2, "{book}");
+
+    // For people: the record and one row per step with its state.
+    let shown = stdout(&human(&app, Some(&key), &["workflows", "show", id], 0).await);
+    assert!(
+        shown.contains("cli-chain") && shown.contains("completed"),
+        "{shown}"
+    );
+    for step in ["first", "second", "book"] {
+        assert!(shown.contains(step), "{step}: {shown}");
+    }
+    let listed = json_of(&app, Some(&key), &["workflows", "list"], 0).await;
+    assert_eq!(listed["workflows"][0]["id"], id, "{listed}");
+    app.stop().await;
+
+    // No worker: nothing runs, so the workflow is cancelled while it waits.
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::API], |_| {}).await;
+    let key = app.new_key("cli-cancel").await;
+    let submitted = json_of(&app, Some(&key), &["workflows", "submit", path(&file)], 0).await;
+    assert_eq!(submitted["status"], "running", "{submitted}");
+    let id = submitted["id"].as_str().unwrap();
+    let cancelled = json_of(&app, Some(&key), &["workflows", "cancel", id], 0).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let out = human(&app, Some(&key), &["workflows", "wait", id], 1).await;
+    assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    // Another key does not see it.
+    let other = app.new_key("cli-other").await;
+    let out = human(&app, Some(&other), &["workflows", "show", id], 2).await;
+    let said = stderr(&out).to_lowercase();
+    assert!(
+        said.contains("not found") || said.contains("not_found"),
+        "{said}"
+    );
+    app.stop().await;
+}

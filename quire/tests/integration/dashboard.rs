@@ -813,3 +813,63 @@ async fn a_deleted_certificate_job_still_verifies_and_the_deletion_is_recorded()
     }
     app.stop().await;
 }
+
+/// The workflow pages: the list names it, its page draws the graph as SVG (a box per step
+/// with its state, an arrow per edge) and lists each step; another key's session gets 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_is_drawn_as_its_graph() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let key = app.new_key("graph").await;
+    let cert = |name: &str| serde_json::json!({"recipient_name": name, "course_name": "Graphs"});
+    let body = serde_json::json!({"name": "drawn-chord", "steps": [
+        {"name": "left", "kind": "certificate", "certificate": cert("Left Header")},
+        {"name": "right", "kind": "certificate", "certificate": cert("Right Header")},
+        {"name": "callback", "kind": "merge", "after": ["left", "right"]}
+    ]});
+    let submitted: serde_json::Value = app
+        .post(&key, "/v1/workflows", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = submitted["id"].as_str().unwrap().to_owned();
+    let done = loop {
+        let w: serde_json::Value = app
+            .get(&key, &format!("/v1/workflows/{id}?wait=30"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if w["status"] != "running" {
+            break w;
+        }
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let cookie = sign_in(&app, &key).await;
+    let list = get(&app, &cookie, "/dashboard/workflows").await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let list = html_unescape(&list.text().await.unwrap());
+    assert!(list.contains("drawn-chord") && list.contains(&id), "{list}");
+
+    let page = get(&app, &cookie, &format!("/dashboard/workflows/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = html_unescape(&page.text().await.unwrap());
+    let svg = &page[page.find("<svg").expect("the graph")..page.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<rect").count(), 3, "a box per step: {svg}");
+    assert_eq!(
+        svg.matches("class=\"edge\"").count(),
+        2,
+        "an arrow per edge: {svg}"
+    );
+    assert_eq!(svg.matches("class=\"node succeeded\"").count(), 3, "{svg}");
+    for step in ["left", "right", "callback"] {
+        assert!(svg.contains(&format!(">{step}</text>")), "{step}: {svg}");
+    }
+
+    let other = app.new_key("not-the-owner").await;
+    let other_cookie = sign_in(&app, &other).await;
+    let hidden = get(&app, &other_cookie, &format!("/dashboard/workflows/{id}")).await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
