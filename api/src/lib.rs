@@ -119,6 +119,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batches/{id}/archive", get(routes::batches::archive))
         .route("/v1/verify/{code}", get(routes::verify::verify))
         .route("/verify/{code}", get(routes::verify::verify_page))
+        .route(
+            "/v1/verify/{code}/credential",
+            get(routes::credentials::credential),
+        )
+        .route(
+            "/v1/credentials/status/{list}",
+            get(routes::credentials::status_list),
+        )
+        .route(
+            "/.well-known/did.json",
+            get(routes::credentials::did_document),
+        )
+        // Where `did:web` looks when the public base URL has a path (behind a proxy that
+        // strips it).
+        .route("/did.json", get(routes::credentials::did_document))
         .route("/assets/{name}", get(routes::assets::asset))
         .route(
             "/v1/templates",

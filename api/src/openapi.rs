@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    batches, certificates, emails, events, health, jobs, reports, schedules, system, templates,
-    verify, webhooks, workflows,
+    batches, certificates, credentials, emails, events, health, jobs, reports, schedules, system,
+    templates, verify, webhooks, workflows,
 };
 use crate::state::AppState;
 
@@ -31,7 +31,8 @@ use crate::state::AppState;
         certificates::revoke,
         batches::submit, batches::list, batches::get, batches::archive,
         reports::submit, emails::submit,
-        verify::verify,
+        verify::verify, credentials::credential, credentials::status_list,
+        credentials::did_document,
         templates::list, templates::get, templates::create, templates::update, templates::delete,
         templates::preview,
         system::status, system::cache_stats, system::cache_health, system::cache_clear,
@@ -85,6 +86,9 @@ const PUBLIC: &[&str] = &[
     "/metrics",
     "/v1/openapi.json",
     "/v1/verify/{code}",
+    "/v1/verify/{code}/credential",
+    "/v1/credentials/status/{list}",
+    "/.well-known/did.json",
     "/v1/certificates/public",
     "/v1/files/{id}",
 ];
@@ -142,7 +146,13 @@ const SUBMISSIONS: &[&str] = &[
 const REQUEUES: &[&str] = &["/v1/jobs/{id}/retry"];
 
 /// Public operations rate-limited per client address (`rate_limit.rs`).
-const RATE_LIMITED_PUBLIC: &[&str] = &["/v1/verify/{code}", "/v1/certificates/public"];
+const RATE_LIMITED_PUBLIC: &[&str] = &[
+    "/v1/verify/{code}",
+    "/v1/verify/{code}/credential",
+    "/v1/credentials/status/{list}",
+    "/.well-known/did.json",
+    "/v1/certificates/public",
+];
 
 /// Operations that hold a place under a per-key cap while open (`long_lived.rs`): what
 /// their 429 may also say.

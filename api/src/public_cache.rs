@@ -3,6 +3,7 @@
 //! `Cache-Tag`; names from `shared::cdn`, which the purges use too).
 
 use axum::http::{HeaderName, header};
+use axum::response::AppendHeaders;
 use shared::config::Config;
 use shared::db::CertificateStatus;
 use shared::domain::CalendarDate;
@@ -14,22 +15,25 @@ pub struct Caching {
 }
 
 impl Caching {
-    /// `Cache-Control`, `Surrogate-Key` and `Cache-Tag`.
-    pub fn headers(&self) -> [(HeaderName, String); 3] {
-        [
-            (
-                header::CACHE_CONTROL,
-                format!("public, max-age={}", self.max_age),
-            ),
-            (
+    /// `Cache-Control` (`no-cache` for a `max_age` of 0: revalidate every time) and, when it
+    /// has tags, `Surrogate-Key` and `Cache-Tag`.
+    pub fn headers(&self) -> AppendHeaders<Vec<(HeaderName, String)>> {
+        let control = match self.max_age {
+            0 => "no-cache".to_owned(),
+            secs => format!("public, max-age={secs}"),
+        };
+        let mut headers = vec![(header::CACHE_CONTROL, control)];
+        if !self.tags.is_empty() {
+            headers.push((
                 HeaderName::from_static("surrogate-key"),
                 shared::cdn::surrogate_key(&self.tags),
-            ),
-            (
+            ));
+            headers.push((
                 HeaderName::from_static("cache-tag"),
                 shared::cdn::cache_tag(&self.tags),
-            ),
-        ]
+            ));
+        }
+        AppendHeaders(headers)
     }
 }
 

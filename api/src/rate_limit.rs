@@ -29,6 +29,9 @@ use crate::state::AppState;
 fn is_public(path: &str) -> bool {
     path.starts_with("/v1/verify/")
         || path.starts_with("/verify/")
+        || path.starts_with("/v1/credentials/")
+        || path == "/.well-known/did.json"
+        || path == "/did.json"
         || path == "/v1/certificates/public"
 }
 

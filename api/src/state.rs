@@ -57,6 +57,8 @@ pub struct AppStateInner {
     pub long_lived: crate::long_lived::LongLived,
     /// Verifies signed download links; its key is read from the database on first use.
     links: Arc<tokio::sync::OnceCell<shared::links::LinkSigner>>,
+    /// Signs Open Badges credentials; its key is read from the database on first use.
+    issuer: Arc<tokio::sync::OnceCell<shared::credentials::Issuer>>,
     /// Looks up webhook and callback targets: asynchronous, bounded per process.
     pub resolver: shared::resolver::TargetResolver,
 }
@@ -99,6 +101,7 @@ impl AppState {
             db,
             queue,
             links: Arc::default(),
+            issuer: Arc::default(),
             waiting: Default::default(),
             waiters: Default::default(),
             events: Default::default(),
@@ -110,6 +113,14 @@ impl AppState {
         Ok(self
             .links
             .get_or_try_init(|| shared::links::LinkSigner::load(&self.db))
+            .await?)
+    }
+
+    /// The Open Badges credential issuer (loads its key once).
+    pub async fn issuer(&self) -> Result<&shared::credentials::Issuer, ApiError> {
+        Ok(self
+            .issuer
+            .get_or_try_init(|| shared::credentials::Issuer::load(&self.db, &self.base_url))
             .await?)
     }
 }

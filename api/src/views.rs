@@ -131,12 +131,20 @@ pub struct CertificateView {
     /// issue and expiry month, the code and `verify_url`; null unless issued and not
     /// revoked.
     pub linkedin_url: Option<String>,
+    /// Its Open Badges 3.0 credential, a VC-JWT (`GET /v1/verify/{code}/credential`); null
+    /// until issued.
+    pub credential_url: Option<String>,
 }
 
 impl CertificateView {
     pub(crate) fn from_row(row: &CertificateRow, base_url: &str, public: bool) -> Self {
         let status = row.status(CalendarDate::today());
         let verify_url = shared::verification::verify_url(base_url, &row.verification_code);
+        let credential_url = matches!(
+            status,
+            CertificateStatus::Valid | CertificateStatus::Expired | CertificateStatus::Revoked
+        )
+        .then(|| shared::urls::credential(base_url, &row.verification_code));
         let linkedin_url = matches!(
             status,
             CertificateStatus::Valid | CertificateStatus::Expired
@@ -174,6 +182,7 @@ impl CertificateView {
             file: (!public && row.file().is_some())
                 .then(|| shared::urls::job_file(base_url, row.job_id)),
             linkedin_url,
+            credential_url,
         }
     }
 }
@@ -205,6 +214,8 @@ pub struct Verification {
     /// LinkedIn's "Add to profile" link (see `CertificateView`); null unless `valid` or
     /// `expired`.
     pub linkedin_url: Option<String>,
+    /// Its Open Badges 3.0 credential (see `CertificateView`); null until issued.
+    pub credential_url: Option<String>,
 }
 
 impl Verification {
@@ -222,6 +233,7 @@ impl Verification {
             revoked_at: view.revoked_at,
             sha256: view.sha256,
             linkedin_url: view.linkedin_url,
+            credential_url: view.credential_url,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cdn;
 pub mod config;
+pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod email_templates;

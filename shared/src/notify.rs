@@ -51,6 +51,7 @@ pub fn on_success(config: &Config, job: &JobRow, result: &Value) -> Option<NewJo
                     "verification_code": code,
                     "verify_url": verify_url,
                     "linkedin_url": linkedin_url,
+                    "credential_url": crate::urls::credential(&base, &code),
                     "job_id": job.id.to_string(),
                 }),
                 format!("certificate-{}.pdf", safe_name(&text("recipient_name"))),

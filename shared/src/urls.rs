@@ -49,6 +49,30 @@ pub fn verify(public_base_url: &str, code: impl Display) -> String {
     format!("{}/v1/verify/{code}", base(public_base_url))
 }
 
+/// A certificate's Open Badges credential (a VC-JWT): `GET /v1/verify/{code}/credential`.
+pub fn credential(public_base_url: &str, code: impl Display) -> String {
+    format!("{}/v1/verify/{code}/credential", base(public_base_url))
+}
+
+/// A revocation status list credential: `GET /v1/credentials/status/{list}`.
+pub fn status_list(public_base_url: &str, list: i64) -> String {
+    format!("{}/v1/credentials/status/{list}", base(public_base_url))
+}
+
+/// The credential issuer's DID document, where `did:web` resolves it: `{base}/did.json` when
+/// the base URL has a path, `/.well-known/did.json` otherwise (quire serves both).
+pub fn did_document(public_base_url: &str) -> String {
+    let base = base(public_base_url);
+    let has_path = base
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if has_path {
+        format!("{base}/did.json")
+    } else {
+        format!("{base}/.well-known/did.json")
+    }
+}
+
 /// A signed download link: `GET /v1/files/{job}?expires=…&sig=…`.
 pub fn signed_file(public_base_url: &str, job: impl Display, expires: i64, sig: &str) -> String {
     format!(
@@ -73,5 +97,17 @@ mod tests {
             "https://example.test/quire/v1/verify/X"
         );
         assert_eq!(batch("http://h", "b1"), "http://h/v1/batches/b1");
+    }
+
+    #[test]
+    fn the_did_document_is_where_did_web_resolves_it() {
+        assert_eq!(
+            did_document("https://q.example:8443/"),
+            "https://q.example:8443/.well-known/did.json"
+        );
+        assert_eq!(
+            did_document("https://q.example/a/b/"),
+            "https://q.example/a/b/did.json"
+        );
     }
 }

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod batches;
 pub mod certificates;
+pub mod credentials;
 pub mod emails;
 pub mod events;
 pub mod health;

@@ -49,10 +49,15 @@ struct Answer {
     cache: Caching,
 }
 
-async fn lookup(state: &AppState, code: &str) -> Result<Answer, ApiError> {
+/// The issued certificate a code names, through the cache layer, with its status today: a
+/// finished certificate's row is cached and dropped by any change to it; the status is worked
+/// out per request, since expiry comes with the date. Unknown, failed or cancelled: 404 (a
+/// certificate that never rendered was never issued).
+pub(crate) async fn issued(
+    state: &AppState,
+    code: &str,
+) -> Result<(Arc<shared::db::CertificateRow>, CertificateStatus), ApiError> {
     let code = normalise(code).ok_or(ApiError::NotFound("certificate"))?;
-    // Through the cache layer: a finished certificate's row, dropped by any change to it; the
-    // status is worked out per request, since expiry comes with the date.
     let loading = async {
         state
             .db
@@ -69,13 +74,17 @@ async fn lookup(state: &AppState, code: &str) -> Result<Answer, ApiError> {
         .await?
         .ok_or(ApiError::NotFound("certificate"))?;
     let status = row.status(CalendarDate::today());
-    // A certificate that never rendered was never issued: nothing to verify.
     if matches!(
         status,
         CertificateStatus::Failed | CertificateStatus::Cancelled
     ) {
         return Err(ApiError::NotFound("certificate"));
     }
+    Ok((row, status))
+}
+
+async fn lookup(state: &AppState, code: &str) -> Result<Answer, ApiError> {
+    let (row, status) = issued(state, code).await?;
     let cache = Caching {
         max_age: public_cache::verification_max_age(&state.config, status, row.expires_on),
         tags: vec![shared::cdn::certificate(&row.verification_code)],
@@ -98,7 +107,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// `body` with its ETag and cache headers, or `304` when the client has it already.
-fn cacheable(
+pub(crate) fn cacheable(
     request: &HeaderMap,
     cache: &Caching,
     content_type: &'static str,
@@ -122,7 +131,7 @@ fn cacheable(
     response
 }
 
-fn html(v: &Verification) -> Result<String, ApiError> {
+fn html(v: &Verification, base_url: &str) -> Result<String, ApiError> {
     let label = match v.status.as_str() {
         "valid" => "valid",
         "expired" => "expired",
@@ -135,7 +144,8 @@ fn html(v: &Verification) -> Result<String, ApiError> {
             recipient_name => v.recipient_name, course_name => v.course_name,
             issuer_name => v.issuer_name, issued_on => v.issued_on, expires_on => v.expires_on,
             revocation_reason => v.revocation_reason, sha256 => v.sha256,
-            linkedin_url => v.linkedin_url,
+            linkedin_url => v.linkedin_url, credential_url => v.credential_url,
+            did_url => shared::urls::did_document(base_url),
             stylesheet => super::assets::url("verify.css"),
         })
     });
@@ -163,7 +173,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let answer = lookup(&state, &code).await?;
     if wants_html(&headers) {
-        let page = html(&answer.verification)?;
+        let page = html(&answer.verification, &state.base_url)?;
         return Ok(cacheable(
             &headers,
             &answer.cache,
@@ -184,7 +194,7 @@ pub async fn verify_page(
 ) -> Response {
     match lookup(&state, &code)
         .await
-        .and_then(|a| Ok((html(&a.verification)?, a.cache)))
+        .and_then(|a| Ok((html(&a.verification, &state.base_url)?, a.cache)))
     {
         Ok((page, cache)) => cacheable(&headers, &cache, "text/html; charset=utf-8", page.into()),
         Err(ApiError::NotFound(_)) => (

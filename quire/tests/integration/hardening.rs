@@ -437,10 +437,10 @@ async fn stored(app: &TestApp, sql: &str) -> Vec<String> {
         .unwrap()
 }
 
-/// Webhook secrets, callback secrets and the link-signing key are stored sealed under the
-/// key-encryption key (here the embedded deployment's own key file, mode 0600): the
-/// database holds none of them in the clear, yet deliveries are signed with the secret the
-/// owner was shown. Secrets stored in the clear before are still used, and sealed at the next
+/// Webhook secrets, callback secrets, the link-signing key and the credential-signing key
+/// are stored sealed under the key-encryption key (here the embedded deployment's own key
+/// file, mode 0600): the database holds none of them in the clear, yet deliveries are signed
+/// with the secret the owner was shown. Secrets stored in the clear before are still used, and sealed at the next
 /// start.
 #[tokio::test]
 async fn stored_secrets_are_sealed_and_older_plaintext_ones_sealed_at_start() {
@@ -470,6 +470,9 @@ async fn stored_secrets_are_sealed_and_older_plaintext_ones_sealed_at_start() {
         .await;
     let callback = callback["secret"].as_str().unwrap().to_owned();
     let links = shared::links::LinkSigner::load(&app.db).await.unwrap();
+    shared::credentials::Issuer::load(&app.db, &app.base)
+        .await
+        .unwrap();
 
     let sealed = [
         stored(&app, "SELECT secret FROM webhooks").await,
@@ -483,9 +486,14 @@ async fn stored_secrets_are_sealed_and_older_plaintext_ones_sealed_at_start() {
             "SELECT value FROM settings WHERE name = 'download_link_key'",
         )
         .await,
+        stored(
+            &app,
+            "SELECT value FROM settings WHERE name = 'credential_signing_key'",
+        )
+        .await,
     ]
     .concat();
-    assert_eq!(sealed.len(), 3, "{sealed:?}");
+    assert_eq!(sealed.len(), 4, "{sealed:?}");
     for value in &sealed {
         assert!(value.starts_with("enc:v1:"), "{value}");
         assert!(

@@ -152,6 +152,11 @@ async fn a_certificate_with_notify_sends_certificate_issued_with_the_pdf() {
     );
     let html = html_unescape(&m.body_html(0).unwrap());
     assert!(html.contains(&format!("href=\"{linkedin}\"")), "{html}");
+    // And its Open Badges credential, in both parts.
+    let credential = view["credential_url"].as_str().unwrap();
+    assert!(credential.ends_with("/credential"), "{credential}");
+    assert!(m.body_text(0).unwrap().contains(credential));
+    assert!(html.contains(&format!("href=\"{credential}\"")), "{html}");
     app.stop().await;
 }
 

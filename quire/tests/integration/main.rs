@@ -10,6 +10,7 @@ mod cdn;
 mod cli;
 mod client;
 mod cost;
+mod credentials;
 mod dashboard;
 mod email_limits;
 mod events;

@@ -716,6 +716,66 @@ impl Db {
         Ok(revoked == 0)
     }
 
+    /// The certificate's index in the revocation status lists (`credentials.rs`), given on
+    /// first use: one read once it has one.
+    pub async fn credential_status_index(&self, job_id: JobId) -> Result<i64, DbError> {
+        let read = || {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT status_index FROM certificates WHERE job_id = $1",
+            )
+            .bind(job_id.to_string())
+        };
+        if let Some(index) = read().fetch_optional(self.pool()).await?.flatten() {
+            return Ok(index);
+        }
+        let next = match self.backend() {
+            DatabaseBackend::Postgres => "nextval('certificate_status_index')",
+            DatabaseBackend::Sqlite => {
+                "(SELECT COALESCE(MAX(status_index) + 1, 0) FROM certificates)"
+            }
+        };
+        // Only a row without one takes one: of two first reads at once, one sets it and both
+        // read it back.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE certificates SET status_index = {next} \
+             WHERE job_id = $1 AND status_index IS NULL"
+        )))
+        .bind(job_id.to_string())
+        .execute(self.pool())
+        .await?;
+        read()
+            .fetch_optional(self.pool())
+            .await?
+            .flatten()
+            .ok_or_else(|| DbError::Other(format!("certificate {job_id} is gone")))
+    }
+
+    /// The revoked indexes of status list `list` (`LIST_SIZE` indexes from `list *
+    /// LIST_SIZE`), with the time of the latest revocation among them.
+    pub async fn revoked_status_indexes(
+        &self,
+        list: i64,
+    ) -> Result<(Vec<i64>, Option<i64>), DbError> {
+        use crate::credentials::LIST_SIZE;
+        let rows = sqlx::query(
+            "SELECT status_index, revoked_at FROM certificates \
+             WHERE status_index >= $1 AND status_index < $2 \
+               AND status_index IS NOT NULL AND revoked_at IS NOT NULL",
+        )
+        .bind(list * LIST_SIZE)
+        .bind((list + 1) * LIST_SIZE)
+        .fetch_all(self.pool())
+        .await?;
+        let mut indexes = Vec::with_capacity(rows.len());
+        let mut latest = None;
+        for row in &rows {
+            indexes.push(row.try_get::<i64, _>("status_index")?);
+            let at: i64 = row.try_get("revoked_at")?;
+            latest = latest.max(Some(at));
+        }
+        Ok((indexes, latest))
+    }
+
     /// Revokes a certificate; the first revocation's reason stands. With `purging`, the purge
     /// of its verification (and the registry, if it is listed) is inserted in the same
     /// transaction and returned, to be pushed.

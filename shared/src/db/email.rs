@@ -327,5 +327,8 @@ async fn retry_after(
 /// The setting that holds the key of signed download links (`links.rs`).
 pub const LINK_KEY_SETTING: &str = "download_link_key";
 
+/// The setting that holds the key that signs Open Badges credentials (`credentials.rs`).
+pub const CREDENTIAL_KEY_SETTING: &str = "credential_signing_key";
+
 /// Settings that are secrets, stored sealed.
-const SEALED_SETTINGS: [&str; 1] = [LINK_KEY_SETTING];
+const SEALED_SETTINGS: [&str; 2] = [LINK_KEY_SETTING, CREDENTIAL_KEY_SETTING];

@@ -27,7 +27,9 @@ pub use certificates::{
     CertificateSort, CertificateStatus, NewCertificate, RevokeOutcome, SortKey,
 };
 pub use dashboard::{FailureGroup, Latencies, Throughput};
-pub use email::{EmailCharge, EmailSend, LINK_KEY_SETTING, OverQuota, QuotaWindow};
+pub use email::{
+    CREDENTIAL_KEY_SETTING, EmailCharge, EmailSend, LINK_KEY_SETTING, OverQuota, QuotaWindow,
+};
 pub use events::{Event, EventFilter, EventRead, HistoryEntry, PumpSettings, Pumped};
 pub use jobs::{
     CancelOutcome, Claimed, FailOutcome, InsertOutcome, JobFilter, JobRow, Lease, ListCursor,

@@ -25,6 +25,7 @@ from .deleted import Deleted
 from .delivery_page import DeliveryPage
 from .delivery_view import DeliveryView
 from .delivery_view_payload import DeliveryViewPayload
+from .did_document import DidDocument
 from .edge_view import EdgeView
 from .email_request import EmailRequest
 from .email_request_vars import EmailRequestVars
@@ -60,6 +61,7 @@ from .preview_request import PreviewRequest
 from .preview_request_fields_type_0 import PreviewRequestFieldsType0
 from .priority import Priority
 from .priority_choice import PriorityChoice
+from .public_jwk import PublicJwk
 from .punch_input import PunchInput
 from .queue_counts import QueueCounts
 from .queue_counts_jobs import QueueCountsJobs
@@ -91,6 +93,7 @@ from .template_view_assets_type_0 import TemplateViewAssetsType0
 from .text_section_input import TextSectionInput
 from .update_webhook import UpdateWebhook
 from .verification import Verification
+from .verification_method import VerificationMethod
 from .webhook_links import WebhookLinks
 from .webhook_list import WebhookList
 from .webhook_view import WebhookView
@@ -128,6 +131,7 @@ __all__ = (
     "DeliveryPage",
     "DeliveryView",
     "DeliveryViewPayload",
+    "DidDocument",
     "EdgeView",
     "EmailRequest",
     "EmailRequestVars",
@@ -163,6 +167,7 @@ __all__ = (
     "PreviewRequestFieldsType0",
     "Priority",
     "PriorityChoice",
+    "PublicJwk",
     "PunchInput",
     "QueueCounts",
     "QueueCountsJobs",
@@ -194,6 +199,7 @@ __all__ = (
     "TextSectionInput",
     "UpdateWebhook",
     "Verification",
+    "VerificationMethod",
     "WebhookLinks",
     "WebhookList",
     "WebhookView",

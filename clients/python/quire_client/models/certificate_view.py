@@ -38,6 +38,9 @@ class CertificateView:
             verification_code (str):
             verify_url (str):
             batch_id (None | str | Unset):
+            credential_url (None | str | Unset): Its Open Badges 3.0 credential, a VC-JWT (`GET
+                /v1/verify/{code}/credential`); null
+                until issued.
             expires_on (None | str | Unset):
             file (None | str | Unset): The PDF (owner or admin; absent in the public registry).
             issuer_name (None | str | Unset):
@@ -62,6 +65,7 @@ class CertificateView:
     verification_code: str
     verify_url: str
     batch_id: None | str | Unset = UNSET
+    credential_url: None | str | Unset = UNSET
     expires_on: None | str | Unset = UNSET
     file: None | str | Unset = UNSET
     issuer_name: None | str | Unset = UNSET
@@ -103,6 +107,12 @@ class CertificateView:
             batch_id = UNSET
         else:
             batch_id = self.batch_id
+
+        credential_url: None | str | Unset
+        if isinstance(self.credential_url, Unset):
+            credential_url = UNSET
+        else:
+            credential_url = self.credential_url
 
         expires_on: None | str | Unset
         if isinstance(self.expires_on, Unset):
@@ -164,6 +174,8 @@ class CertificateView:
         })
         if batch_id is not UNSET:
             field_dict["batch_id"] = batch_id
+        if credential_url is not UNSET:
+            field_dict["credential_url"] = credential_url
         if expires_on is not UNSET:
             field_dict["expires_on"] = expires_on
         if file is not UNSET:
@@ -219,6 +231,16 @@ class CertificateView:
             return cast(None | str | Unset, data)
 
         batch_id = _parse_batch_id(d.pop("batch_id", UNSET))
+
+
+        def _parse_credential_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        credential_url = _parse_credential_url(d.pop("credential_url", UNSET))
 
 
         def _parse_expires_on(data: object) -> None | str | Unset:
@@ -304,6 +326,7 @@ class CertificateView:
             verification_code=verification_code,
             verify_url=verify_url,
             batch_id=batch_id,
+            credential_url=credential_url,
             expires_on=expires_on,
             file=file,
             issuer_name=issuer_name,

@@ -30,6 +30,7 @@ class Verification:
             issued_on (str):
             recipient_name (str):
             status (str): `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
+            credential_url (None | str | Unset): Its Open Badges 3.0 credential (see `CertificateView`); null until issued.
             expires_on (None | str | Unset):
             issuer_name (None | str | Unset):
             linkedin_url (None | str | Unset): LinkedIn's "Add to profile" link (see `CertificateView`); null unless `valid`
@@ -45,6 +46,7 @@ class Verification:
     issued_on: str
     recipient_name: str
     status: str
+    credential_url: None | str | Unset = UNSET
     expires_on: None | str | Unset = UNSET
     issuer_name: None | str | Unset = UNSET
     linkedin_url: None | str | Unset = UNSET
@@ -67,6 +69,12 @@ class Verification:
         recipient_name = self.recipient_name
 
         status = self.status
+
+        credential_url: None | str | Unset
+        if isinstance(self.credential_url, Unset):
+            credential_url = UNSET
+        else:
+            credential_url = self.credential_url
 
         expires_on: None | str | Unset
         if isinstance(self.expires_on, Unset):
@@ -114,6 +122,8 @@ class Verification:
             "recipient_name": recipient_name,
             "status": status,
         })
+        if credential_url is not UNSET:
+            field_dict["credential_url"] = credential_url
         if expires_on is not UNSET:
             field_dict["expires_on"] = expires_on
         if issuer_name is not UNSET:
@@ -143,6 +153,16 @@ class Verification:
         recipient_name = d.pop("recipient_name")
 
         status = d.pop("status")
+
+        def _parse_credential_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        credential_url = _parse_credential_url(d.pop("credential_url", UNSET))
+
 
         def _parse_expires_on(data: object) -> None | str | Unset:
             if data is None:
@@ -210,6 +230,7 @@ class Verification:
             issued_on=issued_on,
             recipient_name=recipient_name,
             status=status,
+            credential_url=credential_url,
             expires_on=expires_on,
             issuer_name=issuer_name,
             linkedin_url=linkedin_url,

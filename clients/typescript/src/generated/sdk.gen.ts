@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CancelJobData, CancelJobErrors, CancelJobResponses, CancelWorkflowData, CancelWorkflowErrors, CancelWorkflowResponses, ClearCacheData, ClearCacheErrors, ClearCacheResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DownloadBatchArchiveData, DownloadBatchArchiveErrors, DownloadBatchArchiveResponses, DownloadJobFileData, DownloadJobFileErrors, DownloadJobFileResponses, DownloadSignedFileData, DownloadSignedFileErrors, DownloadSignedFileResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetCacheHealthData, GetCacheHealthErrors, GetCacheHealthResponses, GetCacheStatsData, GetCacheStatsErrors, GetCacheStatsResponses, GetCallbackSecretData, GetCallbackSecretErrors, GetCallbackSecretResponses, GetCertificateData, GetCertificateErrors, GetCertificateResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJobData, GetJobErrors, GetJobHistoryData, GetJobHistoryErrors, GetJobHistoryResponses, GetJobResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetOpenapiDocumentData, GetOpenapiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetStatusData, GetStatusErrors, GetStatusResponses, GetTemplateData, GetTemplateErrors, GetTemplateResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, GetWorkflowData, GetWorkflowErrors, GetWorkflowResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListCertificatesData, ListCertificatesErrors, ListCertificatesResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListPublicCertificatesData, ListPublicCertificatesErrors, ListPublicCertificatesResponses, ListSchedulesData, ListSchedulesErrors, ListSchedulesResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, ListWorkflowsData, ListWorkflowsErrors, ListWorkflowsResponses, PauseScheduleData, PauseScheduleErrors, PauseScheduleResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, ResumeScheduleData, ResumeScheduleErrors, ResumeScheduleResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RevokeCertificateData, RevokeCertificateErrors, RevokeCertificateResponses, RunScheduleData, RunScheduleErrors, RunScheduleResponses, StreamEventsData, StreamEventsErrors, StreamEventsResponses, SubmitBatchData, SubmitBatchErrors, SubmitBatchResponses, SubmitCertificateData, SubmitCertificateErrors, SubmitCertificateResponses, SubmitEmailData, SubmitEmailErrors, SubmitEmailResponses, SubmitReportData, SubmitReportErrors, SubmitReportResponses, SubmitWorkflowData, SubmitWorkflowErrors, SubmitWorkflowResponses, TestWebhookData, TestWebhookErrors, TestWebhookResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWebhookData, UpdateWebhookErrors, UpdateWebhookResponses, VerifyCertificateData, VerifyCertificateErrors, VerifyCertificateResponses } from './types.gen';
+import type { CancelJobData, CancelJobErrors, CancelJobResponses, CancelWorkflowData, CancelWorkflowErrors, CancelWorkflowResponses, ClearCacheData, ClearCacheErrors, ClearCacheResponses, CreateTemplateData, CreateTemplateErrors, CreateTemplateResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteTemplateData, DeleteTemplateErrors, DeleteTemplateResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DownloadBatchArchiveData, DownloadBatchArchiveErrors, DownloadBatchArchiveResponses, DownloadJobFileData, DownloadJobFileErrors, DownloadJobFileResponses, DownloadSignedFileData, DownloadSignedFileErrors, DownloadSignedFileResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetCacheHealthData, GetCacheHealthErrors, GetCacheHealthResponses, GetCacheStatsData, GetCacheStatsErrors, GetCacheStatsResponses, GetCallbackSecretData, GetCallbackSecretErrors, GetCallbackSecretResponses, GetCertificateData, GetCertificateErrors, GetCertificateResponses, GetCredentialData, GetCredentialErrors, GetCredentialResponses, GetDidDocumentData, GetDidDocumentErrors, GetDidDocumentResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetJobData, GetJobErrors, GetJobHistoryData, GetJobHistoryErrors, GetJobHistoryResponses, GetJobResponses, GetMetricsData, GetMetricsErrors, GetMetricsResponses, GetOpenapiDocumentData, GetOpenapiDocumentResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetStatusData, GetStatusErrors, GetStatusListData, GetStatusListErrors, GetStatusListResponses, GetStatusResponses, GetTemplateData, GetTemplateErrors, GetTemplateResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, GetWorkflowData, GetWorkflowErrors, GetWorkflowResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListCertificatesData, ListCertificatesErrors, ListCertificatesResponses, ListJobsData, ListJobsErrors, ListJobsResponses, ListPublicCertificatesData, ListPublicCertificatesErrors, ListPublicCertificatesResponses, ListSchedulesData, ListSchedulesErrors, ListSchedulesResponses, ListTemplatesData, ListTemplatesErrors, ListTemplatesResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, ListWorkflowsData, ListWorkflowsErrors, ListWorkflowsResponses, PauseScheduleData, PauseScheduleErrors, PauseScheduleResponses, PreviewTemplateData, PreviewTemplateErrors, PreviewTemplateResponses, ResumeScheduleData, ResumeScheduleErrors, ResumeScheduleResponses, RetryJobData, RetryJobErrors, RetryJobResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RevokeCertificateData, RevokeCertificateErrors, RevokeCertificateResponses, RunScheduleData, RunScheduleErrors, RunScheduleResponses, StreamEventsData, StreamEventsErrors, StreamEventsResponses, SubmitBatchData, SubmitBatchErrors, SubmitBatchResponses, SubmitCertificateData, SubmitCertificateErrors, SubmitCertificateResponses, SubmitEmailData, SubmitEmailErrors, SubmitEmailResponses, SubmitReportData, SubmitReportErrors, SubmitReportResponses, SubmitWorkflowData, SubmitWorkflowErrors, SubmitWorkflowResponses, TestWebhookData, TestWebhookErrors, TestWebhookResponses, UpdateTemplateData, UpdateTemplateErrors, UpdateTemplateResponses, UpdateWebhookData, UpdateWebhookErrors, UpdateWebhookResponses, VerifyCertificateData, VerifyCertificateErrors, VerifyCertificateResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -17,6 +17,13 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
      */
     meta?: Record<string, unknown>;
 };
+
+/**
+ * The issuer's DID document (`did:web`): the Ed25519 public key that signs credentials, as a
+ * JSON Web Key. Also served at `/did.json`, where `did:web` looks when the public base URL
+ * has a path.
+ */
+export const getDidDocument = <ThrowOnError extends boolean = false>(options?: Options<GetDidDocumentData, ThrowOnError>) => (options?.client ?? client).get<GetDidDocumentResponses, GetDidDocumentErrors, ThrowOnError>({ url: '/.well-known/did.json', ...options });
 
 /**
  * Liveness: the process is up and still runs work (its runtime and blocking pool completed a
@@ -133,6 +140,14 @@ export const revokeCertificate = <ThrowOnError extends boolean = false>(options:
         ...options.headers
     }
 });
+
+/**
+ * A revocation status list (W3C Bitstring Status List): a `BitstringStatusListCredential`
+ * as a VC-JWT, whose `encodedList` has the bit of every revoked certificate's entry set. Read
+ * from the database on each request (revocation flips the bit in its own transaction), so
+ * `Cache-Control: no-cache`: caches revalidate with the `ETag`.
+ */
+export const getStatusList = <ThrowOnError extends boolean = false>(options: Options<GetStatusListData, ThrowOnError>) => (options.client ?? client).get<GetStatusListResponses, GetStatusListErrors, ThrowOnError>({ url: '/v1/credentials/status/{list}', ...options });
 
 /**
  * Submit an email job.
@@ -403,6 +418,14 @@ export const previewTemplate = <ThrowOnError extends boolean = false>(options: O
  * current ETag answers 304 (revoking the certificate changes it).
  */
 export const verifyCertificate = <ThrowOnError extends boolean = false>(options: Options<VerifyCertificateData, ThrowOnError>) => (options.client ?? client).get<VerifyCertificateResponses, VerifyCertificateErrors, ThrowOnError>({ url: '/v1/verify/{code}', ...options });
+
+/**
+ * The certificate's Open Badges 3.0 `OpenBadgeCredential`, as a VC-JWT signed by quire's
+ * `did:web` issuer (`EdDSA`; the key is in the DID document). Its `credentialStatus` names
+ * its entry in a revocation status list: a revoked certificate's credential is still served,
+ * and its list says it is revoked. A certificate not rendered yet has none (404).
+ */
+export const getCredential = <ThrowOnError extends boolean = false>(options: Options<GetCredentialData, ThrowOnError>) => (options.client ?? client).get<GetCredentialResponses, GetCredentialErrors, ThrowOnError>({ url: '/v1/verify/{code}/credential', ...options });
 
 /**
  * The caller's endpoints (admins: every key's).

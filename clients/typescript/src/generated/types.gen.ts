@@ -289,6 +289,11 @@ export type CertificateView = {
     batch_id?: string | null;
     course_name: string;
     created_at: string;
+    /**
+     * Its Open Badges 3.0 credential, a VC-JWT (`GET /v1/verify/{code}/credential`); null
+     * until issued.
+     */
+    credential_url?: string | null;
     expires_on?: string | null;
     /**
      * The PDF (owner or admin; absent in the public registry).
@@ -411,6 +416,25 @@ export type DeliveryView = {
      */
     status: string;
     url: string;
+};
+
+/**
+ * A DID document (W3C DID Core) with one key, for `assertionMethod`.
+ */
+export type DidDocument = {
+    /**
+     * The DID Core context and the JSON Web Key 2020 suite's.
+     */
+    '@context': Array<string>;
+    /**
+     * The keys that sign credentials: the `kid` of each credential's JOSE header.
+     */
+    assertionMethod: Array<string>;
+    /**
+     * `did:web:` of the public base URL.
+     */
+    id: string;
+    verificationMethod: Array<VerificationMethod>;
 };
 
 export type EdgeView = {
@@ -827,6 +851,25 @@ export type Priority = 'low' | 'bulk' | 'notification' | 'normal' | 'high' | 'sy
  * The priorities a client may ask for. `high` is above every default: admin keys only.
  */
 export type PriorityChoice = 'low' | 'bulk' | 'normal' | 'high';
+
+/**
+ * An Ed25519 public key as a JSON Web Key (RFC 8037).
+ */
+export type PublicJwk = {
+    /**
+     * `Ed25519`.
+     */
+    crv: string;
+    kid: string;
+    /**
+     * `OKP`.
+     */
+    kty: string;
+    /**
+     * The public key, base64url without padding.
+     */
+    x: string;
+};
 
 export type PunchInput = {
     description: string;
@@ -1320,6 +1363,10 @@ export type UpdateWebhook = {
 export type Verification = {
     code: string;
     course_name: string;
+    /**
+     * Its Open Badges 3.0 credential (see `CertificateView`); null until issued.
+     */
+    credential_url?: string | null;
     expires_on?: string | null;
     issued_on: string;
     issuer_name?: string | null;
@@ -1342,6 +1389,22 @@ export type Verification = {
      * `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
      */
     status: string;
+};
+
+/**
+ * A public key of a DID document.
+ */
+export type VerificationMethod = {
+    controller: string;
+    /**
+     * `{did}#key-<first 8 bytes of the key's sha256, hex>`.
+     */
+    id: string;
+    publicKeyJwk: PublicJwk;
+    /**
+     * `JsonWebKey2020`.
+     */
+    type: string;
 };
 
 export type WebhookLinks = {
@@ -1484,6 +1547,35 @@ export type WorkflowView = {
      */
     total: number;
 };
+
+export type GetDidDocumentData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/.well-known/did.json';
+};
+
+export type GetDidDocumentErrors = {
+    /**
+     * `rate_limited`: more requests from this client address than `rate_limit.public_per_address` per window
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type GetDidDocumentError = GetDidDocumentErrors[keyof GetDidDocumentErrors];
+
+export type GetDidDocumentResponses = {
+    /**
+     * The DID document
+     */
+    200: DidDocument;
+};
+
+export type GetDidDocumentResponse = GetDidDocumentResponses[keyof GetDidDocumentResponses];
 
 export type GetHealthData = {
     body?: never;
@@ -2013,6 +2105,45 @@ export type RevokeCertificateResponses = {
 };
 
 export type RevokeCertificateResponse = RevokeCertificateResponses[keyof RevokeCertificateResponses];
+
+export type GetStatusListData = {
+    body?: never;
+    path: {
+        /**
+         * The list's number, as in a credential's `statusListCredential`
+         */
+        list: number;
+    };
+    query?: never;
+    url: '/v1/credentials/status/{list}';
+};
+
+export type GetStatusListErrors = {
+    /**
+     * The request cannot be read: malformed JSON, or a query, path or header parameter that is not of its type (`field` names it)
+     */
+    400: ErrorBody;
+    404: ErrorBody;
+    /**
+     * `rate_limited`: more requests from this client address than `rate_limit.public_per_address` per window
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type GetStatusListError = GetStatusListErrors[keyof GetStatusListErrors];
+
+export type GetStatusListResponses = {
+    /**
+     * The status list credential: a compact JWS
+     */
+    200: string;
+};
+
+export type GetStatusListResponse = GetStatusListResponses[keyof GetStatusListResponses];
 
 export type SubmitEmailData = {
     body: EmailRequest;
@@ -3080,6 +3211,45 @@ export type VerifyCertificateResponses = {
 };
 
 export type VerifyCertificateResponse = VerifyCertificateResponses[keyof VerifyCertificateResponses];
+
+export type GetCredentialData = {
+    body?: never;
+    path: {
+        /**
+         * The verification code printed on the certificate
+         */
+        code: string;
+    };
+    query?: never;
+    url: '/v1/verify/{code}/credential';
+};
+
+export type GetCredentialErrors = {
+    /**
+     * The request cannot be read: malformed JSON, or a query, path or header parameter that is not of its type (`field` names it)
+     */
+    400: ErrorBody;
+    404: ErrorBody;
+    /**
+     * `rate_limited`: more requests from this client address than `rate_limit.public_per_address` per window
+     */
+    429: ErrorBody;
+    /**
+     * The database or queue is unavailable; retry after `Retry-After` seconds
+     */
+    503: ErrorBody;
+};
+
+export type GetCredentialError = GetCredentialErrors[keyof GetCredentialErrors];
+
+export type GetCredentialResponses = {
+    /**
+     * The credential: a compact JWS whose payload is the `OpenBadgeCredential`
+     */
+    200: string;
+};
+
+export type GetCredentialResponse = GetCredentialResponses[keyof GetCredentialResponses];
 
 export type ListWebhooksData = {
     body?: never;
