@@ -17,7 +17,8 @@
 #     MOTO_VERSION), in memory, for the object storage tests (QUIRE_TEST_S3_URL);
 #   - pypdf (PyPI, pinned: PYPDF_VERSION), which deploy/pdf-conformance.py reads PDFs with, and
 #     jwcrypto and jsonschema (PyPI, pinned: JWCRYPTO_VERSION, JSONSCHEMA_VERSION), which
-#     deploy/credential-check.py verifies Open Badges credentials with;
+#     deploy/credential-check.py verifies Open Badges credentials with; pyHanko (PyPI, pinned:
+#     PYHANKO_VERSION), which validates signed PDFs beside poppler's `pdfsig`;
 #   - `openapi-spec-validator` (PyPI, pinned: OPENAPI_SPEC_VALIDATOR_VERSION), which the OpenAPI
 #     integration test and deploy/contract-test.sh run on the served document;
 #   - `openapi-python-client` (PyPI, pinned: OPENAPI_PYTHON_CLIENT_VERSION) and pytest (PYTEST_VERSION),
@@ -190,6 +191,13 @@ jwcrypto_present() {
 jsonschema_present() {
     python3 -c 'import jsonschema, sys; sys.exit(0 if hasattr(jsonschema, "Draft202012Validator") else 1)' >/dev/null 2>&1
 }
+# pyHanko validates the PAdES signatures of signed PDFs (quire/tests/integration/signing.rs),
+# an implementation independent of quire's and of poppler's pdfsig.
+PYHANKO_VERSION=0.38.0
+PYHANKO_CLI_VERSION=0.6.0
+pyhanko_present() {
+    [[ $(pyhanko --version 2>/dev/null) == "pyHanko, version $PYHANKO_VERSION (CLI $PYHANKO_CLI_VERSION)" ]]
+}
 # The TypeScript client's generator (@hey-api/openapi-ts 0.94) needs Node.js 20.19 or later.
 node_present() {
     command -v npm >/dev/null 2>&1 &&
@@ -221,7 +229,7 @@ mold_present() { command -v mold >/dev/null 2>&1; }
 varnish_present() { command -v varnishd >/dev/null 2>&1 || [[ -x /usr/sbin/varnishd ]]; }
 pg_stat_statements_loaded() { [[ $(pg_tcp_query postgres 'show shared_preload_libraries' 2>/dev/null) == *pg_stat_statements* ]]; }
 
-if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && varnish_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && pypdf_present && jwcrypto_present && jsonschema_present && node_present && s3_up; then
+if pg_up && redis_up && pg_test_db_ok && pg_stat_statements_loaded && mold_present && varnish_present && poppler_present && aiosmtpd_present && standardwebhooks_present && schemathesis_present && chromium_present && playwright_present && spec_validator_present && python_client_generator_present && pytest_present && pypdf_present && jwcrypto_present && jsonschema_present && pyhanko_present && node_present && s3_up; then
     log "PostgreSQL ($PG_HOST:$PG_PORT, db $PG_DB, pg_stat_statements), mold, varnishd, Redis ($REDIS_HOST:$REDIS_PORT) and S3 ($S3_HOST:$S3_PORT) answer, pdftotext, pdftoppm, aiosmtpd, standardwebhooks, schemathesis $SCHEMATHESIS_VERSION, chromium, playwright $PLAYWRIGHT_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION, openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, pytest $PYTEST_VERSION and Node.js $(node --version) present: nothing to do"
     drop_old_test_databases
     exit 0
@@ -341,6 +349,11 @@ jwcrypto_present || pip_install jwcrypto "jwcrypto==$JWCRYPTO_VERSION"
 jwcrypto_present || fail "jwcrypto: installed, but version $JWCRYPTO_VERSION not found"
 jsonschema_present || pip_install jsonschema "jsonschema==$JSONSCHEMA_VERSION"
 jsonschema_present || fail "jsonschema: installed, but python3 -c 'import jsonschema' finds no Draft202012Validator"
+if ! pyhanko_present; then
+    pip_install pyHanko "pyhanko==$PYHANKO_VERSION"
+    pip_install pyhanko-cli "pyhanko-cli==$PYHANKO_CLI_VERSION"
+fi
+pyhanko_present || fail "pyHanko: installed, but \`pyhanko --version\` is not $PYHANKO_VERSION (CLI $PYHANKO_CLI_VERSION)"
 node_present || fail "Node.js 20.19 or later with npm is needed (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install a newer one"
 if ! s3_up; then
     moto_present || pip_install moto "moto[server]==$MOTO_VERSION"

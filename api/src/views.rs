@@ -134,6 +134,8 @@ pub struct CertificateView {
     /// Its Open Badges 3.0 credential, a VC-JWT (`GET /v1/verify/{code}/credential`); null
     /// until issued.
     pub credential_url: Option<String>,
+    /// The subject of the certificate that signed the PDF (PAdES), when it is signed.
+    pub signed_by: Option<String>,
 }
 
 impl CertificateView {
@@ -183,6 +185,7 @@ impl CertificateView {
                 .then(|| shared::urls::job_file(base_url, row.job_id)),
             linkedin_url,
             credential_url,
+            signed_by: row.signer().map(str::to_owned),
         }
     }
 }
@@ -216,6 +219,9 @@ pub struct Verification {
     pub linkedin_url: Option<String>,
     /// Its Open Badges 3.0 credential (see `CertificateView`); null until issued.
     pub credential_url: Option<String>,
+    /// The subject of the certificate that signed the PDF (PAdES): a holder's copy carries
+    /// that signature. Null when quire does not sign.
+    pub signed_by: Option<String>,
 }
 
 impl Verification {
@@ -234,6 +240,7 @@ impl Verification {
             sha256: view.sha256,
             linkedin_url: view.linkedin_url,
             credential_url: view.credential_url,
+            signed_by: view.signed_by,
         }
     }
 }

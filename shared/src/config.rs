@@ -77,10 +77,25 @@ pub struct Config {
     pub cache: CacheSettings,
     pub dashboard: DashboardSettings,
     pub secrets: SecretsSettings,
+    /// Digital signatures (PAdES) on every PDF a worker renders.
+    pub signing: SigningSettings,
     /// Seconds a worker waits for running jobs on shutdown before releasing them.
     pub shutdown_grace_secs: u64,
     /// How long an `Idempotency-Key` is remembered, in seconds.
     pub idempotency_window_secs: u64,
+}
+
+/// PAdES signatures: with an identity, every PDF a worker renders (certificates, reports,
+/// batch certificates) is signed as PAdES B-B before it is stored, and the job records
+/// `result.signature`. Read by workers only; the key never leaves their processes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    /// A PEM file holding the signer's certificate, then its issuers' (`CERTIFICATE` blocks),
+    /// and its PKCS#8 private key (`PRIVATE KEY`, RSA or ECDSA P-256). Unset: PDFs are not
+    /// signed. A file that cannot be read or whose key is not the certificate's stops the
+    /// worker at start-up, naming the problem.
+    pub identity_file: Option<std::path::PathBuf>,
 }
 
 /// Redis for high availability: a master found through Sentinel, or a Redis Cluster (see the
@@ -757,6 +772,7 @@ impl Config {
                 max_depth: 32,
                 max_merge_parts: 10_000,
             },
+            signing: SigningSettings::default(),
             cdn: CdnSettings {
                 purge_url: None,
                 style: PurgeStyle::VarnishBan,

@@ -35,6 +35,10 @@ pub struct JobResultView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = pdf_standard_schema)]
     pub pdf_standard: Option<crate::domain::PdfStandard>,
+    /// The PAdES signature the PDF carries; absent when workers do not sign
+    /// (`signing.identity_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::jobs::PdfSignature>,
 }
 
 /// The document's named enums (the API's `schemas::named_enums` defines them), so that a
@@ -110,6 +114,7 @@ impl JobView {
                 sha256: r.sha256,
                 pages: r.pages,
                 pdf_standard: r.pdf_standard,
+                signature: r.signature,
             });
         let error = match (&job.error_code, &job.error_message) {
             (Some(code), message) => Some(JobErrorView {

@@ -253,6 +253,22 @@ pub struct FileResult {
     /// The standards the PDF was exported to meet, checked by typst as it wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdf_standard: Option<crate::domain::PdfStandard>,
+    /// The PAdES signature the file carries, when workers sign (`signing.identity_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<PdfSignature>,
+}
+
+/// What a signed PDF's job records of its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PdfSignature {
+    /// The signer certificate's subject (RFC 4514).
+    pub signer: String,
+    /// sha256 of the signer certificate (DER), hex: what a verifier pins.
+    pub certificate_sha256: String,
+    /// When it was signed (RFC 3339), as the signature dictionary's `/M` says.
+    pub signed_at: String,
+    /// The PAdES baseline level: `B-B`.
+    pub level: String,
 }
 
 impl JobPayload for BundlePayload {

@@ -12,6 +12,7 @@ pub mod merge;
 pub mod presence;
 pub mod render;
 pub mod retry;
+pub mod signing;
 pub mod templates;
 
 use std::sync::Arc;

@@ -145,6 +145,7 @@ fn html(v: &Verification, base_url: &str) -> Result<String, ApiError> {
             issuer_name => v.issuer_name, issued_on => v.issued_on, expires_on => v.expires_on,
             revocation_reason => v.revocation_reason, sha256 => v.sha256,
             linkedin_url => v.linkedin_url, credential_url => v.credential_url,
+            signed_by => v.signed_by,
             did_url => shared::urls::did_document(base_url),
             stylesheet => super::assets::url("verify.css"),
         })

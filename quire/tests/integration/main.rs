@@ -37,6 +37,7 @@ mod reports;
 mod sandbox;
 mod schedules;
 mod security;
+mod signing;
 mod standards;
 mod storage;
 mod templates;

@@ -13,7 +13,7 @@ use crate::reports::report;
 
 /// What pypdf reads from `pdf`, on a blocking thread: the test's one thread also runs the
 /// app.
-async fn conformance(pdf: &[u8]) -> Value {
+pub(crate) async fn conformance(pdf: &[u8]) -> Value {
     let pdf = pdf.to_vec();
     tokio::task::spawn_blocking(move || conformance_now(&pdf))
         .await

@@ -229,6 +229,15 @@ impl CertificateRow {
     pub fn file(&self) -> Option<&str> {
         self.result.as_ref()?.get("file")?.as_str()
     }
+
+    /// Who signed the issued PDF (its signer certificate's subject), when it is signed.
+    pub fn signer(&self) -> Option<&str> {
+        self.result
+            .as_ref()?
+            .get("signature")?
+            .get("signer")?
+            .as_str()
+    }
 }
 
 /// One certificate with its job's outcome, or the one kept when an operator deleted the job

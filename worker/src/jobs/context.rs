@@ -40,6 +40,8 @@ pub struct JobContext {
     pub purger: Option<crate::cdn::Purger>,
     /// Signs download links in emails; its key is read from the database on first use.
     links: Arc<OnceCell<LinkSigner>>,
+    /// Signs every rendered PDF (PAdES) when `signing.identity_file` is set.
+    pub signer: Option<Arc<crate::signing::Signer>>,
 }
 
 impl JobContext {
@@ -52,7 +54,21 @@ impl JobContext {
         engine: Arc<Engine>,
         storage: Storage,
     ) -> anyhow::Result<JobContext> {
+        let signer = match &config.signing.identity_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("signing.identity_file {}: {e}", path.display())
+                })?;
+                let signer = crate::signing::Signer::from_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!("signing.identity_file {}: {e}", path.display())
+                })?;
+                tracing::info!(signer = signer.subject(), "PDFs are signed (PAdES B-B)");
+                Some(Arc::new(signer))
+            }
+            None => None,
+        };
         Ok(JobContext {
+            signer,
             mailer: Mailer::from_config(&config, storage.clone())?,
             deliverer: Deliverer::from_config(&config)?,
             purger: crate::cdn::Purger::from_config(&config)?,

@@ -101,9 +101,24 @@ pub async fn store(
     pdf_standard: Option<PdfStandard>,
 ) -> Result<serde_json::Value, JobError> {
     super::context::safe_point()?;
+    let (pdf, signature) = match &ctx.signer {
+        Some(signer) => {
+            let signer = signer.clone();
+            let pdf = rendered.pdf;
+            // Hashing and the private-key operation are CPU work: off the executor.
+            let (signed, info) = tokio::task::spawn_blocking(move || {
+                signer.sign_pdf(&pdf, time::OffsetDateTime::now_utc())
+            })
+            .await
+            .map_err(|e| JobError::retryable("sign_panicked", format!("signing crashed: {e}")))?
+            .map_err(|e| JobError::permanent("sign_failed", e))?;
+            (signed, Some(info))
+        }
+        None => (rendered.pdf, None),
+    };
     let stored = ctx
         .storage
-        .write_output(&job.owner_id, job.id, job.attempt, rendered.pdf.into())
+        .write_output(&job.owner_id, job.id, job.attempt, pdf.into())
         .await
         .map_err(|e| {
             JobError::retryable("storage_failed", format!("writing the PDF failed: {e}"))
@@ -114,6 +129,7 @@ pub async fn store(
         sha256: stored.sha256,
         pages: rendered.pages as u32,
         pdf_standard,
+        signature,
     };
     serde_json::to_value(result).map_err(|e| JobError::permanent("internal", e.to_string()))
 }

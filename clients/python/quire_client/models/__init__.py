@@ -56,6 +56,7 @@ from .job_view_summary_type_0 import JobViewSummaryType0
 from .links import Links
 from .notify import Notify
 from .on_parent_failure import OnParentFailure
+from .pdf_signature import PdfSignature
 from .pdf_standard import PdfStandard
 from .preview_request import PreviewRequest
 from .preview_request_fields_type_0 import PreviewRequestFieldsType0
@@ -162,6 +163,7 @@ __all__ = (
     "Links",
     "Notify",
     "OnParentFailure",
+    "PdfSignature",
     "PdfStandard",
     "PreviewRequest",
     "PreviewRequestFieldsType0",

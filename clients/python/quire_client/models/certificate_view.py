@@ -51,6 +51,7 @@ class CertificateView:
             revocation_reason (None | str | Unset):
             revoked_at (None | str | Unset):
             sha256 (None | str | Unset): sha256 of the issued PDF.
+            signed_by (None | str | Unset): The subject of the certificate that signed the PDF (PAdES), when it is signed.
      """
 
     course_name: str
@@ -73,6 +74,7 @@ class CertificateView:
     revocation_reason: None | str | Unset = UNSET
     revoked_at: None | str | Unset = UNSET
     sha256: None | str | Unset = UNSET
+    signed_by: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -156,6 +158,12 @@ class CertificateView:
         else:
             sha256 = self.sha256
 
+        signed_by: None | str | Unset
+        if isinstance(self.signed_by, Unset):
+            signed_by = UNSET
+        else:
+            signed_by = self.signed_by
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -190,6 +198,8 @@ class CertificateView:
             field_dict["revoked_at"] = revoked_at
         if sha256 is not UNSET:
             field_dict["sha256"] = sha256
+        if signed_by is not UNSET:
+            field_dict["signed_by"] = signed_by
 
         return field_dict
 
@@ -313,6 +323,16 @@ class CertificateView:
         sha256 = _parse_sha256(d.pop("sha256", UNSET))
 
 
+        def _parse_signed_by(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        signed_by = _parse_signed_by(d.pop("signed_by", UNSET))
+
+
         certificate_view = cls(
             course_name=course_name,
             created_at=created_at,
@@ -334,6 +354,7 @@ class CertificateView:
             revocation_reason=revocation_reason,
             revoked_at=revoked_at,
             sha256=sha256,
+            signed_by=signed_by,
         )
 
 

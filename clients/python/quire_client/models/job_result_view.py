@@ -10,7 +10,10 @@ from ..types import UNSET, Unset
 
 from ..models.pdf_standard import PdfStandard
 from ..types import UNSET, Unset
+from typing import cast
 
+if TYPE_CHECKING:
+  from ..models.pdf_signature import PdfSignature
 
 
 
@@ -31,6 +34,7 @@ class JobResultView:
             pdf_standard (PdfStandard | Unset): The standards a PDF is exported to meet: one PDF/A level, PDF/UA-1 (`ua-1`),
                 or both (`a-2a+ua-1`). typst checks the document as it writes it: a template that cannot meet it is refused at
                 upload, and a job that cannot ends `dead` with `nonconforming`.
+            signature (None | PdfSignature | Unset):
      """
 
     bytes_: int
@@ -38,6 +42,7 @@ class JobResultView:
     pages: int
     sha256: str
     pdf_standard: PdfStandard | Unset = UNSET
+    signature: None | PdfSignature | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -45,6 +50,7 @@ class JobResultView:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.pdf_signature import PdfSignature # noqa: PLC0415
         bytes_ = self.bytes_
 
         file = self.file
@@ -58,6 +64,14 @@ class JobResultView:
             pdf_standard = self.pdf_standard.value
 
 
+        signature: dict[str, Any] | None | Unset
+        if isinstance(self.signature, Unset):
+            signature = UNSET
+        elif isinstance(self.signature, PdfSignature):
+            signature = self.signature.to_dict()
+        else:
+            signature = self.signature
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -69,6 +83,8 @@ class JobResultView:
         })
         if pdf_standard is not UNSET:
             field_dict["pdf_standard"] = pdf_standard
+        if signature is not UNSET:
+            field_dict["signature"] = signature
 
         return field_dict
 
@@ -76,6 +92,7 @@ class JobResultView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.pdf_signature import PdfSignature # noqa: PLC0415
         d = dict(src_dict)
         bytes_ = d.pop("bytes")
 
@@ -95,12 +112,33 @@ class JobResultView:
 
 
 
+        def _parse_signature(data: object) -> None | PdfSignature | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                signature_type_1 = PdfSignature.from_dict(data)
+
+
+
+                return signature_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PdfSignature | Unset, data)
+
+        signature = _parse_signature(d.pop("signature", UNSET))
+
+
         job_result_view = cls(
             bytes_=bytes_,
             file=file,
             pages=pages,
             sha256=sha256,
             pdf_standard=pdf_standard,
+            signature=signature,
         )
 
 

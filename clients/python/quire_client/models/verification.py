@@ -39,6 +39,9 @@ class Verification:
             revocation_reason (None | str | Unset):
             revoked_at (None | str | Unset): RFC 3339.
             sha256 (None | str | Unset): sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
+            signed_by (None | str | Unset): The subject of the certificate that signed the PDF (PAdES): a holder's copy
+                carries
+                that signature. Null when quire does not sign.
      """
 
     code: str
@@ -53,6 +56,7 @@ class Verification:
     revocation_reason: None | str | Unset = UNSET
     revoked_at: None | str | Unset = UNSET
     sha256: None | str | Unset = UNSET
+    signed_by: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -112,6 +116,12 @@ class Verification:
         else:
             sha256 = self.sha256
 
+        signed_by: None | str | Unset
+        if isinstance(self.signed_by, Unset):
+            signed_by = UNSET
+        else:
+            signed_by = self.signed_by
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -136,6 +146,8 @@ class Verification:
             field_dict["revoked_at"] = revoked_at
         if sha256 is not UNSET:
             field_dict["sha256"] = sha256
+        if signed_by is not UNSET:
+            field_dict["signed_by"] = signed_by
 
         return field_dict
 
@@ -224,6 +236,16 @@ class Verification:
         sha256 = _parse_sha256(d.pop("sha256", UNSET))
 
 
+        def _parse_signed_by(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        signed_by = _parse_signed_by(d.pop("signed_by", UNSET))
+
+
         verification = cls(
             code=code,
             course_name=course_name,
@@ -237,6 +259,7 @@ class Verification:
             revocation_reason=revocation_reason,
             revoked_at=revoked_at,
             sha256=sha256,
+            signed_by=signed_by,
         )
 
 

@@ -319,6 +319,10 @@ export type CertificateView = {
      * sha256 of the issued PDF.
      */
     sha256?: string | null;
+    /**
+     * The subject of the certificate that signed the PDF (PAdES), when it is signed.
+     */
+    signed_by?: string | null;
     status: CertificateStatus;
     template: string;
     template_version: number;
@@ -715,6 +719,7 @@ export type JobResultView = {
     pages: number;
     pdf_standard?: PdfStandard;
     sha256: string;
+    signature?: null | PdfSignature;
 };
 
 /**
@@ -806,6 +811,28 @@ export type Notify = {
 };
 
 export type OnParentFailure = 'cancel' | 'continue';
+
+/**
+ * What a signed PDF's job records of its signature.
+ */
+export type PdfSignature = {
+    /**
+     * sha256 of the signer certificate (DER), hex: what a verifier pins.
+     */
+    certificate_sha256: string;
+    /**
+     * The PAdES baseline level: `B-B`.
+     */
+    level: string;
+    /**
+     * When it was signed (RFC 3339), as the signature dictionary's `/M` says.
+     */
+    signed_at: string;
+    /**
+     * The signer certificate's subject (RFC 4514).
+     */
+    signer: string;
+};
 
 /**
  * The standards a PDF is exported to meet: one PDF/A level, PDF/UA-1 (`ua-1`), or both (`a-2a+ua-1`). typst checks the document as it writes it: a template that cannot meet it is refused at upload, and a job that cannot ends `dead` with `nonconforming`.
@@ -1385,6 +1412,11 @@ export type Verification = {
      * sha256 of the issued PDF: a holder's copy is genuine if its checksum matches.
      */
     sha256?: string | null;
+    /**
+     * The subject of the certificate that signed the PDF (PAdES): a holder's copy carries
+     * that signature. Null when quire does not sign.
+     */
+    signed_by?: string | null;
     /**
      * `valid`, `expired`, `revoked`, or `pending` (not rendered yet).
      */

@@ -1,0 +1,237 @@
+//! PAdES signatures (`signing.identity_file`), validated by two implementations other than
+//! quire's: poppler's `pdfsig` and pyHanko (`pyhanko sign validate`, with the test CA as its
+//! trust root). A certificate, a PDF/A-2b certificate (still PDF/A after signing, read back by
+//! pypdf) and a 100-page report; one flipped byte makes both report the signature invalid.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, certificate};
+use crate::reports::report;
+use crate::standards::conformance;
+
+/// A test CA and a signer it issued (RSA 2048, made with the `openssl` command): the CA's
+/// certificate, and the identity file (signer's certificate, the CA's, the signer's key).
+fn identity(dir: &Path) -> (PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=quire test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "signer.key",
+        "-out",
+        "signer.csr",
+        "-subj",
+        "/CN=Quire Academy Signer/O=Quire Academy",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "signer.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "signer.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let identity = [
+        std::fs::read_to_string(dir.join("signer.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("signer.key")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("identity.pem"), identity).unwrap();
+    (dir.join("ca.pem"), dir.join("identity.pem"))
+}
+
+/// What `pdfsig` and pyHanko say of `pdf`: (pdfsig's output, pyHanko's output, pyHanko's
+/// exit status), off the runtime.
+async fn validate(pdf: Vec<u8>, ca: PathBuf) -> (String, String, bool) {
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("signed.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let pdfsig = Command::new("pdfsig")
+            .arg(&file)
+            .output()
+            .expect("pdfsig runs (poppler-utils, deploy/test-services.sh)");
+        let pyhanko = Command::new("pyhanko")
+            .args([
+                "sign",
+                "validate",
+                "--pretty-print",
+                "--trust-replace",
+                "--trust",
+            ])
+            .arg(&ca)
+            .arg(&file)
+            .output()
+            .expect("pyhanko runs (deploy/test-services.sh installs pyHanko)");
+        let text = |o: &std::process::Output| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        };
+        (text(&pdfsig), text(&pyhanko), pyhanko.status.success())
+    })
+    .await
+    .unwrap()
+}
+
+async fn assert_valid(pdf: &[u8], ca: &Path, what: &str) {
+    let (pdfsig, pyhanko, ok) = validate(pdf.to_vec(), ca.to_owned()).await;
+    assert!(
+        pdfsig.contains("Signature Validation: Signature is Valid."),
+        "{what}: pdfsig: {pdfsig}"
+    );
+    assert!(pdfsig.contains("ETSI.CAdES.detached"), "{what}: {pdfsig}");
+    assert!(pdfsig.contains("Quire Academy Signer"), "{what}: {pdfsig}");
+    assert!(
+        pdfsig.contains("Signature Coverage: Total document signed")
+            || pdfsig.contains("Total document signed"),
+        "{what}: {pdfsig}"
+    );
+    assert!(ok, "{what}: pyhanko: {pyhanko}");
+    for said in [
+        "The signature is cryptographically sound.",
+        "The signer's certificate is trusted.",
+        "The signature covers the entire file.",
+        "The signature is judged VALID.",
+    ] {
+        assert!(pyhanko.contains(said), "{what}: pyhanko: {pyhanko}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_pdfs_validate_in_pdfsig_and_pyhanko_and_a_changed_byte_does_not() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ca, identity) = identity(keys.path());
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::ALL], |c| {
+        c.signing.identity_file = Some(identity);
+    })
+    .await;
+    let key = app.new_key("signing").await;
+
+    // A certificate: signed, and the job says by whom.
+    let id = app.submit_ok(&key, &certificate("Ada Lovelace")).await;
+    let pdf = app.pdf_of(&key, &id).await;
+    let job = app.job(&key, &id).await;
+    let signature = &job["result"]["signature"];
+    assert_eq!(signature["level"], "B-B", "{job}");
+    assert!(
+        signature["signer"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Quire Academy Signer"),
+        "{signature}"
+    );
+    assert_eq!(signature["certificate_sha256"].as_str().unwrap().len(), 64);
+    assert_valid(&pdf, &ca, "certificate").await;
+    // The verification says it is signed, and by whom.
+    let cert: Value = app
+        .get(&key, &format!("/v1/certificates/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let verify = app
+        .json_at(None, cert["verify_url"].as_str().unwrap())
+        .await;
+    assert!(
+        verify["signed_by"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Quire Academy Signer"),
+        "{verify}"
+    );
+
+    // One byte of the signed content changed: both say so.
+    let mut tampered = pdf.clone();
+    let middle = tampered.len() / 3;
+    tampered[middle] ^= 0x01;
+    let (pdfsig, pyhanko, _) = validate(tampered, ca.clone()).await;
+    assert!(
+        !pdfsig.contains("Signature is Valid."),
+        "pdfsig still says valid: {pdfsig}"
+    );
+    assert!(
+        !pyhanko.contains("judged VALID") && !pyhanko.contains("cryptographically sound"),
+        "pyhanko: {pyhanko}"
+    );
+
+    // PDF/A-2b, signed: still PDF/A as read back by pypdf, and valid.
+    let mut body = certificate("Grace Hopper");
+    body["pdf_standard"] = json!("a-2b");
+    let id = app.submit_ok(&key, &body).await;
+    let pdf = app.pdf_of(&key, &id).await;
+    assert_valid(&pdf, &ca, "PDF/A-2b certificate").await;
+    let read: Value = conformance(&pdf).await;
+    assert_eq!(read["pdfa_part"], "2", "{read}");
+    assert_eq!(
+        read["pdfa_conformance"]
+            .as_str()
+            .map(str::to_ascii_lowercase),
+        Some("b".to_owned()),
+        "{read}"
+    );
+
+    // A report of 100 pages and more.
+    let id = app.post_ok(&key, "/v1/reports", &report(10, 400)).await;
+    let pdf = app.pdf_of(&key, &id).await;
+    let job = app.job(&key, &id).await;
+    assert!(
+        job["result"]["pages"].as_u64().unwrap() >= 100,
+        "{}",
+        job["result"]
+    );
+    assert_valid(&pdf, &ca, "100-page report").await;
+    app.stop().await;
+}
