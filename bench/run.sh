@@ -63,6 +63,9 @@
 # merge's own time and pages; and, without servers, `merge_parts --parts MERGE_PARTS`
 # (10,000): one-page certificates merged in-process as the merge step does, with its time and
 # peak RSS, into workflow.jsonl);
+# `signing` (no servers, in each repetition: `cert_ceiling` unsigned, then with `--sign`, each
+# PDF signed PAdES B-B with an RSA-2048 identity made with openssl: the certificates per second
+# of both, their ratio, and the bytes the signature adds);
 # and `report` (no
 # servers): `report_render --pages N`, the built-in `sat` report template rendered in-process
 # with worker::render, for each N in REPORT_PAGES (10 50 200), each a separate process, also
@@ -281,11 +284,12 @@ create_key() {
 # is off (the loads send thousands of requests a second with one key); the fairness suite
 # measures it with a key of its own limit. So is the per-key share of the image checks
 # (32 of them at once by default): wrk's 64 connections all use one key, and would get 429s
-# that a real client spreads over its keys or retries after.
+# that a real client spreads over its keys or retries after. The public endpoints' limit per
+# client address goes too: every wrk connection of the verify suite comes from 127.0.0.1.
 CLEAN_ENV=(env -u DATABASE_URL -u REDIS_URL -u QUIRE_DATABASE_URL -u QUIRE_REDIS_URL
     -u QUIRE_CONFIG -u QUIRE_DATA_DIR -u QUIRE_BIND -u QUIRE_REDIS_NAMESPACE
     -u QUIRE_PUBLIC_BASE_URL QUIRE_SHUTDOWN_GRACE_SECS=5 QUIRE_RATE_LIMIT__PER_KEY=0
-    QUIRE_LIMITS__MAX_CHECKS_PER_KEY=256)
+    QUIRE_RATE_LIMIT__PUBLIC_PER_ADDRESS=0 QUIRE_LIMITS__MAX_CHECKS_PER_KEY=256)
 
 embedded() {
     local port url data pid key
@@ -943,6 +947,36 @@ ceiling_suite() {
     echo "$line" >>"$WORK/ceiling.jsonl"
 }
 
+# The cost of PAdES signing: cert_ceiling unsigned, then signing each PDF (an RSA-2048
+# identity made here with openssl, as a worker with signing.identity_file does), one after
+# the other in each repetition.
+signing_suite() {
+    local line dir="$WORK/signing-identity"
+    if [[ ! -f "$dir/identity.pem" ]]; then
+        mkdir -p "$dir"
+        (
+            cd "$dir"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+                -subj "/CN=bench CA" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout signer.key -out signer.csr \
+                -subj "/CN=bench signer" 2>/dev/null
+            openssl x509 -req -in signer.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -out signer.pem -days 30 2>/dev/null
+            cat signer.pem ca.pem signer.key >identity.pem
+        )
+    fi
+    for variant in unsigned signed; do
+        log "signing: cert_ceiling --jobs $BURST_JOBS ($variant)"
+        if [[ $variant == signed ]]; then
+            line="$("$CERT_CEILING" --jobs "$BURST_JOBS" --sign "$dir/identity.pem")"
+        else
+            line="$("$CERT_CEILING" --jobs "$BURST_JOBS")"
+        fi
+        echo "$line"
+        echo "$line" >>"$WORK/signing.jsonl"
+    done
+}
+
 # The figures of every repetition and their medians: the render ceiling, each deployment's
 # end-to-end rate with the photo as a fraction of the ceiling of its own repetition, the
 # serial latency, the worker's peak RSS, and the wrk loads against the API alone.
@@ -962,6 +996,14 @@ def row(name, values, fmt, goal=""):
         rows.append((name, fmt.format(statistics.median(values)),
                      ", ".join(fmt.format(v) for v in values), goal))
 row("render ceiling, certificates/s", ceilings, "{:.1f}")
+signing = lines("signing.jsonl")
+unsigned = [s for s in signing if not s["signed"]]
+signed = [s for s in signing if s["signed"]]
+if signed and len(signed) == len(unsigned):
+    row("in-process certificates/s, unsigned", [s["renders_per_s"] for s in unsigned], "{:.1f}")
+    row("in-process certificates/s, signed (PAdES B-B)", [s["renders_per_s"] for s in signed], "{:.1f}")
+    row("signed / unsigned rate", [s["renders_per_s"] / u["renders_per_s"] for s, u in zip(signed, unsigned)], "{:.3f}")
+    row("bytes added by the signature", [s["pdf_bytes"] - u["pdf_bytes"] for s, u in zip(signed, unsigned)], "{:.0f}")
 for label in dict.fromkeys(r["label"] for r in results if r.get("label")):
     mine = [r for r in results if r.get("label") == label]
     burst = [r for r in mine if r["mode"] == "burst" and r.get("photo")]
@@ -1075,9 +1117,14 @@ if ! suite_on jobs && ! suite_on batch && ! suite_on scale && ! suite_on storage
     && ! suite_on metrics && ! suite_on scrape && ! suite_on fairness && ! suite_on webhooks \
     && ! suite_on dashboard && ! suite_on idle && ! suite_on verify \
     && ! suite_on workflow; then
-    if suite_on ceiling; then
-        for _ in $(seq 1 "$REPS"); do ceiling_suite; done
-    fi
+    for _ in $(seq 1 "$REPS"); do
+        if suite_on ceiling; then
+            ceiling_suite
+        fi
+        if suite_on signing; then
+            signing_suite
+        fi
+    done
     medians
     echo
     echo "JSON lines: $WORK/report.jsonl $WORK/ceiling.jsonl"
@@ -1108,6 +1155,9 @@ for rep in $(seq 1 "$REPS"); do
     log "repetition $rep of $REPS"
     if suite_on ceiling; then
         ceiling_suite
+    fi
+    if suite_on signing; then
+        signing_suite
     fi
     for deployment in $DEPLOYMENTS; do
         case "$deployment" in

@@ -88,14 +88,31 @@ pub struct Config {
 /// PAdES signatures: with an identity, every PDF a worker renders (certificates, reports,
 /// batch certificates) is signed as PAdES B-B before it is stored, and the job records
 /// `result.signature`. Read by workers only; the key never leaves their processes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
 pub struct SigningSettings {
     /// A PEM file holding the signer's certificate, then its issuers' (`CERTIFICATE` blocks),
     /// and its PKCS#8 private key (`PRIVATE KEY`, RSA or ECDSA P-256). Unset: PDFs are not
     /// signed. A file that cannot be read or whose key is not the certificate's stops the
     /// worker at start-up, naming the problem.
     pub identity_file: Option<std::path::PathBuf>,
+    /// An RFC 3161 time-stamping authority (`http://timestamp.example/tsa`): each signature
+    /// is then time-stamped by it (PAdES B-T), proving when it was made by a clock other than
+    /// the worker's. A job whose authority does not answer within `timestamp_timeout_secs` is
+    /// retried (its backoff). Unset: B-B, the time is the worker's.
+    pub timestamp_url: Option<String>,
+    /// Longest one time-stamp request may take, in seconds.
+    pub timestamp_timeout_secs: u64,
+}
+
+impl Default for SigningSettings {
+    fn default() -> Self {
+        SigningSettings {
+            identity_file: None,
+            timestamp_url: None,
+            timestamp_timeout_secs: 10,
+        }
+    }
 }
 
 /// Redis for high availability: a master found through Sentinel, or a Redis Cluster (see the

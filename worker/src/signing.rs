@@ -27,9 +27,38 @@ use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
-/// Bytes reserved for the CMS in `/Contents` (written as hex, twice as many characters): a
-/// chain of a few certificates and an RSA-4096 signature fit with room to spare.
-const CONTENTS_BYTES: usize = 16 * 1024;
+/// Bytes reserved in `/Contents` (written as hex, twice as many characters) beyond the
+/// certificates the CMS carries: the signature (512 bytes for RSA-4096), the attributes and
+/// the structure, with room to spare.
+const CMS_OVERHEAD: usize = 2048;
+/// And for a time-stamp token, which carries the authority's own certificates.
+const TIMESTAMP_RESERVE: usize = 12 * 1024;
+
+/// A time-stamping authority as the signer sees it: the DER `TimeStampReq` in, the DER
+/// `TimeStampResp` (or why there is none) out.
+pub type Authority<'a> = dyn Fn(Vec<u8>) -> Result<Vec<u8>, String> + 'a;
+
+/// Why a PDF could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The time-stamping authority did not answer, or refused: worth another attempt.
+    #[error("time-stamping failed: {0}")]
+    Timestamp(String),
+    #[error("signing failed: {0}")]
+    Failed(String),
+}
+
+impl From<String> for SignError {
+    fn from(message: String) -> Self {
+        SignError::Failed(message)
+    }
+}
+
+impl From<&str> for SignError {
+    fn from(message: &str) -> Self {
+        SignError::Failed(message.to_owned())
+    }
+}
 
 enum Key {
     Rsa(RsaKeyPair),
@@ -39,6 +68,8 @@ enum Key {
 /// A signing identity, loaded once per worker process.
 pub struct Signer {
     chain: Vec<Certificate>,
+    /// The chain's DER size: what the CMS carries of it.
+    chain_bytes: usize,
     key: Key,
     subject: String,
     fingerprint: String,
@@ -58,6 +89,9 @@ const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+/// id-aa-signatureTimeStampToken (RFC 3161, appendix A).
+const ID_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
 /// id-aa-signingCertificateV2 (RFC 5035).
 const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
@@ -107,8 +141,14 @@ impl Signer {
         }
         let subject = signer.tbs_certificate.subject.to_string();
         let fingerprint = hex::encode(Sha256::digest(signer.to_der().map_err(|e| e.to_string())?));
+        let chain_bytes = chain
+            .iter()
+            .map(|c| c.to_der().map(|d| d.len()))
+            .sum::<Result<usize, _>>()
+            .map_err(|e| e.to_string())?;
         Ok(Signer {
             chain,
+            chain_bytes,
             key,
             subject,
             fingerprint,
@@ -121,12 +161,23 @@ impl Signer {
     }
 
     /// `pdf` signed at `now`: the file with the signature appended, and what to record.
+    /// With `timestamp`, the signature value is time-stamped by it (an RFC 3161 authority,
+    /// given the DER `TimeStampReq`, answering the DER `TimeStampResp`): PAdES B-T.
     pub fn sign_pdf(
         &self,
         pdf: &[u8],
         now: time::OffsetDateTime,
-    ) -> Result<(Vec<u8>, SignatureInfo), String> {
-        let mut prepared = prepare(pdf, now, &self.subject)?;
+        timestamp: Option<&Authority<'_>>,
+    ) -> Result<(Vec<u8>, SignatureInfo), SignError> {
+        // Reserved to fit: what is not used stays zeros in the file, twice over in hex.
+        let reserve = self.chain_bytes
+            + CMS_OVERHEAD
+            + if timestamp.is_some() {
+                TIMESTAMP_RESERVE
+            } else {
+                0
+            };
+        let mut prepared = prepare(pdf, now, &self.subject, reserve)?;
         let (start, end) = prepared.contents;
         let digest = {
             let mut hash = Sha256::new();
@@ -134,14 +185,14 @@ impl Signer {
             hash.update(&prepared.bytes[end..]);
             hash.finalize()
         };
-        let cms = self.cms(&digest)?;
+        let cms = self.cms(&digest, timestamp)?;
         let hex = hex::encode_upper(&cms);
         // `<` and `>` stay; the CMS goes in from the first hex digit, zeros pad the rest.
         if hex.len() > end - start - 2 {
-            return Err(format!(
-                "the signature takes {} bytes, more than the {CONTENTS_BYTES} reserved",
+            return Err(SignError::Failed(format!(
+                "the signature takes {} bytes, more than the {reserve} reserved",
                 cms.len()
-            ));
+            )));
         }
         prepared.bytes[start + 1..start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
         let info = SignatureInfo {
@@ -150,13 +201,14 @@ impl Signer {
             signed_at: now
                 .format(&time::format_description::well_known::Rfc3339)
                 .map_err(|e| e.to_string())?,
-            level: "B-B".into(),
+            level: if timestamp.is_some() { "B-T" } else { "B-B" }.into(),
         };
         Ok((prepared.bytes, info))
     }
 
-    /// A detached CMS SignedData over `digest` (sha256 of the signed byte ranges).
-    fn cms(&self, digest: &[u8]) -> Result<Vec<u8>, String> {
+    /// A detached CMS SignedData over `digest` (sha256 of the signed byte ranges), its
+    /// signature value time-stamped by `timestamp` when given.
+    fn cms(&self, digest: &[u8], timestamp: Option<&Authority<'_>>) -> Result<Vec<u8>, SignError> {
         let e = |e: der::Error| e.to_string();
         let signer = &self.chain[0];
         let cert_hash = Sha256::digest(signer.to_der().map_err(e)?);
@@ -208,6 +260,18 @@ impl Signer {
             oid: SHA256,
             parameters: None,
         };
+        let unsigned_attrs = match timestamp {
+            Some(authority) => {
+                let request = timestamp_request(&Sha256::digest(&signature))?;
+                let answer = authority(request).map_err(SignError::Timestamp)?;
+                let token = timestamp_token(&answer).map_err(SignError::Timestamp)?;
+                Some(
+                    SetOfVec::try_from(vec![attribute(ID_SIGNATURE_TIME_STAMP_TOKEN, token)?])
+                        .map_err(e)?,
+                )
+            }
+            None => None,
+        };
         let signer_info = SignerInfo {
             version: CmsVersion::V1,
             sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -218,7 +282,7 @@ impl Signer {
             signed_attrs: Some(signed_attrs),
             signature_algorithm,
             signature: OctetString::new(signature).map_err(e)?,
-            unsigned_attrs: None,
+            unsigned_attrs,
         };
         let certificates = self
             .chain
@@ -237,13 +301,106 @@ impl Signer {
             crls: None,
             signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info]).map_err(e)?),
         };
-        ContentInfo {
+        Ok(ContentInfo {
             content_type: ID_SIGNED_DATA,
             content: Any::encode_from(&signed_data).map_err(e)?,
         }
         .to_der()
-        .map_err(e)
+        .map_err(e)?)
     }
+}
+
+/// An RFC 3161 time-stamping authority over HTTP (`application/timestamp-query`).
+#[derive(Clone)]
+pub struct Timestamper {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Timestamper {
+    pub fn new(url: &str, timeout: std::time::Duration) -> anyhow::Result<Timestamper> {
+        reqwest::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("signing.timestamp_url {url:?}: {e}"))?;
+        Ok(Timestamper {
+            client: reqwest::Client::builder().timeout(timeout).build()?,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The authority's DER answer to the DER `request`.
+    pub async fn stamp(&self, request: Vec<u8>) -> Result<Vec<u8>, String> {
+        let response = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "application/timestamp-query")
+            .body(request)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("{}: {e}", self.url))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("{}: {e}", self.url))?;
+        Ok(body.to_vec())
+    }
+}
+
+/// `TimeStampReq ::= SEQUENCE { version 1, messageImprint { sha256, hash }, nonce, certReq
+/// TRUE }` (RFC 3161 2.4.1): the authority's certificate comes with the token, so a verifier
+/// needs nothing else; the random nonce ties the answer to this request.
+fn timestamp_request(hash: &[u8]) -> Result<Vec<u8>, String> {
+    use der::asn1::{Int, SequenceOf};
+    let e = |e: der::Error| e.to_string();
+    let imprint = {
+        let mut seq = SequenceOf::<Any, 2>::new();
+        seq.add(
+            Any::encode_from(&AlgorithmIdentifierOwned {
+                oid: SHA256,
+                parameters: None,
+            })
+            .map_err(e)?,
+        )
+        .map_err(e)?;
+        seq.add(Any::encode_from(&OctetString::new(hash).map_err(e)?).map_err(e)?)
+            .map_err(e)?;
+        seq
+    };
+    let mut nonce: [u8; 9] = rand::random();
+    nonce[0] = 0; // positive
+    let mut request = SequenceOf::<Any, 4>::new();
+    request.add(Any::encode_from(&1u8).map_err(e)?).map_err(e)?;
+    request
+        .add(Any::encode_from(&imprint).map_err(e)?)
+        .map_err(e)?;
+    request
+        .add(Any::encode_from(&Int::new(&nonce).map_err(e)?).map_err(e)?)
+        .map_err(e)?;
+    request
+        .add(Any::encode_from(&true).map_err(e)?)
+        .map_err(e)?;
+    request.to_der().map_err(e)
+}
+
+/// The `timeStampToken` of a `TimeStampResp ::= SEQUENCE { status PKIStatusInfo,
+/// timeStampToken ContentInfo OPTIONAL }`, when its status is granted (0) or granted with
+/// modifications (1).
+fn timestamp_token(response: &[u8]) -> Result<Any, String> {
+    let bad = |what: &str| format!("the time-stamping authority's answer {what}");
+    let parts = Vec::<Any>::from_der(response).map_err(|e| bad(&format!("is not DER: {e}")))?;
+    let status = parts
+        .first()
+        .ok_or_else(|| bad("is empty"))?
+        .decode_as::<Vec<Any>>()
+        .map_err(|e| bad(&format!("has no status: {e}")))?;
+    let granted = status
+        .first()
+        .and_then(|s| s.decode_as::<u8>().ok())
+        .is_some_and(|s| s <= 1);
+    if !granted {
+        return Err(bad("refuses the request"));
+    }
+    parts.get(1).cloned().ok_or_else(|| bad("holds no token"))
 }
 
 /// `SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }` with one
@@ -284,7 +441,12 @@ struct Prepared {
 /// known (10 digits hold any offset of a file under 10 GB).
 const BYTE_RANGE_PLACEHOLDER: [i64; 4] = [0, 1_111_111_111, 2_222_222_222, 3_333_333_333];
 
-fn prepare(pdf: &[u8], now: time::OffsetDateTime, subject: &str) -> Result<Prepared, String> {
+fn prepare(
+    pdf: &[u8],
+    now: time::OffsetDateTime,
+    subject: &str,
+    reserve: usize,
+) -> Result<Prepared, String> {
     let e = |e: lopdf::Error| format!("the PDF cannot be signed: {e}");
     let mut doc = IncrementalDocument::load_from(pdf).map_err(e)?;
     let prev = doc.get_prev_documents();
@@ -321,7 +483,7 @@ fn prepare(pdf: &[u8], now: time::OffsetDateTime, subject: &str) -> Result<Prepa
     );
     sig.set(
         "Contents",
-        Object::String(vec![0; CONTENTS_BYTES], StringFormat::Hexadecimal),
+        Object::String(vec![0; reserve], StringFormat::Hexadecimal),
     );
     sig.set("M", Object::string_literal(m));
     sig.set("Name", Object::string_literal(subject));
@@ -381,13 +543,13 @@ fn prepare(pdf: &[u8], now: time::OffsetDateTime, subject: &str) -> Result<Prepa
         .map_err(e)?
         .set("AcroForm", Object::Dictionary(form));
 
-    let mut bytes = Vec::with_capacity(pdf.len() + 2 * CONTENTS_BYTES + 4096);
+    let mut bytes = Vec::with_capacity(pdf.len() + 2 * reserve + 4096);
     doc.save_to(&mut bytes)
         .map_err(|e| format!("the signed PDF cannot be written: {e}"))?;
 
     // Find the placeholders in what was appended (the original bytes hold neither).
     let appended = pdf.len();
-    let zeros = format!("<{}>", "00".repeat(CONTENTS_BYTES));
+    let zeros = format!("<{}>", "00".repeat(reserve));
     let start = find(&bytes[appended..], zeros.as_bytes())
         .map(|i| appended + i)
         .ok_or("the signature's /Contents was not written as expected")?;

@@ -1,9 +1,13 @@
-//! `cert_ceiling --jobs N [--threads T]`: the render ceiling of certificates on this machine.
+//! `cert_ceiling --jobs N [--threads T] [--sign IDENTITY]`: the render ceiling of certificates
+//! on this machine.
 //! Renders N certificates in this process with the worker's own renderer (`worker::render`,
 //! the built-in `classic` template, the benchmark's photo, a fresh QR code and data per job,
 //! exactly what `jobs::certificate` hands the engine) on T threads (default: every core), and
 //! prints one JSON line: `{"jobs":N,"threads":T,"wall_s":S,"renders_per_s":R,
-//! "render_p50_ms":..,"render_p99_ms":..,"pdf_bytes":B,"peak_rss_mib":M}`.
+//! "render_p50_ms":..,"render_p99_ms":..,"pdf_bytes":B,"peak_rss_mib":M,"signed":false}`.
+//! With `--sign`, each PDF is also signed (PAdES B-B, `worker::signing`, as a worker with
+//! `signing.identity_file` does) inside the timed part: the cost of signing and the bytes it
+//! adds, against a run without.
 //!
 //! No database, queue or file is involved: this is what the full system's end-to-end rate is
 //! measured against (`bench/run.sh` prints the ratio).
@@ -36,6 +40,9 @@ struct Args {
     /// Render threads; default the number of cores.
     #[arg(long)]
     threads: Option<usize>,
+    /// Sign each PDF with this identity (PEM: certificate chain and PKCS#8 key).
+    #[arg(long, value_name = "IDENTITY")]
+    sign: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -57,16 +64,26 @@ fn run(args: &Args) -> anyhow::Result<String> {
         .decode(bench::photo::generate()?.base64)
         .context("decoding the benchmark photo")?;
     let photo = Arc::new(photo);
+    let signer = match &args.sign {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+            Some(Arc::new(
+                worker::signing::Signer::from_pem(&pem).map_err(anyhow::Error::msg)?,
+            ))
+        }
+        None => None,
+    };
 
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let (engine, template, photo, next) = (
+            let (engine, template, photo, next, signer) = (
                 engine.clone(),
                 template.clone(),
                 photo.clone(),
                 next.clone(),
+                signer.clone(),
             );
             let jobs = args.jobs;
             std::thread::spawn(move || -> anyhow::Result<(Latencies, usize)> {
@@ -81,8 +98,15 @@ fn run(args: &Args) -> anyhow::Result<String> {
                     }
                     let one = Instant::now();
                     let rendered = engine.render(&template, &input(i, &photo))?;
+                    let pdf = match &signer {
+                        Some(signer) => {
+                            let now = time::OffsetDateTime::now_utc();
+                            signer.sign_pdf(&rendered.pdf, now, None)?.0
+                        }
+                        None => rendered.pdf,
+                    };
                     latencies.record(one.elapsed());
-                    bytes = rendered.pdf.len();
+                    bytes = pdf.len();
                 }
             })
         })
@@ -111,6 +135,7 @@ fn run(args: &Args) -> anyhow::Result<String> {
         render_p99_ms: round(summary.p99_ms),
         pdf_bytes,
         peak_rss_mib: round(memory.peak_mb),
+        signed: signer.is_some(),
     })?)
 }
 
@@ -125,6 +150,7 @@ struct Line {
     render_p99_ms: f64,
     pdf_bytes: usize,
     peak_rss_mib: f64,
+    signed: bool,
 }
 
 /// Certificate `i`'s input as the worker builds it: the payload's template data, the photo

@@ -87,7 +87,87 @@ fn identity(dir: &Path) -> (PathBuf, PathBuf) {
     ]
     .concat();
     std::fs::write(dir.join("identity.pem"), identity).unwrap();
+    // The time-stamping authority's certificate, from the same CA (deploy/tsa-server.py).
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "tsa.key",
+        "-out",
+        "tsa.csr",
+        "-subj",
+        "/CN=quire test TSA",
+    ]);
+    std::fs::write(
+        dir.join("tsa-ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=critical,timeStamping\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "tsa.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "tsa.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "tsa-ext.cnf",
+    ]);
+    let chain = [
+        std::fs::read_to_string(dir.join("tsa.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
     (dir.join("ca.pem"), dir.join("identity.pem"))
+}
+
+/// deploy/tsa-server.py on a free port with the TSA of `dir`; killed when dropped.
+struct Tsa {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Tsa {
+    fn start(dir: &Path) -> Tsa {
+        use std::io::BufRead as _;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/tsa-server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs deploy/tsa-server.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .expect("the TSA's port");
+        Tsa {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+        }
+    }
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// What `pdfsig` and pyHanko say of `pdf`: (pdfsig's output, pyHanko's output, pyHanko's
@@ -233,5 +313,35 @@ async fn signed_pdfs_validate_in_pdfsig_and_pyhanko_and_a_changed_byte_does_not(
         job["result"]
     );
     assert_valid(&pdf, &ca, "100-page report").await;
+    app.stop().await;
+}
+
+/// B-T: with a time-stamping authority (deploy/tsa-server.py, `openssl ts` under a TSA
+/// certificate of the test CA), the signature carries its time-stamp token, which pyHanko
+/// validates against the same trust root.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timestamped_signature_is_b_t_and_validates() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ca, identity) = identity(keys.path());
+    let tsa = Tsa::start(keys.path());
+    let url = tsa.url.clone();
+    let app = TestApp::spawn_with(Backend::Production, &[quire::Roles::ALL], |c| {
+        c.signing.identity_file = Some(identity);
+        c.signing.timestamp_url = Some(url);
+    })
+    .await;
+    let key = app.new_key("timestamps").await;
+    let id = app.submit_ok(&key, &certificate("Alan Turing")).await;
+    let pdf = app.pdf_of(&key, &id).await;
+    let job = app.job(&key, &id).await;
+    assert_eq!(job["result"]["signature"]["level"], "B-T", "{job}");
+    assert_valid(&pdf, &ca, "B-T certificate").await;
+    let (_, pyhanko, _) = validate(pdf, ca.clone()).await;
+    assert!(
+        pyhanko.contains("timestamp") || pyhanko.contains("time stamp"),
+        "{pyhanko}"
+    );
+    assert!(pyhanko.contains("quire test TSA"), "{pyhanko}");
+    drop(tsa);
     app.stop().await;
 }

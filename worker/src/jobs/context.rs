@@ -42,6 +42,8 @@ pub struct JobContext {
     links: Arc<OnceCell<LinkSigner>>,
     /// Signs every rendered PDF (PAdES) when `signing.identity_file` is set.
     pub signer: Option<Arc<crate::signing::Signer>>,
+    /// Asks `signing.timestamp_url` for time-stamps (B-T); `None` when it is unset.
+    pub timestamps: Option<crate::signing::Timestamper>,
 }
 
 impl JobContext {
@@ -67,8 +69,16 @@ impl JobContext {
             }
             None => None,
         };
+        let timestamps = match &config.signing.timestamp_url {
+            Some(url) => Some(crate::signing::Timestamper::new(
+                url,
+                std::time::Duration::from_secs(config.signing.timestamp_timeout_secs),
+            )?),
+            None => None,
+        };
         Ok(JobContext {
             signer,
+            timestamps,
             mailer: Mailer::from_config(&config, storage.clone())?,
             deliverer: Deliverer::from_config(&config)?,
             purger: crate::cdn::Purger::from_config(&config)?,

@@ -105,13 +105,29 @@ pub async fn store(
         Some(signer) => {
             let signer = signer.clone();
             let pdf = rendered.pdf;
-            // Hashing and the private-key operation are CPU work: off the executor.
+            let timestamps = ctx.timestamps.clone();
+            let runtime = tokio::runtime::Handle::current();
+            // Hashing and the private-key operation are CPU work: off the executor. The
+            // time-stamp request (B-T) is awaited from that blocking thread.
             let (signed, info) = tokio::task::spawn_blocking(move || {
-                signer.sign_pdf(&pdf, time::OffsetDateTime::now_utc())
+                let ask = |request: Vec<u8>| {
+                    let tsa = timestamps.as_ref().expect("asked only when configured");
+                    runtime.block_on(tsa.stamp(request))
+                };
+                let ask: Option<&crate::signing::Authority<'_>> =
+                    timestamps.is_some().then_some(&ask as _);
+                signer.sign_pdf(&pdf, time::OffsetDateTime::now_utc(), ask)
             })
             .await
             .map_err(|e| JobError::retryable("sign_panicked", format!("signing crashed: {e}")))?
-            .map_err(|e| JobError::permanent("sign_failed", e))?;
+            .map_err(|e| match e {
+                crate::signing::SignError::Timestamp(_) => {
+                    JobError::retryable("timestamp_failed", e.to_string())
+                }
+                crate::signing::SignError::Failed(_) => {
+                    JobError::permanent("sign_failed", e.to_string())
+                }
+            })?;
             (signed, Some(info))
         }
         None => (rendered.pdf, None),
