@@ -363,17 +363,15 @@ mod tests {
     #[test]
     fn a_credential_is_signed_by_the_key_its_did_document_lists() {
         let issuer = issuer();
-        let jwt = issuer.credential_jwt(
-            &Achievement {
-                code: "ABCD-EFGH-JKLM",
-                recipient_name: "Ada <b>Lovelace</b>",
-                course_name: "Engines",
-                issuer_name: None,
-                issued_on: "2026-03-09".parse().unwrap(),
-                expires_on: Some("2027-03-09".parse().unwrap()),
-            },
-            LIST_SIZE + 5,
-        );
+        let ada = Achievement {
+            code: "ABCD-EFGH-JKLM",
+            recipient_name: "Ada <b>Lovelace</b>",
+            course_name: "Engines",
+            issuer_name: None,
+            issued_on: "2026-03-09".parse().unwrap(),
+            expires_on: Some("2027-03-09".parse().unwrap()),
+        };
+        let jwt = issuer.credential_jwt(&ada, LIST_SIZE + 5);
         let header = part(&jwt, 0);
         let body = part(&jwt, 1);
         assert_eq!(header["alg"], "EdDSA");
@@ -406,19 +404,6 @@ mod tests {
         let tampered = input.replacen('e', "f", 1);
         assert!(public.verify(tampered.as_bytes(), &sig).is_err());
         // Deterministic: the same credential twice is the same bytes.
-        assert_eq!(
-            jwt,
-            issuer.credential_jwt(
-                &Achievement {
-                    code: "ABCD-EFGH-JKLM",
-                    recipient_name: "Ada <b>Lovelace</b>",
-                    course_name: "Engines",
-                    issuer_name: None,
-                    issued_on: "2026-03-09".parse().unwrap(),
-                    expires_on: Some("2027-03-09".parse().unwrap()),
-                },
-                LIST_SIZE + 5,
-            )
-        );
+        assert_eq!(jwt, issuer.credential_jwt(&ada, LIST_SIZE + 5));
     }
 }

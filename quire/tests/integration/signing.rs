@@ -12,123 +12,66 @@ use crate::helpers::{Backend, TestApp, certificate};
 use crate::reports::report;
 use crate::standards::conformance;
 
-/// A test CA and a signer it issued (RSA 2048, made with the `openssl` command): the CA's
-/// certificate, and the identity file (signer's certificate, the CA's, the signer's key).
+/// Runs `openssl` in `dir` with `args` (space-separated; a `+` inside one stands for a space).
+fn openssl(dir: &Path, args: &str) {
+    let args: Vec<String> = args.split(' ').map(|a| a.replace('+', " ")).collect();
+    let out = Command::new("openssl")
+        .args(&args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `name.key` and `name.pem`: an RSA 2048 key and its certificate for `subject`, issued by the
+/// test CA of `dir` with the extensions `ext` (one per line).
+fn issue(dir: &Path, name: &str, subject: &str, ext: &str) {
+    openssl(
+        dir,
+        &format!("req -newkey rsa:2048 -nodes -keyout {name}.key -out {name}.csr -subj {subject}"),
+    );
+    std::fs::write(dir.join(format!("{name}.cnf")), ext).unwrap();
+    openssl(
+        dir,
+        &format!(
+            "x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out {name}.pem \
+             -days 30 -extfile {name}.cnf"
+        ),
+    );
+}
+
+/// A test CA, a signer and a time-stamping authority it issued (made with the `openssl`
+/// command): the CA's certificate, and the identity file (signer's certificate, the CA's, the
+/// signer's key). The TSA's files (`tsa.pem`, `tsa.key`, `chain.pem`) are what
+/// deploy/tsa-server.py reads.
 fn identity(dir: &Path) -> (PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=quire test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "signer.key",
-        "-out",
-        "signer.csr",
-        "-subj",
-        "/CN=Quire Academy Signer/O=Quire Academy",
-    ]);
-    std::fs::write(
-        dir.join("ext.cnf"),
+    openssl(
+        dir,
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+         -subj /CN=quire+test+CA -addext basicConstraints=critical,CA:TRUE \
+         -addext keyUsage=critical,keyCertSign,cRLSign",
+    );
+    issue(
+        dir,
+        "signer",
+        "/CN=Quire+Academy+Signer/O=Quire+Academy",
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "signer.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "signer.pem",
-        "-days",
-        "30",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    let identity = [
-        std::fs::read_to_string(dir.join("signer.pem")).unwrap(),
-        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
-        std::fs::read_to_string(dir.join("signer.key")).unwrap(),
-    ]
-    .concat();
-    std::fs::write(dir.join("identity.pem"), identity).unwrap();
-    // The time-stamping authority's certificate, from the same CA (deploy/tsa-server.py).
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "tsa.key",
-        "-out",
-        "tsa.csr",
-        "-subj",
-        "/CN=quire test TSA",
-    ]);
-    std::fs::write(
-        dir.join("tsa-ext.cnf"),
+    );
+    issue(
+        dir,
+        "tsa",
+        "/CN=quire+test+TSA",
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
          extendedKeyUsage=critical,timeStamping\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "tsa.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "tsa.pem",
-        "-days",
-        "30",
-        "-extfile",
-        "tsa-ext.cnf",
-    ]);
-    let chain = [
-        std::fs::read_to_string(dir.join("tsa.pem")).unwrap(),
-        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
-    ]
-    .concat();
-    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let identity = [read("signer.pem"), read("ca.pem"), read("signer.key")].concat();
+    std::fs::write(dir.join("identity.pem"), identity).unwrap();
+    std::fs::write(dir.join("chain.pem"), read("tsa.pem") + &read("ca.pem")).unwrap();
     (dir.join("ca.pem"), dir.join("identity.pem"))
 }
 

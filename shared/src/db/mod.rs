@@ -45,7 +45,7 @@ pub use webhooks::{
     WebhookRow,
 };
 
-pub use invalidations::{CACHE_CHANNEL, Invalidation, Invalidations};
+pub use invalidations::{CACHE_CHANNEL, Invalidation, Invalidations, SQLITE_POLL};
 pub use wakeups::{OUTBOX_CHANNEL, SCHEDULED_CHANNEL, Wakeups};
 pub use workers::{WORKER_HEARTBEAT, WorkerRow};
 pub use workflows::{
