@@ -83,11 +83,17 @@ struct Tsa {
 
 impl Tsa {
     fn start(dir: &Path) -> Tsa {
+        Tsa::start_on(dir, 0)
+    }
+
+    /// On `port` (0: a free one).
+    fn start_on(dir: &Path, port: u16) -> Tsa {
         use std::io::BufRead as _;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/tsa-server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg(dir)
+            .arg(port.to_string())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 runs deploy/tsa-server.py");
@@ -286,5 +292,37 @@ async fn a_timestamped_signature_is_b_t_and_validates() {
     );
     assert!(pyhanko.contains("quire test TSA"), "{pyhanko}");
     drop(tsa);
+    app.stop().await;
+}
+
+/// An authority that does not answer fails the attempt as retryable (`timestamp_failed`):
+/// nothing is stored unsigned, and once it answers the job succeeds, B-T.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authority_that_does_not_answer_is_retried_never_skipped() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ca, identity) = identity(keys.path());
+    let port = crate::helpers::free_port();
+    let app = TestApp::spawn_with(Backend::Embedded, &[quire::Roles::ALL], |c| {
+        c.signing.identity_file = Some(identity);
+        c.signing.timestamp_url = Some(format!("http://127.0.0.1:{port}/"));
+        c.signing.timestamp_timeout_secs = 2;
+        c.retry.base_ms = 500;
+    })
+    .await;
+    let key = app.new_key("tsa-down").await;
+    let id = app.submit_ok(&key, &certificate("Barbara Liskov")).await;
+    let failed = app
+        .wait_for(&key, &id, &["failed", "dead", "succeeded"])
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "timestamp_failed", "{failed}");
+    assert!(failed["result"].is_null(), "{failed}");
+    // The authority comes up where it was configured: the retry signs, time-stamped.
+    let _tsa = Tsa::start_on(keys.path(), port);
+    let pdf = app.pdf_of(&key, &id).await;
+    let job = app.job(&key, &id).await;
+    assert_eq!(job["result"]["signature"]["level"], "B-T", "{job}");
+    assert!(job["attempt"].as_i64().unwrap() >= 2, "{job}");
+    assert_valid(&pdf, &ca, "certificate signed on its retry").await;
     app.stop().await;
 }
