@@ -40,7 +40,10 @@ pub async fn credential(
     if status == CertificateStatus::Pending {
         return Err(ApiError::NotFound("credential"));
     }
-    let index = state.db.credential_status_index(row.job_id).await?;
+    let index = match row.status_index {
+        Some(index) => index,
+        None => state.db.assign_status_index(row.job_id).await?,
+    };
     let issuer = state.issuer().await?;
     let jwt = issuer.credential_jwt(
         &Achievement {

@@ -211,6 +211,9 @@ pub struct CertificateRow {
     /// The job's result: `file`, `bytes`, `sha256`, `pages` once it succeeded.
     pub result: Option<serde_json::Value>,
     pub finished_at: Option<i64>,
+    /// Its entry in the revocation status lists (`credentials.rs`), once its credential was
+    /// first served.
+    pub status_index: Option<i64>,
 }
 
 impl CertificateRow {
@@ -250,7 +253,7 @@ const COLUMNS: &str = "c.job_id, c.owner_id, c.template_id, c.template_version, 
      c.batch_id, c.verification_code, c.recipient_name, c.course_name, c.issuer_name, \
      c.issued_on, c.expires_on, c.is_public, c.revoked_at, c.revoked_reason, c.created_at, \
      COALESCE(j.status, c.kept_status) AS job_status, COALESCE(j.result, c.kept_result) AS result, \
-     COALESCE(j.finished_at, c.kept_finished_at) AS finished_at";
+     COALESCE(j.finished_at, c.kept_finished_at) AS finished_at, c.status_index";
 
 fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
@@ -297,6 +300,7 @@ fn certificate(row: &AnyRow) -> Result<CertificateRow, DbError> {
             .transpose()
             .map_err(|e| corrupt("result", &e))?,
         finished_at: opt_int("finished_at")?,
+        status_index: opt_int("status_index")?,
     })
 }
 
@@ -725,18 +729,10 @@ impl Db {
         Ok(revoked == 0)
     }
 
-    /// The certificate's index in the revocation status lists (`credentials.rs`), given on
-    /// first use: one read once it has one.
-    pub async fn credential_status_index(&self, job_id: JobId) -> Result<i64, DbError> {
-        let read = || {
-            sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT status_index FROM certificates WHERE job_id = $1",
-            )
-            .bind(job_id.to_string())
-        };
-        if let Some(index) = read().fetch_optional(self.pool()).await?.flatten() {
-            return Ok(index);
-        }
+    /// Gives the certificate its index in the revocation status lists (`credentials.rs`),
+    /// unless it has one, and returns it. Callers first look at `CertificateRow::status_index`:
+    /// this runs once per certificate (the change drops its cached row, which then carries it).
+    pub async fn assign_status_index(&self, job_id: JobId) -> Result<i64, DbError> {
         let next = match self.backend() {
             DatabaseBackend::Postgres => "nextval('certificate_status_index')",
             DatabaseBackend::Sqlite => {
@@ -752,11 +748,14 @@ impl Db {
         .bind(job_id.to_string())
         .execute(self.pool())
         .await?;
-        read()
-            .fetch_optional(self.pool())
-            .await?
-            .flatten()
-            .ok_or_else(|| DbError::Other(format!("certificate {job_id} is gone")))
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT status_index FROM certificates WHERE job_id = $1",
+        )
+        .bind(job_id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten()
+        .ok_or_else(|| DbError::Other(format!("certificate {job_id} is gone")))
     }
 
     /// The revoked indexes of status list `list` (`LIST_SIZE` indexes from `list *
@@ -1187,6 +1186,7 @@ mod tests {
             job_status,
             result: None,
             finished_at: None,
+            status_index: None,
         }
     }
 
