@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use utoipa::ToSchema;
 
-use crate::db::{Db, DbError};
+use crate::db::{CREDENTIAL_KEY_SETTING, Db, DbError};
 use crate::domain::{CalendarDate, Timestamp};
 
 /// Bits per status list: the spec's minimum (16 KiB), so a list says little about how many
@@ -42,9 +42,6 @@ const OB_SCHEMA: &str =
 
 /// The JWS `typ` of a credential secured as a JWT (VC-JOSE-COSE).
 pub const MEDIA_TYPE: &str = "application/vc+jwt";
-
-/// The setting that holds the signing key (PKCS#8, hex).
-pub const KEY_SETTING: &str = crate::db::CREDENTIAL_KEY_SETTING;
 
 /// What a certificate's credential states.
 pub struct Achievement<'a> {
@@ -117,13 +114,13 @@ impl Issuer {
     /// The shared key, created by the first process that asks.
     pub async fn load(db: &Db, public_base_url: &str) -> Result<Issuer, DbError> {
         let stored = db
-            .secret_setting_or_init(KEY_SETTING, || {
+            .secret_setting_or_init(CREDENTIAL_KEY_SETTING, || {
                 let rng = ring::rand::SystemRandom::new();
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("the system RNG works");
                 hex::encode(pkcs8.as_ref())
             })
             .await?;
-        let corrupt = |e: String| DbError::Corrupt(format!("{KEY_SETTING}: {e}"));
+        let corrupt = |e: String| DbError::Corrupt(format!("{CREDENTIAL_KEY_SETTING}: {e}"));
         let pkcs8 = hex::decode(stored).map_err(|e| corrupt(e.to_string()))?;
         Issuer::from_pkcs8(&pkcs8, public_base_url).map_err(corrupt)
     }
@@ -141,10 +138,6 @@ impl Issuer {
             did,
             kid,
         })
-    }
-
-    pub fn did(&self) -> &str {
-        &self.did
     }
 
     /// The DID document: the public key as a JSON Web Key, for assertions (signing
@@ -172,7 +165,7 @@ impl Issuer {
     }
 
     /// The certificate's `OpenBadgeCredential`, unsigned.
-    pub fn credential(&self, a: &Achievement<'_>, status_index: i64) -> Value {
+    fn credential(&self, a: &Achievement<'_>, status_index: i64) -> Value {
         let id = crate::urls::credential(&self.base, a.code);
         let verify_url = crate::urls::verify(&self.base, a.code);
         let list = status_index.div_euclid(LIST_SIZE);

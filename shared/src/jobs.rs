@@ -267,7 +267,7 @@ pub struct PdfSignature {
     pub certificate_sha256: String,
     /// When it was signed (RFC 3339), as the signature dictionary's `/M` says.
     pub signed_at: String,
-    /// The PAdES baseline level: `B-B`.
+    /// The PAdES baseline level: `B-B`, or `B-T` with a time-stamp (`signing.timestamp_url`).
     pub level: String,
 }
 

@@ -22,7 +22,7 @@ use lopdf::{Dictionary, IncrementalDocument, Object, StringFormat};
 use ring::rand::SystemRandom;
 use ring::signature::{self as ring_sig, EcdsaKeyPair, RsaKeyPair};
 use sha2::{Digest as _, Sha256};
-use shared::jobs::PdfSignature as SignatureInfo;
+use shared::jobs::PdfSignature;
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::spki::AlgorithmIdentifierOwned;
@@ -168,7 +168,7 @@ impl Signer {
         pdf: &[u8],
         now: time::OffsetDateTime,
         timestamp: Option<&Authority<'_>>,
-    ) -> Result<(Vec<u8>, SignatureInfo), SignError> {
+    ) -> Result<(Vec<u8>, PdfSignature), SignError> {
         // Reserved to fit: what is not used stays zeros in the file, twice over in hex.
         let reserve = self.chain_bytes
             + CMS_OVERHEAD
@@ -195,7 +195,7 @@ impl Signer {
             )));
         }
         prepared.bytes[start + 1..start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
-        let info = SignatureInfo {
+        let info = PdfSignature {
             signer: self.subject.clone(),
             certificate_sha256: self.fingerprint.clone(),
             signed_at: now

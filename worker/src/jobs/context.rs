@@ -58,13 +58,17 @@ impl JobContext {
     ) -> anyhow::Result<JobContext> {
         let signer = match &config.signing.identity_file {
             Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    anyhow::anyhow!("signing.identity_file {}: {e}", path.display())
-                })?;
-                let signer = crate::signing::Signer::from_pem(&pem).map_err(|e| {
-                    anyhow::anyhow!("signing.identity_file {}: {e}", path.display())
-                })?;
-                tracing::info!(signer = signer.subject(), "PDFs are signed (PAdES B-B)");
+                let signer = std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| crate::signing::Signer::from_pem(&pem))
+                    .map_err(|e| {
+                        anyhow::anyhow!("signing.identity_file {}: {e}", path.display())
+                    })?;
+                let level = match config.signing.timestamp_url {
+                    Some(_) => "B-T",
+                    None => "B-B",
+                };
+                tracing::info!(signer = signer.subject(), level, "PDFs are signed (PAdES)");
                 Some(Arc::new(signer))
             }
             None => None,

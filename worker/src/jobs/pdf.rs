@@ -110,12 +110,10 @@ pub async fn store(
             // Hashing and the private-key operation are CPU work: off the executor. The
             // time-stamp request (B-T) is awaited from that blocking thread.
             let (signed, info) = tokio::task::spawn_blocking(move || {
-                let ask = |request: Vec<u8>| {
-                    let tsa = timestamps.as_ref().expect("asked only when configured");
-                    runtime.block_on(tsa.stamp(request))
-                };
-                let ask: Option<&crate::signing::Authority<'_>> =
-                    timestamps.is_some().then_some(&ask as _);
+                let ask = timestamps
+                    .as_ref()
+                    .map(|tsa| move |request| runtime.block_on(tsa.stamp(request)));
+                let ask = ask.as_ref().map(|f| f as &crate::signing::Authority<'_>);
                 signer.sign_pdf(&pdf, time::OffsetDateTime::now_utc(), ask)
             })
             .await

@@ -24,7 +24,7 @@ class PdfSignature:
 
         Attributes:
             certificate_sha256 (str): sha256 of the signer certificate (DER), hex: what a verifier pins.
-            level (str): The PAdES baseline level: `B-B`.
+            level (str): The PAdES baseline level: `B-B`, or `B-T` with a time-stamp (`signing.timestamp_url`).
             signed_at (str): When it was signed (RFC 3339), as the signature dictionary's `/M` says.
             signer (str): The signer certificate's subject (RFC 4514).
      """

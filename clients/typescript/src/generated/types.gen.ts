@@ -821,7 +821,7 @@ export type PdfSignature = {
      */
     certificate_sha256: string;
     /**
-     * The PAdES baseline level: `B-B`.
+     * The PAdES baseline level: `B-B`, or `B-T` with a time-stamp (`signing.timestamp_url`).
      */
     level: string;
     /**
